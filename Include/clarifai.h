@@ -1,0 +1,227 @@
+/*
+ * clarifai.h: the C API of libclarifai, a client for the Clarifai API (service clarifai.api.V2).
+ *
+ * Link with -lclarifai. Plain C99; usable from C++ (extern "C") and from Python via ctypes.
+ *
+ * Conventions
+ *  - Functions that can fail return int: CLARIFAI_OK (0) or a CLARIFAI_ERROR_* code.
+ *    Constructors return NULL on failure. After a failure, clarifai_last_error() gives a message
+ *    for the calling thread that names what was wrong (field, method, URL, HTTP status).
+ *    Functions that return int or a handle reset that message to "" when they succeed; getters
+ *    that cannot fail leave it alone.
+ *  - Strings passed in are UTF-8 and borrowed for the duration of the call only.
+ *  - Strings and buffers handed out by a handle stay valid until that handle is freed.
+ *  - Every *_free function accepts NULL.
+ *  - clarifai_channel and clarifai_client are thread-safe: many threads may call through one
+ *    client at once. A clarifai_response belongs to one thread at a time.
+ *  - A client keeps its channel alive: freeing the channel before the client is safe.
+ *  - The library writes nothing to stdout or stderr, and never puts the token into an error
+ *    message.
+ *
+ * Environment variables
+ *  - CLARIFAI_PAT       token used when clarifai_client_new gets pat == NULL.
+ *  - CLARIFAI_API_BASE  base URL used when clarifai_channel_new_json gets base_url == NULL.
+ *  - HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower-case forms) are honoured, as libcurl does.
+ */
+#ifndef CLARIFAI_H
+#define CLARIFAI_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library version (also clarifai_version()); the SONAME is libclarifai.so.1. */
+#define CLARIFAI_VERSION_MAJOR 1
+#define CLARIFAI_VERSION_MINOR 0
+#define CLARIFAI_VERSION_PATCH 0
+#define CLARIFAI_VERSION_STRING "1.0.0"
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------- */
+enum {
+  CLARIFAI_OK = 0,
+  CLARIFAI_ERROR_INVALID_ARGUMENT = 1, /* NULL where not allowed, bad JSON, unknown method/field/type */
+  CLARIFAI_ERROR_TRANSPORT = 2,        /* DNS, connect, TLS, reset, HTTP error without a Clarifai body */
+  CLARIFAI_ERROR_TIMEOUT = 3,          /* the call's deadline passed */
+  CLARIFAI_ERROR_PROTOCOL = 4,         /* the server answered something that is not a valid reply */
+  CLARIFAI_ERROR_API = 5,              /* the call completed; Clarifai status is not SUCCESS (10000).
+                                          *out is set: read its status and body */
+  CLARIFAI_ERROR_UNSUPPORTED = 6,      /* e.g. streaming on the JSON channel */
+  CLARIFAI_ERROR_CANCELLED = 7,        /* a stream callback asked to stop */
+  CLARIFAI_ERROR_INTERNAL = 8
+};
+
+/* The constant's name for an error code, e.g. "CLARIFAI_ERROR_TIMEOUT"; "CLARIFAI_ERROR_UNKNOWN"
+   for a code not listed above. Static storage. */
+const char *clarifai_error_name(int code);
+
+/* The message of the calling thread's last failed call, or "" when its last call succeeded.
+   Valid until the thread's next call into the library. */
+const char *clarifai_last_error(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Versions
+ * ------------------------------------------------------------------------------------------- */
+/* The library version, "1.0.0". Static storage. */
+const char *clarifai_version(void);
+/* The version of the official API definition built in: the clarifai-grpc release its
+   descriptors were taken from, e.g. "12.6.0". Static storage. */
+const char *clarifai_api_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Channels: where and how requests travel
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_channel clarifai_channel;
+
+/* REST: HTTPS + JSON, like the official JSON channel. base_url is "http[s]://host[:port]" with an
+   optional path prefix (no trailing "/v2"); NULL means $CLARIFAI_API_BASE, else
+   https://api.clarifai.com. Returns NULL (INVALID_ARGUMENT) for a URL without http:// or https://.
+   TLS certificates are always verified, against the system CA store by default. */
+clarifai_channel *clarifai_channel_new_json(const char *base_url);
+
+/* Per-call deadline in milliseconds, covering connect, send and receive; 0 means none (the
+   default). A call past it fails with CLARIFAI_ERROR_TIMEOUT. Negative values are
+   INVALID_ARGUMENT. Applies to calls started after it returns. */
+int clarifai_channel_set_timeout_ms(clarifai_channel *channel, long timeout_ms);
+
+/* Trust the CA certificates in this PEM file instead of the system store (e.g. for a proxy or a
+   private deployment). The file must exist and be readable (else INVALID_ARGUMENT). */
+int clarifai_channel_set_ca_file(clarifai_channel *channel, const char *pem_path);
+
+void clarifai_channel_free(clarifai_channel *channel);
+
+/* ---------------------------------------------------------------------------------------------
+ * Clients: who is calling
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_client clarifai_client;
+
+/* pat: a Personal Access Token or an app-specific API key, sent as "authorization: Key <pat>";
+   NULL means $CLARIFAI_PAT. NULL is returned (INVALID_ARGUMENT) when there is no token or it holds
+   control characters. user_id/app_id may be NULL (app-specific API keys need none); when set,
+   they fill `user_app_id` in every request whose message has that field and does not carry one.
+   The client holds a reference to the channel. */
+clarifai_client *clarifai_client_new(clarifai_channel *channel, const char *pat,
+                                     const char *user_id, const char *app_id);
+void clarifai_client_free(clarifai_client *client);
+
+/* ---------------------------------------------------------------------------------------------
+ * Calls: any of the V2 service's methods
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_response clarifai_response;
+
+/* Calls `method`, the V2 method name as in the official API ("PostModelOutputs", "ListConcepts").
+   request_json: proto3 JSON of the method's request message (snake_case or lowerCamel names, enum
+   names or numbers); NULL or "" means an empty request. On the REST channel the request is sent
+   to the method's google.api.http binding that its fields fill best (the
+   /v2/users/{user_id}/apps/{app_id}/... form when user_app_id is set), path values
+   percent-encoded, the rest as a JSON body or, for GET and body-less DELETE, as query parameters
+   (dotted names for nested fields, one key per element of a list).
+   On CLARIFAI_OK or CLARIFAI_ERROR_API, *out receives a response to free with
+   clarifai_response_free; on any other code *out is set to NULL. */
+int clarifai_call(clarifai_client *client, const char *method, const char *request_json,
+                  clarifai_response **out);
+
+/* The number of methods of clarifai.api.V2 built in (273 for API 12.6.0) and their names, in the
+   order of the official service definition. clarifai_method_name returns NULL past the end.
+   Static storage. */
+size_t clarifai_method_count(void);
+const char *clarifai_method_name(size_t index);
+
+/* ---------------------------------------------------------------------------------------------
+ * Predictions (PostModelOutputs)
+ * ------------------------------------------------------------------------------------------- */
+typedef enum {
+  CLARIFAI_INPUT_IMAGE = 0,
+  CLARIFAI_INPUT_TEXT = 1,
+  CLARIFAI_INPUT_VIDEO = 2,
+  CLARIFAI_INPUT_AUDIO = 3
+} clarifai_input_kind;
+
+/* One input: exactly one of url, data (with data_len > 0) or text must be set. text is only for
+   CLARIFAI_INPUT_TEXT; url and data fit every kind (a text url is fetched by the server). */
+typedef struct clarifai_input {
+  int kind;             /* clarifai_input_kind */
+  const char *url;      /* one of url, data, text */
+  const void *data;     /* raw bytes (not base64); the library encodes them */
+  size_t data_len;
+  const char *text;
+  const char *id;       /* optional input id; NULL lets the server choose */
+} clarifai_input;
+
+/* Runs model `model_id` (version `version_id`, or its default version when NULL) on `count`
+   inputs (count >= 1) with the client's user_app_id. More than 128 inputs are split into requests
+   of at most 128 whose outputs come back merged, in input order, in one response; if one of those
+   requests fails, that request's response is returned (CLARIFAI_ERROR_API). */
+int clarifai_predict(clarifai_client *client, const char *model_id, const char *version_id,
+                     const clarifai_input *inputs, size_t count, clarifai_response **out);
+/* One image by URL. */
+int clarifai_predict_url(clarifai_client *client, const char *model_id, const char *version_id,
+                         const char *url, clarifai_response **out);
+/* One image from bytes in memory (len > 0). */
+int clarifai_predict_bytes(clarifai_client *client, const char *model_id, const char *version_id,
+                           const void *data, size_t len, clarifai_response **out);
+/* One image from a file, read once (memory-mapped). A missing, unreadable or empty file is
+   INVALID_ARGUMENT naming the path. */
+int clarifai_predict_file(clarifai_client *client, const char *model_id, const char *version_id,
+                          const char *path, clarifai_response **out);
+/* One text input (raw UTF-8 text). */
+int clarifai_predict_text(clarifai_client *client, const char *model_id, const char *version_id,
+                          const char *text, clarifai_response **out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Responses: JSON or struct buffers
+ * All strings and arrays below belong to the response and stay valid until it is freed.
+ * Strings absent from the response are "" (never NULL) unless said otherwise.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_concept {
+  const char *id;
+  const char *name;
+  float value;
+  const char *app_id;
+} clarifai_concept;
+
+typedef struct clarifai_region {
+  const char *id;
+  float top_row, left_col, bottom_row, right_col; /* region_info.bounding_box, fractions 0..1 */
+  float value;
+  const clarifai_concept *concepts;               /* the region's data.concepts */
+  size_t concept_count;
+} clarifai_region;
+
+/* status.code, e.g. 10000 (SUCCESS); 0 for NULL. */
+int clarifai_response_status_code(const clarifai_response *response);
+const char *clarifai_response_status_description(const clarifai_response *response);
+const char *clarifai_response_status_details(const clarifai_response *response);
+/* status.req_id: the server's id for the request, to quote to Clarifai support. */
+const char *clarifai_response_request_id(const clarifai_response *response);
+
+/* The whole response message as JSON in the REST API's own form (original snake_case field
+   names, enums as numbers, 64-bit integers as strings, defaults left out). NULL for NULL. */
+const char *clarifai_response_json(clarifai_response *response);
+
+/* The number of entries in `outputs` (0 for responses without outputs or NULL). */
+size_t clarifai_response_output_count(const clarifai_response *response);
+
+/* outputs[output].data.concepts. An output without concepts gives *concepts = NULL, *count = 0.
+   An output index past the end is INVALID_ARGUMENT. */
+int clarifai_response_concepts(const clarifai_response *response, size_t output,
+                               const clarifai_concept **concepts, size_t *count);
+/* outputs[output].data.regions, each with its bounding box and concepts. */
+int clarifai_response_regions(const clarifai_response *response, size_t output,
+                              const clarifai_region **regions, size_t *count);
+/* outputs[output].data.text.raw, or NULL when absent or the index is past the end. */
+const char *clarifai_response_text(const clarifai_response *response, size_t output);
+/* outputs[output].data.embeddings[0].vector. An output without an embedding gives
+   *vector = NULL, *dim = 0. */
+int clarifai_response_embedding(const clarifai_response *response, size_t output,
+                                const float **vector, size_t *dim);
+
+void clarifai_response_free(clarifai_response *response);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLARIFAI_H */

@@ -1,0 +1,75 @@
+# libclarifai: `make` builds build/lib/libclarifai.so*, `make test` runs every test, `make demo`
+# predicts an image's concepts against the local test server (or the real API with CLARIFAI_PAT).
+SHELL := /bin/bash
+VERSION := $(shell sed -n 's/^\#define CLARIFAI_VERSION_STRING "\(.*\)"/\1/p' Include/clarifai.h)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+LIB_DIR := build/lib
+REAL_LIB := $(LIB_DIR)/libclarifai.so.$(VERSION)
+APT_PACKAGES := libcurl4-openssl-dev libssl-dev libjansson-dev pkg-config
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
+CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
+
+.PHONY: all deps venv test test-swift test-c test-python test-header demo clean
+
+all: $(REAL_LIB)
+
+# Installs the system libraries the build needs when they are missing (as root; else says what to install).
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing packages: $$missing (run: sudo apt-get install $$missing)"; exit 1; fi; \
+	fi
+
+# Release build, Swift runtime linked statically, only clarifai_* exported, SONAME libclarifai.so.1.
+# lld, because GNU ld leaves GOT-referenced local Swift symbols in the dynamic symbol table.
+$(REAL_LIB): $(SWIFT_SOURCES) | deps
+	swift build -c release --product clarifai -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
+	  -Xlinker --version-script=$(CURDIR)/Sources/Clarifai/exports.map -Xlinker -soname=libclarifai.so.$(MAJOR)
+	mkdir -p $(LIB_DIR)
+	cp .build/release/libclarifai.so $@
+	ln -sf libclarifai.so.$(VERSION) $(LIB_DIR)/libclarifai.so.$(MAJOR)
+	ln -sf libclarifai.so.$(MAJOR) $(LIB_DIR)/libclarifai.so
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: Tests/Server/requirements.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q -r Tests/Server/requirements.txt
+	touch $@
+
+build/tests/test_capi: Tests/C/test_capi.c Include/clarifai.h $(REAL_LIB)
+	mkdir -p build/tests
+	gcc $(CFLAGS_TEST) -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+
+build/examples/predict: Bindings/c/examples/predict.c Include/clarifai.h $(REAL_LIB)
+	mkdir -p build/examples
+	gcc -std=c99 -Wall -Wextra -Werror -O2 -IInclude -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+
+test: test-header test-swift test-python
+
+# The public header compiles as strict C99 and as C++11.
+test-header:
+	gcc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c Include/clarifai.h
+	g++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ Include/clarifai.h
+	@echo "header: C99 and C++11 clean"
+
+test-swift: | deps
+	swift test
+
+# pytest drives everything that needs the local server: the C test program, the ctypes tests,
+# the comparisons with the official client, and the library's packaging checks.
+test-python: all venv build/tests/test_capi build/examples/predict
+	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Server Tests/Python
+
+demo: all venv build/examples/predict
+	@if [ -n "$$CLARIFAI_PAT" ]; then \
+	  ./build/examples/predict general-image-recognition https://samples.clarifai.com/metro-north.jpg; \
+	else \
+	  $(PYTHON) Tests/Server/run_with_server.py -- ./build/examples/predict general-image-recognition https://samples.clarifai.com/metro-north.jpg; \
+	fi
+
+clean:
+	rm -rf build .build

@@ -1,0 +1,312 @@
+// The C ABI of libclarifai (Include/clarifai.h): argument checks and conversions only; the
+// work is done in ClarifaiCore. Handles are retained Swift objects passed as opaque pointers.
+import CClarifaiHeader
+import ClarifaiCore
+import Glibc
+
+// MARK: - Handles and arguments
+
+/// The object behind a clarifai_channel*.
+final class ChannelHandle {
+    let channel: any Channel
+    init(_ channel: any Channel) { self.channel = channel }
+}
+
+private func retainedHandle(_ object: AnyObject) -> OpaquePointer {
+    OpaquePointer(Unmanaged.passRetained(object).toOpaque())
+}
+
+private func object<T: AnyObject>(_ handle: OpaquePointer) -> T {
+    Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+}
+
+private func releaseHandle<T: AnyObject>(_ handle: OpaquePointer?, as type: T.Type) {
+    guard let handle else { return }
+    Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).release()
+}
+
+private func required<T: AnyObject>(_ handle: OpaquePointer?, _ name: String, in function: String) throws -> T {
+    guard let handle else { throw ClarifaiError(.invalidArgument, "\(function): \(name) is NULL") }
+    return object(handle)
+}
+
+/// A borrowed C string as a String; nil for NULL. Invalid UTF-8 is an error naming the argument.
+private func optionalString(_ text: UnsafePointer<CChar>?, _ name: String, in function: String) throws -> String? {
+    guard let text else { return nil }
+    guard let string = String(validatingCString: text) else {
+        throw ClarifaiError(.invalidArgument, "\(function): \(name) is not valid UTF-8")
+    }
+    return string
+}
+
+private func requiredString(_ text: UnsafePointer<CChar>?, _ name: String, in function: String) throws -> String {
+    guard let string = try optionalString(text, name, in: function) else {
+        throw ClarifaiError(.invalidArgument, "\(function): \(name) is NULL")
+    }
+    return string
+}
+
+/// Runs a call that produces a response: *out gets it on success and on a Clarifai API error,
+/// NULL otherwise.
+private func responding(_ out: UnsafeMutablePointer<OpaquePointer?>?, in function: String,
+                        _ body: () throws -> Response) -> Int32 {
+    out?.pointee = nil
+    return entryPoint {
+        guard let out else { throw ClarifaiError(.invalidArgument, "\(function): out is NULL") }
+        do {
+            out.pointee = retainedHandle(try body())
+        } catch let error as ClarifaiError {
+            if let response = error.response { out.pointee = retainedHandle(response) }
+            throw error
+        }
+    }
+}
+
+/// NUL-terminated copies that live as long as the process, for functions returning static storage.
+private func permanentCStrings(_ strings: [String]) -> [UnsafePointer<CChar>] {
+    strings.map { UnsafePointer(strdup($0)!) }
+}
+
+// MARK: - Errors and versions
+
+nonisolated(unsafe) private let errorNames = permanentCStrings([
+    "CLARIFAI_OK", "CLARIFAI_ERROR_INVALID_ARGUMENT", "CLARIFAI_ERROR_TRANSPORT", "CLARIFAI_ERROR_TIMEOUT",
+    "CLARIFAI_ERROR_PROTOCOL", "CLARIFAI_ERROR_API", "CLARIFAI_ERROR_UNSUPPORTED", "CLARIFAI_ERROR_CANCELLED",
+    "CLARIFAI_ERROR_INTERNAL", "CLARIFAI_ERROR_UNKNOWN",
+])
+
+@_cdecl("clarifai_error_name")
+public func clarifai_error_name(_ code: Int32) -> UnsafePointer<CChar> {
+    errorNames[(0..<errorNames.count - 1).contains(Int(code)) ? Int(code) : errorNames.count - 1]
+}
+
+@_cdecl("clarifai_last_error")
+public func clarifai_last_error() -> UnsafePointer<CChar> { LastError.current }
+
+nonisolated(unsafe) private let versionText = permanentCStrings([LibraryVersion.string])[0]
+
+@_cdecl("clarifai_version")
+public func clarifai_version() -> UnsafePointer<CChar> { versionText }
+
+@_cdecl("clarifai_api_version")
+public func clarifai_api_version() -> UnsafePointer<CChar> { Schema.apiVersion }
+
+// MARK: - Channels
+
+@_cdecl("clarifai_channel_new_json")
+public func clarifai_channel_new_json(_ baseURL: UnsafePointer<CChar>?) -> OpaquePointer? {
+    constructor {
+        let url = try optionalString(baseURL, "base_url", in: "clarifai_channel_new_json")
+        return retainedHandle(ChannelHandle(try RESTChannel(baseURL: url)))
+    }
+}
+
+@_cdecl("clarifai_channel_set_timeout_ms")
+public func clarifai_channel_set_timeout_ms(_ channel: OpaquePointer?, _ timeoutMilliseconds: Int) -> Int32 {
+    entryPoint {
+        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_timeout_ms")
+        try handle.channel.options.setTimeout(milliseconds: timeoutMilliseconds)
+    }
+}
+
+@_cdecl("clarifai_channel_set_ca_file")
+public func clarifai_channel_set_ca_file(_ channel: OpaquePointer?, _ pemPath: UnsafePointer<CChar>?) -> Int32 {
+    entryPoint {
+        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_ca_file")
+        try handle.channel.options.setCAFile(try requiredString(pemPath, "pem_path", in: "clarifai_channel_set_ca_file"))
+    }
+}
+
+@_cdecl("clarifai_channel_free")
+public func clarifai_channel_free(_ channel: OpaquePointer?) { releaseHandle(channel, as: ChannelHandle.self) }
+
+// MARK: - Clients and calls
+
+@_cdecl("clarifai_client_new")
+public func clarifai_client_new(_ channel: OpaquePointer?, _ pat: UnsafePointer<CChar>?,
+                                _ userID: UnsafePointer<CChar>?, _ appID: UnsafePointer<CChar>?) -> OpaquePointer? {
+    constructor {
+        let function = "clarifai_client_new"
+        let handle: ChannelHandle = try required(channel, "channel", in: function)
+        return retainedHandle(try Client(channel: handle.channel, token: try optionalString(pat, "pat", in: function),
+                                         userID: try optionalString(userID, "user_id", in: function),
+                                         appID: try optionalString(appID, "app_id", in: function)))
+    }
+}
+
+@_cdecl("clarifai_client_free")
+public func clarifai_client_free(_ client: OpaquePointer?) { releaseHandle(client, as: Client.self) }
+
+@_cdecl("clarifai_call")
+public func clarifai_call(_ client: OpaquePointer?, _ method: UnsafePointer<CChar>?, _ requestJSON: UnsafePointer<CChar>?,
+                          _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_call"
+    return responding(out, in: function) {
+        let caller: Client = try required(client, "client", in: function)
+        return try caller.call(method: try requiredString(method, "method", in: function),
+                               requestJSON: try optionalString(requestJSON, "request_json", in: function))
+    }
+}
+
+nonisolated(unsafe) private let methodNames = permanentCStrings(Schema.official.methods.map(\.name))
+
+@_cdecl("clarifai_method_count")
+public func clarifai_method_count() -> Int { methodNames.count }
+
+@_cdecl("clarifai_method_name")
+public func clarifai_method_name(_ index: Int) -> UnsafePointer<CChar>? {
+    index >= 0 && index < methodNames.count ? methodNames[index] : nil
+}
+
+// MARK: - Predictions
+
+@_cdecl("clarifai_predict")
+public func clarifai_predict(_ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?, _ versionID: UnsafePointer<CChar>?,
+                             _ inputs: UnsafePointer<clarifai_input>?, _ count: Int,
+                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_predict"
+    return responding(out, in: function) {
+        let caller: Client = try required(client, "client", in: function)
+        guard let inputs else { throw ClarifaiError(.invalidArgument, "\(function): inputs is NULL") }
+        let converted = try (0..<count).map { position in
+            let input = inputs[position]
+            let name = "inputs[\(position)]"
+            guard input.data != nil || input.data_len == 0 else {
+                throw ClarifaiError(.invalidArgument, "\(function): \(name).data is NULL but data_len is \(input.data_len)")
+            }
+            let bytes = input.data.flatMap { input.data_len > 0 ? UnsafeRawBufferPointer(start: $0, count: input.data_len) : nil }
+            return try PredictionInput(kindNumber: input.kind, url: try optionalString(input.url, "\(name).url", in: function),
+                                       data: bytes, text: try optionalString(input.text, "\(name).text", in: function),
+                                       id: try optionalString(input.id, "\(name).id", in: function), position: position)
+        }
+        return try caller.predict(modelID: try requiredString(modelID, "model_id", in: function),
+                                  versionID: try optionalString(versionID, "version_id", in: function), inputs: converted)
+    }
+}
+
+/// The single-input predictions: checks the common arguments, then runs `body`.
+private func predictOne(_ function: String, _ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?,
+                        _ versionID: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                        _ body: (Client, String, String?) throws -> Response) -> Int32 {
+    responding(out, in: function) {
+        let caller: Client = try required(client, "client", in: function)
+        return try body(caller, try requiredString(modelID, "model_id", in: function),
+                        try optionalString(versionID, "version_id", in: function))
+    }
+}
+
+@_cdecl("clarifai_predict_url")
+public func clarifai_predict_url(_ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?, _ versionID: UnsafePointer<CChar>?,
+                                 _ url: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_predict_url"
+    return predictOne(function, client, modelID, versionID, out) { caller, model, version in
+        let input = try PredictionInput(kindNumber: PredictionInput.Kind.image.rawValue,
+                                        url: try requiredString(url, "url", in: function),
+                                        data: nil, text: nil, id: nil, position: 0)
+        return try caller.predict(modelID: model, versionID: version, inputs: [input])
+    }
+}
+
+@_cdecl("clarifai_predict_bytes")
+public func clarifai_predict_bytes(_ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?, _ versionID: UnsafePointer<CChar>?,
+                                   _ data: UnsafeRawPointer?, _ length: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_predict_bytes"
+    return predictOne(function, client, modelID, versionID, out) { caller, model, version in
+        guard let data, length > 0 else { throw ClarifaiError(.invalidArgument, "\(function): data is NULL or len is 0") }
+        let input = PredictionInput(kind: .image, source: .bytes(UnsafeRawBufferPointer(start: data, count: length)))
+        return try caller.predict(modelID: model, versionID: version, inputs: [input])
+    }
+}
+
+@_cdecl("clarifai_predict_file")
+public func clarifai_predict_file(_ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?, _ versionID: UnsafePointer<CChar>?,
+                                  _ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_predict_file"
+    return predictOne(function, client, modelID, versionID, out) { caller, model, version in
+        try caller.predict(modelID: model, versionID: version, kind: .image, filePath: try requiredString(path, "path", in: function))
+    }
+}
+
+@_cdecl("clarifai_predict_text")
+public func clarifai_predict_text(_ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?, _ versionID: UnsafePointer<CChar>?,
+                                  _ text: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_predict_text"
+    return predictOne(function, client, modelID, versionID, out) { caller, model, version in
+        let input = PredictionInput(kind: .text, source: .text(try requiredString(text, "text", in: function)))
+        return try caller.predict(modelID: model, versionID: version, inputs: [input])
+    }
+}
+
+// MARK: - Responses
+
+private func response(_ handle: OpaquePointer?) -> Response? { handle.map { object($0) } }
+
+@_cdecl("clarifai_response_status_code")
+public func clarifai_response_status_code(_ handle: OpaquePointer?) -> Int32 { response(handle)?.statusCode ?? 0 }
+
+@_cdecl("clarifai_response_status_description")
+public func clarifai_response_status_description(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
+    response(handle)?.statusDescriptionPointer
+}
+
+@_cdecl("clarifai_response_status_details")
+public func clarifai_response_status_details(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
+    response(handle)?.statusDetailsPointer
+}
+
+@_cdecl("clarifai_response_request_id")
+public func clarifai_response_request_id(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
+    response(handle)?.requestIDPointer
+}
+
+@_cdecl("clarifai_response_json")
+public func clarifai_response_json(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
+    response(handle).map { UnsafePointer($0.json) }
+}
+
+@_cdecl("clarifai_response_output_count")
+public func clarifai_response_output_count(_ handle: OpaquePointer?) -> Int { response(handle)?.outputCount ?? 0 }
+
+/// Hands out one of a response's struct buffers through (pointer, count) out-parameters.
+private func buffer<T>(_ function: String, _ handle: OpaquePointer?, _ output: Int,
+                       _ pointer: UnsafeMutablePointer<UnsafePointer<T>?>?, _ count: UnsafeMutablePointer<Int>?,
+                       _ read: (Response, Int) throws -> UnsafeBufferPointer<T>) -> Int32 {
+    pointer?.pointee = nil
+    count?.pointee = 0
+    return entryPoint {
+        let source: Response = try required(handle, "response", in: function)
+        guard let pointer, let count else { throw ClarifaiError(.invalidArgument, "\(function): an out-parameter is NULL") }
+        let values = try read(source, output)
+        pointer.pointee = values.isEmpty ? nil : values.baseAddress
+        count.pointee = values.count
+    }
+}
+
+@_cdecl("clarifai_response_concepts")
+public func clarifai_response_concepts(_ handle: OpaquePointer?, _ output: Int,
+                                       _ concepts: UnsafeMutablePointer<UnsafePointer<clarifai_concept>?>?,
+                                       _ count: UnsafeMutablePointer<Int>?) -> Int32 {
+    buffer("clarifai_response_concepts", handle, output, concepts, count) { try $0.concepts(output: $1) }
+}
+
+@_cdecl("clarifai_response_regions")
+public func clarifai_response_regions(_ handle: OpaquePointer?, _ output: Int,
+                                      _ regions: UnsafeMutablePointer<UnsafePointer<clarifai_region>?>?,
+                                      _ count: UnsafeMutablePointer<Int>?) -> Int32 {
+    buffer("clarifai_response_regions", handle, output, regions, count) { try $0.regions(output: $1) }
+}
+
+@_cdecl("clarifai_response_text")
+public func clarifai_response_text(_ handle: OpaquePointer?, _ output: Int) -> UnsafePointer<CChar>? {
+    response(handle)?.text(output: output)
+}
+
+@_cdecl("clarifai_response_embedding")
+public func clarifai_response_embedding(_ handle: OpaquePointer?, _ output: Int,
+                                        _ vector: UnsafeMutablePointer<UnsafePointer<Float>?>?,
+                                        _ dimension: UnsafeMutablePointer<Int>?) -> Int32 {
+    buffer("clarifai_response_embedding", handle, output, vector, dimension) { try $0.embedding(output: $1) }
+}
+
+@_cdecl("clarifai_response_free")
+public func clarifai_response_free(_ handle: OpaquePointer?) { releaseHandle(handle, as: Response.self) }

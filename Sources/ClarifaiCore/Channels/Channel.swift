@@ -1,0 +1,40 @@
+import Synchronization
+import Glibc
+
+/// A request on its way: the method and its request message as a proto3 JSON tree.
+public struct CallRequest {
+    let method: Method
+    let message: JSONTree
+}
+
+/// How requests travel to Clarifai (REST today; gRPC beside it later). Thread-safe.
+public protocol Channel: AnyObject, Sendable {
+    var options: ChannelOptions { get }
+    func unary(_ request: CallRequest, token: String) throws -> Response
+}
+
+/// Settings shared by every channel kind; changed at any time, read at each call's start.
+public final class ChannelOptions: Sendable {
+    struct Values {
+        var timeoutMilliseconds = 0
+        var caFile: String?
+    }
+
+    private let values = Mutex(Values())
+
+    var current: Values { values.withLock { $0 } }
+
+    public func setTimeout(milliseconds: Int) throws {
+        guard milliseconds >= 0 else {
+            throw ClarifaiError.invalidArgument("timeout_ms must be 0 (no deadline) or positive, got \(milliseconds)")
+        }
+        values.withLock { $0.timeoutMilliseconds = milliseconds }
+    }
+
+    public func setCAFile(_ path: String) throws {
+        guard !path.isEmpty, access(path, R_OK) == 0 else {
+            throw ClarifaiError.invalidArgument("CA file '\(path)' cannot be read: \(systemErrorText())")
+        }
+        values.withLock { $0.caFile = path }
+    }
+}

@@ -1,0 +1,133 @@
+import CJansson
+import Glibc
+
+/// One input of a prediction; its bytes are borrowed for the duration of the call.
+public struct PredictionInput: @unchecked Sendable {
+    public enum Kind: Int32, Sendable {
+        case image = 0, text = 1, video = 2, audio = 3
+
+        var dataField: String {
+            switch self {
+            case .image: return "image"
+            case .text: return "text"
+            case .video: return "video"
+            case .audio: return "audio"
+            }
+        }
+    }
+
+    public enum Source {
+        case url(String)
+        case bytes(UnsafeRawBufferPointer)
+        case text(String)
+    }
+
+    public let kind: Kind
+    public let source: Source
+    public let id: String?
+
+    public init(kind: Kind, source: Source, id: String? = nil) {
+        self.kind = kind
+        self.source = source
+        self.id = id
+    }
+
+    /// An input from the C API's struct: exactly one of url, data or text; text for text inputs
+    /// only. `position` names the input in error messages.
+    public init(kindNumber: Int32, url: String?, data: UnsafeRawBufferPointer?, text: String?, id: String?, position: Int) throws {
+        guard let kind = Kind(rawValue: kindNumber) else {
+            throw ClarifaiError.invalidArgument("inputs[\(position)].kind \(kindNumber) is not a clarifai_input_kind (0-3)")
+        }
+        let sources = [url.map(Source.url), data.map(Source.bytes), text.map(Source.text)].compactMap { $0 }
+        guard sources.count == 1, let source = sources.first else {
+            throw ClarifaiError.invalidArgument("inputs[\(position)]: set exactly one of url, data (with data_len > 0) or text")
+        }
+        if case .text = source, kind != .text {
+            throw ClarifaiError.invalidArgument("inputs[\(position)]: text is only for CLARIFAI_INPUT_TEXT inputs")
+        }
+        if case .url(let address) = source, address.isEmpty {
+            throw ClarifaiError.invalidArgument("inputs[\(position)].url is empty")
+        }
+        self.init(kind: kind, source: source, id: id.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// The Input message as JSON: {"id": ..., "data": {"image": {"url" | "base64": ...}}}.
+    func json() -> UnsafeMutablePointer<json_t> {
+        let media = json_object()!
+        switch source {
+        case .url(let url): json_object_set_new(media, "url", json_string(url))
+        case .text(let text): json_object_set_new(media, "raw", json_string(text))
+        case .bytes(let bytes):
+            _ = Base64.withEncoded(bytes) { encoded in
+                json_object_set_new(media, "base64", json_stringn_nocheck(encoded.baseAddress, encoded.count))
+            }
+        }
+        let data = json_object()!
+        json_object_set_new(data, kind.dataField, media)
+        let input = json_object()!
+        if let id { json_object_set_new(input, "id", json_string(id)) }
+        json_object_set_new(input, "data", data)
+        return input
+    }
+}
+
+extension Client {
+    /// The most inputs PostModelOutputs takes in one request.
+    public static let maximumInputsPerRequest = 128
+    /// Requests of one batch in flight at once.
+    static let batchConcurrency = 4
+
+    /// Runs a model on inputs. More than 128 inputs go out as several requests, at most
+    /// `batchConcurrency` at a time, whose outputs are merged in input order.
+    public func predict(modelID: String, versionID: String?, inputs: [PredictionInput]) throws -> Response {
+        guard !modelID.isEmpty else { throw ClarifaiError.invalidArgument("model_id is empty") }
+        guard !inputs.isEmpty else { throw ClarifaiError.invalidArgument("no inputs: count must be at least 1") }
+        let method = try unaryMethod(named: "PostModelOutputs")
+        let chunks = stride(from: 0, to: inputs.count, by: Client.maximumInputsPerRequest).map {
+            Array(inputs[$0..<min($0 + Client.maximumInputsPerRequest, inputs.count)])
+        }
+        let results = parallelMap(chunks, width: Client.batchConcurrency) { chunk in
+            Result { try self.call(method, message: Client.predictionRequest(modelID: modelID, versionID: versionID, inputs: chunk)) }
+        }
+        let responses = try results.map { try $0.get() }
+        guard responses.count > 1 else { return responses[0] }
+        let merged = JSONTree.copy(of: responses[0].root)
+        let outputs = json_array()!
+        for response in responses {
+            if let part = response.root["outputs"] { json_array_extend(outputs, part.raw) }
+        }
+        merged.root.set("outputs", taking: outputs)
+        return Response(tree: merged)
+    }
+
+    /// Runs a model on one file, mapped into memory rather than copied.
+    public func predict(modelID: String, versionID: String?, kind: PredictionInput.Kind, filePath: String) throws -> Response {
+        let descriptor = open(filePath, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw ClarifaiError.invalidArgument("cannot open file '\(filePath)': \(systemErrorText())")
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ClarifaiError.invalidArgument("'\(filePath)' is not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else { throw ClarifaiError.invalidArgument("file '\(filePath)' is empty") }
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
+            throw ClarifaiError.invalidArgument("cannot read file '\(filePath)': \(systemErrorText())")
+        }
+        defer { munmap(mapping, size) }
+        let input = PredictionInput(kind: kind, source: .bytes(UnsafeRawBufferPointer(start: mapping, count: size)))
+        return try predict(modelID: modelID, versionID: versionID, inputs: [input])
+    }
+
+    private static func predictionRequest(modelID: String, versionID: String?, inputs: [PredictionInput]) -> JSONTree {
+        let request = JSONTree.object()
+        request.root.set("model_id", modelID)
+        if let versionID, !versionID.isEmpty { request.root.set("version_id", versionID) }
+        let array = json_array()!
+        for input in inputs { json_array_append_new(array, input.json()) }
+        request.root.set("inputs", taking: array)
+        return request
+    }
+}

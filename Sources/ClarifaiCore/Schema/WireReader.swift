@@ -1,0 +1,71 @@
+/// Reads protobuf binary (the wire format) from memory it does not own. Every read is bounds
+/// checked: a truncated or hostile buffer throws, it never reads past the end.
+struct WireReader {
+    enum WireType: UInt8 {
+        case varint = 0, fixed64 = 1, lengthDelimited = 2, startGroup = 3, endGroup = 4, fixed32 = 5
+    }
+
+    struct WireError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private let bytes: UnsafeRawBufferPointer
+    private(set) var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    var isAtEnd: Bool { offset >= bytes.count }
+
+    mutating func readVarint() throws -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < bytes.count else { throw WireError(description: "truncated varint at byte \(offset)") }
+            let byte = bytes[offset]
+            offset += 1
+            guard shift < 64 else { throw WireError(description: "varint longer than 10 bytes at byte \(offset)") }
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    /// The next field's number and wire type, or nil at the end of the buffer.
+    mutating func readTag() throws -> (field: UInt64, wireType: WireType)? {
+        guard !isAtEnd else { return nil }
+        let tag = try readVarint()
+        guard let wireType = WireType(rawValue: UInt8(tag & 7)), tag >> 3 != 0 else {
+            throw WireError(description: "invalid tag \(tag) at byte \(offset)")
+        }
+        return (tag >> 3, wireType)
+    }
+
+    mutating func readLengthDelimited() throws -> UnsafeRawBufferPointer {
+        let length = try readVarint()
+        guard length <= UInt64(bytes.count - offset) else {
+            throw WireError(description: "length \(length) at byte \(offset) runs past the end (\(bytes.count) bytes)")
+        }
+        let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Int(length)])
+        offset += Int(length)
+        return slice
+    }
+
+    mutating func readString() throws -> String {
+        String(decoding: try readLengthDelimited(), as: UTF8.self)
+    }
+
+    mutating func skip(_ wireType: WireType) throws {
+        switch wireType {
+        case .varint: _ = try readVarint()
+        case .fixed64: try advance(8)
+        case .fixed32: try advance(4)
+        case .lengthDelimited: _ = try readLengthDelimited()
+        case .startGroup, .endGroup: throw WireError(description: "groups are not supported (byte \(offset))")
+        }
+    }
+
+    private mutating func advance(_ count: Int) throws {
+        guard count <= bytes.count - offset else { throw WireError(description: "truncated fixed-width value at byte \(offset)") }
+        offset += count
+    }
+}
