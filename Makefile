@@ -42,11 +42,11 @@ $(VENV)/.installed: Tests/Server/requirements.txt
 
 build/tests/test_capi: Tests/C/test_capi.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/tests
-	gcc $(CFLAGS_TEST) -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+	gcc $(CFLAGS_TEST) -pthread -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
 build/examples/predict: Bindings/c/examples/predict.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/examples
-	gcc -std=c99 -Wall -Wextra -Werror -O2 -IInclude -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+	gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -IInclude -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
 test: test-header test-swift test-python
 

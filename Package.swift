@@ -25,7 +25,7 @@ let package = Package(
                 dependencies: ["CCurl", "CJansson", "COpenSSL", "CClarifaiHeader", "CClarifaiSchema"]),
         .target(name: "Clarifai", dependencies: ["ClarifaiCore", "CClarifaiHeader"],
                 exclude: ["exports.map"]),
-        .testTarget(name: "ClarifaiCoreTests", dependencies: ["ClarifaiCore"],
+        .testTarget(name: "ClarifaiCoreTests", dependencies: ["ClarifaiCore", "CJansson"],
                     path: "Tests/ClarifaiCoreTests"),
     ]
 )

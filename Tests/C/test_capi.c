@@ -1,0 +1,313 @@
+/* C-level tests of libclarifai: bad input everywhere, and real calls against the local test
+ * server. Run by Tests/Python/test_c_program.py, which starts the server and sets
+ * CLARIFAI_API_BASE and CLARIFAI_PAT. Prints "N passed, M failed". */
+#define _POSIX_C_SOURCE 200809L
+#include <clarifai.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                     \
+  do {                                                                                  \
+    if (cond) {                                                                         \
+      passed++;                                                                         \
+    } else {                                                                            \
+      failed++;                                                                         \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, \
+              #cond, clarifai_last_error());                                            \
+    }                                                                                   \
+  } while (0)
+
+#define CONTAINS(text, part) ((text) != NULL && strstr((text), (part)) != NULL)
+
+static const char *model = "general-image-recognition";
+
+static void test_versions_and_errors(void) {
+  CHECK(strcmp(clarifai_version(), CLARIFAI_VERSION_STRING) == 0);
+  CHECK(strcmp(clarifai_api_version(), "12.6.0") == 0);
+  CHECK(strcmp(clarifai_error_name(CLARIFAI_OK), "CLARIFAI_OK") == 0);
+  CHECK(strcmp(clarifai_error_name(CLARIFAI_ERROR_TIMEOUT), "CLARIFAI_ERROR_TIMEOUT") == 0);
+  CHECK(strcmp(clarifai_error_name(CLARIFAI_ERROR_INTERNAL), "CLARIFAI_ERROR_INTERNAL") == 0);
+  CHECK(strcmp(clarifai_error_name(-1), "CLARIFAI_ERROR_UNKNOWN") == 0);
+  CHECK(strcmp(clarifai_error_name(99), "CLARIFAI_ERROR_UNKNOWN") == 0);
+  CHECK(clarifai_method_count() == 273);
+  CHECK(clarifai_method_name(clarifai_method_count()) == NULL);
+  int found = 0;
+  for (size_t i = 0; i < clarifai_method_count(); i++) found += strcmp(clarifai_method_name(i), "PostModelOutputs") == 0;
+  CHECK(found == 1);
+}
+
+static void test_null_arguments(clarifai_client *client) {
+  clarifai_response *out = (clarifai_response *)&out; /* must be reset to NULL */
+  CHECK(clarifai_call(NULL, "ListConcepts", NULL, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(out == NULL);
+  CHECK(CONTAINS(clarifai_last_error(), "client is NULL"));
+  CHECK(clarifai_call(client, NULL, NULL, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "method is NULL"));
+  CHECK(clarifai_call(client, "ListConcepts", NULL, NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "out is NULL"));
+  CHECK(clarifai_predict_url(client, NULL, NULL, "https://x/y.jpg", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "model_id is NULL"));
+  CHECK(clarifai_predict_url(client, model, NULL, NULL, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_bytes(client, model, NULL, NULL, 10, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_bytes(client, model, NULL, "x", 0, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_file(client, model, NULL, NULL, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_text(client, model, NULL, NULL, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict(client, model, NULL, NULL, 1, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict(client, model, NULL, NULL, 0, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_timeout_ms(NULL, 10) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_ca_file(NULL, "/etc/hostname") == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_client_new(NULL, "t", NULL, NULL) == NULL);
+  CHECK(CONTAINS(clarifai_last_error(), "channel is NULL"));
+  /* Getters and frees take NULL. */
+  CHECK(clarifai_response_status_code(NULL) == 0);
+  CHECK(clarifai_response_json(NULL) == NULL);
+  CHECK(clarifai_response_output_count(NULL) == 0);
+  CHECK(clarifai_response_text(NULL, 0) == NULL);
+  const clarifai_concept *concepts = (const clarifai_concept *)1;
+  size_t count = 7;
+  CHECK(clarifai_response_concepts(NULL, 0, &concepts, &count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(concepts == NULL && count == 0);
+  clarifai_response_free(NULL);
+  clarifai_client_free(NULL);
+  clarifai_channel_free(NULL);
+}
+
+static void test_bad_input(clarifai_client *client) {
+  clarifai_response *out = NULL;
+  CHECK(clarifai_call(client, "NoSuchMethod", NULL, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "unknown method 'NoSuchMethod'"));
+  CHECK(clarifai_call(client, "ListConcepts", "{\"per_page\": ", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "invalid JSON"));
+  CHECK(clarifai_call(client, "ListConcepts", "[1,2]", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "must be a JSON object"));
+  CHECK(clarifai_call(client, "ListConcepts", "{\"no_such_field\": 1}", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "no_such_field"));
+  CHECK(clarifai_call(client, "GetModel", "{}", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "model_id"));
+  CHECK(clarifai_call(client, "GenerateModelOutputs", "{}", &out) == CLARIFAI_ERROR_UNSUPPORTED);
+  CHECK(clarifai_call(client, "ListConcepts", "{\"page\": \"\xff\xfe\"}", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_file(client, model, NULL, "/no/such/file.jpg", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "/no/such/file.jpg"));
+  CHECK(clarifai_predict_file(client, model, NULL, "/dev/null", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  clarifai_input two_sources = {CLARIFAI_INPUT_IMAGE, "https://x/y.jpg", "ab", 2, NULL, NULL};
+  CHECK(clarifai_predict(client, model, NULL, &two_sources, 1, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "inputs[0]"));
+  clarifai_input bad_kind = {42, "https://x/y.jpg", NULL, 0, NULL, NULL};
+  CHECK(clarifai_predict(client, model, NULL, &bad_kind, 1, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "kind 42"));
+  clarifai_input image_text = {CLARIFAI_INPUT_IMAGE, NULL, NULL, 0, "words", NULL};
+  CHECK(clarifai_predict(client, model, NULL, &image_text, 1, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(out == NULL);
+  CHECK(clarifai_channel_new_json("ftp://example.com") == NULL);
+  CHECK(CONTAINS(clarifai_last_error(), "https://"));
+  CHECK(clarifai_client_new((clarifai_channel *)NULL, "x", NULL, NULL) == NULL);
+}
+
+static void test_token_checks(void) {
+  clarifai_channel *channel = clarifai_channel_new_json(NULL);
+  CHECK(channel != NULL);
+  CHECK(clarifai_client_new(channel, "secret\r\nX-Evil: 1", NULL, NULL) == NULL);
+  CHECK(CONTAINS(clarifai_last_error(), "control characters"));
+  CHECK(!CONTAINS(clarifai_last_error(), "secret"));
+  CHECK(clarifai_client_new(channel, "", NULL, NULL) == NULL);
+  CHECK(clarifai_channel_set_timeout_ms(channel, -1) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_timeout_ms(channel, 0) == CLARIFAI_OK);
+  CHECK(strcmp(clarifai_last_error(), "") == 0);
+  CHECK(clarifai_channel_set_ca_file(channel, "/no/such/ca.pem") == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "/no/such/ca.pem"));
+  clarifai_channel_free(channel);
+}
+
+static void test_predictions(clarifai_client *client) {
+  clarifai_response *out = NULL;
+  CHECK(clarifai_predict_url(client, model, NULL, "https://samples.clarifai.com/metro-north.jpg", &out) == CLARIFAI_OK);
+  CHECK(strcmp(clarifai_last_error(), "") == 0);
+  CHECK(clarifai_response_status_code(out) == 10000);
+  CHECK(strlen(clarifai_response_request_id(out)) > 0);
+  CHECK(clarifai_response_output_count(out) == 1);
+  CHECK(CONTAINS(clarifai_response_json(out), "\"outputs\""));
+  const clarifai_concept *concepts = NULL;
+  size_t count = 0;
+  CHECK(clarifai_response_concepts(out, 0, &concepts, &count) == CLARIFAI_OK);
+  CHECK(count == 20 && concepts != NULL);
+  for (size_t i = 0; i < count; i++) {
+    CHECK(concepts[i].value > 0.0f && concepts[i].value <= 1.0f);
+    CHECK(strlen(concepts[i].name) > 0 && strlen(concepts[i].id) > 0);
+    if (i > 0) CHECK(concepts[i].value <= concepts[i - 1].value);
+  }
+  const clarifai_concept *again = NULL;
+  CHECK(clarifai_response_concepts(out, 0, &again, &count) == CLARIFAI_OK && again == concepts);
+  CHECK(clarifai_response_concepts(out, 1, &again, &count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "out of range"));
+  clarifai_response_free(out);
+
+  /* The same bytes give the same concepts, from memory and from a file. */
+  const char bytes[] = "\x89PNG not really an image, but bytes";
+  clarifai_response *from_bytes = NULL, *from_file = NULL;
+  CHECK(clarifai_predict_bytes(client, model, NULL, bytes, sizeof bytes - 1, &from_bytes) == CLARIFAI_OK);
+  char path[] = "/tmp/libclarifai-test-XXXXXX";
+  int fd = mkstemp(path);
+  FILE *file = fdopen(fd, "wb");
+  fwrite(bytes, 1, sizeof bytes - 1, file);
+  fclose(file);
+  CHECK(clarifai_predict_file(client, model, NULL, path, &from_file) == CLARIFAI_OK);
+  remove(path);
+  const clarifai_concept *a = NULL, *b = NULL;
+  size_t na = 0, nb = 0;
+  CHECK(clarifai_response_concepts(from_bytes, 0, &a, &na) == CLARIFAI_OK);
+  CHECK(clarifai_response_concepts(from_file, 0, &b, &nb) == CLARIFAI_OK);
+  CHECK(na == nb && na > 0 && strcmp(a[0].name, b[0].name) == 0 && a[0].value == b[0].value);
+  clarifai_response_free(from_bytes);
+  clarifai_response_free(from_file);
+
+  CHECK(clarifai_predict_text(client, "text-echo", NULL, "hello", &out) == CLARIFAI_OK);
+  CHECK(clarifai_response_text(out, 0) != NULL && strcmp(clarifai_response_text(out, 0), "echo: hello") == 0);
+  CHECK(clarifai_response_text(out, 5) == NULL);
+  clarifai_response_free(out);
+
+  CHECK(clarifai_predict_url(client, "general-image-embedding", NULL, "https://x/e.jpg", &out) == CLARIFAI_OK);
+  const float *vector = NULL;
+  size_t dim = 0;
+  CHECK(clarifai_response_embedding(out, 0, &vector, &dim) == CLARIFAI_OK && dim == 16 && vector != NULL);
+  clarifai_response_free(out);
+
+  CHECK(clarifai_predict_url(client, "general-image-detection", NULL, "https://x/d.jpg", &out) == CLARIFAI_OK);
+  const clarifai_region *regions = NULL;
+  CHECK(clarifai_response_regions(out, 0, &regions, &count) == CLARIFAI_OK && count >= 1);
+  for (size_t i = 0; i < count; i++) {
+    CHECK(regions[i].top_row < regions[i].bottom_row && regions[i].left_col < regions[i].right_col);
+    CHECK(regions[i].concept_count == 3 && strlen(regions[i].concepts[0].name) > 0);
+  }
+  clarifai_response_free(out);
+}
+
+static void test_batches(clarifai_client *client) {
+  enum { COUNT = 300 };
+  static clarifai_input inputs[COUNT];
+  static char urls[COUNT][64], ids[COUNT][16];
+  for (int i = 0; i < COUNT; i++) {
+    snprintf(urls[i], sizeof urls[i], "https://example.com/%d.jpg", i);
+    snprintf(ids[i], sizeof ids[i], "in-%d", i);
+    inputs[i] = (clarifai_input){CLARIFAI_INPUT_IMAGE, urls[i], NULL, 0, NULL, ids[i]};
+  }
+  clarifai_response *out = NULL;
+  CHECK(clarifai_predict(client, model, NULL, inputs, COUNT, &out) == CLARIFAI_OK);
+  CHECK(clarifai_response_output_count(out) == COUNT);
+  /* Outputs come back in input order: output 200 is the prediction for input 200 alone. */
+  clarifai_response *single = NULL;
+  CHECK(clarifai_predict(client, model, NULL, &inputs[200], 1, &single) == CLARIFAI_OK);
+  const clarifai_concept *merged = NULL, *alone = NULL;
+  size_t n1 = 0, n2 = 0;
+  CHECK(clarifai_response_concepts(out, 200, &merged, &n1) == CLARIFAI_OK);
+  CHECK(clarifai_response_concepts(single, 0, &alone, &n2) == CLARIFAI_OK);
+  CHECK(n1 == n2 && n1 > 0 && strcmp(merged[0].id, alone[0].id) == 0 && merged[0].value == alone[0].value);
+  clarifai_response_free(single);
+  clarifai_response_free(out);
+}
+
+static void test_api_errors(clarifai_client *client, clarifai_channel *channel) {
+  clarifai_response *out = NULL;
+  CHECK(clarifai_predict_url(client, "no-such-model", NULL, "https://x/y.jpg", &out) == CLARIFAI_ERROR_API);
+  CHECK(out != NULL && clarifai_response_status_code(out) == 21200);
+  CHECK(CONTAINS(clarifai_last_error(), "21200"));
+  clarifai_response_free(out);
+
+  clarifai_client *intruder = clarifai_client_new(channel, "wrong-token", NULL, NULL);
+  CHECK(clarifai_call(intruder, "ListConcepts", NULL, &out) == CLARIFAI_ERROR_API);
+  CHECK(clarifai_response_status_code(out) == 11008);
+  CHECK(!CONTAINS(clarifai_last_error(), "wrong-token"));
+  clarifai_response_free(out);
+  clarifai_client_free(intruder);
+
+  /* The model id cannot move the request to another path. */
+  CHECK(clarifai_predict_url(client, "../../x", NULL, "https://x/y.jpg", &out) == CLARIFAI_ERROR_API);
+  CHECK(clarifai_response_status_code(out) == 21200);
+  clarifai_response_free(out);
+}
+
+static void test_refused_connection(void) {
+  clarifai_channel *channel = clarifai_channel_new_json("http://127.0.0.1:1");
+  clarifai_client *client = clarifai_client_new(channel, "t", NULL, NULL);
+  clarifai_channel_free(channel); /* the client keeps it alive */
+  clarifai_response *out = NULL;
+  CHECK(clarifai_call(client, "ListConcepts", NULL, &out) == CLARIFAI_ERROR_TRANSPORT);
+  CHECK(out == NULL);
+  CHECK(CONTAINS(clarifai_last_error(), "ListConcepts") && CONTAINS(clarifai_last_error(), "127.0.0.1"));
+  clarifai_client_free(client);
+}
+
+static void *last_error_in_other_thread(void *unused) {
+  (void)unused;
+  return (void *)(strcmp(clarifai_last_error(), "") == 0 ? "clean" : "leaked");
+}
+
+static void test_last_error_is_per_thread(clarifai_client *client) {
+  clarifai_response *out = NULL;
+  CHECK(clarifai_call(client, "NoSuchMethod", NULL, &out) != CLARIFAI_OK);
+  pthread_t thread;
+  void *result = NULL;
+  pthread_create(&thread, NULL, last_error_in_other_thread, NULL);
+  pthread_join(thread, &result);
+  CHECK(strcmp((const char *)result, "clean") == 0);
+  CHECK(CONTAINS(clarifai_last_error(), "NoSuchMethod"));
+}
+
+struct worker { clarifai_client *client; int failures; };
+
+static void *predict_many(void *arg) {
+  struct worker *worker = arg;
+  for (int i = 0; i < 20; i++) {
+    clarifai_response *out = NULL;
+    if (clarifai_predict_url(worker->client, model, NULL, "https://x/t.jpg", &out) != CLARIFAI_OK ||
+        clarifai_response_output_count(out) != 1)
+      worker->failures++;
+    clarifai_response_free(out);
+  }
+  return NULL;
+}
+
+static void test_threads_share_a_client(clarifai_client *client) {
+  enum { THREADS = 8 };
+  pthread_t threads[THREADS];
+  struct worker workers[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    workers[i] = (struct worker){client, 0};
+    pthread_create(&threads[i], NULL, predict_many, &workers[i]);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(threads[i], NULL);
+    CHECK(workers[i].failures == 0);
+  }
+}
+
+int main(void) {
+  if (!getenv("CLARIFAI_API_BASE") || !getenv("CLARIFAI_PAT")) {
+    fprintf(stderr, "set CLARIFAI_API_BASE and CLARIFAI_PAT (the local test server's)\n");
+    return 2;
+  }
+  clarifai_channel *channel = clarifai_channel_new_json(NULL);
+  CHECK(channel != NULL);
+  CHECK(clarifai_channel_set_timeout_ms(channel, 20000) == CLARIFAI_OK);
+  clarifai_client *client = clarifai_client_new(channel, NULL, "test-user", "main");
+  CHECK(client != NULL);
+
+  test_versions_and_errors();
+  test_null_arguments(client);
+  test_bad_input(client);
+  test_token_checks();
+  test_predictions(client);
+  test_batches(client);
+  test_api_errors(client, channel);
+  test_refused_connection();
+  test_last_error_is_per_thread(client);
+  test_threads_share_a_client(client);
+
+  clarifai_client_free(client);
+  clarifai_channel_free(channel);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

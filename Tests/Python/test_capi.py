@@ -1,0 +1,293 @@
+"""The C API through ctypes: calls, struct buffers, environment, headers and failure modes."""
+import ctypes
+import http.server
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import capi
+from testserver import clear_recorded_requests, recorded_requests
+
+
+def predict_url(lib, client, model, url):
+    handle = ctypes.c_void_p()
+    code = lib.clarifai_predict_url(client, model.encode(), None, url.encode(), ctypes.byref(handle))
+    return code, handle.value
+
+
+class MisbehavingServer(http.server.ThreadingHTTPServer):
+    """Answers every request by the first path segment of its URL: a stand-in for proxies and
+    broken servers that the local Clarifai server is not."""
+
+    daemon_threads = True
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        answers = {
+            "html502": (502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+            "foreign-json": (200, "application/json", b'{"hello": "world"}'),
+            "not-json": (200, "text/plain", b"this is not json"),
+            "gateway-json": (503, "application/json", b'{"code": 14, "message": "unavailable"}'),
+            "enum-status": (200, "application/json", b'{"status": {"code": "CONN_THROTTLED", "description": "slow down"}}'),
+        }
+
+        def do_GET(self):
+            kind = self.path.split("/")[1]
+            if kind == "hang":
+                time.sleep(5)
+            status, content_type, body = self.answers.get(kind, (404, "text/plain", b"no"))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+
+@pytest.fixture(scope="module")
+def misbehaving():
+    server = MisbehavingServer(("127.0.0.1", 0), MisbehavingServer.Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_versions(lib):
+    assert lib.clarifai_version() == b"1.0.0"
+    assert lib.clarifai_api_version() == b"12.6.0"
+    names = [lib.clarifai_method_name(i).decode() for i in range(lib.clarifai_method_count())]
+    assert len(names) == 273 and "PostModelOutputs" in names and "ListConcepts" in names
+    assert lib.clarifai_method_name(273) is None
+
+
+def test_call_returns_the_servers_json(lib, client, server):
+    created = capi.call(lib, client, "PostInputs", {"inputs": [{"id": "one", "data": {"image": {"url": "https://x/1.jpg"}}}]})
+    assert created.code == capi.OK, created.error
+    listed = capi.call(lib, client, "ListInputs", {"per_page": 10})
+    assert listed.code == capi.OK and listed.error == ""
+    assert listed.status_code == 10000
+    assert [item["id"] for item in listed.json["inputs"]] == ["one"]
+    assert listed.json["status"]["req_id"].startswith("c-libclarifai-1.0.0")
+
+
+def test_sends_auth_and_identifying_headers(lib, client, server):
+    clear_recorded_requests(server.rest_url)
+    assert capi.call(lib, client, "ListConcepts").code == capi.OK
+    [record] = recorded_requests(server.rest_url)
+    assert record["authorization"] == "Key " + server.token
+    assert record["headers"]["x-clarifai-request-id-prefix"] == "c-libclarifai-1.0.0"
+    assert record["headers"]["user-agent"].startswith("libclarifai/1.0.0 (libcurl/")
+    assert record["http_method"] == "GET" and record["raw_path"].startswith("/v2/users/test-user/apps/")
+
+
+def test_user_app_id_from_the_client_unless_the_request_has_one(lib, client, server, app_id):
+    clear_recorded_requests(server.rest_url)
+    capi.call(lib, client, "ListConcepts")
+    capi.call(lib, client, "ListConcepts", {"user_app_id": {"user_id": "test-user", "app_id": "other"}})
+    first, second = recorded_requests(server.rest_url)
+    assert first["request"]["user_app_id"] == {"user_id": "test-user", "app_id": app_id}
+    assert second["request"]["user_app_id"] == {"user_id": "test-user", "app_id": "other"}
+
+
+def test_prediction_structs(lib, client):
+    code, handle = predict_url(lib, client, "general-image-recognition", "https://samples.clarifai.com/metro-north.jpg")
+    assert code == capi.OK
+    concepts, count = ctypes.POINTER(capi.Concept)(), ctypes.c_size_t()
+    assert lib.clarifai_response_concepts(handle, 0, ctypes.byref(concepts), ctypes.byref(count)) == capi.OK
+    body = json.loads(lib.clarifai_response_json(handle))
+    expected = body["outputs"][0]["data"]["concepts"]
+    assert count.value == len(expected) == 20
+    for got, want in zip(concepts[:count.value], expected):
+        assert (got.id.decode(), got.name.decode(), got.app_id.decode()) == (want["id"], want["name"], want.get("app_id", ""))
+        assert got.value == pytest.approx(want["value"], rel=1e-6)
+    lib.clarifai_response_free(handle)
+
+
+def test_region_and_embedding_structs(lib, client):
+    code, handle = predict_url(lib, client, "general-image-detection", "https://x/regions.jpg")
+    assert code == capi.OK
+    regions, count = ctypes.POINTER(capi.Region)(), ctypes.c_size_t()
+    assert lib.clarifai_response_regions(handle, 0, ctypes.byref(regions), ctypes.byref(count)) == capi.OK
+    expected = json.loads(lib.clarifai_response_json(handle))["outputs"][0]["data"]["regions"]
+    assert count.value == len(expected) >= 1
+    for got, want in zip(regions[:count.value], expected):
+        box = want["region_info"]["bounding_box"]
+        assert got.top_row == pytest.approx(box["top_row"]) and got.right_col == pytest.approx(box["right_col"])
+        assert [got.concepts[i].name.decode() for i in range(got.concept_count)] == [c["name"] for c in want["data"]["concepts"]]
+    lib.clarifai_response_free(handle)
+
+    code, handle = predict_url(lib, client, "general-image-embedding", "https://x/embed.jpg")
+    vector, dim = ctypes.POINTER(ctypes.c_float)(), ctypes.c_size_t()
+    assert lib.clarifai_response_embedding(handle, 0, ctypes.byref(vector), ctypes.byref(dim)) == capi.OK
+    expected = json.loads(lib.clarifai_response_json(handle))["outputs"][0]["data"]["embeddings"][0]["vector"]
+    assert vector[:dim.value] == pytest.approx(expected, rel=1e-6)
+    lib.clarifai_response_free(handle)
+
+
+def test_predict_inputs_of_every_kind(lib, client, server):
+    image = b"\x00\x01binary\xff"
+    inputs = (capi.Input * 4)(
+        capi.Input(capi.INPUT_IMAGE, b"https://x/a.jpg", None, 0, None, b"by-url"),
+        capi.Input(capi.INPUT_IMAGE, None, ctypes.cast(ctypes.c_char_p(image), ctypes.c_void_p), len(image), None, b"by-bytes"),
+        capi.Input(capi.INPUT_VIDEO, b"https://x/v.mp4", None, 0, None, None),
+        capi.Input(capi.INPUT_AUDIO, b"https://x/a.wav", None, 0, None, None),
+    )
+    clear_recorded_requests(server.rest_url)
+    handle = ctypes.c_void_p()
+    code = lib.clarifai_predict(client, b"general-image-recognition", None, inputs, 4, ctypes.byref(handle))
+    assert code == capi.OK, lib.clarifai_last_error()
+    assert lib.clarifai_response_output_count(handle) == 4
+    lib.clarifai_response_free(handle)
+    [record] = recorded_requests(server.rest_url)
+    sent = record["request"]["inputs"]
+    assert sent[0] == {"id": "by-url", "data": {"image": {"url": "https://x/a.jpg"}}}
+    import base64
+    assert base64.b64decode(sent[1]["data"]["image"]["base64"]) == image
+    assert sent[2]["data"]["video"]["url"] == "https://x/v.mp4" and sent[3]["data"]["audio"]["url"] == "https://x/a.wav"
+
+
+def test_version_id_selects_the_versioned_path(lib, client, server):
+    clear_recorded_requests(server.rest_url)
+    handle = ctypes.c_void_p()
+    lib.clarifai_predict_url(client, b"general-image-recognition", b"v-1", b"https://x/a.jpg", ctypes.byref(handle))
+    lib.clarifai_response_free(handle)
+    [record] = recorded_requests(server.rest_url)
+    assert "/models/general-image-recognition/versions/v-1/outputs" in record["raw_path"]
+
+
+def test_api_error_hands_out_the_response(lib, client):
+    result = capi.call(lib, client, "GetInput", {"input_id": "missing"})
+    assert result.code == capi.API
+    assert result.status_code == 30102 and result.json["status"]["code"] == 30102
+    assert "GetInput" in result.error and "30102" in result.error
+
+
+def test_environment_supplies_base_url_and_token(server):
+    """CLARIFAI_API_BASE and CLARIFAI_PAT are read when the arguments are NULL (in a child
+    process, so that this process's environment stays as it is)."""
+    script = (
+        "import sys, ctypes; sys.path.insert(0, %r); import capi\n"
+        "lib = capi.load(); client = capi.new_client(lib, None, None, 'test-user', 'env-app')\n"
+        "print(capi.call(lib, client, 'ListConcepts').status_code)\n" % str(capi.ROOT / "Tests" / "Python"))
+    env = dict(os.environ, CLARIFAI_API_BASE=server.rest_url, CLARIFAI_PAT=server.token)
+    assert subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "10000"
+    env.pop("CLARIFAI_PAT")
+    script = "import sys; sys.path.insert(0, %r); import capi; lib = capi.load(); ch = lib.clarifai_channel_new_json(None)\n" \
+             "print(lib.clarifai_client_new(ch, None, None, None), lib.clarifai_last_error().decode())" % str(capi.ROOT / "Tests" / "Python")
+    assert subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "None no token: pass a PAT or API key, or set CLARIFAI_PAT"
+
+
+def test_bad_token_is_an_api_error_that_does_not_echo_it(lib, server):
+    client = capi.new_client(lib, server.rest_url, "not-the-token", None, None)
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert result.code == capi.API and result.status_code == 11008
+    assert "not-the-token" not in result.error
+
+
+@pytest.mark.parametrize("kind, code, words", [
+    ("html502", capi.TRANSPORT, ["HTTP 502", "text/html", "Bad Gateway", "ListConcepts"]),
+    ("gateway-json", capi.TRANSPORT, ["HTTP 503", "without a Clarifai status"]),
+    ("foreign-json", capi.PROTOCOL, ["without a Clarifai status", "hello"]),
+    ("not-json", capi.PROTOCOL, ["invalid JSON"]),
+])
+def test_answers_that_are_not_clarifai_replies(lib, misbehaving, kind, code, words):
+    client = capi.new_client(lib, f"{misbehaving}/{kind}", "t", None, None)
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert (result.code, result.json) == (code, None), result.error
+    for word in words:
+        assert word in result.error
+
+
+def test_status_code_as_enum_name(lib, misbehaving):
+    client = capi.new_client(lib, f"{misbehaving}/enum-status", "t", None, None)
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert result.code == capi.API and result.status_code == 11005  # CONN_THROTTLED
+
+
+def test_deadline(lib, misbehaving):
+    channel = lib.clarifai_channel_new_json(f"{misbehaving}/hang".encode())
+    assert lib.clarifai_channel_set_timeout_ms(channel, 300) == capi.OK
+    client = lib.clarifai_client_new(channel, b"t", None, None)
+    lib.clarifai_channel_free(channel)
+    started = time.monotonic()
+    result = capi.call(lib, client, "ListConcepts")
+    elapsed = time.monotonic() - started
+    lib.clarifai_client_free(client)
+    assert result.code == capi.TIMEOUT and "300 ms" in result.error
+    assert elapsed < 3
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """An HTTPS server with a certificate made for this test run, answering a Clarifai reply."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = MisbehavingServer(("127.0.0.1", 0), MisbehavingServer.Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", cert
+    server.shutdown()
+
+
+def test_tls_is_verified_and_ca_file_is_trusted(lib, tls_server):
+    url, cert = tls_server
+
+    def list_concepts(ca_file):
+        channel = lib.clarifai_channel_new_json(f"{url}/enum-status".encode())
+        if ca_file:
+            assert lib.clarifai_channel_set_ca_file(channel, str(ca_file).encode()) == capi.OK
+        client = lib.clarifai_client_new(channel, b"t", None, None)
+        lib.clarifai_channel_free(channel)
+        result = capi.call(lib, client, "ListConcepts")
+        lib.clarifai_client_free(client)
+        return result
+
+    untrusted = list_concepts(None)
+    assert untrusted.code == capi.TRANSPORT and "certificate" in untrusted.error.lower()
+    trusted = list_concepts(cert)
+    assert trusted.code == capi.API and trusted.status_code == 11005
+
+
+def test_last_error_is_cleared_by_success(lib, client):
+    assert capi.call(lib, client, "NoSuchMethod").code == capi.INVALID_ARGUMENT
+    assert lib.clarifai_last_error() != b""
+    assert capi.call(lib, client, "ListConcepts").code == capi.OK
+    assert lib.clarifai_last_error() == b""
+
+
+def test_threads_share_one_client(lib, client):
+    """ctypes releases the GIL during calls: 8 threads run through one client at once."""
+    failures = []
+
+    def work(n):
+        for i in range(10):
+            code, handle = predict_url(lib, client, "general-image-recognition", f"https://x/{n}-{i}.jpg")
+            if code != capi.OK or lib.clarifai_response_output_count(handle) != 1:
+                failures.append((n, i, code))
+            lib.clarifai_response_free(handle)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

@@ -1,0 +1,799 @@
+#!/usr/bin/env python3
+"""Local stand-in for the Clarifai API (service clarifai.api.V2) over gRPC and REST.
+
+Built on the official `clarifai-grpc` package: gRPC through its generated V2Servicer, REST
+routed from the methods' `google.api.http` annotations and (de)serialised with json_format.
+One in-memory store, one function per supported method, shared by both fronts.
+
+    python Tests/Server/server.py [--rest-port N] [--grpc-port N] [--token T]... [--app-key K]
+
+Prints `READY rest=<port> grpc=<port>` on stdout once both listen; logs go to stderr.
+"""
+
+import argparse
+import collections
+import hashlib
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+import urllib.parse
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+from clarifai_grpc.grpc.api import resources_pb2 as res
+from clarifai_grpc.grpc.api import service_pb2, service_pb2_grpc
+from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
+from clarifai_grpc.grpc.api.status import status_pb2
+from clarifai_grpc.grpc.api.utils import extensions_pb2
+from google.api import annotations_pb2
+from google.protobuf import json_format, timestamp_pb2
+from google.protobuf.descriptor import FieldDescriptor as FD
+from google.protobuf.message_factory import GetMessageClass
+
+log = logging.getLogger("clarifai-test-server")
+
+V2 = service_pb2.DESCRIPTOR.services_by_name["V2"]
+TEST_USER, TEST_APP = "test-user", "main"
+MAX_PREDICT_INPUTS = 128
+DEFAULT_PER_PAGE = 128
+RECORD_LIMIT = 1000
+RECORDED_HEADERS = ("user-agent", "x-clarifai-request-id-prefix", "content-type")
+
+VOCABULARY = """animal beach bicycle bird boat building car cat city cloud coffee computer dog
+    flower food forest fruit grass horse house lake landscape light mountain music nature night
+    ocean outdoors people person plant portrait river road sand sky snow street summer sun sunset
+    table travel tree urban vehicle water window winter""".split()
+
+
+class ApiError(Exception):
+    """Raised by a handler: the response becomes `ResponseType(status=...)`."""
+
+    def __init__(self, code, description, details=""):
+        super().__init__(description)
+        self.status = status_pb2.Status(code=code, description=description, details=details)
+
+
+def http_status(code):
+    """HTTP status of a REST answer carrying the Clarifai status `code`."""
+    name = sc.StatusCode.Name(code) if code in sc.StatusCode.values() else ""
+    if code in (sc.SUCCESS, sc.MIXED_STATUS):
+        return 200
+    if code in (sc.CONN_KEY_INVALID, sc.CONN_KEY_NOT_FOUND):
+        return 401
+    if name.endswith("_DOES_NOT_EXIST"):
+        return 404
+    if name.startswith("INTERNAL_") or code >= 98000:
+        return 500
+    return 400
+
+
+def now():
+    ts = timestamp_pb2.Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+def digest(*parts):
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+        h.update(b"\0")
+    return h.digest()
+
+
+def stable_id(*parts, n=32):
+    return digest(*parts).hex()[:n]
+
+
+def unit(seed, *parts):
+    """A deterministic float in (0, 1]."""
+    return (int.from_bytes(digest(seed, *parts)[:4], "big") + 1) / 2**32
+
+
+def concept_id(word):
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    n, out = int.from_bytes(digest("concept", word)[:8], "big"), ""
+    for _ in range(8):
+        n, r = divmod(n, 62)
+        out += alphabet[r]
+    return "ai_" + out
+
+
+def scored_concepts(seed, count):
+    scores = sorted(((unit(seed, w), w) for w in VOCABULARY), key=lambda s: (-s[0], s[1]))
+    return [res.Concept(id=concept_id(w), name=w, value=v, app_id="main") for v, w in scores[:count]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Store and dispatcher
+
+
+class AppState:
+    def __init__(self):
+        self.inputs = {}  # id -> Input, in creation order
+        self.concepts = {}  # id -> Concept, in creation order
+        self.models = {}  # id -> Model created by PostModels
+        self.next_input = 0
+
+
+class Auth:
+    """Who is calling and which app the request is about (resolved from user_app_id)."""
+
+    def __init__(self, user_id, app_id, state):
+        self.user_id, self.app_id, self.state = user_id, app_id, state
+
+
+class Api:
+    """The store (one lock) plus dispatch: authentication, handler, req_id, recording."""
+
+    def __init__(self, pats, app_key):
+        self.pats, self.app_key = set(pats), app_key
+        self.lock = threading.Lock()
+        self.apps = {}
+        self.counter = 0
+        self.recorded = collections.deque(maxlen=RECORD_LIMIT)
+
+    def record(self, front, method, request, authorization, headers, **extra):
+        entry = {
+            "front": front,
+            "method": method,
+            "request": None if request is None else to_dict(request, show_empty=False),
+            "authorization": authorization,
+            "headers": {k: headers[k] for k in RECORDED_HEADERS if k in headers},
+            **extra,
+        }
+        with self.lock:
+            self.recorded.append(entry)
+
+    def recordings(self, clear=False):
+        with self.lock:
+            out = list(self.recorded)
+            if clear:
+                self.recorded.clear()
+        return out
+
+    def authenticate(self, authorization, request):
+        if not authorization:
+            raise ApiError(sc.CONN_KEY_NOT_FOUND, "API key not found",
+                           "no authorization header; expected 'Key <token>'")
+        scheme, _, token = authorization.partition(" ")
+        uai = getattr(request, "user_app_id", res.UserAppIDSet())
+        user, app = uai.user_id, uai.app_id
+        if scheme == "Key" and token in self.pats:
+            user = TEST_USER if user in ("", "me") else user
+            app = app or TEST_APP
+        elif scheme == "Key" and token == self.app_key:
+            if user not in ("", "me", TEST_USER) or app not in ("", TEST_APP):
+                raise ApiError(sc.CONN_KEY_INVALID, "Invalid API key or Invalid API key/application pair",
+                               f"this app key is bound to {TEST_USER}/{TEST_APP}, not {user}/{app}")
+            user, app = TEST_USER, TEST_APP
+        else:
+            raise ApiError(sc.CONN_KEY_INVALID, "API key not found",
+                           "the authorization value is not 'Key <a known PAT or app key>'")
+        return Auth(user, app, self.apps.setdefault((user, app), AppState()))
+
+    def req_id(self, prefix):
+        with self.lock:
+            self.counter += 1
+            return f"{prefix or 'req'}-{self.counter:06d}"
+
+    def call(self, method, request, authorization, headers, front, **extra):
+        """Runs `method` (a MethodDescriptor); None means "not implemented"."""
+        self.record(front, method.name, request, authorization, headers, **extra)
+        handler = HANDLERS.get(method.name)
+        if handler is None:
+            log.info("%s %s -> not implemented", front, method.name)
+            return None
+        try:
+            with self.lock:
+                response = handler(request, self.authenticate(authorization, request))
+            if not response.status.code:
+                response.status.code, response.status.description = sc.SUCCESS, "Ok"
+        except ApiError as e:
+            response = GetMessageClass(method.output_type)(status=e.status)
+        except Exception as e:  # a bug here: answer it rather than drop the connection
+            log.exception("%s %s failed", front, method.name)
+            response = GetMessageClass(method.output_type)(
+                status=status_pb2.Status(code=sc.INTERNAL_UNCATEGORIZED, description="Internal error", details=repr(e)))
+        response.status.req_id = self.req_id(headers.get("x-clarifai-request-id-prefix"))
+        log.info("%s %s -> %s", front, method.name, response.status.code)
+        return response
+
+    def error(self, method, err, headers):
+        response = GetMessageClass(method.output_type)(status=err.status)
+        response.status.req_id = self.req_id(headers.get("x-clarifai-request-id-prefix"))
+        return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers: one per supported method, `(request, auth) -> response`, run under the store lock.
+
+HANDLERS = {}
+
+
+def handler(fn):
+    assert fn.__name__ in V2.methods_by_name, fn.__name__
+    HANDLERS[fn.__name__] = fn
+    return fn
+
+
+def page_of(items, page, per_page):
+    page, per_page = page or 1, per_page or DEFAULT_PER_PAGE
+    return list(items)[(page - 1) * per_page: page * per_page]
+
+
+def model_version_id(*parts):
+    return stable_id("model-version", *parts)
+
+
+BUILTIN_MODELS = {
+    model_id: res.Model(
+        id=model_id, name=model_id, user_id="clarifai", app_id="main", model_type_id=type_id,
+        model_version=res.ModelVersion(id=model_version_id(model_id),
+                                       status=status_pb2.Status(code=sc.MODEL_TRAINED)))
+    for model_id, type_id in [
+        ("general-image-recognition", "visual-classifier"),
+        ("general-image-detection", "visual-detector"),
+        ("general-image-embedding", "visual-embedder"),
+        ("text-echo", "text-to-text"),
+    ]
+}
+
+
+def find_model(auth, model_id, version_id=""):
+    model = auth.state.models.get(model_id) or BUILTIN_MODELS.get(model_id)
+    if model is None:
+        raise ApiError(sc.MODEL_DOES_NOT_EXIST, "Model does not exist", f"model '{model_id}' not found")
+    if version_id and version_id != model.model_version.id:
+        raise ApiError(sc.MODEL_DOES_NOT_EXIST, "Model version does not exist",
+                       f"version '{version_id}' not found for model '{model_id}'")
+    return model
+
+
+@handler
+def GetModel(req, auth):
+    return service_pb2.SingleModelResponse(model=find_model(auth, req.model_id, req.version_id))
+
+
+@handler
+def ListModels(req, auth):
+    models = list(BUILTIN_MODELS.values()) + list(auth.state.models.values())
+    return service_pb2.MultiModelResponse(models=page_of(models, req.page, req.per_page))
+
+
+@handler
+def PostModels(req, auth):
+    model = res.Model()
+    model.CopyFrom(req.model if req.HasField("model") else (req.models[0] if req.models else model))
+    if not model.id:
+        raise ApiError(sc.MODEL_INVALID_ARGUMENT, "Invalid model argument", "model.id is required")
+    if model.id in auth.state.models or model.id in BUILTIN_MODELS:
+        raise ApiError(sc.MODEL_INVALID_ARGUMENT, "Model already exists", f"model '{model.id}' already exists")
+    model.user_id, model.app_id = auth.user_id, auth.app_id
+    model.name = model.name or model.id
+    model.created_at.CopyFrom(now())
+    model.modified_at.CopyFrom(model.created_at)
+    model.model_version.id = model.model_version.id or model_version_id(auth.user_id, auth.app_id, model.id)
+    model.model_version.status.code = sc.MODEL_TRAINED
+    auth.state.models[model.id] = model
+    return service_pb2.SingleModelResponse(model=model)
+
+
+def content_of(data):
+    """The bytes an input is about (url string, raw bytes or text), or None."""
+    for media in (data.image, data.video, data.audio):
+        if media.url or media.base64:
+            return media.url.encode() if media.url else media.base64
+    if data.text.raw or data.text.url:
+        return (data.text.raw or data.text.url).encode()
+    return None
+
+
+def predict_concepts(seed, data, model):
+    return res.Data(concepts=scored_concepts(seed, 20))
+
+
+def predict_regions(seed, data, model):
+    regions = []
+    for i in range(1 + digest(seed)[0] % 3):
+        t, l, h, w = (unit(seed, "region", i, k) for k in "tlhw")
+        top, left = 0.6 * t, 0.6 * l
+        box = res.BoundingBox(top_row=top, left_col=left, bottom_row=top + 0.05 + 0.35 * h,
+                              right_col=left + 0.05 + 0.35 * w)
+        concepts = scored_concepts(digest(seed, "region", i), 3)
+        regions.append(res.Region(id=stable_id(seed, "region", i), value=concepts[0].value,
+                                  region_info=res.RegionInfo(bounding_box=box),
+                                  data=res.Data(concepts=concepts)))
+    return res.Data(regions=regions)
+
+
+def predict_embedding(seed, data, model):
+    raw = [b / 127.5 - 1.0 for b in digest(seed, "embedding")[:16]]
+    norm = sum(x * x for x in raw) ** 0.5 or 1.0
+    return res.Data(embeddings=[res.Embedding(vector=[x / norm for x in raw], num_dimensions=16)])
+
+
+def predict_echo(seed, data, model):
+    if not (data.text.raw or data.text.url):
+        raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input", f"model '{model.id}' needs a text input")
+    return res.Data(text=res.Text(raw="echo: " + (data.text.raw or data.text.url)))
+
+
+PREDICTORS = {"visual-detector": predict_regions, "visual-embedder": predict_embedding,
+              "text-to-text": predict_echo}  # anything else: a concept classifier
+
+
+@handler
+def PostModelOutputs(req, auth):
+    model_id = req.model_id or req.model.id
+    model = res.Model()
+    model.CopyFrom(find_model(auth, model_id, req.version_id or req.model.model_version.id))
+    if not req.inputs or len(req.inputs) > MAX_PREDICT_INPUTS:
+        raise ApiError(sc.PREDICT_INVALID_REQUEST, "Invalid predict request",
+                       f"{len(req.inputs)} inputs given; 1 to {MAX_PREDICT_INPUTS} allowed per request")
+    predict = PREDICTORS.get(model.model_type_id, predict_concepts)
+    response = service_pb2.MultiOutputResponse()
+    for i, inp in enumerate(req.inputs):
+        out = response.outputs.add(id=stable_id("output", auth.user_id, auth.app_id, model_id, i, inp.id,
+                                                content_of(inp.data) or b""),
+                                   created_at=now(), model=model, input=inp)
+        out.input.id = out.input.id or stable_id("predict-input", out.id)
+        try:
+            seed = content_of(inp.data)
+            if seed is None:
+                raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input",
+                               "input has no image, video, audio or text (url, base64 or raw)")
+            out.data.CopyFrom(predict(seed, inp.data, model))
+            out.status.code, out.status.description = sc.SUCCESS, "Ok"
+        except ApiError as e:
+            out.status.CopyFrom(e.status)
+    failed = sum(o.status.code != sc.SUCCESS for o in response.outputs)
+    if failed:
+        response.status.code = sc.FAILURE if failed == len(response.outputs) else sc.MIXED_STATUS
+        response.status.description = "Failure" if failed == len(response.outputs) else "Mixed Success"
+    return response
+
+
+def add_app_concepts(auth, concepts):
+    for c in concepts:
+        if c.id and c.id not in auth.state.concepts:
+            auth.state.concepts[c.id] = res.Concept(id=c.id, name=c.name or c.id, value=1.0,
+                                                    app_id=auth.app_id, user_id=auth.user_id,
+                                                    created_at=now())
+
+
+def get_input(auth, input_id):
+    if input_id not in auth.state.inputs:
+        raise ApiError(sc.INPUT_DOES_NOT_EXIST, "Input does not exist", f"input '{input_id}' not found")
+    return auth.state.inputs[input_id]
+
+
+@handler
+def PostInputs(req, auth):
+    if not req.inputs:
+        raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input", "no inputs given")
+    new = []
+    for i, given in enumerate(req.inputs):
+        inp = res.Input()
+        inp.CopyFrom(given)
+        if not inp.id:
+            auth.state.next_input += 1
+            inp.id = stable_id("input", auth.user_id, auth.app_id, auth.state.next_input)
+        if inp.id in auth.state.inputs or any(inp.id == n.id for n in new):
+            raise ApiError(sc.INPUT_DUPLICATE, "Input has a duplicate ID", f"input id '{inp.id}' already exists")
+        if content_of(inp.data) is None:
+            raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input", f"inputs[{i}] has no data")
+        inp.created_at.CopyFrom(now())
+        inp.modified_at.CopyFrom(inp.created_at)
+        inp.status.code, inp.status.description = sc.INPUT_DOWNLOAD_SUCCESS, "Download complete"
+        new.append(inp)
+    for inp in new:
+        auth.state.inputs[inp.id] = inp
+        add_app_concepts(auth, inp.data.concepts)
+    return service_pb2.MultiInputResponse(inputs=new)
+
+
+@handler
+def ListInputs(req, auth):
+    inputs = [i for i in auth.state.inputs.values() if not req.ids or i.id in req.ids]
+    return service_pb2.MultiInputResponse(inputs=page_of(inputs, req.page, req.per_page))
+
+
+@handler
+def GetInput(req, auth):
+    return service_pb2.SingleInputResponse(input=get_input(auth, req.input_id))
+
+
+@handler
+def DeleteInput(req, auth):
+    del auth.state.inputs[get_input(auth, req.input_id).id]
+    return status_pb2.BaseResponse()
+
+
+@handler
+def DeleteInputs(req, auth):
+    if not req.ids:
+        raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input", "ids is required")
+    for input_id in req.ids:
+        get_input(auth, input_id)
+    for input_id in req.ids:
+        auth.state.inputs.pop(input_id, None)
+    return status_pb2.BaseResponse()
+
+
+def patch_dict(old, new, action):
+    """merge: deep merge; overwrite: replace; remove: delete the given keys (deeply)."""
+    if action == "overwrite":
+        return new
+    out = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and value and isinstance(out.get(key), dict):
+            out[key] = patch_dict(out[key], value, action)
+        elif action == "merge":
+            out[key] = value
+        else:
+            out.pop(key, None)
+    return out
+
+
+def patch_concepts(old, new, action):
+    if action == "overwrite":
+        return list(new)
+    removed = {c.id for c in new}
+    kept = [c for c in old if c.id not in removed]
+    return kept + list(new) if action == "merge" else kept
+
+
+@handler
+def PatchInputs(req, auth):
+    if req.action not in ("merge", "overwrite", "remove"):
+        raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid action",
+                       f"action must be merge, overwrite or remove, not '{req.action}'")
+    patched = []
+    for given in req.inputs:
+        inp = res.Input()
+        inp.CopyFrom(get_input(auth, given.id))
+        metadata = patch_dict(json_format.MessageToDict(inp.data.metadata),
+                              json_format.MessageToDict(given.data.metadata), req.action)
+        concepts = patch_concepts(inp.data.concepts, given.data.concepts, req.action)
+        inp.data.ClearField("metadata")
+        inp.data.metadata.update(metadata)
+        del inp.data.concepts[:]
+        inp.data.concepts.extend(concepts)
+        inp.modified_at.CopyFrom(now())
+        patched.append(inp)
+    for inp in patched:
+        auth.state.inputs[inp.id] = inp
+        add_app_concepts(auth, inp.data.concepts)
+    return service_pb2.MultiInputResponse(inputs=patched)
+
+
+def get_concept(auth, concept_id):
+    if concept_id not in auth.state.concepts:
+        raise ApiError(sc.CONN_DOES_NOT_EXIST, "Resource does not exist", f"concept '{concept_id}' not found")
+    return auth.state.concepts[concept_id]
+
+
+@handler
+def PostConcepts(req, auth):
+    ids = [c.id for c in req.concepts]
+    if not ids or "" in ids:
+        raise ApiError(sc.CONCEPTS_INVALID_REQUEST, "Invalid concepts request", "every concept needs an id")
+    taken = [i for n, i in enumerate(ids) if i in auth.state.concepts or i in ids[:n]]
+    if taken:
+        raise ApiError(sc.CONCEPTS_INVALID_REQUEST, "Concept already exists", f"concept '{taken[0]}' already exists")
+    add_app_concepts(auth, req.concepts)
+    return service_pb2.MultiConceptResponse(concepts=[auth.state.concepts[i] for i in ids])
+
+
+@handler
+def ListConcepts(req, auth):
+    return service_pb2.MultiConceptResponse(concepts=page_of(auth.state.concepts.values(), req.page, req.per_page))
+
+
+@handler
+def GetConcept(req, auth):
+    return service_pb2.SingleConceptResponse(concept=get_concept(auth, req.concept_id))
+
+
+@handler
+def PatchConcepts(req, auth):
+    if req.action not in ("overwrite", "merge"):
+        raise ApiError(sc.CONCEPTS_INVALID_REQUEST, "Invalid action",
+                       f"action must be overwrite or merge, not '{req.action}'")
+    patched = []
+    for given in req.concepts:
+        old, concept = get_concept(auth, given.id), res.Concept()
+        concept.CopyFrom(given if req.action == "overwrite" else old)
+        if req.action == "merge":
+            concept.MergeFrom(given)
+        concept.name = concept.name or concept.id
+        concept.created_at.CopyFrom(old.created_at)
+        concept.app_id, concept.user_id, concept.value = old.app_id, old.user_id, 1.0
+        patched.append(concept)
+    for concept in patched:
+        auth.state.concepts[concept.id] = concept
+    return service_pb2.MultiConceptResponse(concepts=patched)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON (shared by the REST front and the recording)
+
+
+def _empty_json(f):
+    if f.is_repeated:
+        return {} if f.message_type and f.message_type.GetOptions().map_entry else []
+    if f.message_type:
+        return {}
+    if f.type in (FD.TYPE_INT64, FD.TYPE_UINT64, FD.TYPE_SINT64, FD.TYPE_FIXED64, FD.TYPE_SFIXED64):
+        return "0"
+    return {FD.CPPTYPE_STRING: "", FD.CPPTYPE_BOOL: False, FD.CPPTYPE_FLOAT: 0.0,
+            FD.CPPTYPE_DOUBLE: 0.0}.get(f.cpp_type, 0)
+
+
+def _add_show_if_empty(msg, js):
+    """Adds fields marked `cl_show_if_empty` that MessageToDict left out (as the real API does)."""
+    for f in msg.DESCRIPTOR.fields:
+        if f.name not in js:
+            if f.GetOptions().Extensions[extensions_pb2.cl_show_if_empty] and not f.containing_oneof:
+                js[f.name] = _empty_json(f)
+            continue
+        value, sub = getattr(msg, f.name), js[f.name]
+        if f.message_type and f.message_type.GetOptions().map_entry:  # all map keys are strings here
+            f, value, sub = f.message_type.fields_by_name["value"], list(value.values()), list(sub.values())
+        if not f.message_type or f.message_type.full_name.startswith("google.protobuf."):
+            continue
+        for item, item_js in zip(value, sub) if isinstance(sub, list) else [(value, sub)]:
+            _add_show_if_empty(item, item_js)
+
+
+def to_dict(msg, show_empty=True):
+    js = json_format.MessageToDict(msg, preserving_proto_field_name=True, use_integers_for_enums=True)
+    if show_empty:
+        _add_show_if_empty(msg, js)
+    return js
+
+
+# ---------------------------------------------------------------------------------------------
+# REST front: routes from the google.api.http annotations
+
+
+class BadRequest(Exception):
+    pass
+
+
+def field_path(desc, dotted):
+    """The FieldDescriptors along a dotted path of proto or json names."""
+    fields = []
+    for part in dotted.split("."):
+        if fields and (not fields[-1].message_type or fields[-1].is_repeated):
+            raise BadRequest(f"'{dotted}' does not name a field")
+        d = fields[-1].message_type if fields else desc
+        f = d.fields_by_name.get(part) or {x.json_name: x for x in d.fields}.get(part)
+        if f is None:
+            raise BadRequest(f"'{dotted}' is not a field of {desc.full_name}")
+        fields.append(f)
+    return fields
+
+
+def put(js, fields, value):
+    """Sets value at the field path inside the JSON dict js, reusing a proto- or json-named key."""
+    for i, f in enumerate(fields):
+        key = next((k for k in (f.name, f.json_name) if k in js), f.name)
+        if i == len(fields) - 1:
+            js[key] = value
+        else:
+            js = js.setdefault(key, {})
+            if not isinstance(js, dict):
+                raise BadRequest(f"'{f.name}' must be an object")
+
+
+def scalar(f, text):
+    """A query or path string converted to what json_format accepts for the field."""
+    if f.message_type and not f.message_type.full_name.startswith("google.protobuf."):
+        raise BadRequest(f"'{f.name}' is a message and cannot be given as a string")
+    if f.type == FD.TYPE_BOOL or (f.message_type and f.message_type.full_name == "google.protobuf.BoolValue"):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise BadRequest(f"'{f.name}' must be true or false, not '{text}'")
+        return text.lower() in ("true", "1")
+    return text
+
+
+class Route:
+    def __init__(self, method, verb, template, body, order):
+        self.method, self.verb, self.template, self.body = method, verb.upper(), template, body
+        if any(c in template for c in "*:=") or body not in ("", "*"):
+            raise ValueError(f"unsupported http rule for {method.name}: {template} body={body!r}")
+        parts = template.split("/")[1:]
+        self.variables = [p[1:-1] if p.startswith("{") else None for p in parts]
+        self.literals = [None if p.startswith("{") else p for p in parts]
+        # more literal segments first, then literals further left, then declaration order
+        is_literal = [lit is not None for lit in self.literals]
+        self.rank = (sum(is_literal), is_literal, -order)
+
+    def match(self, segments):
+        if len(segments) != len(self.literals):
+            return None
+        if any(lit is not None and lit != seg for lit, seg in zip(self.literals, segments)):
+            return None
+        return {var: seg for var, seg in zip(self.variables, segments) if var}
+
+    def parse(self, variables, body, query):
+        """The request message from the body, the query string and the path variables."""
+        desc = self.method.input_type
+        js = {}
+        if self.body == "*" and body.strip():
+            js = json.loads(body)
+            if not isinstance(js, dict):
+                raise BadRequest("the body must be a JSON object")
+        for key, values in urllib.parse.parse_qs(query, keep_blank_values=True).items():
+            if self.body == "*":
+                raise BadRequest(f"query parameter '{key}' not allowed: this method takes its fields in the body")
+            fields = field_path(desc, key)
+            values = [scalar(fields[-1], v) for v in values]
+            if not fields[-1].is_repeated and len(values) > 1:
+                raise BadRequest(f"query parameter '{key}' is not repeated")
+            put(js, fields, values if fields[-1].is_repeated else values[0])
+        for var, value in variables.items():
+            fields = field_path(desc, var)
+            put(js, fields, scalar(fields[-1], value))
+        return json_format.ParseDict(js, GetMessageClass(desc)(), ignore_unknown_fields=False)
+
+
+def build_routes():
+    routes = []
+    for method in V2.methods:
+        rule = method.GetOptions().Extensions[annotations_pb2.http]
+        for binding in [rule, *rule.additional_bindings]:
+            verb = binding.WhichOneof("pattern")
+            routes.append(Route(method, verb, getattr(binding, verb), binding.body, len(routes)))
+    return routes
+
+
+class Router:
+    def __init__(self):
+        self.routes = build_routes()
+
+    def find(self, verb, raw_path):
+        """(route, path variables) for a raw path, or None. Segments are decoded one by one."""
+        segments = [urllib.parse.unquote(s) for s in raw_path.split("/")[1:]]
+        found = [(r, v) for r in self.routes if r.verb == verb for v in [r.match(segments)] if v is not None]
+        return max(found, key=lambda rv: rv[0].rank, default=None)
+
+
+def make_http_handler(api, router):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
+
+        def log_message(self, fmt, *args):
+            log.debug("rest " + fmt, *args)
+
+        def answer(self, code, obj):
+            data = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def read_body(self):
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    chunk = self.rfile.read(size)
+                    self.rfile.readline()
+                    if not size:
+                        return b"".join(chunks)
+                    chunks.append(chunk)
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def handle_any(self):
+            body = self.read_body()
+            raw_path, _, query = self.path.partition("?")
+            if raw_path == "/_test/requests" and self.command in ("GET", "DELETE"):
+                return self.answer(200, api.recordings(clear=self.command == "DELETE"))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            authorization = self.headers.get("Authorization", "")
+            extra = {"http_method": self.command, "raw_path": self.path}
+            found = router.find(self.command, raw_path)
+            if found is None:
+                api.record("rest", None, None, authorization, headers, **extra)
+                return self.answer(404, {"code": 5, "message": "Not Found"})
+            route, variables = found
+            try:
+                request = route.parse(variables, body.decode("utf-8"), query)
+            except (BadRequest, ValueError, TypeError, json_format.ParseError) as e:
+                api.record("rest", route.method.name, None, authorization, headers, error=str(e), **extra)
+                err = ApiError(sc.BAD_REQUEST, "Bad request", str(e))
+                return self.answer(400, to_dict(api.error(route.method, err, headers)))
+            response = api.call(route.method, request, authorization, headers, "rest", **extra)
+            if response is None:
+                return self.answer(501, {"code": 12, "message": "Method not implemented"})
+            self.answer(http_status(response.status.code), to_dict(response))
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = handle_any
+
+    return Handler
+
+
+# ---------------------------------------------------------------------------------------------
+# gRPC front: the official servicer, with every method routed through the dispatcher
+
+
+class Servicer(service_pb2_grpc.V2Servicer):
+    def __init__(self, api):
+        self.api = api
+
+
+def _grpc_method(method):
+    default = getattr(service_pb2_grpc.V2Servicer, method.name)
+
+    def call(self, request, context):
+        headers = {k: v for k, v in context.invocation_metadata()}
+        message = GetMessageClass(method.input_type)() if method.client_streaming else request
+        response = self.api.call(method, message, headers.get("authorization", ""), headers, "grpc")
+        return default(self, request, context) if response is None else response
+
+    call.__name__ = method.name
+    return call
+
+
+for _m in V2.methods:
+    setattr(Servicer, _m.name, _grpc_method(_m))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rest-port", type=int, default=0, help="REST port (0: pick a free one)")
+    parser.add_argument("--grpc-port", type=int, default=0, help="gRPC port (0: pick a free one)")
+    parser.add_argument("--token", action="append", help="a PAT of user test-user (repeatable; default test-pat)")
+    parser.add_argument("--app-key", default="test-app-key", help="an app key bound to test-user/main")
+    parser.add_argument("--verbose", action="store_true", help="also log every HTTP request line")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(message)s")
+    # the official servicer's default raises NotImplementedError; grpc logs each with a traceback
+    logging.getLogger("grpc._server").addFilter(
+        lambda r: not (r.exc_info and r.exc_info[0] is NotImplementedError))
+
+    api = Api(args.token or ["test-pat"], args.app_key)
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    service_pb2_grpc.add_V2Servicer_to_server(Servicer(api), grpc_server)
+    router = Router()
+    try:
+        grpc_port = grpc_server.add_insecure_port(f"127.0.0.1:{args.grpc_port}")
+        httpd = ThreadingHTTPServer(("127.0.0.1", args.rest_port), make_http_handler(api, router))
+    except (OSError, RuntimeError) as e:
+        sys.exit(f"server.py: cannot listen (rest {args.rest_port}, grpc {args.grpc_port}): {e}")
+    httpd.daemon_threads = True
+    grpc_server.start()
+    threading.Thread(target=httpd.serve_forever, name="rest", daemon=True).start()
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("%d REST bindings, %d methods implemented", len(router.routes), len(HANDLERS))
+    print(f"READY rest={httpd.server_address[1]} grpc={grpc_port}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    log.info("stopping")
+    httpd.shutdown()
+    httpd.server_close()
+    grpc_server.stop(grace=1).wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
