@@ -5,7 +5,8 @@
  *   predict --text MODEL_ID "some text"
  *
  * Token from $CLARIFAI_PAT, server from $CLARIFAI_API_BASE (default https://api.clarifai.com),
- * user and app from $CLARIFAI_USER_ID and $CLARIFAI_APP_ID (optional). */
+ * the model's owner from $CLARIFAI_USER_ID and $CLARIFAI_APP_ID (default clarifai/main, where
+ * Clarifai's public models live). */
 #include <clarifai.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *model_id = argv[1 + text_mode], *what = argv[2 + text_mode];
+  const char *user_id = getenv("CLARIFAI_USER_ID") ? getenv("CLARIFAI_USER_ID") : "clarifai";
+  const char *app_id = getenv("CLARIFAI_APP_ID") ? getenv("CLARIFAI_APP_ID") : "main";
 
   clarifai_channel *channel = clarifai_channel_new_json(NULL);
-  clarifai_client *client = channel ? clarifai_client_new(channel, NULL, getenv("CLARIFAI_USER_ID"),
-                                                          getenv("CLARIFAI_APP_ID")) : NULL;
+  clarifai_client *client = channel ? clarifai_client_new(channel, NULL, user_id, app_id) : NULL;
   clarifai_channel_free(channel); /* the client keeps it alive */
   if (!client) {
     fprintf(stderr, "setup failed: %s\n", clarifai_last_error());
