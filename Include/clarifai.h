@@ -101,7 +101,8 @@ typedef struct clarifai_client clarifai_client;
 /* pat: a Personal Access Token or an app-specific API key, sent as "authorization: Key <pat>";
    NULL means $CLARIFAI_PAT. NULL is returned (INVALID_ARGUMENT) when there is no token or it holds
    control characters. user_id/app_id may be NULL (app-specific API keys need none); when set,
-   they fill `user_app_id` in every request whose message has that field and does not carry one.
+   they fill `user_app_id` in every request whose message has that field: the whole of it when
+   the request does not carry one, else the ids it leaves out.
    The client holds a reference to the channel. */
 clarifai_client *clarifai_client_new(clarifai_channel *channel, const char *pat,
                                      const char *user_id, const char *app_id);
@@ -199,7 +200,9 @@ const char *clarifai_response_status_details(const clarifai_response *response);
 const char *clarifai_response_request_id(const clarifai_response *response);
 
 /* The whole response message as JSON in the REST API's own form (original snake_case field
-   names, enums as numbers, 64-bit integers as strings, defaults left out). NULL for NULL. */
+   names, enums as numbers, 64-bit integers as strings, defaults left out except the fields the
+   API marks cl_show_if_empty, e.g. "concepts": []). On the REST channel it is the server's answer
+   as received. NULL for NULL. */
 const char *clarifai_response_json(clarifai_response *response);
 
 /* The number of entries in `outputs` (0 for responses without outputs or NULL). */

@@ -89,13 +89,15 @@ def test_sends_auth_and_identifying_headers(lib, client, server):
     assert record["http_method"] == "GET" and record["raw_path"].startswith("/v2/users/test-user/apps/")
 
 
-def test_user_app_id_from_the_client_unless_the_request_has_one(lib, client, server, app_id):
+def test_user_app_id_filled_from_the_client_where_the_request_leaves_it_out(lib, client, server, app_id):
     clear_recorded_requests(server.rest_url)
     capi.call(lib, client, "ListConcepts")
-    capi.call(lib, client, "ListConcepts", {"user_app_id": {"user_id": "test-user", "app_id": "other"}})
-    first, second = recorded_requests(server.rest_url)
+    capi.call(lib, client, "ListConcepts", {"user_app_id": {"user_id": "someone", "app_id": "other"}})
+    capi.call(lib, client, "ListConcepts", {"userAppId": {"appId": "other"}})
+    first, second, third = recorded_requests(server.rest_url)
     assert first["request"]["user_app_id"] == {"user_id": "test-user", "app_id": app_id}
-    assert second["request"]["user_app_id"] == {"user_id": "test-user", "app_id": "other"}
+    assert second["request"]["user_app_id"] == {"user_id": "someone", "app_id": "other"}
+    assert third["request"]["user_app_id"] == {"user_id": "test-user", "app_id": "other"}
 
 
 def test_prediction_structs(lib, client):

@@ -28,6 +28,7 @@ def test_c_example(server, tmp_path):
     subprocess.run(command + f" -Wall -Wextra -Werror -o {tmp_path}/app", shell=True, cwd=capi.ROOT, check=True)
     result = subprocess.run([str(tmp_path / "app")], env=example_env(server), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # the library writes nothing of its own
     lines = result.stdout.splitlines()
     assert len(lines) == 20 and all(re.fullmatch(r"\w+: \d\.\d{3}", line) for line in lines)
 

@@ -32,7 +32,8 @@ public final class ChannelOptions: Sendable {
     }
 
     public func setCAFile(_ path: String) throws {
-        guard !path.isEmpty, access(path, R_OK) == 0 else {
+        guard !path.isEmpty else { throw ClarifaiError.invalidArgument("the CA file path is empty") }
+        guard access(path, R_OK) == 0 else {
             throw ClarifaiError.invalidArgument("CA file '\(path)' cannot be read: \(systemErrorText())")
         }
         values.withLock { $0.caFile = path }

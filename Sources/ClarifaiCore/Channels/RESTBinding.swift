@@ -16,22 +16,23 @@ struct RESTBinding {
         guard !method.httpRules.isEmpty else {
             throw ClarifaiError(.unsupported, "\(method.name) has no REST binding: use a gRPC channel")
         }
+        // The filled binding with the most path variables; the first of equals.
         var best: (rule: HTTPRule, values: [PathValue])?
         for rule in method.httpRules {
             let values = rule.variables.compactMap { PathValue(path: $0, in: request, type: inputType, schema: schema) }
-            guard values.count == rule.variables.count else { continue }
-            if best == nil || values.count > best!.values.count { best = (rule, values) }
+            guard values.count == rule.variables.count, values.count > best?.values.count ?? -1 else { continue }
+            best = (rule, values)
         }
         guard let (rule, values) = best else {
             throw ClarifaiError.invalidArgument(RESTBinding.unfilledMessage(method, request: request, type: inputType, schema: schema))
         }
 
         var path = ""
-        var nextValue = values.makeIterator()
+        var remainingValues = values[...]
         for segment in rule.segments {
             switch segment {
             case .literal(let text): path += "/" + text
-            case .variable: path += "/" + PercentEncoding.pathSegment(nextValue.next()!.text)
+            case .variable: path += "/" + PercentEncoding.pathSegment(remainingValues.popFirst()?.text ?? "")
             }
         }
         // The rest of the request, without the fields that went into the path.

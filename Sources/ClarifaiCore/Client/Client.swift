@@ -60,15 +60,22 @@ public final class Client: Sendable {
         return method
     }
 
-    /// Adds the client's user and app ids as `user_app_id` when the request message has that
-    /// field and does not carry it.
+    /// Fills `user_app_id` with the client's user and app ids where the request message has that
+    /// field: the whole object when absent, else only the ids it leaves out (so a request naming
+    /// another app still gets the client's user).
     private func fillUserAppID(of message: JSONNode, for method: Method) {
         guard userID != nil || appID != nil,
-              let field = schema.message(method.inputType)?.field(named: "user_app_id"),
-              message[field.name] == nil, message[field.jsonName] == nil else { return }
-        let ids = JSONTree.object()
-        if let userID { ids.root.set("user_id", userID) }
-        if let appID { ids.root.set("app_id", appID) }
-        message.set(field.name, taking: json_incref(ids.root.raw))
+              let field = schema.message(method.inputType)?.field(named: "user_app_id") else { return }
+        let ids: JSONNode
+        if let given = message[field.name] ?? message[field.jsonName] {
+            guard given.isObject else { return }
+            ids = given
+        } else {
+            ids = JSONNode(raw: json_object())
+            message.set(field.name, taking: ids.raw)
+        }
+        for (name, jsonName, value) in [("user_id", "userId", userID), ("app_id", "appId", appID)] {
+            if let value, ids[name] == nil, ids[jsonName] == nil { ids.set(name, value) }
+        }
     }
 }

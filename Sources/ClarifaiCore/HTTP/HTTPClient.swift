@@ -105,10 +105,15 @@ private final class CurlHandle: @unchecked Sendable {
             case "POST": break
             default: ccurl_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method)
             }
-            guard let body = request.body else { return curl_easy_perform(raw) }
-            return body.utf8CString.withUnsafeBufferPointer { text in
-                ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(text.count - 1))
-                ccurl_setopt_pointer(raw, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: text.baseAddress))
+            guard var body = request.body else { return curl_easy_perform(raw) }
+            return body.withUTF8 { text in
+                ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(text.count))
+                if let start = text.baseAddress {
+                    ccurl_setopt_pointer(raw, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: start))
+                } else {
+                    // Without POSTFIELDS libcurl would read the body from stdin.
+                    ccurl_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, "")
+                }
                 return curl_easy_perform(raw)
             }
         }
