@@ -125,6 +125,13 @@ typedef struct clarifai_response clarifai_response;
 int clarifai_call(clarifai_client *client, const char *method, const char *request_json,
                   clarifai_response **out);
 
+/* Calls `method` with a serialized protobuf request message (the method's request type, e.g.
+   clarifai.api.ListConceptsRequest); `request` may be NULL when len is 0 (an empty request).
+   The bytes are checked against the schema before anything is sent; on the REST channel they
+   travel as JSON. The response is read as usual, or as bytes with clarifai_response_proto. */
+int clarifai_call_proto(clarifai_client *client, const char *method, const void *request, size_t len,
+                        clarifai_response **out);
+
 /* The number of methods of clarifai.api.V2 built in (273 for API 12.6.0) and their names, in the
    order of the official service definition. clarifai_method_name returns NULL past the end.
    Static storage. */
@@ -205,6 +212,10 @@ const char *clarifai_response_request_id(const clarifai_response *response);
    as received. NULL for NULL. */
 const char *clarifai_response_json(clarifai_response *response);
 
+/* The whole response message serialized as protobuf binary (the method's response type).
+   *data stays valid until the response is freed. */
+int clarifai_response_proto(clarifai_response *response, const void **data, size_t *len);
+
 /* The number of entries in `outputs` (0 for responses without outputs or NULL). */
 size_t clarifai_response_output_count(const clarifai_response *response);
 
@@ -223,6 +234,31 @@ int clarifai_response_embedding(const clarifai_response *response, size_t output
                                 const float **vector, size_t *dim);
 
 void clarifai_response_free(clarifai_response *response);
+
+/* ---------------------------------------------------------------------------------------------
+ * Schema: the official message types, usable on their own
+ * Conversions follow the proto3 JSON mapping as the official protobuf runtime applies it.
+ * ------------------------------------------------------------------------------------------- */
+/* JSON -> protobuf binary. message_type is a full name, e.g. "clarifai.api.PostModelOutputsRequest"
+   (any message of the API definition, google.protobuf well-known types included). The JSON may
+   use original or lowerCamel field names, enum names or numbers, numbers or strings for integers,
+   "NaN"/"Infinity", standard or URL-safe base64 with or without padding. An unknown field, a
+   value of the wrong type or out of range is INVALID_ARGUMENT with the field's path, e.g.
+   "inputs[3].data.image.base64: invalid base64". On success *out (free with clarifai_free) holds
+   *out_len bytes; *out is never NULL on success, even for an empty message. */
+int clarifai_json_to_proto(const char *message_type, const char *json, void **out, size_t *out_len);
+
+/* Protobuf binary -> JSON in the REST API's form: original field names, enums as numbers,
+   64-bit integers as strings, defaults left out (repeated and scalar fields marked
+   cl_show_if_empty are printed even when empty), floats printed in the shortest form that reads
+   back to the same value. Unknown fields are skipped. A truncated or malformed buffer, or a string
+   that is not UTF-8, is INVALID_ARGUMENT naming the field. On success *out_json is a
+   NUL-terminated string to free with clarifai_free. `data` may be NULL when len is 0. */
+int clarifai_proto_to_json(const char *message_type, const void *data, size_t len, char **out_json);
+
+/* Frees memory the library handed over with ownership (clarifai_json_to_proto,
+   clarifai_proto_to_json). NULL is fine. */
+void clarifai_free(void *memory);
 
 #ifdef __cplusplus
 }

@@ -148,6 +148,17 @@ public func clarifai_call(_ client: OpaquePointer?, _ method: UnsafePointer<CCha
     }
 }
 
+@_cdecl("clarifai_call_proto")
+public func clarifai_call_proto(_ client: OpaquePointer?, _ method: UnsafePointer<CChar>?, _ request: UnsafeRawPointer?,
+                                _ length: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_call_proto"
+    return responding(out, in: function) {
+        let caller: Client = try required(client, "client", in: function)
+        return try caller.call(method: try requiredString(method, "method", in: function),
+                               requestProto: try borrowedBytes(request, length, "request", in: function))
+    }
+}
+
 nonisolated(unsafe) private let methodNames = permanentCStrings(Schema.official.methods.map(\.name))
 
 @_cdecl("clarifai_method_count")
@@ -264,6 +275,21 @@ public func clarifai_response_json(_ handle: OpaquePointer?) -> UnsafePointer<CC
     response(handle).map { UnsafePointer($0.json) }
 }
 
+@_cdecl("clarifai_response_proto")
+public func clarifai_response_proto(_ handle: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafeRawPointer?>?,
+                                    _ length: UnsafeMutablePointer<Int>?) -> Int32 {
+    let function = "clarifai_response_proto"
+    data?.pointee = nil
+    length?.pointee = 0
+    return entryPoint {
+        let source: Response = try required(handle, "response", in: function)
+        guard let data, let length else { throw ClarifaiError(.invalidArgument, "\(function): an out-parameter is NULL") }
+        let bytes = try source.proto()
+        data.pointee = bytes.baseAddress
+        length.pointee = bytes.count
+    }
+}
+
 @_cdecl("clarifai_response_output_count")
 public func clarifai_response_output_count(_ handle: OpaquePointer?) -> Int { response(handle)?.outputCount ?? 0 }
 
@@ -310,3 +336,54 @@ public func clarifai_response_embedding(_ handle: OpaquePointer?, _ output: Int,
 
 @_cdecl("clarifai_response_free")
 public func clarifai_response_free(_ handle: OpaquePointer?) { releaseHandle(handle, as: Response.self) }
+
+// MARK: - Schema
+
+/// A copy of `bytes` in malloc'd memory for the caller to free with clarifai_free; `terminated`
+/// adds a NUL. Never NULL, even for zero bytes.
+private func mallocCopy(_ bytes: [UInt8], terminated: Bool) throws -> UnsafeMutableRawPointer {
+    guard let memory = malloc(bytes.count + (terminated ? 1 : 0) + 1) else {
+        throw ClarifaiError(.internal, "out of memory for \(bytes.count) bytes")
+    }
+    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(memory), byteCount: $0.count) }
+    if terminated { memory.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self) }
+    return memory
+}
+
+/// (data, len) from C as a buffer; data may be NULL only when len is 0.
+private func borrowedBytes(_ data: UnsafeRawPointer?, _ length: Int, _ name: String, in function: String) throws -> UnsafeRawBufferPointer {
+    guard data != nil || length == 0 else { throw ClarifaiError(.invalidArgument, "\(function): \(name) is NULL but len is \(length)") }
+    return UnsafeRawBufferPointer(start: data, count: length)
+}
+
+@_cdecl("clarifai_json_to_proto")
+public func clarifai_json_to_proto(_ messageType: UnsafePointer<CChar>?, _ json: UnsafePointer<CChar>?,
+                                   _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ outLength: UnsafeMutablePointer<Int>?) -> Int32 {
+    let function = "clarifai_json_to_proto"
+    out?.pointee = nil
+    outLength?.pointee = 0
+    return entryPoint {
+        guard let out, let outLength else { throw ClarifaiError(.invalidArgument, "\(function): an out-parameter is NULL") }
+        let typeName = try requiredString(messageType, "message_type", in: function)
+        guard let json else { throw ClarifaiError(.invalidArgument, "\(function): json is NULL") }
+        let bytes = try Codec.jsonToProto(typeName: typeName, json: UnsafeRawBufferPointer(start: json, count: strlen(json)))
+        out.pointee = try mallocCopy(bytes, terminated: false)
+        outLength.pointee = bytes.count
+    }
+}
+
+@_cdecl("clarifai_proto_to_json")
+public func clarifai_proto_to_json(_ messageType: UnsafePointer<CChar>?, _ data: UnsafeRawPointer?, _ length: Int,
+                                   _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    let function = "clarifai_proto_to_json"
+    out?.pointee = nil
+    return entryPoint {
+        guard let out else { throw ClarifaiError(.invalidArgument, "\(function): out_json is NULL") }
+        let typeName = try requiredString(messageType, "message_type", in: function)
+        let json = try Codec.protoToJSON(typeName: typeName, bytes: try borrowedBytes(data, length, "data", in: function))
+        out.pointee = try mallocCopy(json, terminated: true).assumingMemoryBound(to: CChar.self)
+    }
+}
+
+@_cdecl("clarifai_free")
+public func clarifai_free(_ memory: UnsafeMutableRawPointer?) { free(memory) }

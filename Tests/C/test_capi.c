@@ -83,7 +83,7 @@ static void test_bad_input(clarifai_client *client) {
   CHECK(clarifai_call(client, "ListConcepts", "{\"per_page\": ", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   CHECK(CONTAINS(clarifai_last_error(), "invalid JSON"));
   CHECK(clarifai_call(client, "ListConcepts", "[1,2]", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
-  CHECK(CONTAINS(clarifai_last_error(), "must be a JSON object"));
+  CHECK(CONTAINS(clarifai_last_error(), "expected a JSON object"));
   CHECK(clarifai_call(client, "ListConcepts", "{\"no_such_field\": 1}", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   CHECK(CONTAINS(clarifai_last_error(), "no_such_field"));
   CHECK(clarifai_call(client, "GetModel", "{}", &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);

@@ -1,10 +1,10 @@
 import Synchronization
 import Glibc
 
-/// A request on its way: the method and its request message as a proto3 JSON tree.
+/// A request on its way: the method and its request message, serialized (protobuf binary).
 public struct CallRequest {
     let method: Method
-    let message: JSONTree
+    let message: [UInt8]
 }
 
 /// How requests travel to Clarifai (REST today; gRPC beside it later). Thread-safe.

@@ -18,7 +18,10 @@ public final class RESTChannel: Channel {
     }
 
     public func unary(_ request: CallRequest, token: String) throws -> Response {
-        let binding = try RESTBinding(method: request.method, request: request.message.root, schema: schema)
+        // The message in the REST API's own JSON form (original names), then split over path and body.
+        let json = try request.message.withUnsafeBytes { try Codec.protoToJSON(typeName: request.method.inputType, bytes: $0, schema: schema) }
+        let tree = try json.withUnsafeBytes { try JSONTree.parse($0, what: "\(request.method.name): request") }
+        let binding = try RESTBinding(method: request.method, request: tree.root, schema: schema)
         let options = options.current
         var headers = [
             "Authorization: Key \(token)",
@@ -38,7 +41,7 @@ public final class RESTChannel: Channel {
             throw ClarifaiError(error.code, "\(request.method.name): \(error.message)")
         }
         do {
-            return try Response(restBody: answer.body, origin: origin)
+            return try Response(restBody: answer.body, origin: origin, messageType: request.method.outputType)
         } catch is ClarifaiError where !(200...299).contains(answer.status) {
             // Not a Clarifai reply and not a success: a proxy, a gateway or a server error page.
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"

@@ -1,5 +1,3 @@
-import CJansson
-
 /// Who is calling: a channel, a token, and optionally the user and app that requests apply to.
 /// Thread-safe; holds its channel alive.
 public final class Client: Sendable {
@@ -25,24 +23,28 @@ public final class Client: Sendable {
         self.schema = schema
     }
 
-    /// Calls `methodName` with a proto3 JSON request (nil or "" for an empty one). Throws
-    /// .api with the response when the Clarifai status is not SUCCESS.
+    /// Calls `methodName` with a proto3 JSON request (nil or "" for an empty one), checked
+    /// against the schema first. Throws .api with the response when the Clarifai status is not
+    /// SUCCESS.
     public func call(method methodName: String, requestJSON: String?) throws -> Response {
         let method = try unaryMethod(named: methodName)
-        let message: JSONTree
-        if let requestJSON, !requestJSON.isEmpty {
-            message = try JSONTree.parse(requestJSON, what: "\(methodName): request_json")
-            guard message.root.isObject else {
-                throw ClarifaiError.invalidArgument("\(methodName): request_json must be a JSON object (the \(method.inputType) message)")
+        var text = requestJSON ?? ""
+        let message = try text.isEmpty ? [] : text.withUTF8 { json in
+            try prefixingErrors(with: "\(methodName): request_json: ") {
+                try Codec.jsonToProto(typeName: method.inputType, json: UnsafeRawBufferPointer(json), schema: schema)
             }
-        } else {
-            message = JSONTree.object()
         }
         return try call(method, message: message)
     }
 
-    func call(_ method: Method, message: JSONTree) throws -> Response {
-        fillUserAppID(of: message.root, for: method)
+    /// Calls `methodName` with a serialized request message.
+    public func call(method methodName: String, requestProto: UnsafeRawBufferPointer) throws -> Response {
+        try call(try unaryMethod(named: methodName), message: Array(requestProto))
+    }
+
+    func call(_ method: Method, message: [UInt8]) throws -> Response {
+        var message = message
+        try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &message, for: method) }
         let response = try channel.unary(CallRequest(method: method, message: message), token: token)
         guard response.isSuccess else { throw ClarifaiError(apiFailure: response, method: method.name) }
         return response
@@ -61,21 +63,54 @@ public final class Client: Sendable {
     }
 
     /// Fills `user_app_id` with the client's user and app ids where the request message has that
-    /// field: the whole object when absent, else only the ids it leaves out (so a request naming
-    /// another app still gets the client's user).
-    private func fillUserAppID(of message: JSONNode, for method: Method) {
+    /// field and leaves them empty: appending a partial `user_app_id` merges into the one given,
+    /// as protobuf merges repeated occurrences of a message field.
+    private func fillUserAppID(of message: inout [UInt8], for method: Method) throws {
         guard userID != nil || appID != nil,
-              let field = schema.message(method.inputType)?.field(named: "user_app_id") else { return }
-        let ids: JSONNode
-        if let given = message[field.name] ?? message[field.jsonName] {
-            guard given.isObject else { return }
-            ids = given
-        } else {
-            ids = JSONNode(raw: json_object())
-            message.set(field.name, taking: ids.raw)
+              let field = schema.message(method.inputType)?.field(named: "user_app_id"),
+              let idsType = schema.message(field.typeName),
+              let userField = idsType.field(named: "user_id"), let appField = idsType.field(named: "app_id") else { return }
+        var given = Set<UInt64>()
+        do {
+            try message.withUnsafeBytes { bytes in
+                var reader = WireReader(bytes)
+                while let (number, wireType) = try reader.readTag() {
+                    guard number == field.number, wireType == .lengthDelimited else {
+                        try reader.skip(wireType)
+                        continue
+                    }
+                    var ids = WireReader(try reader.readLengthDelimited())
+                    while let (idNumber, idWireType) = try ids.readTag() {
+                        guard idWireType == .lengthDelimited else {
+                            try ids.skip(idWireType)
+                            continue
+                        }
+                        if try ids.readLengthDelimited().isEmpty { given.remove(idNumber) } else { given.insert(idNumber) }
+                    }
+                }
+            }
+        } catch let error as WireReader.WireError {
+            throw ClarifaiError.invalidArgument("the request is not a valid \(method.inputType) message: \(error.description)")
         }
-        for (name, jsonName, value) in [("user_id", "userId", userID), ("app_id", "appId", appID)] {
-            if let value, ids[name] == nil, ids[jsonName] == nil { ids.set(name, value) }
+        var writer = WireWriter()
+        let mark = writer.beginLengthDelimited(field.number)
+        for (idField, value) in [(userField, userID), (appField, appID)] {
+            guard let value, !given.contains(UInt64(idField.number)) else { continue }
+            writer.tag(idField.number, .lengthDelimited)
+            writer.varint(UInt64(value.utf8.count))
+            writer.append(contentsOf: value.utf8)
         }
+        guard writer.count > mark else { return }
+        writer.endLengthDelimited(mark)
+        message += writer.bytes
+    }
+}
+
+/// Runs `body`, putting `prefix` before the message of a ClarifaiError it throws.
+func prefixingErrors<R>(with prefix: String, _ body: () throws -> R) throws -> R {
+    do {
+        return try body()
+    } catch let error as ClarifaiError where error.response == nil {
+        throw ClarifaiError(error.code, prefix + error.message)
     }
 }

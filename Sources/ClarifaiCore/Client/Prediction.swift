@@ -51,23 +51,55 @@ public struct PredictionInput: @unchecked Sendable {
         self.init(kind: kind, source: source, id: id.flatMap { $0.isEmpty ? nil : $0 })
     }
 
-    /// The Input message as JSON: {"id": ..., "data": {"image": {"url" | "base64": ...}}}.
-    func json() -> UnsafeMutablePointer<json_t> {
-        let media = json_object()!
+    /// Writes the Input message: {id, data: {image|text|video|audio: {url | base64 | raw}}}.
+    func write(to writer: inout WireWriter, field: Int, schema: PredictionSchema, position: Int) throws {
+        let input = writer.beginLengthDelimited(field)
+        if let id { writer.string(schema.inputID, id) }
+        let data = writer.beginLengthDelimited(schema.inputData)
+        let media = writer.beginLengthDelimited(try schema.number(of: kind.dataField, in: "clarifai.api.Data"))
+        let mediaType = "clarifai.api." + kind.dataField.prefix(1).uppercased() + kind.dataField.dropFirst()
         switch source {
-        case .url(let url): json_object_set_new(media, "url", json_string(url))
-        case .text(let text): json_object_set_new(media, "raw", json_string(text))
+        case .url(let url): writer.string(try schema.number(of: "url", in: mediaType), url)
+        case .text(let text): writer.string(try schema.number(of: "raw", in: mediaType), text)
         case .bytes(let bytes):
-            _ = Base64.withEncoded(bytes) { encoded in
-                json_object_set_new(media, "base64", json_stringn_nocheck(encoded.baseAddress, encoded.count))
+            guard let base64 = try? schema.number(of: "base64", in: mediaType) else {
+                throw ClarifaiError.invalidArgument("inputs[\(position)]: \(kind) inputs take a url or text, not data")
             }
+            writer.tag(base64, .lengthDelimited)
+            writer.varint(UInt64(bytes.count))
+            writer.append(bytes)
         }
-        let data = json_object()!
-        json_object_set_new(data, kind.dataField, media)
-        let input = json_object()!
-        if let id { json_object_set_new(input, "id", json_string(id)) }
-        json_object_set_new(input, "data", data)
-        return input
+        writer.endLengthDelimited(media)
+        writer.endLengthDelimited(data)
+        writer.endLengthDelimited(input)
+    }
+}
+
+/// Field numbers of the prediction messages, read from the schema once.
+struct PredictionSchema: Sendable {
+    let schema: Schema
+    let modelID: Int, versionID: Int, inputs: Int, inputID: Int, inputData: Int
+
+    init(_ schema: Schema) throws {
+        self.schema = schema
+        func number(_ name: String, _ type: String) throws -> Int {
+            guard let field = schema.message(type)?.field(named: name) else {
+                throw ClarifaiError(.internal, "\(type).\(name) is missing from the schema")
+            }
+            return field.number
+        }
+        modelID = try number("model_id", "clarifai.api.PostModelOutputsRequest")
+        versionID = try number("version_id", "clarifai.api.PostModelOutputsRequest")
+        inputs = try number("inputs", "clarifai.api.PostModelOutputsRequest")
+        inputID = try number("id", "clarifai.api.Input")
+        inputData = try number("data", "clarifai.api.Input")
+    }
+
+    func number(of name: String, in type: String) throws -> Int {
+        guard let field = schema.message(type)?.field(named: name) else {
+            throw ClarifaiError(.internal, "\(type).\(name) is missing from the schema")
+        }
+        return field.number
     }
 }
 
@@ -83,11 +115,14 @@ extension Client {
         guard !modelID.isEmpty else { throw ClarifaiError.invalidArgument("model_id is empty") }
         guard !inputs.isEmpty else { throw ClarifaiError.invalidArgument("no inputs: count must be at least 1") }
         let method = try unaryMethod(named: "PostModelOutputs")
+        let fields = try PredictionSchema(schema)
         let chunks = stride(from: 0, to: inputs.count, by: Client.maximumInputsPerRequest).map {
-            Array(inputs[$0..<min($0 + Client.maximumInputsPerRequest, inputs.count)])
+            inputs[$0..<min($0 + Client.maximumInputsPerRequest, inputs.count)]
         }
         let results = parallelMap(chunks, width: Client.batchConcurrency) { chunk in
-            Result { try self.call(method, message: Client.predictionRequest(modelID: modelID, versionID: versionID, inputs: chunk)) }
+            Result {
+                try self.call(method, message: Client.predictionRequest(fields, modelID: modelID, versionID: versionID, inputs: chunk))
+            }
         }
         let responses = try results.map { try $0.get() }
         guard responses.count > 1 else { return responses[0] }
@@ -97,7 +132,7 @@ extension Client {
             if let part = response.root["outputs"] { json_array_extend(outputs, part.raw) }
         }
         merged.root.set("outputs", taking: outputs)
-        return Response(tree: merged)
+        return Response(tree: merged, messageType: responses[0].messageType)
     }
 
     /// Runs a model on one file, mapped into memory rather than copied.
@@ -121,13 +156,19 @@ extension Client {
         return try predict(modelID: modelID, versionID: versionID, inputs: [input])
     }
 
-    private static func predictionRequest(modelID: String, versionID: String?, inputs: [PredictionInput]) -> JSONTree {
-        let request = JSONTree.object()
-        request.root.set("model_id", modelID)
-        if let versionID, !versionID.isEmpty { request.root.set("version_id", versionID) }
-        let array = json_array()!
-        for input in inputs { json_array_append_new(array, input.json()) }
-        request.root.set("inputs", taking: array)
-        return request
+    /// The PostModelOutputsRequest for a chunk of inputs, written straight to protobuf binary
+    /// (bytes go in raw: no base64 round trip).
+    private static func predictionRequest(_ fields: PredictionSchema, modelID: String, versionID: String?,
+                                          inputs: ArraySlice<PredictionInput>) throws -> [UInt8] {
+        var writer = WireWriter(capacity: inputs.reduce(64) { size, input in
+            if case .bytes(let bytes) = input.source { return size + bytes.count + 32 }
+            return size + 256
+        })
+        writer.string(fields.modelID, modelID)
+        if let versionID, !versionID.isEmpty { writer.string(fields.versionID, versionID) }
+        for (position, input) in zip(inputs.indices, inputs) {
+            try input.write(to: &writer, field: fields.inputs, schema: fields, position: position)
+        }
+        return writer.bytes
     }
 }

@@ -10,6 +10,9 @@ public final class Response: @unchecked Sendable {
     private let tree: JSONTree
     /// The message as NUL-terminated JSON text.
     public let json: UnsafeMutablePointer<CChar>
+    /// Full name of the response message type, e.g. clarifai.api.MultiOutputResponse.
+    let messageType: String
+    private var binary: UnsafeMutableRawBufferPointer?
     public let statusCode: Int32
     private let status: JSONNode?
     private var conceptBuffers: [Int: UnsafeMutableBufferPointer<clarifai_concept>] = [:]
@@ -19,7 +22,7 @@ public final class Response: @unchecked Sendable {
 
     /// Parses a REST answer; throws .protocol when it is not a JSON object with a Clarifai status.
     /// The text is kept as it came, so the JSON the caller reads is the server's own.
-    init(restBody body: [UInt8], origin: String) throws {
+    init(restBody body: [UInt8], origin: String, messageType: String) throws {
         let tree: JSONTree
         do {
             tree = try body.withUnsafeBytes { try JSONTree.parse($0, what: "\(origin): answer") }
@@ -30,6 +33,7 @@ public final class Response: @unchecked Sendable {
             throw ClarifaiError(.protocol, "\(origin): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
         }
         self.tree = tree
+        self.messageType = messageType
         statusCode = code
         status = tree.root["status"]
         json = UnsafeMutablePointer<CChar>.allocate(capacity: body.count + 1)
@@ -40,8 +44,9 @@ public final class Response: @unchecked Sendable {
     }
 
     /// Wraps a message built in the library (e.g. merged batch outputs).
-    init(tree: JSONTree) {
+    init(tree: JSONTree, messageType: String) {
         self.tree = tree
+        self.messageType = messageType
         statusCode = Response.statusCode(of: tree.root) ?? 0
         status = tree.root["status"]
         json = strdup(tree.root.serialized())
@@ -49,6 +54,7 @@ public final class Response: @unchecked Sendable {
 
     deinit {
         free(json)
+        binary?.deallocate()
         conceptBuffers.values.forEach { $0.deallocate() }
         regionBuffers.values.forEach { $0.deallocate() }
         regionConceptBuffers.forEach { $0.deallocate() }
@@ -64,6 +70,24 @@ public final class Response: @unchecked Sendable {
     public var statusDescription: String { String(cString: statusDescriptionPointer) }
     public var statusDetails: String { String(cString: statusDetailsPointer) }
     public var requestID: String { String(cString: requestIDPointer) }
+
+    /// The message as protobuf binary, converted from the JSON on first use. Fields the built-in
+    /// schema does not know (a newer server's) are left out.
+    public func proto() throws -> UnsafeRawBufferPointer {
+        if let binary { return UnsafeRawBufferPointer(binary) }
+        let bytes: [UInt8]
+        do {
+            bytes = try Codec.jsonToProto(typeName: messageType, json: UnsafeRawBufferPointer(start: json, count: strlen(json)),
+                                          ignoresUnknownFields: true)
+        } catch let error as ClarifaiError {
+            throw ClarifaiError(.protocol, "the answer does not convert to \(messageType): \(error.message)")
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        let stored = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])
+        binary = stored
+        return UnsafeRawBufferPointer(stored)
+    }
 
     public var outputCount: Int { tree.root["outputs"]?.count ?? 0 }
 

@@ -8,7 +8,7 @@ enum DescriptorParser {
         static let messageEnum: UInt64 = 4, messageOptions: UInt64 = 7
         static let messageOptionsMapEntry: UInt64 = 7
         static let fieldName: UInt64 = 1, fieldNumber: UInt64 = 3, fieldLabel: UInt64 = 4, fieldType: UInt64 = 5
-        static let fieldTypeName: UInt64 = 6, fieldOptions: UInt64 = 8, fieldJSONName: UInt64 = 10
+        static let fieldTypeName: UInt64 = 6, fieldOptions: UInt64 = 8, fieldOneofIndex: UInt64 = 9, fieldJSONName: UInt64 = 10
         /// clarifai.api.utils.cl_show_if_empty, an extension of FieldOptions.
         static let fieldOptionsShowIfEmpty: UInt64 = 50000
         static let enumName: UInt64 = 1, enumValue: UInt64 = 2, enumValueName: UInt64 = 1, enumValueNumber: UInt64 = 2
@@ -35,7 +35,23 @@ enum DescriptorParser {
             return true
         }
         guard !collector.methods.isEmpty else { throw WireReader.WireError(description: "service \(service) not found") }
-        return Schema(messages: collector.messages, enums: collector.enums, methods: collector.methods)
+        return Schema(messages: resolvingMaps(collector.messages), enums: collector.enums, methods: collector.methods)
+    }
+
+    /// Gives every map field its entry's key and value fields (known once all types are read).
+    private static func resolvingMaps(_ messages: [String: MessageType]) -> [String: MessageType] {
+        messages.mapValues { type in
+            guard type.fields.contains(where: { $0.isRepeated && messages[$0.typeName]?.isMapEntry == true }) else { return type }
+            let fields = type.fields.map { field -> Field in
+                guard field.isRepeated, let entry = messages[field.typeName], entry.isMapEntry,
+                      let key = entry.fields.first(where: { $0.number == 1 }),
+                      let value = entry.fields.first(where: { $0.number == 2 }) else { return field }
+                var resolved = field
+                resolved.mapEntry = MapEntry(key: key, value: value)
+                return resolved
+            }
+            return MessageType(fullName: type.fullName, fields: fields, isMapEntry: type.isMapEntry)
+        }
     }
 
     /// Calls `visit` for each field of a message; `visit` consumes the value and returns true, or
@@ -97,6 +113,7 @@ enum DescriptorParser {
     private static func parseField(_ bytes: UnsafeRawBufferPointer) throws -> Field {
         var name = "", jsonName: String?, typeName = ""
         var number = 0, label = 0, type = 0
+        var oneofIndex: Int?
         var showIfEmpty = false
         try forEachField(bytes) { field, reader in
             switch field {
@@ -106,6 +123,7 @@ enum DescriptorParser {
             case FieldNumber.fieldType: type = Int(truncatingIfNeeded: try reader.readVarint())
             case FieldNumber.fieldTypeName: typeName = String(try reader.readString().drop { $0 == "." })
             case FieldNumber.fieldJSONName: jsonName = try reader.readString()
+            case FieldNumber.fieldOneofIndex: oneofIndex = Int(truncatingIfNeeded: try reader.readVarint())
             case FieldNumber.fieldOptions:
                 try forEachField(try reader.readLengthDelimited()) { option, optionReader in
                     guard option == FieldNumber.fieldOptionsShowIfEmpty else { return false }
@@ -121,7 +139,8 @@ enum DescriptorParser {
         }
         let repeatedLabel = 3
         return Field(name: name, jsonName: jsonName ?? lowerCamelName(name), number: number, kind: kind,
-                     isRepeated: label == repeatedLabel, typeName: typeName, showIfEmpty: showIfEmpty)
+                     isRepeated: label == repeatedLabel, typeName: typeName, showIfEmpty: showIfEmpty,
+                     oneofIndex: oneofIndex, mapEntry: nil)
     }
 
     /// protoc's JSON name: underscores dropped, the letter after each one upper-cased.

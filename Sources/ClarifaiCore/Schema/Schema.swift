@@ -41,6 +41,7 @@ final class MessageType: Sendable {
     let fields: [Field]
     let isMapEntry: Bool
     private let byName: [String: Int]
+    private let byNumber: [Int: Int]
 
     init(fullName: String, fields: [Field], isMapEntry: Bool) {
         self.fullName = fullName
@@ -52,10 +53,17 @@ final class MessageType: Sendable {
             if byName[field.jsonName] == nil { byName[field.jsonName] = index }
         }
         self.byName = byName
+        byNumber = Dictionary(fields.enumerated().map { ($1.number, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// A field by its original (snake_case) name or its JSON (lowerCamel) name.
     func field(named name: String) -> Field? { byName[name].map { fields[$0] } }
+
+    /// The position in `fields` of the field with this number.
+    func fieldIndex(number: Int) -> Int? { byNumber[number] }
+
+    /// The position in `fields` of the field with this original or JSON name.
+    func fieldIndex(named name: String) -> Int? { byName[name] }
 }
 
 struct Field: Sendable {
@@ -73,6 +81,25 @@ struct Field: Sendable {
     let typeName: String
     /// Clarifai's option cl_show_if_empty: the REST API prints the field even at its default.
     let showIfEmpty: Bool
+    /// The oneof the field belongs to (proto3 `optional` fields have one of their own).
+    let oneofIndex: Int?
+
+    /// Whether a default value still counts as set (messages, oneof members, proto3 optional).
+    var hasPresence: Bool { !isRepeated && (kind == .message || oneofIndex != nil) }
+    var isMap: Bool { mapEntry != nil }
+    /// Filled in for map fields by the parser (the entry type's key and value fields).
+    var mapEntry: MapEntry?
+}
+
+/// A map field's entry type: its key and value fields (a class: a Field holds one).
+final class MapEntry: Sendable {
+    let key: Field
+    let value: Field
+
+    init(key: Field, value: Field) {
+        self.key = key
+        self.value = value
+    }
 }
 
 struct EnumType: Sendable {

@@ -11,6 +11,8 @@ struct WireReader {
 
     private let bytes: UnsafeRawBufferPointer
     private(set) var offset = 0
+    /// The field number of the last tag read (to find the end of a group).
+    private var lastField: UInt64 = 0
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -34,9 +36,10 @@ struct WireReader {
     mutating func readTag() throws -> (field: UInt64, wireType: WireType)? {
         guard !isAtEnd else { return nil }
         let tag = try readVarint()
-        guard let wireType = WireType(rawValue: UInt8(tag & 7)), tag >> 3 != 0 else {
+        guard let wireType = WireType(rawValue: UInt8(tag & 7)), tag >> 3 != 0, tag >> 3 <= 0x1FFF_FFFF else {
             throw WireError(description: "invalid tag \(tag) at byte \(offset)")
         }
+        lastField = tag >> 3
         return (tag >> 3, wireType)
     }
 
@@ -50,6 +53,18 @@ struct WireReader {
         return slice
     }
 
+    mutating func readFixed32() throws -> UInt32 {
+        guard 4 <= bytes.count - offset else { throw WireError(description: "truncated fixed32 at byte \(offset)") }
+        defer { offset += 4 }
+        return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    mutating func readFixed64() throws -> UInt64 {
+        guard 8 <= bytes.count - offset else { throw WireError(description: "truncated fixed64 at byte \(offset)") }
+        defer { offset += 8 }
+        return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
     mutating func readString() throws -> String {
         String(decoding: try readLengthDelimited(), as: UTF8.self)
     }
@@ -60,8 +75,24 @@ struct WireReader {
         case .fixed64: try advance(8)
         case .fixed32: try advance(4)
         case .lengthDelimited: _ = try readLengthDelimited()
-        case .startGroup, .endGroup: throw WireError(description: "groups are not supported (byte \(offset))")
+        case .startGroup: try skipGroup(lastField, depth: 0)
+        case .endGroup: throw WireError(description: "end of group \(lastField) without its start at byte \(offset)")
         }
+    }
+
+    /// Steps over a (proto2) group up to its end tag; groups may nest, up to a limit.
+    private mutating func skipGroup(_ field: UInt64, depth: Int) throws {
+        guard depth < 100 else { throw WireError(description: "groups nested too deeply at byte \(offset)") }
+        while let (number, wireType) = try readTag() {
+            switch wireType {
+            case .endGroup:
+                guard number == field else { throw WireError(description: "group \(field) ended by tag \(number) at byte \(offset)") }
+                return
+            case .startGroup: try skipGroup(number, depth: depth + 1)
+            default: try skip(wireType)
+            }
+        }
+        throw WireError(description: "group \(field) has no end")
     }
 
     private mutating func advance(_ count: Int) throws {

@@ -1,0 +1,254 @@
+import Glibc
+
+/// A pull parser over JSON text (RFC 8259) for the transcoder: it hands out values one by one
+/// without building a tree, keeps numbers as their exact text (so that a uint64 above 2^63 is not
+/// rounded), and checks UTF-8.
+struct JSONReader {
+    enum ValueKind { case object, array, string, number, bool, null }
+
+    struct SyntaxError: Error { let message: String }
+
+    private let text: UnsafeRawBufferPointer
+    private(set) var offset = 0
+
+    init(_ text: UnsafeRawBufferPointer) { self.text = text }
+
+    private func fail(_ message: String) -> SyntaxError { SyntaxError(message: "invalid JSON at byte \(offset): \(message)") }
+
+    mutating func skipWhitespace() {
+        while offset < text.count {
+            switch text[offset] {
+            case 0x20, 0x0A, 0x0D, 0x09: offset += 1
+            default: return
+            }
+        }
+    }
+
+    /// The kind of the next value (after whitespace).
+    mutating func peekKind() throws -> ValueKind {
+        skipWhitespace()
+        guard offset < text.count else { throw fail("unexpected end of text") }
+        switch text[offset] {
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
+        default: throw fail("unexpected character '\(Character(UnicodeScalar(text[offset])))'")
+        }
+    }
+
+    mutating func expectEnd() throws {
+        skipWhitespace()
+        guard offset == text.count else { throw fail("text after the end of the value") }
+    }
+
+    private mutating func consume(_ byte: UInt8) throws {
+        skipWhitespace()
+        guard offset < text.count, text[offset] == byte else {
+            throw fail("expected '\(Character(UnicodeScalar(byte)))'")
+        }
+        offset += 1
+    }
+
+    private mutating func consumeIf(_ byte: UInt8) -> Bool {
+        skipWhitespace()
+        guard offset < text.count, text[offset] == byte else { return false }
+        offset += 1
+        return true
+    }
+
+    // MARK: Containers
+
+    /// Reads `{`; then call `nextKey` until it returns nil.
+    mutating func beginObject() throws { try consume(UInt8(ascii: "{")) }
+
+    /// The next member's key (its `:` consumed), or nil after the closing `}`.
+    mutating func nextKey(first: inout Bool) throws -> String? {
+        if consumeIf(UInt8(ascii: "}")) { return nil }
+        // A trailing comma fails below: a key must follow it.
+        if !first { try consume(UInt8(ascii: ",")) }
+        first = false
+        var key: [UInt8] = []
+        try readString(into: &key)
+        try consume(UInt8(ascii: ":"))
+        return String(decoding: key, as: UTF8.self)
+    }
+
+    mutating func beginArray() throws { try consume(UInt8(ascii: "[")) }
+
+    /// Whether another element follows (its separator consumed); false after the closing `]`.
+    mutating func nextElement(first: inout Bool) throws -> Bool {
+        if consumeIf(UInt8(ascii: "]")) { return false }
+        if !first { try consume(UInt8(ascii: ",")) }
+        first = false
+        return true
+    }
+
+    /// Steps over one whole value of any kind, checking its syntax.
+    mutating func skipValue(depth: Int = 0) throws {
+        guard depth < 1000 else { throw fail("values nested too deeply") }
+        var scratch: [UInt8] = []
+        switch try peekKind() {
+        case .object:
+            try beginObject()
+            var first = true
+            while try nextKey(first: &first) != nil { try skipValue(depth: depth + 1) }
+        case .array:
+            try beginArray()
+            var first = true
+            while try nextElement(first: &first) { try skipValue(depth: depth + 1) }
+        case .string: try readString(into: &scratch)
+        case .number: _ = try readNumber()
+        case .bool: _ = try readBool()
+        case .null: try readNull()
+        }
+    }
+
+    // MARK: Scalars
+
+    mutating func readNull() throws { try literal("null") }
+
+    mutating func readBool() throws -> Bool {
+        skipWhitespace()
+        if offset < text.count, text[offset] == UInt8(ascii: "t") {
+            try literal("true")
+            return true
+        }
+        try literal("false")
+        return false
+    }
+
+    private mutating func literal(_ word: StaticString) throws {
+        skipWhitespace()
+        let count = word.utf8CodeUnitCount
+        guard offset + count <= text.count,
+              memcmp(text.baseAddress! + offset, word.utf8Start, count) == 0 else { throw fail("expected \(word)") }
+        offset += count
+    }
+
+    /// A number's exact text, checked against the JSON grammar.
+    mutating func readNumber() throws -> UnsafeRawBufferPointer {
+        skipWhitespace()
+        let start = offset
+        func digits() -> Int {
+            let begin = offset
+            while offset < text.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[offset]) { offset += 1 }
+            return offset - begin
+        }
+        if offset < text.count, text[offset] == UInt8(ascii: "-") { offset += 1 }
+        let integerStart = offset
+        let integerDigits = digits()
+        guard integerDigits > 0 else { throw fail("a number needs digits") }
+        guard integerDigits == 1 || text[integerStart] != UInt8(ascii: "0") else { throw fail("leading zero in a number") }
+        if offset < text.count, text[offset] == UInt8(ascii: ".") {
+            offset += 1
+            guard digits() > 0 else { throw fail("digits expected after '.'") }
+        }
+        if offset < text.count, text[offset] == UInt8(ascii: "e") || text[offset] == UInt8(ascii: "E") {
+            offset += 1
+            if offset < text.count, text[offset] == UInt8(ascii: "+") || text[offset] == UInt8(ascii: "-") { offset += 1 }
+            guard digits() > 0 else { throw fail("digits expected in the exponent") }
+        }
+        return UnsafeRawBufferPointer(rebasing: text[start..<offset])
+    }
+
+    /// Reads a string into `output` (cleared first) as UTF-8 bytes, escapes decoded.
+    mutating func readString(into output: inout [UInt8]) throws {
+        try consume(UInt8(ascii: "\""))
+        output.removeAll(keepingCapacity: true)
+        var runStart = offset
+        while true {
+            guard offset < text.count else { throw fail("unterminated string") }
+            let byte = text[offset]
+            switch byte {
+            case UInt8(ascii: "\""):
+                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart..<offset]))
+                offset += 1
+                return
+            case UInt8(ascii: "\\"):
+                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart..<offset]))
+                offset += 1
+                try readEscape(into: &output)
+                runStart = offset
+            case 0..<0x20:
+                throw fail("control character in a string")
+            case 0x80...:
+                try skipUTF8Sequence()
+            default:
+                offset += 1
+            }
+        }
+    }
+
+    private mutating func readEscape(into output: inout [UInt8]) throws {
+        guard offset < text.count else { throw fail("unterminated escape") }
+        let byte = text[offset]
+        offset += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): output.append(byte)
+        case UInt8(ascii: "b"): output.append(0x08)
+        case UInt8(ascii: "f"): output.append(0x0C)
+        case UInt8(ascii: "n"): output.append(0x0A)
+        case UInt8(ascii: "r"): output.append(0x0D)
+        case UInt8(ascii: "t"): output.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar = try hex4()
+            if (0xD800..<0xDC00).contains(scalar) {
+                guard offset + 1 < text.count, text[offset] == UInt8(ascii: "\\"), text[offset + 1] == UInt8(ascii: "u") else {
+                    throw fail("unpaired surrogate in \\u escape")
+                }
+                offset += 2
+                let low = try hex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate in \\u escape") }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00..<0xE000).contains(scalar) {
+                throw fail("unpaired surrogate in \\u escape")
+            }
+            guard let unicode = UnicodeScalar(scalar) else { throw fail("invalid \\u escape") }
+            output.append(contentsOf: String(Character(unicode)).utf8)
+        default:
+            throw fail("invalid escape '\\\(Character(UnicodeScalar(byte)))'")
+        }
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard offset + 4 <= text.count else { throw fail("truncated \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = text[offset]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw fail("invalid hex digit in \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            offset += 1
+        }
+        return value
+    }
+
+    /// Steps over one multi-byte UTF-8 sequence, rejecting malformed, overlong and surrogate forms.
+    private mutating func skipUTF8Sequence() throws {
+        let lead = text[offset]
+        let length: Int, minimum: UInt32
+        switch lead {
+        case 0xC2...0xDF: (length, minimum) = (2, 0x80)
+        case 0xE0...0xEF: (length, minimum) = (3, 0x800)
+        case 0xF0...0xF4: (length, minimum) = (4, 0x10000)
+        default: throw fail("invalid UTF-8")
+        }
+        guard offset + length <= text.count else { throw fail("invalid UTF-8") }
+        var scalar = UInt32(lead) & (0xFF >> (length + 1))
+        for index in 1..<length {
+            let next = text[offset + index]
+            guard next & 0xC0 == 0x80 else { throw fail("invalid UTF-8") }
+            scalar = scalar << 6 | UInt32(next & 0x3F)
+        }
+        guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800..<0xE000).contains(scalar) else { throw fail("invalid UTF-8") }
+        offset += length
+    }
+}

@@ -1,0 +1,385 @@
+/// proto3 JSON text -> protobuf binary, as the official runtime's json_format.Parse reads it:
+/// original or lowerCamel names, enum names or numbers, integers as numbers or strings,
+/// "NaN"/"Infinity", standard or URL-safe base64 with or without padding, the well-known types.
+/// Unknown fields, wrong types and out-of-range values are errors naming the field path.
+struct JSONToProto {
+    private let schema: Schema
+    /// Skip fields the schema does not know (for answers from a newer server) instead of failing.
+    private let ignoresUnknownFields: Bool
+    private var reader: JSONReader
+    private var writer: WireWriter
+    private var text: [UInt8] = []
+
+    private init(schema: Schema, json: UnsafeRawBufferPointer, ignoresUnknownFields: Bool) {
+        self.schema = schema
+        self.ignoresUnknownFields = ignoresUnknownFields
+        reader = JSONReader(json)
+        writer = WireWriter(capacity: json.count / 2 + 16)
+    }
+
+    static func convert(_ json: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
+                        ignoresUnknownFields: Bool = false) throws(CodecError) -> [UInt8] {
+        var converter = JSONToProto(schema: schema, json: json, ignoresUnknownFields: ignoresUnknownFields)
+        do {
+            try converter.messageBody(type, depth: 0)
+            try converter.reader.expectEnd()
+        } catch let error as CodecError {
+            throw error
+        } catch let error as JSONReader.SyntaxError {
+            throw CodecError(error.message)
+        } catch {
+            throw CodecError("\(error)")
+        }
+        return converter.writer.bytes
+    }
+
+    // MARK: Messages
+
+    /// Reads one JSON value of a message type and writes the message's fields.
+    private mutating func messageBody(_ type: MessageType, depth: Int) throws {
+        guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
+        if let wellKnown = WellKnownType(rawValue: type.fullName) {
+            try self.wellKnown(wellKnown, type: type, depth: depth)
+            return
+        }
+        guard try reader.peekKind() == .object else { throw CodecError("expected a JSON object for \(type.fullName)") }
+        try reader.beginObject()
+        var seenFields = Set<Int>()
+        var seenOneofs = Set<Int>()
+        var first = true
+        while let key = try reader.nextKey(first: &first) {
+            guard let index = type.fieldIndex(named: key) else {
+                guard ignoresUnknownFields else { throw CodecError("unknown field of \(type.fullName)").inside(key) }
+                try reader.skipValue()
+                continue
+            }
+            let field = type.fields[index]
+            try within(field.name) {
+                guard seenFields.insert(index).inserted else { throw CodecError("field given more than once") }
+                if try reader.peekKind() == .null && !JSONToProto.takesNull(field) {
+                    try reader.readNull()
+                    return
+                }
+                if let oneof = field.oneofIndex, !seenOneofs.insert(oneof).inserted {
+                    throw CodecError("another field of the same oneof is already set")
+                }
+                try fieldValue(field, depth: depth)
+            }
+        }
+    }
+
+    /// Fields whose value may be JSON null: google.protobuf.Value and NullValue.
+    private static func takesNull(_ field: Field) -> Bool {
+        !field.isRepeated && (field.typeName == WellKnownType.value.rawValue || field.typeName == WellKnownType.nullValueEnum)
+    }
+
+    private mutating func fieldValue(_ field: Field, depth: Int) throws {
+        if let entry = field.mapEntry {
+            guard try reader.peekKind() == .object else { throw CodecError("expected a JSON object (a map)") }
+            try reader.beginObject()
+            var first = true
+            while let key = try reader.nextKey(first: &first) {
+                try within(key) {
+                    let mark = writer.beginLengthDelimited(field.number)
+                    try mapKey(key, entry.key)
+                    if try reader.peekKind() == .null && entry.value.typeName != WellKnownType.value.rawValue {
+                        throw CodecError("a map value cannot be null")
+                    }
+                    try singleValue(entry.value, depth: depth, alwaysWrite: true)
+                    writer.endLengthDelimited(mark)
+                }
+            }
+        } else if field.isRepeated {
+            guard try reader.peekKind() == .array else { throw CodecError("expected a JSON array") }
+            try reader.beginArray()
+            let packed = JSONToProto.isPackable(field.kind)
+            let mark = packed ? writer.beginLengthDelimited(field.number) : 0
+            var first = true
+            var position = 0
+            while try reader.nextElement(first: &first) {
+                try within("[\(position)]") {
+                    if try reader.peekKind() == .null && field.typeName != WellKnownType.value.rawValue {
+                        throw CodecError("a list element cannot be null")
+                    }
+                    if packed { try packedValue(field) } else { try singleValue(field, depth: depth, alwaysWrite: true) }
+                }
+                position += 1
+            }
+            if packed { writer.endLengthDelimited(mark) }
+        } else {
+            try singleValue(field, depth: depth, alwaysWrite: field.hasPresence)
+        }
+    }
+
+    private static func isPackable(_ kind: Field.Kind) -> Bool {
+        switch kind {
+        case .string, .bytes, .message, .group: return false
+        default: return true
+        }
+    }
+
+    // MARK: Values
+
+    /// Writes one value with its tag; a default value of a field without presence is left out.
+    private mutating func singleValue(_ field: Field, depth: Int, alwaysWrite: Bool) throws {
+        switch field.kind {
+        case .message, .group:
+            guard let type = schema.message(field.typeName) else { throw CodecError("type \(field.typeName) is missing from the schema") }
+            let mark = writer.beginLengthDelimited(field.number)
+            try messageBody(type, depth: depth + 1)
+            writer.endLengthDelimited(mark)
+        case .string:
+            guard try reader.peekKind() == .string else { throw CodecError("expected a string") }
+            try reader.readString(into: &text)
+            guard alwaysWrite || !text.isEmpty else { return }
+            writer.tag(field.number, .lengthDelimited)
+            writer.varint(UInt64(text.count))
+            text.withUnsafeBytes { writer.append($0) }
+        case .bytes:
+            guard try reader.peekKind() == .string else { throw CodecError("expected a base64 string") }
+            try reader.readString(into: &text)
+            guard alwaysWrite || !text.isEmpty else { return }
+            let mark = writer.beginLengthDelimited(field.number)
+            let decoded = text.withUnsafeBytes { writer.appendBase64Decoded($0) }
+            guard decoded else { throw CodecError("invalid base64") }
+            writer.endLengthDelimited(mark)
+        default:
+            let bits = try scalarBits(field)
+            guard alwaysWrite || bits != 0 else { return }
+            switch JSONToProto.wireType(field.kind) {
+            case .fixed32:
+                writer.tag(field.number, .fixed32)
+                writer.fixed32(UInt32(truncatingIfNeeded: bits))
+            case .fixed64:
+                writer.tag(field.number, .fixed64)
+                writer.fixed64(bits)
+            default:
+                writer.tag(field.number, .varint)
+                writer.varint(bits)
+            }
+        }
+    }
+
+    /// One element of a packed list: the value without a tag.
+    private mutating func packedValue(_ field: Field) throws {
+        let bits = try scalarBits(field)
+        switch JSONToProto.wireType(field.kind) {
+        case .fixed32: writer.fixed32(UInt32(truncatingIfNeeded: bits))
+        case .fixed64: writer.fixed64(bits)
+        default: writer.varint(bits)
+        }
+    }
+
+    private static func wireType(_ kind: Field.Kind) -> WireReader.WireType {
+        switch kind {
+        case .fixed32, .sfixed32, .float: return .fixed32
+        case .fixed64, .sfixed64, .double: return .fixed64
+        default: return .varint
+        }
+    }
+
+    /// A number, bool or enum as the bits its wire encoding carries (varint or fixed width).
+    private mutating func scalarBits(_ field: Field) throws -> UInt64 {
+        switch field.kind {
+        case .bool:
+            guard try reader.peekKind() == .bool else { throw CodecError("expected true or false") }
+            return try reader.readBool() ? 1 : 0
+        case .enum:
+            return UInt64(bitPattern: Int64(try enumNumber(field)))
+        case .float:
+            let value = try floatingPoint()
+            // Values that round to the largest float are fine; beyond that is an overflow.
+            guard !value.isFinite || Float(value).isFinite else { throw CodecError("\(value) is out of range for a float") }
+            return UInt64(Float(value).bitPattern)
+        case .double:
+            return try floatingPoint().bitPattern
+        case .int32, .sfixed32, .sint32:
+            let value = try integer(in: Int64(Int32.min)...Int64(Int32.max), field.kind)
+            if field.kind == .sint32 { return UInt64(UInt32(bitPattern: Int32(value) << 1 ^ Int32(value) >> 31)) }
+            return field.kind == .sfixed32 ? UInt64(UInt32(bitPattern: Int32(value))) : UInt64(bitPattern: value)
+        case .uint32, .fixed32:
+            return try unsignedInteger(maximum: UInt64(UInt32.max))
+        case .int64, .sfixed64, .sint64:
+            let value = try integer(in: Int64.min...Int64.max, field.kind)
+            return field.kind == .sint64 ? UInt64(bitPattern: value << 1 ^ value >> 63) : UInt64(bitPattern: value)
+        case .uint64, .fixed64:
+            return try unsignedInteger(maximum: UInt64.max)
+        case .string, .bytes, .message, .group:
+            throw CodecError("not a scalar field")
+        }
+    }
+
+    private mutating func enumNumber(_ field: Field) throws -> Int32 {
+        switch try reader.peekKind() {
+        case .string:
+            try reader.readString(into: &text)
+            let name = String(decoding: text, as: UTF8.self)
+            guard let number = schema.enums[field.typeName]?.number(named: name) else {
+                throw CodecError("unknown value '\(name)' of enum \(field.typeName)")
+            }
+            return number
+        case .null where field.typeName == WellKnownType.nullValueEnum:
+            try reader.readNull()
+            return 0
+        case .number:
+            return Int32(try integer(in: Int64(Int32.min)...Int64(Int32.max), field.kind))
+        default:
+            throw CodecError("expected an enum name or number of \(field.typeName)")
+        }
+    }
+
+    /// An integer from a JSON number (integral, possibly with exponent) or a string of digits.
+    private mutating func integerParts() throws -> (negative: Bool, magnitude: UInt64) {
+        switch try reader.peekKind() {
+        case .number:
+            return try JSONToProto.integerParts(of: try reader.readNumber())
+        case .string:
+            try reader.readString(into: &text)
+            return try text.withUnsafeBytes { try JSONToProto.integerParts(of: $0) }
+        default:
+            throw CodecError("expected an integer (a number or a string)")
+        }
+    }
+
+    /// Digits, or an integral value in exponent or fraction form ("1e2", "5.0"), as the official
+    /// runtime takes them.
+    private static func integerParts(of text: UnsafeRawBufferPointer) throws -> (negative: Bool, magnitude: UInt64) {
+        if let parts = ScalarText.integer(text) { return parts }
+        guard let value = ScalarText.double(text), value.rounded() == value, abs(value) < 0x1p64 else {
+            throw CodecError("'\(String(decoding: text, as: UTF8.self))' is not an integer in range")
+        }
+        return (value < 0, UInt64(abs(value)))
+    }
+
+    private mutating func integer(in range: ClosedRange<Int64>, _ kind: Field.Kind) throws -> Int64 {
+        let (negative, magnitude) = try integerParts()
+        let value: Int64?
+        if negative {
+            value = magnitude <= UInt64(Int64.max) + 1 ? (magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)) : nil
+        } else {
+            value = magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
+        }
+        guard let value, range.contains(value) else {
+            throw CodecError("\(negative ? "-" : "")\(magnitude) is out of range for \(kind)")
+        }
+        return value
+    }
+
+    private mutating func unsignedInteger(maximum: UInt64) throws -> UInt64 {
+        let (negative, magnitude) = try integerParts()
+        guard !negative || magnitude == 0 else { throw CodecError("-\(magnitude) is negative: the field is unsigned") }
+        guard magnitude <= maximum else { throw CodecError("\(magnitude) is out of range (at most \(maximum))") }
+        return magnitude
+    }
+
+    private mutating func floatingPoint() throws -> Double {
+        switch try reader.peekKind() {
+        case .number:
+            let lexeme = try reader.readNumber()
+            guard let value = ScalarText.double(lexeme), value.isFinite else {
+                throw CodecError("\(String(decoding: lexeme, as: UTF8.self)) is out of range for a double")
+            }
+            return value
+        case .string:
+            try reader.readString(into: &text)
+            let word = String(decoding: text, as: UTF8.self)
+            switch word {
+            case "NaN": return .nan
+            case "Infinity": return .infinity
+            case "-Infinity": return -.infinity
+            default:
+                guard let value = Double(word), value.isFinite else { throw CodecError("'\(word)' is not a number") }
+                return value
+            }
+        default:
+            throw CodecError("expected a number")
+        }
+    }
+
+    /// A map key (always a JSON string) as the entry's key field (number 1).
+    private mutating func mapKey(_ key: String, _ field: Field) throws {
+        if field.kind == .string {
+            writer.tag(1, .lengthDelimited)
+            writer.varint(UInt64(key.utf8.count))
+            writer.append(contentsOf: key.utf8)
+            return
+        }
+        let bits: UInt64
+        if field.kind == .bool {
+            guard key == "true" || key == "false" else { throw CodecError("map key '\(key)' is not a bool") }
+            bits = key == "true" ? 1 : 0
+        } else {
+            // Parse the key as if it were a JSON string value of the key's type.
+            var keyReader = JSONToProto(schema: schema, json: UnsafeRawBufferPointer(start: nil, count: 0), ignoresUnknownFields: false)
+            let quoted = Array(("\"" + key + "\"").utf8)
+            bits = try quoted.withUnsafeBytes { bytes in
+                keyReader.reader = JSONReader(bytes)
+                return try keyReader.scalarBits(field)
+            }
+        }
+        switch JSONToProto.wireType(field.kind) {
+        case .fixed32:
+            writer.tag(1, .fixed32)
+            writer.fixed32(UInt32(truncatingIfNeeded: bits))
+        case .fixed64:
+            writer.tag(1, .fixed64)
+            writer.fixed64(bits)
+        default:
+            writer.tag(1, .varint)
+            writer.varint(bits)
+        }
+    }
+
+    // MARK: Well-known types
+
+    private mutating func wellKnown(_ wellKnown: WellKnownType, type: MessageType, depth: Int) throws {
+        switch wellKnown {
+        case .timestamp, .duration:
+            guard try reader.peekKind() == .string else { throw CodecError("expected a string for \(type.fullName)") }
+            try reader.readString(into: &text)
+            let word = String(decoding: text, as: UTF8.self)
+            let parsed = wellKnown == .timestamp ? ScalarText.timestamp(word) : ScalarText.duration(word)
+            guard let (seconds, nanos) = parsed else {
+                throw CodecError(wellKnown == .timestamp ? "invalid RFC 3339 timestamp '\(word)'" : "invalid duration '\(word)' (e.g. \"1.5s\")")
+            }
+            if seconds != 0 {
+                writer.tag(1, .varint)
+                writer.varint(UInt64(bitPattern: seconds))
+            }
+            if nanos != 0 {
+                writer.tag(2, .varint)
+                writer.varint(UInt64(bitPattern: Int64(nanos)))
+            }
+        case .structValue:
+            guard let field = type.fields.first, field.isMap else { throw CodecError("malformed google.protobuf.Struct schema") }
+            try fieldValue(field, depth: depth)
+        case .listValue:
+            guard let field = type.fields.first else { throw CodecError("malformed google.protobuf.ListValue schema") }
+            try fieldValue(field, depth: depth)
+        case .value:
+            try valueBody(type, depth: depth)
+        default:
+            guard let field = type.fields.first else { throw CodecError("malformed \(type.fullName) schema") }
+            try singleValue(field, depth: depth, alwaysWrite: false)
+        }
+    }
+
+    /// google.protobuf.Value from any JSON value: the kind oneof's member that fits it.
+    private mutating func valueBody(_ type: MessageType, depth: Int) throws {
+        func member(_ name: String) throws -> Field {
+            guard let field = type.field(named: name) else { throw CodecError("malformed google.protobuf.Value schema") }
+            return field
+        }
+        switch try reader.peekKind() {
+        case .null:
+            try reader.readNull()
+            writer.tag(try member("null_value").number, .varint)
+            writer.varint(0)
+        case .number: try singleValue(try member("number_value"), depth: depth, alwaysWrite: true)
+        case .string: try singleValue(try member("string_value"), depth: depth, alwaysWrite: true)
+        case .bool: try singleValue(try member("bool_value"), depth: depth, alwaysWrite: true)
+        case .object: try singleValue(try member("struct_value"), depth: depth, alwaysWrite: true)
+        case .array: try singleValue(try member("list_value"), depth: depth, alwaysWrite: true)
+        }
+    }
+}

@@ -1,0 +1,415 @@
+/// Protobuf binary -> JSON text in the REST API's form: original field names, enums as numbers,
+/// 64-bit integers as strings, defaults left out except repeated and scalar fields marked
+/// cl_show_if_empty, floats in their shortest round-trip form, well-known types in their JSON form.
+struct ProtoToJSON {
+    static let maximumDepth = 100
+
+    private let schema: Schema
+    private(set) var output: [UInt8] = []
+
+    init(schema: Schema, capacity: Int) {
+        self.schema = schema
+        output.reserveCapacity(capacity)
+    }
+
+    static func convert(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema) throws(CodecError) -> [UInt8] {
+        var converter = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16)
+        do {
+            try converter.message(bytes, type: type, depth: 0)
+        } catch let error as CodecError {
+            throw error
+        } catch {
+            throw CodecError("\(error)")
+        }
+        return converter.output
+    }
+
+    /// One field occurrence on the wire: its field's position in the type, the wire type, and the
+    /// value (varint/fixed bits, or the offset of a length-delimited payload with its length).
+    private struct Occurrence {
+        var field: Int
+        var wireType: WireReader.WireType
+        var bits: UInt64
+        var length: Int
+    }
+
+    private mutating func message(_ bytes: UnsafeRawBufferPointer, type: MessageType, depth: Int) throws {
+        guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
+        let occurrences = try scan(bytes, type: type)
+        if let wellKnown = WellKnownType(rawValue: type.fullName) {
+            try self.wellKnown(wellKnown, occurrences, bytes, type: type, depth: depth)
+            return
+        }
+        // Within a oneof only the member seen last on the wire counts.
+        var oneofWinners: [Int: Int] = [:]
+        for occurrence in occurrences {
+            if let oneof = type.fields[occurrence.field].oneofIndex { oneofWinners[oneof] = occurrence.field }
+        }
+        // Writers emit fields in number order; anything else is regrouped (the sort is stable).
+        let inOrder = zip(occurrences, occurrences.dropFirst()).allSatisfy { $0.field <= $1.field }
+        let sorted = inOrder ? occurrences : occurrences.sorted { $0.field < $1.field }
+
+        output.append(UInt8(ascii: "{"))
+        var firstMember = true
+        var next = 0
+        for (index, field) in type.fields.enumerated() {
+            let start = next
+            while next < sorted.count && sorted[next].field == index { next += 1 }
+            let group = sorted[start..<next]
+            if let oneof = field.oneofIndex, !group.isEmpty, oneofWinners[oneof] != index { continue }
+            try within(field.name) {
+                try member(field, group, bytes: bytes, depth: depth, first: &firstMember)
+            }
+        }
+        output.append(UInt8(ascii: "}"))
+    }
+
+    /// Reads the fields of a message, dropping unknown ones and ones with an unexpected wire type.
+    private func scan(_ bytes: UnsafeRawBufferPointer, type: MessageType) throws -> [Occurrence] {
+        var reader = WireReader(bytes)
+        var occurrences: [Occurrence] = []
+        while let (number, wireType) = try reader.readTag() {
+            guard number <= UInt64(Int32.max), let index = type.fieldIndex(number: Int(number)),
+                  ProtoToJSON.accepts(type.fields[index], wireType) else {
+                try reader.skip(wireType)
+                continue
+            }
+            var occurrence = Occurrence(field: index, wireType: wireType, bits: 0, length: 0)
+            switch wireType {
+            case .varint: occurrence.bits = try reader.readVarint()
+            case .fixed32: occurrence.bits = UInt64(try reader.readFixed32())
+            case .fixed64: occurrence.bits = try reader.readFixed64()
+            case .lengthDelimited:
+                let payload = try within(type.fields[index].name) { try reader.readLengthDelimited() }
+                occurrence.bits = UInt64(payload.baseAddress.map { $0 - bytes.baseAddress! } ?? 0)
+                occurrence.length = payload.count
+            case .startGroup, .endGroup:
+                try reader.skip(wireType)
+                continue
+            }
+            occurrences.append(occurrence)
+        }
+        return occurrences
+    }
+
+    private static func accepts(_ field: Field, _ wireType: WireReader.WireType) -> Bool {
+        let natural: WireReader.WireType
+        switch field.kind {
+        case .int32, .int64, .uint32, .uint64, .sint32, .sint64, .bool, .enum: natural = .varint
+        case .fixed32, .sfixed32, .float: natural = .fixed32
+        case .fixed64, .sfixed64, .double: natural = .fixed64
+        case .string, .bytes, .message, .group: natural = .lengthDelimited
+        }
+        return wireType == natural || (field.isRepeated && wireType == .lengthDelimited && natural != .lengthDelimited)
+    }
+
+    // MARK: Members
+
+    private mutating func key(_ name: String, first: inout Bool) {
+        if !first { output.append(UInt8(ascii: ",")) }
+        first = false
+        output.append(UInt8(ascii: "\""))
+        output.append(contentsOf: name.utf8)
+        output.append(contentsOf: "\":".utf8)
+    }
+
+    private mutating func member(_ field: Field, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer,
+                                 depth: Int, first: inout Bool) throws {
+        if group.isEmpty {
+            guard field.showIfEmpty, !field.hasPresence else { return }
+            key(field.name, first: &first)
+            if field.isMap { output.append(contentsOf: "{}".utf8) }
+            else if field.isRepeated { output.append(contentsOf: "[]".utf8) }
+            else { defaultValue(field) }
+            return
+        }
+        if let entry = field.mapEntry {
+            key(field.name, first: &first)
+            try map(entry, group, bytes: bytes, depth: depth)
+        } else if field.isRepeated {
+            key(field.name, first: &first)
+            output.append(UInt8(ascii: "["))
+            var firstElement = true
+            var position = 0
+            for occurrence in group {
+                if occurrence.wireType == .lengthDelimited && field.kind != .string && field.kind != .bytes && field.kind != .message {
+                    var packed = WireReader(slice(bytes, occurrence))
+                    while !packed.isAtEnd {
+                        let bits: UInt64
+                        switch ProtoToJSON.packedWireType(field.kind) {
+                        case .fixed32: bits = UInt64(try packed.readFixed32())
+                        case .fixed64: bits = try packed.readFixed64()
+                        default: bits = try packed.readVarint()
+                        }
+                        separator(&firstElement)
+                        try within("[\(position)]") { try scalar(field, bits: bits) }
+                        position += 1
+                    }
+                } else {
+                    separator(&firstElement)
+                    try within("[\(position)]") { try value(field, occurrence, bytes: bytes, depth: depth) }
+                    position += 1
+                }
+            }
+            output.append(UInt8(ascii: "]"))
+        } else if field.kind == .message {
+            key(field.name, first: &first)
+            try mergedMessage(field, group, bytes: bytes, depth: depth)
+        } else {
+            let last = group[group.index(before: group.endIndex)]
+            guard field.hasPresence || !isDefault(field, last, bytes: bytes) else { return }
+            key(field.name, first: &first)
+            try value(field, last, bytes: bytes, depth: depth)
+        }
+    }
+
+    private mutating func separator(_ first: inout Bool) {
+        if !first { output.append(UInt8(ascii: ",")) }
+        first = false
+    }
+
+    /// A singular message seen several times is the merge of its parts, as if concatenated.
+    private mutating func mergedMessage(_ field: Field, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer, depth: Int) throws {
+        let type = try messageType(field)
+        if group.count == 1, let only = group.first {
+            try message(slice(bytes, only), type: type, depth: depth + 1)
+            return
+        }
+        var merged: [UInt8] = []
+        for occurrence in group { merged.append(contentsOf: slice(bytes, occurrence)) }
+        try merged.withUnsafeBytes { try message($0, type: type, depth: depth + 1) }
+    }
+
+    private mutating func map(_ entry: MapEntry, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer, depth: Int) throws {
+        // Later entries with the same key replace earlier ones.
+        var keys: [[UInt8]] = []
+        var values: [[UInt8]] = []
+        var positions: [[UInt8]: Int] = [:]
+        for occurrence in group {
+            var reader = WireReader(slice(bytes, occurrence))
+            var keyOccurrence: Occurrence?, valueOccurrence: Occurrence?
+            let entryBytes = slice(bytes, occurrence)
+            while let (number, wireType) = try reader.readTag() {
+                let target = number == 1 ? entry.key : number == 2 ? entry.value : nil
+                guard let target, ProtoToJSON.accepts(target, wireType) else {
+                    try reader.skip(wireType)
+                    continue
+                }
+                var found = Occurrence(field: Int(number), wireType: wireType, bits: 0, length: 0)
+                switch wireType {
+                case .varint: found.bits = try reader.readVarint()
+                case .fixed32: found.bits = UInt64(try reader.readFixed32())
+                case .fixed64: found.bits = try reader.readFixed64()
+                default:
+                    let payload = try reader.readLengthDelimited()
+                    found.bits = UInt64(payload.baseAddress.map { $0 - entryBytes.baseAddress! } ?? 0)
+                    found.length = payload.count
+                }
+                if number == 1 { keyOccurrence = found } else { valueOccurrence = found }
+            }
+            let keyText = try mapKey(entry.key, keyOccurrence, bytes: entryBytes)
+            var valueConverter = ProtoToJSON(schema: schema, capacity: 64)
+            if let valueOccurrence {
+                try within(String(decoding: keyText, as: UTF8.self)) {
+                    try valueConverter.value(entry.value, valueOccurrence, bytes: entryBytes, depth: depth)
+                }
+            } else if entry.value.kind == .message {
+                try valueConverter.message(UnsafeRawBufferPointer(start: nil, count: 0), type: try messageType(entry.value), depth: depth + 1)
+            } else {
+                valueConverter.defaultValue(entry.value)
+            }
+            if let position = positions[keyText] {
+                values[position] = valueConverter.output
+            } else {
+                positions[keyText] = keys.count
+                keys.append(keyText)
+                values.append(valueConverter.output)
+            }
+        }
+        output.append(UInt8(ascii: "{"))
+        for (index, keyText) in keys.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            appendQuoted(keyText)
+            output.append(UInt8(ascii: ":"))
+            output.append(contentsOf: values[index])
+        }
+        output.append(UInt8(ascii: "}"))
+    }
+
+    /// A map key as the text inside its JSON string.
+    private func mapKey(_ field: Field, _ occurrence: Occurrence?, bytes: UnsafeRawBufferPointer) throws -> [UInt8] {
+        guard let occurrence else { return field.kind == .bool ? Array("false".utf8) : field.kind == .string ? [] : [UInt8(ascii: "0")] }
+        if field.kind == .string {
+            let text = slice(bytes, occurrence)
+            guard ProtoToJSON.isValidUTF8(text) else { throw CodecError("map key is not valid UTF-8") }
+            return Array(text)
+        }
+        var scratch = ProtoToJSON(schema: schema, capacity: 24)
+        try scratch.scalar(field, bits: occurrence.bits)
+        return scratch.output.filter { $0 != UInt8(ascii: "\"") }
+    }
+
+    // MARK: Well-known types
+
+    private mutating func wellKnown(_ wellKnown: WellKnownType, _ occurrences: [Occurrence], _ bytes: UnsafeRawBufferPointer,
+                                    type: MessageType, depth: Int) throws {
+        func last(_ number: Int) -> Occurrence? { occurrences.last { type.fields[$0.field].number == number } }
+        switch wellKnown {
+        case .timestamp, .duration:
+            let seconds = Int64(bitPattern: last(1)?.bits ?? 0)
+            let nanos = Int32(truncatingIfNeeded: last(2)?.bits ?? 0)
+            let text = wellKnown == .timestamp ? ScalarText.timestamp(seconds: seconds, nanos: nanos)
+                                               : ScalarText.duration(seconds: seconds, nanos: nanos)
+            guard let text else { throw CodecError("\(type.fullName) out of range: seconds \(seconds), nanos \(nanos)") }
+            appendQuoted(text)
+        case .structValue:
+            guard let entry = type.fields.first?.mapEntry else { throw CodecError("malformed google.protobuf.Struct schema") }
+            try map(entry, occurrences[...], bytes: bytes, depth: depth)
+        case .listValue:
+            output.append(UInt8(ascii: "["))
+            var first = true
+            for (position, occurrence) in occurrences.enumerated() {
+                separator(&first)
+                try within("[\(position)]") { try value(type.fields[occurrence.field], occurrence, bytes: bytes, depth: depth) }
+            }
+            output.append(UInt8(ascii: "]"))
+        case .value:
+            // The kind oneof: the member seen last wins; a Value with no kind reads as null.
+            guard let chosen = occurrences.last, type.fields[chosen.field].number != 1 else {
+                output.append(contentsOf: "null".utf8)
+                return
+            }
+            try value(type.fields[chosen.field], chosen, bytes: bytes, depth: depth)
+        default:
+            guard let field = type.fields.first else { throw CodecError("malformed \(type.fullName) schema") }
+            if let occurrence = last(1) { try value(field, occurrence, bytes: bytes, depth: depth) } else { defaultValue(field) }
+        }
+    }
+
+    // MARK: Values
+
+    private mutating func value(_ field: Field, _ occurrence: Occurrence, bytes: UnsafeRawBufferPointer, depth: Int) throws {
+        switch field.kind {
+        case .message: try message(slice(bytes, occurrence), type: try messageType(field), depth: depth + 1)
+        case .string:
+            let text = slice(bytes, occurrence)
+            guard ProtoToJSON.isValidUTF8(text) else { throw CodecError("string is not valid UTF-8") }
+            appendQuoted(text)
+        case .bytes:
+            output.append(UInt8(ascii: "\""))
+            ScalarText.appendBase64(slice(bytes, occurrence), to: &output)
+            output.append(UInt8(ascii: "\""))
+        default: try scalar(field, bits: occurrence.bits)
+        }
+    }
+
+    /// A number, bool or enum from its varint or fixed-width bits.
+    private mutating func scalar(_ field: Field, bits: UInt64) throws {
+        switch field.kind {
+        case .int32, .enum: appendNumber(String(Int32(truncatingIfNeeded: bits)))
+        case .sfixed32: appendNumber(String(Int32(bitPattern: UInt32(truncatingIfNeeded: bits))))
+        case .uint32, .fixed32: appendNumber(String(UInt32(truncatingIfNeeded: bits)))
+        case .sint32: appendNumber(String(Int32(truncatingIfNeeded: Int64(bitPattern: bits >> 1) ^ -Int64(bits & 1))))
+        case .int64, .sfixed64: appendQuoted(String(Int64(bitPattern: bits)))
+        case .uint64, .fixed64: appendQuoted(String(bits))
+        case .sint64: appendQuoted(String(Int64(bitPattern: bits >> 1) ^ -Int64(bits & 1)))
+        case .bool: output.append(contentsOf: (bits != 0 ? "true" : "false").utf8)
+        case .float: ScalarText.append(Float(bitPattern: UInt32(truncatingIfNeeded: bits)), to: &output)
+        case .double: ScalarText.append(Double(bitPattern: bits), to: &output)
+        case .string, .bytes, .message, .group: throw CodecError("unexpected wire type for a \(field.kind) field")
+        }
+    }
+
+    private mutating func defaultValue(_ field: Field) {
+        switch field.kind {
+        case .string, .bytes: output.append(contentsOf: "\"\"".utf8)
+        case .bool: output.append(contentsOf: "false".utf8)
+        case .int64, .uint64, .sint64, .fixed64, .sfixed64: output.append(contentsOf: "\"0\"".utf8)
+        case .message, .group: output.append(contentsOf: "{}".utf8)
+        default: output.append(UInt8(ascii: "0"))
+        }
+    }
+
+    private func isDefault(_ field: Field, _ occurrence: Occurrence, bytes: UnsafeRawBufferPointer) -> Bool {
+        switch field.kind {
+        case .string, .bytes: return occurrence.length == 0
+        case .float, .fixed32, .sfixed32: return UInt32(truncatingIfNeeded: occurrence.bits) == 0
+        case .int32, .enum, .uint32, .sint32, .bool: return UInt32(truncatingIfNeeded: occurrence.bits) == 0
+        default: return occurrence.bits == 0
+        }
+    }
+
+    private static func packedWireType(_ kind: Field.Kind) -> WireReader.WireType {
+        switch kind {
+        case .fixed32, .sfixed32, .float: return .fixed32
+        case .fixed64, .sfixed64, .double: return .fixed64
+        default: return .varint
+        }
+    }
+
+    private func messageType(_ field: Field) throws -> MessageType {
+        guard let type = schema.message(field.typeName) else { throw CodecError("type \(field.typeName) is missing from the schema") }
+        return type
+    }
+
+    private func slice(_ bytes: UnsafeRawBufferPointer, _ occurrence: Occurrence) -> UnsafeRawBufferPointer {
+        let start = Int(occurrence.bits)
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<start + occurrence.length])
+    }
+
+    // MARK: Text
+
+    private mutating func appendNumber(_ text: String) { output.append(contentsOf: text.utf8) }
+
+    private mutating func appendQuoted(_ text: String) {
+        output.append(UInt8(ascii: "\""))
+        output.append(contentsOf: text.utf8)
+        output.append(UInt8(ascii: "\""))
+    }
+
+    /// A JSON string with the escapes JSON requires (quote, backslash, control characters).
+    private mutating func appendQuoted<Bytes: Collection>(_ text: Bytes) where Bytes.Element == UInt8 {
+        output.append(UInt8(ascii: "\""))
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): output.append(contentsOf: "\\\\".utf8)
+            case 0x0A: output.append(contentsOf: "\\n".utf8)
+            case 0x0D: output.append(contentsOf: "\\r".utf8)
+            case 0x09: output.append(contentsOf: "\\t".utf8)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                output.append(contentsOf: "\\u00".utf8)
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0xF)])
+            default: output.append(byte)
+            }
+        }
+        output.append(UInt8(ascii: "\""))
+    }
+
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            if lead < 0x80 { index += 1; continue }
+            let length: Int, minimum: UInt32
+            switch lead {
+            case 0xC2...0xDF: (length, minimum) = (2, 0x80)
+            case 0xE0...0xEF: (length, minimum) = (3, 0x800)
+            case 0xF0...0xF4: (length, minimum) = (4, 0x10000)
+            default: return false
+            }
+            guard index + length <= bytes.count else { return false }
+            var scalar = UInt32(lead) & (0xFF >> (length + 1))
+            for offset in 1..<length {
+                let next = bytes[index + offset]
+                guard next & 0xC0 == 0x80 else { return false }
+                scalar = scalar << 6 | UInt32(next & 0x3F)
+            }
+            guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800..<0xE000).contains(scalar) else { return false }
+            index += length
+        }
+        return true
+    }
+}

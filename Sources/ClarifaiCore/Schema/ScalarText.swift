@@ -1,0 +1,252 @@
+import COpenSSL
+
+/// Text forms of scalar values in proto3 JSON: integers, floats, base64, timestamps, durations.
+enum ScalarText {
+    // MARK: Numbers
+
+    /// An integer written as digits with an optional sign; nil when malformed or beyond 64 bits.
+    static func integer(_ text: UnsafeRawBufferPointer) -> (negative: Bool, magnitude: UInt64)? {
+        var index = 0
+        var negative = false
+        if index < text.count, text[index] == UInt8(ascii: "-") || text[index] == UInt8(ascii: "+") {
+            negative = text[index] == UInt8(ascii: "-")
+            index += 1
+        }
+        guard index < text.count else { return nil }
+        var magnitude: UInt64 = 0
+        while index < text.count {
+            let digit = text[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            let (times10, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit))
+            guard !overflow1 && !overflow2 else { return nil }
+            magnitude = sum
+            index += 1
+        }
+        return (negative, magnitude)
+    }
+
+    static func double(_ text: UnsafeRawBufferPointer) -> Double? {
+        Double(String(decoding: text, as: UTF8.self))
+    }
+
+    /// Shortest text that reads back to the same Float (not the same Double).
+    static func append(_ value: Float, to output: inout [UInt8]) {
+        if value.isNaN { output.append(contentsOf: "\"NaN\"".utf8) }
+        else if value.isInfinite { output.append(contentsOf: (value < 0 ? "\"-Infinity\"" : "\"Infinity\"").utf8) }
+        else { output.append(contentsOf: value.description.utf8) }
+    }
+
+    static func append(_ value: Double, to output: inout [UInt8]) {
+        if value.isNaN { output.append(contentsOf: "\"NaN\"".utf8) }
+        else if value.isInfinite { output.append(contentsOf: (value < 0 ? "\"-Infinity\"" : "\"Infinity\"").utf8) }
+        else { output.append(contentsOf: value.description.utf8) }
+    }
+
+    // MARK: Base64
+
+    private static let base64Values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8.enumerated() {
+            table[Int(character)] = UInt8(index)
+        }
+        table[Int(UInt8(ascii: "+"))] = 62
+        table[Int(UInt8(ascii: "-"))] = 62
+        table[Int(UInt8(ascii: "/"))] = 63
+        table[Int(UInt8(ascii: "_"))] = 63
+        return table
+    }()
+
+    /// Decodes standard or URL-safe base64, padded or not, appending to `output`; false when the
+    /// text is not base64.
+    static func decodeBase64(_ text: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) -> Bool {
+        var length = text.count
+        while length > 0 && text[length - 1] == UInt8(ascii: "=") { length -= 1 }
+        guard text.count - length <= 2, length % 4 != 1 else { return false }
+        if text.count != length && text.count % 4 != 0 { return false }
+        let table = base64Values
+        output.reserveCapacity(output.count + length / 4 * 3 + 2)
+        var index = 0
+        return table.withUnsafeBufferPointer { values in
+            while index + 4 <= length {
+                let a = values[Int(text[index])], b = values[Int(text[index + 1])]
+                let c = values[Int(text[index + 2])], d = values[Int(text[index + 3])]
+                guard (a | b | c | d) & 0xC0 == 0 else { return false }
+                let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                output.append(UInt8(truncatingIfNeeded: group >> 16))
+                output.append(UInt8(truncatingIfNeeded: group >> 8))
+                output.append(UInt8(truncatingIfNeeded: group))
+                index += 4
+            }
+            let rest = length - index
+            guard rest > 0 else { return true }
+            let a = values[Int(text[index])], b = values[Int(text[index + 1])]
+            let c = rest == 3 ? values[Int(text[index + 2])] : 0
+            guard (a | b | c) & 0xC0 == 0 else { return false }
+            let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+            output.append(UInt8(truncatingIfNeeded: group >> 16))
+            if rest == 3 { output.append(UInt8(truncatingIfNeeded: group >> 8)) }
+            return true
+        }
+    }
+
+    /// Appends standard padded base64 of `bytes` (libcrypto's encoder, straight into `output`).
+    static func appendBase64(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        let start = output.count
+        let encodedLength = (bytes.count + 2) / 3 * 4
+        output.append(contentsOf: repeatElement(0, count: encodedLength + 1))
+        output.withUnsafeMutableBufferPointer { buffer in
+            var written = 0
+            var offset = 0
+            // EVP_EncodeBlock takes an int length: whole groups of 3 bytes per chunk.
+            let chunk = 3 << 28
+            while offset < bytes.count {
+                let length = min(chunk, bytes.count - offset)
+                written += Int(EVP_EncodeBlock(buffer.baseAddress! + start + written,
+                                               (base + offset).assumingMemoryBound(to: UInt8.self), Int32(length)))
+                offset += length
+            }
+        }
+        output.removeLast()  // EVP_EncodeBlock's terminating NUL
+    }
+
+    // MARK: Timestamps and durations
+
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range proto3 JSON allows.
+    static let timestampRange: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
+    static let durationLimit: Int64 = 315_576_000_000
+
+    /// RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, as the official runtime prints it.
+    static func timestamp(seconds: Int64, nanos: Int32) -> String? {
+        guard timestampRange.contains(seconds), (0..<1_000_000_000).contains(nanos) else { return nil }
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
+            + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2) + fraction(nanos) + "Z"
+    }
+
+    /// Parses RFC 3339 ("1972-01-01T10:00:20.021Z", offsets like "+01:00" allowed).
+    static func timestamp(_ text: String) -> (seconds: Int64, nanos: Int32)? {
+        let characters = Array(text.utf8)
+        func number(_ start: Int, _ count: Int) -> Int64? {
+            guard start + count <= characters.count else { return nil }
+            var value: Int64 = 0
+            for byte in characters[start..<start + count] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard characters.count >= 20, characters[4] == UInt8(ascii: "-"), characters[7] == UInt8(ascii: "-"),
+              characters[10] == UInt8(ascii: "T") || characters[10] == UInt8(ascii: "t"),
+              characters[13] == UInt8(ascii: ":"), characters[16] == UInt8(ascii: ":"),
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+              (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+              hour < 24, minute < 60, second < 60 else { return nil }
+        var index = 19
+        var nanos: Int64 = 0
+        if index < characters.count, characters[index] == UInt8(ascii: ".") {
+            let start = index + 1
+            index = start
+            while index < characters.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(characters[index]) { index += 1 }
+            let digits = index - start
+            guard (1...9).contains(digits), let fraction = number(start, digits) else { return nil }
+            nanos = fraction * Int64(pow10(9 - digits))
+        }
+        guard index < characters.count else { return nil }
+        var offsetSeconds: Int64 = 0
+        switch characters[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            index += 1
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard index + 6 == characters.count, characters[index + 3] == UInt8(ascii: ":"),
+                  let hours = number(index + 1, 2), let minutes = number(index + 4, 2), hours < 24, minutes < 60 else { return nil }
+            offsetSeconds = (hours * 3600 + minutes * 60) * (characters[index] == UInt8(ascii: "+") ? 1 : -1)
+            index += 6
+        default:
+            return nil
+        }
+        guard index == characters.count else { return nil }
+        let seconds = daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        guard timestampRange.contains(seconds) else { return nil }
+        return (seconds, Int32(nanos))
+    }
+
+    /// "1.5s", "-0.000001s", "3s" (0, 3, 6 or 9 fraction digits).
+    static func duration(seconds: Int64, nanos: Int32) -> String? {
+        guard abs(seconds) <= durationLimit, abs(nanos) < 1_000_000_000,
+              seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0) else { return nil }
+        let sign = seconds < 0 || nanos < 0 ? "-" : ""
+        return sign + String(abs(seconds)) + fraction(abs(nanos)) + "s"
+    }
+
+    static func duration(_ text: String) -> (seconds: Int64, nanos: Int32)? {
+        var characters = Substring(text)
+        guard characters.hasSuffix("s") else { return nil }
+        characters = characters.dropLast()
+        let negative = characters.hasPrefix("-")
+        if negative { characters = characters.dropFirst() }
+        let parts = characters.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let seconds = Int64(whole), seconds <= durationLimit else { return nil }
+        var nanos: Int64 = 0
+        if parts.count == 2 {
+            let fraction = parts[1]
+            guard (1...9).contains(fraction.count), fraction.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let value = Int64(fraction) else { return nil }
+            nanos = value * Int64(pow10(9 - fraction.count))
+        }
+        return negative ? (-seconds, Int32(-nanos)) : (seconds, Int32(nanos))
+    }
+
+    private static func fraction(_ nanos: Int32) -> String {
+        if nanos == 0 { return "" }
+        if nanos % 1_000_000 == 0 { return "." + pad(Int64(nanos / 1_000_000), 3) }
+        if nanos % 1000 == 0 { return "." + pad(Int64(nanos / 1000), 6) }
+        return "." + pad(Int64(nanos), 9)
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    private static func pow10(_ exponent: Int) -> Int {
+        var value = 1
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    private static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    private static func civilDate(daysSinceEpoch days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

@@ -1,0 +1,75 @@
+/// Writes protobuf binary into a growing buffer. Nested messages are written in place: a
+/// one-byte length is reserved and widened afterwards when the message turned out longer, so
+/// large payloads are never copied into a separate buffer per level.
+struct WireWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    mutating func tag(_ field: Int, _ wireType: WireReader.WireType) {
+        varint(UInt64(field) << 3 | UInt64(wireType.rawValue))
+    }
+
+    mutating func fixed32(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func fixed64(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ data: UnsafeRawBufferPointer) { bytes.append(contentsOf: data) }
+
+    mutating func append(_ byte: UInt8) { bytes.append(byte) }
+
+    /// Starts a length-delimited value (nested message, packed list, string or bytes) of `field`;
+    /// returns the mark to pass to `endLengthDelimited`.
+    mutating func beginLengthDelimited(_ field: Int) -> Int {
+        tag(field, .lengthDelimited)
+        bytes.append(0)
+        return bytes.count
+    }
+
+    mutating func endLengthDelimited(_ mark: Int) {
+        let length = bytes.count - mark
+        if length < 0x80 {
+            bytes[mark - 1] = UInt8(length)
+            return
+        }
+        var prefix: [UInt8] = []
+        var value = UInt64(length)
+        while value >= 0x80 {
+            prefix.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        prefix.append(UInt8(value))
+        bytes.replaceSubrange((mark - 1)..<mark, with: prefix)
+    }
+
+    mutating func append<Bytes: Sequence>(contentsOf data: Bytes) where Bytes.Element == UInt8 { bytes.append(contentsOf: data) }
+
+    /// Appends decoded base64; false when `text` is not base64.
+    mutating func appendBase64Decoded(_ text: UnsafeRawBufferPointer) -> Bool {
+        ScalarText.decodeBase64(text, appendingTo: &bytes)
+    }
+
+    var count: Int { bytes.count }
+}
+
+extension WireWriter {
+    /// A string field (its tag, length and UTF-8 bytes).
+    mutating func string(_ field: Int, _ value: String) {
+        tag(field, .lengthDelimited)
+        varint(UInt64(value.utf8.count))
+        append(contentsOf: value.utf8)
+    }
+}
