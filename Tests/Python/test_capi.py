@@ -296,3 +296,64 @@ def test_threads_share_one_client(lib, client):
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def call_proto(lib, client, method, request_bytes):
+    handle = ctypes.c_void_p()
+    code = lib.clarifai_call_proto(client, method.encode(), request_bytes, len(request_bytes), ctypes.byref(handle))
+    return code, handle.value
+
+
+def response_bytes(lib, handle):
+    data, size = ctypes.c_void_p(), ctypes.c_size_t()
+    assert lib.clarifai_response_proto(handle, ctypes.byref(data), ctypes.byref(size)) == capi.OK, lib.clarifai_last_error()
+    return ctypes.string_at(data, size.value)
+
+
+def test_call_proto_sends_the_message_and_returns_binary(lib, client, server):
+    from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+    from google.protobuf import json_format
+    request = service_pb2.PostConceptsRequest(concepts=[resources_pb2.Concept(id="cat", name="Cat")])
+    code, handle = call_proto(lib, client, "PostConcepts", request.SerializeToString())
+    assert code == capi.OK, lib.clarifai_last_error()
+    answer = service_pb2.MultiConceptResponse.FromString(response_bytes(lib, handle))
+    expected = json_format.Parse(lib.clarifai_response_json(handle), service_pb2.MultiConceptResponse())
+    assert answer == expected and [c.id for c in answer.concepts] == ["cat"]
+    lib.clarifai_response_free(handle)
+
+    code, handle = call_proto(lib, client, "ListConcepts", b"")
+    assert code == capi.OK and [c.id for c in service_pb2.MultiConceptResponse.FromString(response_bytes(lib, handle)).concepts] == ["cat"]
+    lib.clarifai_response_free(handle)
+
+
+def test_call_proto_rejects_malformed_bytes_before_sending(lib, client, server):
+    clear_recorded_requests(server.rest_url)
+    code, handle = call_proto(lib, client, "ListConcepts", b"\x0a\x05ab")
+    assert (code, handle) == (capi.INVALID_ARGUMENT, None)
+    assert "user_app_id" in lib.clarifai_last_error().decode()
+    assert recorded_requests(server.rest_url) == []
+
+
+@pytest.mark.parametrize("request_json, path", [
+    ({"nope": 1}, "nope: unknown field"),
+    ({"inputs": [{}, {"data": {"image": {"base64": "%%%"}}}]}, "inputs[1].data.image.base64: invalid base64"),
+    ({"model_id": 7}, "model_id: expected a string"),
+])
+def test_requests_are_checked_against_the_schema_before_sending(lib, client, server, request_json, path):
+    clear_recorded_requests(server.rest_url)
+    result = capi.call(lib, client, "PostModelOutputs", request_json)
+    assert result.code == capi.INVALID_ARGUMENT and path in result.error, result.error
+    assert "PostModelOutputs" in result.error and "clarifai.api.PostModelOutputsRequest" in result.error
+    assert recorded_requests(server.rest_url) == []
+
+
+def test_requests_reach_the_server_in_canonical_form(lib, client, server, app_id):
+    """lowerCamel names, enum names and integers as strings arrive as the same message."""
+    clear_recorded_requests(server.rest_url)
+    result = capi.call(lib, client, "PostInputs", {"inputs": [{"id": "a", "data": {"image": {"url": "https://x/a.jpg"}},
+                                                               "status": {"code": "INPUT_DOWNLOAD_PENDING"}}]})
+    assert result.code == capi.OK, result.error
+    capi.call(lib, client, "ListInputs", {"perPage": "2", "page": 1})
+    posted, listed = recorded_requests(server.rest_url)
+    assert posted["request"]["inputs"][0]["status"] == {"code": 30001}
+    assert listed["request"]["per_page"] == 2 and listed["raw_path"].endswith("?page=1&per_page=2")

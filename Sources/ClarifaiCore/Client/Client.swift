@@ -37,9 +37,13 @@ public final class Client: Sendable {
         return try call(method, message: message)
     }
 
-    /// Calls `methodName` with a serialized request message.
+    /// Calls `methodName` with a serialized request message, checked against the schema first.
     public func call(method methodName: String, requestProto: UnsafeRawBufferPointer) throws -> Response {
-        try call(try unaryMethod(named: methodName), message: Array(requestProto))
+        let method = try unaryMethod(named: methodName)
+        try prefixingErrors(with: "\(methodName): request: ") {
+            _ = try Codec.protoToJSON(typeName: method.inputType, bytes: requestProto, schema: schema)
+        }
+        return try call(method, message: Array(requestProto))
     }
 
     func call(_ method: Method, message: [UInt8]) throws -> Response {
