@@ -1,0 +1,89 @@
+import Testing
+@testable import ClarifaiCore
+
+@Suite struct ScalarTextTests {
+    @Test func formatsAndParsesTimestamps() throws {
+        #expect(ScalarText.timestamp(seconds: 0, nanos: 0) == "1970-01-01T00:00:00Z")
+        #expect(ScalarText.timestamp(seconds: 63_108_020, nanos: 21_000_000) == "1972-01-01T10:00:20.021Z")
+        #expect(ScalarText.timestamp(seconds: -62_135_596_800, nanos: 1000) == "0001-01-01T00:00:00.000001Z")
+        #expect(ScalarText.timestamp(seconds: 253_402_300_799, nanos: 999_999_999) == "9999-12-31T23:59:59.999999999Z")
+        #expect(ScalarText.timestamp(seconds: 253_402_300_800, nanos: 0) == nil)
+        let parsed = try #require(ScalarText.timestamp("1972-01-01T11:00:20.021+01:00"))
+        #expect(parsed.seconds == 63_108_020 && parsed.nanos == 21_000_000)
+        #expect(ScalarText.timestamp("2024-02-30T00:00:00Z") == nil)
+        #expect(ScalarText.timestamp("2024-01-01 00:00:00Z") == nil)
+        #expect(ScalarText.timestamp("2024-01-01T00:00:00.1234567890Z") == nil)
+    }
+
+    @Test func formatsAndParsesDurations() throws {
+        #expect(ScalarText.duration(seconds: 1, nanos: 500_000_000) == "1.500s")
+        #expect(ScalarText.duration(seconds: 0, nanos: -1000) == "-0.000001s")
+        #expect(ScalarText.duration(seconds: 3, nanos: 0) == "3s")
+        #expect(ScalarText.duration(seconds: 1, nanos: -1) == nil)
+        let parsed = try #require(ScalarText.duration("-1.5s"))
+        #expect(parsed.seconds == -1 && parsed.nanos == -500_000_000)
+        #expect(ScalarText.duration("1.5") == nil && ScalarText.duration("s") == nil && ScalarText.duration("315576000001s") == nil)
+    }
+
+    @Test func decodesEveryBase64Form() {
+        func decode(_ text: String) -> [UInt8]? {
+            var output: [UInt8] = []
+            let ok = Array(text.utf8).withUnsafeBytes { ScalarText.decodeBase64($0, appendingTo: &output) }
+            return ok ? output : nil
+        }
+        #expect(decode("+/8=") == [0xFB, 0xFF])
+        #expect(decode("-_8") == [0xFB, 0xFF])
+        #expect(decode("YWJj") == Array("abc".utf8))
+        #expect(decode("") == [])
+        #expect(decode("YWJ") == Array("ab".utf8))
+        #expect(decode("Y") == nil && decode("YW=j") == nil && decode("YW J") == nil && decode("YWJj=") == nil)
+    }
+
+    @Test func parsesIntegersExactly() {
+        func integer(_ text: String) -> (Bool, UInt64)? {
+            Array(text.utf8).withUnsafeBytes { ScalarText.integer($0) }.map { ($0.negative, $0.magnitude) }
+        }
+        #expect(integer("18446744073709551615")! == (false, UInt64.max))
+        #expect(integer("18446744073709551616") == nil)
+        #expect(integer("-9223372036854775808")! == (true, 9_223_372_036_854_775_808))
+        #expect(integer("1.0") == nil && integer("") == nil && integer("-") == nil)
+    }
+}
+
+@Suite struct CodecTests {
+    func roundTrip(_ type: String, _ json: String) throws -> String {
+        let binary = try Array(json.utf8).withUnsafeBytes { try Codec.jsonToProto(typeName: type, json: $0) }
+        let back = try binary.withUnsafeBytes { try Codec.protoToJSON(typeName: type, bytes: $0) }
+        return String(decoding: back, as: UTF8.self)
+    }
+
+    @Test func writesTheRESTForm() throws {
+        let json = try roundTrip("clarifai.api.PostModelOutputsRequest",
+                                 #"{"modelId":"m","inputs":[{"data":{"concepts":[{"id":"c","value":0.1}]},"status":{"code":"SUCCESS"}}]}"#)
+        #expect(json == #"{"model_id":"m","inputs":[{"data":{"concepts":[{"id":"c","value":0.1}]},"status":{"code":10000}}]}"#)
+    }
+
+    @Test func printsShowIfEmptyFieldsAndInt64AsStrings() throws {
+        #expect(try roundTrip("clarifai.api.MultiConceptResponse", "{}") == #"{"concepts":[]}"#)
+        #expect(try roundTrip("clarifai.api.Pagination", #"{"page":1}"#).contains(#""page":1"#))
+    }
+
+    @Test func keepsUInt64BeyondInt64() throws {
+        let json = try roundTrip("google.protobuf.UInt64Value", "18446744073709551615")
+        #expect(json == #""18446744073709551615""#)
+    }
+
+    @Test func namesTheFieldPathInErrors() throws {
+        #expect {
+            try roundTrip("clarifai.api.PostModelOutputsRequest", #"{"inputs":[{},{"data":{"image":{"base64":"%"}}}]}"#)
+        } throws: { error in
+            (error as? ClarifaiError)?.message ==
+                "clarifai.api.PostModelOutputsRequest: inputs[1].data.image.base64: invalid base64"
+        }
+    }
+
+    @Test func rejectsDeepNesting() throws {
+        let deep = String(repeating: #"{"struct_value":"#, count: 200) + "null" + String(repeating: "}", count: 200)
+        #expect(throws: ClarifaiError.self) { try roundTrip("google.protobuf.Value", deep) }
+    }
+}
