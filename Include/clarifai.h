@@ -21,6 +21,9 @@
  * Environment variables
  *  - CLARIFAI_PAT       token used when clarifai_client_new gets pat == NULL.
  *  - CLARIFAI_API_BASE  base URL used when clarifai_channel_new_json gets base_url == NULL.
+ *  - CLARIFAI_GRPC_BASE target used when clarifai_channel_new_grpc[_insecure] gets target == NULL.
+ *  - CLARIFAI_ROOT_CERTIFICATES_PATH  CA certificates (PEM) for TLS gRPC channels without
+ *                       clarifai_channel_set_ca_file.
  *  - HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower-case forms) are honoured, as libcurl does.
  */
 #ifndef CLARIFAI_H
@@ -82,6 +85,19 @@ typedef struct clarifai_channel clarifai_channel;
    TLS certificates are always verified, against the system CA store by default. */
 clarifai_channel *clarifai_channel_new_json(const char *base_url);
 
+/* gRPC over TLS (HTTP/2, ALPN h2), like the official ClarifaiChannel.get_grpc_channel(). target is
+   "host[:port]" or "[ipv6][:port]"; port 443 when absent. NULL means $CLARIFAI_GRPC_BASE, else
+   api.clarifai.com. A target with a URL scheme (http://, https://) is INVALID_ARGUMENT.
+   Certificates are verified against the system store, clarifai_channel_set_ca_file's file, or
+   $CLARIFAI_ROOT_CERTIFICATES_PATH when set. */
+clarifai_channel *clarifai_channel_new_grpc(const char *target);
+
+/* gRPC over cleartext HTTP/2 (h2c with prior knowledge), for local servers and proxies.
+   NULL target means $CLARIFAI_GRPC_BASE (INVALID_ARGUMENT when unset); port 18080 when absent.
+   With libcurl older than 8.0 every call opens its own connection (curl bug #10634 breaks reused
+   h2c connections); TLS channels reuse and multiplex connections. */
+clarifai_channel *clarifai_channel_new_grpc_insecure(const char *target);
+
 /* Per-call deadline in milliseconds, covering connect, send and receive; 0 means none (the
    default). A call past it fails with CLARIFAI_ERROR_TIMEOUT. Negative values are
    INVALID_ARGUMENT. Applies to calls started after it returns. */
@@ -131,6 +147,16 @@ int clarifai_call(clarifai_client *client, const char *method, const char *reque
    travel as JSON. The response is read as usual, or as bytes with clarifai_response_proto. */
 int clarifai_call_proto(clarifai_client *client, const char *method, const void *request, size_t len,
                         clarifai_response **out);
+
+/* Server-streaming methods (GenerateModelOutputs, StreamAnnotations, StreamLivestreamAnnotations,
+   StreamLogEntries, ...) on a gRPC channel. on_message is called once per message, in order, on
+   the calling thread; the response passed is valid during the callback only (copy what you need).
+   A non-zero return cancels the stream at once (the server sees the cancellation) and the call
+   returns CLARIFAI_ERROR_CANCELLED. A message whose Clarifai status is not SUCCESS is delivered
+   like any other. On the REST channel the call returns CLARIFAI_ERROR_UNSUPPORTED. */
+typedef int (*clarifai_stream_fn)(const clarifai_response *message, void *userdata);
+int clarifai_call_stream(clarifai_client *client, const char *method, const char *request_json,
+                         clarifai_stream_fn on_message, void *userdata);
 
 /* The number of methods of clarifai.api.V2 built in (273 for API 12.6.0) and their names, in the
    order of the official service definition. clarifai_method_name returns NULL past the end.

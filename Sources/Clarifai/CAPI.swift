@@ -101,6 +101,22 @@ public func clarifai_channel_new_json(_ baseURL: UnsafePointer<CChar>?) -> Opaqu
     }
 }
 
+@_cdecl("clarifai_channel_new_grpc")
+public func clarifai_channel_new_grpc(_ target: UnsafePointer<CChar>?) -> OpaquePointer? {
+    constructor {
+        let text = try optionalString(target, "target", in: "clarifai_channel_new_grpc")
+        return retainedHandle(ChannelHandle(try GRPCChannel(target: text, usesTLS: true)))
+    }
+}
+
+@_cdecl("clarifai_channel_new_grpc_insecure")
+public func clarifai_channel_new_grpc_insecure(_ target: UnsafePointer<CChar>?) -> OpaquePointer? {
+    constructor {
+        let text = try optionalString(target, "target", in: "clarifai_channel_new_grpc_insecure")
+        return retainedHandle(ChannelHandle(try GRPCChannel(target: text, usesTLS: false)))
+    }
+}
+
 @_cdecl("clarifai_channel_set_timeout_ms")
 public func clarifai_channel_set_timeout_ms(_ channel: OpaquePointer?, _ timeoutMilliseconds: Int) -> Int32 {
     entryPoint {
@@ -156,6 +172,21 @@ public func clarifai_call_proto(_ client: OpaquePointer?, _ method: UnsafePointe
         let caller: Client = try required(client, "client", in: function)
         return try caller.call(method: try requiredString(method, "method", in: function),
                                requestProto: try borrowedBytes(request, length, "request", in: function))
+    }
+}
+
+@_cdecl("clarifai_call_stream")
+public func clarifai_call_stream(_ client: OpaquePointer?, _ method: UnsafePointer<CChar>?, _ requestJSON: UnsafePointer<CChar>?,
+                                 _ onMessage: clarifai_stream_fn?, _ userdata: UnsafeMutableRawPointer?) -> Int32 {
+    let function = "clarifai_call_stream"
+    return entryPoint {
+        let caller: Client = try required(client, "client", in: function)
+        guard let onMessage else { throw ClarifaiError(.invalidArgument, "\(function): on_message is NULL") }
+        try caller.stream(method: try requiredString(method, "method", in: function),
+                          requestJSON: try optionalString(requestJSON, "request_json", in: function)) { message in
+            // The handle is borrowed: the message lives until the callback returns.
+            onMessage(OpaquePointer(Unmanaged.passUnretained(message).toOpaque()), userdata) == 0
+        }
     }
 }
 

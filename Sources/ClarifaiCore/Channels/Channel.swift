@@ -7,10 +7,13 @@ public struct CallRequest {
     let message: [UInt8]
 }
 
-/// How requests travel to Clarifai (REST today; gRPC beside it later). Thread-safe.
+/// How requests travel to Clarifai: REST or gRPC. Thread-safe.
 public protocol Channel: AnyObject, Sendable {
     var options: ChannelOptions { get }
     func unary(_ request: CallRequest, token: String) throws -> Response
+    /// Calls a server-streaming method; `onMessage` gets each message in order, on the calling
+    /// thread, and returns false to cancel the call.
+    func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws
 }
 
 /// Settings shared by every channel kind; changed at any time, read at each call's start.

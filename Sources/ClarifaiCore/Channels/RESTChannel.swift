@@ -17,6 +17,10 @@ public final class RESTChannel: Channel {
         self.schema = schema
     }
 
+    public func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws {
+        throw ClarifaiError(.unsupported, "\(request.method.name) streams its answer: streaming needs a gRPC channel (clarifai_channel_new_grpc)")
+    }
+
     public func unary(_ request: CallRequest, token: String) throws -> Response {
         // The message in the REST API's own JSON form (original names), then split over path and body.
         let json = try request.message.withUnsafeBytes { try Codec.protoToJSON(typeName: request.method.inputType, bytes: $0, schema: schema) }
@@ -31,7 +35,8 @@ public final class RESTChannel: Channel {
             "Expect:",
         ]
         if binding.body != nil { headers.append("Content-Type: application/json") }
-        let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target, headers: headers, body: binding.body,
+        let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target, headers: headers,
+                                   body: binding.body.map { Array($0.utf8) },
                                    timeoutMilliseconds: options.timeoutMilliseconds, caFile: options.caFile)
         let origin = "\(request.method.name): \(exchange.method) \(exchange.url)"
         let answer: HTTPResponse

@@ -28,13 +28,40 @@ public final class Client: Sendable {
     /// SUCCESS.
     public func call(method methodName: String, requestJSON: String?) throws -> Response {
         let method = try unaryMethod(named: methodName)
-        var text = requestJSON ?? ""
-        let message = try text.isEmpty ? [] : text.withUTF8 { json in
-            try prefixingErrors(with: "\(methodName): request_json: ") {
+        return try call(method, message: try requestMessage(method, json: requestJSON))
+    }
+
+    /// Calls a server-streaming method; `onMessage` gets each message as it arrives, on the calling
+    /// thread, and returns false to cancel (the call then throws .cancelled).
+    public func stream(method methodName: String, requestJSON: String?, onMessage: (Response) throws -> Bool) throws {
+        let method = try self.method(named: methodName)
+        guard method.serverStreaming && !method.clientStreaming else {
+            throw ClarifaiError(.unsupported, method.clientStreaming
+                ? "\(methodName) streams its request: client streaming is not supported"
+                : "\(methodName) answers with one message: call it with clarifai_call")
+        }
+        var message = try requestMessage(method, json: requestJSON)
+        try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &message, for: method) }
+        var received = 0
+        do {
+            try channel.serverStream(CallRequest(method: method, message: message), token: token) { response in
+                received += 1
+                return try onMessage(response)
+            }
+        } catch let error as ClarifaiError where error.code == .cancelled {
+            throw ClarifaiError(.cancelled, "\(methodName): cancelled by the caller after \(received) message(s)")
+        }
+    }
+
+    /// The request message from proto3 JSON (nil or "" for an empty one), checked against the schema.
+    private func requestMessage(_ method: Method, json: String?) throws -> [UInt8] {
+        var text = json ?? ""
+        guard !text.isEmpty else { return [] }
+        return try text.withUTF8 { json in
+            try prefixingErrors(with: "\(method.name): request_json: ") {
                 try Codec.jsonToProto(typeName: method.inputType, json: UnsafeRawBufferPointer(json), schema: schema)
             }
         }
-        return try call(method, message: message)
     }
 
     /// Calls `methodName` with a serialized request message, checked against the schema first.
@@ -54,14 +81,19 @@ public final class Client: Sendable {
         return response
     }
 
-    func unaryMethod(named name: String) throws -> Method {
+    private func method(named name: String) throws -> Method {
         guard let method = schema.method(named: name) else {
             let suggestion = schema.methods.first { $0.name.lowercased() == name.lowercased() }
             throw ClarifaiError.invalidArgument("unknown method '\(name)': not a method of clarifai.api.V2"
                 + (suggestion.map { " (did you mean \($0.name)?)" } ?? ""))
         }
+        return method
+    }
+
+    func unaryMethod(named name: String) throws -> Method {
+        let method = try method(named: name)
         guard !method.serverStreaming && !method.clientStreaming else {
-            throw ClarifaiError(.unsupported, "\(name) is a streaming method: it needs a gRPC channel and a streaming call")
+            throw ClarifaiError(.unsupported, "\(name) is a streaming method: call it with clarifai_call_stream on a gRPC channel")
         }
         return method
     }

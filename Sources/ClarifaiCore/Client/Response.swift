@@ -43,6 +43,26 @@ public final class Response: @unchecked Sendable {
         json[body.count] = 0
     }
 
+    /// A message received as protobuf binary (gRPC); its JSON is made at once, in the REST form.
+    init(protoMessage bytes: UnsafeRawBufferPointer, messageType: String) throws {
+        let json: [UInt8]
+        do {
+            json = try Codec.protoToJSON(typeName: messageType, bytes: bytes)
+        } catch let error as ClarifaiError {
+            throw ClarifaiError(.protocol, "the answer is not a valid \(messageType): \(error.message)")
+        }
+        tree = try json.withUnsafeBytes { try JSONTree.parse($0, what: messageType) }
+        self.messageType = messageType
+        statusCode = Response.statusCode(of: tree.root) ?? 0
+        status = tree.root["status"]
+        self.json = UnsafeMutablePointer<CChar>.allocate(capacity: json.count + 1)
+        json.withUnsafeBytes { UnsafeMutableRawPointer(self.json).copyMemory(from: $0.baseAddress!, byteCount: json.count) }
+        self.json[json.count] = 0
+        let stored = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        stored.copyMemory(from: bytes)
+        binary = UnsafeMutableRawBufferPointer(rebasing: stored[0..<bytes.count])
+    }
+
     /// Wraps a message built in the library (e.g. merged batch outputs).
     init(tree: JSONTree, messageType: String) {
         self.tree = tree

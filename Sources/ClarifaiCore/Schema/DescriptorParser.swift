@@ -4,6 +4,7 @@ enum DescriptorParser {
     private enum FieldNumber {
         static let setFile: UInt64 = 1
         static let filePackage: UInt64 = 2, fileMessage: UInt64 = 4, fileEnum: UInt64 = 5, fileService: UInt64 = 6
+        static let fileSyntax: UInt64 = 12
         static let messageName: UInt64 = 1, messageField: UInt64 = 2, messageNested: UInt64 = 3
         static let messageEnum: UInt64 = 4, messageOptions: UInt64 = 7
         static let messageOptionsMapEntry: UInt64 = 7
@@ -65,11 +66,12 @@ enum DescriptorParser {
     }
 
     private static func parseFile(_ bytes: UnsafeRawBufferPointer, service: String, into collector: Collector) throws {
-        var package = ""
+        var package = "", syntax = "proto2"
         var messages: [UnsafeRawBufferPointer] = [], enums: [UnsafeRawBufferPointer] = [], services: [UnsafeRawBufferPointer] = []
         try forEachField(bytes) { number, reader in
             switch number {
             case FieldNumber.filePackage: package = try reader.readString()
+            case FieldNumber.fileSyntax: syntax = try reader.readString()
             case FieldNumber.fileMessage: messages.append(try reader.readLengthDelimited())
             case FieldNumber.fileEnum: enums.append(try reader.readLengthDelimited())
             case FieldNumber.fileService: services.append(try reader.readLengthDelimited())
@@ -77,21 +79,21 @@ enum DescriptorParser {
             }
             return true
         }
-        for message in messages { try parseMessage(message, scope: package, into: collector) }
+        for message in messages { try parseMessage(message, scope: package, proto2: syntax == "proto2", into: collector) }
         for enumBytes in enums { try parseEnum(enumBytes, scope: package, into: collector) }
         for serviceBytes in services { try parseService(serviceBytes, package: package, wanted: service, into: collector) }
     }
 
     private static func qualified(_ scope: String, _ name: String) -> String { scope.isEmpty ? name : scope + "." + name }
 
-    private static func parseMessage(_ bytes: UnsafeRawBufferPointer, scope: String, into collector: Collector) throws {
+    private static func parseMessage(_ bytes: UnsafeRawBufferPointer, scope: String, proto2: Bool, into collector: Collector) throws {
         var name = "", isMapEntry = false
         var fields: [Field] = []
         var nested: [UnsafeRawBufferPointer] = [], enums: [UnsafeRawBufferPointer] = []
         try forEachField(bytes) { number, reader in
             switch number {
             case FieldNumber.messageName: name = try reader.readString()
-            case FieldNumber.messageField: fields.append(try parseField(try reader.readLengthDelimited()))
+            case FieldNumber.messageField: fields.append(try parseField(try reader.readLengthDelimited(), proto2: proto2))
             case FieldNumber.messageNested: nested.append(try reader.readLengthDelimited())
             case FieldNumber.messageEnum: enums.append(try reader.readLengthDelimited())
             case FieldNumber.messageOptions:
@@ -106,11 +108,11 @@ enum DescriptorParser {
         }
         let fullName = qualified(scope, name)
         collector.messages[fullName] = MessageType(fullName: fullName, fields: fields, isMapEntry: isMapEntry)
-        for message in nested { try parseMessage(message, scope: fullName, into: collector) }
+        for message in nested { try parseMessage(message, scope: fullName, proto2: proto2, into: collector) }
         for enumBytes in enums { try parseEnum(enumBytes, scope: fullName, into: collector) }
     }
 
-    private static func parseField(_ bytes: UnsafeRawBufferPointer) throws -> Field {
+    private static func parseField(_ bytes: UnsafeRawBufferPointer, proto2: Bool) throws -> Field {
         var name = "", jsonName: String?, typeName = ""
         var number = 0, label = 0, type = 0
         var oneofIndex: Int?
@@ -140,7 +142,7 @@ enum DescriptorParser {
         let repeatedLabel = 3
         return Field(name: name, jsonName: jsonName ?? lowerCamelName(name), number: number, kind: kind,
                      isRepeated: label == repeatedLabel, typeName: typeName, showIfEmpty: showIfEmpty,
-                     oneofIndex: oneofIndex, mapEntry: nil)
+                     oneofIndex: oneofIndex, isProto2: proto2, mapEntry: nil)
     }
 
     /// protoc's JSON name: underscores dropped, the letter after each one upper-cased.

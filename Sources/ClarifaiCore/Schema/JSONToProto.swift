@@ -78,8 +78,10 @@ struct JSONToProto {
             guard try reader.peekKind() == .object else { throw CodecError("expected a JSON object (a map)") }
             try reader.beginObject()
             var first = true
+            var keys = Set<String>()
             while let key = try reader.nextKey(first: &first) {
                 try within(key) {
+                    guard keys.insert(key).inserted else { throw CodecError("map key given more than once") }
                     let mark = writer.beginLengthDelimited(field.number)
                     try mapKey(key, entry.key)
                     if try reader.peekKind() == .null && entry.value.typeName != WellKnownType.value.rawValue {
@@ -214,6 +216,12 @@ struct JSONToProto {
         case .string:
             try reader.readString(into: &text)
             let name = String(decoding: text, as: UTF8.self)
+            if let (negative, magnitude) = text.withUnsafeBytes({ ScalarText.integer($0) }), magnitude <= UInt64(Int32.max) + 1 {
+                // A number in a string, as the official parsers also read it.
+                let value = negative ? -Int64(magnitude) : Int64(magnitude)
+                guard let number = Int32(exactly: value) else { throw CodecError("\(value) is out of range for an enum") }
+                return number
+            }
             guard let number = schema.enums[field.typeName]?.number(named: name) else {
                 throw CodecError("unknown value '\(name)' of enum \(field.typeName)")
             }
@@ -288,7 +296,9 @@ struct JSONToProto {
             case "Infinity": return .infinity
             case "-Infinity": return -.infinity
             default:
-                guard let value = Double(word), value.isFinite else { throw CodecError("'\(word)' is not a number") }
+                guard let value = text.withUnsafeBytes({ ScalarText.double($0) }), value.isFinite else {
+                    throw CodecError("'\(word)' is not a number")
+                }
                 return value
             }
         default:

@@ -279,7 +279,12 @@ struct ProtoToJSON {
                 output.append(contentsOf: "null".utf8)
                 return
             }
-            try value(type.fields[chosen.field], chosen, bytes: bytes, depth: depth)
+            let member = type.fields[chosen.field]
+            // JSON has no NaN or infinity, and a string would read back as a string_value.
+            if member.kind == .double, !Double(bitPattern: chosen.bits).isFinite {
+                throw CodecError("\(Double(bitPattern: chosen.bits)) cannot be written as a google.protobuf.Value number")
+            }
+            try value(member, chosen, bytes: bytes, depth: depth)
         default:
             guard let field = type.fields.first else { throw CodecError("malformed \(type.fullName) schema") }
             if let occurrence = last(1) { try value(field, occurrence, bytes: bytes, depth: depth) } else { defaultValue(field) }
@@ -334,7 +339,8 @@ struct ProtoToJSON {
         switch field.kind {
         case .string, .bytes: return occurrence.length == 0
         case .float, .fixed32, .sfixed32: return UInt32(truncatingIfNeeded: occurrence.bits) == 0
-        case .int32, .enum, .uint32, .sint32, .bool: return UInt32(truncatingIfNeeded: occurrence.bits) == 0
+        // 32-bit kinds read the low 32 bits of their varint; a bool is true for any nonzero varint.
+        case .int32, .enum, .uint32, .sint32: return UInt32(truncatingIfNeeded: occurrence.bits) == 0
         default: return occurrence.bits == 0
         }
     }

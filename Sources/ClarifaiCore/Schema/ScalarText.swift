@@ -26,8 +26,11 @@ enum ScalarText {
         return (negative, magnitude)
     }
 
+    /// A decimal number in JSON's grammar (no hex, no "inf", nothing after it); nil otherwise.
     static func double(_ text: UnsafeRawBufferPointer) -> Double? {
-        Double(String(decoding: text, as: UTF8.self))
+        var reader = JSONReader(text)
+        guard (try? reader.readNumber()) != nil, reader.offset == text.count else { return nil }
+        return Double(String(decoding: text, as: UTF8.self))
     }
 
     /// Shortest text that reads back to the same Float (not the same Double).

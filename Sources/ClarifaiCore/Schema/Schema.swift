@@ -84,8 +84,12 @@ struct Field: Sendable {
     /// The oneof the field belongs to (proto3 `optional` fields have one of their own).
     let oneofIndex: Int?
 
-    /// Whether a default value still counts as set (messages, oneof members, proto3 optional).
-    var hasPresence: Bool { !isRepeated && (kind == .message || oneofIndex != nil) }
+    /// Declared in a proto2 file: every singular field has explicit presence.
+    let isProto2: Bool
+
+    /// Whether a default value still counts as set (messages, oneof members, proto3 optional,
+    /// proto2 fields).
+    var hasPresence: Bool { !isRepeated && (kind == .message || oneofIndex != nil || isProto2) }
     var isMap: Bool { mapEntry != nil }
     /// Filled in for map fields by the parser (the entry type's key and value fields).
     var mapEntry: MapEntry?

@@ -1,0 +1,101 @@
+/// The gRPC channels: HTTP/2 through libcurl, over TLS (ALPN h2) or cleartext (h2c with prior
+/// knowledge), `POST /clarifai.api.V2/<Method>` with length-prefixed protobuf messages and the
+/// status in the trailers.
+public final class GRPCChannel: Channel {
+    public static let defaultTarget = "api.clarifai.com"
+    public static let tlsPort = 443
+    public static let cleartextPort = 18080
+
+    public let options = ChannelOptions()
+    let target: GRPCTarget
+    let usesTLS: Bool
+    private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
+
+    /// `target` nil: $CLARIFAI_GRPC_BASE, else (TLS only) api.clarifai.com.
+    public init(target: String?, usesTLS: Bool) throws {
+        let given = target ?? environmentValue("CLARIFAI_GRPC_BASE") ?? (usesTLS ? GRPCChannel.defaultTarget : nil)
+        guard let given else {
+            throw ClarifaiError.invalidArgument("no gRPC target: pass host[:port] or set CLARIFAI_GRPC_BASE")
+        }
+        self.target = try GRPCTarget(parsing: given, defaultPort: usesTLS ? GRPCChannel.tlsPort : GRPCChannel.cleartextPort)
+        self.usesTLS = usesTLS
+    }
+
+    public func unary(_ request: CallRequest, token: String) throws -> Response {
+        var answer: Response?
+        try exchange(request, token: token) { message in
+            guard answer == nil else { throw ClarifaiError(.protocol, "\(request.method.name): more than one message in a unary answer") }
+            answer = try Response(protoMessage: message, messageType: request.method.outputType)
+            return true
+        }
+        guard let answer else { throw ClarifaiError(.protocol, "\(request.method.name): the answer carried no message") }
+        return answer
+    }
+
+    public func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws {
+        try exchange(request, token: token) { message in
+            try onMessage(try Response(protoMessage: message, messageType: request.method.outputType))
+        }
+    }
+
+    /// Sends the request and hands each message of the answer to `deliver` as it arrives; then
+    /// checks the gRPC status. `deliver` returns false to cancel the call.
+    private func exchange(_ request: CallRequest, token: String, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws {
+        let options = options.current
+        var headers = [
+            "Content-Type: application/grpc",
+            "TE: trailers",
+            "Authorization: Key \(token)",
+            "X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)",
+            "grpc-accept-encoding: identity",
+            "Accept:",
+            "Expect:",
+        ]
+        if options.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: options.timeoutMilliseconds)) }
+        let url = (usesTLS ? "https://" : "http://") + target.authority + "/clarifai.api.V2/" + request.method.name
+        let exchange = HTTPRequest(method: "POST", url: url, headers: headers, body: GRPCFrameDecoder.frame(request.message),
+                                   timeoutMilliseconds: options.timeoutMilliseconds,
+                                   caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
+                                   version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
+                                   forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2)
+        let origin = "\(request.method.name): \(url)"
+        var decoder = GRPCFrameDecoder()
+        var failure: Error?
+        let answer: HTTPResponse
+        do {
+            // The consumer lives only as long as perform(), which runs it synchronously.
+            answer = try withoutActuallyEscaping(deliver) { deliver in
+                try http.perform(exchange) { data in
+                    do {
+                        return try decoder.feed(data, deliver)
+                    } catch {
+                        failure = error
+                        return false
+                    }
+                }
+            }
+        } catch let error as ClarifaiError {
+            // A failure inside `deliver` stopped the transfer: report it rather than the stop.
+            if let frameError = failure as? GRPCFrameDecoder.FrameError { throw ClarifaiError(.protocol, "\(origin): \(frameError.message)") }
+            if let failure { throw failure }
+            throw ClarifaiError(error.code, "\(request.method.name): \(error.message)")
+        }
+        guard answer.majorVersion == 2 else {
+            throw ClarifaiError(.protocol, "\(origin): the server did not speak HTTP/2 (gRPC needs it)")
+        }
+        guard let statusText = answer.field("grpc-status") else {
+            let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
+            throw ClarifaiError(answer.status == 200 ? .protocol : .transport,
+                                "\(origin): HTTP \(answer.status)\(type) without a gRPC status")
+        }
+        guard let status = Int(statusText) else { throw ClarifaiError(.protocol, "\(origin): invalid grpc-status '\(statusText)'") }
+        guard status == 0 else {
+            let message = answer.field("grpc-message").map(GRPCStatus.decodeMessage) ?? ""
+            throw ClarifaiError(GRPCStatus.errorCode(status),
+                                "\(origin): gRPC status \(status) \(GRPCStatus.name(status))" + (message.isEmpty ? "" : ": \(message)"))
+        }
+        guard decoder.leftover == 0 else {
+            throw ClarifaiError(.protocol, "\(origin): the answer ended inside a message (\(decoder.leftover) bytes of a frame)")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/// gRPC's message framing on HTTP/2: a 1-byte compressed flag, a 4-byte big-endian length, the
+/// message. Decoding is incremental, for bodies that arrive in pieces.
+struct GRPCFrameDecoder {
+    /// The official clients' default limit for a received message.
+    static let maximumMessageSize = 1 << 30
+
+    struct FrameError: Error { let message: String }
+
+    private var pending: [UInt8] = []
+    private var start = 0
+
+    /// Adds received bytes and hands each complete message to `deliver` (false stops).
+    /// Returns false when `deliver` asked to stop.
+    mutating func feed(_ data: UnsafeRawBufferPointer, _ deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+        pending.append(contentsOf: data)
+        defer { compact() }
+        while pending.count - start >= 5 {
+            let flag = pending[start]
+            let length = Int(pending[start + 1]) << 24 | Int(pending[start + 2]) << 16 | Int(pending[start + 3]) << 8 | Int(pending[start + 4])
+            guard flag == 0 else {
+                throw FrameError(message: flag == 1 ? "the server sent a compressed message, which was not asked for"
+                                                    : "invalid gRPC frame flag \(flag)")
+            }
+            guard length <= GRPCFrameDecoder.maximumMessageSize else {
+                throw FrameError(message: "message of \(length) bytes is over the \(GRPCFrameDecoder.maximumMessageSize)-byte limit")
+            }
+            guard pending.count - start - 5 >= length else { break }
+            let keepGoing = try pending.withUnsafeBytes { bytes in
+                try deliver(UnsafeRawBufferPointer(rebasing: bytes[(start + 5)..<(start + 5 + length)]))
+            }
+            start += 5 + length
+            if !keepGoing { return false }
+        }
+        return true
+    }
+
+    /// Bytes of an unfinished message left at the end of the body (a truncated frame).
+    var leftover: Int { pending.count - start }
+
+    private mutating func compact() {
+        if start > 0 && start == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            start = 0
+        } else if start > 1 << 20 {
+            pending.removeFirst(start)
+            start = 0
+        }
+    }
+
+    /// A message with its 5-byte prefix, as sent.
+    static func frame(_ message: [UInt8]) -> [UInt8] {
+        var framed: [UInt8] = [0]
+        framed.reserveCapacity(message.count + 5)
+        let length = UInt32(message.count)
+        framed += [UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8),
+                   UInt8(truncatingIfNeeded: length)]
+        framed += message
+        return framed
+    }
+}
+
+/// gRPC status codes, as carried by the grpc-status trailer.
+enum GRPCStatus {
+    static let names = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                        "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+                        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"]
+
+    static func name(_ code: Int) -> String { names.indices.contains(code) ? names[code] : "code \(code)" }
+
+    /// The library error for a non-OK status: the call's deadline, the network or server being
+    /// unable to serve it, or an answer that is not one.
+    static func errorCode(_ code: Int) -> ErrorCode {
+        switch code {
+        case 4: return .timeout
+        case 1, 7, 8, 10, 12, 14, 16: return .transport
+        default: return .protocol
+        }
+    }
+
+    /// grpc-message is percent-encoded UTF-8.
+    static func decodeMessage(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// grpc-timeout: at most 8 digits and a unit.
+    static func timeoutHeader(milliseconds: Int) -> String {
+        milliseconds < 100_000_000 ? "grpc-timeout: \(milliseconds)m" : "grpc-timeout: \(milliseconds / 1000)S"
+    }
+}
