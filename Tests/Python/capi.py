@@ -21,6 +21,9 @@ class Region(ctypes.Structure):
                 ("concepts", ctypes.POINTER(Concept)), ("concept_count", ctypes.c_size_t)]
 
 
+STREAM_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+
 class Input(ctypes.Structure):
     _fields_ = [("kind", ctypes.c_int), ("url", ctypes.c_char_p), ("data", ctypes.c_void_p),
                 ("data_len", ctypes.c_size_t), ("text", ctypes.c_char_p), ("id", ctypes.c_char_p)]
@@ -37,6 +40,8 @@ def load(path=None):
         "clarifai_version": (s, []),
         "clarifai_api_version": (s, []),
         "clarifai_channel_new_json": (p, [s]),
+        "clarifai_channel_new_grpc": (p, [s]),
+        "clarifai_channel_new_grpc_insecure": (p, [s]),
         "clarifai_channel_set_timeout_ms": (i, [p, ctypes.c_long]),
         "clarifai_channel_set_ca_file": (i, [p, s]),
         "clarifai_channel_free": (None, [p]),
@@ -44,6 +49,7 @@ def load(path=None):
         "clarifai_client_free": (None, [p]),
         "clarifai_call": (i, [p, s, s, out]),
         "clarifai_call_proto": (i, [p, s, ctypes.c_char_p, z, out]),
+        "clarifai_call_stream": (i, [p, s, s, STREAM_FN, p]),
         "clarifai_response_proto": (i, [p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(z)]),
         "clarifai_json_to_proto": (i, [s, s, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(z)]),
         "clarifai_proto_to_json": (i, [s, ctypes.c_char_p, z, ctypes.POINTER(ctypes.c_void_p)]),
@@ -92,9 +98,14 @@ def call(lib, client, method, request=None):
     return Result(lib, code, handle.value)
 
 
-def new_client(lib, base_url, token, user_id=None, app_id=None):
-    """A channel and client; the channel is released at once (the client keeps it)."""
-    channel = lib.clarifai_channel_new_json(base_url.encode() if base_url else None)
+CHANNELS = {"rest": "clarifai_channel_new_json", "grpc": "clarifai_channel_new_grpc_insecure",
+            "grpcs": "clarifai_channel_new_grpc"}
+
+
+def new_client(lib, address, token, user_id=None, app_id=None, kind="rest"):
+    """A client on a new channel of `kind` (rest: a base URL, grpc/grpcs: host:port); the channel
+    is released at once (the client keeps it)."""
+    channel = getattr(lib, CHANNELS[kind])(address.encode() if address else None)
     assert channel, lib.clarifai_last_error()
     client = lib.clarifai_client_new(channel, token.encode() if token else None,
                                      user_id.encode() if user_id else None, app_id.encode() if app_id else None)

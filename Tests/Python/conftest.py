@@ -30,6 +30,16 @@ def app_id():
 
 @pytest.fixture
 def client(lib, server, app_id):
+    """A client on the REST channel."""
     handle = capi.new_client(lib, server.rest_url, server.token, "test-user", app_id)
+    yield handle
+    lib.clarifai_client_free(handle)
+
+
+@pytest.fixture(params=["rest", "grpc"])
+def any_client(request, lib, server, app_id):
+    """A client on the REST channel, then on the cleartext gRPC channel: tests that hold for both."""
+    address = server.rest_url if request.param == "rest" else server.grpc_target
+    handle = capi.new_client(lib, address, server.token, "test-user", app_id, kind=request.param)
     yield handle
     lib.clarifai_client_free(handle)

@@ -1,29 +1,35 @@
-"""Runs the C test program (Tests/C/test_capi.c, built by `make test`) against the local server."""
+"""Runs the C test program (Tests/C/test_capi.c, built by `make test`) against the local server,
+on the REST channel and on the cleartext gRPC channel, and once more under valgrind."""
 import os
 import subprocess
+
+import pytest
 
 import capi
 
 PROGRAM = capi.ROOT / "build" / "tests" / "test_capi"
+VALGRIND = "/usr/bin/valgrind"
 
 
-def test_c_program_passes(server):
+def program_env(server, channel):
+    return dict(os.environ, CLARIFAI_API_BASE=server.rest_url, CLARIFAI_GRPC_BASE=server.grpc_target,
+                CLARIFAI_PAT=server.token, CLARIFAI_TEST_CHANNEL=channel)
+
+
+@pytest.mark.parametrize("channel", ["rest", "grpc"])
+def test_c_program_passes(server, channel):
     assert PROGRAM.exists(), "build it with: make build/tests/test_capi"
-    env = dict(os.environ, CLARIFAI_API_BASE=server.rest_url, CLARIFAI_PAT=server.token)
-    result = subprocess.run([str(PROGRAM)], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(PROGRAM)], env=program_env(server, channel), capture_output=True, text=True, timeout=300)
     print(result.stdout, result.stderr)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("0 failed")
+    assert result.stdout.strip().endswith(" 0 failed")
 
 
-def test_c_program_is_clean_under_valgrind(server):
+@pytest.mark.skipif(not os.path.exists(VALGRIND), reason="valgrind is not installed")
+@pytest.mark.parametrize("channel", ["rest", "grpc"])
+def test_c_program_is_clean_under_valgrind(server, channel):
     """No invalid access and no leak that the library owns (definite or indirect)."""
-    valgrind = "/usr/bin/valgrind"
-    if not os.path.exists(valgrind):
-        import pytest
-        pytest.skip("valgrind is not installed")
-    env = dict(os.environ, CLARIFAI_API_BASE=server.rest_url, CLARIFAI_PAT=server.token)
-    result = subprocess.run([valgrind, "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+    result = subprocess.run([VALGRIND, "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
                              "--show-leak-kinds=definite,indirect", str(PROGRAM)],
-                            env=env, capture_output=True, text=True, timeout=600)
+                            env=program_env(server, channel), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]

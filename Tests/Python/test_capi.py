@@ -72,10 +72,10 @@ def test_versions(lib):
     assert lib.clarifai_method_name(273) is None
 
 
-def test_call_returns_the_servers_json(lib, client, server):
-    created = capi.call(lib, client, "PostInputs", {"inputs": [{"id": "one", "data": {"image": {"url": "https://x/1.jpg"}}}]})
+def test_call_returns_the_servers_json(lib, any_client, server):
+    created = capi.call(lib, any_client, "PostInputs", {"inputs": [{"id": "one", "data": {"image": {"url": "https://x/1.jpg"}}}]})
     assert created.code == capi.OK, created.error
-    listed = capi.call(lib, client, "ListInputs", {"per_page": 10})
+    listed = capi.call(lib, any_client, "ListInputs", {"per_page": 10})
     assert listed.code == capi.OK and listed.error == ""
     assert listed.status_code == 10000
     assert [item["id"] for item in listed.json["inputs"]] == ["one"]
@@ -92,19 +92,19 @@ def test_sends_auth_and_identifying_headers(lib, client, server):
     assert record["http_method"] == "GET" and record["raw_path"].startswith("/v2/users/test-user/apps/")
 
 
-def test_user_app_id_filled_from_the_client_where_the_request_leaves_it_out(lib, client, server, app_id):
+def test_user_app_id_filled_from_the_client_where_the_request_leaves_it_out(lib, any_client, server, app_id):
     clear_recorded_requests(server.rest_url)
-    capi.call(lib, client, "ListConcepts")
-    capi.call(lib, client, "ListConcepts", {"user_app_id": {"user_id": "someone", "app_id": "other"}})
-    capi.call(lib, client, "ListConcepts", {"userAppId": {"appId": "other"}})
+    capi.call(lib, any_client, "ListConcepts")
+    capi.call(lib, any_client, "ListConcepts", {"user_app_id": {"user_id": "someone", "app_id": "other"}})
+    capi.call(lib, any_client, "ListConcepts", {"userAppId": {"appId": "other"}})
     first, second, third = recorded_requests(server.rest_url)
     assert first["request"]["user_app_id"] == {"user_id": "test-user", "app_id": app_id}
     assert second["request"]["user_app_id"] == {"user_id": "someone", "app_id": "other"}
     assert third["request"]["user_app_id"] == {"user_id": "test-user", "app_id": "other"}
 
 
-def test_prediction_structs(lib, client):
-    code, handle = predict_url(lib, client, "general-image-recognition", "https://samples.clarifai.com/metro-north.jpg")
+def test_prediction_structs(lib, any_client):
+    code, handle = predict_url(lib, any_client, "general-image-recognition", "https://samples.clarifai.com/metro-north.jpg")
     assert code == capi.OK
     concepts, count = ctypes.POINTER(capi.Concept)(), ctypes.c_size_t()
     assert lib.clarifai_response_concepts(handle, 0, ctypes.byref(concepts), ctypes.byref(count)) == capi.OK
@@ -117,8 +117,8 @@ def test_prediction_structs(lib, client):
     lib.clarifai_response_free(handle)
 
 
-def test_region_and_embedding_structs(lib, client):
-    code, handle = predict_url(lib, client, "general-image-detection", "https://x/regions.jpg")
+def test_region_and_embedding_structs(lib, any_client):
+    code, handle = predict_url(lib, any_client, "general-image-detection", "https://x/regions.jpg")
     assert code == capi.OK
     regions, count = ctypes.POINTER(capi.Region)(), ctypes.c_size_t()
     assert lib.clarifai_response_regions(handle, 0, ctypes.byref(regions), ctypes.byref(count)) == capi.OK
@@ -130,7 +130,7 @@ def test_region_and_embedding_structs(lib, client):
         assert [got.concepts[i].name.decode() for i in range(got.concept_count)] == [c["name"] for c in want["data"]["concepts"]]
     lib.clarifai_response_free(handle)
 
-    code, handle = predict_url(lib, client, "general-image-embedding", "https://x/embed.jpg")
+    code, handle = predict_url(lib, any_client, "general-image-embedding", "https://x/embed.jpg")
     vector, dim = ctypes.POINTER(ctypes.c_float)(), ctypes.c_size_t()
     assert lib.clarifai_response_embedding(handle, 0, ctypes.byref(vector), ctypes.byref(dim)) == capi.OK
     expected = json.loads(lib.clarifai_response_json(handle))["outputs"][0]["data"]["embeddings"][0]["vector"]
@@ -138,7 +138,7 @@ def test_region_and_embedding_structs(lib, client):
     lib.clarifai_response_free(handle)
 
 
-def test_predict_inputs_of_every_kind(lib, client, server):
+def test_predict_inputs_of_every_kind(lib, any_client, server):
     image = b"\x00\x01binary\xff"
     inputs = (capi.Input * 4)(
         capi.Input(capi.INPUT_IMAGE, b"https://x/a.jpg", None, 0, None, b"by-url"),
@@ -148,7 +148,7 @@ def test_predict_inputs_of_every_kind(lib, client, server):
     )
     clear_recorded_requests(server.rest_url)
     handle = ctypes.c_void_p()
-    code = lib.clarifai_predict(client, b"general-image-recognition", None, inputs, 4, ctypes.byref(handle))
+    code = lib.clarifai_predict(any_client, b"general-image-recognition", None, inputs, 4, ctypes.byref(handle))
     assert code == capi.OK, lib.clarifai_last_error()
     assert lib.clarifai_response_output_count(handle) == 4
     lib.clarifai_response_free(handle)
@@ -169,8 +169,8 @@ def test_version_id_selects_the_versioned_path(lib, client, server):
     assert "/models/general-image-recognition/versions/v-1/outputs" in record["raw_path"]
 
 
-def test_api_error_hands_out_the_response(lib, client):
-    result = capi.call(lib, client, "GetInput", {"input_id": "missing"})
+def test_api_error_hands_out_the_response(lib, any_client):
+    result = capi.call(lib, any_client, "GetInput", {"input_id": "missing"})
     assert result.code == capi.API
     assert result.status_code == 30102 and result.json["status"]["code"] == 30102
     assert "GetInput" in result.error and "30102" in result.error
@@ -272,20 +272,20 @@ def test_tls_is_verified_and_ca_file_is_trusted(lib, tls_server):
     assert trusted.code == capi.API and trusted.status_code == 11005
 
 
-def test_last_error_is_cleared_by_success(lib, client):
-    assert capi.call(lib, client, "NoSuchMethod").code == capi.INVALID_ARGUMENT
+def test_last_error_is_cleared_by_success(lib, any_client):
+    assert capi.call(lib, any_client, "NoSuchMethod").code == capi.INVALID_ARGUMENT
     assert lib.clarifai_last_error() != b""
-    assert capi.call(lib, client, "ListConcepts").code == capi.OK
+    assert capi.call(lib, any_client, "ListConcepts").code == capi.OK
     assert lib.clarifai_last_error() == b""
 
 
-def test_threads_share_one_client(lib, client):
+def test_threads_share_one_client(lib, any_client):
     """ctypes releases the GIL during calls: 8 threads run through one client at once."""
     failures = []
 
     def work(n):
         for i in range(10):
-            code, handle = predict_url(lib, client, "general-image-recognition", f"https://x/{n}-{i}.jpg")
+            code, handle = predict_url(lib, any_client, "general-image-recognition", f"https://x/{n}-{i}.jpg")
             if code != capi.OK or lib.clarifai_response_output_count(handle) != 1:
                 failures.append((n, i, code))
             lib.clarifai_response_free(handle)
@@ -310,25 +310,25 @@ def response_bytes(lib, handle):
     return ctypes.string_at(data, size.value)
 
 
-def test_call_proto_sends_the_message_and_returns_binary(lib, client, server):
+def test_call_proto_sends_the_message_and_returns_binary(lib, any_client, server):
     from clarifai_grpc.grpc.api import resources_pb2, service_pb2
     from google.protobuf import json_format
     request = service_pb2.PostConceptsRequest(concepts=[resources_pb2.Concept(id="cat", name="Cat")])
-    code, handle = call_proto(lib, client, "PostConcepts", request.SerializeToString())
+    code, handle = call_proto(lib, any_client, "PostConcepts", request.SerializeToString())
     assert code == capi.OK, lib.clarifai_last_error()
     answer = service_pb2.MultiConceptResponse.FromString(response_bytes(lib, handle))
     expected = json_format.Parse(lib.clarifai_response_json(handle), service_pb2.MultiConceptResponse())
     assert answer == expected and [c.id for c in answer.concepts] == ["cat"]
     lib.clarifai_response_free(handle)
 
-    code, handle = call_proto(lib, client, "ListConcepts", b"")
+    code, handle = call_proto(lib, any_client, "ListConcepts", b"")
     assert code == capi.OK and [c.id for c in service_pb2.MultiConceptResponse.FromString(response_bytes(lib, handle)).concepts] == ["cat"]
     lib.clarifai_response_free(handle)
 
 
-def test_call_proto_rejects_malformed_bytes_before_sending(lib, client, server):
+def test_call_proto_rejects_malformed_bytes_before_sending(lib, any_client, server):
     clear_recorded_requests(server.rest_url)
-    code, handle = call_proto(lib, client, "ListConcepts", b"\x0a\x05ab")
+    code, handle = call_proto(lib, any_client, "ListConcepts", b"\x0a\x05ab")
     assert (code, handle) == (capi.INVALID_ARGUMENT, None)
     assert "user_app_id" in lib.clarifai_last_error().decode()
     assert recorded_requests(server.rest_url) == []
@@ -339,9 +339,9 @@ def test_call_proto_rejects_malformed_bytes_before_sending(lib, client, server):
     ({"inputs": [{}, {"data": {"image": {"base64": "%%%"}}}]}, "inputs[1].data.image.base64: invalid base64"),
     ({"model_id": 7}, "model_id: expected a string"),
 ])
-def test_requests_are_checked_against_the_schema_before_sending(lib, client, server, request_json, path):
+def test_requests_are_checked_against_the_schema_before_sending(lib, any_client, server, request_json, path):
     clear_recorded_requests(server.rest_url)
-    result = capi.call(lib, client, "PostModelOutputs", request_json)
+    result = capi.call(lib, any_client, "PostModelOutputs", request_json)
     assert result.code == capi.INVALID_ARGUMENT and path in result.error, result.error
     assert "PostModelOutputs" in result.error and "clarifai.api.PostModelOutputsRequest" in result.error
     assert recorded_requests(server.rest_url) == []
@@ -357,3 +357,71 @@ def test_requests_reach_the_server_in_canonical_form(lib, client, server, app_id
     posted, listed = recorded_requests(server.rest_url)
     assert posted["request"]["inputs"][0]["status"] == {"code": 30001}
     assert listed["request"]["per_page"] == 2 and listed["raw_path"].endswith("?page=1&per_page=2")
+
+
+def test_grpc_sends_auth_and_identifying_metadata(lib, server, app_id):
+    client = capi.new_client(lib, server.grpc_target, server.token, "test-user", app_id, kind="grpc")
+    clear_recorded_requests(server.rest_url)
+    assert capi.call(lib, client, "ListConcepts").code == capi.OK
+    lib.clarifai_client_free(client)
+    [record] = recorded_requests(server.rest_url)
+    assert record["front"] == "grpc" and record["method"] == "ListConcepts"
+    assert record["authorization"] == "Key " + server.token
+    assert record["headers"]["x-clarifai-request-id-prefix"] == "c-libclarifai-1.0.0"
+    assert "libclarifai/1.0.0" in record["headers"]["user-agent"]
+    assert record["request"]["user_app_id"] == {"user_id": "test-user", "app_id": app_id}
+
+
+@pytest.mark.parametrize("target, words", [
+    ("https://api.clarifai.com", ["without a URL scheme"]),
+    ("http://127.0.0.1:1", ["without a URL scheme"]),
+    ("host:0", ["port must be 1-65535"]),
+    ("host:99999", ["port must be 1-65535"]),
+    ("[::1", ["host[:port]"]),
+    ("a/b:1", ["host[:port]"]),
+])
+def test_grpc_targets_are_checked(lib, target, words):
+    for constructor in (lib.clarifai_channel_new_grpc, lib.clarifai_channel_new_grpc_insecure):
+        assert constructor(target.encode()) is None
+        for word in words:
+            assert word in lib.clarifai_last_error().decode()
+
+
+def test_grpc_target_from_the_environment(server):
+    script = (
+        "import sys; sys.path.insert(0, %r); import capi\n"
+        "lib = capi.load(); client = capi.new_client(lib, None, 'test-pat', 'test-user', 'env', kind='grpc')\n"
+        "print(capi.call(lib, client, 'ListConcepts').status_code)\n"
+        "print(lib.clarifai_channel_new_grpc_insecure(None) is not None)\n" % str(capi.ROOT / "Tests" / "Python"))
+    env = dict(os.environ, CLARIFAI_GRPC_BASE=server.grpc_target)
+    assert subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          check=True).stdout.split() == ["10000", "True"]
+    env.pop("CLARIFAI_GRPC_BASE")
+    script = ("import sys; sys.path.insert(0, %r); import capi; lib = capi.load()\n"
+              "print(lib.clarifai_channel_new_grpc_insecure(None), lib.clarifai_last_error().decode())"
+              % str(capi.ROOT / "Tests" / "Python"))
+    assert "CLARIFAI_GRPC_BASE" in subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                                                  text=True, check=True).stdout
+
+
+def test_grpc_refused_connection_is_a_transport_error(lib):
+    client = capi.new_client(lib, "127.0.0.1:1", "t", kind="grpc")
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert result.code == capi.TRANSPORT and "ListConcepts" in result.error and "127.0.0.1" in result.error
+
+
+def test_grpc_unimplemented_method_names_the_status(lib, server):
+    client = capi.new_client(lib, server.grpc_target, server.token, kind="grpc")
+    result = capi.call(lib, client, "ListApps")
+    lib.clarifai_client_free(client)
+    assert result.code == capi.TRANSPORT and "gRPC status 12 UNIMPLEMENTED" in result.error
+
+
+def test_streaming_on_the_rest_channel_is_unsupported(lib, client):
+    callback = capi.STREAM_FN(lambda message, userdata: 0)
+    code = lib.clarifai_call_stream(client, b"GenerateModelOutputs", b"{}", callback, None)
+    assert code == capi.UNSUPPORTED and "gRPC channel" in lib.clarifai_last_error().decode()
+    code = lib.clarifai_call_stream(client, b"ListConcepts", b"{}", callback, None)
+    assert code == capi.UNSUPPORTED and "clarifai_call" in lib.clarifai_last_error().decode()
+    assert lib.clarifai_call_stream(client, b"GenerateModelOutputs", b"{}", capi.STREAM_FN(), None) == capi.INVALID_ARGUMENT
