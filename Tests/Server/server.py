@@ -6,8 +6,10 @@ routed from the methods' `google.api.http` annotations and (de)serialised with j
 One in-memory store, one function per supported method, shared by both fronts.
 
     python Tests/Server/server.py [--rest-port N] [--grpc-port N] [--token T]... [--app-key K]
+                                  [--tls-cert PEM --tls-key PEM [--grpcs-port N]]
 
-Prints `READY rest=<port> grpc=<port>` on stdout once both listen; logs go to stderr.
+Prints `READY rest=<port> grpc=<port>` on stdout once all ports listen (with the TLS options
+`READY rest=<port> grpc=<port> grpcs=<port>`); logs go to stderr.
 """
 
 import argparse
@@ -41,7 +43,12 @@ TEST_USER, TEST_APP = "test-user", "main"
 MAX_PREDICT_INPUTS = 128
 DEFAULT_PER_PAGE = 128
 RECORD_LIMIT = 1000
-RECORDED_HEADERS = ("user-agent", "x-clarifai-request-id-prefix", "content-type")
+RECORDED_HEADERS = ("user-agent", "x-clarifai-request-id-prefix", "content-type", "x-test-compress")
+STREAM_COUNT_MAX = 100000  # model stream-count
+STREAM_INTERVAL = 0.02  # s between the messages of model stream-forever
+DEADLINE_SLEEP = 5.0  # s model grpc-deadline waits before answering
+BIG_TEXT_SIZE = 5 * 1024 * 1024  # characters in the answer of model grpc-big
+COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
 
 VOCABULARY = """animal beach bicycle bird boat building car cat city cloud coffee computer dog
     flower food forest fruit grass horse house lake landscape light mountain music nature night
@@ -55,6 +62,37 @@ class ApiError(Exception):
     def __init__(self, code, description, details=""):
         super().__init__(description)
         self.status = status_pb2.Status(code=code, description=description, details=details)
+
+
+class GrpcAbort(Exception):
+    """Raised by a gRPC-only handler or fault: the RPC ends with this gRPC status (context.abort)."""
+
+    def __init__(self, code, details):
+        super().__init__(details)
+        self.code, self.details = code, details
+
+
+class RpcWatch:
+    """Tells when a gRPC call has ended (completed, cancelled by the client, deadline passed or
+    server stopping): grpcio runs the context's callbacks whenever an RPC terminates."""
+
+    def __init__(self, context, on_end=None):
+        self.context, self.ended, self.on_end = context, threading.Event(), on_end
+        if not context.add_callback(self._end):  # already terminated
+            self._end()
+
+    def _end(self):
+        if self.on_end:
+            self.on_end()
+        self.ended.set()
+
+    def wait(self, seconds):
+        """Sleeps `seconds` or until the call ends; True if it has ended."""
+        return self.ended.wait(seconds)
+
+    @property
+    def active(self):
+        return not self.ended.is_set() and self.context.is_active()
 
 
 def http_status(code):
@@ -148,10 +186,11 @@ class Api:
         }
         with self.lock:
             self.recorded.append(entry)
+        return entry
 
     def recordings(self, clear=False):
-        with self.lock:
-            out = list(self.recorded)
+        with self.lock:  # a stream's record changes while it runs: copy it under the lock
+            out = [dict(e, stream=dict(e["stream"])) if "stream" in e else e for e in self.recorded]
             if clear:
                 self.recorded.clear()
         return out
@@ -181,20 +220,27 @@ class Api:
             self.counter += 1
             return f"{prefix or 'req'}-{self.counter:06d}"
 
-    def call(self, method, request, authorization, headers, front, **extra):
-        """Runs `method` (a MethodDescriptor); None means "not implemented"."""
+    def call(self, method, request, authorization, headers, front, fault=None, **extra):
+        """Runs `method` (a MethodDescriptor); None means "not implemented".
+
+        `fault` (gRPC front): called before authentication and outside the lock; it returns the
+        response, or None to go on as usual, or raises GrpcAbort (which propagates)."""
         self.record(front, method.name, request, authorization, headers, **extra)
         handler = HANDLERS.get(method.name)
         if handler is None:
             log.info("%s %s -> not implemented", front, method.name)
             return None
         try:
-            with self.lock:
-                response = handler(request, self.authenticate(authorization, request))
+            response = fault() if fault else None
+            if response is None:
+                with self.lock:
+                    response = handler(request, self.authenticate(authorization, request))
             if not response.status.code:
                 response.status.code, response.status.description = sc.SUCCESS, "Ok"
         except ApiError as e:
             response = GetMessageClass(method.output_type)(status=e.status)
+        except GrpcAbort:
+            raise
         except Exception as e:  # a bug here: answer it rather than drop the connection
             log.exception("%s %s failed", front, method.name)
             response = GetMessageClass(method.output_type)(
@@ -207,6 +253,87 @@ class Api:
         response = GetMessageClass(method.output_type)(status=err.status)
         response.status.req_id = self.req_id(headers.get("x-clarifai-request-id-prefix"))
         return response
+
+    def stream(self, method, request, authorization, headers, context, fault=None):
+        """A server-streaming gRPC method: the iterator of its responses, None if not implemented.
+
+        The record gets `"stream": {"sent", "cancelled", "finished", "code"}`, kept up to date:
+        `sent` counts the messages handed to grpcio while the call was active (when the client
+        cancels, the last one may not have left); `finished` is set when
+        the server ended the stream itself (normally or with an error status), `cancelled` when
+        the call ended before that (client cancel, deadline, connection lost, server stopping);
+        `code` is the final gRPC status name once known."""
+        handler = STREAM_HANDLERS.get(method.name)
+        if handler is None:
+            self.record("grpc", method.name, request, authorization, headers)
+            log.info("grpc %s -> not implemented", method.name)
+            return None
+        state = {"sent": 0, "cancelled": False, "finished": False, "code": None}
+        self.record("grpc", method.name, request, authorization, headers, stream=state)
+
+        def on_end():
+            with self.lock:
+                if not state["finished"]:
+                    state["cancelled"] = True
+                    state["code"] = "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
+            log.info("grpc %s -> stream ended: %s", method.name, state)
+
+        watch = RpcWatch(context, on_end)  # registered now: the generator only starts on first next()
+        return self._stream(method, handler, request, authorization, headers, state, watch, fault)
+
+    def _messages(self, method, handler, request, authorization, watch, fault):
+        """The handler's messages; an ApiError becomes one last message carrying its status."""
+        try:
+            response = fault() if fault else None
+            if response is not None:
+                yield response
+                return
+            with self.lock:
+                auth = self.authenticate(authorization, request)
+            yield from handler(request, auth, StreamCall(self, watch))
+        except ApiError as e:
+            yield GetMessageClass(method.output_type)(status=e.status)
+
+    def _stream(self, method, handler, request, authorization, headers, state, watch, fault):
+        req_id = self.req_id(headers.get("x-clarifai-request-id-prefix"))
+
+        def end(code):
+            with self.lock:
+                if not state["cancelled"]:
+                    state["finished"], state["code"] = True, code
+
+        try:
+            for response in self._messages(method, handler, request, authorization, watch, fault):
+                if not response.status.code:
+                    response.status.code, response.status.description = sc.SUCCESS, "Ok"
+                response.status.req_id = req_id
+                if not watch.active:
+                    return
+                with self.lock:  # counted before the yield: grpcio does not resume a generator
+                    state["sent"] += 1  # after the send of its last message met a cancellation
+                yield response
+            if watch.active:
+                end("OK")
+        except GrpcAbort as e:
+            end(e.code.name)
+            log.info("grpc %s -> abort %s after %d messages", method.name, e.code.name, state["sent"])
+            watch.context.abort(e.code, e.details)
+        except Exception as e:  # a bug here: end the RPC with INTERNAL
+            log.exception("grpc %s failed", method.name)
+            end("INTERNAL")
+            watch.context.abort(grpc.StatusCode.INTERNAL, f"test server error: {e!r}")
+
+
+class StreamCall:
+    """What a streaming handler gets besides (request, auth): the store and the call's state."""
+
+    def __init__(self, api, watch):
+        self.api, self.watch = api, watch
+
+    def locked(self, fn, *args):
+        """fn(*args) under the store lock (streaming handlers run outside it)."""
+        with self.api.lock:
+            return fn(*args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,6 +648,105 @@ def PatchConcepts(req, auth):
 
 
 # ---------------------------------------------------------------------------------------------
+# Streaming handlers (gRPC only): `(request, auth, call) -> iterator of responses`, run OUTSIDE
+# the store lock (call.locked(fn, ...) takes it); an ApiError ends the stream with one message
+# carrying its status, a GrpcAbort ends the RPC with that gRPC status.
+
+STREAM_HANDLERS = {}
+
+
+def stream_handler(fn):
+    assert V2.methods_by_name[fn.__name__].server_streaming, fn.__name__
+    assert not V2.methods_by_name[fn.__name__].client_streaming, fn.__name__
+    STREAM_HANDLERS[fn.__name__] = fn
+    return fn
+
+
+def numbered_output(i):
+    return service_pb2.MultiOutputResponse(outputs=[res.Output(
+        id=f"out-{i}", status=status_pb2.Status(code=sc.SUCCESS, description="Ok"),
+        created_at=now(), data=res.Data(text=res.Text(raw=str(i))))])
+
+
+def stream_count(req, auth, call):
+    raw = req.inputs[0].data.text.raw.strip() if req.inputs else ""
+    if not raw.isdigit() or int(raw) > STREAM_COUNT_MAX:
+        raise ApiError(sc.PREDICT_INVALID_REQUEST, "Invalid predict request",
+                       f"model stream-count needs inputs[0].data.text.raw = a number 0..{STREAM_COUNT_MAX}")
+    for i in range(int(raw)):
+        yield numbered_output(i)
+
+
+def stream_forever(req, auth, call):
+    i = 0
+    while True:
+        yield numbered_output(i)
+        i += 1
+        if call.watch.wait(STREAM_INTERVAL):
+            return
+
+
+def stream_error(req, auth, call):
+    for i in range(3):
+        yield numbered_output(i)
+    raise GrpcAbort(grpc.StatusCode.INTERNAL, "model crashed after 3 messages")
+
+
+def stream_api_error(req, auth, call):
+    for i in range(2):
+        yield numbered_output(i)
+    yield service_pb2.MultiOutputResponse(status=status_pb2.Status(
+        code=sc.FAILURE, description="generation failed", details="model stream-api-error fails after 2 messages"))
+
+
+STREAM_MODELS = {"stream-count": stream_count, "stream-forever": stream_forever,
+                 "stream-error": stream_error, "stream-api-error": stream_api_error}
+
+
+@stream_handler
+def GenerateModelOutputs(req, auth, call):
+    stream = STREAM_MODELS.get(req.model_id or req.model.id)
+    if stream is None:  # any other model: one message, what PostModelOutputs answers
+        yield call.locked(PostModelOutputs, req, auth)
+    else:
+        yield from stream(req, auth, call)
+
+
+@stream_handler
+def StreamLogEntries(req, auth, call):
+    for i in range(3):
+        yield service_pb2.MultiLogEntryResponse(log_entries=[res.LogEntry(
+            message=f"log line {i}", log_type=req.log_type or "runner")])
+
+
+def grpc_fault(model_id, context):
+    """The fault hooks of the gRPC front (PostModelOutputs and GenerateModelOutputs by model_id),
+    before authentication: a response, None for no fault, or GrpcAbort."""
+    if model_id == "grpc-unavailable":
+        raise GrpcAbort(grpc.StatusCode.UNAVAILABLE, "try later")
+    if model_id == "grpc-unauthenticated":
+        raise GrpcAbort(grpc.StatusCode.UNAUTHENTICATED, "invalid credentials")
+    if model_id == "grpc-message-encoding":
+        raise GrpcAbort(grpc.StatusCode.INTERNAL, "bad ünïcode 100%")
+    if model_id == "grpc-deadline":
+        if RpcWatch(context).wait(DEADLINE_SLEEP):
+            return service_pb2.MultiOutputResponse()  # the call is gone; nobody reads this
+        return service_pb2.MultiOutputResponse(outputs=[res.Output(
+            id="late", status=status_pb2.Status(code=sc.SUCCESS, description="Ok"),
+            data=res.Data(text=res.Text(raw=f"answered after {DEADLINE_SLEEP:g} s")))])
+    if model_id == "grpc-big":
+        return service_pb2.MultiOutputResponse(outputs=[res.Output(
+            id="big", status=status_pb2.Status(code=sc.SUCCESS, description="Ok"),
+            data=res.Data(text=res.Text(raw="x" * BIG_TEXT_SIZE)))])
+    return None
+
+
+GRPC_FAULT_MODELS = ("grpc-unavailable", "grpc-deadline", "grpc-unauthenticated", "grpc-message-encoding",
+                     "grpc-big")
+FAULT_METHODS = ("PostModelOutputs", "GenerateModelOutputs")
+
+
+# ---------------------------------------------------------------------------------------------
 # JSON (shared by the REST front and the recording)
 
 
@@ -739,8 +965,22 @@ def _grpc_method(method):
 
     def call(self, request, context):
         headers = {k: v for k, v in context.invocation_metadata()}
+        authorization = headers.get("authorization", "")
+        compression = COMPRESSION.get(headers.get("x-test-compress", "").strip().lower())
+        if compression is not None:
+            context.set_compression(compression)  # sent whatever the client's grpc-accept-encoding
+        fault = None
+        if method.name in FAULT_METHODS and (request.model_id or request.model.id) in GRPC_FAULT_MODELS:
+            fault = lambda: grpc_fault(request.model_id or request.model.id, context)  # noqa: E731
+        if method.server_streaming and not method.client_streaming:
+            stream = self.api.stream(method, request, authorization, headers, context, fault)
+            return default(self, request, context) if stream is None else stream
         message = GetMessageClass(method.input_type)() if method.client_streaming else request
-        response = self.api.call(method, message, headers.get("authorization", ""), headers, "grpc")
+        try:
+            response = self.api.call(method, message, authorization, headers, "grpc", fault)
+        except GrpcAbort as e:
+            log.info("grpc %s -> abort %s", method.name, e.code.name)
+            context.abort(e.code, e.details)
         return default(self, request, context) if response is None else response
 
     call.__name__ = method.name
@@ -761,7 +1001,19 @@ def main(argv=None):
     parser.add_argument("--token", action="append", help="a PAT of user test-user (repeatable; default test-pat)")
     parser.add_argument("--app-key", default="test-app-key", help="an app key bound to test-user/main")
     parser.add_argument("--verbose", action="store_true", help="also log every HTTP request line")
+    parser.add_argument("--tls-cert", metavar="PEM", help="certificate (chain) of the TLS gRPC port")
+    parser.add_argument("--tls-key", metavar="PEM", help="private key of the TLS gRPC port")
+    parser.add_argument("--grpcs-port", type=int, default=0, help="TLS gRPC port (0: pick a free one)")
     args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    credentials = None
+    if args.tls_cert:
+        try:
+            with open(args.tls_key, "rb") as key, open(args.tls_cert, "rb") as cert:
+                credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
+        except OSError as e:
+            parser.error(f"cannot read the TLS certificate or key: {e}")
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(message)s")
     # the official servicer's default raises NotImplementedError; grpc logs each with a traceback
@@ -769,7 +1021,8 @@ def main(argv=None):
         lambda r: not (r.exc_info and r.exc_info[0] is NotImplementedError))
 
     api = Api(args.token or ["test-pat"], args.app_key)
-    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    # every running RPC holds a worker (a stream until it ends): room for many open streams
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
     service_pb2_grpc.add_V2Servicer_to_server(Servicer(api), grpc_server)
     router = Router()
     try:
@@ -777,6 +1030,12 @@ def main(argv=None):
         httpd = ThreadingHTTPServer(("127.0.0.1", args.rest_port), make_http_handler(api, router))
     except (OSError, RuntimeError) as e:
         sys.exit(f"server.py: cannot listen (rest {args.rest_port}, grpc {args.grpc_port}): {e}")
+    if credentials is not None:
+        try:
+            grpcs_port = grpc_server.add_secure_port(f"127.0.0.1:{args.grpcs_port}", credentials)
+        except RuntimeError as e:
+            sys.exit(f"server.py: cannot listen with TLS on grpcs port {args.grpcs_port} "
+                     f"(is {args.tls_cert} a PEM certificate and {args.tls_key} its PEM key?): {e}")
     httpd.daemon_threads = True
     grpc_server.start()
     threading.Thread(target=httpd.serve_forever, name="rest", daemon=True).start()
@@ -784,8 +1043,10 @@ def main(argv=None):
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    log.info("%d REST bindings, %d methods implemented", len(router.routes), len(HANDLERS))
-    print(f"READY rest={httpd.server_address[1]} grpc={grpc_port}", flush=True)
+    log.info("%d REST bindings, %d methods implemented (+ %d streaming, gRPC only)", len(router.routes),
+             len(HANDLERS), len(STREAM_HANDLERS))
+    ready = f"READY rest={httpd.server_address[1]} grpc={grpc_port}"
+    print(ready + (f" grpcs={grpcs_port}" if credentials is not None else ""), flush=True)
     while not stop.wait(0.5):
         pass
     log.info("stopping")

@@ -2,20 +2,28 @@
 
 `stub` runs a test over both channels of the official client: its JSON channel (REST) and its
 insecure gRPC channel. Each stub is built right after its own channel (the client switches a
-module-global deserializer when a channel is created). The JSON channel cannot send a request
-holding a Concept (it crashes in its own code), so those requests go over gRPC only.
+module-global deserializer when a channel is created; `plain_stub` sets it for channels made
+with grpc directly). The JSON channel cannot send a request holding a Concept (it crashes in its
+own code), so those requests go over gRPC only. Streaming, fault hooks, compression and TLS are
+gRPC only; `test_wire_with_curl` looks at the HTTP/2 wire as a libcurl client sees it.
 """
 
 import base64
 import http.client
 import json
+import os
+import shutil
+import struct
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import grpc
 import pytest
+from clarifai_grpc.channel import clarifai_channel
 from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
@@ -412,3 +420,285 @@ def test_base64_bytes_in_rest_json(server):
                         {"inputs": [{"data": {"image": {"base64": base64.b64encode(raw).decode()}}}]})
     assert status == 200 and base64.b64decode(body["outputs"][0]["input"]["data"]["image"]["base64"]) == raw
     assert body["outputs"][0]["data"]["embeddings"][0]["num_dimensions"] == 16
+
+
+# --- server streaming (gRPC) -----------------------------------------------------------------
+
+
+def text_request(model_id, text="", **kwargs):
+    return s.PostModelOutputsRequest(model_id=model_id, inputs=[r.Input(data=r.Data(text=r.Text(raw=text)))],
+                                     **kwargs)
+
+
+def generate(stub, model_id, text="", metadata=key(), **kwargs):
+    return stub.GenerateModelOutputs(text_request(model_id, text), metadata=metadata, **kwargs)
+
+
+def stream_record(srv, model_id, timeout=5.0, until=lambda st: st["finished"] or st["cancelled"]):
+    """The last recorded GenerateModelOutputs of `model_id`, once `until(its "stream")` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        recs = [x for x in recorded_requests(srv.rest_url)
+                if x["method"] == "GenerateModelOutputs" and x["request"].get("model_id") == model_id]
+        if recs and until(recs[-1]["stream"]) or time.monotonic() > deadline:
+            return recs[-1] if recs else None
+        time.sleep(0.02)
+
+
+def test_stream_count_1000_in_order(server):
+    stub = grpc_stub(server)
+    started = time.monotonic()
+    messages = list(generate(stub, "stream-count", "1000"))
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0, elapsed
+    assert [m.outputs[0].data.text.raw for m in messages] == [str(i) for i in range(1000)]
+    assert [m.outputs[0].id for m in messages] == [f"out-{i}" for i in range(1000)]
+    assert all(m.status.code == sc.SUCCESS and m.outputs[0].status.code == sc.SUCCESS for m in messages)
+    assert len({m.status.req_id for m in messages}) == 1  # one request, one req_id
+    rec = stream_record(server, "stream-count")
+    assert rec["front"] == "grpc" and rec["request"]["inputs"][0]["data"]["text"]["raw"] == "1000"
+    assert rec["stream"] == {"sent": 1000, "cancelled": False, "finished": True, "code": "OK"}
+
+
+def test_stream_count_edge_cases(server):
+    stub = grpc_stub(server)
+    assert list(generate(stub, "stream-count", "0")) == []
+    for bad in ("", "-1", "ten", "100001"):
+        (only,) = generate(stub, "stream-count", bad)
+        assert only.status.code == sc.PREDICT_INVALID_REQUEST and "100000" in only.status.details
+
+
+def test_stream_cancel_is_observed(server):
+    clear_recorded_requests(server.rest_url)
+    stream = generate(grpc_stub(server), "stream-forever")
+    got = []
+    for message in stream:
+        got.append(message.outputs[0].data.text.raw)
+        if len(got) == 3:
+            break
+    stream.cancel()
+    assert got == ["0", "1", "2"]
+    rec = stream_record(server, "stream-forever")
+    assert rec["stream"]["cancelled"] and not rec["stream"]["finished"] and rec["stream"]["code"] == "CANCELLED"
+    assert 3 <= rec["stream"]["sent"] <= 10  # a message every 20 ms: a few more at most
+    sent = rec["stream"]["sent"]
+    time.sleep(0.2)  # 10 intervals: the server has stopped sending
+    assert stream_record(server, "stream-forever")["stream"]["sent"] == sent
+
+
+def test_stream_deadline_is_observed(server):
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as err:
+        for _ in generate(grpc_stub(server), "stream-forever", timeout=0.3):
+            pass
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and time.monotonic() - started < 2
+    rec = stream_record(server, "stream-forever")
+    assert rec["stream"]["cancelled"] and rec["stream"]["code"] == "DEADLINE_EXCEEDED"
+    assert 2 <= rec["stream"]["sent"] <= 16  # 0.3 s / 20 ms
+
+
+def test_stream_error_mid_stream(server):
+    got = []
+    with pytest.raises(grpc.RpcError) as err:
+        for message in generate(grpc_stub(server), "stream-error"):
+            got.append(message.outputs[0].id)
+    assert got == ["out-0", "out-1", "out-2"]
+    assert err.value.code() == grpc.StatusCode.INTERNAL
+    assert err.value.details() == "model crashed after 3 messages"
+    assert stream_record(server, "stream-error")["stream"] == {
+        "sent": 3, "cancelled": False, "finished": True, "code": "INTERNAL"}
+
+
+def test_stream_api_error(server):
+    messages = list(generate(grpc_stub(server), "stream-api-error"))
+    assert [m.status.code for m in messages] == [sc.SUCCESS, sc.SUCCESS, sc.FAILURE]
+    assert messages[2].status.description == "generation failed" and not messages[2].outputs
+    assert stream_record(server, "stream-api-error")["stream"]["code"] == "OK"
+
+
+def test_stream_other_models_and_auth(server):
+    stub = grpc_stub(server)
+    (echo,) = generate(stub, "text-echo", "hi")
+    assert echo.status.code == sc.SUCCESS and echo.outputs[0].data.text.raw == "echo: hi"
+    unary = stub.PostModelOutputs(text_request("text-echo", "hi"), metadata=key())
+    assert echo.outputs[0].data == unary.outputs[0].data
+    (missing,) = generate(stub, "no-such-model", "hi")
+    assert missing.status.code == sc.MODEL_DOES_NOT_EXIST
+    (bad,) = generate(stub, "stream-count", "5", metadata=key("wrong"))
+    assert bad.status.code == sc.CONN_KEY_INVALID and not bad.outputs
+    (none,) = generate(stub, "stream-count", "5", metadata=())
+    assert none.status.code == sc.CONN_KEY_NOT_FOUND
+
+
+def test_stream_log_entries(server):
+    messages = list(grpc_stub(server).StreamLogEntries(s.StreamLogEntriesRequest(log_type="builder"),
+                                                        metadata=key()))
+    assert [m.log_entries[0].message for m in messages] == ["log line 0", "log line 1", "log line 2"]
+    assert all(m.status.code == sc.SUCCESS and m.log_entries[0].log_type == "builder" for m in messages)
+
+
+def test_unimplemented_streams(server):
+    clear_recorded_requests(server.rest_url)
+    with pytest.raises(grpc.RpcError) as err:
+        list(grpc_stub(server).StreamAnnotations(s.StreamAnnotationsRequest(), metadata=key()))
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    status, _ = rest(server, "POST", "/v2/users/me/apps/main/models/stream-count/outputs/generate",
+                     {"inputs": [{"data": {"text": {"raw": "3"}}}]})
+    assert status == 501  # streaming is gRPC only
+    (grpc_rec, rest_rec) = recorded_requests(server.rest_url)
+    assert grpc_rec["method"] == "StreamAnnotations" and "stream" not in grpc_rec
+    assert rest_rec["method"] == "GenerateModelOutputs" and "stream" not in rest_rec
+
+
+# --- gRPC fault hooks ------------------------------------------------------------------------
+
+
+def plain_stub(channel):
+    """A V2Stub over a channel made without ClarifaiChannel: V2Stub reads a module global that
+    only ClarifaiChannel's factories set, so set it for the gRPC (binary) case first."""
+    clarifai_channel.wrap_response_deserializer = clarifai_channel._response_deserializer_for_grpc
+    return service_pb2_grpc.V2Stub(channel)
+
+
+@pytest.mark.parametrize("model_id,code,details", [
+    ("grpc-unavailable", grpc.StatusCode.UNAVAILABLE, "try later"),
+    ("grpc-unauthenticated", grpc.StatusCode.UNAUTHENTICATED, "invalid credentials"),
+    ("grpc-message-encoding", grpc.StatusCode.INTERNAL, "bad ünïcode 100%"),
+])
+def test_grpc_fault_aborts(server, model_id, code, details):
+    stub = grpc_stub(server)
+    calls = [lambda: stub.PostModelOutputs(text_request(model_id), metadata=key("wrong")),  # before auth
+             lambda: list(stub.GenerateModelOutputs(text_request(model_id), metadata=key()))]
+    for call in calls:
+        with pytest.raises(grpc.RpcError) as err:
+            call()
+        assert (err.value.code(), err.value.details()) == (code, details)
+
+
+def test_grpc_unavailable_is_retried_by_the_official_client(server):
+    clear_recorded_requests(server.rest_url)
+    with pytest.raises(grpc.RpcError):
+        grpc_stub(server).PostModelOutputs(text_request("grpc-unavailable"), metadata=key())
+    tries = [x for x in recorded_requests(server.rest_url) if x["request"].get("model_id") == "grpc-unavailable"]
+    assert 1 <= len(tries) <= 5  # its service config: retryPolicy maxAttempts 5 on UNAVAILABLE
+
+
+def test_grpc_fault_deadline(server):
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as err:
+        grpc_stub(server).PostModelOutputs(text_request("grpc-deadline"), metadata=key(), timeout=0.3)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and time.monotonic() - started < 2
+
+
+def test_grpc_fault_big(server):
+    resp = grpc_stub(server).PostModelOutputs(text_request("grpc-big"), metadata=key())  # 1 GB limit
+    assert resp.status.code == sc.SUCCESS and resp.outputs[0].data.text.raw == "x" * (5 * 1024 * 1024)
+    with grpc.insecure_channel(server.grpc_target) as channel:  # grpc's default limit: 4 MB
+        with pytest.raises(grpc.RpcError) as err:
+            plain_stub(channel).PostModelOutputs(text_request("grpc-big"), metadata=key())
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_grpc_faults_are_grpc_only(server):
+    status, body = rest(server, "POST", "/v2/models/grpc-unavailable/outputs",
+                        {"inputs": [{"data": {"text": {"raw": "x"}}}]})
+    assert status == 404 and body["status"]["code"] == sc.MODEL_DOES_NOT_EXIST
+
+
+# --- compression -----------------------------------------------------------------------------
+
+
+def test_compression_round_trip(server):
+    stub = grpc_stub(server)
+    compress = key() + (("x-test-compress", "gzip"),)
+    resp = stub.PostModelOutputs(text_request("grpc-big"), metadata=compress)
+    assert len(resp.outputs[0].data.text.raw) == 5 * 1024 * 1024
+    assert [m.outputs[0].id for m in generate(stub, "stream-count", "3", metadata=compress)] == [
+        "out-0", "out-1", "out-2"]
+    # the client compressing its request works too
+    resp = stub.PostModelOutputs(text_request("text-echo", "zipped"), metadata=key(),
+                                 compression=grpc.Compression.Gzip)
+    assert resp.outputs[0].data.text.raw == "echo: zipped"
+
+
+def curl_has_http2():
+    if not shutil.which("curl"):
+        return False
+    return "HTTP2" in subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout
+
+
+def curl_grpc(target, method, request, *headers):
+    """One gRPC call with curl (h2c prior knowledge), as a libcurl client makes it:
+    (response headers and trailers as lowercase name -> value, body bytes)."""
+    frame = b"\0" + struct.pack(">I", request.ByteSize()) + request.SerializeToString()
+    args = ["curl", "-sS", "--http2-prior-knowledge", "--max-time", "10", "-D", "-", "-o", "/dev/stderr",
+            "-H", "content-type: application/grpc", "-H", "te: trailers", "-H", "authorization: Key test-pat",
+            *[a for h in headers for a in ("-H", h)], "--data-binary", "@-",
+            f"http://{target}/clarifai.api.V2/{method}"]
+    done = subprocess.run(args, input=frame, capture_output=True, check=True)
+    fields = dict(line.split(": ", 1) for line in done.stdout.decode().splitlines() if ": " in line)
+    return {k.lower(): v for k, v in fields.items()}, done.stderr
+
+
+@pytest.mark.skipif(not curl_has_http2(), reason="needs curl with HTTP/2")
+def test_wire_with_curl(server):
+    # x-test-compress: gzip -> grpc-encoding gzip, compressed-flag 1 on a compressible message
+    fields, body = curl_grpc(server.grpc_target, "PostModelOutputs", text_request("grpc-big"),
+                             "x-test-compress: gzip")
+    assert fields["grpc-encoding"] == "gzip" and fields["grpc-status"] == "0"
+    assert body[0] == 1 and len(body) < 100000
+    # grpc-core sends gzip even when the client does not accept it (grpcio cannot see that header)
+    fields, body = curl_grpc(server.grpc_target, "PostModelOutputs", text_request("grpc-big"),
+                             "x-test-compress: gzip", "grpc-accept-encoding: identity")
+    assert fields["grpc-encoding"] == "gzip" and body[0] == 1
+    # without the option: identity
+    fields, body = curl_grpc(server.grpc_target, "PostModelOutputs", text_request("text-echo", "hi"))
+    assert "grpc-encoding" not in fields and body[0] == 0 and fields["grpc-status"] == "0"
+    # grpc-message is percent-encoded (UTF-8 bytes and "%"), in a trailers-only response
+    fields, body = curl_grpc(server.grpc_target, "PostModelOutputs", text_request("grpc-message-encoding"))
+    assert fields["grpc-status"] == "13" and fields["grpc-message"] == "bad %C3%BCn%C3%AFcode 100%25"
+    assert body == b""
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+def test_no_tls_port_by_default(server):
+    assert server.grpcs_port is None and server.grpcs_target is None and server.tls_cert is None
+
+
+def test_tls_port():
+    with start_server(tls=True) as srv:
+        assert srv.grpcs_target == f"127.0.0.1:{srv.grpcs_port}" and os.path.exists(srv.tls_cert)
+        assert srv.grpcs_port not in (srv.grpc_port, srv.rest_port)
+        cert = Path(srv.tls_cert).read_bytes()
+        assert cert.startswith(b"-----BEGIN CERTIFICATE-----")
+
+        # trusted: the official secure channel given the certificate as its root
+        stub = service_pb2_grpc.V2Stub(ClarifaiChannel.get_grpc_channel(
+            base=srv.grpcs_target, root_certificates_path=srv.tls_cert))
+        resp = stub.PostModelOutputs(text_request("text-echo", "tls"), metadata=key(), timeout=10)
+        assert resp.outputs[0].data.text.raw == "echo: tls"
+        assert len(list(generate(stub, "stream-count", "100", timeout=10))) == 100
+        # also by name (DNS:localhost) with plain grpc
+        with grpc.secure_channel(f"localhost:{srv.grpcs_port}",
+                                 grpc.ssl_channel_credentials(root_certificates=cert)) as channel:
+            assert plain_stub(channel).ListModels(s.ListModelsRequest(), metadata=key(), timeout=10).models
+
+        # not trusted: the system roots do not know the self-signed certificate
+        untrusting = service_pb2_grpc.V2Stub(ClarifaiChannel.get_grpc_channel(base=srv.grpcs_target))
+        with pytest.raises(grpc.RpcError) as err:
+            untrusting.ListModels(s.ListModelsRequest(), metadata=key(), timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        # cleartext to the TLS port fails; the cleartext port still works
+        with grpc.insecure_channel(srv.grpcs_target) as channel:
+            with pytest.raises(grpc.RpcError) as err:
+                plain_stub(channel).ListModels(s.ListModelsRequest(), metadata=key(), timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert grpc_stub(srv).ListModels(s.ListModelsRequest(), metadata=key()).models
+    assert srv.process.returncode == 0 and not os.path.exists(srv.tls_cert)  # the temp dir is gone
+
+
+def test_tls_options_go_together():
+    with pytest.raises(RuntimeError):
+        start_server(extra_args=["--tls-cert", __file__], stderr=subprocess.DEVNULL)

@@ -53,53 +53,60 @@ public struct PredictionInput: @unchecked Sendable {
 
     /// Writes the Input message: {id, data: {image|text|video|audio: {url | base64 | raw}}}.
     func write(to writer: inout WireWriter, field: Int, schema: PredictionSchema, position: Int) throws {
+        let media = try schema.media(kind)
+        let (name, missing) = switch source {
+        case .url: ("url", "a url")
+        case .text: ("raw", "text")
+        case .bytes: ("base64", "data")
+        }
+        guard let value = schema.mediaField(name, of: media) else {
+            throw ClarifaiError.invalidArgument("inputs[\(position)]: \(kind) inputs cannot take \(missing)")
+        }
         let input = writer.beginLengthDelimited(field)
         if let id { writer.string(schema.inputID, id) }
         let data = writer.beginLengthDelimited(schema.inputData)
-        let media = writer.beginLengthDelimited(try schema.number(of: kind.dataField, in: "clarifai.api.Data"))
-        let mediaType = "clarifai.api." + kind.dataField.prefix(1).uppercased() + kind.dataField.dropFirst()
+        let mediaMark = writer.beginLengthDelimited(media.number)
         switch source {
-        case .url(let url): writer.string(try schema.number(of: "url", in: mediaType), url)
-        case .text(let text): writer.string(try schema.number(of: "raw", in: mediaType), text)
+        case .url(let url): writer.string(value.number, url)
+        case .text(let text): writer.string(value.number, text)
         case .bytes(let bytes):
-            guard let base64 = try? schema.number(of: "base64", in: mediaType) else {
-                throw ClarifaiError.invalidArgument("inputs[\(position)]: \(kind) inputs take a url or text, not data")
-            }
-            writer.tag(base64, .lengthDelimited)
+            writer.tag(value.number, .lengthDelimited)
             writer.varint(UInt64(bytes.count))
             writer.append(bytes)
         }
-        writer.endLengthDelimited(media)
+        writer.endLengthDelimited(mediaMark)
         writer.endLengthDelimited(data)
         writer.endLengthDelimited(input)
     }
 }
 
-/// Field numbers of the prediction messages, read from the schema once.
+/// Where the prediction messages' fields are, read from the schema (not hard-coded).
 struct PredictionSchema: Sendable {
     let schema: Schema
     let modelID: Int, versionID: Int, inputs: Int, inputID: Int, inputData: Int
 
     init(_ schema: Schema) throws {
         self.schema = schema
-        func number(_ name: String, _ type: String) throws -> Int {
-            guard let field = schema.message(type)?.field(named: name) else {
-                throw ClarifaiError(.internal, "\(type).\(name) is missing from the schema")
-            }
-            return field.number
-        }
-        modelID = try number("model_id", "clarifai.api.PostModelOutputsRequest")
-        versionID = try number("version_id", "clarifai.api.PostModelOutputsRequest")
-        inputs = try number("inputs", "clarifai.api.PostModelOutputsRequest")
-        inputID = try number("id", "clarifai.api.Input")
-        inputData = try number("data", "clarifai.api.Input")
+        modelID = try PredictionSchema.field("model_id", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
+        versionID = try PredictionSchema.field("version_id", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
+        inputs = try PredictionSchema.field("inputs", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
+        inputID = try PredictionSchema.field("id", of: "clarifai.api.Input", in: schema).number
+        inputData = try PredictionSchema.field("data", of: "clarifai.api.Input", in: schema).number
     }
 
-    func number(of name: String, in type: String) throws -> Int {
+    /// Data's field for a kind of input (image, text, ...).
+    func media(_ kind: PredictionInput.Kind) throws -> Field {
+        try PredictionSchema.field(kind.dataField, of: "clarifai.api.Data", in: schema)
+    }
+
+    /// A field of a media message (Image.url, Text.raw, ...); nil when the type has none.
+    func mediaField(_ name: String, of media: Field) -> Field? { schema.message(media.typeName)?.field(named: name) }
+
+    private static func field(_ name: String, of type: String, in schema: Schema) throws -> Field {
         guard let field = schema.message(type)?.field(named: name) else {
             throw ClarifaiError(.internal, "\(type).\(name) is missing from the schema")
         }
-        return field.number
+        return field
     }
 }
 

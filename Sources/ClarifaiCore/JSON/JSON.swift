@@ -93,9 +93,6 @@ struct JSONNode {
     func set(_ key: String, _ value: String) { set(key, taking: json_string(value)) }
 
     func remove(_ key: String) { json_object_del(raw, key) }
-
-    /// Appends `value` to an array, taking over the caller's reference.
-    func append(taking value: UnsafeMutablePointer<json_t>?) { json_array_append_new(raw, value) }
 }
 
 /// Owns one reference to a jansson value: the root of a tree of `JSONNode`s.
