@@ -1,0 +1,179 @@
+"""The gRPC channels: server streaming, cancellation, deadlines, TLS, and how gRPC failures map
+to the library's errors, against the local server's grpcio side."""
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import capi
+from testserver import clear_recorded_requests, recorded_requests, start_server
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    with start_server(tls=True) as running:
+        yield running
+
+
+@pytest.fixture
+def grpc_client(lib, server, app_id):
+    client = capi.new_client(lib, server.grpc_target, server.token, "test-user", app_id, kind="grpc")
+    yield client
+    lib.clarifai_client_free(client)
+
+
+def stream(lib, client, model, text="", stop_after=None):
+    """GenerateModelOutputs on `model`; returns (code, error, [message JSON], [status codes])."""
+    messages = []
+
+    @capi.STREAM_FN
+    def on_message(handle, userdata):
+        messages.append(json.loads(lib.clarifai_response_json(handle)))
+        return 1 if stop_after is not None and len(messages) >= stop_after else 0
+
+    request = {"model_id": model, "inputs": [{"data": {"text": {"raw": text}}}]}
+    code = lib.clarifai_call_stream(client, b"GenerateModelOutputs", json.dumps(request).encode(), on_message, None)
+    return code, lib.clarifai_last_error().decode(), messages
+
+
+def stream_record(server, model):
+    [record] = [r for r in recorded_requests(server.rest_url)
+                if r["method"] == "GenerateModelOutputs" and r["request"].get("model_id") == model]
+    return record["stream"]
+
+
+@pytest.mark.parametrize("count", [1, 50, 1000])
+def test_streams_every_message_in_order(lib, grpc_client, count):
+    code, error, messages = stream(lib, grpc_client, "stream-count", str(count))
+    assert code == capi.OK, error
+    assert [m["outputs"][0]["data"]["text"]["raw"] for m in messages] == [str(i) for i in range(count)]
+    assert all(m["status"]["code"] == 10000 for m in messages)
+
+
+def test_callback_reads_struct_buffers_of_each_message(lib, grpc_client):
+    texts = []
+
+    @capi.STREAM_FN
+    def on_message(handle, userdata):
+        texts.append(lib.clarifai_response_text(handle, 0).decode())
+        return 0
+
+    request = json.dumps({"model_id": "stream-count", "inputs": [{"data": {"text": {"raw": "3"}}}]}).encode()
+    assert lib.clarifai_call_stream(grpc_client, b"GenerateModelOutputs", request, on_message, None) == capi.OK
+    assert texts == ["0", "1", "2"]
+
+
+def test_cancel_stops_the_server_side_stream(lib, grpc_client, server):
+    clear_recorded_requests(server.rest_url)
+    code, error, messages = stream(lib, grpc_client, "stream-forever", stop_after=3)
+    assert code == capi.CANCELLED and "after 3 message" in error
+    assert len(messages) == 3
+    deadline = time.monotonic() + 5
+    while not stream_record(server, "stream-forever")["cancelled"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    record = stream_record(server, "stream-forever")
+    assert record["cancelled"] and not record["finished"], record
+    assert record["sent"] <= 6, record  # one every 20 ms: the server stopped at once
+    # The client still works after a cancelled stream.
+    assert stream(lib, grpc_client, "stream-count", "2")[0] == capi.OK
+
+
+def test_server_error_mid_stream(lib, grpc_client):
+    code, error, messages = stream(lib, grpc_client, "stream-error")
+    assert len(messages) == 3
+    assert code == capi.PROTOCOL and "gRPC status 13 INTERNAL: model crashed after 3 messages" in error
+
+
+def test_clarifai_failure_inside_a_stream_is_delivered(lib, grpc_client):
+    code, error, messages = stream(lib, grpc_client, "stream-api-error")
+    assert code == capi.OK, error
+    assert [m["status"]["code"] for m in messages] == [10000, 10000, 10020]
+
+
+def test_deadline_cuts_an_endless_stream(lib, server, app_id):
+    channel = lib.clarifai_channel_new_grpc_insecure(server.grpc_target.encode())
+    assert lib.clarifai_channel_set_timeout_ms(channel, 300) == capi.OK
+    client = lib.clarifai_client_new(channel, server.token.encode(), b"test-user", app_id.encode())
+    lib.clarifai_channel_free(channel)
+    started = time.monotonic()
+    code, error, messages = stream(lib, client, "stream-forever")
+    lib.clarifai_client_free(client)
+    assert code == capi.TIMEOUT, error
+    assert 1 <= len(messages) and time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("model, code, words", [
+    ("grpc-unavailable", capi.TRANSPORT, ["gRPC status 14 UNAVAILABLE", "try later"]),
+    ("grpc-unauthenticated", capi.TRANSPORT, ["gRPC status 16 UNAUTHENTICATED"]),
+    ("grpc-message-encoding", capi.PROTOCOL, ["bad ünïcode 100%"]),
+])
+def test_grpc_statuses_map_to_errors(lib, grpc_client, model, code, words):
+    result = capi.call(lib, grpc_client, "PostModelOutputs", {"model_id": model, "inputs": [{"data": {"text": {"raw": "x"}}}]})
+    assert result.code == code and result.json is None, result.error
+    for word in words:
+        assert word in result.error
+    assert "PostModelOutputs" in result.error
+
+
+def test_grpc_deadline_is_sent_and_enforced(lib, server, app_id):
+    channel = lib.clarifai_channel_new_grpc_insecure(server.grpc_target.encode())
+    assert lib.clarifai_channel_set_timeout_ms(channel, 300) == capi.OK
+    client = lib.clarifai_client_new(channel, server.token.encode(), b"test-user", app_id.encode())
+    lib.clarifai_channel_free(channel)
+    started = time.monotonic()
+    result = capi.call(lib, client, "PostModelOutputs", {"model_id": "grpc-deadline", "inputs": [{"data": {"text": {"raw": "x"}}}]})
+    lib.clarifai_client_free(client)
+    assert result.code == capi.TIMEOUT, result.error
+    assert time.monotonic() - started < 3
+
+
+def test_large_message(lib, grpc_client):
+    handle = ctypes.c_void_p()
+    code = lib.clarifai_predict_text(grpc_client, b"grpc-big", None, b"x", ctypes.byref(handle))
+    assert code == capi.OK, lib.clarifai_last_error()
+    assert len(lib.clarifai_response_text(handle, 0)) == 5 * 1024 * 1024
+    lib.clarifai_response_free(handle)
+
+
+def test_tls_needs_a_trusted_certificate(lib, tls_server):
+    def list_concepts(ca_file):
+        channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
+        if ca_file:
+            assert lib.clarifai_channel_set_ca_file(channel, ca_file.encode()) == capi.OK
+        client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"tls")
+        lib.clarifai_channel_free(channel)
+        result = capi.call(lib, client, "ListConcepts")
+        lib.clarifai_client_free(client)
+        return result
+
+    refused = list_concepts(None)
+    assert refused.code == capi.TRANSPORT and "certificate" in refused.error.lower(), refused.error
+    trusted = list_concepts(str(tls_server.tls_cert))
+    assert trusted.code == capi.OK and trusted.status_code == 10000, trusted.error
+
+
+def test_tls_ca_from_the_environment(tls_server):
+    script = (
+        "import sys; sys.path.insert(0, %r); import capi\n"
+        "lib = capi.load(); client = capi.new_client(lib, %r, %r, 'test-user', 'tls', kind='grpcs')\n"
+        "print(capi.call(lib, client, 'ListConcepts').status_code)\n"
+        % (str(capi.ROOT / "Tests" / "Python"), tls_server.grpcs_target, tls_server.token))
+    env = dict(os.environ, CLARIFAI_ROOT_CERTIFICATES_PATH=str(tls_server.tls_cert))
+    assert subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "10000"
+
+
+def test_tls_channel_carries_streams_and_calls_in_turn(lib, tls_server):
+    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
+    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
+    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"tls")
+    lib.clarifai_channel_free(channel)
+    for _ in range(3):
+        code, error, messages = stream(lib, client, "stream-count", "20")
+        assert code == capi.OK and len(messages) == 20, error
+        assert capi.call(lib, client, "ListConcepts").code == capi.OK
+    lib.clarifai_client_free(client)
