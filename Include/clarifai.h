@@ -15,8 +15,9 @@
  *  - clarifai_channel and clarifai_client are thread-safe: many threads may call through one
  *    client at once. A clarifai_response belongs to one thread at a time.
  *  - A client keeps its channel alive: freeing the channel before the client is safe.
- *  - The library writes nothing to stdout or stderr, and never puts the token into an error
- *    message.
+ *  - The library writes nothing to stdout or stderr unless CLARIFAI_LOG=debug is set (then one
+ *    line per attempt and retry on stderr: method, URL, status, timing), and never puts the
+ *    token, headers or bodies into a message or a log line.
  *
  * Environment variables
  *  - CLARIFAI_PAT       token used when clarifai_client_new gets pat == NULL.
@@ -98,10 +99,19 @@ clarifai_channel *clarifai_channel_new_grpc(const char *target);
    h2c connections); TLS channels reuse and multiplex connections. */
 clarifai_channel *clarifai_channel_new_grpc_insecure(const char *target);
 
-/* Per-call deadline in milliseconds, covering connect, send and receive; 0 means none (the
-   default). A call past it fails with CLARIFAI_ERROR_TIMEOUT. Negative values are
+/* Per-call deadline in milliseconds, covering connect, send, receive and retries; 0 means none
+   (the default; connecting alone is still bounded by 10 s). A call past it fails with
+   CLARIFAI_ERROR_TIMEOUT. On gRPC channels it is also sent as grpc-timeout. Negative values are
    INVALID_ARGUMENT. Applies to calls started after it returns. */
 int clarifai_channel_set_timeout_ms(clarifai_channel *channel, long timeout_ms);
+
+/* How many times a call is tried again after a transient failure (default 4; 0 to 100): no
+   connection, an HTTP 502/503/504 without a Clarifai body, gRPC UNAVAILABLE, and the Clarifai
+   statuses CONN_THROTTLED, CONN_EXCEED_HOURLY_LIMIT, MODEL_DEPLOYING, MODEL_LOADING,
+   MODEL_BUSY_PLEASE_RETRY and TRY_AGAIN. Pauses grow from 10 ms (doubling, with jitter, at most
+   2 s) and never go past the call's deadline, which covers all attempts. A stream is never
+   retried once a message arrived. The last attempt's result is the call's. */
+int clarifai_channel_set_max_retries(clarifai_channel *channel, int retries);
 
 /* Trust the CA certificates in this PEM file instead of the system store (e.g. for a proxy or a
    private deployment). The file must exist and be readable (else INVALID_ARGUMENT). */

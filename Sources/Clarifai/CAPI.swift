@@ -125,6 +125,14 @@ public func clarifai_channel_set_timeout_ms(_ channel: OpaquePointer?, _ timeout
     }
 }
 
+@_cdecl("clarifai_channel_set_max_retries")
+public func clarifai_channel_set_max_retries(_ channel: OpaquePointer?, _ retries: Int32) -> Int32 {
+    entryPoint {
+        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_max_retries")
+        try handle.channel.options.setMaxRetries(Int(retries))
+    }
+}
+
 @_cdecl("clarifai_channel_set_ca_file")
 public func clarifai_channel_set_ca_file(_ channel: OpaquePointer?, _ pemPath: UnsafePointer<CChar>?) -> Int32 {
     entryPoint {

@@ -44,6 +44,7 @@ def load(path=None):
         "clarifai_channel_new_grpc_insecure": (p, [s]),
         "clarifai_channel_set_timeout_ms": (i, [p, ctypes.c_long]),
         "clarifai_channel_set_ca_file": (i, [p, s]),
+        "clarifai_channel_set_max_retries": (i, [p, i]),
         "clarifai_channel_free": (None, [p]),
         "clarifai_client_new": (p, [p, s, s, s]),
         "clarifai_client_free": (None, [p]),

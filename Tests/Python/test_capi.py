@@ -41,6 +41,17 @@ class MisbehavingServer(http.server.ThreadingHTTPServer):
             if kind == "hang":
                 time.sleep(5)
             status, content_type, body = self.answers.get(kind, (404, "text/plain", b"no"))
+            # "<kind>-N-<tag>": N failures of <kind> for <tag>, then a Clarifai success.
+            if kind.count("-") >= 2 and kind.split("-")[0] in ("html502", "throttled"):
+                failing, count, _ = kind.split("-", 2)
+                with self.server.lock:
+                    seen = self.server.attempts[kind] = self.server.attempts.get(kind, 0) + 1
+                if seen > int(count):
+                    status, content_type, body = 200, "application/json", b'{"status": {"code": 10000}}'
+                elif failing == "throttled":
+                    status, content_type, body = 429, "application/json", b'{"status": {"code": 11005}}'
+                else:
+                    status, content_type, body = 503, "text/html", b"<html>busy</html>"
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -56,11 +67,17 @@ class MisbehavingServer(http.server.ThreadingHTTPServer):
             pass
 
 
+MISBEHAVING_COUNTS = {}
+
+
 @pytest.fixture(scope="module")
 def misbehaving():
     server = MisbehavingServer(("127.0.0.1", 0), MisbehavingServer.Handler)
+    server.lock, server.attempts = threading.Lock(), {}
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    MISBEHAVING_COUNTS[url] = lambda kind: server.attempts.get(kind, 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield url
     server.shutdown()
 
 
@@ -425,3 +442,89 @@ def test_streaming_on_the_rest_channel_is_unsupported(lib, client):
     code = lib.clarifai_call_stream(client, b"ListConcepts", b"{}", callback, None)
     assert code == capi.UNSUPPORTED and "clarifai_call" in lib.clarifai_last_error().decode()
     assert lib.clarifai_call_stream(client, b"GenerateModelOutputs", b"{}", capi.STREAM_FN(), None) == capi.INVALID_ARGUMENT
+
+
+def client_with_retries(lib, address, retries, timeout_ms=0, kind="rest", token=b"t"):
+    channel = getattr(lib, capi.CHANNELS[kind])(address.encode())
+    assert lib.clarifai_channel_set_max_retries(channel, retries) == capi.OK
+    assert lib.clarifai_channel_set_timeout_ms(channel, timeout_ms) == capi.OK
+    client = lib.clarifai_client_new(channel, token, b"test-user", b"retries")
+    lib.clarifai_channel_free(channel)
+    return client
+
+
+@pytest.mark.parametrize("failing", ["html502", "throttled"])
+def test_transient_failures_are_retried(lib, misbehaving, failing):
+    client = client_with_retries(lib, f"{misbehaving}/{failing}-3-ok", 4)
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert result.code == capi.OK and result.status_code == 10000, result.error
+    assert misbehaving_attempts(misbehaving, f"{failing}-3-ok") == 4
+
+
+def misbehaving_attempts(url, kind):
+    """How many requests the misbehaving server got for `kind` (it counts in its handler)."""
+    return MISBEHAVING_COUNTS[url](kind)
+
+
+@pytest.mark.parametrize("failing, code", [("html502", capi.TRANSPORT), ("throttled", capi.API)])
+def test_retries_stop_at_the_budget(lib, misbehaving, failing, code):
+    client = client_with_retries(lib, f"{misbehaving}/{failing}-9-budget", 2)
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert result.code == code, result.error
+    assert misbehaving_attempts(misbehaving, f"{failing}-9-budget") == 3
+
+
+def test_retries_never_pass_the_deadline(lib, misbehaving):
+    client = client_with_retries(lib, f"{misbehaving}/html502-100000-deadline", 100, timeout_ms=250)
+    started = time.monotonic()
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert result.code in (capi.TRANSPORT, capi.TIMEOUT) and time.monotonic() - started < 1.5, result.error
+
+
+def test_grpc_unavailable_is_retried_then_reported(lib, server):
+    client = client_with_retries(lib, server.grpc_target, 2, kind="grpc", token=server.token.encode())
+    clear_recorded_requests(server.rest_url)
+    result = capi.call(lib, client, "PostModelOutputs", {"model_id": "grpc-unavailable", "inputs": [{"data": {"text": {"raw": "x"}}}]})
+    lib.clarifai_client_free(client)
+    assert result.code == capi.TRANSPORT and "UNAVAILABLE" in result.error
+    assert len([r for r in recorded_requests(server.rest_url) if r["method"] == "PostModelOutputs"]) == 3
+
+
+def test_other_failures_are_not_retried(lib, server):
+    client = client_with_retries(lib, server.grpc_target, 4, kind="grpc", token=server.token.encode())
+    clear_recorded_requests(server.rest_url)
+    result = capi.call(lib, client, "GetModel", {"model_id": "no-such-model"})
+    lib.clarifai_client_free(client)
+    assert result.code == capi.API
+    assert len(recorded_requests(server.rest_url)) == 1
+
+
+def test_max_retries_is_checked(lib):
+    channel = lib.clarifai_channel_new_json(b"http://127.0.0.1:1")
+    assert lib.clarifai_channel_set_max_retries(channel, -1) == capi.INVALID_ARGUMENT
+    assert lib.clarifai_channel_set_max_retries(channel, 101) == capi.INVALID_ARGUMENT
+    assert lib.clarifai_channel_set_max_retries(channel, 0) == capi.OK
+    lib.clarifai_channel_free(channel)
+
+
+def test_debug_log_names_calls_and_retries_but_not_the_token(misbehaving, server):
+    def run(tag, env):
+        script = (
+            "import sys; sys.path.insert(0, %r); import capi\n"
+            "lib = capi.load()\n"
+            "client = capi.new_client(lib, %r, 'secret-token-123', 'test-user', 'log')\n"
+            "capi.call(lib, client, 'ListConcepts')\n"
+            "client = capi.new_client(lib, %r, %r, 'test-user', 'log')\n"
+            "capi.call(lib, client, 'PostModelOutputs', {'model_id': 'text-echo', 'inputs': [{'data': {'image': {'base64': 'c2VjcmV0LWltYWdl'}}}]})\n"
+            % (str(capi.ROOT / "Tests" / "Python"), f"{misbehaving}/html502-2-{tag}", server.rest_url, server.token))
+        return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+
+    quiet = run("quiet", dict(os.environ))
+    assert quiet.stderr == "" and quiet.stdout == ""
+    logged = run("debug", dict(os.environ, CLARIFAI_LOG="debug")).stderr
+    assert "ListConcepts: retry 1 of 4" in logged and "ListConcepts: retry 2 of 4" in logged
+    assert "HTTP 200, status 10000" in logged and "PostModelOutputs" in logged
+    assert "secret-token-123" not in logged and "c2VjcmV0LWltYWdl" not in logged and server.token not in logged

@@ -1,10 +1,12 @@
 import Synchronization
 import Glibc
 
-/// A request on its way: the method and its request message, serialized (protobuf binary).
+/// A request on its way: the method, its request message serialized (protobuf binary), and the
+/// time this attempt has (0: no deadline).
 public struct CallRequest {
     let method: Method
     let message: [UInt8]
+    let timeoutMilliseconds: Int
 }
 
 /// How requests travel to Clarifai: REST or gRPC. Thread-safe.
@@ -20,6 +22,7 @@ public protocol Channel: AnyObject, Sendable {
 public final class ChannelOptions: Sendable {
     struct Values {
         var timeoutMilliseconds = 0
+        var maxRetries = 4
         var caFile: String?
     }
 
@@ -32,6 +35,14 @@ public final class ChannelOptions: Sendable {
             throw ClarifaiError.invalidArgument("timeout_ms must be 0 (no deadline) or positive, got \(milliseconds)")
         }
         values.withLock { $0.timeoutMilliseconds = milliseconds }
+    }
+
+    /// How many times a transient failure is retried (0: never).
+    public func setMaxRetries(_ retries: Int) throws {
+        guard (0...100).contains(retries) else {
+            throw ClarifaiError.invalidArgument("max_retries must be between 0 and 100, got \(retries)")
+        }
+        values.withLock { $0.maxRetries = retries }
     }
 
     public func setCAFile(_ path: String) throws {

@@ -51,16 +51,17 @@ public final class GRPCChannel: Channel {
             "Accept:",
             "Expect:",
         ]
-        if options.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: options.timeoutMilliseconds)) }
+        if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
         let url = (usesTLS ? "https://" : "http://") + target.authority + "/clarifai.api.V2/" + request.method.name
         let exchange = HTTPRequest(method: "POST", url: url, headers: headers, body: GRPCFrameDecoder.frame(request.message),
-                                   timeoutMilliseconds: options.timeoutMilliseconds,
+                                   timeoutMilliseconds: request.timeoutMilliseconds,
                                    caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
                                    version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
                                    forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2)
         let origin = "\(request.method.name): \(url)"
         var decoder = GRPCFrameDecoder()
         var failure: Error?
+        let started = monotonicMilliseconds()
         let answer: HTTPResponse
         do {
             // The consumer lives only as long as perform(), which runs it synchronously.
@@ -75,24 +76,28 @@ public final class GRPCChannel: Channel {
                 }
             }
         } catch let error as ClarifaiError {
+            Log.debug("\(origin): \(error.message)")
             // A failure inside `deliver` stopped the transfer: report it rather than the stop.
             if let frameError = failure as? GRPCFrameDecoder.FrameError { throw ClarifaiError(.protocol, "\(origin): \(frameError.message)") }
             if let failure { throw failure }
-            throw ClarifaiError(error.code, "\(request.method.name): \(error.message)")
+            throw ClarifaiError(error.code, "\(request.method.name): \(error.message)", transient: error.isTransient)
         }
+        Log.debug("\(origin): HTTP \(answer.status), grpc-status \(answer.field("grpc-status") ?? "none"), \(Int(monotonicMilliseconds() - started)) ms")
         guard answer.majorVersion == 2 else {
             throw ClarifaiError(.protocol, "\(origin): the server did not speak HTTP/2 (gRPC needs it)")
         }
         guard let statusText = answer.field("grpc-status") else {
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
             throw ClarifaiError(answer.status == 200 ? .protocol : .transport,
-                                "\(origin): HTTP \(answer.status)\(type) without a gRPC status")
+                                "\(origin): HTTP \(answer.status)\(type) without a gRPC status",
+                                transient: [502, 503, 504].contains(answer.status))
         }
         guard let status = Int(statusText) else { throw ClarifaiError(.protocol, "\(origin): invalid grpc-status '\(statusText)'") }
         guard status == 0 else {
             let message = answer.field("grpc-message").map(GRPCStatus.decodeMessage) ?? ""
             throw ClarifaiError(GRPCStatus.errorCode(status),
-                                "\(origin): gRPC status \(status) \(GRPCStatus.name(status))" + (message.isEmpty ? "" : ": \(message)"))
+                                "\(origin): gRPC status \(status) \(GRPCStatus.name(status))" + (message.isEmpty ? "" : ": \(message)"),
+                                transient: status == GRPCStatus.unavailable)
         }
         guard decoder.leftover == 0 else {
             throw ClarifaiError(.protocol, "\(origin): the answer ended inside a message (\(decoder.leftover) bytes of a frame)")

@@ -65,6 +65,8 @@ enum GRPCStatus {
                         "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
                         "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"]
 
+    static let unavailable = 14
+
     static func name(_ code: Int) -> String { names.indices.contains(code) ? names[code] : "code \(code)" }
 
     /// The library error for a non-OK status: the call's deadline, the network or server being

@@ -37,20 +37,26 @@ public final class RESTChannel: Channel {
         if binding.body != nil { headers.append("Content-Type: application/json") }
         let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target, headers: headers,
                                    body: binding.body.map { Array($0.utf8) },
-                                   timeoutMilliseconds: options.timeoutMilliseconds, caFile: options.caFile)
+                                   timeoutMilliseconds: request.timeoutMilliseconds, caFile: options.caFile)
         let origin = "\(request.method.name): \(exchange.method) \(exchange.url)"
+        let started = monotonicMilliseconds()
         let answer: HTTPResponse
         do {
             answer = try http.perform(exchange)
         } catch let error as ClarifaiError {
-            throw ClarifaiError(error.code, "\(request.method.name): \(error.message)")
+            Log.debug("\(origin): \(error.message)")
+            throw ClarifaiError(error.code, "\(request.method.name): \(error.message)", transient: error.isTransient)
         }
         do {
-            return try Response(restBody: answer.body, origin: origin, messageType: request.method.outputType)
+            let response = try Response(restBody: answer.body, origin: origin, messageType: request.method.outputType)
+            Log.debug("\(origin): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
+            return response
         } catch is ClarifaiError where !(200...299).contains(answer.status) {
             // Not a Clarifai reply and not a success: a proxy, a gateway or a server error page.
+            Log.debug("\(origin): HTTP \(answer.status) without a Clarifai status, \(Int(monotonicMilliseconds() - started)) ms")
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
-            throw ClarifaiError(.transport, "\(origin): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))")
+            throw ClarifaiError(.transport, "\(origin): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
+                                transient: [502, 503, 504].contains(answer.status))
         }
     }
 }

@@ -6,6 +6,7 @@ public final class Client: Sendable {
     private let userID: String?
     private let appID: String?
     let schema: Schema
+    private let retryPolicy: RetryPolicy
 
     /// `token` nil: $CLARIFAI_PAT. Empty user or app ids count as absent.
     public init(channel: any Channel, token: String?, userID: String?, appID: String?, schema: Schema = .official) throws {
@@ -21,6 +22,7 @@ public final class Client: Sendable {
         self.userID = userID.flatMap { $0.isEmpty ? nil : $0 }
         self.appID = appID.flatMap { $0.isEmpty ? nil : $0 }
         self.schema = schema
+        retryPolicy = RetryPolicy(schema: schema)
     }
 
     /// Calls `methodName` with a proto3 JSON request (nil or "" for an empty one), checked
@@ -44,10 +46,14 @@ public final class Client: Sendable {
         try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &message, for: method) }
         var received = 0
         do {
-            try channel.serverStream(CallRequest(method: method, message: message), token: token) { response in
-                received += 1
-                return try onMessage(response)
-            }
+            // Once a message arrived the stream is never retried: the caller has seen it.
+            try withRetries(method) { timeout in
+                try channel.serverStream(CallRequest(method: method, message: message, timeoutMilliseconds: timeout), token: token) { response in
+                    received += 1
+                    return try onMessage(response)
+                }
+                return ()
+            } mayRetry: { received == 0 }
         } catch let error as ClarifaiError where error.code == .cancelled {
             throw ClarifaiError(.cancelled, "\(methodName): cancelled by the caller after \(received) message(s)")
         }
@@ -76,9 +82,33 @@ public final class Client: Sendable {
     func call(_ method: Method, message: [UInt8]) throws -> Response {
         var message = message
         try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &message, for: method) }
-        let response = try channel.unary(CallRequest(method: method, message: message), token: token)
-        guard response.isSuccess else { throw ClarifaiError(apiFailure: response, method: method.name) }
-        return response
+        return try withRetries(method) { timeout in
+            let response = try channel.unary(CallRequest(method: method, message: message, timeoutMilliseconds: timeout), token: token)
+            guard response.isSuccess else { throw ClarifaiError(apiFailure: response, method: method.name) }
+            return response
+        }
+    }
+
+    /// Runs `attempt` with the time left of the channel's deadline, again after a transient
+    /// failure or a retried Clarifai status, up to the channel's retry budget and never past the
+    /// deadline; the last failure is the call's.
+    private func withRetries<R>(_ method: Method, _ attempt: (_ timeoutMilliseconds: Int) throws -> R,
+                                mayRetry: () -> Bool = { true }) throws -> R {
+        let options = channel.options.current
+        let deadline = options.timeoutMilliseconds > 0 ? monotonicMilliseconds() + Double(options.timeoutMilliseconds) : nil
+        var retries = 0
+        while true {
+            let remaining = deadline.map { max(1, Int(($0 - monotonicMilliseconds()).rounded(.up))) } ?? 0
+            do {
+                return try attempt(remaining)
+            } catch let error as ClarifaiError where retries < options.maxRetries && retryPolicy.isRetried(error) && mayRetry() {
+                retries += 1
+                let pause = RetryPolicy.pause(beforeRetry: retries)
+                if let deadline, monotonicMilliseconds() + pause >= deadline { throw error }
+                Log.debug("\(method.name): retry \(retries) of \(options.maxRetries) in \(Int(pause)) ms after: \(error.message)")
+                RetryPolicy.sleep(milliseconds: pause)
+            }
+        }
     }
 
     private func method(named name: String) throws -> Method {

@@ -204,7 +204,8 @@ private final class CurlHandle: @unchecked Sendable {
                     : "no connection within \(HTTPClient.connectTimeoutMilliseconds) ms"
                 throw ClarifaiError(.timeout, "\(exchange): \(limit) (\(reason))")
             }
-            throw ClarifaiError(.transport, "\(exchange): \(reason)")
+            // Nothing was sent when the connection could not be made: safe to try again.
+            throw ClarifaiError(.transport, "\(exchange): \(reason)", transient: code == CURLE_COULDNT_CONNECT)
         }
         var status = 0
         ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)

@@ -16,11 +16,15 @@ public struct ClarifaiError: Error, Sendable {
     public let message: String
     /// Set when the call completed with a Clarifai status other than SUCCESS.
     public let response: Response?
+    /// A failure that another attempt may not meet: no connection, a gateway's 502/503/504,
+    /// gRPC UNAVAILABLE.
+    let isTransient: Bool
 
-    public init(_ code: ErrorCode, _ message: String) {
+    public init(_ code: ErrorCode, _ message: String, transient: Bool = false) {
         self.code = code
         self.message = message
         self.response = nil
+        isTransient = transient
     }
 
     init(apiFailure response: Response, method: String) {
@@ -31,6 +35,7 @@ public struct ClarifaiError: Error, Sendable {
         if !response.requestID.isEmpty { message += " [req_id \(response.requestID)]" }
         self.message = message
         self.response = response
+        isTransient = false
     }
 
     static func invalidArgument(_ message: String) -> ClarifaiError { ClarifaiError(.invalidArgument, message) }
