@@ -197,8 +197,10 @@ typedef struct clarifai_input {
 
 /* Runs model `model_id` (version `version_id`, or its default version when NULL) on `count`
    inputs (count >= 1) with the client's user_app_id. More than 128 inputs are split into requests
-   of at most 128 whose outputs come back merged, in input order, in one response; if one of those
-   requests fails, that request's response is returned (CLARIFAI_ERROR_API). */
+   of at most 128, sent four at a time, whose outputs come back merged, in input order, in one
+   response. When some of those requests fail, the others' outputs are kept: the failed inputs
+   get outputs carrying the failure, the response's status is MIXED_STATUS (10010) with the
+   first failure in its details, and the call returns CLARIFAI_ERROR_API with *out set. */
 int clarifai_predict(clarifai_client *client, const char *model_id, const char *version_id,
                      const clarifai_input *inputs, size_t count, clarifai_response **out);
 /* One image by URL. */

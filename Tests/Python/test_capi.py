@@ -528,3 +528,21 @@ def test_debug_log_names_calls_and_retries_but_not_the_token(misbehaving, server
     assert "ListConcepts: retry 1 of 4" in logged and "ListConcepts: retry 2 of 4" in logged
     assert "HTTP 200, status 10000" in logged and "PostModelOutputs" in logged
     assert "secret-token-123" not in logged and "c2VjcmV0LWltYWdl" not in logged and server.token not in logged
+
+
+def test_a_failing_request_of_a_batch_keeps_the_other_outputs(lib, any_client):
+    """130 inputs go out as 128 + 2; the second request fails as a whole (text-echo refuses images)."""
+    texts = [f"t{i}".encode() for i in range(128)]
+    inputs = (capi.Input * 130)(*[capi.Input(capi.INPUT_TEXT, None, None, 0, text, None) for text in texts],
+                                capi.Input(capi.INPUT_IMAGE, b"https://x/a.jpg", None, 0, None, b"img-a"),
+                                capi.Input(capi.INPUT_IMAGE, b"https://x/b.jpg", None, 0, None, b"img-b"))
+    handle = ctypes.c_void_p()
+    code = lib.clarifai_predict(any_client, b"text-echo", None, inputs, 130, ctypes.byref(handle))
+    assert code == capi.API and handle.value
+    answer = json.loads(lib.clarifai_response_json(handle))
+    assert answer["status"]["code"] == 10010 and "1 of 2 requests" in answer["status"]["details"]
+    assert lib.clarifai_response_output_count(handle) == 130
+    assert lib.clarifai_response_text(handle, 127) == b"echo: t127"
+    assert [o["status"]["code"] for o in answer["outputs"][128:]] != [10000, 10000]
+    assert [o["input"]["id"] for o in answer["outputs"][128:]] == ["img-a", "img-b"]
+    lib.clarifai_response_free(handle)

@@ -131,15 +131,62 @@ extension Client {
                 try self.call(method, message: Client.predictionRequest(fields, modelID: modelID, versionID: versionID, inputs: chunk))
             }
         }
-        let responses = try results.map { try $0.get() }
-        guard responses.count > 1 else { return responses[0] }
-        let merged = JSONTree.copy(of: responses[0].root)
-        let outputs = json_array()!
-        for response in responses {
-            if let part = response.root["outputs"] { json_array_extend(outputs, part.raw) }
+        guard results.count > 1 else { return try results[0].get() }
+        return try merged(results, chunks: chunks, method: method)
+    }
+
+    /// One response for a batch sent as several requests: the outputs of all, in input order. When
+    /// some requests failed, their inputs get outputs carrying the failure and the batch's status
+    /// is MIXED_STATUS (thrown as .api with the response), so the other outputs are not lost.
+    private func merged(_ results: [Result<Response, any Error>], chunks: [ArraySlice<PredictionInput>], method: Method) throws -> Response {
+        let failures = results.enumerated().compactMap { index, result in
+            if case .failure(let error) = result { return (index, error) } else { return nil }
         }
-        merged.root.set("outputs", taking: outputs)
-        return Response(tree: merged, messageType: responses[0].messageType)
+        guard let base = results.lazy.compactMap({ try? $0.get() }).first
+                ?? failures.lazy.compactMap({ ($0.1 as? ClarifaiError)?.response }).first else {
+            throw failures[0].1
+        }
+        let tree = JSONTree.copy(of: base.root)
+        let outputs = json_array()!
+        for (result, chunk) in zip(results, chunks) {
+            let response: Response?
+            switch result {
+            case .success(let answer): response = answer
+            case .failure(let error): response = (error as? ClarifaiError)?.response
+            }
+            if let part = response?.root["outputs"], part.count == chunk.count {
+                json_array_extend(outputs, part.raw)
+            } else if case .failure(let error) = result {
+                for input in chunk { json_array_append_new(outputs, Client.failedOutput(input, error)) }
+            }
+        }
+        tree.root.set("outputs", taking: outputs)
+        guard let (firstIndex, firstError) = failures.first else { return Response(tree: tree, messageType: base.messageType) }
+        let codes = schema.enums["clarifai.api.status.StatusCode"]
+        let status = JSONNode(raw: json_object())
+        status.set("code", taking: json_integer(Int64(codes?.number(named: "MIXED_STATUS") ?? 10010)))
+        status.set("description", "Mixed Success")
+        status.set("details", "\(failures.count) of \(chunks.count) requests of the batch failed; request \(firstIndex + 1): "
+                   + ((firstError as? ClarifaiError)?.message ?? "\(firstError)"))
+        tree.root.set("status", taking: status.raw)
+        throw ClarifaiError(apiFailure: Response(tree: tree, messageType: base.messageType), method: method.name)
+    }
+
+    /// An output standing for an input whose request failed without outputs of its own.
+    private static func failedOutput(_ input: PredictionInput, _ error: any Error) -> UnsafeMutablePointer<json_t> {
+        let clarifaiError = error as? ClarifaiError
+        let status = JSONNode(raw: json_object())
+        status.set("code", taking: json_integer(Int64(clarifaiError?.response?.statusCode ?? 10020)))
+        status.set("description", clarifaiError?.response?.statusDescription ?? "Failure")
+        status.set("details", clarifaiError?.message ?? "\(error)")
+        let output = JSONNode(raw: json_object())
+        output.set("status", taking: status.raw)
+        if let id = input.id {
+            let inputNode = JSONNode(raw: json_object())
+            inputNode.set("id", id)
+            output.set("input", taking: inputNode.raw)
+        }
+        return output.raw
     }
 
     /// Runs a model on one file, mapped into memory rather than copied.
