@@ -44,6 +44,10 @@ build/tests/test_capi: Tests/C/test_capi.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/tests
 	gcc $(CFLAGS_TEST) -pthread -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
+build/tests/load: Tests/C/load.c Include/clarifai.h $(REAL_LIB)
+	mkdir -p build/tests
+	gcc $(CFLAGS_TEST) -O2 -pthread -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+
 build/examples/predict: Bindings/c/examples/predict.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/examples
 	gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -IInclude -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
@@ -61,7 +65,7 @@ test-swift: | deps
 
 # pytest drives everything that needs the local server: the C test program, the ctypes tests,
 # the comparisons with the official client, and the library's packaging checks.
-test-python: all venv build/tests/test_capi build/examples/predict
+test-python: all venv build/tests/test_capi build/tests/load build/examples/predict
 	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Server Tests/Python
 
 demo: all venv build/examples/predict

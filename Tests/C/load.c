@@ -1,0 +1,87 @@
+/* Load test: THREADS threads share one client and make CALLS predictions each, every result
+ * checked; then the process's resident memory is compared after a warm-up and at the end.
+ *   load rest|grpc THREADS CALLS
+ * Server from CLARIFAI_API_BASE / CLARIFAI_GRPC_BASE, token from CLARIFAI_PAT. Prints
+ * "N passed, M failed" and "rss_kb warm=<kB> end=<kB>". */
+#define _POSIX_C_SOURCE 200809L
+#include <clarifai.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct worker {
+  clarifai_client *client;
+  int index, calls, passed, failed;
+  pthread_barrier_t *warm;
+};
+
+static long resident_kb(void) {
+  FILE *status = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (status && fgets(line, sizeof line, status))
+    if (strncmp(line, "VmRSS:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+  if (status) fclose(status);
+  return kb;
+}
+
+static void *run(void *arg) {
+  struct worker *w = arg;
+  char url[96], expected[32];
+  for (int i = 0; i < w->calls; i++) {
+    snprintf(url, sizeof url, "thread %d call %d", w->index, i);
+    snprintf(expected, sizeof expected, "echo: ");
+    clarifai_response *out = NULL;
+    int rc = clarifai_predict_text(w->client, "text-echo", NULL, url, &out);
+    const char *text = rc == CLARIFAI_OK ? clarifai_response_text(out, 0) : NULL;
+    if (text && strncmp(text, expected, 6) == 0 && strcmp(text + 6, url) == 0) {
+      w->passed++;
+    } else {
+      w->failed++;
+      if (w->failed <= 3) fprintf(stderr, "thread %d call %d: %s %s\n", w->index, i, clarifai_error_name(rc), clarifai_last_error());
+    }
+    clarifai_response_free(out);
+    if (i == w->calls / 20) pthread_barrier_wait(w->warm); /* everyone past the warm-up */
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s rest|grpc THREADS CALLS\n", argv[0]);
+    return 2;
+  }
+  int threads = atoi(argv[2]), calls = atoi(argv[3]);
+  clarifai_channel *channel = strcmp(argv[1], "grpc") == 0 ? clarifai_channel_new_grpc_insecure(NULL)
+                                                          : clarifai_channel_new_json(NULL);
+  clarifai_client *client = channel ? clarifai_client_new(channel, NULL, "test-user", "load") : NULL;
+  clarifai_channel_free(channel);
+  if (!client || threads < 1 || calls < 20) {
+    fprintf(stderr, "setup: %s\n", clarifai_last_error());
+    return 2;
+  }
+  pthread_barrier_t warm;
+  pthread_barrier_init(&warm, NULL, (unsigned)threads + 1);
+  struct worker *workers = calloc((size_t)threads, sizeof *workers);
+  pthread_t *ids = calloc((size_t)threads, sizeof *ids);
+  for (int t = 0; t < threads; t++) {
+    workers[t] = (struct worker){client, t, calls, 0, 0, &warm};
+    pthread_create(&ids[t], NULL, run, &workers[t]);
+  }
+  pthread_barrier_wait(&warm);
+  long warm_kb = resident_kb();
+  int passed = 0, failed = 0;
+  for (int t = 0; t < threads; t++) {
+    pthread_join(ids[t], NULL);
+    passed += workers[t].passed;
+    failed += workers[t].failed;
+  }
+  long end_kb = resident_kb();
+  clarifai_client_free(client);
+  free(workers);
+  free(ids);
+  printf("rss_kb warm=%ld end=%ld\n", warm_kb, end_kb);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,20 @@
+"""Many threads on one client, on each channel kind: every result checked, memory flat."""
+import os
+import re
+import subprocess
+
+import pytest
+
+import capi
+
+PROGRAM = capi.ROOT / "build" / "tests" / "load"
+
+
+@pytest.mark.parametrize("channel", ["rest", "grpc"])
+def test_32_threads_share_one_client(server, channel):
+    env = dict(os.environ, CLARIFAI_API_BASE=server.rest_url, CLARIFAI_GRPC_BASE=server.grpc_target, CLARIFAI_PAT=server.token)
+    result = subprocess.run([str(PROGRAM), channel, "32", "250"], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "8000 passed, 0 failed" in result.stdout
+    warm, end = map(int, re.search(r"rss_kb warm=(\d+) end=(\d+)", result.stdout).groups())
+    assert end - warm < 5 * 1024, result.stdout  # kB: no growth with the number of calls
