@@ -34,10 +34,18 @@ $(REAL_LIB): $(SWIFT_SOURCES) | deps
 	ln -sf libclarifai.so.$(VERSION) $(LIB_DIR)/libclarifai.so.$(MAJOR)
 	ln -sf libclarifai.so.$(MAJOR) $(LIB_DIR)/libclarifai.so
 
-venv: $(VENV)/.installed
+PY_BINDING := $(shell find Bindings/python -type f \( -name '*.py' -o -name '*.toml' -o -name '*.md' -o -name py.typed \) -not -path '*/build/*')
+
+venv: $(VENV)/.installed $(VENV)/.binding
 $(VENV)/.installed: Tests/Server/requirements.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q -r Tests/Server/requirements.txt
+	touch $@
+
+# The Python package, reinstalled whenever its files change.
+$(VENV)/.binding: $(VENV)/.installed $(PY_BINDING)
+	$(PYTHON) -m pip install -q ./Bindings/python
+	rm -rf Bindings/python/build Bindings/python/libclarifai.egg-info
 	touch $@
 
 build/tests/test_capi: Tests/C/test_capi.c Include/clarifai.h $(REAL_LIB)

@@ -1,0 +1,46 @@
+"""libclarifai: the Clarifai API (service clarifai.api.V2) through the libclarifai C library.
+
+    import libclarifai
+    with libclarifai.Client(libclarifai.Channel.json(), user_id="clarifai", app_id="main") as client:
+        prediction = client.predict("general-image-recognition", url="https://samples.clarifai.com/metro-north.jpg")
+        for concept in prediction.concepts:
+            print(concept.name, concept.value)
+
+The library is found through $LIBCLARIFAI_PATH, then next to this package, then the system.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._client import (BoundingBox, Channel, Client, Concept, Input, InputKind, Output, Prediction, Region, Stream,
+                      api_version, json_to_proto, methods, proto_to_json, version)
+from ._native import LibraryNotFoundError, library_path, load_library
+from .errors import (ApiError, CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InternalError,
+                     InvalidArgumentError, ProtocolError, TransportError, UnsupportedError)
+
+if TYPE_CHECKING:
+    from .stub import StubChannel
+
+__version__ = "1.0.0"
+
+__all__ = [
+    "Channel", "Client", "Prediction", "Output", "Concept", "Region", "BoundingBox", "Input", "InputKind", "Stream",
+    "ClarifaiError", "InvalidArgumentError", "TransportError", "ClarifaiTimeoutError", "ProtocolError", "ApiError",
+    "UnsupportedError", "CancelledError", "InternalError", "ErrorCode", "LibraryNotFoundError",
+    "json_to_proto", "proto_to_json", "version", "api_version", "methods", "library_path", "load_library",
+    "stub_channel", "StubChannel", "__version__",
+]
+
+
+def stub_channel(channel: Channel, pat: str | None = None, *, max_clients: int = 32) -> "StubChannel":
+    """A grpc.Channel look-alike for the official `service_pb2_grpc.V2Stub` that sends its calls
+    through libclarifai on `channel`; see libclarifai.stub. Needs grpcio (from clarifai-grpc)."""
+    from .stub import StubChannel
+    return StubChannel(channel, pat, max_clients=max_clients)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "StubChannel":  # imported on use: it needs grpcio
+        from .stub import StubChannel
+        return StubChannel
+    raise AttributeError(f"module 'libclarifai' has no attribute {name!r}")

@@ -1,0 +1,461 @@
+"""A grpc.Channel look-alike that carries the official clarifai-grpc stub over libclarifai.
+
+    from clarifai_grpc.grpc.api import service_pb2, service_pb2_grpc
+    stub = service_pb2_grpc.V2Stub(libclarifai.stub_channel(libclarifai.Channel.grpc()))
+    stub.ListConcepts(service_pb2.ListConceptsRequest(...), metadata=(("authorization", "Key " + pat),))
+
+Unary calls pass the serialized request straight to clarifai_call_proto and the serialized
+response to the stub's deserializer. Server-streaming calls go through clarifai_call_stream (the
+request converted to JSON with the library's schema), each message's protobuf bytes handed to the
+deserializer. The token comes from each call's `authorization` metadata ("Key <token>"); one C
+client is kept per token (and per timeout). Calls fail with exceptions that are both the
+libclarifai error and a grpc.RpcError with code() and details(), as with grpcio. Needs grpcio
+(installed with clarifai-grpc).
+"""
+from __future__ import annotations
+
+import collections
+import re
+import threading
+import time
+from concurrent import futures
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+
+import grpc
+
+from . import errors
+from ._client import Channel, Client, Stream, _message_proto, _proto_to_json_text, _timeout_ms, methods
+from .errors import ClarifaiError, ErrorCode
+
+__all__ = ["StubChannel", "stub_channel", "RpcErrorMixin"]
+
+SERVICE_PREFIX = "/clarifai.api.V2/"
+_GRPC_STATUS = re.compile(r"gRPC status (\d+) [A-Z_]+(?:: (.*))?\Z", re.S)
+_CODES_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+_DEFAULT_GRPC_CODES: Dict[int, grpc.StatusCode] = {
+    ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.TRANSPORT: grpc.StatusCode.UNAVAILABLE,
+    ErrorCode.TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ErrorCode.PROTOCOL: grpc.StatusCode.INTERNAL,
+    ErrorCode.UNSUPPORTED: grpc.StatusCode.UNIMPLEMENTED,
+    ErrorCode.CANCELLED: grpc.StatusCode.CANCELLED,
+    ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
+
+class RpcErrorMixin(grpc.RpcError, grpc.Call):  # type: ignore[misc]
+    """What makes a libclarifai error also a finished grpc call, like grpcio's own RpcError."""
+
+    _grpc_code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    _grpc_details: str = ""
+
+    def code(self) -> grpc.StatusCode:
+        return self._grpc_code
+
+    def details(self) -> str:
+        return self._grpc_details
+
+    def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> Optional[float]:
+        return None
+
+    def cancel(self) -> bool:
+        return False
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return False
+
+    def debug_error_string(self) -> str:
+        return str(self)
+
+
+_RPC_CLASSES: Dict[Type[ClarifaiError], Type[ClarifaiError]] = {}
+
+
+def _rpc_error(code: int, message: str) -> ClarifaiError:
+    """The libclarifai exception for `code`, also a grpc.RpcError: its gRPC code is the one the
+    server sent when the message quotes it ("gRPC status 12 UNIMPLEMENTED: ..."), else the
+    nearest one."""
+    base = errors.error_class(code)
+    cls = _RPC_CLASSES.get(base)
+    if cls is None:
+        cls = _RPC_CLASSES.setdefault(base, type("Rpc" + base.__name__, (base, RpcErrorMixin), {
+            "__module__": __name__, "__doc__": f"{base.__name__} that is also a grpc.RpcError."}))
+    error = cls(message, code)
+    match = _GRPC_STATUS.search(message)
+    grpc_code = _CODES_BY_NUMBER.get(int(match.group(1))) if match else None
+    error._grpc_code = grpc_code or _DEFAULT_GRPC_CODES.get(int(code), grpc.StatusCode.UNKNOWN)  # type: ignore[attr-defined]
+    error._grpc_details = (match.group(2) or "") if match else message  # type: ignore[attr-defined]
+    return error
+
+
+def _token(metadata: Optional[Sequence[Tuple[str, Any]]]) -> Optional[str]:
+    for key, value in metadata or ():
+        if key.lower() == "authorization":
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            if not text.startswith("Key "):
+                raise _rpc_error(ErrorCode.INVALID_ARGUMENT,
+                                 "authorization metadata: libclarifai sends 'Key <token>' only")
+            return text[4:]
+    return None
+
+
+def _deserializer(deserializer: Any) -> Callable[[bytes], Any]:
+    """The stub passes `wrap_response_deserializer(ResponseClass)`: the class's FromString after
+    the official gRPC channel was made, the class itself after its JSON channel. Take both."""
+    if deserializer is None:
+        return lambda data: data
+    if isinstance(deserializer, type) and hasattr(deserializer, "FromString"):
+        return deserializer.FromString  # type: ignore[no-any-return]
+    return deserializer  # type: ignore[no-any-return]
+
+
+class _Done(grpc.Call):  # type: ignore[misc]
+    """The Call half of with_call's answer: a call that completed OK."""
+
+    def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.OK
+
+    def details(self) -> str:
+        return ""
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> Optional[float]:
+        return None
+
+    def cancel(self) -> bool:
+        return False
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return False
+
+
+class _Future(grpc.Future, grpc.Call):  # type: ignore[misc]
+    """unary_unary(...).future(): the call running on the channel's thread pool."""
+
+    def __init__(self, inner: "futures.Future[Any]") -> None:
+        self._inner = inner
+
+    def cancel(self) -> bool:
+        return self._inner.cancel()
+
+    def cancelled(self) -> bool:
+        return self._inner.cancelled()
+
+    def running(self) -> bool:
+        return self._inner.running()
+
+    def done(self) -> bool:
+        return self._inner.done()
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        try:
+            return self._inner.result(timeout)
+        except futures.TimeoutError:
+            raise grpc.FutureTimeoutError() from None
+        except futures.CancelledError:
+            raise grpc.FutureCancelledError() from None
+
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
+        return self._inner.exception(timeout)
+
+    def traceback(self, timeout: Optional[float] = None) -> Any:
+        error = self.exception(timeout)
+        return error.__traceback__ if error else None
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        self._inner.add_done_callback(lambda _: fn(self))
+
+    def _error(self) -> Optional[Any]:
+        if not self._inner.done() or self._inner.cancelled():
+            return None
+        return self._inner.exception()
+
+    def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    def code(self) -> Optional[grpc.StatusCode]:
+        if self._inner.cancelled():
+            return grpc.StatusCode.CANCELLED
+        error = self._error()
+        return error.code() if error is not None else grpc.StatusCode.OK if self._inner.done() else None
+
+    def details(self) -> Optional[str]:
+        error = self._error()
+        return error.details() if error is not None else None
+
+    def is_active(self) -> bool:
+        return not self._inner.done()
+
+    def time_remaining(self) -> Optional[float]:
+        return None
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        self._inner.add_done_callback(lambda _: callback())
+        return True
+
+
+class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
+    def __init__(self, owner: "StubChannel", method: str, serializer: Any, deserializer: Any) -> None:
+        self._owner, self._method = owner, method
+        self._serialize = serializer or (lambda request: request)
+        self._deserialize = _deserializer(deserializer)
+
+    def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Any:
+        client = self._owner._client(_token(metadata), timeout)
+        code, data, message = client._call_proto_raw(self._method, self._serialize(request))
+        if code in (ErrorCode.OK, ErrorCode.API) and data is not None:
+            return self._deserialize(data)  # a Clarifai failure is an answer, as with grpcio
+        raise _rpc_error(code, message)
+
+    def __call__(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
+                 credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> Any:
+        return self._call(request, timeout, metadata)
+
+    def with_call(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
+                  credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> Tuple[Any, grpc.Call]:
+        return self._call(request, timeout, metadata), _Done()
+
+    def future(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
+               credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _Future:
+        return _Future(self._owner._executor().submit(self._call, request, timeout, metadata))
+
+
+class _StreamCall(grpc.Call):  # type: ignore[misc]
+    """unary_stream(...)(): an iterator of response messages that is also a grpc.Call, like
+    grpcio's. cancel() (or dropping it) cancels the call; next() then raises an RpcError with
+    code CANCELLED."""
+
+    def __init__(self, stream: "Stream[Any]", timeout: Optional[float]) -> None:
+        self._stream = stream
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._code: Optional[grpc.StatusCode] = None
+        self._details: Optional[str] = None
+        self._callbacks: List[Callable[[], None]] = []
+
+    def __iter__(self) -> "_StreamCall":
+        return self
+
+    def __next__(self) -> Any:
+        if self._code == grpc.StatusCode.CANCELLED:
+            raise _rpc_error(ErrorCode.CANCELLED, "Locally cancelled by application!")
+        try:
+            return next(self._stream)
+        except StopIteration:
+            self._end(grpc.StatusCode.OK, "")
+            raise
+        except RpcErrorMixin as error:
+            self._end(error.code(), error.details())
+            raise
+
+    next = __next__
+
+    def _end(self, code: grpc.StatusCode, details: str) -> None:
+        if self._code is None:
+            self._code, self._details = code, details
+            for callback in self._callbacks:
+                callback()
+
+    def cancel(self) -> bool:
+        if self._code is not None:
+            return False
+        self._stream.close()
+        self._end(grpc.StatusCode.CANCELLED, "Locally cancelled by application!")
+        return True
+
+    def is_active(self) -> bool:
+        return self._code is None
+
+    def time_remaining(self) -> Optional[float]:
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        if self._code is not None:
+            return False
+        self._callbacks.append(callback)
+        return True
+
+    def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    def code(self) -> Optional[grpc.StatusCode]:
+        return self._code
+
+    def details(self) -> Optional[str]:
+        return self._details
+
+
+class _UnaryStream(grpc.UnaryStreamMultiCallable):  # type: ignore[misc]
+    def __init__(self, owner: "StubChannel", method: str, serializer: Any, deserializer: Any) -> None:
+        self._owner, self._method = owner, method
+        self._serialize = serializer or (lambda request: request)
+        self._deserialize = _deserializer(deserializer)
+
+    def _request_type(self, request: Any) -> str:
+        """The method's input type in the official descriptors, else the request's own type."""
+        try:
+            from clarifai_grpc.grpc.api import service_pb2
+            return str(service_pb2.DESCRIPTOR.services_by_name["V2"].methods_by_name[self._method].input_type.full_name)
+        except (ImportError, KeyError):
+            return str(getattr(getattr(request, "DESCRIPTOR", None), "full_name", ""))
+
+    def __call__(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
+                 credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _StreamCall:
+        client = self._owner._client(_token(metadata), timeout)
+        try:
+            request_json = _proto_to_json_text(self._request_type(request), self._serialize(request))
+        except ClarifaiError as error:
+            raise _rpc_error(error.error_code, str(error)) from None
+        stream = _RpcStream(client, self._method, request_json, self._deserialize, _message_proto)
+        return _StreamCall(stream, timeout)
+
+
+class _RpcStream(Stream[Any]):
+    """A Stream whose failures are RpcErrors."""
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except ClarifaiError as error:
+            if isinstance(error, RpcErrorMixin):
+                raise
+            raise _rpc_error(error.error_code, str(error)) from None
+
+
+class _Unsupported(grpc.StreamUnaryMultiCallable, grpc.StreamStreamMultiCallable):  # type: ignore[misc]
+    """Client-streaming methods: the stub creates them, calling one fails."""
+
+    def __init__(self, method: str) -> None:
+        self._method = method
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise _rpc_error(ErrorCode.UNSUPPORTED, f"{self._method}: libclarifai does not carry client-streaming methods")
+
+    __call__ = with_call = future = _fail
+
+
+class StubChannel(grpc.Channel):  # type: ignore[misc]
+    """A grpc.Channel for `service_pb2_grpc.V2Stub` that sends every call through libclarifai on
+    `channel` (any kind: REST carries the unary methods, gRPC also the streaming ones). The token
+    of each call comes from its metadata ("authorization", "Key <token>"), else from `pat`, else
+    $CLARIFAI_PAT; `user_app_id` comes from each request. A call's `timeout` (seconds) is honoured
+    with a channel of that timeout. The Channel stays yours: close() frees the clients made here."""
+
+    def __init__(self, channel: Channel, pat: Optional[str] = None, *, max_clients: int = 32) -> None:
+        self._channel = channel
+        self._pat = pat
+        self._max_clients = max(1, max_clients)
+        self._clients: "collections.OrderedDict[Tuple[Optional[str], int], Client]" = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._pool: Optional[futures.ThreadPoolExecutor] = None
+        self._closed = False
+        self._methods = frozenset(methods())
+        _fix_official_deserializer_hook()
+
+    def _client(self, token: Optional[str], timeout: Optional[float]) -> Client:
+        key = (token if token is not None else self._pat, _timeout_ms(timeout) if timeout is not None else -2)
+        with self._lock:
+            if self._closed:
+                raise _rpc_error(ErrorCode.INVALID_ARGUMENT, "the stub channel is closed")
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+        try:
+            if timeout is None:
+                client = Client(self._channel, key[0])
+            else:
+                with self._channel._clone(timeout) as channel:
+                    client = Client(channel, key[0])
+        except ClarifaiError as error:
+            raise _rpc_error(error.error_code, str(error)) from None
+        with self._lock:
+            client = self._clients.setdefault(key, client)
+            while len(self._clients) > self._max_clients:
+                self._clients.popitem(last=False)  # freed by its finalizer once no call uses it
+        return client
+
+    def _executor(self) -> futures.ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = futures.ThreadPoolExecutor(8, thread_name_prefix="libclarifai-stub")
+            return self._pool
+
+    def _name(self, method: str) -> str:
+        name = method[len(SERVICE_PREFIX):] if method.startswith(SERVICE_PREFIX) else method
+        return name if name in self._methods else method  # the library names an unknown one
+
+    def unary_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                    _registered_method: Any = False, **_: Any) -> _UnaryUnary:
+        return _UnaryUnary(self, self._name(method), request_serializer, response_deserializer)
+
+    def unary_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                     _registered_method: Any = False, **_: Any) -> _UnaryStream:
+        return _UnaryStream(self, self._name(method), request_serializer, response_deserializer)
+
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> _Unsupported:
+        return _Unsupported(method)
+
+    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> _Unsupported:
+        return _Unsupported(method)
+
+    def subscribe(self, callback: Callable[[grpc.ChannelConnectivity], None], try_to_connect: bool = False) -> None:
+        callback(grpc.ChannelConnectivity.READY)  # connections are made per call, by libcurl
+
+    def unsubscribe(self, callback: Callable[[grpc.ChannelConnectivity], None]) -> None:
+        pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            clients, self._clients = list(self._clients.values()), collections.OrderedDict()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+        for client in clients:
+            client.close()  # waits for nothing: frees once calls in flight are done
+
+    def __enter__(self) -> "StubChannel":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _fix_official_deserializer_hook() -> None:
+    """V2Stub asks clarifai_channel.wrap_response_deserializer for each response class; that
+    global is None until one of the official ClarifaiChannel factories ran, and V2Stub then
+    fails. Give it the gRPC channel's value (FromString) in that case only."""
+    try:
+        from clarifai_grpc.channel import clarifai_channel
+    except ImportError:
+        return
+    if getattr(clarifai_channel, "wrap_response_deserializer", True) is None:
+        clarifai_channel.wrap_response_deserializer = clarifai_channel._response_deserializer_for_grpc
+
+
+def stub_channel(channel: Channel, pat: Optional[str] = None, *, max_clients: int = 32) -> StubChannel:
+    """A channel for the official `service_pb2_grpc.V2Stub` that calls through libclarifai."""
+    return StubChannel(channel, pat, max_clients=max_clients)
