@@ -6,18 +6,22 @@ MAJOR := $(firstword $(subst ., ,$(VERSION)))
 LIB_DIR := build/lib
 REAL_LIB := $(LIB_DIR)/libclarifai.so.$(VERSION)
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libjansson-dev pkg-config
+# What the tests use beyond the build: memory checks, certificates, and the Debian packaging tools.
+TEST_APT_PACKAGES := valgrind openssl lintian debootstrap dpkg-dev cmake
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
 
-.PHONY: all deps venv test test-swift test-c test-python test-header demo clean
+.PHONY: all deps test-deps venv test test-swift test-python test-header demo clean install uninstall deb test-deb examples
+PREFIX ?= /usr/local
 
 all: $(REAL_LIB)
 
 # Installs the system libraries the build needs when they are missing (as root; else says what to install).
-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+deps test-deps: PACKAGES = $(if $(filter test-deps,$@),$(TEST_APT_PACKAGES),$(APT_PACKAGES))
+deps test-deps:
+	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -25,10 +29,12 @@ deps:
 	fi
 
 # Release build, Swift runtime linked statically, only clarifai_* exported, SONAME libclarifai.so.1.
-# lld, because GNU ld leaves GOT-referenced local Swift symbols in the dynamic symbol table.
+# lld, because GNU ld leaves GOT-referenced local Swift symbols in the dynamic symbol table; no
+# $$ORIGIN RUNPATH (Debian forbids it); immediate binding (hardening).
 $(REAL_LIB): $(SWIFT_SOURCES) | deps
-	swift build -c release --product clarifai -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
-	  -Xlinker --version-script=$(CURDIR)/Sources/Clarifai/exports.map -Xlinker -soname=libclarifai.so.$(MAJOR)
+	swift build -c release --product clarifai --disable-local-rpath -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
+	  -Xlinker --version-script=$(CURDIR)/Sources/Clarifai/exports.map -Xlinker -soname=libclarifai.so.$(MAJOR) \
+	  -Xlinker -z -Xlinker now
 	mkdir -p $(LIB_DIR)
 	cp .build/release/libclarifai.so $@
 	ln -sf libclarifai.so.$(VERSION) $(LIB_DIR)/libclarifai.so.$(MAJOR)
@@ -56,11 +62,30 @@ build/tests/load: Tests/C/load.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/tests
 	gcc $(CFLAGS_TEST) -O2 -pthread -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
-build/examples/predict: Bindings/c/examples/predict.c Include/clarifai.h $(REAL_LIB)
+EXAMPLES := predict stream call
+examples: $(addprefix build/examples/,$(EXAMPLES))
+build/examples/%: Bindings/c/examples/%.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/examples
 	gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -IInclude -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
-test: test-header test-swift test-python
+# Library (SONAME + links), clarifai.h, clarifai.pc, CMake package under $(PREFIX); lib dir
+# $(PREFIX)/lib, or /usr/lib/<triplet> for PREFIX=/usr (LIBDIR=... overrides); DESTDIR stages.
+install: all
+	PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" DESTDIR="$(DESTDIR)" Bindings/c/install.sh
+
+uninstall:
+	PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" DESTDIR="$(DESTDIR)" Bindings/c/install.sh --uninstall
+
+# build/deb/libclarifai1_<version>_<arch>.deb and libclarifai-dev_..., checked by lintian.
+deb: all | test-deps
+	Bindings/debian/build-deb.sh
+
+# The packages in a debootstrapped bookworm without Swift (root; base cached in build/cleanroom),
+# the README example compiled there with pkg-config and run against the local test server.
+test-deb: deb venv
+	Bindings/debian/clean-room-test.sh
+
+test: test-header test-swift test-python test-deb
 
 # The public header compiles as strict C99 and as C++11.
 test-header:
@@ -73,7 +98,7 @@ test-swift: | deps
 
 # pytest drives everything that needs the local server: the C test program, the ctypes tests,
 # the comparisons with the official client, and the library's packaging checks.
-test-python: all venv build/tests/test_capi build/tests/load build/examples/predict
+test-python: all venv build/tests/test_capi build/tests/load examples | test-deps
 	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Server Tests/Python
 
 demo: all venv build/examples/predict
