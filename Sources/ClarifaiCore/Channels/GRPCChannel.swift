@@ -24,12 +24,19 @@ public final class GRPCChannel: Channel {
     public func unary(_ request: CallRequest, token: String) throws -> Response {
         var answer: Response?
         try exchange(request, token: token) { message in
-            guard answer == nil else { throw ClarifaiError(.protocol, "\(request.method.name): more than one message in a unary answer") }
+            guard answer == nil else { throw ClarifaiError(.protocol, "more than one message in a unary answer") }
             answer = try Response(protoMessage: message, messageType: request.method.outputType)
             return true
         }
-        guard let answer else { throw ClarifaiError(.protocol, "\(request.method.name): the answer carried no message") }
+        guard let answer else { throw ClarifaiError(.protocol, "\(origin(request)): the answer carried no message") }
         return answer
+    }
+
+    /// "Method: URL", the start of every error message of a call.
+    private func origin(_ request: CallRequest) -> String { "\(request.method.name): \(url(request))" }
+
+    private func url(_ request: CallRequest) -> String {
+        (usesTLS ? "https://" : "http://") + target.authority + "/clarifai.api.V2/" + request.method.name
     }
 
     public func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws {
@@ -52,21 +59,26 @@ public final class GRPCChannel: Channel {
             "Expect:",
         ]
         if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
-        let url = (usesTLS ? "https://" : "http://") + target.authority + "/clarifai.api.V2/" + request.method.name
-        let exchange = HTTPRequest(method: "POST", url: url, headers: headers, body: GRPCFrameDecoder.frame(request.message),
+        let exchange = HTTPRequest(method: "POST", url: url(request), headers: headers, body: GRPCFrameDecoder.frame(request.message),
                                    timeoutMilliseconds: request.timeoutMilliseconds,
                                    caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
                                    version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
                                    forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2)
-        let origin = "\(request.method.name): \(url)"
+        let origin = origin(request)
         var decoder = GRPCFrameDecoder()
         var failure: Error?
+        // The start of a body that is not gRPC (a proxy's error page), for the error message.
+        var foreignBody: [UInt8] = []
         let started = monotonicMilliseconds()
         let answer: HTTPResponse
         do {
             // The consumer lives only as long as perform(), which runs it synchronously.
             answer = try withoutActuallyEscaping(deliver) { deliver in
-                try http.perform(exchange) { data in
+                try http.perform(exchange) { data, head in
+                    guard head.status == 200, head.contentType.hasPrefix("application/grpc") else {
+                        foreignBody.append(contentsOf: data.prefix(max(0, 512 - foreignBody.count)))
+                        return true
+                    }
                     do {
                         return try decoder.feed(data, deliver)
                     } catch {
@@ -78,9 +90,12 @@ public final class GRPCChannel: Channel {
         } catch let error as ClarifaiError {
             Log.debug("\(origin): \(error.message)")
             // A failure inside `deliver` stopped the transfer: report it rather than the stop.
-            if let frameError = failure as? GRPCFrameDecoder.FrameError { throw ClarifaiError(.protocol, "\(origin): \(frameError.message)") }
-            if let failure { throw failure }
-            throw ClarifaiError(error.code, "\(request.method.name): \(error.message)", transient: error.isTransient)
+            switch failure {
+            case let frameError as GRPCFrameDecoder.FrameError: throw ClarifaiError(.protocol, "\(origin): \(frameError.message)")
+            case let deliveryError as ClarifaiError: throw ClarifaiError(deliveryError.code, "\(origin): \(deliveryError.message)")
+            case let other?: throw other
+            case nil: throw ClarifaiError(error.code, "\(request.method.name): \(error.message)", transient: error.isTransient)
+            }
         }
         Log.debug("\(origin): HTTP \(answer.status), grpc-status \(answer.field("grpc-status") ?? "none"), \(Int(monotonicMilliseconds() - started)) ms")
         guard answer.majorVersion == 2 else {
@@ -88,8 +103,10 @@ public final class GRPCChannel: Channel {
         }
         guard let statusText = answer.field("grpc-status") else {
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
+            let excerpt = foreignBody.isEmpty ? "" : ": " + Response.excerpt(foreignBody)
+            let problem = answer.status == 200 ? "ended without gRPC trailers (no grpc-status)" : "without a gRPC status"
             throw ClarifaiError(answer.status == 200 ? .protocol : .transport,
-                                "\(origin): HTTP \(answer.status)\(type) without a gRPC status",
+                                "\(origin): HTTP \(answer.status)\(type) \(problem)\(excerpt)",
                                 transient: [502, 503, 504].contains(answer.status))
         }
         guard let status = Int(statusText) else { throw ClarifaiError(.protocol, "\(origin): invalid grpc-status '\(statusText)'") }

@@ -49,7 +49,7 @@ public final class Response: @unchecked Sendable {
         do {
             json = try Codec.protoToJSON(typeName: messageType, bytes: bytes)
         } catch let error as ClarifaiError {
-            throw ClarifaiError(.protocol, "the answer is not a valid \(messageType): \(error.message)")
+            throw ClarifaiError(.protocol, "the answer does not decode as \(error.message)")
         }
         tree = try json.withUnsafeBytes { try JSONTree.parse($0, what: messageType) }
         self.messageType = messageType

@@ -54,9 +54,10 @@ final class HTTPClient: Sendable {
         self.userAgent = userAgent
     }
 
-    /// Runs one exchange. With `consumer`, body bytes go to it as they arrive instead of being
-    /// buffered; the consumer returns false to abort the exchange (which then throws .cancelled).
-    func perform(_ request: HTTPRequest, consumer: ((UnsafeRawBufferPointer) -> Bool)? = nil) throws -> HTTPResponse {
+    /// Runs one exchange. With `consumer`, body bytes go to it as they arrive, with the response's
+    /// status and content type, instead of being buffered; the consumer returns false to abort the
+    /// exchange (which then throws .cancelled).
+    func perform(_ request: HTTPRequest, consumer: Consumer? = nil) throws -> HTTPResponse {
         let handle = idleHandles.withLock { $0.popLast() } ?? CurlHandle()
         let response = try handle.perform(request, userAgent: userAgent, consumer: consumer)
         // A handle goes back to the pool only after a clean exchange, with its connection.
@@ -73,20 +74,29 @@ private enum CurlGlobal {
     static let initialized: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 }
 
+/// The start of an answer, as known when its body begins.
+struct ResponseHead {
+    var status = 0
+    var contentType = ""
+}
+
+typealias Consumer = (UnsafeRawBufferPointer, ResponseHead) -> Bool
+
 /// What the callbacks collect during one exchange.
 private final class ExchangeSink {
     var body: [UInt8] = []
     var fields: [(name: String, value: String)] = []
+    var head = ResponseHead()
     var overflowed = false
     var consumerStopped = false
-    let consumer: ((UnsafeRawBufferPointer) -> Bool)?
+    let consumer: Consumer?
 
-    init(consumer: ((UnsafeRawBufferPointer) -> Bool)?) { self.consumer = consumer }
+    init(consumer: Consumer?) { self.consumer = consumer }
 
     /// Body bytes; false stops the transfer.
     func receive(_ data: UnsafeRawBufferPointer) -> Bool {
         if let consumer {
-            consumerStopped = !consumer(data)
+            consumerStopped = !consumer(data, head)
             return !consumerStopped
         }
         guard body.count + data.count <= HTTPClient.maximumBodySize else {
@@ -97,12 +107,18 @@ private final class ExchangeSink {
         return true
     }
 
-    /// One header or trailer line ("name: value\r\n"); status lines and blank lines are skipped.
+    /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").
     func receiveHeader(_ line: UnsafeRawBufferPointer) {
+        if line.starts(with: "HTTP/".utf8) {
+            let words = String(decoding: line, as: UTF8.self).split(separator: " ")
+            head = ResponseHead(status: words.count > 1 ? Int(words[1]) ?? 0 : 0)
+            return
+        }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return }
         let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
-        let value = String(decoding: line[(colon + 1)...], as: UTF8.self)
-        fields.append((name, value.trimmingASCIIWhitespace()))
+        let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIIWhitespace()
+        if name == "content-type" { head.contentType = value }
+        fields.append((name, value))
     }
 }
 
@@ -127,7 +143,7 @@ private final class CurlHandle: @unchecked Sendable {
 
     deinit { curl_easy_cleanup(raw) }
 
-    func perform(_ request: HTTPRequest, userAgent: String, consumer: ((UnsafeRawBufferPointer) -> Bool)?) throws -> HTTPResponse {
+    func perform(_ request: HTTPRequest, userAgent: String, consumer: Consumer?) throws -> HTTPResponse {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         curl_easy_reset(raw)
         let sink = ExchangeSink(consumer: consumer)

@@ -55,7 +55,7 @@ enum Inflate {
 /// counts with symbols in code order (puff.c's representation) for the rare longer ones.
 private struct Huffman {
     static let fastBits = 10
-    /// Indexed by the next `fastBits` input bits: symbol << 4 | code length, or 0 when the code is longer.
+    /// Indexed by the next `fastBits` input bits: symbol << 4 | code length, or 0 for a longer or unused code.
     var fast = [UInt16](repeating: 0, count: 1 << fastBits)
     var counts = [Int](repeating: 0, count: 16)
     var symbols: [UInt16]
@@ -138,10 +138,11 @@ private struct Inflater: ~Copyable {
     init(_ input: UnsafeRawBufferPointer, limit: Int) {
         self.input = input
         self.limit = max(limit, 0)
-        // ISIZE usually gives the exact size; a lying one can't cost more than DEFLATE's 1032:1 ratio.
+        // ISIZE usually gives the exact size; a lying one can't claim more than DEFLATE's 1032:1 ratio
+        // allows, and beyond 64 MiB the buffer grows only as output actually arrives.
         let claimed = input.count >= 4 ? Int(input.loadUnaligned(fromByteOffset: input.count - 4, as: UInt32.self).littleEndian) : 0
-        capacity = min(self.limit, max(256, min(claimed, input.count * 1032)))
-        out = .allocate(capacity: max(capacity, 1))
+        capacity = min(self.limit, max(256, min(claimed, input.count * 1032, 1 << 26)))
+        out = .allocate(capacity: capacity + 8)   // slack for the 8-byte match copy
     }
 
     deinit { out.deallocate() }
@@ -159,7 +160,7 @@ private struct Inflater: ~Copyable {
     mutating func grow(_ n: Int) throws(Inflate.Failure) {
         guard count + n <= limit else { throw Inflate.Failure("decompressed message exceeds the limit of \(limit) bytes") }
         capacity = min(max(capacity * 2, count + n), limit)
-        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity + 8)
         bigger.initialize(from: out, count: count)
         out.deallocate()
         out = bigger
@@ -184,27 +185,34 @@ private struct Inflater: ~Copyable {
     }
 
     @inline(__always) mutating func bits(_ n: Int) throws(Inflate.Failure) -> Int {
-        if bitCount < n {
-            refill()
-            guard bitCount >= n else { throw Self.truncated }
-        }
+        if bitCount < n { try fill(n) }
         let value = Int(truncatingIfNeeded: bitBuffer) & ((1 << n) - 1)
         bitBuffer >>= UInt64(n)
         bitCount -= n
         return value
     }
 
+    // The rare paths stay out of line so that the hot loop stays small.
+    @inline(never) mutating func fill(_ n: Int) throws(Inflate.Failure) {
+        refill()
+        guard bitCount >= n else { throw Self.truncated }
+    }
+
     @inline(__always) mutating func decode(_ code: borrowing Huffman) throws(Inflate.Failure) -> Int {
         if bitCount < 15 { refill() }
         var entry = Int(code.fast[Int(truncatingIfNeeded: bitBuffer) & (1 << Huffman.fastBits - 1)])
-        if entry & 15 == 0 { entry = code.slowDecode(bitBuffer) }
-        let length = entry & 15
-        // Near the end the lookup may have seen zero padding: the code must lie within real input.
-        guard length <= bitCount else { throw Self.truncated }
-        guard length != 0 else { throw Inflate.Failure("invalid Huffman code") }
-        bitBuffer >>= UInt64(length)
-        bitCount -= length
+        if entry & 15 == 0 || entry & 15 > bitCount { entry = try decodeLong(code) }
+        bitBuffer >>= UInt64(entry & 15)
+        bitCount -= entry & 15
         return entry >> 4
+    }
+
+    @inline(never) func decodeLong(_ code: borrowing Huffman) throws(Inflate.Failure) -> Int {
+        let entry = code.slowDecode(bitBuffer)
+        guard entry != 0 else { throw Inflate.Failure("invalid Huffman code") }
+        // Near the end the lookup may have seen zero padding: the code must lie within real input.
+        guard entry & 15 <= bitCount else { throw Self.truncated }
+        return entry
     }
 
     /// Drops the rest of the current byte and hands the whole bytes still buffered back to the input.
@@ -339,9 +347,18 @@ private struct Inflater: ~Copyable {
             let back = Int(distanceBase[code]) + (try bits(Int(distanceExtra[code])))
             guard back <= count - memberStart else { throw Inflate.Failure("distance too far back") }
             try reserve(length)
-            // Forward byte copy: when back < length the copy reads bytes it has just written (a run).
             let to = out + count, from = to - back
-            for index in 0..<length { to[index] = from[index] }
+            if back >= 8 {
+                // Eight bytes at a time, each read complete before it is written; may spill up to 7 bytes
+                // into the allocation's slack, which later output overwrites.
+                for index in stride(from: 0, to: length, by: 8) {
+                    let word = UnsafeRawPointer(from + index).loadUnaligned(as: UInt64.self)
+                    UnsafeMutableRawPointer(to + index).storeBytes(of: word, as: UInt64.self)
+                }
+            } else {
+                // A short period (a run): the copy reads bytes it has just written.
+                for index in 0..<length { to[index] = from[index] }
+            }
             count += length
         }
     }

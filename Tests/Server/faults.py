@@ -1,0 +1,512 @@
+#!/usr/bin/env python3
+"""A programmable misbehaving Clarifai server for the library's fault-injection tests.
+
+    python Tests/Server/faults.py --upstream-rest http://127.0.0.1:P --upstream-grpc 127.0.0.1:Q
+                                  [--rest-port N] [--grpc-port N]
+
+Two fronts, both on 127.0.0.1: REST (HTTP/1.1 on raw sockets) and cleartext gRPC (HTTP/2 with
+prior knowledge, h2c, spoken with hyper-h2 so that every frame can be crafted). Once both listen
+it prints `READY rest=<port> grpc=<port>` on stdout. Ports default to 0 (a free port); they are
+bound with SO_REUSEADDR, so a killed instance can be started again on the same ports.
+
+Every request passes through to the normal local test server (server.py: REST by HTTP, gRPC
+with grpcio), except PostModelOutputs and GenerateModelOutputs whose model id reads
+
+    fault.<kind>.<count>.<tag>        e.g. fault.unavailable.2.t17, fault.reset.all.t3
+
+The first <count> requests with that model id (every one with "all") meet fault <kind>; the ones
+after go through as a request for the model `text-echo`. Requests are counted per model id, so
+a test picks a fresh <tag> per case. `GET /_faults/attempts` on the REST front returns the
+counts as JSON ({model_id: requests}), `DELETE /_faults/attempts` clears them.
+
+Faults (R: REST front, G: gRPC front), all after the whole request was read:
+  close                R G  close the connection (FIN, then wait for the client's) without answering
+  reset                R G  reset the connection (TCP RST, SO_LINGER 0) without answering
+  exit                 R G  the server process dies (os._exit(3))
+  hang                 R G  never answer; the connection stays open until the client leaves
+  reset-after-headers  R G  R: status line and headers (Content-Length 500), 30 ms, TCP RST;
+                            G: HEADERS (200, application/grpc), 30 ms, RST_STREAM INTERNAL_ERROR
+  tcp-reset-after-headers G HEADERS, 30 ms, TCP RST
+  truncated            R G  R: Content-Length 500, 20 bytes of JSON, FIN;
+                            G: the first half of a valid message (its prefix tells the whole
+                            length), then trailers grpc-status 0
+  truncated-eos          G  the same, with END_STREAM on the DATA frame and no trailers
+  long-prefix            G  a whole valid message whose prefix says 100 bytes more; grpc-status 0
+  huge-prefix            G  a prefix of 0x7fffffff bytes (over the 1 GiB limit), 16 bytes; status 0
+  garbage              R G  R: 200 application/json, binary bytes that are not JSON;
+                            G: a well-formed frame around bytes that are not protobuf; status 0
+  compressed             G  a valid message with the compressed flag (1), no grpc-encoding
+  bad-flag               G  a valid message with frame flag 2
+  two-messages           G  two valid messages in a unary answer
+  no-message             G  HEADERS, then trailers grpc-status 0 with no message
+  bad-status             G  trailers-only with grpc-status "abc"
+  messages-then-reset    G  two valid messages, 30 ms, RST_STREAM INTERNAL_ERROR (for streams)
+  messages-then-unavailable G two valid messages, then trailers grpc-status 14 (for streams)
+  html502              R G  HTTP 502 text/html "<html>...502 Bad Gateway...</html>" (G: no grpc-status)
+  foreign-json         R    200 application/json {"hello": "world"}
+  throttled            R G  a Clarifai reply with status 11005 CONN_THROTTLED (R: HTTP 429)
+  unavailable          R G  R: 503 application/json {"code": 14, "message": "unavailable"};
+                            G: trailers-only grpc-status 14 UNAVAILABLE "try later"
+"""
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+
+import grpc
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_pb2
+
+V2 = service_pb2.DESCRIPTOR.services_by_name["V2"]
+FAULTED_METHODS = ("PostModelOutputs", "GenerateModelOutputs")
+NORMAL_MODEL = "text-echo"
+IDLE_LIMIT = 30.0  # s a connection may stay silent before the server drops it
+HEADERS_PAUSE = 0.03  # s between the response headers and the reset (the client reads the headers)
+HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+FORWARDED_HEADERS = ("authorization", "content-type", "accept", "x-clarifai-request-id-prefix", "user-agent")
+FORWARDED_METADATA = ("authorization", "x-clarifai-request-id-prefix")
+
+
+class Faults:
+    """Counts the requests per model id and tells which fault, if any, this one meets."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.attempts = {}
+
+    def decide(self, model_id):
+        """(fault kind or None, model id to send upstream)."""
+        if not model_id.startswith("fault."):
+            return None, model_id
+        parts = model_id.split(".", 3)
+        if len(parts) < 3:
+            return None, model_id
+        kind, count = parts[1], parts[2]
+        with self.lock:
+            seen = self.attempts[model_id] = self.attempts.get(model_id, 0) + 1
+        if count == "all" or seen <= int(count):
+            return kind, model_id
+        return None, NORMAL_MODEL
+
+    def snapshot(self, clear=False):
+        with self.lock:
+            out = dict(self.attempts)
+            if clear:
+                self.attempts.clear()
+        return out
+
+
+def listen(port):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
+
+
+def serve(listener, handle):
+    """Accepts forever, one daemon thread per connection."""
+    while True:
+        conn, _ = listener.accept()
+        conn.settimeout(IDLE_LIMIT)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle pause between frames
+        threading.Thread(target=_run_connection, args=(handle, conn), daemon=True).start()
+
+
+def _run_connection(handle, conn):
+    try:
+        handle(conn)
+    except (OSError, ConnectionError, h2.exceptions.ProtocolError):
+        pass  # the client left, or the fault ended the connection
+    finally:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
+def hard_reset(conn):
+    """Close with an RST instead of a FIN."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def close_without_answer(conn):
+    """A clean close (FIN): stop sending, drain what the client still sends until it closes too
+    (closing with unread data would make the kernel send an RST instead)."""
+    try:
+        conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(2.0)
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+    conn.close()
+
+
+def wait_for_client_to_leave(conn):
+    """For `hang`: read (and drop) until the client closes or IDLE_LIMIT passes."""
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
+def reply_message(text="fault server"):
+    """A valid MultiOutputResponse, serialized."""
+    return service_pb2.MultiOutputResponse(
+        status=status_pb2.Status(code=10000, description="Ok", req_id="fault-1"),
+        outputs=[resources_pb2.Output(id="out-1", data=resources_pb2.Data(text=resources_pb2.Text(raw=text)))],
+    ).SerializeToString()
+
+
+def throttled_message():
+    return service_pb2.MultiOutputResponse(
+        status=status_pb2.Status(code=11005, description="Making too many requests", req_id="fault-throttled"),
+    ).SerializeToString()
+
+
+def frame(message, flag=0, length=None):
+    return struct.pack(">BI", flag, len(message) if length is None else length) + message
+
+
+class Stop(Exception):
+    """Ends a connection's loop (the fault closed it)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# REST front: HTTP/1.1
+
+
+class RestFront:
+    def __init__(self, faults, upstream_url, port):
+        self.faults = faults
+        upstream = urllib.parse.urlsplit(upstream_url)
+        self.upstream = (upstream.hostname, upstream.port)
+        self.listener = listen(port)
+        self.port = self.listener.getsockname()[1]
+
+    def handle(self, conn):
+        reader = conn.makefile("rb")
+        while True:
+            line = reader.readline(65537)
+            if not line:
+                return
+            if not line.strip():
+                continue
+            method, target, _ = line.decode("latin-1").split(" ", 2)
+            headers = {}
+            while True:
+                field = reader.readline(65537)
+                if field in (b"\r\n", b"\n", b""):
+                    break
+                name, _, value = field.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = reader.read(int(headers.get("content-length") or 0))
+            if not self.respond(conn, method, target, headers, body):
+                return
+
+    @staticmethod
+    def send(conn, status, content_type, body, reason=None):
+        reason = reason or http.client.responses.get(status, "Unknown")
+        head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: keep-alive\r\n\r\n")
+        conn.sendall(head.encode("latin-1") + body)
+
+    def respond(self, conn, method, target, headers, body):
+        """Answers one request; False ends the connection."""
+        path, _, query = target.partition("?")
+        if path == "/_faults/attempts":
+            self.send(conn, 200, "application/json", json.dumps(self.faults.snapshot(clear=method == "DELETE")).encode())
+            return True
+        segments = path.split("/")
+        kind = None
+        if method == "POST" and "models" in segments:
+            at = segments.index("models") + 1
+            if at + 1 < len(segments) and segments[at + 1] in ("outputs", "versions"):
+                kind, model = self.faults.decide(urllib.parse.unquote(segments[at]))
+                segments[at] = urllib.parse.quote(model, safe="")
+                target = "/".join(segments) + ("?" + query if query else "")
+        if kind is None:
+            return self.proxy(conn, method, target, headers, body)
+        if kind == "close":
+            close_without_answer(conn)
+        elif kind == "reset":
+            hard_reset(conn)
+        elif kind == "exit":
+            os._exit(3)
+        elif kind == "hang":
+            wait_for_client_to_leave(conn)
+        elif kind == "reset-after-headers":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n")
+            time.sleep(HEADERS_PAUSE)
+            hard_reset(conn)
+        elif kind == "truncated":
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n'
+                         b'{"status": {"code": 1')
+            time.sleep(HEADERS_PAUSE)
+            conn.close()
+        elif kind == "garbage":
+            self.send(conn, 200, "application/json", b"\x00\x01\x02garbage\xff\xfe instead of JSON")
+            return True
+        elif kind == "html502":
+            self.send(conn, 502, "text/html", HTML_502)
+            return True
+        elif kind == "foreign-json":
+            self.send(conn, 200, "application/json", b'{"hello": "world"}')
+            return True
+        elif kind == "throttled":
+            self.send(conn, 429, "application/json",
+                      b'{"status": {"code": 11005, "description": "Making too many requests", "req_id": "fault-throttled"}}')
+            return True
+        elif kind == "unavailable":
+            self.send(conn, 503, "application/json", b'{"code": 14, "message": "unavailable"}')
+            return True
+        else:
+            self.send(conn, 400, "text/plain", f"unknown fault {kind!r}".encode())
+            return True
+        return False
+
+    def proxy(self, conn, method, target, headers, body):
+        upstream = http.client.HTTPConnection(*self.upstream, timeout=IDLE_LIMIT)
+        try:
+            upstream.request(method, target, body=body if body or method in ("POST", "PUT", "PATCH") else None,
+                             headers={k: v for k, v in headers.items() if k in FORWARDED_HEADERS})
+            answer = upstream.getresponse()
+            data = answer.read()
+            self.send(conn, answer.status, answer.getheader("Content-Type", "application/json"), data, answer.reason)
+        finally:
+            upstream.close()
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# gRPC front: HTTP/2 cleartext with prior knowledge
+
+
+class GrpcFront:
+    def __init__(self, faults, upstream_target, port):
+        self.faults = faults
+        self.upstream = grpc.insecure_channel(upstream_target)
+        self.listener = listen(port)
+        self.port = self.listener.getsockname()[1]
+
+    def handle(self, conn):
+        GrpcConnection(self, conn).run()
+
+
+class GrpcConnection:
+    def __init__(self, front, sock):
+        self.front, self.sock = front, sock
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=False, header_encoding="utf-8", validate_outbound_headers=False))
+        self.requests = {}  # stream id -> (headers, body)
+        self.ended = []  # stream ids whose request is complete, not yet answered
+
+    def flush(self):
+        data = self.h2.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def pump(self):
+        """Reads once from the socket and handles the events; False when the client left."""
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        for event in self.h2.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                self.requests[event.stream_id] = (dict(event.headers), bytearray())
+            elif isinstance(event, h2.events.DataReceived):
+                if event.stream_id in self.requests:
+                    self.requests[event.stream_id][1].extend(event.data)
+                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                self.ended.append(event.stream_id)
+            elif isinstance(event, h2.events.StreamReset):
+                self.requests.pop(event.stream_id, None)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                return False
+        self.flush()
+        return True
+
+    def run(self):
+        self.h2.initiate_connection()
+        self.flush()
+        try:
+            while self.pump():
+                while self.ended:
+                    stream_id = self.ended.pop(0)
+                    if stream_id in self.requests:
+                        headers, body = self.requests.pop(stream_id)
+                        self.answer(stream_id, headers, bytes(body))
+        except Stop:
+            return
+
+    def send_data(self, stream_id, data, end_stream=False):
+        """Sends `data` within the flow-control windows, reading window updates as needed."""
+        view = memoryview(data)
+        while True:
+            window = min(self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size)
+            chunk, view = view[:window], view[window:]
+            self.h2.send_data(stream_id, chunk.tobytes(), end_stream=end_stream and not view)
+            self.flush()
+            if not view:
+                return
+            if not self.pump():
+                raise Stop
+
+    def send_headers(self, stream_id, headers, end_stream=False):
+        self.h2.send_headers(stream_id, headers, end_stream=end_stream)
+        self.flush()
+
+    def trailers(self, stream_id, status, message=""):
+        fields = [("grpc-status", str(status))]
+        if message:
+            fields.append(("grpc-message", urllib.parse.quote(message, safe=" ")))
+        self.send_headers(stream_id, fields, end_stream=True)
+
+    OK_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
+
+    def answer(self, stream_id, headers, body):
+        method = headers.get(":path", "").rsplit("/", 1)[-1]
+        kind = None
+        if method in FAULTED_METHODS and len(body) >= 5:
+            request = service_pb2.PostModelOutputsRequest.FromString(body[5:])
+            kind, model = self.front.faults.decide(request.model_id)
+            if model != request.model_id:
+                request.model_id = model
+                body = frame(request.SerializeToString())
+        if kind is None:
+            return self.proxy(stream_id, method, headers, body)
+        message = reply_message()
+        if kind == "close":
+            close_without_answer(self.sock)
+            raise Stop
+        if kind == "reset":
+            hard_reset(self.sock)
+            raise Stop
+        if kind == "exit":
+            os._exit(3)
+        if kind == "hang":
+            return  # nothing, ever; the loop goes on reading until the client leaves
+        if kind in ("reset-after-headers", "tcp-reset-after-headers"):
+            self.send_headers(stream_id, self.OK_HEADERS)
+            time.sleep(HEADERS_PAUSE)
+            if kind == "tcp-reset-after-headers":
+                hard_reset(self.sock)
+                raise Stop
+            self.h2.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
+            self.flush()
+            return
+        if kind in ("messages-then-reset", "messages-then-unavailable"):
+            self.send_headers(stream_id, self.OK_HEADERS)
+            self.send_data(stream_id, frame(reply_message("0")) + frame(reply_message("1")))
+            if kind == "messages-then-unavailable":
+                self.trailers(stream_id, 14, "lost the model")
+                return
+            time.sleep(HEADERS_PAUSE)
+            self.h2.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
+            self.flush()
+            return
+        if kind == "html502":
+            self.send_headers(stream_id, [(":status", "502"), ("content-type", "text/html")])
+            self.send_data(stream_id, HTML_502, end_stream=True)
+            return
+        if kind in ("unavailable", "bad-status"):
+            status = "14" if kind == "unavailable" else "abc"
+            self.send_headers(stream_id, self.OK_HEADERS + [("grpc-status", status), ("grpc-message", "try later")],
+                              end_stream=True)
+            return
+        data = {
+            "truncated": frame(message)[:5 + len(message) // 2],
+            "truncated-eos": frame(message)[:5 + len(message) // 2],
+            "long-prefix": frame(message, length=len(message) + 100),
+            "huge-prefix": frame(b"x" * 16, length=0x7FFFFFFF),
+            "garbage": frame(b"\x07\x08 this is not protobuf \xff\xff\xff"),
+            "compressed": frame(message, flag=1),
+            "bad-flag": frame(message, flag=2),
+            "two-messages": frame(message) * 2,
+            "no-message": b"",
+            "throttled": frame(throttled_message()),
+        }.get(kind)
+        if data is None:
+            self.send_headers(stream_id, self.OK_HEADERS + [("grpc-status", "3"), ("grpc-message", f"unknown fault {kind}")],
+                              end_stream=True)
+            return
+        self.send_headers(stream_id, self.OK_HEADERS)
+        if kind == "truncated-eos":
+            self.send_data(stream_id, data, end_stream=True)
+            return
+        if data:
+            self.send_data(stream_id, data)
+        self.trailers(stream_id, 0)
+
+    def proxy(self, stream_id, method, headers, body):
+        """Passes the call to the normal server with grpcio, the messages as bytes."""
+        metadata = [(k, headers[k]) for k in FORWARDED_METADATA if k in headers]
+        path = f"/clarifai.api.V2/{method}"
+        descriptor = V2.methods_by_name.get(method)
+        started = False
+        try:
+            if len(body) < 5 or body[0] != 0:
+                raise ValueError("the fault server passes on uncompressed single-message requests only")
+            request = body[5:]
+            if descriptor is not None and descriptor.server_streaming:
+                answers = self.front.upstream.unary_stream(path)(request, metadata=metadata, timeout=IDLE_LIMIT)
+            else:
+                answers = [self.front.upstream.unary_unary(path)(request, metadata=metadata, timeout=IDLE_LIMIT)]
+            for answer in answers:
+                if not started:
+                    self.send_headers(stream_id, self.OK_HEADERS)
+                    started = True
+                self.send_data(stream_id, frame(answer))
+            if not started:
+                self.send_headers(stream_id, self.OK_HEADERS)
+            self.trailers(stream_id, 0)
+        except grpc.RpcError as error:
+            fields = [("grpc-status", str(error.code().value[0]))]
+            if error.details():
+                fields.append(("grpc-message", urllib.parse.quote(error.details(), safe=" ")))
+            if started:
+                self.send_headers(stream_id, fields, end_stream=True)
+            else:
+                self.send_headers(stream_id, self.OK_HEADERS + fields, end_stream=True)
+        except ValueError as error:
+            self.send_headers(stream_id, self.OK_HEADERS + [("grpc-status", "13"), ("grpc-message", str(error))],
+                              end_stream=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--upstream-rest", required=True, help="base URL of the normal server's REST front")
+    parser.add_argument("--upstream-grpc", required=True, help="host:port of the normal server's gRPC front")
+    parser.add_argument("--rest-port", type=int, default=0)
+    parser.add_argument("--grpc-port", type=int, default=0)
+    args = parser.parse_args(argv)
+    faults = Faults()
+    rest = RestFront(faults, args.upstream_rest, args.rest_port)
+    grpc_front = GrpcFront(faults, args.upstream_grpc, args.grpc_port)
+    for front in (rest, grpc_front):
+        threading.Thread(target=serve, args=(front.listener, front.handle), daemon=True).start()
+    print(f"READY rest={rest.port} grpc={grpc_front.port}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
