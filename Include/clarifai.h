@@ -90,7 +90,8 @@ clarifai_channel *clarifai_channel_new_json(const char *base_url);
    "host[:port]" or "[ipv6][:port]"; port 443 when absent. NULL means $CLARIFAI_GRPC_BASE, else
    api.clarifai.com. A target with a URL scheme (http://, https://) is INVALID_ARGUMENT.
    Certificates are verified against the system store, clarifai_channel_set_ca_file's file, or
-   $CLARIFAI_ROOT_CERTIFICATES_PATH when set. */
+   $CLARIFAI_ROOT_CERTIFICATES_PATH when set. Messages of up to 1 GiB are accepted; answers
+   compressed with gzip (grpc-encoding) are decoded. */
 clarifai_channel *clarifai_channel_new_grpc(const char *target);
 
 /* gRPC over cleartext HTTP/2 (h2c with prior knowledge), for local servers and proxies.

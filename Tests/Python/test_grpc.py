@@ -177,3 +177,13 @@ def test_tls_channel_carries_streams_and_calls_in_turn(lib, tls_server):
         assert code == capi.OK and len(messages) == 20, error
         assert capi.call(lib, client, "ListConcepts").code == capi.OK
     lib.clarifai_client_free(client)
+
+
+def test_gzip_compressed_answers_are_decoded(lib, grpc_client, server):
+    """grpc-accept-encoding offers gzip; a 5 MiB answer the server compresses comes back whole."""
+    clear_recorded_requests(server.rest_url)
+    handle = ctypes.c_void_p()
+    code = lib.clarifai_predict_text(grpc_client, b"grpc-big-gzip", None, b"x", ctypes.byref(handle))
+    assert code == capi.OK, lib.clarifai_last_error()
+    assert lib.clarifai_response_text(handle, 0) == b"x" * (5 * 1024 * 1024)
+    lib.clarifai_response_free(handle)

@@ -734,7 +734,9 @@ def grpc_fault(model_id, context):
         return service_pb2.MultiOutputResponse(outputs=[res.Output(
             id="late", status=status_pb2.Status(code=sc.SUCCESS, description="Ok"),
             data=res.Data(text=res.Text(raw=f"answered after {DEADLINE_SLEEP:g} s")))])
-    if model_id == "grpc-big":
+    if model_id in ("grpc-big", "grpc-big-gzip"):
+        if model_id == "grpc-big-gzip":
+            context.set_compression(grpc.Compression.Gzip)
         return service_pb2.MultiOutputResponse(outputs=[res.Output(
             id="big", status=status_pb2.Status(code=sc.SUCCESS, description="Ok"),
             data=res.Data(text=res.Text(raw="x" * BIG_TEXT_SIZE)))])
@@ -742,7 +744,7 @@ def grpc_fault(model_id, context):
 
 
 GRPC_FAULT_MODELS = ("grpc-unavailable", "grpc-deadline", "grpc-unauthenticated", "grpc-message-encoding",
-                     "grpc-big")
+                     "grpc-big", "grpc-big-gzip")
 FAULT_METHODS = ("PostModelOutputs", "GenerateModelOutputs")
 
 

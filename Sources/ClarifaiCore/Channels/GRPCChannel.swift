@@ -54,7 +54,7 @@ public final class GRPCChannel: Channel {
             "TE: trailers",
             "Authorization: Key \(token)",
             "X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)",
-            "grpc-accept-encoding: identity",
+            "grpc-accept-encoding: gzip",
             "Accept:",
             "Expect:",
         ]
@@ -80,7 +80,7 @@ public final class GRPCChannel: Channel {
                         return true
                     }
                     do {
-                        return try decoder.feed(data, deliver)
+                        return try decoder.feed(data, encoding: head.messageEncoding, deliver)
                     } catch {
                         failure = error
                         return false

@@ -9,24 +9,35 @@ struct GRPCFrameDecoder {
     private var pending: [UInt8] = []
     private var start = 0
 
-    /// Adds received bytes and hands each complete message to `deliver` (false stops).
-    /// Returns false when `deliver` asked to stop.
-    mutating func feed(_ data: UnsafeRawBufferPointer, _ deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+    /// Adds received bytes and hands each complete message, decompressed, to `deliver` (false
+    /// stops). `encoding` is the answer's grpc-encoding. Returns false when `deliver` asked to stop.
+    mutating func feed(_ data: UnsafeRawBufferPointer, encoding: String,
+                       _ deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
         pending.append(contentsOf: data)
         defer { compact() }
         while pending.count - start >= 5 {
             let flag = pending[start]
             let length = Int(pending[start + 1]) << 24 | Int(pending[start + 2]) << 16 | Int(pending[start + 3]) << 8 | Int(pending[start + 4])
-            guard flag == 0 else {
-                throw FrameError(message: flag == 1 ? "the server sent a compressed message, which was not asked for"
-                                                    : "invalid gRPC frame flag \(flag)")
+            guard flag <= 1 else { throw FrameError(message: "invalid gRPC frame flag \(flag)") }
+            guard flag == 0 || encoding == "gzip" else {
+                throw FrameError(message: encoding.isEmpty || encoding == "identity"
+                    ? "the server sent a compressed message without saying how (no grpc-encoding)"
+                    : "the server compressed a message with \(encoding), which was not offered")
             }
             guard length <= GRPCFrameDecoder.maximumMessageSize else {
                 throw FrameError(message: "message of \(length) bytes is over the \(GRPCFrameDecoder.maximumMessageSize)-byte limit")
             }
             guard pending.count - start - 5 >= length else { break }
             let keepGoing = try pending.withUnsafeBytes { bytes in
-                try deliver(UnsafeRawBufferPointer(rebasing: bytes[(start + 5)..<(start + 5 + length)]))
+                let message = UnsafeRawBufferPointer(rebasing: bytes[(start + 5)..<(start + 5 + length)])
+                guard flag == 1 else { return try deliver(message) }
+                let inflated: [UInt8]
+                do {
+                    inflated = try Inflate.gunzip(message, limit: GRPCFrameDecoder.maximumMessageSize)
+                } catch {
+                    throw FrameError(message: "a compressed message does not decompress: \(error)")
+                }
+                return try inflated.withUnsafeBytes { try deliver($0) }
             }
             start += 5 + length
             if !keepGoing { return false }

@@ -78,6 +78,8 @@ private enum CurlGlobal {
 struct ResponseHead {
     var status = 0
     var contentType = ""
+    /// grpc-encoding: how the messages of a gRPC answer are compressed.
+    var messageEncoding = ""
 }
 
 typealias Consumer = (UnsafeRawBufferPointer, ResponseHead) -> Bool
@@ -118,6 +120,7 @@ private final class ExchangeSink {
         let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
         let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIIWhitespace()
         if name == "content-type" { head.contentType = value }
+        if name == "grpc-encoding" { head.messageEncoding = value }
         fields.append((name, value))
     }
 }
