@@ -931,7 +931,7 @@ def make_http_handler(api, router):
                 return self.answer(200, api.recordings(clear=self.command == "DELETE"))
             headers = {k.lower(): v for k, v in self.headers.items()}
             authorization = self.headers.get("Authorization", "")
-            extra = {"http_method": self.command, "raw_path": self.path}
+            extra = {"http_method": self.command, "raw_path": self.path, "peer": "%s:%d" % self.client_address[:2]}
             found = router.find(self.command, raw_path)
             if found is None:
                 api.record("rest", None, None, authorization, headers, **extra)
@@ -979,7 +979,7 @@ def _grpc_method(method):
             return default(self, request, context) if stream is None else stream
         message = GetMessageClass(method.input_type)() if method.client_streaming else request
         try:
-            response = self.api.call(method, message, authorization, headers, "grpc", fault)
+            response = self.api.call(method, message, authorization, headers, "grpc", fault, peer=context.peer())
         except GrpcAbort as e:
             log.info("grpc %s -> abort %s", method.name, e.code.name)
             context.abort(e.code, e.details)

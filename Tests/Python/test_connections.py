@@ -1,0 +1,42 @@
+"""Connections are reused: many sequential calls through one client travel over a handful of
+TCP connections, on REST (HTTP/1.1 keep-alive) and on TLS gRPC (one HTTP/2 connection). The
+cleartext gRPC channel opens one per call on libcurl < 8.0 (curl bug #10634), as documented."""
+import pytest
+
+import capi
+from testserver import clear_recorded_requests, recorded_requests, start_server
+
+CALLS = 1000  # the server keeps the last 1000 records
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    with start_server(tls=True) as running:
+        yield running
+
+
+def peers_of(lib, client, server):
+    clear_recorded_requests(server.rest_url)
+    for number in range(CALLS):
+        result = capi.call(lib, client, "ListConcepts", {"per_page": 1 + number % 3})
+        assert result.code == capi.OK, result.error
+    records = recorded_requests(server.rest_url)
+    assert len(records) == CALLS
+    return {record["peer"] for record in records}
+
+
+def test_rest_reuses_its_connection(lib, server):
+    client = capi.new_client(lib, server.rest_url, server.token, "test-user", "reuse")
+    peers = peers_of(lib, client, server)
+    lib.clarifai_client_free(client)
+    assert len(peers) <= 2, peers
+
+
+def test_tls_grpc_reuses_its_connection(lib, tls_server):
+    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
+    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
+    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"reuse")
+    lib.clarifai_channel_free(channel)
+    peers = peers_of(lib, client, tls_server)
+    lib.clarifai_client_free(client)
+    assert len(peers) <= 2, peers
