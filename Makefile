@@ -13,7 +13,8 @@ PYTHON := $(VENV)/bin/python
 SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
 
-.PHONY: all deps test-deps venv test test-swift test-python test-header demo clean install uninstall deb test-deb examples
+.PHONY: all deps test-deps venv test test-swift test-python test-header demo clean install uninstall deb test-deb examples \
+        bench-codec fuzz fuzz-replay
 PREFIX ?= /usr/local
 
 all: $(REAL_LIB)
@@ -99,7 +100,7 @@ test-swift: | deps
 # pytest drives everything that needs the local server: the C test program, the ctypes tests,
 # the comparisons with the official client, and the library's packaging checks.
 test-python: all venv build/tests/test_capi build/tests/load examples | test-deps
-	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Server Tests/Python
+	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Server Tests/Python Tests/Fuzz
 
 demo: all venv build/examples/predict
 	@if [ -n "$$CLARIFAI_PAT" ]; then \
@@ -108,5 +109,19 @@ demo: all venv build/examples/predict
 	  $(PYTHON) Tests/Server/run_with_server.py -- ./build/examples/predict general-image-recognition https://samples.clarifai.com/metro-north.jpg; \
 	fi
 
+# Codec MB/s against the official Python runtime (not part of `make test`); writes
+# Tests/Benchmarks/CODEC_RESULTS.md. Best on a quiet machine.
+bench-codec: all venv
+	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) Tests/Benchmarks/codec_bench.py
+
+# libFuzzer + ASan on the codec, FUZZ_SECONDS per direction; failing inputs land in Tests/Fuzz/crashes/.
+FUZZ_SECONDS ?= 300
+fuzz: | deps
+	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+# Replays Tests/Fuzz/regressions/ and crashes/ through the instrumented targets.
+fuzz-replay: | deps
+	Tests/Fuzz/run.sh --replay
+
 clean:
-	rm -rf build .build
+	rm -rf build .build .build-fuzz .build-asan .build-tsan

@@ -284,7 +284,9 @@ void clarifai_response_free(clarifai_response *response);
    "NaN"/"Infinity", standard or URL-safe base64 with or without padding. An unknown field, a
    value of the wrong type or out of range is INVALID_ARGUMENT with the field's path, e.g.
    "inputs[3].data.image.base64: invalid base64". On success *out (free with clarifai_free) holds
-   *out_len bytes; *out is never NULL on success, even for an empty message. */
+   *out_len bytes; *out is never NULL on success, even for an empty message. Fields are written in
+   the order the JSON gives them: valid protobuf, byte-identical to the official serializer's
+   output when the keys come in field-number order. */
 int clarifai_json_to_proto(const char *message_type, const char *json, void **out, size_t *out_len);
 
 /* Protobuf binary -> JSON in the REST API's form: original field names, enums as numbers,

@@ -157,7 +157,13 @@ struct ProtoToJSON {
             try mergedMessage(field, group, bytes: bytes, depth: depth)
         } else {
             let last = group[group.index(before: group.endIndex)]
-            guard field.hasPresence || !isDefault(field, last, bytes: bytes) else { return }
+            // A default written on the wire reads as absent: left out, or printed as absent ones are.
+            if !field.hasPresence && isDefault(field, last, bytes: bytes) {
+                guard field.showIfEmpty else { return }
+                key(field.name, first: &first)
+                defaultValue(field)
+                return
+            }
             key(field.name, first: &first)
             try value(field, last, bytes: bytes, depth: depth)
         }
