@@ -1,4 +1,3 @@
-import Synchronization
 import Glibc
 
 /// A request on its way: the method, its request message serialized (protobuf binary), and the
@@ -26,7 +25,7 @@ public final class ChannelOptions: Sendable {
         var caFile: String?
     }
 
-    private let values = Mutex(Values())
+    private let values = Locked(Values())
 
     var current: Values { values.withLock { $0 } }
 

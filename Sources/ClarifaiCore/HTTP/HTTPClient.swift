@@ -1,6 +1,5 @@
 import CCurl
 import Glibc
-import Synchronization
 
 struct HTTPRequest {
     enum Version {
@@ -46,7 +45,7 @@ final class HTTPClient: Sendable {
     /// Connecting gets at most this long, whatever the call's deadline.
     static let connectTimeoutMilliseconds = 10_000
 
-    private let idleHandles = Mutex<[CurlHandle]>([])
+    private let idleHandles = Locked<[CurlHandle]>([])
     let userAgent: String
 
     init(userAgent: String) {

@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 
 /// Runs `transform` on every element on up to `width` threads and returns the results in order.
 /// The calling thread takes part, so width 1 runs everything inline.
@@ -33,12 +32,12 @@ private final class ThreadBody {
 private final class ParallelWork<T: Sendable, R: Sendable>: Sendable {
     private let items: [T]
     private let transform: @Sendable (T) -> R
-    private let state: Mutex<(next: Int, results: [R?])>
+    private let state: Locked<(next: Int, results: [R?])>
 
     init(items: [T], transform: @escaping @Sendable (T) -> R) {
         self.items = items
         self.transform = transform
-        state = Mutex((0, Array(repeating: nil, count: items.count)))
+        state = Locked((0, Array(repeating: nil, count: items.count)))
     }
 
     /// Takes items one by one until none is left.
