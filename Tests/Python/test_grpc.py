@@ -94,14 +94,20 @@ def test_clarifai_failure_inside_a_stream_is_delivered(lib, grpc_client):
     assert [m["status"]["code"] for m in messages] == [10000, 10000, 10020]
 
 
-def test_deadline_cuts_an_endless_stream(lib, server, app_id):
+@pytest.fixture
+def client_300ms(lib, server, app_id):
+    """A cleartext gRPC client whose calls have a 300 ms deadline."""
     channel = lib.clarifai_channel_new_grpc_insecure(server.grpc_target.encode())
     assert lib.clarifai_channel_set_timeout_ms(channel, 300) == capi.OK
     client = lib.clarifai_client_new(channel, server.token.encode(), b"test-user", app_id.encode())
     lib.clarifai_channel_free(channel)
-    started = time.monotonic()
-    code, error, messages = stream(lib, client, "stream-forever")
+    yield client
     lib.clarifai_client_free(client)
+
+
+def test_deadline_cuts_an_endless_stream(lib, client_300ms):
+    started = time.monotonic()
+    code, error, messages = stream(lib, client_300ms, "stream-forever")
     assert code == capi.TIMEOUT, error
     assert 1 <= len(messages) and time.monotonic() - started < 3
 
@@ -119,14 +125,9 @@ def test_grpc_statuses_map_to_errors(lib, grpc_client, model, code, words):
     assert "PostModelOutputs" in result.error
 
 
-def test_grpc_deadline_is_sent_and_enforced(lib, server, app_id):
-    channel = lib.clarifai_channel_new_grpc_insecure(server.grpc_target.encode())
-    assert lib.clarifai_channel_set_timeout_ms(channel, 300) == capi.OK
-    client = lib.clarifai_client_new(channel, server.token.encode(), b"test-user", app_id.encode())
-    lib.clarifai_channel_free(channel)
+def test_grpc_deadline_is_sent_and_enforced(lib, client_300ms):
     started = time.monotonic()
-    result = capi.call(lib, client, "PostModelOutputs", {"model_id": "grpc-deadline", "inputs": [{"data": {"text": {"raw": "x"}}}]})
-    lib.clarifai_client_free(client)
+    result = capi.call(lib, client_300ms, "PostModelOutputs", {"model_id": "grpc-deadline", "inputs": [{"data": {"text": {"raw": "x"}}}]})
     assert result.code == capi.TIMEOUT, result.error
     assert time.monotonic() - started < 3
 
