@@ -14,7 +14,7 @@ SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
 
 .PHONY: all deps test-deps venv test test-swift test-python test-header demo clean install uninstall deb test-deb examples \
-        bench-codec fuzz fuzz-replay check-asan check-tsan check-valgrind
+        bench bench-codec fuzz fuzz-replay check-asan check-tsan check-valgrind
 PREFIX ?= /usr/local
 
 all: $(REAL_LIB)
@@ -132,6 +132,24 @@ check-tsan: venv | deps
 
 check-valgrind: all venv build/tests/test_capi
 	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Python/test_c_program.py -k valgrind
+
+# Client benchmarks beside the official clients and raw libcurl (not part of `make test`): local
+# responders (nginx for REST, a libnghttp2 server for gRPC), writes Tests/Benchmarks/RESULTS.md
+# and RESULTS.png. About 3 minutes.
+BENCH_APT_PACKAGES := nginx-light libnghttp2-dev valgrind
+BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -pthread
+bench: all venv
+	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing packages: $$missing (run: sudo apt-get install $$missing)"; exit 1; fi; fi
+	$(PYTHON) -m pip install -q -r Tests/Benchmarks/requirements.txt
+	mkdir -p build/bench
+	gcc $(BENCH_CFLAGS) -o build/bench/grpc_responder Tests/Benchmarks/grpc_responder.c -lnghttp2
+	gcc $(BENCH_CFLAGS) -o build/bench/bench_curl Tests/Benchmarks/bench_curl.c -lcurl
+	gcc $(BENCH_CFLAGS) -IInclude -o build/bench/bench_clarifai Tests/Benchmarks/bench_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+	gcc $(BENCH_CFLAGS) -g -DBENCH_CALLGRIND -IInclude -o build/bench/bench_clarifai_cg Tests/Benchmarks/bench_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+	$(PYTHON) Tests/Benchmarks/bench.py
 
 # Codec MB/s against the official Python runtime (not part of `make test`); writes
 # Tests/Benchmarks/CODEC_RESULTS.md. Best on a quiet machine.

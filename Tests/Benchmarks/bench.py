@@ -1,0 +1,344 @@
+"""`make bench`: libclarifai against the official clients and raw libcurl, on local canned responders.
+
+Starts nginx (REST, HTTP/1.1 keep-alive) and grpc_responder (gRPC h2c, libnghttp2) on loopback,
+measures the responders' own CPU per call (their capacity), then runs every scenario for every
+client in the same invocation, several rounds, alternating the order of the clients. Each client is
+a separate process that measures itself (bench_common.h / bench_py.py). Writes
+Tests/Benchmarks/RESULTS.md, Tests/Benchmarks/RESULTS.png and build/bench/results.json.
+A callgrind profile of the C client (scenario a) follows unless --no-profile.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BENCH = os.path.join(ROOT, "build", "bench")
+DATA = os.path.join(BENCH, "data")
+HERE = os.path.join(ROOT, "Tests", "Benchmarks")
+PY = os.path.join(ROOT, ".venv", "bin", "python")
+REST, GRPC, GRPC_BATCH = "http://127.0.0.1:18431", "127.0.0.1:18432", "127.0.0.1:18433"
+
+SCENARIOS = {  # name: (description, calls, warmup per thread, threads)
+    "a": ("1 thread, sequential unary predict by URL", 400, 20, 1),
+    "b": ("8 threads, unary predict by URL", 800, 5, 8),
+    "c": ("1 MB image by bytes", 40, 3, 1),
+    "d": ("32-input batch (32 outputs x 20 concepts)", 40, 3, 1),
+    "e": ("GenerateModelOutputs, 1,000 streamed messages (per stream)", 8, 1, 1),
+}
+# (label, channel, command prefix); the official client has one channel kind per process.
+CLIENTS = [
+    ("libclarifai C (struct API)", "rest", [os.path.join(BENCH, "bench_clarifai"), "--api", "struct"]),
+    ("libclarifai C (struct API)", "grpc", [os.path.join(BENCH, "bench_clarifai"), "--api", "struct"]),
+    ("libclarifai C (JSON API)", "rest", [os.path.join(BENCH, "bench_clarifai"), "--api", "json"]),
+    ("libclarifai C (JSON API)", "grpc", [os.path.join(BENCH, "bench_clarifai"), "--api", "json"]),
+    ("libclarifai Python binding", "rest", [PY, os.path.join(HERE, "bench_py.py"), "--client", "binding"]),
+    ("libclarifai Python binding", "grpc", [PY, os.path.join(HERE, "bench_py.py"), "--client", "binding"]),
+    ("official Python, gRPC (grpcio)", "grpc", [PY, os.path.join(HERE, "bench_py.py"), "--client", "official"]),
+    ("official Python, JSON (requests)", "rest", [PY, os.path.join(HERE, "bench_py.py"), "--client", "official"]),
+    ("raw libcurl (floor)", "rest", [os.path.join(BENCH, "bench_curl")]),
+    ("raw libcurl (floor)", "grpc", [os.path.join(BENCH, "bench_curl")]),
+]
+BASELINE = ("official Python, gRPC (grpcio)", "grpc")
+
+
+def target(channel, scenario):
+    if channel == "rest":
+        return REST
+    return GRPC_BATCH if scenario == "d" else GRPC
+
+
+def applies(label, channel, scenario):
+    if scenario == "e":  # streaming: gRPC only; the C client's stream path is one (clarifai_call_stream)
+        return channel == "grpc" and "JSON API" not in label
+    return True
+
+
+def run_client(cmd, channel, scenario, calls=None, threads=None, warmup=None):
+    _, c, w, t = SCENARIOS[scenario]
+    args = cmd + ["--transport", channel, "--scenario", scenario, "--target", target(channel, scenario),
+                  "--data", DATA, "--calls", str(calls or c), "--warmup", str(w if warmup is None else warmup),
+                  "--threads", str(threads or t)]
+    env = dict(os.environ, LIBCLARIFAI_PATH=os.path.join(ROOT, "build", "lib", "libclarifai.so.1"))
+    p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({p.returncode}): {p.stderr.strip()[-2000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def wait_port(port, what):
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start on port {port}")
+
+
+def start_responders():
+    shutil.copy(os.path.join(HERE, "nginx.conf"), os.path.join(BENCH, "nginx.conf"))
+    os.makedirs(os.path.join(BENCH, "tmp"), exist_ok=True)
+    nginx = subprocess.Popen(["nginx", "-p", BENCH + "/", "-c", "nginx.conf"])
+    grpc = subprocess.Popen([os.path.join(BENCH, "grpc_responder"),
+                             f"18432:{DATA}/predict1.pb:{DATA}/stream.pb", f"18433:{DATA}/predict32.pb"],
+                            stderr=subprocess.DEVNULL)
+    wait_port(18431, "nginx")
+    wait_port(18432, "grpc_responder")
+    wait_port(18433, "grpc_responder")
+    return nginx, grpc
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def capacity(nginx, grpc):
+    """Responder CPU per call while the floor client drives it with 8 connections."""
+    rows = []
+    floor = [os.path.join(BENCH, "bench_curl")]
+    for channel, scenario, calls, pid in [("rest", "a", 8000, nginx.pid), ("grpc", "a", 4000, grpc.pid),
+                                          ("rest", "d", 1600, nginx.pid), ("grpc", "d", 1600, grpc.pid),
+                                          ("grpc", "e", 160, grpc.pid)]:
+        c0 = proc_cpu(pid)
+        r = run_client(floor, channel, scenario, calls=calls, threads=8, warmup=2)
+        server = (proc_cpu(pid) - c0) / r["calls"]
+        rows.append({"channel": channel, "scenario": scenario, "server_cpu_us": server * 1e6,
+                     "server_capacity": 1 / server if server > 0 else float("inf"),
+                     "client_calls_s": r["calls"] / r["wall_s"]})
+    return rows
+
+
+def pct(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))]
+
+
+def aggregate(runs):
+    calls = sum(r["calls"] for r in runs)
+    lat = [x for r in runs for x in r["lat_us"]]
+    return {"calls": calls, "cpu_us": sum(r["cpu_s"] for r in runs) / calls * 1e6,
+            "cpu_us_rounds": [r["cpu_s"] / r["calls"] * 1e6 for r in runs],
+            "p50_ms": pct(lat, 0.5) / 1e3, "p99_ms": pct(lat, 0.99) / 1e3,
+            "calls_s": calls / sum(r["wall_s"] for r in runs), "rss_mb": max(r["maxrss_kb"] for r in runs) / 1024}
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    except Exception as e:  # noqa
+        return f"? ({e})"
+
+
+def machine():
+    model = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
+    return {
+        "CPU": model.group(1) if model else platform.processor(),
+        "cores (online)": str(os.cpu_count()),
+        "kernel": platform.release(),
+        "OS": sh(". /etc/os-release; echo $PRETTY_NAME"),
+        "libclarifai": sh(f"cd {ROOT} && git rev-parse --short HEAD") + " (library built "
+                      + time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(os.path.join(ROOT, "build/lib/libclarifai.so.1")))) + ")",
+        "libcurl": sh("curl-config --version"),
+        "nghttp2": sh("dpkg-query -W -f='${Version}' libnghttp2-14"),
+        "nginx": sh("nginx -v 2>&1").replace("nginx version: ", ""),
+        "Python": platform.python_version(),
+        "Python packages": sh(f"{PY} -m pip list 2>/dev/null | grep -iE '^(clarifai-grpc|grpcio|protobuf|requests) '").replace("\n", ", "),
+        "gcc": sh("gcc -dumpfullversion"),
+    }
+
+
+def profile(transport):
+    """callgrind on the C client, scenario a, measured calls only (collection toggled per thread)."""
+    out = os.path.join(BENCH, f"callgrind.{transport}.out")
+    calls = 200
+    p = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}",
+                        os.path.join(BENCH, "bench_clarifai_cg"), "--transport", transport, "--scenario", "a",
+                        "--target", target(transport, "a"), "--data", DATA, "--calls", str(calls), "--warmup", "20"],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError(f"callgrind failed: {p.stderr[-1500:]}")
+    total = None
+    rows = []
+    annotated = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True).stdout
+    for line in annotated.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)", line)
+        if "PROGRAM TOTALS" in line:
+            total = int(line.split()[0].replace(",", ""))
+        elif m and total is not None and len(rows) < 15:
+            rows.append((int(m.group(1).replace(",", "")), demangle(m.group(2))))
+    return {"calls": calls, "total": total, "rows": rows}
+
+
+def demangle(name):
+    lib = re.search(r"\[([^\]]+)\]\s*$", name)
+    lib = os.path.basename(lib.group(1)) if lib else ""
+    fn = re.sub(r"\s*\[[^\]]+\]\s*$", "", name)
+    fn = fn.split(":", 1)[1] if ":" in fn and not fn.startswith("$") else fn
+    if fn.startswith("$s") and shutil.which("swift-demangle"):
+        fn = sh(f"swift-demangle --simplified '{fn.split(chr(39))[0]}'").split(" ---> ")[-1] or fn
+    fn = fn.replace("|", "\\|")
+    if len(fn) > 110:
+        fn = fn[:107] + "..."
+    return f"`{fn}` ({lib})" if lib else f"`{fn}`"
+
+
+def ratio(a, b):
+    x = a / b
+    return f"{x:.2f}x" if x >= 0.1 else f"{x:.2g}x"
+
+
+def write_results(results, cap, prof, info, rounds, seconds):
+    lines = ["# Client benchmarks: libclarifai vs the official clients and raw libcurl", "",
+             "Written by `make bench` (Tests/Benchmarks/bench.py); numbers measured in one run on the machine below.",
+             "Do not edit by hand: rerun `make bench`.", "", "## Machine", ""]
+    lines += [f"- {k}: {v}" for k, v in info.items()]
+    lines += ["", "## Method", "",
+              "- Responders on loopback, canned answers generated once with the official Python classes "
+              "(make_responses.py): REST by nginx (`return 200`, HTTP/1.1 keep-alive), gRPC h2c by "
+              "grpc_responder.c (libnghttp2, answer framed + trailers `grpc-status: 0`).",
+              f"- {rounds} rounds; in each, every scenario runs every client as its own process, the order of the "
+              "clients rotating and reversing from round to round. Per process: warm-up calls first (not "
+              "measured), then N calls; CPU = user+sys of the whole client process (getrusage, all its "
+              "threads) over the measured calls / N; latency p50/p99 over all measured calls of all rounds; "
+              "calls/s = calls / wall time; peak RSS = ru_maxrss (largest over rounds).",
+              "- Every call's answer is checked (status, 20 concepts per output, 32 outputs, 1,000 stream "
+              "messages); the C and Python clients read every concept's name and value.",
+              "- \"vs official gRPC\": client CPU per call / that of the official Python client on gRPC in the "
+              "same scenario (< 1 is cheaper). \"vs floor\": / raw libcurl on the same channel.",
+              f"- libcurl here is {info['libcurl']}: before 8.0 it cannot reuse an h2c (cleartext HTTP/2) "
+              "connection, so libclarifai's gRPC channel (and the floor, to do the same exchange) opens a "
+              "TCP connection per call; grpcio keeps one. TLS gRPC channels are not affected (not measured here).",
+              f"- Total run time: {seconds:.0f} s.", ""]
+    lines += ["## Responder capacity", "",
+              "The floor client (raw libcurl, 8 threads/connections) drives each responder; the responder's own "
+              "CPU time (/proc/PID/stat) per call gives the calls/s one core of it can serve. The client and the "
+              "responder share the machine's cores, so the achieved rate is bounded by both.", "",
+              "| channel | scenario | responder CPU/call (µs) | responder capacity (calls/s per core) | floor reached (calls/s, 8 conns) | best client in the table (calls/s) |",
+              "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in cap:
+        best = max((v["calls_s"] for (s, lab, ch), v in results.items() if s == r["scenario"] and ch == r["channel"]), default=0)
+        lines.append(f"| {r['channel']} | {r['scenario']} | {r['server_cpu_us']:.1f} | {r['server_capacity']:,.0f} | "
+                     f"{r['client_calls_s']:,.0f} | {best:,.0f} |")
+    lines += [""]
+    for s, (desc, calls, warm, threads) in SCENARIOS.items():
+        base = results.get((s,) + BASELINE)
+        unit = "stream" if s == "e" else "call"
+        lines += [f"## ({s}) {desc}", "",
+                  f"{calls} calls x {rounds} rounds per client, {threads} thread(s), {warm} warm-up call(s) per thread.", "",
+                  f"| client | channel | CPU/{unit} (µs) | vs official gRPC | vs floor | p50 (ms) | p99 (ms) | {unit}s/s | peak RSS (MB) |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for label, channel, _ in CLIENTS:
+            v = results.get((s, label, channel))
+            if not v:
+                continue
+            floor = results.get((s, "raw libcurl (floor)", channel))
+            vs = ratio(v['cpu_us'], base['cpu_us']) if base else "n/a"
+            vf = ratio(v['cpu_us'], floor['cpu_us']) if floor else "n/a"
+            lines.append(f"| {label} | {channel} | {v['cpu_us']:,.0f} | {vs} | {vf} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | "
+                         f"{v['calls_s']:,.0f} | {v['rss_mb']:.1f} |")
+        if s == "e":
+            lines += ["", "CPU per message = CPU per stream / 1,000."]
+        lines += [""]
+    if prof:
+        lines += ["## Profile: libclarifai C client, scenario (a)", "",
+                  "`valgrind --tool=callgrind` on build/bench/bench_clarifai_cg (instruction counts, measured calls "
+                  "only: collection toggled around them). Self cost (exclusive) per function; `???:0x...` are "
+                  "stripped system libraries' internal functions, named by their library.", ""]
+        for transport, p in prof.items():
+            lines += [f"### {transport}: {p['total'] / p['calls']:,.0f} instructions per call ({p['calls']} calls)", "",
+                      "| instructions/call | share | function |", "| ---: | ---: | --- |"]
+            for ir, fn in p["rows"]:
+                lines.append(f"| {ir / p['calls']:,.0f} | {ir / p['total'] * 100:.1f}% | {fn} |")
+            lines += [""]
+    lines += ["![client CPU per call](RESULTS.png)", ""]
+    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def chart(results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(SCENARIOS), figsize=(22, 7))
+    colors = {"libclarifai C (struct API)": "#1f77b4", "libclarifai C (JSON API)": "#6baed6",
+              "libclarifai Python binding": "#9467bd", "official Python, gRPC (grpcio)": "#d62728",
+              "official Python, JSON (requests)": "#ff9896", "raw libcurl (floor)": "#2ca02c"}
+    for ax, (s, (desc, *_)) in zip(axes, SCENARIOS.items()):
+        names, vals, cols = [], [], []
+        for label, channel, _ in CLIENTS:
+            v = results.get((s, label, channel))
+            if v:
+                names.append(f"{label} [{channel}]")
+                vals.append(v["cpu_us"])
+                cols.append(colors[label])
+        ax.bar(range(len(vals)), vals, color=cols, hatch=None)
+        ax.set_xticks(range(len(vals)))
+        ax.set_xticklabels(names, rotation=75, ha="right", fontsize=7)
+        ax.set_yscale("log")
+        ax.set_title(f"({s}) {desc}", fontsize=8)
+        ax.set_ylabel("client CPU per " + ("stream" if s == "e" else "call") + " (µs, log)")
+        for i, v in enumerate(vals):
+            ax.text(i, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=6)
+    fig.suptitle("Client CPU (user+sys) per call, lower is better")
+    fig.tight_layout()
+    fig.savefig(os.path.join(HERE, "RESULTS.png"), dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--scenarios", default="abcde")
+    a = ap.parse_args()
+    t0 = time.time()
+    subprocess.run([PY, os.path.join(HERE, "make_responses.py"), DATA], check=True)
+    nginx, grpc = start_responders()
+    try:
+        cap = capacity(nginx, grpc)
+        print("responder capacity:", json.dumps(cap), flush=True)
+        runs = {}
+        for rnd in range(a.rounds):
+            for s in a.scenarios:
+                order = [c for c in CLIENTS if applies(c[0], c[1], s)]
+                k = rnd % len(order)
+                order = order[k:] + order[:k]
+                if rnd % 2:
+                    order.reverse()
+                for label, channel, cmd in order:
+                    r = run_client(cmd, channel, s)
+                    runs.setdefault((s, label, channel), []).append(r)
+                    print(f"round {rnd + 1} ({s}) {label} [{channel}]: {r['cpu_s'] / r['calls'] * 1e6:,.0f} µs CPU/call, "
+                          f"{r['calls'] / r['wall_s']:,.0f} calls/s", flush=True)
+        results = {k: aggregate(v) for k, v in runs.items()}
+        prof = {}
+        if not a.no_profile:
+            for transport in ("rest", "grpc"):
+                prof[transport] = profile(transport)
+    finally:
+        for p in (nginx, grpc):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    seconds = time.time() - t0
+    with open(os.path.join(BENCH, "results.json"), "w") as f:
+        json.dump({"capacity": cap, "results": [dict(scenario=k[0], client=k[1], channel=k[2], **v) for k, v in results.items()],
+                   "profile": prof}, f, indent=1)
+    write_results(results, cap, prof, machine(), a.rounds, seconds)
+    chart(results)
+    print(f"wrote Tests/Benchmarks/RESULTS.md and RESULTS.png in {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
