@@ -47,9 +47,7 @@ enum DescriptorParser {
                 guard field.isRepeated, let entry = messages[field.typeName], entry.isMapEntry,
                       let key = entry.fields.first(where: { $0.number == 1 }),
                       let value = entry.fields.first(where: { $0.number == 2 }) else { return field }
-                var resolved = field
-                resolved.mapEntry = MapEntry(key: key, value: value)
-                return resolved
+                return field.with(mapEntry: MapEntry(key: key, value: value))
             }
             return MessageType(fullName: type.fullName, fields: fields, isMapEntry: type.isMapEntry)
         }

@@ -38,7 +38,7 @@ struct JSONToProto {
     /// Reads one JSON value of a message type and writes the message's fields.
     private mutating func messageBody(_ type: MessageType, depth: Int) throws {
         guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
-        if let wellKnown = WellKnownType(rawValue: type.fullName) {
+        if let wellKnown = type.wellKnown {
             try self.wellKnown(wellKnown, type: type, depth: depth)
             return
         }

@@ -36,7 +36,7 @@ struct ProtoToJSON {
     private mutating func message(_ bytes: UnsafeRawBufferPointer, type: MessageType, depth: Int) throws {
         guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
         let occurrences = try scan(bytes, type: type)
-        if let wellKnown = WellKnownType(rawValue: type.fullName) {
+        if let wellKnown = type.wellKnown {
             try self.wellKnown(wellKnown, occurrences, bytes, type: type, depth: depth)
             return
         }

@@ -40,6 +40,8 @@ final class MessageType: Sendable {
     let fullName: String
     let fields: [Field]
     let isMapEntry: Bool
+    /// Set for the google.protobuf types with a JSON form of their own.
+    let wellKnown: WellKnownType?
     private let byName: [String: Int]
     private let byNumber: [Int: Int]
 
@@ -47,6 +49,7 @@ final class MessageType: Sendable {
         self.fullName = fullName
         self.fields = fields
         self.isMapEntry = isMapEntry
+        wellKnown = WellKnownType(rawValue: fullName)
         var byName: [String: Int] = [:]
         for (index, field) in fields.enumerated() {
             byName[field.name] = index
@@ -66,7 +69,9 @@ final class MessageType: Sendable {
     func fieldIndex(named name: String) -> Int? { byName[name] }
 }
 
-struct Field: Sendable {
+/// A field of a message type. A class: the codec reads fields in its inner loops, and a struct
+/// of several strings would be copied (retained and released) at each read.
+final class Field: Sendable {
     enum Kind: Int, Sendable {
         case double = 1, float, int64, uint64, int32, fixed64, fixed32, bool, string, group, message,
              bytes, uint32, `enum`, sfixed32, sfixed64, sint32, sint64
@@ -86,13 +91,33 @@ struct Field: Sendable {
 
     /// Declared in a proto2 file: every singular field has explicit presence.
     let isProto2: Bool
+    /// Filled in for map fields (the entry type's key and value fields).
+    let mapEntry: MapEntry?
+
+    init(name: String, jsonName: String, number: Int, kind: Kind, isRepeated: Bool, typeName: String,
+         showIfEmpty: Bool, oneofIndex: Int?, isProto2: Bool, mapEntry: MapEntry?) {
+        self.name = name
+        self.jsonName = jsonName
+        self.number = number
+        self.kind = kind
+        self.isRepeated = isRepeated
+        self.typeName = typeName
+        self.showIfEmpty = showIfEmpty
+        self.oneofIndex = oneofIndex
+        self.isProto2 = isProto2
+        self.mapEntry = mapEntry
+    }
+
+    /// The same field with its map entry resolved.
+    func with(mapEntry: MapEntry) -> Field {
+        Field(name: name, jsonName: jsonName, number: number, kind: kind, isRepeated: isRepeated, typeName: typeName,
+              showIfEmpty: showIfEmpty, oneofIndex: oneofIndex, isProto2: isProto2, mapEntry: mapEntry)
+    }
 
     /// Whether a default value still counts as set (messages, oneof members, proto3 optional,
     /// proto2 fields).
     var hasPresence: Bool { !isRepeated && (kind == .message || oneofIndex != nil || isProto2) }
     var isMap: Bool { mapEntry != nil }
-    /// Filled in for map fields by the parser (the entry type's key and value fields).
-    var mapEntry: MapEntry?
 }
 
 /// A map field's entry type: its key and value fields (a class: a Field holds one).
