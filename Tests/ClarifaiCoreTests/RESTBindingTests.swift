@@ -7,21 +7,23 @@ import CJansson
 
     func binding(_ methodName: String, _ json: String) throws -> RESTBinding {
         let method = try #require(schema.method(named: methodName))
-        let request = try JSONTree.parse(json, what: "test")
-        return try RESTBinding(method: method, request: request.root, schema: schema)
+        let message = try Array(json.utf8).withUnsafeBytes { try Codec.jsonToProto(typeName: method.inputType, json: $0) }
+        return try message.withUnsafeBytes { try RESTBinding(method: method, message: $0, schema: schema) }
     }
 
+    func body(_ binding: RESTBinding) -> String? { binding.body.map { String(decoding: $0, as: UTF8.self) } }
+
     @Test func prefersTheUserAppFormWhenIdsAreSet() throws {
-        let call = try binding("PostModelOutputs", #"{"user_app_id":{"user_id":"u","app_id":"a"},"model_id":"m","inputs":[]}"#)
+        let call = try binding("PostModelOutputs", #"{"user_app_id":{"user_id":"u","app_id":"a"},"model_id":"m","inputs":[{"id":"i"}]}"#)
         #expect(call.verb == "POST")
         #expect(call.target == "/v2/users/u/apps/a/models/m/outputs")
-        #expect(call.body == #"{"inputs":[]}"#)
+        #expect(body(call) == #"{"inputs":[{"id":"i"}]}"#)
     }
 
     @Test func fallsBackToTheShortestFilledPath() throws {
         let call = try binding("PostModelOutputs", #"{"model_id":"m","version_id":"v"}"#)
         #expect(call.target == "/v2/models/m/versions/v/outputs")
-        #expect(call.body == "{}")
+        #expect(body(call) == "{}")
     }
 
     @Test func acceptsLowerCamelNames() throws {
@@ -43,13 +45,13 @@ import CJansson
 
     @Test func flattensNestedAndRepeatedQueryFields() throws {
         let call = try binding("ListInputs", #"{"ids":["a b","c"],"status":{"code":30000}}"#)
-        #expect(call.target == "/v2/inputs?ids=a%20b&ids=c&status.code=30000")
+        #expect(call.target == "/v2/inputs?status.code=30000&ids=a%20b&ids=c")
     }
 
     @Test func keepsPartlyUsedObjectsInTheBody() throws {
         let call = try binding("PostModelOutputs", #"{"user_app_id":{"user_id":"u"},"model_id":"m"}"#)
         #expect(call.target == "/v2/models/m/outputs")
-        #expect(call.body == #"{"user_app_id":{"user_id":"u"}}"#)
+        #expect(body(call) == #"{"user_app_id":{"user_id":"u"}}"#)
     }
 
     @Test func namesTheMissingPathFields() throws {
@@ -65,8 +67,16 @@ import CJansson
         #expect {
             try binding("ListConcepts", #"{"nope":1}"#)
         } throws: { error in
-            (error as? ClarifaiError)?.message == "ListConcepts: unknown field 'nope' in clarifai.api.ListConceptsRequest"
+            (error as? ClarifaiError)?.message.contains("nope: unknown field of clarifai.api.ListConceptsRequest") == true
         }
+    }
+
+    @Test func takesPathValuesFromEveryOccurrenceOfAMessage() throws {
+        // The client fills user_app_id by appending a second occurrence; protobuf merges them.
+        let method = try #require(schema.method(named: "ListConcepts"))
+        let appOnly: [UInt8] = [0x0A, 0x03, 0x12, 0x01, 0x61], userOnly: [UInt8] = [0x0A, 0x03, 0x0A, 0x01, 0x75]
+        let call = try (appOnly + userOnly).withUnsafeBytes { try RESTBinding(method: method, message: $0, schema: schema) }
+        #expect(call.target == "/v2/users/u/apps/a/concepts")
     }
 
     @Test func everyMethodBuildsARequestWhenItsPathFieldsAreSet() throws {
@@ -74,13 +84,16 @@ import CJansson
             let request = JSONTree.object()
             for variable in method.httpRules[0].variables {
                 var node = request.root
+                var type = schema.message(method.inputType)
                 for key in variable.dropLast() {
                     if node[key] == nil { node.set(key, taking: json_object()) }
                     node = node[key]!
+                    type = type?.field(named: key).flatMap { schema.message($0.typeName) }
                 }
-                node.set(variable.last!, "x")
+                let leaf = type?.field(named: variable.last!)
+                node.set(variable.last!, leaf?.kind == .string ? "x" : "7")
             }
-            let call = try RESTBinding(method: method, request: request.root, schema: schema)
+            let call = try binding(method.name, request.root.serialized())
             #expect(!call.target.contains("{"), "\(method.name): \(call.target)")
         }
     }

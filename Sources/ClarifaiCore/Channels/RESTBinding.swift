@@ -7,9 +7,10 @@ struct RESTBinding {
     let verb: String
     /// Path and query, to append to the base URL.
     let target: String
-    let body: String?
+    let body: [UInt8]?
 
-    init(method: Method, request: JSONNode, schema: Schema) throws {
+    /// `message`: the serialized request, already checked against the schema.
+    init(method: Method, message: UnsafeRawBufferPointer, schema: Schema) throws {
         guard let inputType = schema.message(method.inputType) else {
             throw ClarifaiError(.internal, "\(method.name): request type \(method.inputType) is missing from the schema")
         }
@@ -19,12 +20,12 @@ struct RESTBinding {
         // The filled binding with the most path variables; the first of equals.
         var best: (rule: HTTPRule, values: [PathValue])?
         for rule in method.httpRules {
-            let values = rule.variables.compactMap { PathValue(path: $0, in: request, type: inputType, schema: schema) }
+            let values = rule.variables.compactMap { PathValue(path: $0, in: message, type: inputType, schema: schema) }
             guard values.count == rule.variables.count, values.count > best?.values.count ?? -1 else { continue }
             best = (rule, values)
         }
         guard let (rule, values) = best else {
-            throw ClarifaiError.invalidArgument(RESTBinding.unfilledMessage(method, request: request, type: inputType, schema: schema))
+            throw ClarifaiError.invalidArgument(RESTBinding.unfilledMessage(method, message: message, type: inputType, schema: schema))
         }
 
         var path = ""
@@ -35,38 +36,30 @@ struct RESTBinding {
             case .variable: path += "/" + PercentEncoding.pathSegment(remainingValues.popFirst()?.text ?? "")
             }
         }
-        // The rest of the request, without the fields that went into the path.
-        let rest = JSONTree.copy(of: request)
-        for value in values { RESTBinding.remove(value.jsonKeys, from: rest.root) }
-
+        // The rest of the request, in the REST API's JSON form, without the fields of the path.
+        let rest: [UInt8]
+        do {
+            rest = try ProtoToJSON.convert(message, type: inputType, schema: schema, excluding: FieldPathSet(values.map(\.path)))
+        } catch {
+            throw error.clarifaiError(messageType: inputType.fullName)
+        }
         verb = rule.verb
         if rule.body == "*" {
             target = path
-            body = rest.root.serialized()
+            body = rest
         } else {
+            let tree = try rest.withUnsafeBytes { try JSONTree.parse($0, what: "\(method.name): request") }
             var query: [String] = []
-            try QueryEncoder(method: method.name, schema: schema).append(rest.root, type: inputType, prefix: "", into: &query)
+            try QueryEncoder(method: method.name, schema: schema).append(tree.root, type: inputType, prefix: "", into: &query)
             target = query.isEmpty ? path : path + "?" + query.joined(separator: "&")
             body = nil
         }
     }
 
-    /// Removes the value at `keys`, then every object on the way that it left empty.
-    private static func remove(_ keys: [String], from node: JSONNode) {
-        guard let first = keys.first else { return }
-        if keys.count == 1 {
-            node.remove(first)
-        } else if let child = node[first] {
-            remove(Array(keys.dropFirst()), from: child)
-            if child.isObject && !child.isSetValue { node.remove(first) }
-        }
-    }
-
-    private static func unfilledMessage(_ method: Method, request: JSONNode, type: MessageType, schema: Schema) -> String {
-        let closest = method.httpRules.min { lhs, rhs in
-            missing(lhs, request: request, type: type, schema: schema).count < missing(rhs, request: request, type: type, schema: schema).count
-        }!
-        let fields = missing(closest, request: request, type: type, schema: schema).map { $0.joined(separator: ".") }
+    private static func unfilledMessage(_ method: Method, message: UnsafeRawBufferPointer, type: MessageType, schema: Schema) -> String {
+        let missing = { (rule: HTTPRule) in rule.variables.filter { PathValue(path: $0, in: message, type: type, schema: schema) == nil } }
+        guard let closest = method.httpRules.min(by: { missing($0).count < missing($1).count }) else { return "\(method.name): no REST path" }
+        let fields = missing(closest).map { $0.joined(separator: ".") }
         let template = closest.segments.map {
             switch $0 {
             case .literal(let text): return text
@@ -75,38 +68,69 @@ struct RESTBinding {
         }.joined(separator: "/")
         return "\(method.name): the request does not fill any of its REST paths; set \(fields.joined(separator: ", ")) (for \(closest.verb) /\(template))"
     }
-
-    private static func missing(_ rule: HTTPRule, request: JSONNode, type: MessageType, schema: Schema) -> [[String]] {
-        rule.variables.filter { PathValue(path: $0, in: request, type: type, schema: schema) == nil }
-    }
 }
 
-/// A path variable's value found in the request, and the JSON keys that led to it (the request
-/// may use original or lowerCamel names).
+/// A path variable's value in the request: the text of a non-empty string or non-zero number
+/// found by following field names through the serialized message.
 private struct PathValue {
+    let path: [String]
     let text: String
-    let jsonKeys: [String]
 
-    init?(path: [String], in request: JSONNode, type: MessageType, schema: Schema) {
-        var node = request
-        var messageType: MessageType? = type
-        var keys: [String] = []
-        for name in path {
-            guard let field = messageType?.field(named: name) else { return nil }
-            guard let (key, child) = [field.name, field.jsonName].lazy.compactMap({ key in node[key].map { (key, $0) } }).first else {
+    init?(path: [String], in message: UnsafeRawBufferPointer, type: MessageType, schema: Schema) {
+        var bytes = Array(message)
+        var messageType = type
+        for (depth, name) in path.enumerated() {
+            guard let field = messageType.field(named: name), !field.isRepeated,
+                  let occurrences = try? PathValue.occurrences(of: field.number, in: bytes), let last = occurrences.last else {
                 return nil
             }
-            keys.append(key)
-            node = child
-            messageType = field.kind == .message ? schema.message(field.typeName) : nil
+            if depth < path.count - 1 {
+                // A message field seen several times is the merge of its parts (as the client's
+                // user_app_id filling relies on).
+                guard field.kind == .message, let next = schema.message(field.typeName) else { return nil }
+                bytes = occurrences.flatMap(\.payload)
+                messageType = next
+                continue
+            }
+            switch field.kind {
+            case .string:
+                guard !last.payload.isEmpty else { return nil }
+                text = String(decoding: last.payload, as: UTF8.self)
+            case .int32, .int64, .enum: text = String(Int64(bitPattern: last.bits))
+            case .uint32, .uint64, .fixed32, .fixed64: text = String(last.bits)
+            default: return nil
+            }
+            guard last.bits != 0 || field.kind == .string else { return nil }
+            self.path = path
+            return
         }
-        guard node.isSetValue else { return nil }
-        switch node.type {
-        case JSON_STRING: text = node.string ?? ""
-        case JSON_INTEGER, JSON_REAL, JSON_TRUE: text = node.serialized()
-        default: return nil
+        return nil
+    }
+
+    private struct Occurrence {
+        var bits: UInt64 = 0
+        var payload: [UInt8] = []
+    }
+
+    private static func occurrences(of number: Int, in bytes: [UInt8]) throws -> [Occurrence] {
+        try bytes.withUnsafeBytes { buffer in
+            var reader = WireReader(buffer)
+            var found: [Occurrence] = []
+            while let (field, wireType) = try reader.readTag() {
+                guard field == UInt64(number) else {
+                    try reader.skip(wireType)
+                    continue
+                }
+                switch wireType {
+                case .varint: found.append(Occurrence(bits: try reader.readVarint()))
+                case .fixed32: found.append(Occurrence(bits: UInt64(try reader.readFixed32())))
+                case .fixed64: found.append(Occurrence(bits: try reader.readFixed64()))
+                case .lengthDelimited: found.append(Occurrence(payload: Array(try reader.readLengthDelimited())))
+                case .startGroup, .endGroup: try reader.skip(wireType)
+                }
+            }
+            return found
         }
-        jsonKeys = keys
     }
 }
 

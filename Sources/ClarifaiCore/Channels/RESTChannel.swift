@@ -22,10 +22,7 @@ public final class RESTChannel: Channel {
     }
 
     public func unary(_ request: CallRequest, token: String) throws -> Response {
-        // The message in the REST API's own JSON form (original names), then split over path and body.
-        let json = try request.message.withUnsafeBytes { try Codec.protoToJSON(typeName: request.method.inputType, bytes: $0, schema: schema) }
-        let tree = try json.withUnsafeBytes { try JSONTree.parse($0, what: "\(request.method.name): request") }
-        let binding = try RESTBinding(method: request.method, request: tree.root, schema: schema)
+        let binding = try request.message.withUnsafeBytes { try RESTBinding(method: request.method, message: $0, schema: schema) }
         let options = options.current
         var headers = [
             "Authorization: Key \(token)",
@@ -36,7 +33,7 @@ public final class RESTChannel: Channel {
         ]
         if binding.body != nil { headers.append("Content-Type: application/json") }
         let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target, headers: headers,
-                                   body: binding.body.map { Array($0.utf8) },
+                                   body: binding.body,
                                    timeoutMilliseconds: request.timeoutMilliseconds, caFile: options.caFile)
         let origin = "\(request.method.name): \(exchange.method) \(exchange.url)"
         let started = monotonicMilliseconds()

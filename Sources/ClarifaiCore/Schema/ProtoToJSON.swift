@@ -12,10 +12,12 @@ struct ProtoToJSON {
         output.reserveCapacity(capacity)
     }
 
-    static func convert(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema) throws(CodecError) -> [UInt8] {
+    /// `excluding`: fields left out (with the messages they leave empty), e.g. a REST path's.
+    static func convert(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
+                        excluding: FieldPathSet? = nil) throws(CodecError) -> [UInt8] {
         var converter = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16)
         do {
-            try converter.message(bytes, type: type, depth: 0)
+            try converter.message(bytes, type: type, depth: 0, excluding: excluding)
         } catch let error as CodecError {
             throw error
         } catch {
@@ -33,7 +35,8 @@ struct ProtoToJSON {
         var length: Int
     }
 
-    private mutating func message(_ bytes: UnsafeRawBufferPointer, type: MessageType, depth: Int) throws {
+    private mutating func message(_ bytes: UnsafeRawBufferPointer, type: MessageType, depth: Int,
+                                  excluding: FieldPathSet? = nil) throws {
         guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
         let occurrences = try scan(bytes, type: type)
         if let wellKnown = type.wellKnown {
@@ -57,8 +60,10 @@ struct ProtoToJSON {
             while next < sorted.count && sorted[next].field == index { next += 1 }
             let group = sorted[start..<next]
             if let oneof = field.oneofIndex, !group.isEmpty, oneofWinners[oneof] != index { continue }
+            let excluded = excluding?.children[field.name]
+            if let excluded, excluded.children.isEmpty { continue }
             try within(field.name) {
-                try member(field, group, bytes: bytes, depth: depth, first: &firstMember)
+                try member(field, group, bytes: bytes, depth: depth, first: &firstMember, excluding: excluded)
             }
         }
         output.append(UInt8(ascii: "}"))
@@ -114,7 +119,7 @@ struct ProtoToJSON {
     }
 
     private mutating func member(_ field: Field, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer,
-                                 depth: Int, first: inout Bool) throws {
+                                 depth: Int, first: inout Bool, excluding: FieldPathSet?) throws {
         if group.isEmpty {
             guard field.showIfEmpty, !field.hasPresence else { return }
             key(field.name, first: &first)
@@ -153,8 +158,15 @@ struct ProtoToJSON {
             }
             output.append(UInt8(ascii: "]"))
         } else if field.kind == .message {
+            let (start, wasFirst) = (output.count, first)
             key(field.name, first: &first)
-            try mergedMessage(field, group, bytes: bytes, depth: depth)
+            let valueStart = output.count
+            try mergedMessage(field, group, bytes: bytes, depth: depth, excluding: excluding)
+            // A message that only held excluded fields is left out too.
+            if excluding != nil && output.count - valueStart == 2 {
+                output.removeSubrange(start...)
+                first = wasFirst
+            }
         } else {
             let last = group[group.index(before: group.endIndex)]
             // A default written on the wire reads as absent: left out, or printed as absent ones are.
@@ -175,15 +187,16 @@ struct ProtoToJSON {
     }
 
     /// A singular message seen several times is the merge of its parts, as if concatenated.
-    private mutating func mergedMessage(_ field: Field, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer, depth: Int) throws {
+    private mutating func mergedMessage(_ field: Field, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer, depth: Int,
+                                        excluding: FieldPathSet? = nil) throws {
         let type = try messageType(field)
         if group.count == 1, let only = group.first {
-            try message(slice(bytes, only), type: type, depth: depth + 1)
+            try message(slice(bytes, only), type: type, depth: depth + 1, excluding: excluding)
             return
         }
         var merged: [UInt8] = []
         for occurrence in group { merged.append(contentsOf: slice(bytes, occurrence)) }
-        try merged.withUnsafeBytes { try message($0, type: type, depth: depth + 1) }
+        try merged.withUnsafeBytes { try message($0, type: type, depth: depth + 1, excluding: excluding) }
     }
 
     private mutating func map(_ entry: MapEntry, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer, depth: Int) throws {
@@ -423,5 +436,21 @@ struct ProtoToJSON {
             index += length
         }
         return true
+    }
+}
+
+/// Field paths as a tree of field names: a name without children stands for the whole field.
+struct FieldPathSet {
+    var children: [String: FieldPathSet] = [:]
+
+    init(_ paths: [[String]]) {
+        for path in paths where !path.isEmpty { insert(path[...]) }
+    }
+
+    private mutating func insert(_ path: ArraySlice<String>) {
+        guard let name = path.first else { return }
+        var child = children[name] ?? FieldPathSet([])
+        child.insert(path.dropFirst())
+        children[name] = child
     }
 }
