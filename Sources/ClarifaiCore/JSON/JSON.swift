@@ -65,19 +65,6 @@ struct JSONNode {
         }
     }
 
-    /// A value counts as set when it is not the proto3 default (empty string, 0, false, null).
-    var isSetValue: Bool {
-        switch type {
-        case JSON_STRING: return json_string_length(raw) > 0
-        case JSON_INTEGER: return json_integer_value(raw) != 0
-        case JSON_REAL: return json_real_value(raw) != 0
-        case JSON_TRUE: return true
-        case JSON_OBJECT: return json_object_size(raw) > 0
-        case JSON_ARRAY: return json_array_size(raw) > 0
-        default: return false
-        }
-    }
-
     /// Serializes this node; scalars too. Compact, keys in insertion order.
     func serialized() -> String {
         guard let text = json_dumps(raw, Int(JSON_COMPACT | JSON_ENCODE_ANY)) else { return "" }
@@ -92,7 +79,6 @@ struct JSONNode {
 
     func set(_ key: String, _ value: String) { set(key, taking: json_string(value)) }
 
-    func remove(_ key: String) { json_object_del(raw, key) }
 }
 
 /// Owns one reference to a jansson value: the root of a tree of `JSONNode`s.

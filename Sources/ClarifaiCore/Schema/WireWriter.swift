@@ -29,7 +29,6 @@ struct WireWriter {
 
     mutating func append(_ data: UnsafeRawBufferPointer) { bytes.append(contentsOf: data) }
 
-    mutating func append(_ byte: UInt8) { bytes.append(byte) }
 
     /// Starts a length-delimited value (nested message, packed list, string or bytes) of `field`;
     /// returns the mark to pass to `endLengthDelimited`.
