@@ -45,9 +45,8 @@ def codec():
     return lib
 
 
-def to_binary(lib, type_name, text):
-    out, size = ctypes.c_void_p(), ctypes.c_size_t()
-    code = lib.clarifai_json_to_proto(type_name, text, ctypes.byref(out), ctypes.byref(size))
+def handed_out(lib, code, out, read):
+    """What a codec call handed over (read, then freed once), or None when it refused the input."""
     error = lib.clarifai_last_error().decode()
     assert code in (OK, INVALID_ARGUMENT), (code, error)
     if code != OK:
@@ -55,24 +54,21 @@ def to_binary(lib, type_name, text):
         return None
     assert out.value
     try:
-        return ctypes.string_at(out, size.value)
+        return read(out)
     finally:
         lib.clarifai_free(out)
+
+
+def to_binary(lib, type_name, text):
+    out, size = ctypes.c_void_p(), ctypes.c_size_t()
+    code = lib.clarifai_json_to_proto(type_name, text, ctypes.byref(out), ctypes.byref(size))
+    return handed_out(lib, code, out, lambda pointer: ctypes.string_at(pointer, size.value))
 
 
 def to_json(lib, type_name, data):
     out = ctypes.c_void_p()
     code = lib.clarifai_proto_to_json(type_name, data, len(data), ctypes.byref(out))
-    error = lib.clarifai_last_error().decode()
-    assert code in (OK, INVALID_ARGUMENT), (code, error)
-    if code != OK:
-        assert error
-        return None
-    assert out.value
-    try:
-        return ctypes.string_at(out)
-    finally:
-        lib.clarifai_free(out)
+    return handed_out(lib, code, out, ctypes.string_at)
 
 
 @pytest.mark.skipif(not REGRESSIONS, reason="no regression inputs")

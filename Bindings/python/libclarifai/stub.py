@@ -43,10 +43,10 @@ _DEFAULT_GRPC_CODES: Dict[int, grpc.StatusCode] = {
 }
 
 
-class RpcErrorMixin(grpc.RpcError, grpc.Call):  # type: ignore[misc]
-    """What makes a libclarifai error also a finished grpc call, like grpcio's own RpcError."""
+class _FinishedCall(grpc.Call):  # type: ignore[misc]
+    """A grpc.Call that has ended with `_grpc_code`: no metadata, nothing left to cancel."""
 
-    _grpc_code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    _grpc_code: grpc.StatusCode = grpc.StatusCode.OK
     _grpc_details: str = ""
 
     def code(self) -> grpc.StatusCode:
@@ -72,6 +72,12 @@ class RpcErrorMixin(grpc.RpcError, grpc.Call):  # type: ignore[misc]
 
     def add_callback(self, callback: Callable[[], None]) -> bool:
         return False
+
+
+class RpcErrorMixin(grpc.RpcError, _FinishedCall):  # type: ignore[misc]
+    """What makes a libclarifai error also a finished grpc call, like grpcio's own RpcError."""
+
+    _grpc_code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
     def debug_error_string(self) -> str:
         return str(self)
@@ -118,32 +124,8 @@ def _deserializer(deserializer: Any) -> Callable[[bytes], Any]:
     return deserializer  # type: ignore[no-any-return]
 
 
-class _Done(grpc.Call):  # type: ignore[misc]
+class _Done(_FinishedCall):
     """The Call half of with_call's answer: a call that completed OK."""
-
-    def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
-        return ()
-
-    def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
-        return ()
-
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.OK
-
-    def details(self) -> str:
-        return ""
-
-    def is_active(self) -> bool:
-        return False
-
-    def time_remaining(self) -> Optional[float]:
-        return None
-
-    def cancel(self) -> bool:
-        return False
-
-    def add_callback(self, callback: Callable[[], None]) -> bool:
-        return False
 
 
 class _Future(grpc.Future, grpc.Call):  # type: ignore[misc]

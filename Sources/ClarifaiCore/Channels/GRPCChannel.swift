@@ -107,7 +107,7 @@ public final class GRPCChannel: Channel {
             let problem = answer.status == 200 ? "ended without gRPC trailers (no grpc-status)" : "without a gRPC status"
             throw ClarifaiError(answer.status == 200 ? .protocol : .transport,
                                 "\(origin): HTTP \(answer.status)\(type) \(problem)\(excerpt)",
-                                transient: [502, 503, 504].contains(answer.status))
+                                transient: answer.isGatewayFailure)
         }
         guard let status = Int(statusText) else { throw ClarifaiError(.protocol, "\(origin): invalid grpc-status '\(statusText)'") }
         guard status == 0 else {

@@ -53,7 +53,7 @@ public final class RESTChannel: Channel {
             Log.debug("\(origin): HTTP \(answer.status) without a Clarifai status, \(Int(monotonicMilliseconds() - started)) ms")
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
             throw ClarifaiError(.transport, "\(origin): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
-                                transient: [502, 503, 504].contains(answer.status))
+                                transient: answer.isGatewayFailure)
         }
     }
 }

@@ -36,11 +36,7 @@ public final class Response: @unchecked Sendable {
         self.messageType = messageType
         statusCode = code
         status = tree.root["status"]
-        json = UnsafeMutablePointer<CChar>.allocate(capacity: body.count + 1)
-        body.withUnsafeBytes { bytes in
-            UnsafeMutableRawPointer(json).copyMemory(from: bytes.baseAddress!, byteCount: body.count)
-        }
-        json[body.count] = 0
+        json = body.withUnsafeBytes { Response.cString(copying: $0) }
     }
 
     /// A message received as protobuf binary (gRPC); its JSON is made at once, in the REST form.
@@ -55,12 +51,8 @@ public final class Response: @unchecked Sendable {
         self.messageType = messageType
         statusCode = Response.statusCode(of: tree.root) ?? 0
         status = tree.root["status"]
-        self.json = UnsafeMutablePointer<CChar>.allocate(capacity: json.count + 1)
-        json.withUnsafeBytes { UnsafeMutableRawPointer(self.json).copyMemory(from: $0.baseAddress!, byteCount: json.count) }
-        self.json[json.count] = 0
-        let stored = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
-        stored.copyMemory(from: bytes)
-        binary = UnsafeMutableRawBufferPointer(rebasing: stored[0..<bytes.count])
+        self.json = json.withUnsafeBytes { Response.cString(copying: $0) }
+        binary = Response.ownedCopy(of: bytes)
     }
 
     /// Wraps a message built in the library (e.g. merged batch outputs).
@@ -102,9 +94,7 @@ public final class Response: @unchecked Sendable {
         } catch let error as ClarifaiError {
             throw ClarifaiError(.protocol, "the answer does not convert to \(messageType): \(error.message)")
         }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
-        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        let stored = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])
+        let stored = bytes.withUnsafeBytes { Response.ownedCopy(of: $0) }
         binary = stored
         return UnsafeRawBufferPointer(stored)
     }
@@ -185,6 +175,21 @@ public final class Response: @unchecked Sendable {
     private static func text(_ node: JSONNode?) -> UnsafePointer<CChar> { node?.cString ?? emptyText }
 
     private static func float(_ node: JSONNode?) -> Float { Float(node?.number ?? 0) }
+
+    /// A malloc'd NUL-terminated copy (freed with free, like strdup's).
+    private static func cString(copying bytes: UnsafeRawBufferPointer) -> UnsafeMutablePointer<CChar> {
+        let text = malloc(bytes.count + 1)!.assumingMemoryBound(to: CChar.self)
+        if let base = bytes.baseAddress { UnsafeMutableRawPointer(text).copyMemory(from: base, byteCount: bytes.count) }
+        text[bytes.count] = 0
+        return text
+    }
+
+    /// A copy the response owns (never a null base address, even when empty).
+    private static func ownedCopy(of bytes: UnsafeRawBufferPointer) -> UnsafeMutableRawBufferPointer {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        if let base = bytes.baseAddress { buffer.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])
+    }
 
     /// The start of a body for an error message: printable ASCII only, at most 200 characters.
     static func excerpt(_ body: [UInt8]) -> String {

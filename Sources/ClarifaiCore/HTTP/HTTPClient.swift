@@ -35,6 +35,9 @@ struct HTTPResponse {
     let majorVersion: Int
 
     func field(_ name: String) -> String? { fields.last { $0.name == name }?.value }
+
+    /// 502/503/504: a gateway could not reach the server; another attempt may get through.
+    var isGatewayFailure: Bool { [502, 503, 504].contains(status) }
 }
 
 /// Runs HTTP exchanges on libcurl easy handles kept in a pool: a handle keeps its connections,
