@@ -311,7 +311,14 @@ public func clarifai_response_request_id(_ handle: OpaquePointer?) -> UnsafePoin
 
 @_cdecl("clarifai_response_json")
 public func clarifai_response_json(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    response(handle).map { UnsafePointer($0.json) }
+    guard let source = response(handle) else { return nil }
+    // Success leaves the last error alone: callers print it beside the JSON of a failed call.
+    do {
+        return try source.json()
+    } catch {
+        LastError.set((error as? ClarifaiError)?.message ?? "internal error: \(error)")
+        return nil
+    }
 }
 
 @_cdecl("clarifai_response_proto")
@@ -323,7 +330,7 @@ public func clarifai_response_proto(_ handle: OpaquePointer?, _ data: UnsafeMuta
     return entryPoint {
         let source: Response = try required(handle, "response", in: function)
         guard let data, let length else { throw ClarifaiError(.invalidArgument, "\(function): an out-parameter is NULL") }
-        let bytes = try source.proto()
+        let bytes = source.proto
         data.pointee = bytes.baseAddress
         length.pointee = bytes.count
     }

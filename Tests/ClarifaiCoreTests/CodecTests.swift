@@ -2,27 +2,57 @@ import Testing
 @testable import ClarifaiCore
 
 @Suite struct ScalarTextTests {
+    private func timestamp(seconds: Int64, nanos: Int32) -> String? {
+        var output: [UInt8] = []
+        return ScalarText.appendTimestamp(seconds: seconds, nanos: nanos, to: &output) ? String(decoding: output, as: UTF8.self) : nil
+    }
+
+    private func duration(seconds: Int64, nanos: Int32) -> String? {
+        var output: [UInt8] = []
+        return ScalarText.appendDuration(seconds: seconds, nanos: nanos, to: &output) ? String(decoding: output, as: UTF8.self) : nil
+    }
+
     @Test func formatsAndParsesTimestamps() throws {
-        #expect(ScalarText.timestamp(seconds: 0, nanos: 0) == "1970-01-01T00:00:00Z")
-        #expect(ScalarText.timestamp(seconds: 63_108_020, nanos: 21_000_000) == "1972-01-01T10:00:20.021Z")
-        #expect(ScalarText.timestamp(seconds: -62_135_596_800, nanos: 1000) == "0001-01-01T00:00:00.000001Z")
-        #expect(ScalarText.timestamp(seconds: 253_402_300_799, nanos: 999_999_999) == "9999-12-31T23:59:59.999999999Z")
-        #expect(ScalarText.timestamp(seconds: 253_402_300_800, nanos: 0) == nil)
-        let parsed = try #require(ScalarText.timestamp("1972-01-01T11:00:20.021+01:00"))
+        #expect(timestamp(seconds: 0, nanos: 0) == "1970-01-01T00:00:00Z")
+        #expect(timestamp(seconds: 63_108_020, nanos: 21_000_000) == "1972-01-01T10:00:20.021Z")
+        #expect(timestamp(seconds: -62_135_596_800, nanos: 1000) == "0001-01-01T00:00:00.000001Z")
+        #expect(timestamp(seconds: 253_402_300_799, nanos: 999_999_999) == "9999-12-31T23:59:59.999999999Z")
+        #expect(timestamp(seconds: 253_402_300_800, nanos: 0) == nil)
+        let parsed = try #require(ScalarText.timestamp(Array("1972-01-01T11:00:20.021+01:00".utf8)))
         #expect(parsed.seconds == 63_108_020 && parsed.nanos == 21_000_000)
-        #expect(ScalarText.timestamp("2024-02-30T00:00:00Z") == nil)
-        #expect(ScalarText.timestamp("2024-01-01 00:00:00Z") == nil)
-        #expect(ScalarText.timestamp("2024-01-01T00:00:00.1234567890Z") == nil)
+        #expect(ScalarText.timestamp(Array("2024-02-30T00:00:00Z".utf8)) == nil)
+        #expect(ScalarText.timestamp(Array("2024-01-01 00:00:00Z".utf8)) == nil)
+        #expect(ScalarText.timestamp(Array("2024-01-01T00:00:00.1234567890Z".utf8)) == nil)
     }
 
     @Test func formatsAndParsesDurations() throws {
-        #expect(ScalarText.duration(seconds: 1, nanos: 500_000_000) == "1.500s")
-        #expect(ScalarText.duration(seconds: 0, nanos: -1000) == "-0.000001s")
-        #expect(ScalarText.duration(seconds: 3, nanos: 0) == "3s")
-        #expect(ScalarText.duration(seconds: 1, nanos: -1) == nil)
+        #expect(duration(seconds: 1, nanos: 500_000_000) == "1.500s")
+        #expect(duration(seconds: 0, nanos: -1000) == "-0.000001s")
+        #expect(duration(seconds: 3, nanos: 0) == "3s")
+        #expect(duration(seconds: 1, nanos: -1) == nil)
         let parsed = try #require(ScalarText.duration("-1.5s"))
         #expect(parsed.seconds == -1 && parsed.nanos == -500_000_000)
         #expect(ScalarText.duration("1.5") == nil && ScalarText.duration("s") == nil && ScalarText.duration("315576000001s") == nil)
+    }
+
+    /// The fast path (digits below 2^53, powers of ten up to 22) must give what a full,
+    /// correctly rounding parser gives; the rest falls through to it.
+    @Test func readsNumbersAsTheFullParserDoes() {
+        var generator = SystemRandomNumberGenerator()
+        var samples = ["0", "-0", "1e22", "1e23", "123456789012345", "1234567890123456789", "0.1", "0.30000000000000004",
+                       "9007199254740993", "4.9e-324", "1.7976931348623157e308", "2.5E-3", "1E+2", "0.0000000000000000000001"]
+        for _ in 0..<20_000 {
+            let digits = String(UInt64.random(in: 0...999_999_999_999_999, using: &generator))
+            let point = Int.random(in: 0...digits.count, using: &generator)
+            let exponent = Bool.random(using: &generator) ? "e\(Int.random(in: -30...30, using: &generator))" : ""
+            let sign = Bool.random(using: &generator) ? "-" : ""
+            let fraction = point < digits.count ? "." + digits.dropFirst(point) : ""
+            samples.append(sign + (point == 0 ? "0" : String(digits.prefix(point))) + fraction + exponent)
+        }
+        for text in samples {
+            let fast = Array(text.utf8).withUnsafeBytes { ScalarText.double(jsonNumber: $0) }
+            #expect(fast.bitPattern == Double(text)!.bitPattern, "\(text)")
+        }
     }
 
     @Test func decodesEveryBase64Form() {

@@ -34,6 +34,10 @@ class MisbehavingServer(http.server.ThreadingHTTPServer):
             "not-json": (200, "text/plain", b"this is not json"),
             "gateway-json": (503, "application/json", b'{"code": 14, "message": "unavailable"}'),
             "enum-status": (200, "application/json", b'{"status": {"code": "CONN_THROTTLED", "description": "slow down"}}'),
+            # What a newer server may send: a field and an enum value this schema does not know.
+            "newer-server": (200, "application/json", b'{"status": {"code": 10000, "description": "Ok"}, "concepts": '
+                             b'[{"id": "c1", "name": "cat", "value": 0.5, "visibility": {"gettable": "FUTURE_LEVEL"}}], '
+                             b'"brand_new_field": {"x": [1, 2]}}'),
         }
 
         def do_GET(self):
@@ -231,6 +235,16 @@ def test_answers_that_are_not_clarifai_replies(lib, misbehaving, kind, code, wor
     assert (result.code, result.json) == (code, None), result.error
     for word in words:
         assert word in result.error
+
+
+def test_answer_from_a_newer_server(lib, misbehaving):
+    """Fields and enum values the built-in schema does not know are skipped, as the official JSON
+    parser's ignore_unknown_fields does: the call succeeds and the JSON is the server's own."""
+    client = capi.new_client(lib, f"{misbehaving}/newer-server", "t", None, None)
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert (result.code, result.status_code) == (capi.OK, 10000), result.error
+    assert result.json["brand_new_field"] == {"x": [1, 2]}
 
 
 def test_status_code_as_enum_name(lib, misbehaving):

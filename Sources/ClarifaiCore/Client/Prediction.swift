@@ -1,4 +1,3 @@
-import CJansson
 import Glibc
 
 /// One input of a prediction; its bytes are borrowed for the duration of the call.
@@ -146,47 +145,64 @@ extension Client {
                 ?? failures.lazy.compactMap({ ($0.1 as? ClarifaiError)?.response }).first else {
             throw failures[0].1
         }
-        let tree = JSONTree.copy(of: base.root)
-        let outputs = json_array()!
+        guard let type = schema.message(base.messageType), let outputsField = type.field(named: "outputs"),
+              let statusField = type.field(named: "status") else {
+            throw ClarifaiError(.internal, "\(base.messageType) has no outputs and status in the schema")
+        }
+        let fields = try ResponseFields.official.get()
+        var writer = WireWriter(capacity: results.reduce(base.proto.count) { size, result in size + ((try? result.get())?.proto.count ?? 0) })
+        // The base's other fields as they are; its status only when every request succeeded.
+        try WireFields.forEach(base.proto) { number, value in
+            guard number != outputsField.number, number != statusField.number || failures.isEmpty else { return }
+            writer.field(number, value)
+        }
         for (result, chunk) in zip(results, chunks) {
             let response: Response?
             switch result {
             case .success(let answer): response = answer
             case .failure(let error): response = (error as? ClarifaiError)?.response
             }
-            if let part = response?.root["outputs"], part.count == chunk.count {
-                json_array_extend(outputs, part.raw)
+            if let response, response.outputCount == chunk.count {
+                for index in 0..<response.outputCount { writer.field(outputsField.number, .payload(response.output(index))) }
             } else if case .failure(let error) = result {
-                for input in chunk { json_array_append_new(outputs, Client.failedOutput(input, error)) }
+                for input in chunk { Client.writeFailedOutput(input, error, field: outputsField.number, fields, to: &writer) }
             }
         }
-        tree.root.set("outputs", taking: outputs)
-        guard let (firstIndex, firstError) = failures.first else { return Response(tree: tree, messageType: base.messageType) }
-        let codes = schema.enums["clarifai.api.status.StatusCode"]
-        let status = JSONNode(raw: json_object())
-        status.set("code", taking: json_integer(Int64(codes?.number(named: "MIXED_STATUS") ?? 10010)))
-        status.set("description", "Mixed Success")
-        status.set("details", "\(failures.count) of \(chunks.count) requests of the batch failed; request \(firstIndex + 1): "
-                   + ((firstError as? ClarifaiError)?.message ?? "\(firstError)"))
-        tree.root.set("status", taking: status.raw)
-        throw ClarifaiError(apiFailure: Response(tree: tree, messageType: base.messageType), method: method.name)
+        guard let (firstIndex, firstError) = failures.first else {
+            return try writer.bytes.withUnsafeBytes { try Response(binary: $0, messageType: base.messageType) }
+        }
+        let mixed = schema.enums["clarifai.api.status.StatusCode"]?.number(named: "MIXED_STATUS") ?? 10010
+        let details = "\(failures.count) of \(chunks.count) requests of the batch failed; request \(firstIndex + 1): "
+            + ((firstError as? ClarifaiError)?.message ?? "\(firstError)")
+        Client.writeStatus(code: mixed, description: "Mixed Success", details: details, field: statusField.number, fields, to: &writer)
+        let response = try writer.bytes.withUnsafeBytes { try Response(binary: $0, messageType: base.messageType) }
+        throw ClarifaiError(apiFailure: response, method: method.name)
     }
 
-    /// An output standing for an input whose request failed without outputs of its own.
-    private static func failedOutput(_ input: PredictionInput, _ error: any Error) -> UnsafeMutablePointer<json_t> {
+    /// An output standing for an input whose request failed without outputs of its own:
+    /// {status, input: {id}}.
+    private static func writeFailedOutput(_ input: PredictionInput, _ error: any Error, field: Int, _ fields: ResponseFields,
+                                          to writer: inout WireWriter) {
         let clarifaiError = error as? ClarifaiError
-        let status = JSONNode(raw: json_object())
-        status.set("code", taking: json_integer(Int64(clarifaiError?.response?.statusCode ?? 10020)))
-        status.set("description", clarifaiError?.response?.statusDescription ?? "Failure")
-        status.set("details", clarifaiError?.message ?? "\(error)")
-        let output = JSONNode(raw: json_object())
-        output.set("status", taking: status.raw)
+        let output = writer.beginLengthDelimited(field)
+        writeStatus(code: clarifaiError?.response?.statusCode ?? 10020, description: clarifaiError?.response?.statusDescription ?? "Failure",
+                    details: clarifaiError?.message ?? "\(error)", field: fields.outputStatus, fields, to: &writer)
         if let id = input.id {
-            let inputNode = JSONNode(raw: json_object())
-            inputNode.set("id", id)
-            output.set("input", taking: inputNode.raw)
+            let inputMark = writer.beginLengthDelimited(fields.outputInput)
+            writer.string(fields.inputID, id)
+            writer.endLengthDelimited(inputMark)
         }
-        return output.raw
+        writer.endLengthDelimited(output)
+    }
+
+    private static func writeStatus(code: Int32, description: String, details: String, field: Int, _ fields: ResponseFields,
+                                    to writer: inout WireWriter) {
+        let status = writer.beginLengthDelimited(field)
+        writer.tag(fields.statusCode, .varint)
+        writer.varint(UInt64(bitPattern: Int64(code)))
+        writer.string(fields.statusDescription, description)
+        writer.string(fields.statusDetails, details)
+        writer.endLengthDelimited(status)
     }
 
     /// Runs a model on one file, mapped into memory rather than copied.

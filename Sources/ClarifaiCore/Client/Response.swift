@@ -1,110 +1,165 @@
 import CClarifaiHeader
 import Glibc
 
-/// A completed call's answer: the response message as a JSON tree (REST form), its status, and
-/// C struct views of its outputs built on first use. Strings and buffers handed out point into
-/// memory the response owns until it is deinitialized. One thread at a time (see clarifai.h).
+/// A completed call's answer, held as protobuf binary: its status read at once, the C struct
+/// views of its outputs read straight from the binary on first use, the JSON text made on first
+/// request (or kept as the REST server sent it). Strings and buffers handed out point into memory
+/// the response owns until it is deinitialized. One thread at a time (see clarifai.h).
 public final class Response: @unchecked Sendable {
     public static let successCode: Int32 = 10000
 
-    private let tree: JSONTree
-    /// The message as NUL-terminated JSON text.
-    public let json: UnsafeMutablePointer<CChar>
     /// Full name of the response message type, e.g. clarifai.api.MultiOutputResponse.
     let messageType: String
-    private var binary: UnsafeMutableRawBufferPointer?
+    /// The message as protobuf binary; `outputs` point into it.
+    private let binary: UnsafeMutableRawBufferPointer
     public let statusCode: Int32
-    private let status: JSONNode?
+    public let statusDescriptionPointer: UnsafePointer<CChar>
+    public let statusDetailsPointer: UnsafePointer<CChar>
+    public let requestIDPointer: UnsafePointer<CChar>
+    /// The payload of each entry of `outputs` (when the message type has Output entries).
+    private let outputs: [UnsafeRawBufferPointer]
+    /// The REST server's JSON text, until `json()` hands it out NUL-terminated.
+    private var serverJSON: [UInt8]?
+    private var jsonText: UnsafeMutablePointer<CChar>?
+    /// NUL-terminated copies of the strings in struct views and the status.
+    private let strings = StringArena()
     private var conceptBuffers: [Int: UnsafeMutableBufferPointer<clarifai_concept>] = [:]
     private var regionBuffers: [Int: UnsafeMutableBufferPointer<clarifai_region>] = [:]
     private var regionConceptBuffers: [UnsafeMutableBufferPointer<clarifai_concept>] = []
     private var embeddingBuffers: [Int: UnsafeMutableBufferPointer<Float>] = [:]
 
-    /// Parses a REST answer; throws .protocol when it is not a JSON object with a Clarifai status.
-    /// The text is kept as it came, so the JSON the caller reads is the server's own.
-    init(restBody body: [UInt8], origin: String, messageType: String) throws {
-        let tree: JSONTree
+    /// Reads a REST answer into the response type (fields a newer server added are skipped);
+    /// throws .protocol when it is not JSON of that type with a Clarifai status. The text is kept
+    /// as it came, so the JSON the caller reads is the server's own.
+    convenience init(restBody body: [UInt8], origin: String, messageType: String) throws {
+        let binary: [UInt8]
         do {
-            tree = try body.withUnsafeBytes { try JSONTree.parse($0, what: "\(origin): answer") }
+            binary = try body.withUnsafeBytes { try Codec.jsonToProto(typeName: messageType, json: $0, ignoresUnknownFields: true) }
         } catch let error as ClarifaiError {
-            throw ClarifaiError(.protocol, error.message)
+            throw ClarifaiError(.protocol, "\(origin): answer: \(error.message)")
         }
-        guard let code = Response.statusCode(of: tree.root) else {
+        try self.init(owning: binary.withUnsafeBytes { Response.ownedCopy(of: $0) }, messageType: messageType)
+        guard hasStatus else {
             throw ClarifaiError(.protocol, "\(origin): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
         }
-        self.tree = tree
-        self.messageType = messageType
-        statusCode = code
-        status = tree.root["status"]
-        json = body.withUnsafeBytes { Response.cString(copying: $0) }
+        serverJSON = body
     }
 
-    /// A message received as protobuf binary (gRPC); its JSON is made at once, in the REST form.
-    init(protoMessage bytes: UnsafeRawBufferPointer, messageType: String) throws {
-        let json: [UInt8]
+    /// A message received as protobuf binary (gRPC), checked as the official runtime checks it.
+    convenience init(protoMessage bytes: UnsafeRawBufferPointer, messageType: String) throws {
+        guard let type = Schema.official.message(messageType) else { throw ClarifaiError(.internal, "unknown type \(messageType)") }
         do {
-            json = try Codec.protoToJSON(typeName: messageType, bytes: bytes)
-        } catch let error as ClarifaiError {
-            throw ClarifaiError(.protocol, "the answer does not decode as \(error.message)")
+            try WireFields.validate(bytes, type: type, schema: .official)
+        } catch {
+            throw ClarifaiError(.protocol, "the answer does not decode as \(messageType): \(error.message)")
         }
-        tree = try json.withUnsafeBytes { try JSONTree.parse($0, what: messageType) }
-        self.messageType = messageType
-        statusCode = Response.statusCode(of: tree.root) ?? 0
-        status = tree.root["status"]
-        self.json = json.withUnsafeBytes { Response.cString(copying: $0) }
-        binary = Response.ownedCopy(of: bytes)
+        try self.init(binary: bytes, messageType: messageType)
     }
 
-    /// Wraps a message built in the library (e.g. merged batch outputs).
-    init(tree: JSONTree, messageType: String) {
-        self.tree = tree
+    private let hasStatus: Bool
+
+    /// A message already checked, or built by the library (e.g. merged batch outputs).
+    convenience init(binary bytes: UnsafeRawBufferPointer, messageType: String) throws {
+        try self.init(owning: Response.ownedCopy(of: bytes), messageType: messageType)
+    }
+
+    /// Takes over `binary` (freed with the response, or at once when this throws), reads its
+    /// status and finds its outputs.
+    private init(owning binary: UnsafeMutableRawBufferPointer, messageType: String) throws {
         self.messageType = messageType
-        statusCode = Response.statusCode(of: tree.root) ?? 0
-        status = tree.root["status"]
-        json = strdup(tree.root.serialized())
+        self.binary = binary
+        guard let fields = try? ResponseFields.official.get() else {
+            binary.deallocate()
+            throw ClarifaiError(.internal, "the schema lacks the fields of responses")
+        }
+        let message = UnsafeRawBufferPointer(binary)
+        let type = Schema.official.message(messageType)
+        let statusField = type?.field(named: "status").flatMap { $0.typeName == ResponseFields.statusType ? $0 : nil }
+        let outputsField = type?.field(named: "outputs").flatMap { $0.typeName == ResponseFields.outputType ? $0 : nil }
+        var statusParts: [UnsafeRawBufferPointer] = []
+        var outputs: [UnsafeRawBufferPointer] = []
+        do {
+            try WireFields.forEach(message) { number, value in
+                guard let payload = value.payload else { return }
+                if number == statusField?.number { statusParts.append(payload) }
+                if number == outputsField?.number { outputs.append(payload) }
+            }
+        } catch {
+            binary.deallocate()
+            throw ClarifaiError(.protocol, "the answer does not decode as \(messageType): \(error)")
+        }
+        self.outputs = outputs
+        hasStatus = !statusParts.isEmpty
+        var code: Int32 = 0
+        var description: UnsafeRawBufferPointer?, details: UnsafeRawBufferPointer?, requestID: UnsafeRawBufferPointer?
+        // A message seen in parts is their merge: later values win.
+        for part in statusParts {
+            try? WireFields.forEach(part) { number, value in
+                switch number {
+                case fields.statusCode: code = value.varint.map { Int32(truncatingIfNeeded: $0) } ?? code
+                case fields.statusDescription: description = value.payload ?? description
+                case fields.statusDetails: details = value.payload ?? details
+                case fields.statusRequestID: requestID = value.payload ?? requestID
+                default: break
+                }
+            }
+        }
+        statusCode = code
+        statusDescriptionPointer = strings.add(description)
+        statusDetailsPointer = strings.add(details)
+        requestIDPointer = strings.add(requestID)
     }
 
     deinit {
-        free(json)
-        binary?.deallocate()
+        binary.deallocate()
+        free(jsonText)
         conceptBuffers.values.forEach { $0.deallocate() }
         regionBuffers.values.forEach { $0.deallocate() }
         regionConceptBuffers.forEach { $0.deallocate() }
         embeddingBuffers.values.forEach { $0.deallocate() }
     }
 
-    var root: JSONNode { tree.root }
-
     public var isSuccess: Bool { statusCode == Response.successCode }
-    public var statusDescriptionPointer: UnsafePointer<CChar> { Response.text(status?["description"]) }
-    public var statusDetailsPointer: UnsafePointer<CChar> { Response.text(status?["details"]) }
-    public var requestIDPointer: UnsafePointer<CChar> { Response.text(status?["req_id"] ?? status?["reqId"]) }
     public var statusDescription: String { String(cString: statusDescriptionPointer) }
     public var statusDetails: String { String(cString: statusDetailsPointer) }
     public var requestID: String { String(cString: requestIDPointer) }
 
-    /// The message as protobuf binary, converted from the JSON on first use. Fields the built-in
-    /// schema does not know (a newer server's) are left out.
-    public func proto() throws -> UnsafeRawBufferPointer {
-        if let binary { return UnsafeRawBufferPointer(binary) }
-        let bytes: [UInt8]
-        do {
-            bytes = try Codec.jsonToProto(typeName: messageType, json: UnsafeRawBufferPointer(start: json, count: strlen(json)),
-                                          ignoresUnknownFields: true)
-        } catch let error as ClarifaiError {
-            throw ClarifaiError(.protocol, "the answer does not convert to \(messageType): \(error.message)")
+    /// The message as protobuf binary.
+    public var proto: UnsafeRawBufferPointer { UnsafeRawBufferPointer(binary) }
+
+    /// The message as NUL-terminated JSON text: the REST server's, or written from the binary in
+    /// the REST form on first use. Throws .protocol when the binary has no JSON form (e.g. a
+    /// timestamp out of range).
+    public func json() throws -> UnsafePointer<CChar> {
+        if let jsonText { return UnsafePointer(jsonText) }
+        let text: [UInt8]
+        if let serverJSON {
+            text = serverJSON
+        } else {
+            do {
+                text = try Codec.protoToJSON(typeName: messageType, bytes: UnsafeRawBufferPointer(binary))
+            } catch let error as ClarifaiError {
+                throw ClarifaiError(.protocol, "the answer has no JSON form: \(error.message)")
+            }
         }
-        let stored = bytes.withUnsafeBytes { Response.ownedCopy(of: $0) }
-        binary = stored
-        return UnsafeRawBufferPointer(stored)
+        let made = text.withUnsafeBytes { Response.cString(copying: $0) }
+        jsonText = made
+        serverJSON = nil
+        return UnsafePointer(made)
     }
 
-    public var outputCount: Int { tree.root["outputs"]?.count ?? 0 }
+    public var outputCount: Int { outputs.count }
+
+    /// The payload of outputs[index], with its status and input parts (for merging batches).
+    func output(_ index: Int) -> UnsafeRawBufferPointer { outputs[index] }
+
+    // MARK: Struct views
 
     /// outputs[index].data.concepts as C structs; empty for an output without concepts.
     public func concepts(output index: Int) throws -> UnsafeBufferPointer<clarifai_concept> {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
-        let buffer = Response.conceptBuffer(try data(of: index)?["concepts"])
+        let fields = try ResponseFields.official.get()
+        let buffer = try conceptBuffer(try data(of: index, fields).flatMap { try WireFields.payloads($0, fields.dataConcepts) } ?? [], fields)
         conceptBuffers[index] = buffer
         return UnsafeBufferPointer(buffer)
     }
@@ -112,69 +167,129 @@ public final class Response: @unchecked Sendable {
     /// outputs[index].data.regions as C structs, with their bounding boxes and concepts.
     public func regions(output index: Int) throws -> UnsafeBufferPointer<clarifai_region> {
         if let cached = regionBuffers[index] { return UnsafeBufferPointer(cached) }
-        let regions = try data(of: index)?["regions"]?.elements ?? []
+        let fields = try ResponseFields.official.get()
+        let regions = try data(of: index, fields).flatMap { try WireFields.payloads($0, fields.dataRegions) } ?? []
         let buffer = UnsafeMutableBufferPointer<clarifai_region>.allocate(capacity: regions.count)
         for (position, region) in regions.enumerated() {
-            let box = region.at(["region_info", "bounding_box"])
-            let concepts = Response.conceptBuffer(region.at(["data", "concepts"]))
+            var id: UnsafeRawBufferPointer?, value: Float = 0
+            var infoParts: [UnsafeRawBufferPointer] = [], dataParts: [UnsafeRawBufferPointer] = []
+            try decoding("outputs[\(index)].data.regions[\(position)]") {
+                try WireFields.forEach(region) { number, field in
+                    switch number {
+                    case fields.regionID: id = field.payload ?? id
+                    case fields.regionValue: value = field.float ?? value
+                    case fields.regionInfo: if let part = field.payload { infoParts.append(part) }
+                    case fields.regionData: if let part = field.payload { dataParts.append(part) }
+                    default: break
+                    }
+                }
+            }
+            var box = (top: Float(0), left: Float(0), bottom: Float(0), right: Float(0))
+            for info in infoParts {
+                for boxPart in try WireFields.payloads(info, fields.infoBoundingBox) {
+                    try WireFields.forEach(boxPart) { number, field in
+                        switch number {
+                        case fields.boxTop: box.top = field.float ?? box.top
+                        case fields.boxLeft: box.left = field.float ?? box.left
+                        case fields.boxBottom: box.bottom = field.float ?? box.bottom
+                        case fields.boxRight: box.right = field.float ?? box.right
+                        default: break
+                        }
+                    }
+                }
+            }
+            let concepts = try conceptBuffer(try dataParts.flatMap { try WireFields.payloads($0, fields.dataConcepts) }, fields)
             regionConceptBuffers.append(concepts)
             buffer[position] = clarifai_region(
-                id: Response.text(region["id"]),
-                top_row: Response.float(box?["top_row"]), left_col: Response.float(box?["left_col"]),
-                bottom_row: Response.float(box?["bottom_row"]), right_col: Response.float(box?["right_col"]),
-                value: Response.float(region["value"]),
-                concepts: UnsafePointer(concepts.baseAddress), concept_count: concepts.count)
+                id: strings.add(id), top_row: box.top, left_col: box.left, bottom_row: box.bottom, right_col: box.right,
+                value: value, concepts: UnsafePointer(concepts.baseAddress), concept_count: concepts.count)
         }
         regionBuffers[index] = buffer
         return UnsafeBufferPointer(buffer)
     }
 
-    /// outputs[index].data.text.raw, or nil.
+    /// outputs[index].data.text.raw, or nil when absent.
     public func text(output index: Int) -> UnsafePointer<CChar>? {
-        guard index < outputCount else { return nil }
-        return tree.root["outputs"]?[index]?.at(["data", "text", "raw"])?.cString
+        guard index >= 0, index < outputCount, let fields = try? ResponseFields.official.get(),
+              let data = try? data(of: index, fields) else { return nil }
+        var raw: UnsafeRawBufferPointer?
+        for text in (try? WireFields.payloads(data, fields.dataText)) ?? [] {
+            raw = (try? WireFields.payloads(text, fields.textRaw))?.last ?? raw
+        }
+        return raw.map { strings.add($0) }
     }
 
     /// outputs[index].data.embeddings[0].vector; empty for an output without an embedding.
     public func embedding(output index: Int) throws -> UnsafeBufferPointer<Float> {
         if let cached = embeddingBuffers[index] { return UnsafeBufferPointer(cached) }
-        let values = try data(of: index)?["embeddings"]?[0]?["vector"]?.elements ?? []
+        let fields = try ResponseFields.official.get()
+        var values: [Float] = []
+        if let first = try data(of: index, fields).flatMap({ try WireFields.payloads($0, fields.dataEmbeddings).first }) {
+            try decoding("outputs[\(index)].data.embeddings[0].vector") {
+                try WireFields.forEach(first) { number, field in
+                    guard number == fields.embeddingVector else { return }
+                    switch field {
+                    case .bits(let bits, .fixed32): values.append(Float(bitPattern: UInt32(truncatingIfNeeded: bits)))
+                    case .payload(let packed):
+                        guard packed.count % 4 == 0 else { throw WireReader.WireError(description: "packed floats of \(packed.count) bytes") }
+                        for offset in stride(from: 0, to: packed.count, by: 4) {
+                            values.append(Float(bitPattern: UInt32(littleEndian: packed.loadUnaligned(fromByteOffset: offset, as: UInt32.self))))
+                        }
+                    default: break
+                    }
+                }
+            }
+        }
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
-        for (position, value) in values.enumerated() { buffer[position] = Float(value.number ?? .nan) }
+        _ = buffer.initialize(from: values)
         embeddingBuffers[index] = buffer
         return UnsafeBufferPointer(buffer)
     }
 
-    private func data(of index: Int) throws -> JSONNode? {
-        guard index < outputCount else {
+    /// outputs[index].data (its parts merged), or nil when the output has none.
+    private func data(of index: Int, _ fields: ResponseFields) throws -> UnsafeRawBufferPointer? {
+        guard index >= 0, index < outputCount else {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
         }
-        return tree.root["outputs"]?[index]?["data"]
+        let parts = try decoding("outputs[\(index)]") { try WireFields.payloads(outputs[index], fields.outputData) }
+        guard parts.count > 1 else { return parts.first }
+        // Rare: a message sent in parts reads as their concatenation.
+        return strings.keep(parts.flatMap { Array($0) })
     }
 
-    private static func conceptBuffer(_ concepts: JSONNode?) -> UnsafeMutableBufferPointer<clarifai_concept> {
-        let elements = concepts?.elements ?? []
-        let buffer = UnsafeMutableBufferPointer<clarifai_concept>.allocate(capacity: elements.count)
-        for (position, concept) in elements.enumerated() {
-            buffer[position] = clarifai_concept(id: text(concept["id"]), name: text(concept["name"]),
-                                                value: float(concept["value"]), app_id: text(concept["app_id"]))
+    private func conceptBuffer(_ concepts: [UnsafeRawBufferPointer], _ fields: ResponseFields) throws -> UnsafeMutableBufferPointer<clarifai_concept> {
+        let buffer = UnsafeMutableBufferPointer<clarifai_concept>.allocate(capacity: concepts.count)
+        for (position, concept) in concepts.enumerated() {
+            var id: UnsafeRawBufferPointer?, name: UnsafeRawBufferPointer?, appID: UnsafeRawBufferPointer?, value: Float = 0
+            do {
+                try WireFields.forEach(concept) { number, field in
+                    switch number {
+                    case fields.conceptID: id = field.payload ?? id
+                    case fields.conceptName: name = field.payload ?? name
+                    case fields.conceptValue: value = field.float ?? value
+                    case fields.conceptAppID: appID = field.payload ?? appID
+                    default: break
+                    }
+                }
+            } catch {
+                buffer.deallocate()
+                throw ClarifaiError(.protocol, "concept \(position) does not decode: \(error)")
+            }
+            buffer[position] = clarifai_concept(id: strings.add(id), name: strings.add(name), value: value, app_id: strings.add(appID))
         }
         return buffer
     }
 
-    /// The Clarifai status code of a message; the REST API may write it as a number or an enum name.
-    static func statusCode(of message: JSONNode) -> Int32? {
-        guard let code = message["status"]?["code"] else { return nil }
-        if let number = code.integer { return Int32(truncatingIfNeeded: number) }
-        guard let name = code.string else { return nil }
-        return Schema.official.enums["clarifai.api.status.StatusCode"]?.number(named: name)
+    /// Runs `body`, reporting a malformed part of the binary as .protocol naming `place`.
+    private func decoding<T>(_ place: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as WireReader.WireError {
+            throw ClarifaiError(.protocol, "\(place()) does not decode: \(error.description)")
+        }
     }
 
-    nonisolated(unsafe) private static let emptyText: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
-
-    private static func text(_ node: JSONNode?) -> UnsafePointer<CChar> { node?.cString ?? emptyText }
-
-    private static func float(_ node: JSONNode?) -> Float { Float(node?.number ?? 0) }
+    // MARK: Memory
 
     /// A malloc'd NUL-terminated copy (freed with free, like strdup's).
     private static func cString(copying bytes: UnsafeRawBufferPointer) -> UnsafeMutablePointer<CChar> {
@@ -195,5 +310,99 @@ public final class Response: @unchecked Sendable {
     static func excerpt(_ body: [UInt8]) -> String {
         let printable = body.prefix(200).map { (32...126).contains($0) ? Character(UnicodeScalar($0)) : " " }
         return String(printable) + (body.count > 200 ? "..." : "")
+    }
+}
+
+/// NUL-terminated strings and byte copies that live as long as their arena: carved from large
+/// blocks, so a response with hundreds of concept names makes a few allocations, not hundreds.
+final class StringArena {
+    private static let blockSize = 16 * 1024
+    private var blocks: [UnsafeMutableRawPointer] = []
+    private var free = 0
+    private var next: UnsafeMutableRawPointer?
+
+    nonisolated(unsafe) private static let emptyText: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
+
+    deinit { blocks.forEach { Glibc.free($0) } }
+
+    /// A NUL-terminated copy of `bytes`; "" (shared) for nil or empty.
+    func add(_ bytes: UnsafeRawBufferPointer?) -> UnsafePointer<CChar> {
+        guard let bytes, !bytes.isEmpty else { return StringArena.emptyText }
+        let copy = reserve(bytes.count + 1)
+        copy.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        copy.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
+        return UnsafePointer(copy.assumingMemoryBound(to: CChar.self))
+    }
+
+    /// A copy of `bytes` that lives as long as the arena.
+    func keep(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
+        let copy = reserve(max(bytes.count, 1))
+        bytes.withUnsafeBytes { if let base = $0.baseAddress { copy.copyMemory(from: base, byteCount: $0.count) } }
+        return UnsafeRawBufferPointer(start: copy, count: bytes.count)
+    }
+
+    private func reserve(_ count: Int) -> UnsafeMutableRawPointer {
+        if count > free || next == nil {
+            let size = max(count, StringArena.blockSize)
+            let block = malloc(size)!
+            blocks.append(block)
+            next = block
+            free = size
+        }
+        let start = next!
+        next = start + count
+        free -= count
+        return start
+    }
+}
+
+/// Field numbers of the messages the struct views read, looked up by name in the schema once.
+struct ResponseFields: Sendable {
+    static let statusType = "clarifai.api.status.Status"
+    static let outputType = "clarifai.api.Output"
+    static let official = Result { try ResponseFields(Schema.official) }
+
+    let statusCode, statusDescription, statusDetails, statusRequestID: Int
+    let outputStatus, outputInput, outputData, inputID: Int
+    let dataConcepts, dataRegions, dataText, dataEmbeddings: Int
+    let conceptID, conceptName, conceptValue, conceptAppID: Int
+    let regionID, regionInfo, regionValue, regionData: Int
+    let infoBoundingBox, boxTop, boxLeft, boxBottom, boxRight: Int
+    let textRaw, embeddingVector: Int
+
+    init(_ schema: Schema) throws {
+        func number(_ type: String, _ name: String) throws -> Int {
+            guard let field = schema.message(type)?.field(named: name) else {
+                throw ClarifaiError(.internal, "\(type).\(name) is missing from the schema")
+            }
+            return field.number
+        }
+        statusCode = try number(ResponseFields.statusType, "code")
+        statusDescription = try number(ResponseFields.statusType, "description")
+        statusDetails = try number(ResponseFields.statusType, "details")
+        statusRequestID = try number(ResponseFields.statusType, "req_id")
+        outputStatus = try number(ResponseFields.outputType, "status")
+        outputInput = try number(ResponseFields.outputType, "input")
+        outputData = try number(ResponseFields.outputType, "data")
+        inputID = try number("clarifai.api.Input", "id")
+        dataConcepts = try number("clarifai.api.Data", "concepts")
+        dataRegions = try number("clarifai.api.Data", "regions")
+        dataText = try number("clarifai.api.Data", "text")
+        dataEmbeddings = try number("clarifai.api.Data", "embeddings")
+        conceptID = try number("clarifai.api.Concept", "id")
+        conceptName = try number("clarifai.api.Concept", "name")
+        conceptValue = try number("clarifai.api.Concept", "value")
+        conceptAppID = try number("clarifai.api.Concept", "app_id")
+        regionID = try number("clarifai.api.Region", "id")
+        regionInfo = try number("clarifai.api.Region", "region_info")
+        regionValue = try number("clarifai.api.Region", "value")
+        regionData = try number("clarifai.api.Region", "data")
+        infoBoundingBox = try number("clarifai.api.RegionInfo", "bounding_box")
+        boxTop = try number("clarifai.api.BoundingBox", "top_row")
+        boxLeft = try number("clarifai.api.BoundingBox", "left_col")
+        boxBottom = try number("clarifai.api.BoundingBox", "bottom_row")
+        boxRight = try number("clarifai.api.BoundingBox", "right_col")
+        textRaw = try number("clarifai.api.Text", "raw")
+        embeddingVector = try number("clarifai.api.Embedding", "vector")
     }
 }

@@ -16,13 +16,6 @@ struct JSONNode {
         return JSONNode(raw: value)
     }
 
-    /// Follows a path of object keys.
-    func at(_ path: [String]) -> JSONNode? {
-        var node: JSONNode? = self
-        for key in path { node = node?[key] }
-        return node
-    }
-
     var count: Int { isArray ? json_array_size(raw) : 0 }
 
     subscript(index: Int) -> JSONNode? {
@@ -46,24 +39,7 @@ struct JSONNode {
         return result
     }
 
-    /// The string's bytes, owned by the tree (stable while it lives); nil for a non-string.
-    var cString: UnsafePointer<CChar>? { type == JSON_STRING ? json_string_value(raw) : nil }
-    var string: String? { cString.map { String(cString: $0) } }
-    var integer: Int64? { type == JSON_INTEGER ? Int64(json_integer_value(raw)) : nil }
-    var number: Double? {
-        switch type {
-        case JSON_INTEGER, JSON_REAL: return json_number_value(raw)
-        // proto3 JSON writes non-finite floats as strings.
-        case JSON_STRING:
-            switch string {
-            case "NaN": return .nan
-            case "Infinity": return .infinity
-            case "-Infinity": return -.infinity
-            default: return nil
-            }
-        default: return nil
-        }
-    }
+    var string: String? { type == JSON_STRING ? json_string_value(raw).map { String(cString: $0) } : nil }
 
     /// Serializes this node; scalars too. Compact, keys in insertion order.
     func serialized() -> String {
@@ -78,14 +54,13 @@ struct JSONNode {
     }
 
     func set(_ key: String, _ value: String) { set(key, taking: json_string(value)) }
-
 }
 
 /// Owns one reference to a jansson value: the root of a tree of `JSONNode`s.
 final class JSONTree {
     let root: JSONNode
 
-    /// Takes over a new reference (from json_object(), json_loadb(), json_deep_copy()...).
+    /// Takes over a new reference (from json_object(), json_loadb()...).
     init(taking raw: UnsafeMutablePointer<json_t>) { root = JSONNode(raw: raw) }
 
     deinit { json_decref(root.raw) }
@@ -103,11 +78,4 @@ final class JSONTree {
         return JSONTree(taking: raw)
     }
 
-    static func parse(_ text: String, what: String) throws -> JSONTree {
-        var text = text
-        return try text.withUTF8 { try parse(UnsafeRawBufferPointer($0), what: what) }
-    }
-
-    /// A deep copy of `node` as a new tree.
-    static func copy(of node: JSONNode) -> JSONTree { JSONTree(taking: json_deep_copy(node.raw)) }
 }

@@ -44,7 +44,12 @@ struct JSONReader {
         guard offset == text.count else { throw fail("text after the end of the value") }
     }
 
+    @inline(__always)
     private mutating func consume(_ byte: UInt8) throws {
+        if offset < text.count, text[offset] == byte {
+            offset += 1
+            return
+        }
         skipWhitespace()
         guard offset < text.count, text[offset] == byte else {
             throw fail("expected '\(Character(UnicodeScalar(byte)))'")
@@ -64,16 +69,45 @@ struct JSONReader {
     /// Reads `{`; then call `nextKey` until it returns nil.
     mutating func beginObject() throws { try consume(UInt8(ascii: "{")) }
 
-    /// The next member's key (its `:` consumed), or nil after the closing `}`.
-    mutating func nextKey(first: inout Bool) throws -> String? {
-        if consumeIf(UInt8(ascii: "}")) { return nil }
+    /// Reads the next member's key into `key` (its `:` consumed); false after the closing `}`.
+    mutating func nextKey(first: inout Bool, into key: inout [UInt8]) throws -> Bool {
+        guard try startKey(first: &first) else { return false }
+        try readString(into: &key)
+        try consume(UInt8(ascii: ":"))
+        return true
+    }
+
+    /// The next member's key (its `:` consumed) as a slice of the text, or decoded into `scratch`
+    /// when it has escapes (see readString(orDecodeInto:)); `.end` after the closing `}`.
+    mutating func nextKey(first: inout Bool, orDecodeInto scratch: inout [UInt8]) throws -> StringRead {
+        guard try startKey(first: &first) else { return .end }
+        let read = try readString(orDecodeInto: &scratch)
+        try consume(UInt8(ascii: ":"))
+        return read
+    }
+
+    enum StringRead {
+        /// The string's bytes, in the text itself (it had no escapes).
+        case slice(UnsafeRawBufferPointer)
+        /// The string had escapes: its decoded bytes are in the scratch buffer.
+        case decoded
+        /// No key: the object ended.
+        case end
+    }
+
+    /// Steps to the start of the next key; false after the closing `}`.
+    private mutating func startKey(first: inout Bool) throws -> Bool {
+        if consumeIf(UInt8(ascii: "}")) { return false }
         // A trailing comma fails below: a key must follow it.
         if !first { try consume(UInt8(ascii: ",")) }
         first = false
+        return true
+    }
+
+    /// The next member's key as a String (its `:` consumed), or nil after the closing `}`.
+    mutating func nextKey(first: inout Bool) throws -> String? {
         var key: [UInt8] = []
-        try readString(into: &key)
-        try consume(UInt8(ascii: ":"))
-        return String(decoding: key, as: UTF8.self)
+        return try nextKey(first: &first, into: &key) ? String(decoding: key, as: UTF8.self) : nil
     }
 
     mutating func beginArray() throws { try consume(UInt8(ascii: "[")) }
@@ -94,7 +128,7 @@ struct JSONReader {
         case .object:
             try beginObject()
             var first = true
-            while try nextKey(first: &first) != nil { try skipValue(depth: depth + 1) }
+            while try nextKey(first: &first, into: &scratch) { try skipValue(depth: depth + 1) }
         case .array:
             try beginArray()
             var first = true
@@ -154,21 +188,70 @@ struct JSONReader {
         return UnsafeRawBufferPointer(rebasing: text[start..<offset])
     }
 
+    /// Reads a string. Without escapes (the usual case) it is returned as a slice of the text,
+    /// nothing copied; with escapes it is decoded into `scratch` (.decoded).
+    mutating func readString(orDecodeInto scratch: inout [UInt8]) throws -> StringRead {
+        try consume(UInt8(ascii: "\""))
+        let start = offset
+        while true {
+            skipPlainASCII()
+            guard offset < text.count else { throw fail("unterminated string") }
+            switch text[offset] {
+            case UInt8(ascii: "\""):
+                offset += 1
+                return .slice(UnsafeRawBufferPointer(rebasing: text[start..<offset - 1]))
+            case UInt8(ascii: "\\"):
+                offset = start - 1
+                try readString(into: &scratch)
+                return .decoded
+            case 0..<0x20:
+                throw fail("control character in a string")
+            default:
+                try skipUTF8Sequence()
+            }
+        }
+    }
+
+    /// Steps over bytes that need no look in a string: ASCII but quote, backslash and control characters.
+    @inline(__always)
+    private mutating func skipPlainASCII() {
+        guard let base = text.baseAddress else { return }
+        var index = offset
+        let end = text.count
+        // Eight bytes at a time while none is special (a byte-wise "has zero" / "has less than" test).
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while index + 8 <= end {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let quote = word ^ (ones &* UInt64(UInt8(ascii: "\""))), backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+            let control = (word &- ones &* 0x20) & ~word
+            let special = (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | word) & highs
+            guard special == 0 else { break }
+            index += 8
+        }
+        while index < end {
+            let byte = base.load(fromByteOffset: index, as: UInt8.self)
+            guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { break }
+            index += 1
+        }
+        offset = index
+    }
+
     /// Reads a string into `output` (cleared first) as UTF-8 bytes, escapes decoded.
     mutating func readString(into output: inout [UInt8]) throws {
         try consume(UInt8(ascii: "\""))
         output.removeAll(keepingCapacity: true)
         var runStart = offset
         while true {
+            skipPlainASCII()
             guard offset < text.count else { throw fail("unterminated string") }
             let byte = text[offset]
             switch byte {
             case UInt8(ascii: "\""):
-                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart..<offset]))
+                appendRun(from: runStart, to: &output)
                 offset += 1
                 return
             case UInt8(ascii: "\\"):
-                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart..<offset]))
+                appendRun(from: runStart, to: &output)
                 offset += 1
                 try readEscape(into: &output)
                 runStart = offset
@@ -180,6 +263,13 @@ struct JSONReader {
                 offset += 1
             }
         }
+    }
+
+    /// Appends text[start..<offset] (through a typed buffer: Array's contiguous fast path).
+    private func appendRun(from start: Int, to output: inout [UInt8]) {
+        guard offset > start else { return }
+        output.append(contentsOf: UnsafeBufferPointer(start: text.baseAddress!.assumingMemoryBound(to: UInt8.self) + start,
+                                                      count: offset - start))
     }
 
     private mutating func readEscape(into output: inout [UInt8]) throws {

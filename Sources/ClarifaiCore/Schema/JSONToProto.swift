@@ -9,6 +9,9 @@ struct JSONToProto {
     private var reader: JSONReader
     private var writer: WireWriter
     private var text: [UInt8] = []
+    /// The member key being read when it has escapes (shared by all levels: it is only needed
+    /// until its field is found).
+    private var key: [UInt8] = []
 
     private init(schema: Schema, json: UnsafeRawBufferPointer, ignoresUnknownFields: Bool) {
         self.schema = schema
@@ -42,25 +45,41 @@ struct JSONToProto {
             try self.wellKnown(wellKnown, type: type, depth: depth)
             return
         }
-        guard try reader.peekKind() == .object else { throw CodecError("expected a JSON object for \(type.fullName)") }
+        guard try reader.peekKind() == .object else {
+            try reader.skipValue()  // text that is not JSON at all is reported as such
+            throw CodecError("expected a JSON object for \(type.fullName)")
+        }
         try reader.beginObject()
-        var seenFields = Set<Int>()
-        var seenOneofs = Set<Int>()
+        var seenFields = SmallIntSet()
+        var seenOneofs = SmallIntSet()
         var first = true
-        while let key = try reader.nextKey(first: &first) {
-            guard let index = type.fieldIndex(named: key) else {
-                guard ignoresUnknownFields else { throw CodecError("unknown field of \(type.fullName)").inside(key) }
+        var cursor = 0
+        while true {
+            let index: Int?
+            var name: UnsafeRawBufferPointer?
+            switch try reader.nextKey(first: &first, orDecodeInto: &key) {
+            case .end: return
+            case .slice(let slice):
+                name = slice
+                index = type.fieldIndex(named: slice, cursor: &cursor)
+            case .decoded: index = key.withUnsafeBytes { type.fieldIndex(named: $0, cursor: &cursor) }
+            }
+            guard let index else {
+                guard ignoresUnknownFields else {
+                    let keyText = name.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: key, as: UTF8.self)
+                    throw CodecError("unknown field of \(type.fullName)").inside(keyText)
+                }
                 try reader.skipValue()
                 continue
             }
             let field = type.fields[index]
             try within(field.name) {
-                guard seenFields.insert(index).inserted else { throw CodecError("field given more than once") }
+                guard seenFields.insert(index) else { throw CodecError("field given more than once") }
                 if try reader.peekKind() == .null && !JSONToProto.takesNull(field) {
                     try reader.readNull()
                     return
                 }
-                if let oneof = field.oneofIndex, !seenOneofs.insert(oneof).inserted {
+                if let oneof = field.oneofIndex, !seenOneofs.insert(oneof) {
                     throw CodecError("another field of the same oneof is already set")
                 }
                 try fieldValue(field, depth: depth)
@@ -126,17 +145,18 @@ struct JSONToProto {
     private mutating func singleValue(_ field: Field, depth: Int, alwaysWrite: Bool) throws {
         switch field.kind {
         case .message, .group:
-            guard let type = schema.message(field.typeName) else { throw CodecError("type \(field.typeName) is missing from the schema") }
+            guard let type = schema.messageType(of: field) else { throw CodecError("type \(field.typeName) is missing from the schema") }
             let mark = writer.beginLengthDelimited(field.number)
             try messageBody(type, depth: depth + 1)
             writer.endLengthDelimited(mark)
         case .string:
             guard try reader.peekKind() == .string else { throw CodecError("expected a string") }
-            try reader.readString(into: &text)
-            guard alwaysWrite || !text.isEmpty else { return }
-            writer.tag(field.number, .lengthDelimited)
-            writer.varint(UInt64(text.count))
-            text.withUnsafeBytes { writer.append($0) }
+            switch try reader.readString(orDecodeInto: &text) {
+            case .slice(let value): writeString(field, value, alwaysWrite: alwaysWrite)
+            default:
+                let decoded = text  // a local: writing to self while self.text is borrowed would overlap
+                decoded.withUnsafeBytes { writeString(field, $0, alwaysWrite: alwaysWrite) }
+            }
         case .bytes:
             guard try reader.peekKind() == .string else { throw CodecError("expected a base64 string") }
             try reader.readString(into: &text)
@@ -146,8 +166,7 @@ struct JSONToProto {
             guard decoded else { throw CodecError("invalid base64") }
             writer.endLengthDelimited(mark)
         default:
-            let bits = try scalarBits(field)
-            guard alwaysWrite || bits != 0 else { return }
+            guard let bits = try scalarBits(field), alwaysWrite || bits != 0 else { return }
             switch JSONToProto.wireType(field.kind) {
             case .fixed32:
                 writer.tag(field.number, .fixed32)
@@ -162,9 +181,16 @@ struct JSONToProto {
         }
     }
 
+    private mutating func writeString(_ field: Field, _ value: UnsafeRawBufferPointer, alwaysWrite: Bool) {
+        guard alwaysWrite || !value.isEmpty else { return }
+        writer.tag(field.number, .lengthDelimited)
+        writer.varint(UInt64(value.count))
+        writer.append(value)
+    }
+
     /// One element of a packed list: the value without a tag.
     private mutating func packedValue(_ field: Field) throws {
-        let bits = try scalarBits(field)
+        guard let bits = try scalarBits(field) else { return }
         switch JSONToProto.wireType(field.kind) {
         case .fixed32: writer.fixed32(UInt32(truncatingIfNeeded: bits))
         case .fixed64: writer.fixed64(bits)
@@ -181,13 +207,15 @@ struct JSONToProto {
     }
 
     /// A number, bool or enum as the bits its wire encoding carries (varint or fixed width).
-    private mutating func scalarBits(_ field: Field) throws -> UInt64 {
+    /// nil for an enum name the schema does not know when unknown fields are skipped (the official
+    /// parser's ignore_unknown_fields skips those too): the value is left out.
+    private mutating func scalarBits(_ field: Field) throws -> UInt64? {
         switch field.kind {
         case .bool:
             guard try reader.peekKind() == .bool else { throw CodecError("expected true or false") }
             return try reader.readBool() ? 1 : 0
         case .enum:
-            return UInt64(bitPattern: Int64(try enumNumber(field)))
+            return try enumNumber(field).map { UInt64(bitPattern: Int64($0)) }
         case .float:
             let value = try floatingPoint()
             // Values that round to the largest float are fine; beyond that is an overflow.
@@ -211,7 +239,7 @@ struct JSONToProto {
         }
     }
 
-    private mutating func enumNumber(_ field: Field) throws -> Int32 {
+    private mutating func enumNumber(_ field: Field) throws -> Int32? {
         switch try reader.peekKind() {
         case .string:
             try reader.readString(into: &text)
@@ -223,6 +251,7 @@ struct JSONToProto {
                 return number
             }
             guard let number = schema.enums[field.typeName]?.number(named: name) else {
+                if ignoresUnknownFields { return nil }
                 throw CodecError("unknown value '\(name)' of enum \(field.typeName)")
             }
             return number
@@ -284,7 +313,8 @@ struct JSONToProto {
         switch try reader.peekKind() {
         case .number:
             let lexeme = try reader.readNumber()
-            guard let value = ScalarText.double(lexeme), value.isFinite else {
+            let value = ScalarText.double(jsonNumber: lexeme)
+            guard value.isFinite else {
                 throw CodecError("\(String(decoding: lexeme, as: UTF8.self)) is out of range for a double")
             }
             return value
@@ -322,10 +352,12 @@ struct JSONToProto {
             // Parse the key as if it were a JSON string value of the key's type.
             var keyReader = JSONToProto(schema: schema, json: UnsafeRawBufferPointer(start: nil, count: 0), ignoresUnknownFields: false)
             let quoted = Array(("\"" + key + "\"").utf8)
-            bits = try quoted.withUnsafeBytes { bytes in
+            let keyBits = try quoted.withUnsafeBytes { bytes in
                 keyReader.reader = JSONReader(bytes)
                 return try keyReader.scalarBits(field)
             }
+            guard let keyBits else { throw CodecError("map key '\(key)' is not a \(field.kind)") }
+            bits = keyBits
         }
         switch JSONToProto.wireType(field.kind) {
         case .fixed32:
@@ -348,7 +380,7 @@ struct JSONToProto {
             guard try reader.peekKind() == .string else { throw CodecError("expected a string for \(type.fullName)") }
             try reader.readString(into: &text)
             let word = String(decoding: text, as: UTF8.self)
-            let parsed = wellKnown == .timestamp ? ScalarText.timestamp(word) : ScalarText.duration(word)
+            let parsed = wellKnown == .timestamp ? ScalarText.timestamp(text) : ScalarText.duration(word)
             guard let (seconds, nanos) = parsed else {
                 throw CodecError(wellKnown == .timestamp ? "invalid RFC 3339 timestamp '\(word)'" : "invalid duration '\(word)' (e.g. \"1.5s\")")
             }
@@ -390,6 +422,30 @@ struct JSONToProto {
         case .bool: try singleValue(try member("bool_value"), depth: depth, alwaysWrite: true)
         case .object: try singleValue(try member("struct_value"), depth: depth, alwaysWrite: true)
         case .array: try singleValue(try member("list_value"), depth: depth, alwaysWrite: true)
+        }
+    }
+}
+
+/// A set of small non-negative integers (field and oneof positions) that needs no heap memory
+/// below 128.
+struct SmallIntSet {
+    private var low: UInt64 = 0
+    private var high: UInt64 = 0
+    private var rest: Set<Int> = []
+
+    /// Adds `value`; false when it was already there.
+    mutating func insert(_ value: Int) -> Bool {
+        switch value {
+        case 0..<64:
+            let bit = UInt64(1) << UInt64(value)
+            defer { low |= bit }
+            return low & bit == 0
+        case 64..<128:
+            let bit = UInt64(1) << UInt64(value - 64)
+            defer { high |= bit }
+            return high & bit == 0
+        default:
+            return rest.insert(value).inserted
         }
     }
 }

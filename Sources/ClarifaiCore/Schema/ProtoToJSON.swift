@@ -35,47 +35,67 @@ struct ProtoToJSON {
         var length: Int
     }
 
+    /// The occurrences of the messages being converted, as a stack: each message appends its own
+    /// and removes them when done, so nesting needs no array of its own per message.
+    private var occurrences: [Occurrence] = []
+
     private mutating func message(_ bytes: UnsafeRawBufferPointer, type: MessageType, depth: Int,
                                   excluding: FieldPathSet? = nil) throws {
         guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
-        let occurrences = try scan(bytes, type: type)
+        let start = occurrences.count
+        defer { occurrences.removeLast(occurrences.count - start) }
+        try scan(bytes, type: type)
+        let end = occurrences.count
         if let wellKnown = type.wellKnown {
-            try self.wellKnown(wellKnown, occurrences, bytes, type: type, depth: depth)
+            try self.wellKnown(wellKnown, start..<end, bytes, type: type, depth: depth)
             return
         }
         // Within a oneof only the member seen last on the wire counts.
         var oneofWinners: [Int: Int] = [:]
-        for occurrence in occurrences {
-            if let oneof = type.fields[occurrence.field].oneofIndex { oneofWinners[oneof] = occurrence.field }
+        if type.hasOneofs {
+            for occurrence in occurrences[start..<end] {
+                if let oneof = type.fields[occurrence.field].oneofIndex { oneofWinners[oneof] = occurrence.field }
+            }
         }
         // Writers emit fields in number order; anything else is regrouped (the sort is stable).
-        let inOrder = zip(occurrences, occurrences.dropFirst()).allSatisfy { $0.field <= $1.field }
-        let sorted = inOrder ? occurrences : occurrences.sorted { $0.field < $1.field }
+        var inOrder = true
+        for position in start..<max(start, end - 1) where occurrences[position].field > occurrences[position + 1].field {
+            inOrder = false
+            break
+        }
+        if !inOrder { occurrences[start..<end].sort { $0.field < $1.field } }
 
         output.append(UInt8(ascii: "{"))
         var firstMember = true
-        var next = 0
-        for (index, field) in type.fields.enumerated() {
-            let start = next
-            while next < sorted.count && sorted[next].field == index { next += 1 }
-            let group = sorted[start..<next]
-            if let oneof = field.oneofIndex, !group.isEmpty, oneofWinners[oneof] != index { continue }
-            let excluded = excluding?.children[field.name]
-            if let excluded, excluded.children.isEmpty { continue }
+        var next = start
+        var shown = type.shownWhenEmpty[...]
+        // Fields in declaration order: the ones on the wire, merged with the ones printed even when absent.
+        while next < end || !shown.isEmpty {
+            let index = next < end ? min(occurrences[next].field, shown.first ?? Int.max) : shown.first!
+            let groupStart = next
+            while next < end && occurrences[next].field == index { next += 1 }
+            if shown.first == index { shown.removeFirst() }
+            let field = type.fields[index]
+            if let oneof = field.oneofIndex, next > groupStart, oneofWinners[oneof] != index { continue }
+            var excluded: FieldPathSet?
+            if let excluding {
+                excluded = excluding.children[field.name]
+                if let excluded, excluded.children.isEmpty { continue }
+            }
             try within(field.name) {
-                try member(field, group, bytes: bytes, depth: depth, first: &firstMember, excluding: excluded)
+                try member(field, groupStart..<next, bytes: bytes, depth: depth, first: &firstMember, excluding: excluded)
             }
         }
         output.append(UInt8(ascii: "}"))
     }
 
-    /// Reads the fields of a message, dropping unknown ones and ones with an unexpected wire type.
-    private func scan(_ bytes: UnsafeRawBufferPointer, type: MessageType) throws -> [Occurrence] {
+    /// Appends the fields of a message to `occurrences`, dropping unknown ones and ones with an
+    /// unexpected wire type.
+    private mutating func scan(_ bytes: UnsafeRawBufferPointer, type: MessageType) throws {
         var reader = WireReader(bytes)
-        var occurrences: [Occurrence] = []
         while let (number, wireType) = try reader.readTag() {
             guard number <= UInt64(Int32.max), let index = type.fieldIndex(number: Int(number)),
-                  ProtoToJSON.accepts(type.fields[index], wireType) else {
+                  type.accepts(index, wireType) else {
                 try reader.skip(wireType)
                 continue
             }
@@ -94,10 +114,9 @@ struct ProtoToJSON {
             }
             occurrences.append(occurrence)
         }
-        return occurrences
     }
 
-    private static func accepts(_ field: Field, _ wireType: WireReader.WireType) -> Bool {
+    static func accepts(_ field: Field, _ wireType: WireReader.WireType) -> Bool {
         let natural: WireReader.WireType
         switch field.kind {
         case .int32, .int64, .uint32, .uint64, .sint32, .sint64, .bool, .enum: natural = .varint
@@ -110,33 +129,32 @@ struct ProtoToJSON {
 
     // MARK: Members
 
-    private mutating func key(_ name: String, first: inout Bool) {
+    private mutating func key(_ field: Field, first: inout Bool) {
         if !first { output.append(UInt8(ascii: ",")) }
         first = false
-        output.append(UInt8(ascii: "\""))
-        output.append(contentsOf: name.utf8)
-        output.append(contentsOf: "\":".utf8)
+        output.append(contentsOf: field.jsonKey)
     }
 
-    private mutating func member(_ field: Field, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer,
+    private mutating func member(_ field: Field, _ group: Range<Int>, bytes: UnsafeRawBufferPointer,
                                  depth: Int, first: inout Bool, excluding: FieldPathSet?) throws {
         if group.isEmpty {
             guard field.showIfEmpty, !field.hasPresence else { return }
-            key(field.name, first: &first)
+            key(field, first: &first)
             if field.isMap { output.append(contentsOf: "{}".utf8) }
             else if field.isRepeated { output.append(contentsOf: "[]".utf8) }
             else { defaultValue(field) }
             return
         }
         if let entry = field.mapEntry {
-            key(field.name, first: &first)
+            key(field, first: &first)
             try map(entry, group, bytes: bytes, depth: depth)
         } else if field.isRepeated {
-            key(field.name, first: &first)
+            key(field, first: &first)
             output.append(UInt8(ascii: "["))
             var firstElement = true
             var position = 0
-            for occurrence in group {
+            for index in group {
+                let occurrence = occurrences[index]
                 if occurrence.wireType == .lengthDelimited && field.kind != .string && field.kind != .bytes && field.kind != .message {
                     var packed = WireReader(slice(bytes, occurrence))
                     while !packed.isAtEnd {
@@ -159,7 +177,7 @@ struct ProtoToJSON {
             output.append(UInt8(ascii: "]"))
         } else if field.kind == .message {
             let (start, wasFirst) = (output.count, first)
-            key(field.name, first: &first)
+            key(field, first: &first)
             let valueStart = output.count
             try mergedMessage(field, group, bytes: bytes, depth: depth, excluding: excluding)
             // A message that only held excluded fields is left out too.
@@ -168,15 +186,15 @@ struct ProtoToJSON {
                 first = wasFirst
             }
         } else {
-            let last = group[group.index(before: group.endIndex)]
+            let last = occurrences[group.upperBound - 1]
             // A default written on the wire reads as absent: left out, or printed as absent ones are.
             if !field.hasPresence && isDefault(field, last, bytes: bytes) {
                 guard field.showIfEmpty else { return }
-                key(field.name, first: &first)
+                key(field, first: &first)
                 defaultValue(field)
                 return
             }
-            key(field.name, first: &first)
+            key(field, first: &first)
             try value(field, last, bytes: bytes, depth: depth)
         }
     }
@@ -187,24 +205,25 @@ struct ProtoToJSON {
     }
 
     /// A singular message seen several times is the merge of its parts, as if concatenated.
-    private mutating func mergedMessage(_ field: Field, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer, depth: Int,
+    private mutating func mergedMessage(_ field: Field, _ group: Range<Int>, bytes: UnsafeRawBufferPointer, depth: Int,
                                         excluding: FieldPathSet? = nil) throws {
         let type = try messageType(field)
-        if group.count == 1, let only = group.first {
-            try message(slice(bytes, only), type: type, depth: depth + 1, excluding: excluding)
+        if group.count == 1 {
+            try message(slice(bytes, occurrences[group.lowerBound]), type: type, depth: depth + 1, excluding: excluding)
             return
         }
         var merged: [UInt8] = []
-        for occurrence in group { merged.append(contentsOf: slice(bytes, occurrence)) }
+        for index in group { merged.append(contentsOf: slice(bytes, occurrences[index])) }
         try merged.withUnsafeBytes { try message($0, type: type, depth: depth + 1, excluding: excluding) }
     }
 
-    private mutating func map(_ entry: MapEntry, _ group: ArraySlice<Occurrence>, bytes: UnsafeRawBufferPointer, depth: Int) throws {
+    private mutating func map(_ entry: MapEntry, _ group: Range<Int>, bytes: UnsafeRawBufferPointer, depth: Int) throws {
         // Later entries with the same key replace earlier ones.
         var keys: [[UInt8]] = []
         var values: [[UInt8]] = []
         var positions: [[UInt8]: Int] = [:]
-        for occurrence in group {
+        for index in group {
+            let occurrence = occurrences[index]
             var reader = WireReader(slice(bytes, occurrence))
             var keyOccurrence: Occurrence?, valueOccurrence: Occurrence?
             let entryBytes = slice(bytes, occurrence)
@@ -248,7 +267,7 @@ struct ProtoToJSON {
         output.append(UInt8(ascii: "{"))
         for (index, keyText) in keys.enumerated() {
             if index > 0 { output.append(UInt8(ascii: ",")) }
-            appendQuoted(keyText)
+            keyText.withUnsafeBytes { appendQuoted($0) }
             output.append(UInt8(ascii: ":"))
             output.append(contentsOf: values[index])
         }
@@ -270,31 +289,33 @@ struct ProtoToJSON {
 
     // MARK: Well-known types
 
-    private mutating func wellKnown(_ wellKnown: WellKnownType, _ occurrences: [Occurrence], _ bytes: UnsafeRawBufferPointer,
+    private mutating func wellKnown(_ wellKnown: WellKnownType, _ present: Range<Int>, _ bytes: UnsafeRawBufferPointer,
                                     type: MessageType, depth: Int) throws {
-        func last(_ number: Int) -> Occurrence? { occurrences.last { type.fields[$0.field].number == number } }
+        let found = occurrences[present]
+        func last(_ number: Int) -> Occurrence? { found.last { type.fields[$0.field].number == number } }
         switch wellKnown {
         case .timestamp, .duration:
             let seconds = Int64(bitPattern: last(1)?.bits ?? 0)
             let nanos = Int32(truncatingIfNeeded: last(2)?.bits ?? 0)
-            let text = wellKnown == .timestamp ? ScalarText.timestamp(seconds: seconds, nanos: nanos)
-                                               : ScalarText.duration(seconds: seconds, nanos: nanos)
-            guard let text else { throw CodecError("\(type.fullName) out of range: seconds \(seconds), nanos \(nanos)") }
-            appendQuoted(text)
+            output.append(UInt8(ascii: "\""))
+            let written = wellKnown == .timestamp ? ScalarText.appendTimestamp(seconds: seconds, nanos: nanos, to: &output)
+                                                  : ScalarText.appendDuration(seconds: seconds, nanos: nanos, to: &output)
+            guard written else { throw CodecError("\(type.fullName) out of range: seconds \(seconds), nanos \(nanos)") }
+            output.append(UInt8(ascii: "\""))
         case .structValue:
             guard let entry = type.fields.first?.mapEntry else { throw CodecError("malformed google.protobuf.Struct schema") }
-            try map(entry, occurrences[...], bytes: bytes, depth: depth)
+            try map(entry, present, bytes: bytes, depth: depth)
         case .listValue:
             output.append(UInt8(ascii: "["))
             var first = true
-            for (position, occurrence) in occurrences.enumerated() {
+            for (position, occurrence) in found.enumerated() {
                 separator(&first)
                 try within("[\(position)]") { try value(type.fields[occurrence.field], occurrence, bytes: bytes, depth: depth) }
             }
             output.append(UInt8(ascii: "]"))
         case .value:
             // The kind oneof: the member seen last wins; a Value with no kind reads as null.
-            guard let chosen = occurrences.last, type.fields[chosen.field].number != 1 else {
+            guard let chosen = found.last, type.fields[chosen.field].number != 1 else {
                 output.append(contentsOf: "null".utf8)
                 return
             }
@@ -330,13 +351,13 @@ struct ProtoToJSON {
     /// A number, bool or enum from its varint or fixed-width bits.
     private mutating func scalar(_ field: Field, bits: UInt64) throws {
         switch field.kind {
-        case .int32, .enum: appendNumber(String(Int32(truncatingIfNeeded: bits)))
-        case .sfixed32: appendNumber(String(Int32(bitPattern: UInt32(truncatingIfNeeded: bits))))
-        case .uint32, .fixed32: appendNumber(String(UInt32(truncatingIfNeeded: bits)))
-        case .sint32: appendNumber(String(Int32(truncatingIfNeeded: Int64(bitPattern: bits >> 1) ^ -Int64(bits & 1))))
-        case .int64, .sfixed64: appendQuoted(String(Int64(bitPattern: bits)))
-        case .uint64, .fixed64: appendQuoted(String(bits))
-        case .sint64: appendQuoted(String(Int64(bitPattern: bits >> 1) ^ -Int64(bits & 1)))
+        case .int32, .enum: appendDecimal(Int64(Int32(truncatingIfNeeded: bits)))
+        case .sfixed32: appendDecimal(Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: bits))))
+        case .uint32, .fixed32: appendDecimal(UInt64(UInt32(truncatingIfNeeded: bits)))
+        case .sint32: appendDecimal(Int64(Int32(truncatingIfNeeded: Int64(bitPattern: bits >> 1) ^ -Int64(bits & 1))))
+        case .int64, .sfixed64: appendDecimal(Int64(bitPattern: bits), quoted: true)
+        case .uint64, .fixed64: appendDecimal(bits, quoted: true)
+        case .sint64: appendDecimal(Int64(bitPattern: bits >> 1) ^ -Int64(bits & 1), quoted: true)
         case .bool: output.append(contentsOf: (bits != 0 ? "true" : "false").utf8)
         case .float: ScalarText.append(Float(bitPattern: UInt32(truncatingIfNeeded: bits)), to: &output)
         case .double: ScalarText.append(Double(bitPattern: bits), to: &output)
@@ -373,7 +394,7 @@ struct ProtoToJSON {
     }
 
     private func messageType(_ field: Field) throws -> MessageType {
-        guard let type = schema.message(field.typeName) else { throw CodecError("type \(field.typeName) is missing from the schema") }
+        guard let type = schema.messageType(of: field) else { throw CodecError("type \(field.typeName) is missing from the schema") }
         return type
     }
 
@@ -384,7 +405,27 @@ struct ProtoToJSON {
 
     // MARK: Text
 
-    private mutating func appendNumber(_ text: String) { output.append(contentsOf: text.utf8) }
+    private mutating func appendDecimal(_ value: Int64, quoted: Bool = false) {
+        appendDecimal(value.magnitude, negative: value < 0, quoted: quoted)
+    }
+
+    /// Digits written straight into the output (no String in between).
+    private mutating func appendDecimal(_ magnitude: UInt64, negative: Bool = false, quoted: Bool = false) {
+        if quoted { output.append(UInt8(ascii: "\"")) }
+        if negative { output.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var rest = magnitude
+            var position = buffer.count
+            repeat {
+                position -= 1
+                buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest != 0
+            appendRun(UnsafeRawBufferPointer(buffer), position..<buffer.count)
+        }
+        if quoted { output.append(UInt8(ascii: "\"")) }
+    }
 
     private mutating func appendQuoted(_ text: String) {
         output.append(UInt8(ascii: "\""))
@@ -392,25 +433,34 @@ struct ProtoToJSON {
         output.append(UInt8(ascii: "\""))
     }
 
-    /// A JSON string with the escapes JSON requires (quote, backslash, control characters).
-    private mutating func appendQuoted<Bytes: Collection>(_ text: Bytes) where Bytes.Element == UInt8 {
+    /// A JSON string with the escapes JSON requires (quote, backslash, control characters); runs
+    /// that need none are copied whole.
+    private mutating func appendQuoted(_ text: UnsafeRawBufferPointer) {
         output.append(UInt8(ascii: "\""))
-        for byte in text {
+        var runStart = 0
+        for (index, byte) in text.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            appendRun(text, runStart..<index)
+            runStart = index + 1
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: "\\\"".utf8)
             case UInt8(ascii: "\\"): output.append(contentsOf: "\\\\".utf8)
             case 0x0A: output.append(contentsOf: "\\n".utf8)
             case 0x0D: output.append(contentsOf: "\\r".utf8)
             case 0x09: output.append(contentsOf: "\\t".utf8)
-            case 0..<0x20:
+            default:
                 let hex = Array("0123456789abcdef".utf8)
                 output.append(contentsOf: "\\u00".utf8)
                 output.append(hex[Int(byte >> 4)])
                 output.append(hex[Int(byte & 0xF)])
-            default: output.append(byte)
             }
         }
+        appendRun(text, runStart..<text.count)
         output.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        guard !range.isEmpty, let base = text.baseAddress else { return }
+        output.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + range.lowerBound, count: range.count))
     }
 
     static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -29,8 +29,69 @@ enum ScalarText {
     /// A decimal number in JSON's grammar (no hex, no "inf", nothing after it); nil otherwise.
     static func double(_ text: UnsafeRawBufferPointer) -> Double? {
         var reader = JSONReader(text)
-        guard (try? reader.readNumber()) != nil, reader.offset == text.count else { return nil }
-        return Double(String(decoding: text, as: UTF8.self))
+        // readNumber steps over leading whitespace, which a number in a string may not have.
+        guard let first = text.first, first == UInt8(ascii: "-") || first &- UInt8(ascii: "0") < 10,
+              (try? reader.readNumber()) != nil, reader.offset == text.count else { return nil }
+        return double(jsonNumber: text)
+    }
+
+    /// A number already checked against JSON's grammar (e.g. by JSONReader.readNumber), which
+    /// Swift's parser reads in every locale.
+    static func double(jsonNumber text: UnsafeRawBufferPointer) -> Double {
+        exactDouble(text) ?? Double(String(decoding: text, as: UTF8.self)) ?? .nan
+    }
+
+    /// Clinger's fast path: digits that fit in 2^53 scaled by a power of ten up to 10^22 are both
+    /// exact doubles, so one multiplication or division rounds correctly. nil for anything else
+    /// (more digits, bigger exponents), which the full parser then reads.
+    private static func exactDouble(_ text: UnsafeRawBufferPointer) -> Double? {
+        var index = 0
+        let negative = text.first == UInt8(ascii: "-")
+        if negative { index += 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var scale = 0
+        var inFraction = false
+        while index < text.count {
+            let byte = text[index]
+            if byte == UInt8(ascii: ".") {
+                inFraction = true
+            } else if byte &- UInt8(ascii: "0") < 10 {
+                if mantissa != 0 || byte != UInt8(ascii: "0") { digits += 1 }
+                guard digits <= 15 else { return nil }
+                mantissa = mantissa * 10 + UInt64(byte &- UInt8(ascii: "0"))
+                if inFraction { scale -= 1 }
+            } else {
+                break
+            }
+            index += 1
+        }
+        if index < text.count {
+            // An exponent: e, sign, at most 3 digits.
+            index += 1
+            var exponentNegative = false
+            if index < text.count, text[index] == UInt8(ascii: "-") || text[index] == UInt8(ascii: "+") {
+                exponentNegative = text[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            var exponent = 0
+            while index < text.count {
+                guard exponent < 1000 else { return nil }
+                exponent = exponent * 10 + Int(text[index] &- UInt8(ascii: "0"))
+                index += 1
+            }
+            scale += exponentNegative ? -exponent : exponent
+        }
+        guard (-22...22).contains(scale) else { return nil }
+        var value = Double(mantissa)
+        if scale < 0 { value /= powersOfTen[-scale] } else { value *= powersOfTen[scale] }
+        return negative ? -value : value
+    }
+
+    private static let powersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
     }
 
     /// Shortest text that reads back to the same Float (not the same Double).
@@ -120,19 +181,31 @@ enum ScalarText {
     static let timestampRange: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
     static let durationLimit: Int64 = 315_576_000_000
 
-    /// RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, as the official runtime prints it.
-    static func timestamp(seconds: Int64, nanos: Int32) -> String? {
-        guard timestampRange.contains(seconds), (0..<1_000_000_000).contains(nanos) else { return nil }
+    /// RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, as the official runtime prints it,
+    /// appended to `output`; false when out of range.
+    static func appendTimestamp(seconds: Int64, nanos: Int32, to output: inout [UInt8]) -> Bool {
+        guard timestampRange.contains(seconds), (0..<1_000_000_000).contains(nanos) else { return false }
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
-            + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2) + fraction(nanos) + "Z"
+        appendPadded(year, 4, to: &output)
+        output.append(UInt8(ascii: "-"))
+        appendPadded(month, 2, to: &output)
+        output.append(UInt8(ascii: "-"))
+        appendPadded(day, 2, to: &output)
+        output.append(UInt8(ascii: "T"))
+        appendPadded(secondOfDay / 3600, 2, to: &output)
+        output.append(UInt8(ascii: ":"))
+        appendPadded(secondOfDay / 60 % 60, 2, to: &output)
+        output.append(UInt8(ascii: ":"))
+        appendPadded(secondOfDay % 60, 2, to: &output)
+        appendFraction(nanos, to: &output)
+        output.append(UInt8(ascii: "Z"))
+        return true
     }
 
     /// Parses RFC 3339 ("1972-01-01T10:00:20.021Z", offsets like "+01:00" allowed).
-    static func timestamp(_ text: String) -> (seconds: Int64, nanos: Int32)? {
-        let characters = Array(text.utf8)
+    static func timestamp(_ characters: [UInt8]) -> (seconds: Int64, nanos: Int32)? {
         func number(_ start: Int, _ count: Int) -> Int64? {
             guard start + count <= characters.count else { return nil }
             var value: Int64 = 0
@@ -178,12 +251,16 @@ enum ScalarText {
         return (seconds, Int32(nanos))
     }
 
-    /// "1.5s", "-0.000001s", "3s" (0, 3, 6 or 9 fraction digits).
-    static func duration(seconds: Int64, nanos: Int32) -> String? {
+    /// "1.5s", "-0.000001s", "3s" (0, 3, 6 or 9 fraction digits) appended to `output`; false when
+    /// out of range.
+    static func appendDuration(seconds: Int64, nanos: Int32, to output: inout [UInt8]) -> Bool {
         guard abs(seconds) <= durationLimit, abs(nanos) < 1_000_000_000,
-              seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0) else { return nil }
-        let sign = seconds < 0 || nanos < 0 ? "-" : ""
-        return sign + String(abs(seconds)) + fraction(abs(nanos)) + "s"
+              seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0) else { return false }
+        if seconds < 0 || nanos < 0 { output.append(UInt8(ascii: "-")) }
+        appendPadded(abs(seconds), 1, to: &output)
+        appendFraction(abs(nanos), to: &output)
+        output.append(UInt8(ascii: "s"))
+        return true
     }
 
     static func duration(_ text: String) -> (seconds: Int64, nanos: Int32)? {
@@ -205,16 +282,26 @@ enum ScalarText {
         return negative ? (-seconds, Int32(-nanos)) : (seconds, Int32(nanos))
     }
 
-    private static func fraction(_ nanos: Int32) -> String {
-        if nanos == 0 { return "" }
-        if nanos % 1_000_000 == 0 { return "." + pad(Int64(nanos / 1_000_000), 3) }
-        if nanos % 1000 == 0 { return "." + pad(Int64(nanos / 1000), 6) }
-        return "." + pad(Int64(nanos), 9)
+    private static func appendFraction(_ nanos: Int32, to output: inout [UInt8]) {
+        guard nanos != 0 else { return }
+        output.append(UInt8(ascii: "."))
+        if nanos % 1_000_000 == 0 { appendPadded(Int64(nanos / 1_000_000), 3, to: &output) }
+        else if nanos % 1000 == 0 { appendPadded(Int64(nanos / 1000), 6, to: &output) }
+        else { appendPadded(Int64(nanos), 9, to: &output) }
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    /// A non-negative number with at least `width` digits (zeros in front).
+    private static func appendPadded(_ value: Int64, _ width: Int, to output: inout [UInt8]) {
+        var divisor: Int64 = 1
+        var digits = 1
+        while digits < width || value / divisor >= 10 {
+            divisor *= 10
+            digits += 1
+        }
+        while divisor > 0 {
+            output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
     }
 
     private static func pow10(_ exponent: Int) -> Int {

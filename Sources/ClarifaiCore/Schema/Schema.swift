@@ -1,4 +1,5 @@
 import CClarifaiSchema
+import Glibc
 
 /// The official API definition, parsed from the embedded FileDescriptorSet: message and enum
 /// types, and the V2 service's methods with their google.api.http bindings. Immutable.
@@ -18,6 +19,9 @@ public final class Schema: Sendable {
     public static var apiVersion: UnsafePointer<CChar> { cclarifai_api_version_ptr() }
 
     let messages: [String: MessageType]
+    /// The message types in a fixed order; `Field.messageIndex` points into it, so the codec
+    /// finds a field's type without hashing its name.
+    private let messageList: [MessageType]
     let enums: [String: EnumType]
     /// The service's methods in declaration order.
     public let methods: [Method]
@@ -25,6 +29,13 @@ public final class Schema: Sendable {
 
     init(messages: [String: MessageType], enums: [String: EnumType], methods: [Method]) {
         self.messages = messages
+        messageList = messages.values.sorted { $0.fullName < $1.fullName }
+        let positions = Dictionary(uniqueKeysWithValues: messageList.enumerated().map { ($1.fullName, $0) })
+        for type in messageList {
+            for field in type.fields where field.kind == .message || field.kind == .group {
+                field.messageIndex = positions[field.typeName] ?? -1
+            }
+        }
         self.enums = enums
         self.methods = methods
         methodIndex = Dictionary(methods.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -33,6 +44,10 @@ public final class Schema: Sendable {
     public func method(named name: String) -> Method? { methodIndex[name].map { methods[$0] } }
 
     func message(_ fullName: String) -> MessageType? { messages[fullName] }
+
+    /// The type of a message field; nil for other kinds or a type missing from the schema.
+    @inline(__always)
+    func messageType(of field: Field) -> MessageType? { field.messageIndex >= 0 ? messageList[field.messageIndex] : nil }
 }
 
 /// A protobuf message type.
@@ -42,36 +57,80 @@ final class MessageType: Sendable {
     let isMapEntry: Bool
     /// Set for the google.protobuf types with a JSON form of their own.
     let wellKnown: WellKnownType?
+    let hasOneofs: Bool
+    /// Fields printed even when absent (cl_show_if_empty, no presence), in declaration order.
+    let shownWhenEmpty: [Int]
     private let byName: [String: Int]
+    /// Field positions by number: a table indexed by number (-1 where none) when the numbers are
+    /// small, as they nearly always are; a dictionary otherwise.
+    private let positionByNumber: [Int32]
     private let byNumber: [Int: Int]
+    /// Original and JSON names as bytes, in field order, for lookups of keys read from JSON text.
+    private let names: [(bytes: [UInt8], field: Int)]
 
     init(fullName: String, fields: [Field], isMapEntry: Bool) {
         self.fullName = fullName
         self.fields = fields
         self.isMapEntry = isMapEntry
         wellKnown = WellKnownType(rawValue: fullName)
+        hasOneofs = fields.contains { $0.oneofIndex != nil }
+        shownWhenEmpty = fields.indices.filter { fields[$0].showIfEmpty && !fields[$0].hasPresence }
         var byName: [String: Int] = [:]
         for (index, field) in fields.enumerated() {
             byName[field.name] = index
             if byName[field.jsonName] == nil { byName[field.jsonName] = index }
         }
         self.byName = byName
+        names = fields.enumerated().flatMap { index, field in
+            field.jsonName == field.name ? [(Array(field.name.utf8), index)] : [(Array(field.name.utf8), index), (Array(field.jsonName.utf8), index)]
+        }
         byNumber = Dictionary(fields.enumerated().map { ($1.number, $0) }, uniquingKeysWith: { first, _ in first })
+        let largest = fields.map(\.number).max() ?? 0
+        var table = [Int32](repeating: -1, count: largest < 4096 ? largest + 1 : 0)
+        if !table.isEmpty {
+            for (index, field) in fields.enumerated().reversed() { table[field.number] = Int32(index) }
+        }
+        positionByNumber = table
     }
 
     /// A field by its original (snake_case) name or its JSON (lowerCamel) name.
     func field(named name: String) -> Field? { byName[name].map { fields[$0] } }
 
+    /// Whether the field at `index` can be read from a value of this wire type.
+    func accepts(_ index: Int, _ wireType: WireReader.WireType) -> Bool { ProtoToJSON.accepts(fields[index], wireType) }
+
     /// The position in `fields` of the field with this number.
-    func fieldIndex(number: Int) -> Int? { byNumber[number] }
+    func fieldIndex(number: Int) -> Int? {
+        if number < positionByNumber.count { return positionByNumber[number] >= 0 ? Int(positionByNumber[number]) : nil }
+        return positionByNumber.isEmpty ? byNumber[number] : nil
+    }
 
     /// The position in `fields` of the field with this original or JSON name.
     func fieldIndex(named name: String) -> Int? { byName[name] }
+
+    /// The position in `fields` of the field whose original or JSON name is `key`. The search
+    /// starts at `cursor` and leaves it after the match: JSON usually lists fields in their
+    /// declaration order, so the next key is found at the first try.
+    func fieldIndex(named key: UnsafeRawBufferPointer, cursor: inout Int) -> Int? {
+        let count = names.count
+        for step in 0..<count {
+            let position = (cursor + step) % count
+            let candidate = names[position]
+            guard candidate.bytes.count == key.count else { continue }
+            let matches = candidate.bytes.withUnsafeBytes { key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
+            if matches {
+                cursor = position + 1
+                return candidate.field
+            }
+        }
+        return nil
+    }
 }
 
 /// A field of a message type. A class: the codec reads fields in its inner loops, and a struct
-/// of several strings would be copied (retained and released) at each read.
-final class Field: Sendable {
+/// of several strings would be copied (retained and released) at each read. Unchecked Sendable:
+/// `messageIndex` is written only while the Schema is built, before any other thread sees it.
+final class Field: @unchecked Sendable {
     enum Kind: Int, Sendable {
         case double = 1, float, int64, uint64, int32, fixed64, fixed32, bool, string, group, message,
              bytes, uint32, `enum`, sfixed32, sfixed64, sint32, sint64
@@ -93,6 +152,10 @@ final class Field: Sendable {
     let isProto2: Bool
     /// Filled in for map fields (the entry type's key and value fields).
     let mapEntry: MapEntry?
+    /// `"name":`, the field's key as JSON objects carry it.
+    let jsonKey: [UInt8]
+    /// For .message and .group fields: the type's position in the schema (see Schema.messageType(of:)).
+    fileprivate(set) var messageIndex = -1
 
     init(name: String, jsonName: String, number: Int, kind: Kind, isRepeated: Bool, typeName: String,
          showIfEmpty: Bool, oneofIndex: Int?, isProto2: Bool, mapEntry: MapEntry?) {
@@ -106,6 +169,7 @@ final class Field: Sendable {
         self.oneofIndex = oneofIndex
         self.isProto2 = isProto2
         self.mapEntry = mapEntry
+        jsonKey = Array("\"\(name)\":".utf8)
     }
 
     /// The same field with its map entry resolved.

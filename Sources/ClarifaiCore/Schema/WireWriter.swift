@@ -27,8 +27,11 @@ struct WireWriter {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    mutating func append(_ data: UnsafeRawBufferPointer) { bytes.append(contentsOf: data) }
-
+    mutating func append(_ data: UnsafeRawBufferPointer) {
+        guard let base = data.baseAddress else { return }
+        // A typed buffer takes Array's contiguous (memcpy) path; a raw one goes byte by byte.
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: data.count))
+    }
 
     /// Starts a length-delimited value (nested message, packed list, string or bytes) of `field`;
     /// returns the mark to pass to `endLengthDelimited`.
@@ -44,14 +47,19 @@ struct WireWriter {
             bytes[mark - 1] = UInt8(length)
             return
         }
-        var prefix: [UInt8] = []
-        var value = UInt64(length)
-        while value >= 0x80 {
-            prefix.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
+        var prefixSize = 1
+        while UInt64(length) >> (7 * prefixSize) != 0 { prefixSize += 1 }
+        // Widen the reserved byte: move the payload up and write the varint in front of it.
+        bytes.append(contentsOf: repeatElement(0, count: prefixSize - 1))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            UnsafeMutableRawPointer(base + mark - 1 + prefixSize).copyMemory(from: base + mark, byteCount: length)  // may overlap
+            var value = UInt64(length)
+            for position in 0..<prefixSize {
+                base[mark - 1 + position] = UInt8(truncatingIfNeeded: value) | (position < prefixSize - 1 ? 0x80 : 0)
+                value >>= 7
+            }
         }
-        prefix.append(UInt8(value))
-        bytes.replaceSubrange((mark - 1)..<mark, with: prefix)
     }
 
     mutating func append<Bytes: Sequence>(contentsOf data: Bytes) where Bytes.Element == UInt8 { bytes.append(contentsOf: data) }
@@ -70,5 +78,24 @@ extension WireWriter {
         tag(field, .lengthDelimited)
         varint(UInt64(value.utf8.count))
         append(contentsOf: value.utf8)
+    }
+
+    /// A field read by WireFields, written back as it was.
+    mutating func field(_ number: Int, _ value: WireValue) {
+        switch value {
+        case .bits(let bits, .fixed32):
+            tag(number, .fixed32)
+            fixed32(UInt32(truncatingIfNeeded: bits))
+        case .bits(let bits, .fixed64):
+            tag(number, .fixed64)
+            fixed64(bits)
+        case .bits(let bits, _):
+            tag(number, .varint)
+            varint(bits)
+        case .payload(let payload):
+            tag(number, .lengthDelimited)
+            varint(UInt64(payload.count))
+            append(payload)
+        }
     }
 }
