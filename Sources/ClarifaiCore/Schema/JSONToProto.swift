@@ -159,12 +159,14 @@ struct JSONToProto {
             }
         case .bytes:
             guard try reader.peekKind() == .string else { throw CodecError("expected a base64 string") }
-            try reader.readString(into: &text)
-            guard alwaysWrite || !text.isEmpty else { return }
-            let mark = writer.beginLengthDelimited(field.number)
-            let decoded = text.withUnsafeBytes { writer.appendBase64Decoded($0) }
+            let decoded: Bool
+            switch try reader.readString(orDecodeInto: &text) {
+            case .slice(let value): decoded = writeBytes(field, base64: value, alwaysWrite: alwaysWrite)
+            default:
+                let unescaped = text  // a local: writing to self while self.text is borrowed would overlap
+                decoded = unescaped.withUnsafeBytes { writeBytes(field, base64: $0, alwaysWrite: alwaysWrite) }
+            }
             guard decoded else { throw CodecError("invalid base64") }
-            writer.endLengthDelimited(mark)
         default:
             guard let bits = try scalarBits(field), alwaysWrite || bits != 0 else { return }
             switch JSONToProto.wireType(field.kind) {
@@ -186,6 +188,15 @@ struct JSONToProto {
         writer.tag(field.number, .lengthDelimited)
         writer.varint(UInt64(value.count))
         writer.append(value)
+    }
+
+    /// False when `base64` is not base64.
+    private mutating func writeBytes(_ field: Field, base64: UnsafeRawBufferPointer, alwaysWrite: Bool) -> Bool {
+        guard alwaysWrite || !base64.isEmpty else { return true }
+        let mark = writer.beginLengthDelimited(field.number)
+        guard writer.appendBase64Decoded(base64) else { return false }
+        writer.endLengthDelimited(mark)
+        return true
     }
 
     /// One element of a packed list: the value without a tag.

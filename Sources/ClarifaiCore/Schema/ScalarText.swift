@@ -128,30 +128,39 @@ enum ScalarText {
         while length > 0 && text[length - 1] == UInt8(ascii: "=") { length -= 1 }
         guard text.count - length <= 2, length % 4 != 1 else { return false }
         if text.count != length && text.count % 4 != 0 { return false }
-        let table = base64Values
-        output.reserveCapacity(output.count + length / 4 * 3 + 2)
-        var index = 0
-        return table.withUnsafeBufferPointer { values in
-            while index + 4 <= length {
-                let a = values[Int(text[index])], b = values[Int(text[index + 1])]
-                let c = values[Int(text[index + 2])], d = values[Int(text[index + 3])]
-                guard (a | b | c | d) & 0xC0 == 0 else { return false }
-                let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                output.append(UInt8(truncatingIfNeeded: group >> 16))
-                output.append(UInt8(truncatingIfNeeded: group >> 8))
-                output.append(UInt8(truncatingIfNeeded: group))
-                index += 4
+        guard length > 0, let source = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
+        let start = output.count
+        let decodedLength = length / 4 * 3 + max(0, length % 4 - 1)
+        // Room first, then filled through a pointer: appending byte by byte costs several times more.
+        output.append(contentsOf: repeatElement(0, count: decodedLength))
+        let valid = base64Values.withUnsafeBufferPointer { values in
+            output.withUnsafeMutableBufferPointer { buffer in
+                var target = buffer.baseAddress! + start
+                var index = 0
+                while index + 4 <= length {
+                    let a = values[Int(source[index])], b = values[Int(source[index + 1])]
+                    let c = values[Int(source[index + 2])], d = values[Int(source[index + 3])]
+                    guard (a | b | c | d) & 0xC0 == 0 else { return false }
+                    let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    target[0] = UInt8(truncatingIfNeeded: group >> 16)
+                    target[1] = UInt8(truncatingIfNeeded: group >> 8)
+                    target[2] = UInt8(truncatingIfNeeded: group)
+                    target += 3
+                    index += 4
+                }
+                let rest = length - index
+                guard rest > 0 else { return true }
+                let a = values[Int(source[index])], b = values[Int(source[index + 1])]
+                let c = rest == 3 ? values[Int(source[index + 2])] : 0
+                guard (a | b | c) & 0xC0 == 0 else { return false }
+                let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+                target[0] = UInt8(truncatingIfNeeded: group >> 16)
+                if rest == 3 { target[1] = UInt8(truncatingIfNeeded: group >> 8) }
+                return true
             }
-            let rest = length - index
-            guard rest > 0 else { return true }
-            let a = values[Int(text[index])], b = values[Int(text[index + 1])]
-            let c = rest == 3 ? values[Int(text[index + 2])] : 0
-            guard (a | b | c) & 0xC0 == 0 else { return false }
-            let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
-            output.append(UInt8(truncatingIfNeeded: group >> 16))
-            if rest == 3 { output.append(UInt8(truncatingIfNeeded: group >> 8)) }
-            return true
         }
+        if !valid { output.removeLast(decodedLength) }
+        return valid
     }
 
     /// Appends standard padded base64 of `bytes` (libcrypto's encoder, straight into `output`).

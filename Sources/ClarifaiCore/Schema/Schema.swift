@@ -65,8 +65,10 @@ final class MessageType: Sendable {
     /// small, as they nearly always are; a dictionary otherwise.
     private let positionByNumber: [Int32]
     private let byNumber: [Int: Int]
-    /// Original and JSON names as bytes, in field order, for lookups of keys read from JSON text.
-    private let names: [(bytes: [UInt8], field: Int)]
+    /// Original and JSON names as bytes, in field order, for lookups of keys read from JSON text:
+    /// all in one buffer, so a lookup touches no reference counts.
+    private let nameBytes: [UInt8]
+    private let names: [(start: Int, count: Int, field: Int)]
 
     init(fullName: String, fields: [Field], isMapEntry: Bool) {
         self.fullName = fullName
@@ -81,9 +83,16 @@ final class MessageType: Sendable {
             if byName[field.jsonName] == nil { byName[field.jsonName] = index }
         }
         self.byName = byName
-        names = fields.enumerated().flatMap { index, field in
-            field.jsonName == field.name ? [(Array(field.name.utf8), index)] : [(Array(field.name.utf8), index), (Array(field.jsonName.utf8), index)]
+        var nameBytes: [UInt8] = []
+        var names: [(start: Int, count: Int, field: Int)] = []
+        for (index, field) in fields.enumerated() {
+            for name in field.jsonName == field.name ? [field.name] : [field.name, field.jsonName] {
+                names.append((nameBytes.count, name.utf8.count, index))
+                nameBytes.append(contentsOf: name.utf8)
+            }
         }
+        self.nameBytes = nameBytes
+        self.names = names
         byNumber = Dictionary(fields.enumerated().map { ($1.number, $0) }, uniquingKeysWith: { first, _ in first })
         let largest = fields.map(\.number).max() ?? 0
         var table = [Int32](repeating: -1, count: largest < 4096 ? largest + 1 : 0)
@@ -113,17 +122,21 @@ final class MessageType: Sendable {
     /// declaration order, so the next key is found at the first try.
     func fieldIndex(named key: UnsafeRawBufferPointer, cursor: inout Int) -> Int? {
         let count = names.count
-        for step in 0..<count {
-            let position = (cursor + step) % count
-            let candidate = names[position]
-            guard candidate.bytes.count == key.count else { continue }
-            let matches = candidate.bytes.withUnsafeBytes { key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
-            if matches {
-                cursor = position + 1
-                return candidate.field
+        return nameBytes.withUnsafeBufferPointer { bytes in
+            names.withUnsafeBufferPointer { names in
+                var position = cursor < count ? cursor : 0
+                for _ in 0..<count {
+                    let candidate = names[position]
+                    if candidate.count == key.count,
+                       key.count == 0 || memcmp(bytes.baseAddress! + candidate.start, key.baseAddress!, key.count) == 0 {
+                        cursor = position + 1
+                        return candidate.field
+                    }
+                    position = position + 1 == count ? 0 : position + 1
+                }
+                return nil
             }
         }
-        return nil
     }
 }
 
