@@ -113,14 +113,14 @@ demo: all venv build/examples/predict
 # of the library instrumented by swiftc, the C programs by the same clang (its runtimes).
 SANITIZED_CC := /opt/swift/usr/bin/clang -std=c99 -g -O1 -IInclude -pthread
 SWIFT_RUNTIME := $(dir $(shell readlink -f $$(command -v swift)))../lib/swift/linux
-RUN_WITH_SERVER := $(PYTHON) Tests/Server/run_with_server.py --
+RUN_WITH_SERVER := $(PYTHON) Tests/Server/run_with_server.py --tls --
 
 check-asan: venv | deps
 	swift build -c debug --product clarifai --scratch-path .build-asan -Xswiftc -sanitize=address
 	mkdir -p build/asan
 	$(SANITIZED_CC) -fsanitize=address -o build/asan/test_capi Tests/C/test_capi.c -L.build-asan/debug -lclarifai \
 	  -Wl,-rpath,$(CURDIR)/.build-asan/debug 2>&1 | grep -v 'Cannot export' || true
-	for channel in rest grpc; do ASAN_OPTIONS=detect_leaks=1 CLARIFAI_TEST_CHANNEL=$$channel $(RUN_WITH_SERVER) build/asan/test_capi || exit 1; done
+	for channel in rest grpc grpcs; do ASAN_OPTIONS=detect_leaks=1 CLARIFAI_TEST_CHANNEL=$$channel $(RUN_WITH_SERVER) build/asan/test_capi || exit 1; done
 
 check-tsan: venv | deps
 	swift build -c debug --product clarifai --scratch-path .build-tsan -Xswiftc -sanitize=thread
@@ -128,7 +128,7 @@ check-tsan: venv | deps
 	$(SANITIZED_CC) -fsanitize=thread -o build/tsan/load Tests/C/load.c -L.build-tsan/debug -lclarifai \
 	  -L$(SWIFT_RUNTIME) -ldispatch -lBlocksRuntime -Wl,-rpath,$(CURDIR)/.build-tsan/debug -Wl,-rpath,$(SWIFT_RUNTIME) \
 	  2>&1 | grep -v 'Cannot export' || true
-	for channel in rest grpc; do TSAN_OPTIONS=halt_on_error=1 $(RUN_WITH_SERVER) build/tsan/load $$channel 16 40 || exit 1; done
+	for channel in rest grpc grpcs; do TSAN_OPTIONS=halt_on_error=1 $(RUN_WITH_SERVER) build/tsan/load $$channel 16 40 || exit 1; done
 
 check-valgrind: all venv build/tests/test_capi
 	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Python/test_c_program.py -k valgrind

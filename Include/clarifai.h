@@ -97,7 +97,7 @@ clarifai_channel *clarifai_channel_new_grpc(const char *target);
 /* gRPC over cleartext HTTP/2 (h2c with prior knowledge), for local servers and proxies.
    NULL target means $CLARIFAI_GRPC_BASE (INVALID_ARGUMENT when unset); port 18080 when absent.
    With libcurl older than 8.0 every call opens its own connection (curl bug #10634 breaks reused
-   h2c connections); TLS channels reuse and multiplex connections. */
+   h2c connections); TLS channels reuse connections and multiplex concurrent calls over one. */
 clarifai_channel *clarifai_channel_new_grpc_insecure(const char *target);
 
 /* Per-call deadline in milliseconds, covering connect, send, receive and retries; 0 means none
@@ -118,6 +118,10 @@ int clarifai_channel_set_max_retries(clarifai_channel *channel, int retries);
    private deployment). The file must exist and be readable (else INVALID_ARGUMENT). */
 int clarifai_channel_set_ca_file(clarifai_channel *channel, const char *pem_path);
 
+/* Drops the caller's reference; the channel lives on while clients hold it. Its connections
+   close, and a TLS gRPC channel's I/O thread (started by its first call, which runs the
+   concurrent calls of all threads as streams of one HTTP/2 connection) ends, when the last
+   reference goes. */
 void clarifai_channel_free(clarifai_channel *channel);
 
 /* ---------------------------------------------------------------------------------------------

@@ -49,12 +49,13 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: %s rest|grpc THREADS CALLS\n", argv[0]);
+    fprintf(stderr, "usage: %s rest|grpc|grpcs THREADS CALLS\n", argv[0]);
     return 2;
   }
   int threads = atoi(argv[2]), calls = atoi(argv[3]);
-  clarifai_channel *channel = strcmp(argv[1], "grpc") == 0 ? clarifai_channel_new_grpc_insecure(NULL)
-                                                          : clarifai_channel_new_json(NULL);
+  clarifai_channel *channel = strcmp(argv[1], "grpc") == 0    ? clarifai_channel_new_grpc_insecure(NULL)
+                              : strcmp(argv[1], "grpcs") == 0 ? clarifai_channel_new_grpc(getenv("CLARIFAI_GRPCS_BASE"))
+                                                              : clarifai_channel_new_json(NULL);
   clarifai_client *client = channel ? clarifai_client_new(channel, NULL, "test-user", "load") : NULL;
   clarifai_channel_free(channel);
   if (!client || threads < 1 || calls < 20) {

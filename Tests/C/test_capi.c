@@ -1,7 +1,8 @@
 /* C-level tests of libclarifai: bad input everywhere, and real calls against the local test
  * server. Run by Tests/Python/test_c_program.py, which starts the server and sets
  * CLARIFAI_API_BASE, CLARIFAI_GRPC_BASE and CLARIFAI_PAT; CLARIFAI_TEST_CHANNEL=grpc runs the
- * calls on the cleartext gRPC channel instead of REST. Prints "N passed, M failed". */
+ * calls on the cleartext gRPC channel instead of REST, =grpcs on the TLS gRPC channel (target
+ * CLARIFAI_GRPCS_BASE, certificate CLARIFAI_ROOT_CERTIFICATES_PATH). Prints "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
 #include <clarifai.h>
 #include <pthread.h>
@@ -350,8 +351,11 @@ int main(void) {
     return 2;
   }
   const char *kind = getenv("CLARIFAI_TEST_CHANNEL");
-  on_grpc = kind != NULL && strcmp(kind, "grpc") == 0;
-  clarifai_channel *channel = on_grpc ? clarifai_channel_new_grpc_insecure(NULL) : clarifai_channel_new_json(NULL);
+  int on_tls_grpc = kind != NULL && strcmp(kind, "grpcs") == 0;
+  on_grpc = on_tls_grpc || (kind != NULL && strcmp(kind, "grpc") == 0);
+  clarifai_channel *channel = on_tls_grpc ? clarifai_channel_new_grpc(getenv("CLARIFAI_GRPCS_BASE"))
+                              : on_grpc   ? clarifai_channel_new_grpc_insecure(NULL)
+                                          : clarifai_channel_new_json(NULL);
   CHECK(channel != NULL);
   CHECK(clarifai_channel_set_timeout_ms(channel, 20000) == CLARIFAI_OK);
   clarifai_client *client = clarifai_client_new(channel, NULL, "test-user", "main");

@@ -18,6 +18,13 @@ def server():
 
 
 @pytest.fixture(scope="session")
+def tls_server():
+    """The local server with TLS gRPC too, on a certificate made for the session."""
+    with start_server(tls=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def lib():
     return capi.load()
 

@@ -304,12 +304,6 @@ def test_gil_is_released_during_calls(server, app_id):
         assert time.monotonic() - started < 3  # one after the other: 4 s
 
 
-@pytest.fixture(scope="module")
-def tls_server():
-    with start_server(tls=True) as running:
-        yield running
-
-
 def test_tls_channel_with_ca_file(tls_server):
     with Channel.grpc(tls_server.grpcs_target) as untrusted, Client(untrusted, tls_server.token, USER, "tls") as client:
         with pytest.raises(TransportError, match="(?i)certificate"):

@@ -1,18 +1,15 @@
 """Connections are reused: many sequential calls through one client travel over a handful of
-TCP connections, on REST (HTTP/1.1 keep-alive) and on TLS gRPC (one HTTP/2 connection). The
+TCP connections, on REST (HTTP/1.1 keep-alive) and on TLS gRPC (one HTTP/2 connection), and
+concurrent gRPC calls from many threads are multiplexed as streams of one connection. The
 cleartext gRPC channel opens one per call on libcurl < 8.0 (curl bug #10634), as documented."""
+import threading
+
 import pytest
 
 import capi
-from testserver import clear_recorded_requests, recorded_requests, start_server
+from testserver import clear_recorded_requests, recorded_requests
 
 CALLS = 1000  # the server keeps the last 1000 records
-
-
-@pytest.fixture(scope="module")
-def tls_server():
-    with start_server(tls=True) as running:
-        yield running
 
 
 def peers_of(lib, client, server):
@@ -39,4 +36,36 @@ def test_tls_grpc_reuses_its_connection(lib, tls_server):
     lib.clarifai_channel_free(channel)
     peers = peers_of(lib, client, tls_server)
     lib.clarifai_client_free(client)
+    assert len(peers) <= 2, peers
+
+
+def test_tls_grpc_multiplexes_concurrent_calls(lib, tls_server):
+    """16 threads calling at once through one client share one HTTP/2 connection (a pool of
+    easy handles would open one per thread)."""
+    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
+    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
+    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"multiplex")
+    lib.clarifai_channel_free(channel)
+    clear_recorded_requests(tls_server.rest_url)
+    threads_count, calls_each = 16, 30
+    start = threading.Barrier(threads_count)
+    failures = []
+
+    def work():
+        start.wait()
+        for _ in range(calls_each):
+            result = capi.call(lib, client, "ListConcepts", {"per_page": 2})
+            if result.code != capi.OK:
+                failures.append(result.error)
+
+    threads = [threading.Thread(target=work) for _ in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lib.clarifai_client_free(client)
+    assert not failures, failures[:3]
+    records = recorded_requests(tls_server.rest_url)
+    assert len(records) == threads_count * calls_each
+    peers = {record["peer"] for record in records}
     assert len(peers) <= 2, peers

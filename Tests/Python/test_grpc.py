@@ -10,13 +10,7 @@ import time
 import pytest
 
 import capi
-from testserver import clear_recorded_requests, recorded_requests, start_server
-
-
-@pytest.fixture(scope="module")
-def tls_server():
-    with start_server(tls=True) as running:
-        yield running
+from testserver import clear_recorded_requests, recorded_requests
 
 
 @pytest.fixture

@@ -10,9 +10,12 @@ import capi
 PROGRAM = capi.ROOT / "build" / "tests" / "load"
 
 
-@pytest.mark.parametrize("channel", ["rest", "grpc"])
-def test_32_threads_share_one_client(server, channel):
-    env = dict(os.environ, CLARIFAI_API_BASE=server.rest_url, CLARIFAI_GRPC_BASE=server.grpc_target, CLARIFAI_PAT=server.token)
+@pytest.mark.parametrize("channel", ["rest", "grpc", "grpcs"])
+def test_32_threads_share_one_client(tls_server, channel):
+    """grpcs: TLS gRPC, where the 32 threads' calls are multiplexed over one connection."""
+    server = tls_server
+    env = dict(os.environ, CLARIFAI_API_BASE=server.rest_url, CLARIFAI_GRPC_BASE=server.grpc_target, CLARIFAI_PAT=server.token,
+               CLARIFAI_GRPCS_BASE=server.grpcs_target, CLARIFAI_ROOT_CERTIFICATES_PATH=str(server.tls_cert))
     result = subprocess.run([str(PROGRAM), channel, "32", "250"], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "8000 passed, 0 failed" in result.stdout

@@ -22,6 +22,10 @@ struct HTTPRequest {
     var version: Version = .automatic
     /// Close the connection after the exchange instead of keeping it for the next one.
     var forbidsReuse = false
+
+    /// HTTP/2 exchanges that keep their connection run on the client's multi handle, which
+    /// multiplexes concurrent ones as streams of one connection.
+    var multiplexes: Bool { version != .automatic && !forbidsReuse }
 }
 
 struct HTTPResponse {
@@ -40,9 +44,11 @@ struct HTTPResponse {
     var isGatewayFailure: Bool { [502, 503, 504].contains(status) }
 }
 
-/// Runs HTTP exchanges on libcurl easy handles kept in a pool: a handle keeps its connections,
-/// DNS and TLS session caches between calls, so sequential calls reuse connections. Thread-safe.
-final class HTTPClient: Sendable {
+/// Runs HTTP exchanges on libcurl easy handles kept in a pool: a handle keeps its connection
+/// between calls, so sequential calls reuse connections; DNS answers and TLS sessions are shared
+/// by all handles of the client. HTTP/2 exchanges go through one multi handle instead, so that
+/// concurrent calls from many threads become streams of one connection. Thread-safe.
+final class HTTPClient: @unchecked Sendable {
     /// Bodies above this are refused rather than buffered (the official clients' message limit).
     static let maximumBodySize = 1 << 30
     /// Connecting gets at most this long, whatever the call's deadline.
@@ -52,6 +58,9 @@ final class HTTPClient: Sendable {
     static let http2ReceiveBufferSize = 512 * 1024
 
     private let idleHandles = Locked<[CurlHandle]>([])
+    private let share = CurlShare()
+    /// Started on the first multiplexed exchange.
+    private let multiplexer = Locked<Multiplexer?>(nil)
     let userAgent: String
 
     init(userAgent: String) {
@@ -59,18 +68,34 @@ final class HTTPClient: Sendable {
         self.userAgent = userAgent
     }
 
+    deinit {
+        multiplexer.withLock { $0?.stop() }
+        // The handles go before the share they use.
+        idleHandles.withLock { $0.removeAll() }
+    }
+
     /// Runs one exchange. With `consumer`, body bytes go to it as they arrive, with the response's
     /// status and content type, instead of being buffered; the consumer returns false to abort the
-    /// exchange (which then throws .cancelled).
+    /// exchange (which then throws .cancelled). The consumer runs on the calling thread.
     func perform(_ request: HTTPRequest, consumer: Consumer? = nil) throws -> HTTPResponse {
         let handle = idleHandles.withLock { $0.popLast() } ?? CurlHandle()
-        let response = try handle.perform(request, userAgent: userAgent, consumer: consumer)
-        // A handle goes back to the pool only after a clean exchange, with its connection.
+        let multiplexer = request.multiplexes ? try runningMultiplexer() : nil
+        let response = try handle.perform(request, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
+        // A handle goes back to the pool only after a clean exchange.
         idleHandles.withLock { $0.append(handle) }
         return response
     }
 
-    /// libcurl before 8.0 cannot reuse a cleartext HTTP/2 (h2c) connection (curl issue #10634).
+    private func runningMultiplexer() throws -> Multiplexer {
+        try multiplexer.withLock { current in
+            if let current { return current }
+            guard let started = Multiplexer() else { throw ClarifaiError(.internal, "libcurl could not start a multi handle") }
+            current = started
+            return started
+        }
+    }
+
+/// libcurl before 8.0 cannot reuse a cleartext HTTP/2 (h2c) connection (curl issue #10634).
     static let reusesCleartextHTTP2: Bool = ccurl_version_info().pointee.version_num >= 0x08_00_00
 }
 
@@ -89,30 +114,73 @@ struct ResponseHead {
 
 typealias Consumer = (UnsafeRawBufferPointer, ResponseHead) -> Bool
 
-/// What the callbacks collect during one exchange.
-private final class ExchangeSink {
+/// What the callbacks collect during one exchange. On the multi handle the callbacks run on its
+/// thread: streamed bytes are then handed to the calling thread through `handOff`.
+private final class ExchangeSink: @unchecked Sendable {
+    /// Streamed bytes a slow consumer has not taken yet, before libcurl is asked to pause.
+    static let maximumPendingBytes = 4 << 20
+
+    enum Verdict { case accepted, stop, pause }
+
+    struct HandOff {
+        var pending: [UInt8] = []
+        var head = ResponseHead()
+        /// The write callback paused the transfer; taking `pending` asks for it to go on.
+        var paused = false
+        var result: CURLcode?
+    }
+
     var body: [UInt8] = []
     var fields: [(name: String, value: String)] = []
     var head = ResponseHead()
     var overflowed = false
     var consumerStopped = false
-    let consumer: Consumer?
+    /// The consumer, when the callbacks run on the calling thread.
+    private let consumer: Consumer?
+    /// Set when the callbacks run on the multi handle's thread and the body is streamed: the
+    /// calling thread takes the bytes from here and runs the consumer itself (the sink may outlive
+    /// the exchange on that thread for a moment, so it holds no consumer).
+    let handOff: Locked<HandOff>?
 
-    init(consumer: Consumer?) { self.consumer = consumer }
+    init(consumer: Consumer?, handsOff: Bool) {
+        self.consumer = handsOff ? nil : consumer
+        handOff = handsOff && consumer != nil ? Locked(HandOff()) : nil
+    }
 
-    /// Body bytes; false stops the transfer.
-    func receive(_ data: UnsafeRawBufferPointer) -> Bool {
+    /// Body bytes.
+    func receive(_ data: UnsafeRawBufferPointer) -> Verdict {
         if let consumer {
             consumerStopped = !consumer(data, head)
-            return !consumerStopped
+            return consumerStopped ? .stop : .accepted
+        }
+        if let handOff {
+            let head = head
+            return handOff.update { state in
+                guard state.pending.count < ExchangeSink.maximumPendingBytes else {
+                    state.paused = true
+                    return .pause
+                }
+                state.pending.append(contentsOf: data)
+                state.head = head
+                return .accepted
+            }
         }
         guard body.count + data.count <= HTTPClient.maximumBodySize else {
             overflowed = true
-            return false
+            return .stop
         }
         body.append(contentsOf: data)
-        return true
+        return .accepted
     }
+
+    /// The exchange ended with `code` (multi handle's thread).
+    func finish(_ code: CURLcode) {
+        completion.update { $0 = code }
+        handOff?.update { $0.result = code }
+    }
+
+    /// Set by `finish`, for the thread waiting on the multi handle.
+    let completion = Locked<CURLcode?>(nil)
 
     /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").
     func receiveHeader(_ line: UnsafeRawBufferPointer) {
@@ -151,10 +219,13 @@ private final class CurlHandle: @unchecked Sendable {
 
     deinit { curl_easy_cleanup(raw) }
 
-    func perform(_ request: HTTPRequest, userAgent: String, consumer: Consumer?) throws -> HTTPResponse {
+    /// Runs the exchange on this thread, or on `multiplexer` (the calling thread waits for it
+    /// and runs the consumer).
+    func perform(_ request: HTTPRequest, userAgent: String, share: CurlShare, consumer: Consumer?,
+                 multiplexer: Multiplexer?) throws -> HTTPResponse {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         curl_easy_reset(raw)
-        let sink = ExchangeSink(consumer: consumer)
+        let sink = ExchangeSink(consumer: consumer, handsOff: multiplexer != nil)
         var headers: UnsafeMutablePointer<curl_slist>?
         for header in request.headers { headers = curl_slist_append(headers, header) }
         defer { curl_slist_free_all(headers) }
@@ -163,6 +234,9 @@ private final class CurlHandle: @unchecked Sendable {
         ccurl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
         ccurl_setopt_long(raw, CURLOPT_PATH_AS_IS, 1)
         ccurl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
+        ccurl_setopt_share(raw, share.raw)
+        // A second stream waits for the connection being set up rather than opening another.
+        if multiplexer != nil { ccurl_setopt_long(raw, CURLOPT_PIPEWAIT, 1) }
         ccurl_setopt_string(raw, CURLOPT_USERAGENT, userAgent)
         ccurl_setopt_slist(raw, CURLOPT_HTTPHEADER, headers)
         ccurl_setopt_long(raw, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
@@ -185,7 +259,11 @@ private final class CurlHandle: @unchecked Sendable {
         ccurl_setopt_write_callback(raw, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
-            return sink.receive(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
+            switch sink.receive(UnsafeRawBufferPointer(start: data, count: size * count)) {
+            case .accepted: return size * count
+            case .stop: return 0
+            case .pause: return ccurl_write_pause()
+            }
         }
         ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
         ccurl_setopt_write_callback(raw, CURLOPT_HEADERFUNCTION) { data, size, count, context in
@@ -203,7 +281,8 @@ private final class CurlHandle: @unchecked Sendable {
             case "POST": break
             default: ccurl_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method)
             }
-            guard let body = request.body else { return curl_easy_perform(raw) }
+            let run = { multiplexer?.run(raw, sink, consumer: consumer) ?? curl_easy_perform(raw) }
+            guard let body = request.body else { return run() }
             return body.withUnsafeBytes { bytes in
                 ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
                 if let start = bytes.baseAddress {
@@ -212,7 +291,7 @@ private final class CurlHandle: @unchecked Sendable {
                     // Without POSTFIELDS libcurl would read the body from stdin.
                     ccurl_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, "")
                 }
-                return curl_easy_perform(raw)
+                return run()
             }
         }
         ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, nil)
@@ -240,5 +319,151 @@ private final class CurlHandle: @unchecked Sendable {
         ccurl_getinfo_string(raw, CURLINFO_CONTENT_TYPE, &contentType)
         return HTTPResponse(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: sink.body,
                             fields: sink.fields, majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1)
+    }
+}
+
+/// DNS answers and TLS sessions shared by the easy handles of one client (libcurl's share
+/// interface, with a mutex per kind of data), so that a thread's new handle resumes a TLS session
+/// instead of a full handshake.
+final class CurlShare: @unchecked Sendable {
+    let raw: UnsafeMutableRawPointer?
+    private let locks: UnsafeMutablePointer<pthread_mutex_t>
+    private let lockCount = Int(CURL_LOCK_DATA_LAST.rawValue)
+
+    init() {
+        raw = curl_share_init()
+        locks = .allocate(capacity: lockCount)
+        for index in 0..<lockCount { pthread_mutex_init(locks + index, nil) }
+        guard let raw else { return }
+        ccurl_share_setopt_pointer(raw, CURLSHOPT_USERDATA, locks)
+        ccurl_share_setopt_lock(raw) { _, data, _, locks in
+            pthread_mutex_lock(locks!.assumingMemoryBound(to: pthread_mutex_t.self) + Int(data.rawValue))
+        }
+        ccurl_share_setopt_unlock(raw) { _, data, locks in
+            pthread_mutex_unlock(locks!.assumingMemoryBound(to: pthread_mutex_t.self) + Int(data.rawValue))
+        }
+        ccurl_share_setopt_long(raw, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_DNS.rawValue))
+        ccurl_share_setopt_long(raw, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue))
+    }
+
+    deinit {
+        curl_share_cleanup(raw)
+        for index in 0..<lockCount { pthread_mutex_destroy(locks + index) }
+        locks.deallocate()
+    }
+}
+
+/// A libcurl multi handle driven by a thread of its own: exchanges handed to it share its
+/// connections, concurrent HTTP/2 ones as streams of one connection. The calling thread waits for
+/// its exchange and runs the consumer on the bytes the multi handle's thread hands over.
+final class Multiplexer: @unchecked Sendable {
+    private enum Operation {
+        case add(UnsafeMutableRawPointer, ExchangeSink)
+        case cancel(UnsafeMutableRawPointer)
+        case resume(UnsafeMutableRawPointer)
+    }
+
+    private let multi: UnsafeMutableRawPointer
+    private let requests = Locked<(operations: [Operation], stopping: Bool)>(([], false))
+    /// The exchanges in progress; touched by the multi handle's thread only.
+    private var active: [UnsafeMutableRawPointer: ExchangeSink] = [:]
+    private var thread = pthread_t()
+
+    init?() {
+        guard let multi = curl_multi_init() else { return nil }
+        self.multi = multi
+        ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX)
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            let multiplexer = Unmanaged<Multiplexer>.fromOpaque(context!).takeRetainedValue()
+            multiplexer.loop()
+            return nil
+        }, context)
+        guard created == 0 else {
+            Unmanaged<Multiplexer>.fromOpaque(context).release()
+            curl_multi_cleanup(multi)
+            return nil
+        }
+    }
+
+    /// Ends the thread once the exchanges in progress are done; then the multi handle goes.
+    func stop() {
+        requests.withLock { $0.stopping = true }
+        curl_multi_wakeup(multi)
+        pthread_join(thread, nil)
+        curl_multi_cleanup(multi)
+    }
+
+    /// Runs the exchange configured on `easy` and returns its result; meanwhile hands the streamed
+    /// bytes to `consumer` on this thread.
+    fileprivate func run(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink, consumer: Consumer?) -> CURLcode {
+        submit(.add(easy, sink))
+        guard let handOff = sink.handOff, let consumer else {
+            return sink.completion.withLock(waitingUntil: { $0 != nil }) { $0! }
+        }
+        while true {
+            let (chunk, head, resumes, result) = handOff.withLock(waitingUntil: { !$0.pending.isEmpty || $0.result != nil }) { state in
+                defer {
+                    state.pending = []
+                    state.paused = false
+                }
+                return (state.pending, state.head, state.paused, state.result)
+            }
+            if !chunk.isEmpty, !sink.consumerStopped {
+                sink.consumerStopped = !chunk.withUnsafeBytes { consumer($0, head) }
+                if sink.consumerStopped { submit(.cancel(easy)) } else if resumes { submit(.resume(easy)) }
+            }
+            if let result { return sink.consumerStopped ? CURLE_WRITE_ERROR : result }
+        }
+    }
+
+    private func submit(_ operation: Operation) {
+        requests.withLock { $0.operations.append(operation) }
+        curl_multi_wakeup(multi)
+    }
+
+    private func loop() {
+        while true {
+            guard applyRequests() || !active.isEmpty else { return }
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            finishCompleted()
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+    }
+
+    /// Carries out the operations the calling threads asked for; false once stopping.
+    private func applyRequests() -> Bool {
+        let (operations, stopping) = requests.withLock { state in
+            defer { state.operations = [] }
+            return (state.operations, state.stopping)
+        }
+        for operation in operations {
+            switch operation {
+            case .add(let easy, let sink):
+                active[easy] = sink
+                if curl_multi_add_handle(multi, easy) != CURLM_OK {
+                    active[easy] = nil
+                    sink.finish(CURLE_FAILED_INIT)
+                }
+            case .cancel(let easy):
+                guard let sink = active.removeValue(forKey: easy) else { continue }
+                curl_multi_remove_handle(multi, easy)
+                sink.finish(CURLE_WRITE_ERROR)
+            case .resume(let easy):
+                if active[easy] != nil { ccurl_easy_unpause(easy) }
+            }
+        }
+        return !stopping
+    }
+
+    private func finishCompleted() {
+        var left: Int32 = 0
+        while let message = curl_multi_info_read(multi, &left) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                  let sink = active.removeValue(forKey: easy) else { continue }
+            curl_multi_remove_handle(multi, easy)
+            sink.finish(message.pointee.data.result)
+        }
     }
 }
