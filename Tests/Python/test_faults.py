@@ -1,5 +1,6 @@
-"""Fault injection on both channel kinds (REST and cleartext gRPC) with Tests/Server/faults.py, a
-misbehaving server that passes normal calls on to the local Clarifai server.
+"""Fault injection on every channel kind (REST, cleartext gRPC, and TLS gRPC, whose calls run on
+the channel's multi handle) with Tests/Server/faults.py, a misbehaving server that passes normal
+calls on to the local Clarifai server.
 
 Every case checks the error code, a message naming the method, the URL and what happened, that
 the call ended in bounded time, how many requests the server saw (retries), and that the SAME
@@ -12,15 +13,19 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
 import pytest
 
 import capi
+from testserver import make_self_signed_cert
 
 FAULTS = capi.ROOT / "Tests" / "Server" / "faults.py"
-READY = re.compile(r"^READY rest=(\d+) grpc=(\d+)$")
+READY = re.compile(r"^READY rest=(\d+) grpc=(\d+) grpcs=(\d+)$")
+CERTIFICATE_DIRECTORY = tempfile.TemporaryDirectory(prefix="clarifai-faults-tls-")
+CERT, KEY = make_self_signed_cert(CERTIFICATE_DIRECTORY.name)
 APP = "faults"
 PREDICT_INPUTS = [{"data": {"text": {"raw": "hi"}}}]
 
@@ -28,28 +33,30 @@ PREDICT_INPUTS = [{"data": {"text": {"raw": "hi"}}}]
 class FaultServer:
     """faults.py in a child process, passing normal calls on to `upstream` (the local server)."""
 
-    def __init__(self, upstream, rest_port=0, grpc_port=0):
+    def __init__(self, upstream, rest_port=0, grpc_port=0, grpcs_port=0):
         self.upstream = upstream
         self.process = subprocess.Popen(
             [sys.executable, str(FAULTS), "--upstream-rest", upstream.rest_url, "--upstream-grpc", upstream.grpc_target,
-             "--rest-port", str(rest_port), "--grpc-port", str(grpc_port)],
+             "--rest-port", str(rest_port), "--grpc-port", str(grpc_port), "--grpcs-port", str(grpcs_port),
+             "--tls-cert", str(CERT), "--tls-key", str(KEY)],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         line = self.process.stdout.readline().strip()
         ready = READY.match(line)
         if not ready:
             self.process.kill()
             raise RuntimeError(f"faults.py did not start: {line!r}, exit {self.process.wait()}")
-        self.rest_port, self.grpc_port = int(ready[1]), int(ready[2])
+        self.rest_port, self.grpc_port, self.grpcs_port = int(ready[1]), int(ready[2]), int(ready[3])
         self.rest_url = f"http://127.0.0.1:{self.rest_port}"
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
+        self.grpcs_target = f"127.0.0.1:{self.grpcs_port}"
 
     def restarted(self):
         """A new instance on the same ports (after this one died)."""
         self.stop()
-        return FaultServer(self.upstream, self.rest_port, self.grpc_port)
+        return FaultServer(self.upstream, self.rest_port, self.grpc_port, self.grpcs_port)
 
     def address(self, kind):
-        return self.rest_url if kind == "rest" else self.grpc_target
+        return {"rest": self.rest_url, "grpc": self.grpc_target, "grpcs": self.grpcs_target}[kind]
 
     def attempts(self, model):
         """How many requests carried model id `model`."""
@@ -66,7 +73,7 @@ class FaultServer:
 @pytest.fixture(scope="module")
 def faults(lib, server):
     running = FaultServer(server)
-    for kind in ("rest", "grpc"):  # faults.py's connections to the server are made before the tests' deadlines
+    for kind in KINDS:  # faults.py's connections to the server are made before the tests' deadlines
         client = new_fault_client(lib, running.address(kind), server.token, kind)
         assert_normal_call_works(lib, client)
         lib.clarifai_client_free(client)
@@ -74,6 +81,7 @@ def faults(lib, server):
     running.stop()
 
 
+KINDS = ("rest", "grpc", "grpcs")
 _tags = itertools.count(1)
 
 
@@ -85,6 +93,8 @@ def fault_model(kind, count="all"):
 def new_fault_client(lib, address, token, kind, timeout_ms=5000, retries=None):
     channel = getattr(lib, capi.CHANNELS[kind])(address.encode())
     assert channel, lib.clarifai_last_error()
+    if kind == "grpcs":
+        assert lib.clarifai_channel_set_ca_file(channel, str(CERT).encode()) == capi.OK
     assert lib.clarifai_channel_set_timeout_ms(channel, timeout_ms) == capi.OK
     if retries is not None:
         assert lib.clarifai_channel_set_max_retries(channel, retries) == capi.OK
@@ -127,7 +137,8 @@ def url_of(faults, kind, model):
     """The URL the library calls for `predict(model)`, as its messages name it."""
     if kind == "rest":
         return f"{faults.rest_url}/v2/users/test-user/apps/{APP}/models/{model}/outputs"
-    return f"http://{faults.grpc_target}/clarifai.api.V2/PostModelOutputs"
+    scheme = "https" if kind == "grpcs" else "http"
+    return f"{scheme}://{faults.address(kind)}/clarifai.api.V2/PostModelOutputs"
 
 
 def check_fault(lib, faults, client, kind, model, code, words, attempts=(1,), seconds=3.0):
@@ -186,6 +197,12 @@ CASES = [
     # A JSON answer that is not a Clarifai reply.
     case("rest", "foreign-json", capi.PROTOCOL, ["answer is JSON without a Clarifai status", '{"hello": "world"}']),
 ]
+# The same gRPC faults over TLS, where the calls run on the channel's multi handle. Its connection
+# is reused, so (as on REST) libcurl sends the request again by itself when the connection dies
+# before any answer: 1 or 2 requests.
+CASES += [case("grpcs", param.values[1], param.values[2], param.values[3],
+               (1, 2) if param.values[1] in ("close", "reset") else param.values[4])
+          for param in CASES if param.values[0] == "grpc"]
 
 
 @pytest.mark.parametrize("kind, fault, code, words, attempts", CASES)
@@ -195,13 +212,13 @@ def test_fault(lib, faults, make_client, kind, fault, code, words, attempts):
     check_fault(lib, faults, client, kind, fault_model(fault), code, words, attempts)
 
 
-@pytest.mark.parametrize("kind", ["rest", "grpc"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_server_that_never_answers_meets_the_deadline(lib, faults, make_client, kind):
     client = make_client(kind, timeout_ms=500)
     check_fault(lib, faults, client, kind, fault_model("hang"), capi.TIMEOUT, ["deadline of 500 ms passed"], seconds=2.0)
 
 
-@pytest.mark.parametrize("kind", ["rest", "grpc"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_server_process_killed_mid_call(lib, server, kind):
     """faults.py exits (os._exit) after reading the request; started again on the same ports, the
     same client works."""
@@ -227,7 +244,7 @@ def test_server_process_killed_mid_call(lib, server, kind):
         target.stop()
 
 
-@pytest.mark.parametrize("kind", ["rest", "grpc"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_throttled_twice_then_success_is_retried(lib, faults, make_client, kind):
     client = make_client(kind, retries=4)
     model = fault_model("throttled", 2)
@@ -238,7 +255,7 @@ def test_throttled_twice_then_success_is_retried(lib, faults, make_client, kind)
     assert_normal_call_works(lib, client)
 
 
-@pytest.mark.parametrize("kind", ["rest", "grpc"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_throttled_past_the_budget_hands_out_the_last_answer(lib, faults, make_client, kind):
     client = make_client(kind, retries=1)
     model = fault_model("throttled")
@@ -249,7 +266,7 @@ def test_throttled_past_the_budget_hands_out_the_last_answer(lib, faults, make_c
     assert_normal_call_works(lib, client)
 
 
-@pytest.mark.parametrize("kind", ["rest", "grpc"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_flaky_unavailable_then_success_is_retried(lib, faults, make_client, kind):
     client = make_client(kind, retries=4)
     model = fault_model("unavailable", 3)
@@ -264,6 +281,7 @@ def test_flaky_unavailable_then_success_is_retried(lib, faults, make_client, kin
 @pytest.mark.parametrize("kind, words", [
     ("rest", ["HTTP 503 (application/json) without a Clarifai status", '"unavailable"']),
     ("grpc", ["gRPC status 14 UNAVAILABLE: try later"]),
+    ("grpcs", ["gRPC status 14 UNAVAILABLE: try later"]),
 ])
 def test_flaky_unavailable_past_the_budget_is_a_transport_error(lib, faults, make_client, kind, words):
     client = make_client(kind, retries=2)
@@ -289,6 +307,7 @@ def stream_case(fault, code, words, delivered=0, attempts=1, count="all", bug=No
     return pytest.param(fault, code, words, delivered, attempts, count, id=fault, marks=marks)
 
 
+@pytest.mark.parametrize("kind", ["grpc", "grpcs"])
 @pytest.mark.parametrize("fault, code, words, delivered, attempts, count", [
     stream_case("close", capi.TRANSPORT, ["not closed cleanly"]),
     stream_case("reset-after-headers", capi.TRANSPORT, ["INTERNAL_ERROR"]),
@@ -301,8 +320,8 @@ def stream_case(fault, code, words, delivered=0, attempts=1, count="all", bug=No
     # No message yet: UNAVAILABLE is retried, then the stream goes through.
     stream_case("unavailable", capi.OK, [], delivered=1, attempts=3, count=2),
 ])
-def test_faults_on_a_grpc_stream(lib, faults, make_client, fault, code, words, delivered, attempts, count):
-    client = make_client("grpc", retries=4)
+def test_faults_on_a_grpc_stream(lib, faults, make_client, kind, fault, code, words, delivered, attempts, count):
+    client = make_client(kind, retries=4)
     model = fault_model(fault, count)
     started = time.monotonic()
     got, error, messages = stream(lib, client, model)
@@ -310,7 +329,7 @@ def test_faults_on_a_grpc_stream(lib, faults, make_client, fault, code, words, d
     assert len(messages) == delivered and time.monotonic() - started < 3
     if code != capi.OK:
         assert error.startswith("GenerateModelOutputs: "), error
-        assert f"http://{faults.grpc_target}/clarifai.api.V2/GenerateModelOutputs" in error, error
+        assert url_of(faults, kind, "").replace("PostModelOutputs", "GenerateModelOutputs") in error, error
     for word in words:
         assert word in error, error
     assert faults.attempts(model) == attempts
@@ -332,13 +351,15 @@ LEAK_FAULTS = [("rest", "reset", capi.TRANSPORT), ("rest", "garbage", capi.PROTO
                ("rest", "reset-after-headers", capi.TRANSPORT), ("grpc", "truncated", capi.PROTOCOL),
                ("grpc", "compressed", capi.PROTOCOL), ("grpc", "reset-after-headers", capi.TRANSPORT),
                ("grpc", "close", capi.TRANSPORT), ("grpc", "unavailable", capi.TRANSPORT),
-               ("grpc", "huge-prefix", capi.PROTOCOL)]
+               ("grpc", "huge-prefix", capi.PROTOCOL), ("grpcs", "truncated", capi.PROTOCOL),
+               ("grpcs", "reset-after-headers", capi.TRANSPORT), ("grpcs", "close", capi.TRANSPORT),
+               ("grpcs", "garbage", capi.PROTOCOL)]
 
 
 def test_many_faulted_calls_leak_neither_memory_nor_descriptors(lib, faults, make_client):
-    """~200 faulted calls on both channels (no retries), after a warm-up: RSS grows < 5 MB and no
-    socket stays open."""
-    clients = {kind: make_client(kind, retries=0) for kind in ("rest", "grpc")}
+    """~280 faulted calls on every channel kind (no retries), after a warm-up: RSS grows < 5 MB
+    and no socket stays open."""
+    clients = {kind: make_client(kind, retries=0) for kind in KINDS}
     models = {(kind, fault): fault_model(fault) for kind, fault, _ in LEAK_FAULTS}
 
     def run(rounds):

@@ -5,9 +5,11 @@
                                   [--rest-port N] [--grpc-port N]
 
 Two fronts, both on 127.0.0.1: REST (HTTP/1.1 on raw sockets) and cleartext gRPC (HTTP/2 with
-prior knowledge, h2c, spoken with hyper-h2 so that every frame can be crafted). Once both listen
-it prints `READY rest=<port> grpc=<port>` on stdout. Ports default to 0 (a free port); they are
-bound with SO_REUSEADDR, so a killed instance can be started again on the same ports.
+prior knowledge, h2c, spoken with hyper-h2 so that every frame can be crafted); with
+`--tls-cert CERT --tls-key KEY [--grpcs-port N]` a third, the same gRPC front over TLS (ALPN h2).
+Once they listen it prints `READY rest=<port> grpc=<port>` (and ` grpcs=<port>`) on stdout. Ports
+default to 0 (a free port); they are bound with SO_REUSEADDR, so a killed instance can be started
+again on the same ports.
 
 Every request passes through to the normal local test server (server.py: REST by HTTP, gRPC
 with grpcio), except PostModelOutputs and GenerateModelOutputs whose model id reads
@@ -54,6 +56,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -298,13 +301,16 @@ class RestFront:
 
 
 class GrpcFront:
-    def __init__(self, faults, upstream_target, port):
+    def __init__(self, faults, upstream_target, port, tls=None):
         self.faults = faults
         self.upstream = grpc.insecure_channel(upstream_target)
         self.listener = listen(port)
         self.port = self.listener.getsockname()[1]
+        self.tls = tls  # an ssl.SSLContext for the TLS front
 
     def handle(self, conn):
+        if self.tls:
+            conn = self.tls.wrap_socket(conn, server_side=True)
         GrpcConnection(self, conn).run()
 
 
@@ -495,13 +501,23 @@ def main(argv=None):
     parser.add_argument("--upstream-grpc", required=True, help="host:port of the normal server's gRPC front")
     parser.add_argument("--rest-port", type=int, default=0)
     parser.add_argument("--grpc-port", type=int, default=0)
+    parser.add_argument("--grpcs-port", type=int, default=0)
+    parser.add_argument("--tls-cert", help="PEM certificate: also serve gRPC over TLS")
+    parser.add_argument("--tls-key", help="the certificate's PEM key")
     args = parser.parse_args(argv)
     faults = Faults()
     rest = RestFront(faults, args.upstream_rest, args.rest_port)
-    grpc_front = GrpcFront(faults, args.upstream_grpc, args.grpc_port)
-    for front in (rest, grpc_front):
+    fronts = [rest, GrpcFront(faults, args.upstream_grpc, args.grpc_port)]
+    ready = f"READY rest={rest.port} grpc={fronts[1].port}"
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        tls.set_alpn_protocols(["h2"])
+        fronts.append(GrpcFront(faults, args.upstream_grpc, args.grpcs_port, tls))
+        ready += f" grpcs={fronts[2].port}"
+    for front in fronts:
         threading.Thread(target=serve, args=(front.listener, front.handle), daemon=True).start()
-    print(f"READY rest={rest.port} grpc={grpc_front.port}", flush=True)
+    print(ready, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
