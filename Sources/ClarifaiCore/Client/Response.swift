@@ -27,6 +27,7 @@ public final class Response: @unchecked Sendable {
     private var regionBuffers: [Int: UnsafeMutableBufferPointer<clarifai_region>] = [:]
     private var regionConceptBuffers: [UnsafeMutableBufferPointer<clarifai_concept>] = []
     private var embeddingBuffers: [Int: UnsafeMutableBufferPointer<Float>] = [:]
+    private var texts: [Int: UnsafePointer<CChar>?] = [:]
 
     /// Reads a REST answer into the response type (fields a newer server added are skipped);
     /// throws .protocol when it is not JSON of that type with a Clarifai status. The text is kept
@@ -210,13 +211,16 @@ public final class Response: @unchecked Sendable {
 
     /// outputs[index].data.text.raw, or nil when absent.
     public func text(output index: Int) -> UnsafePointer<CChar>? {
+        if let cached = texts[index] { return cached }
         guard index >= 0, index < outputCount, let fields = try? ResponseFields.official.get(),
               let data = try? data(of: index, fields) else { return nil }
         var raw: UnsafeRawBufferPointer?
         for text in (try? WireFields.payloads(data, fields.dataText)) ?? [] {
             raw = (try? WireFields.payloads(text, fields.textRaw))?.last ?? raw
         }
-        return raw.map { strings.add($0) }
+        let text = raw.map { strings.add($0) }
+        texts[index] = text
+        return text
     }
 
     /// outputs[index].data.embeddings[0].vector; empty for an output without an embedding.

@@ -93,13 +93,11 @@ final class MessageType: Sendable {
         }
         self.nameBytes = nameBytes
         self.names = names
-        byNumber = Dictionary(fields.enumerated().map { ($1.number, $0) }, uniquingKeysWith: { first, _ in first })
         let largest = fields.map(\.number).max() ?? 0
         var table = [Int32](repeating: -1, count: largest < 4096 ? largest + 1 : 0)
-        if !table.isEmpty {
-            for (index, field) in fields.enumerated().reversed() { table[field.number] = Int32(index) }
-        }
+        for (index, field) in fields.enumerated().reversed() where !table.isEmpty { table[field.number] = Int32(index) }
         positionByNumber = table
+        byNumber = table.isEmpty ? Dictionary(fields.enumerated().map { ($1.number, $0) }, uniquingKeysWith: { first, _ in first }) : [:]
     }
 
     /// A field by its original (snake_case) name or its JSON (lowerCamel) name.
