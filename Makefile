@@ -145,7 +145,7 @@ bench: all venv
 	  else echo "missing packages: $$missing (run: sudo apt-get install $$missing)"; exit 1; fi; fi
 	$(PYTHON) -m pip install -q -r Tests/Benchmarks/requirements.txt
 	mkdir -p build/bench
-	gcc $(BENCH_CFLAGS) -o build/bench/grpc_responder Tests/Benchmarks/grpc_responder.c -lnghttp2
+	gcc $(BENCH_CFLAGS) -o build/bench/grpc_responder Tests/Benchmarks/grpc_responder.c -lnghttp2 -lssl -lcrypto
 	gcc $(BENCH_CFLAGS) -o build/bench/bench_curl Tests/Benchmarks/bench_curl.c -lcurl
 	gcc $(BENCH_CFLAGS) -IInclude -o build/bench/bench_clarifai Tests/Benchmarks/bench_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 	gcc $(BENCH_CFLAGS) -g -DBENCH_CALLGRIND -IInclude -o build/bench/bench_clarifai_cg Tests/Benchmarks/bench_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)

@@ -23,8 +23,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BENCH = os.path.join(ROOT, "build", "bench")
 DATA = os.path.join(BENCH, "data")
 HERE = os.path.join(ROOT, "Tests", "Benchmarks")
+sys.path.insert(0, os.path.join(ROOT, "Tests", "Server"))
+from testserver import make_self_signed_cert  # noqa: E402
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 REST, GRPC, GRPC_BATCH = "http://127.0.0.1:18431", "127.0.0.1:18432", "127.0.0.1:18433"
+GRPCS, GRPCS_BATCH = "127.0.0.1:18434", "127.0.0.1:18435"
+TLS_DIR = os.path.join(BENCH, "tls")
 
 SCENARIOS = {  # name: (description, calls, warmup per thread, threads)
     "a": ("1 thread, sequential unary predict by URL", 400, 20, 1),
@@ -45,6 +49,10 @@ CLIENTS = [
     ("official Python, JSON (requests)", "rest", [PY, os.path.join(HERE, "bench_py.py"), "--client", "official"]),
     ("raw libcurl (floor)", "rest", [os.path.join(BENCH, "bench_curl")]),
     ("raw libcurl (floor)", "grpc", [os.path.join(BENCH, "bench_curl")]),
+    # gRPC over TLS, as api.clarifai.com is reached: connections kept (and multiplexed) by all.
+    ("libclarifai C (struct API)", "grpcs", [os.path.join(BENCH, "bench_clarifai"), "--api", "struct"]),
+    ("official Python, gRPC (grpcio)", "grpcs", [PY, os.path.join(HERE, "bench_py.py"), "--client", "official"]),
+    ("raw libcurl (floor)", "grpcs", [os.path.join(BENCH, "bench_curl")]),
 ]
 BASELINE = ("official Python, gRPC (grpcio)", "grpc")
 
@@ -52,12 +60,19 @@ BASELINE = ("official Python, gRPC (grpcio)", "grpc")
 def target(channel, scenario):
     if channel == "rest":
         return REST
+    if channel == "grpcs":
+        return GRPCS_BATCH if scenario == "d" else GRPCS
     return GRPC_BATCH if scenario == "d" else GRPC
+
+
+def baseline(channel):
+    """The official gRPC client on the same kind of connection: TLS rows against its TLS runs."""
+    return (BASELINE[0], "grpcs" if channel == "grpcs" else BASELINE[1])
 
 
 def applies(label, channel, scenario):
     if scenario == "e":  # streaming: gRPC only; the C client's stream path is one (clarifai_call_stream)
-        return channel == "grpc" and "JSON API" not in label
+        return channel != "rest" and "JSON API" not in label
     return True
 
 
@@ -66,7 +81,8 @@ def run_client(cmd, channel, scenario, calls=None, threads=None, warmup=None):
     args = cmd + ["--transport", channel, "--scenario", scenario, "--target", target(channel, scenario),
                   "--data", DATA, "--calls", str(calls or c), "--warmup", str(w if warmup is None else warmup),
                   "--threads", str(threads or t)]
-    env = dict(os.environ, LIBCLARIFAI_PATH=os.path.join(ROOT, "build", "lib", "libclarifai.so.1"))
+    env = dict(os.environ, LIBCLARIFAI_PATH=os.path.join(ROOT, "build", "lib", "libclarifai.so.1"),
+               CLARIFAI_ROOT_CERTIFICATES_PATH=os.path.join(TLS_DIR, "cert.pem"))
     p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({p.returncode}): {p.stderr.strip()[-2000:]}")
@@ -87,12 +103,17 @@ def start_responders():
     shutil.copy(os.path.join(HERE, "nginx.conf"), os.path.join(BENCH, "nginx.conf"))
     os.makedirs(os.path.join(BENCH, "tmp"), exist_ok=True)
     nginx = subprocess.Popen(["nginx", "-p", BENCH + "/", "-c", "nginx.conf"])
-    grpc = subprocess.Popen([os.path.join(BENCH, "grpc_responder"),
-                             f"18432:{DATA}/predict1.pb:{DATA}/stream.pb", f"18433:{DATA}/predict32.pb"],
+    os.makedirs(TLS_DIR, exist_ok=True)
+    cert, key = make_self_signed_cert(TLS_DIR)
+    grpc = subprocess.Popen([os.path.join(BENCH, "grpc_responder"), "--tls", str(cert), str(key),
+                             f"18432:{DATA}/predict1.pb:{DATA}/stream.pb", f"18433:{DATA}/predict32.pb",
+                             f"s18434:{DATA}/predict1.pb:{DATA}/stream.pb", f"s18435:{DATA}/predict32.pb"],
                             stderr=subprocess.DEVNULL)
     wait_port(18431, "nginx")
     wait_port(18432, "grpc_responder")
     wait_port(18433, "grpc_responder")
+    wait_port(18434, "grpc_responder")
+    wait_port(18435, "grpc_responder")
     return nginx, grpc
 
 
@@ -204,8 +225,8 @@ def write_results(results, cap, prof, info, rounds, seconds):
     lines += [f"- {k}: {v}" for k, v in info.items()]
     lines += ["", "## Method", "",
               "- Responders on loopback, canned answers generated once with the official Python classes "
-              "(make_responses.py): REST by nginx (`return 200`, HTTP/1.1 keep-alive), gRPC h2c by "
-              "grpc_responder.c (libnghttp2, answer framed + trailers `grpc-status: 0`).",
+              "(make_responses.py): REST by nginx (`return 200`, HTTP/1.1 keep-alive), gRPC (h2c, and TLS for the "
+              "grpcs rows) by grpc_responder.c (libnghttp2, OpenSSL; answer framed + trailers `grpc-status: 0`).",
               f"- {rounds} rounds; in each, every scenario runs every client as its own process, the order of the "
               "clients rotating and reversing from round to round. Per process: warm-up calls first (not "
               "measured), then N calls; CPU = user+sys of the whole client process (getrusage, all its "
@@ -214,10 +235,14 @@ def write_results(results, cap, prof, info, rounds, seconds):
               "- Every call's answer is checked (status, 20 concepts per output, 32 outputs, 1,000 stream "
               "messages); the C and Python clients read every concept's name and value.",
               "- \"vs official gRPC\": client CPU per call / that of the official Python client on gRPC in the "
-              "same scenario (< 1 is cheaper). \"vs floor\": / raw libcurl on the same channel.",
+              "same scenario (< 1 is cheaper); for the grpcs rows, on gRPC over TLS. \"vs floor\": / raw libcurl "
+              "on the same channel.",
+              "- grpcs: the gRPC responder over TLS (OpenSSL, ALPN h2, a self-signed certificate made for the run), "
+              "as api.clarifai.com is reached; every client keeps its connection there, libclarifai's calls run on "
+              "the channel's multi handle.",
               f"- libcurl here is {info['libcurl']}: before 8.0 it cannot reuse an h2c (cleartext HTTP/2) "
               "connection, so libclarifai's gRPC channel (and the floor, to do the same exchange) opens a "
-              "TCP connection per call; grpcio keeps one. TLS gRPC channels are not affected (not measured here).",
+              "TCP connection per call; grpcio keeps one. TLS gRPC channels are not affected (the grpcs rows).",
               f"- Total run time: {seconds:.0f} s.", ""]
     lines += ["## Responder capacity", "",
               "The floor client (raw libcurl, 8 threads/connections) drives each responder; the responder's own "
@@ -231,7 +256,6 @@ def write_results(results, cap, prof, info, rounds, seconds):
                      f"{r['client_calls_s']:,.0f} | {best:,.0f} |")
     lines += [""]
     for s, (desc, calls, warm, threads) in SCENARIOS.items():
-        base = results.get((s,) + BASELINE)
         unit = "stream" if s == "e" else "call"
         lines += [f"## ({s}) {desc}", "",
                   f"{calls} calls x {rounds} rounds per client, {threads} thread(s), {warm} warm-up call(s) per thread.", "",
@@ -242,6 +266,7 @@ def write_results(results, cap, prof, info, rounds, seconds):
             if not v:
                 continue
             floor = results.get((s, "raw libcurl (floor)", channel))
+            base = results.get((s,) + baseline(channel))
             vs = ratio(v['cpu_us'], base['cpu_us']) if base else "n/a"
             vf = ratio(v['cpu_us'], floor['cpu_us']) if floor else "n/a"
             lines.append(f"| {label} | {channel} | {v['cpu_us']:,.0f} | {vs} | {vf} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | "

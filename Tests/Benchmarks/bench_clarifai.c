@@ -15,8 +15,10 @@ static clarifai_input batch[32];
 static int use_json;
 
 static int bench_setup(const bench_opts *o) {
-  clarifai_channel *ch = !strcmp(o->transport, "rest") ? clarifai_channel_new_json(o->target)
-                                                       : clarifai_channel_new_grpc_insecure(o->target);
+  /* grpcs trusts the responder's certificate through $CLARIFAI_ROOT_CERTIFICATES_PATH. */
+  clarifai_channel *ch = !strcmp(o->transport, "rest")    ? clarifai_channel_new_json(o->target)
+                         : !strcmp(o->transport, "grpcs") ? clarifai_channel_new_grpc(o->target)
+                                                          : clarifai_channel_new_grpc_insecure(o->target);
   if (!ch) { fprintf(stderr, "channel: %s\n", clarifai_last_error()); return 1; }
   client = clarifai_client_new(ch, "bench-token", "bench-user", "bench-app");
   clarifai_channel_free(ch);

@@ -14,7 +14,7 @@ typedef struct { CURL *h; sink s; struct curl_slist *hdr; } worker;
 static worker workers[64];
 static char *body, url[1024];
 static size_t body_len, min_answer;
-static int grpc, fresh;
+static int grpc, tls, fresh;
 
 static size_t on_data(char *p, size_t sz, size_t n, void *u) {
   sink *s = u;
@@ -33,18 +33,20 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u) {
 
 static int bench_setup(const bench_opts *o) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  grpc = !strcmp(o->transport, "grpc");
+  tls = !strcmp(o->transport, "grpcs");
+  grpc = tls || !strcmp(o->transport, "grpc");
   fresh = !strcmp(o->api, "fresh");
   /* libcurl < 8.0 cannot reuse an h2c prior-knowledge connection (curl issue #10634: the second
      request fails with CURLE_HTTP2); libclarifai opens a connection per call there, so does the floor. */
-  if (grpc && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) fresh = 1;
+  if (grpc && !tls && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) fresh = 1;
   const char *s = o->scenario, *name = !strcmp(s, "c") ? "bytes" : !strcmp(s, "d") ? "batch" : !strcmp(s, "e") ? "stream" : "url";
   char file[64];
   snprintf(file, sizeof file, "req_%s.%s", name, grpc ? "pb" : "json");
   body = bench_read_file(o->data_dir, file, &body_len);
   min_answer = !strcmp(s, "d") ? 30000 : !strcmp(s, "e") ? 50000 : 1000;
   if (grpc)
-    snprintf(url, sizeof url, "http://%s/clarifai.api.V2/%s", o->target, !strcmp(s, "e") ? "GenerateModelOutputs" : "PostModelOutputs");
+    snprintf(url, sizeof url, "%s://%s/clarifai.api.V2/%s", tls ? "https" : "http", o->target,
+             !strcmp(s, "e") ? "GenerateModelOutputs" : "PostModelOutputs");
   else
     snprintf(url, sizeof url, "%s/v2/users/bench-user/apps/bench-app/models/%s/outputs", o->target,
              !strcmp(s, "d") ? "batch32" : "general-image-recognition");
@@ -64,7 +66,10 @@ static int bench_setup(const bench_opts *o) {
     curl_easy_setopt(w->h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(w->h, CURLOPT_HEADERDATA, &w->s);
     curl_easy_setopt(w->h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(w->h, CURLOPT_HTTP_VERSION, grpc ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(w->h, CURLOPT_HTTP_VERSION, tls ? CURL_HTTP_VERSION_2TLS
+                                                 : grpc ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_1_1);
+    /* TLS: the responder's certificate, from the variable libclarifai reads too. */
+    if (tls) curl_easy_setopt(w->h, CURLOPT_CAINFO, getenv("CLARIFAI_ROOT_CERTIFICATES_PATH"));
     /* libcurl < 8 stalls an HTTP/2 transfer whose answer (with trailers) arrives faster than its
        receive buffer (16 kB by default) is drained, until its 200 ms / 1 s poll timeout: the floor
        uses a 512 kB buffer on gRPC (the batch answer is 32 kB, the stream 60 kB). */

@@ -3,7 +3,7 @@ libclarifai Python binding. Same options and JSON result line as the C clients (
 each thread makes `warmup` unmeasured calls, then the process's user+sys CPU time
 (resource.getrusage) and wall time are taken around the measured calls only.
 
-  bench_py.py --client official|binding --transport rest|grpc --scenario a|b|c|d|e --target T ...
+  bench_py.py --client official|binding --transport rest|grpc|grpcs --scenario a|b|c|d|e --target T ...
 
 One channel kind per process: creating an official channel switches a module-global deserializer.
 """
@@ -26,6 +26,9 @@ def official(args, image):
     if args.transport == "grpc":
         host, port = args.target.rsplit(":", 1)
         channel = ClarifaiChannel.get_insecure_grpc_channel(base=host, port=int(port))
+    elif args.transport == "grpcs":
+        channel = ClarifaiChannel.get_grpc_channel(base=args.target,
+                                                   root_certificates_path=os.environ["CLARIFAI_ROOT_CERTIFICATES_PATH"])
     else:
         channel = ClarifaiChannel.get_json_channel(base_url=args.target)
     stub = service_pb2_grpc.V2Stub(channel)
@@ -63,7 +66,8 @@ def official(args, image):
 
 def binding(args, image):
     from libclarifai import Channel, Client, Input
-    channel = Channel.grpc_insecure(args.target) if args.transport == "grpc" else Channel.json(args.target)
+    # grpcs trusts the responder's certificate through $CLARIFAI_ROOT_CERTIFICATES_PATH.
+    channel = {"grpc": Channel.grpc_insecure, "grpcs": Channel.grpc, "rest": Channel.json}[args.transport](args.target)
     client = Client(channel, pat=TOKEN, user_id=USER, app_id=APP)
     if args.scenario == "e":
         request = {"model_id": "llm", "inputs": [{"data": {"text": {"raw": "Write 1000 tokens"}}}]}
@@ -95,7 +99,7 @@ def cpu():
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--client", required=True, choices=["official", "binding"])
-    p.add_argument("--transport", default="rest", choices=["rest", "grpc"])
+    p.add_argument("--transport", default="rest", choices=["rest", "grpc", "grpcs"])
     p.add_argument("--scenario", default="a")
     p.add_argument("--target", required=True)
     p.add_argument("--data", default="build/bench/data")

@@ -1,9 +1,11 @@
 /*
- * gRPC responder of the client benchmarks: cleartext HTTP/2 (h2c, prior knowledge) on libnghttp2.
- * Answers every POST with a canned gRPC answer and the trailers grpc-status: 0.
+ * gRPC responder of the client benchmarks: HTTP/2 on libnghttp2, cleartext (h2c, prior knowledge)
+ * or over TLS (OpenSSL, ALPN h2). Answers every POST with a canned gRPC answer and the trailers
+ * grpc-status: 0.
  *
- *   grpc_responder PORT:UNARY_FILE[:STREAM_FILE] ...
+ *   grpc_responder [--tls CERT KEY] [s]PORT:UNARY_FILE[:STREAM_FILE] ...
  *
+ * A port written "sPORT" serves TLS with --tls's certificate.
  * UNARY_FILE holds one serialized response message (framed here with the 5-byte gRPC prefix);
  * STREAM_FILE holds already framed messages, sent for paths ending in "GenerateModelOutputs".
  * One thread per listening port accepts; one thread per connection serves it with blocking I/O.
@@ -16,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,8 +28,9 @@
 #include <unistd.h>
 
 typedef struct { unsigned char *data; size_t len; } blob;
-typedef struct { int port; blob unary; blob stream; int fd; } endpoint;
-typedef struct { int fd; endpoint *ep; nghttp2_session *session; } conn;
+typedef struct { int port; blob unary; blob stream; int fd; int tls; } endpoint;
+typedef struct { int fd; endpoint *ep; nghttp2_session *session; SSL *ssl; } conn;
+static SSL_CTX *tls_context;
 typedef struct { const blob *body; size_t off; int streaming; } stream_state;
 
 static blob read_file(const char *path, int framed) {
@@ -117,13 +121,25 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *
   return 0;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t n) {
+static int send_all(conn *c, const uint8_t *p, size_t n) {
   while (n) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    ssize_t w = c->ssl ? SSL_write(c->ssl, p, (int)n) : send(c->fd, p, n, MSG_NOSIGNAL);
+    if (w <= 0) { if (!c->ssl && errno == EINTR) continue; return -1; }
     p += w; n -= (size_t)w;
   }
   return 0;
+}
+
+static ssize_t receive(conn *c, uint8_t *buf, size_t len) {
+  if (c->ssl) return SSL_read(c->ssl, buf, (int)len);
+  return recv(c->fd, buf, len, 0);
+}
+
+static int select_h2(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                     unsigned int inlen, void *arg) {
+  (void)ssl; (void)arg;
+  return nghttp2_select_next_protocol((unsigned char **)out, outlen, in, inlen) == 1 ? SSL_TLSEXT_ERR_OK
+                                                                                    : SSL_TLSEXT_ERR_NOACK;
 }
 
 static int flush(conn *c) {
@@ -132,12 +148,22 @@ static int flush(conn *c) {
     ssize_t n = nghttp2_session_mem_send(c->session, &data);
     if (n < 0) return -1;
     if (n == 0) return 0;
-    if (send_all(c->fd, data, (size_t)n)) return -1;
+    if (send_all(c, data, (size_t)n)) return -1;
   }
 }
 
 static void *serve(void *arg) {
   conn *c = arg;
+  if (c->ep->tls) {
+    c->ssl = SSL_new(tls_context);
+    SSL_set_fd(c->ssl, c->fd);
+    if (SSL_accept(c->ssl) != 1) {
+      SSL_free(c->ssl);
+      close(c->fd);
+      free(c);
+      return NULL;
+    }
+  }
   nghttp2_session_callbacks *cb;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
@@ -155,12 +181,16 @@ static void *serve(void *arg) {
   static __thread uint8_t buf[1 << 16];
   while (flush(c) == 0) {
     if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session)) break;
-    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = receive(c, buf, sizeof buf);
+    if (n < 0 && !c->ssl && errno == EINTR) continue;
     if (n <= 0) break;
     if (nghttp2_session_mem_recv(c->session, buf, (size_t)n) < 0) break;
   }
   nghttp2_session_del(c->session);
+  if (c->ssl) {
+    SSL_shutdown(c->ssl);
+    SSL_free(c->ssl);
+  }
   close(c->fd);
   free(c);
   return NULL;
@@ -188,16 +218,29 @@ static void *accept_loop(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) { fprintf(stderr, "usage: %s PORT:UNARY_FILE[:STREAM_FILE] ...\n", argv[0]); return 2; }
+  int first = 1;
+  if (argc > 3 && !strcmp(argv[1], "--tls")) {
+    tls_context = SSL_CTX_new(TLS_server_method());
+    if (SSL_CTX_use_certificate_chain_file(tls_context, argv[2]) != 1 ||
+        SSL_CTX_use_PrivateKey_file(tls_context, argv[3], SSL_FILETYPE_PEM) != 1) {
+      fprintf(stderr, "cannot load %s / %s\n", argv[2], argv[3]);
+      return 1;
+    }
+    SSL_CTX_set_alpn_select_cb(tls_context, select_h2, NULL);
+    first = 4;
+  }
+  if (argc <= first) { fprintf(stderr, "usage: %s [--tls CERT KEY] [s]PORT:UNARY_FILE[:STREAM_FILE] ...\n", argv[0]); return 2; }
   signal(SIGPIPE, SIG_IGN);
   pthread_t threads[16];
-  int n = argc - 1 < 16 ? argc - 1 : 16;
+  int n = argc - first < 16 ? argc - first : 16;
   for (int i = 0; i < n; i++) {
     endpoint *ep = calloc(1, sizeof *ep);
-    char *spec = strdup(argv[i + 1]);
+    char *spec = strdup(argv[first + i]);
     char *port = strtok(spec, ":"), *unary = strtok(NULL, ":"), *stream = strtok(NULL, ":");
-    if (!port || !unary) { fprintf(stderr, "bad spec %s\n", argv[i + 1]); return 2; }
-    ep->port = atoi(port);
+    if (!port || !unary) { fprintf(stderr, "bad spec %s\n", argv[first + i]); return 2; }
+    ep->tls = port[0] == 's';
+    if (ep->tls && !tls_context) { fprintf(stderr, "%s: TLS port without --tls\n", argv[first + i]); return 2; }
+    ep->port = atoi(port + ep->tls);
     ep->unary = read_file(unary, 1);
     if (stream) ep->stream = read_file(stream, 0);
     ep->fd = socket(AF_INET, SOCK_STREAM, 0);
