@@ -544,6 +544,22 @@ def test_debug_log_names_calls_and_retries_but_not_the_token(misbehaving, server
     assert "secret-token-123" not in logged and "c2VjcmV0LWltYWdl" not in logged and server.token not in logged
 
 
+def test_a_batch_whose_every_request_fails_gives_the_servers_status(lib, any_client):
+    """130 inputs, both requests refused: the first failure is the batch's, with its own status
+    (not MIXED_STATUS, which would claim some inputs went through)."""
+    def predict_images(count):
+        inputs = (capi.Input * count)(*[capi.Input(capi.INPUT_IMAGE, b"https://x/a.jpg", None, 0, None, None)] * count)
+        handle = ctypes.c_void_p()
+        code = lib.clarifai_predict(any_client, b"text-echo", None, inputs, count, ctypes.byref(handle))
+        status = lib.clarifai_response_status_code(handle) if handle.value else None
+        lib.clarifai_response_free(handle)
+        return code, status
+
+    single = predict_images(2)
+    assert single[0] == capi.API and single[1] not in (None, 10000, 10010), single
+    assert predict_images(130) == single
+
+
 def test_a_failing_request_of_a_batch_keeps_the_other_outputs(lib, any_client):
     """130 inputs go out as 128 + 2; the second request fails as a whole (text-echo refuses images)."""
     texts = [f"t{i}".encode() for i in range(128)]

@@ -141,8 +141,8 @@ extension Client {
         let failures = results.enumerated().compactMap { index, result in
             if case .failure(let error) = result { return (index, error) } else { return nil }
         }
-        guard let base = results.lazy.compactMap({ try? $0.get() }).first
-                ?? failures.lazy.compactMap({ ($0.1 as? ClarifaiError)?.response }).first else {
+        // Every request failed: the first failure is the batch's (its own status, not a "mixed" one).
+        guard failures.count < results.count, let base = results.lazy.compactMap({ try? $0.get() }).first else {
             throw failures[0].1
         }
         guard let type = schema.message(base.messageType), let outputsField = type.field(named: "outputs"),
@@ -156,16 +156,20 @@ extension Client {
             guard number != outputsField.number, number != statusField.number || failures.isEmpty else { return }
             writer.field(number, value)
         }
+        func copyOutputs(of answer: Response) {
+            for index in 0..<answer.outputCount { writer.field(outputsField.number, .payload(answer.output(index))) }
+        }
         for (result, chunk) in zip(results, chunks) {
-            let response: Response?
             switch result {
-            case .success(let answer): response = answer
-            case .failure(let error): response = (error as? ClarifaiError)?.response
-            }
-            if let response, response.outputCount == chunk.count {
-                for index in 0..<response.outputCount { writer.field(outputsField.number, .payload(response.output(index))) }
-            } else if case .failure(let error) = result {
-                for input in chunk { Client.writeFailedOutput(input, error, field: outputsField.number, fields, to: &writer) }
+            case .success(let answer):
+                copyOutputs(of: answer)  // as the server gave them, whatever their number
+            case .failure(let error):
+                // A failed request's own outputs when it has one per input, else one per input carrying the failure.
+                if let answer = (error as? ClarifaiError)?.response, answer.outputCount == chunk.count {
+                    copyOutputs(of: answer)
+                } else {
+                    for input in chunk { Client.writeFailedOutput(input, error, field: outputsField.number, fields, to: &writer) }
+                }
             }
         }
         guard let (firstIndex, firstError) = failures.first else {

@@ -160,7 +160,10 @@ public final class Response: @unchecked Sendable {
     public func concepts(output index: Int) throws -> UnsafeBufferPointer<clarifai_concept> {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
-        let buffer = try conceptBuffer(try data(of: index, fields).flatMap { try WireFields.payloads($0, fields.dataConcepts) } ?? [], fields)
+        let concepts = try data(of: index, fields).map { data in
+            try decoding("outputs[\(index)].data") { try WireFields.payloads(data, fields.dataConcepts) }
+        } ?? []
+        let buffer = try conceptBuffer(concepts, fields)
         conceptBuffers[index] = buffer
         return UnsafeBufferPointer(buffer)
     }
@@ -169,44 +172,62 @@ public final class Response: @unchecked Sendable {
     public func regions(output index: Int) throws -> UnsafeBufferPointer<clarifai_region> {
         if let cached = regionBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
-        let regions = try data(of: index, fields).flatMap { try WireFields.payloads($0, fields.dataRegions) } ?? []
+        let regions = try data(of: index, fields).map { data in
+            try decoding("outputs[\(index)].data") { try WireFields.payloads(data, fields.dataRegions) }
+        } ?? []
         let buffer = UnsafeMutableBufferPointer<clarifai_region>.allocate(capacity: regions.count)
-        for (position, region) in regions.enumerated() {
-            var id: UnsafeRawBufferPointer?, value: Float = 0
+        var conceptBuffers: [UnsafeMutableBufferPointer<clarifai_concept>] = []
+        do {
+            for (position, region) in regions.enumerated() {
+                let (read, concepts) = try self.region(region, fields, place: "outputs[\(index)].data.regions[\(position)]")
+                conceptBuffers.append(concepts)
+                buffer[position] = read
+            }
+        } catch {
+            buffer.deallocate()
+            conceptBuffers.forEach { $0.deallocate() }
+            throw error
+        }
+        regionConceptBuffers += conceptBuffers
+        regionBuffers[index] = buffer
+        return UnsafeBufferPointer(buffer)
+    }
+
+    /// One Region message as a C struct, with its concepts' buffer (the caller keeps it).
+    private func region(_ region: UnsafeRawBufferPointer, _ fields: ResponseFields,
+                        place: String) throws -> (clarifai_region, UnsafeMutableBufferPointer<clarifai_concept>) {
+        var id: UnsafeRawBufferPointer?, value: Float = 0
+        var box = (top: Float(0), left: Float(0), bottom: Float(0), right: Float(0))
+        var concepts: [UnsafeRawBufferPointer] = []
+        try decoding(place) {
             var infoParts: [UnsafeRawBufferPointer] = [], dataParts: [UnsafeRawBufferPointer] = []
-            try decoding("outputs[\(index)].data.regions[\(position)]") {
-                try WireFields.forEach(region) { number, field in
+            try WireFields.forEach(region) { number, field in
+                switch number {
+                case fields.regionID: id = field.payload ?? id
+                case fields.regionValue: value = field.float ?? value
+                case fields.regionInfo: if let part = field.payload { infoParts.append(part) }
+                case fields.regionData: if let part = field.payload { dataParts.append(part) }
+                default: break
+                }
+            }
+            for boxPart in try infoParts.flatMap({ try WireFields.payloads($0, fields.infoBoundingBox) }) {
+                try WireFields.forEach(boxPart) { number, field in
                     switch number {
-                    case fields.regionID: id = field.payload ?? id
-                    case fields.regionValue: value = field.float ?? value
-                    case fields.regionInfo: if let part = field.payload { infoParts.append(part) }
-                    case fields.regionData: if let part = field.payload { dataParts.append(part) }
+                    case fields.boxTop: box.top = field.float ?? box.top
+                    case fields.boxLeft: box.left = field.float ?? box.left
+                    case fields.boxBottom: box.bottom = field.float ?? box.bottom
+                    case fields.boxRight: box.right = field.float ?? box.right
                     default: break
                     }
                 }
             }
-            var box = (top: Float(0), left: Float(0), bottom: Float(0), right: Float(0))
-            for info in infoParts {
-                for boxPart in try WireFields.payloads(info, fields.infoBoundingBox) {
-                    try WireFields.forEach(boxPart) { number, field in
-                        switch number {
-                        case fields.boxTop: box.top = field.float ?? box.top
-                        case fields.boxLeft: box.left = field.float ?? box.left
-                        case fields.boxBottom: box.bottom = field.float ?? box.bottom
-                        case fields.boxRight: box.right = field.float ?? box.right
-                        default: break
-                        }
-                    }
-                }
-            }
-            let concepts = try conceptBuffer(try dataParts.flatMap { try WireFields.payloads($0, fields.dataConcepts) }, fields)
-            regionConceptBuffers.append(concepts)
-            buffer[position] = clarifai_region(
-                id: strings.add(id), top_row: box.top, left_col: box.left, bottom_row: box.bottom, right_col: box.right,
-                value: value, concepts: UnsafePointer(concepts.baseAddress), concept_count: concepts.count)
+            concepts = try dataParts.flatMap { try WireFields.payloads($0, fields.dataConcepts) }
         }
-        regionBuffers[index] = buffer
-        return UnsafeBufferPointer(buffer)
+        let conceptBuffer = try self.conceptBuffer(concepts, fields)
+        return (clarifai_region(id: strings.add(id), top_row: box.top, left_col: box.left, bottom_row: box.bottom,
+                                right_col: box.right, value: value, concepts: UnsafePointer(conceptBuffer.baseAddress),
+                                concept_count: conceptBuffer.count),
+                conceptBuffer)
     }
 
     /// outputs[index].data.text.raw, or nil when absent.
@@ -228,7 +249,10 @@ public final class Response: @unchecked Sendable {
         if let cached = embeddingBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
         var values: [Float] = []
-        if let first = try data(of: index, fields).flatMap({ try WireFields.payloads($0, fields.dataEmbeddings).first }) {
+        let embeddings = try data(of: index, fields).map { data in
+            try decoding("outputs[\(index)].data") { try WireFields.payloads(data, fields.dataEmbeddings) }
+        } ?? []
+        if let first = embeddings.first {
             try decoding("outputs[\(index)].data.embeddings[0].vector") {
                 try WireFields.forEach(first) { number, field in
                     guard number == fields.embeddingVector else { return }

@@ -95,8 +95,13 @@ final class HTTPClient: @unchecked Sendable {
         }
     }
 
-/// libcurl before 8.0 cannot reuse a cleartext HTTP/2 (h2c) connection (curl issue #10634).
+    /// libcurl before 8.0 cannot reuse a cleartext HTTP/2 (h2c) connection (curl issue #10634).
     static let reusesCleartextHTTP2: Bool = ccurl_version_info().pointee.version_num >= 0x08_00_00
+
+    /// libcurl before 8.1 can leave an HTTP/2 connection, with all its streams, stuck after a
+    /// stream was paused and resumed (curl #10988): there a slow consumer's bytes are buffered
+    /// instead (as such libcurl itself would buffer a paused stream's, curl #4939).
+    static let pausesStreamsAlone: Bool = ccurl_version_info().pointee.version_num >= 0x08_01_00
 }
 
 /// curl_global_init must run once before any other libcurl call.
@@ -117,7 +122,8 @@ typealias Consumer = (UnsafeRawBufferPointer, ResponseHead) -> Bool
 /// What the callbacks collect during one exchange. On the multi handle the callbacks run on its
 /// thread: streamed bytes are then handed to the calling thread through `handOff`.
 private final class ExchangeSink: @unchecked Sendable {
-    /// Streamed bytes a slow consumer has not taken yet, before libcurl is asked to pause.
+    /// Streamed bytes a slow consumer has not taken yet, before libcurl is asked to pause (where
+    /// a pause holds back only that stream, see HTTPClient.pausesStreamsAlone).
     static let maximumPendingBytes = 4 << 20
 
     enum Verdict { case accepted, stop, pause }
@@ -156,7 +162,7 @@ private final class ExchangeSink: @unchecked Sendable {
         if let handOff {
             let head = head
             return handOff.update { state in
-                guard state.pending.count < ExchangeSink.maximumPendingBytes else {
+                guard state.pending.count < ExchangeSink.maximumPendingBytes || !HTTPClient.pausesStreamsAlone else {
                     state.paused = true
                     return .pause
                 }
@@ -462,8 +468,9 @@ final class Multiplexer: @unchecked Sendable {
         while let message = curl_multi_info_read(multi, &left) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
                   let sink = active.removeValue(forKey: easy) else { continue }
+            let result = message.pointee.data.result  // the message is gone once the handle is removed
             curl_multi_remove_handle(multi, easy)
-            sink.finish(message.pointee.data.result)
+            sink.finish(result)
         }
     }
 }
