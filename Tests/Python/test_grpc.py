@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -182,3 +183,35 @@ def test_gzip_compressed_answers_are_decoded(lib, grpc_client, server):
     assert code == capi.OK, lib.clarifai_last_error()
     assert lib.clarifai_response_text(handle, 0) == b"x" * (5 * 1024 * 1024)
     lib.clarifai_response_free(handle)
+
+
+def test_tls_channel_multiplexes_streams_of_many_threads(lib, tls_server):
+    """8 threads on one TLS channel at once, each running whole streams, cancelled streams and
+    unary calls: over the channel's one multi handle every result stays right and every
+    cancelled stream ends at once."""
+    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
+    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
+    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"tls-threads")
+    lib.clarifai_channel_free(channel)
+    problems = []
+
+    def work():
+        for _ in range(4):
+            code, error, messages = stream(lib, client, "stream-count", "200")
+            if code != capi.OK or [m["outputs"][0]["data"]["text"]["raw"] for m in messages] != [str(i) for i in range(200)]:
+                problems.append(("whole", code, error, len(messages)))
+            started = time.monotonic()
+            code, error, messages = stream(lib, client, "stream-forever", stop_after=3)
+            if code != capi.CANCELLED or len(messages) != 3 or time.monotonic() - started > 2:
+                problems.append(("cancelled", code, error, len(messages), time.monotonic() - started))
+            if capi.call(lib, client, "ListConcepts").code != capi.OK:
+                problems.append(("unary",))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    lib.clarifai_client_free(client)
+    assert not any(thread.is_alive() for thread in threads), "a call did not end"
+    assert not problems, problems[:3]

@@ -18,6 +18,8 @@ public final class Response: @unchecked Sendable {
     public let requestIDPointer: UnsafePointer<CChar>
     /// The payload of each entry of `outputs` (when the message type has Output entries).
     private let outputs: [UnsafeRawBufferPointer]
+    /// Whether the message carries a `status` (a REST answer without one is not a Clarifai reply).
+    private let hasStatus: Bool
     /// The REST server's JSON text, until `json()` hands it out NUL-terminated.
     private var serverJSON: [UInt8]?
     private var jsonText: UnsafeMutablePointer<CChar>?
@@ -56,8 +58,6 @@ public final class Response: @unchecked Sendable {
         }
         try self.init(binary: bytes, messageType: messageType)
     }
-
-    private let hasStatus: Bool
 
     /// A message already checked, or built by the library (e.g. merged batch outputs).
     convenience init(binary bytes: UnsafeRawBufferPointer, messageType: String) throws {
