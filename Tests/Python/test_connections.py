@@ -69,3 +69,21 @@ def test_tls_grpc_multiplexes_concurrent_calls(lib, tls_server):
     assert len(records) == threads_count * calls_each
     peers = {record["peer"] for record in records}
     assert len(peers) <= 2, peers
+
+
+def test_tls_grpc_moves_to_new_connections_every_500_calls(lib, tls_server):
+    """libcurl 7.88 resets every finished HTTP/2 stream, and servers guarding against rapid resets
+    (nghttp2: 1,000, then 33/s) close a connection that sent too many: the channel starts a new
+    multi handle, with a new connection, every 500 calls. 1,000 calls: two connections, in order."""
+    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
+    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
+    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"rotate")
+    lib.clarifai_channel_free(channel)
+    clear_recorded_requests(tls_server.rest_url)
+    for _ in range(CALLS):
+        result = capi.call(lib, client, "ListConcepts")
+        assert result.code == capi.OK, result.error
+    lib.clarifai_client_free(client)
+    peers = [record["peer"] for record in recorded_requests(tls_server.rest_url)]
+    assert len(peers) == CALLS
+    assert len(set(peers[:500])) == 1 and len(set(peers[500:])) == 1 and peers[0] != peers[500], (peers[0], peers[500])

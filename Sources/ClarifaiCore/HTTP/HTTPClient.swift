@@ -60,8 +60,16 @@ final class HTTPClient: @unchecked Sendable {
     private let idleHandles = Locked<[CurlHandle]>([])
     private let share = CurlShare()
     /// Started on the first multiplexed exchange.
-    private let multiplexer = Locked<Multiplexer?>(nil)
+    /// The multi handle of multiplexed exchanges (started by the first), and how many it took.
+    private let multiplexer = Locked<(current: Multiplexer?, exchanges: Int)>((nil, 0))
     let userAgent: String
+
+    /// Exchanges a multi handle takes before a new one (with new connections, resuming their TLS
+    /// sessions) takes over and it ends once its own are done. libcurl 7.88 ends every finished
+    /// HTTP/2 stream with an RST_STREAM, and servers guarding against "rapid reset" attacks close
+    /// a connection that sent too many (nghttp2's default: 1,000, then 33 per second), failing the
+    /// calls in flight on it.
+    static let exchangesPerMultiplexer = 500
 
     init(userAgent: String) {
         _ = CurlGlobal.initialized
@@ -69,7 +77,7 @@ final class HTTPClient: @unchecked Sendable {
     }
 
     deinit {
-        multiplexer.withLock { $0?.stop() }
+        multiplexer.withLock { $0.current?.stop() }
         // The handles go before the share they use.
         idleHandles.withLock { $0.removeAll() }
     }
@@ -79,18 +87,23 @@ final class HTTPClient: @unchecked Sendable {
     /// exchange (which then throws .cancelled). The consumer runs on the calling thread.
     func perform(_ request: HTTPRequest, consumer: Consumer? = nil) throws -> HTTPResponse {
         let handle = idleHandles.withLock { $0.popLast() } ?? CurlHandle()
-        let multiplexer = request.multiplexes ? try runningMultiplexer() : nil
+        let multiplexer = request.multiplexes ? { self.multiplexerForNextExchange() } : nil
         let response = try handle.perform(request, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
         // A handle goes back to the pool only after a clean exchange.
         idleHandles.withLock { $0.append(handle) }
         return response
     }
 
-    private func runningMultiplexer() throws -> Multiplexer {
-        try multiplexer.withLock { current in
-            if let current { return current }
-            guard let started = Multiplexer() else { throw ClarifaiError(.internal, "libcurl could not start a multi handle") }
-            current = started
+    /// The multi handle for the next exchange; nil when libcurl cannot start one.
+    private func multiplexerForNextExchange() -> Multiplexer? {
+        multiplexer.withLock { state in
+            if let current = state.current, state.exchanges < HTTPClient.exchangesPerMultiplexer {
+                state.exchanges += 1
+                return current
+            }
+            guard let started = Multiplexer(share: share) else { return nil }
+            state.current?.retire()
+            state = (started, 1)
             return started
         }
     }
@@ -225,10 +238,10 @@ private final class CurlHandle: @unchecked Sendable {
 
     deinit { curl_easy_cleanup(raw) }
 
-    /// Runs the exchange on this thread, or on `multiplexer` (the calling thread waits for it
-    /// and runs the consumer).
+    /// Runs the exchange on this thread, or on a multi handle from `multiplexer` (the calling
+    /// thread waits for it and runs the consumer).
     func perform(_ request: HTTPRequest, userAgent: String, share: CurlShare, consumer: Consumer?,
-                 multiplexer: Multiplexer?) throws -> HTTPResponse {
+                 multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         curl_easy_reset(raw)
         let sink = ExchangeSink(consumer: consumer, handsOff: multiplexer != nil)
@@ -287,7 +300,14 @@ private final class CurlHandle: @unchecked Sendable {
             case "POST": break
             default: ccurl_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method)
             }
-            let run = { multiplexer?.run(raw, sink, consumer: consumer) ?? curl_easy_perform(raw) }
+            let run = {
+                guard let multiplexer else { return curl_easy_perform(raw) }
+                // A multi handle that ended before taking the exchange hands it on to the next one.
+                while true {
+                    guard let current = multiplexer() else { return CURLE_FAILED_INIT }
+                    if let result = current.run(raw, sink, consumer: consumer) { return result }
+                }
+            }
             guard let body = request.body else { return run() }
             return body.withUnsafeBytes { bytes in
                 ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
@@ -370,14 +390,18 @@ final class Multiplexer: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
-    private let requests = Locked<(operations: [Operation], stopping: Bool)>(([], false))
+    /// Kept alive while the multi handle's connections may use its TLS sessions.
+    private let share: CurlShare
+    /// `stopping`: end once the exchanges in progress are done; `ended`: done, takes no more.
+    private let requests = Locked<(operations: [Operation], stopping: Bool, ended: Bool)>(([], false, false))
     /// The exchanges in progress; touched by the multi handle's thread only.
     private var active: [UnsafeMutableRawPointer: ExchangeSink] = [:]
     private var thread = pthread_t()
 
-    init?() {
+    init?(share: CurlShare) {
         guard let multi = curl_multi_init() else { return nil }
         self.multi = multi
+        self.share = share
         ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX)
         let context = Unmanaged.passRetained(self).toOpaque()
         let created = pthread_create(&thread, nil, { context in
@@ -392,18 +416,26 @@ final class Multiplexer: @unchecked Sendable {
         }
     }
 
-    /// Ends the thread once the exchanges in progress are done; then the multi handle goes.
+    /// Ends the thread, and the multi handle with its connections, once the exchanges in progress
+    /// are done; waits for that.
     func stop() {
         requests.withLock { $0.stopping = true }
         curl_multi_wakeup(multi)
         pthread_join(thread, nil)
-        curl_multi_cleanup(multi)
+    }
+
+    /// Like stop, without waiting: the thread ends by itself once its exchanges are done.
+    func retire() {
+        requests.withLock { $0.stopping = true }
+        curl_multi_wakeup(multi)
+        pthread_detach(thread)
     }
 
     /// Runs the exchange configured on `easy` and returns its result; meanwhile hands the streamed
-    /// bytes to `consumer` on this thread.
-    fileprivate func run(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink, consumer: Consumer?) -> CURLcode {
-        submit(.add(easy, sink))
+    /// bytes to `consumer` on this thread. nil when this multi handle has ended (retired) and
+    /// took nothing.
+    fileprivate func run(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink, consumer: Consumer?) -> CURLcode? {
+        guard submit(.add(easy, sink)) else { return nil }
         guard let handOff = sink.handOff, let consumer else {
             return sink.completion.withLock(waitingUntil: { $0 != nil }) { $0! }
         }
@@ -423,14 +455,21 @@ final class Multiplexer: @unchecked Sendable {
         }
     }
 
-    private func submit(_ operation: Operation) {
-        requests.withLock { $0.operations.append(operation) }
-        curl_multi_wakeup(multi)
+    /// Hands an operation to the multi handle's thread; false when it has ended.
+    @discardableResult
+    private func submit(_ operation: Operation) -> Bool {
+        let taken = requests.withLock { state in
+            if !state.ended { state.operations.append(operation) }
+            return !state.ended
+        }
+        if taken { curl_multi_wakeup(multi) }
+        return taken
     }
 
     private func loop() {
+        defer { curl_multi_cleanup(multi) }
         while true {
-            guard applyRequests() || !active.isEmpty else { return }
+            if !applyRequests() && active.isEmpty && hasEnded() { return }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             finishCompleted()
@@ -461,6 +500,14 @@ final class Multiplexer: @unchecked Sendable {
             }
         }
         return !stopping
+    }
+
+    /// Ends when no operation came in since the last look (under the lock that submit takes).
+    private func hasEnded() -> Bool {
+        requests.withLock { state in
+            state.ended = state.operations.isEmpty
+            return state.ended
+        }
     }
 
     private func finishCompleted() {
