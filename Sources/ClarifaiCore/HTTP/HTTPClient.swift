@@ -59,7 +59,6 @@ final class HTTPClient: @unchecked Sendable {
 
     private let idleHandles = Locked<[CurlHandle]>([])
     private let share = CurlShare()
-    /// Started on the first multiplexed exchange.
     /// The multi handle of multiplexed exchanges (started by the first), and how many it took.
     private let multiplexer = Locked<(current: Multiplexer?, exchanges: Int)>((nil, 0))
     let userAgent: String
@@ -419,15 +418,13 @@ final class Multiplexer: @unchecked Sendable {
     /// Ends the thread, and the multi handle with its connections, once the exchanges in progress
     /// are done; waits for that.
     func stop() {
-        requests.withLock { $0.stopping = true }
-        curl_multi_wakeup(multi)
+        notify { $0.stopping = true }
         pthread_join(thread, nil)
     }
 
     /// Like stop, without waiting: the thread ends by itself once its exchanges are done.
     func retire() {
-        requests.withLock { $0.stopping = true }
-        curl_multi_wakeup(multi)
+        notify { $0.stopping = true }
         pthread_detach(thread)
     }
 
@@ -458,12 +455,19 @@ final class Multiplexer: @unchecked Sendable {
     /// Hands an operation to the multi handle's thread; false when it has ended.
     @discardableResult
     private func submit(_ operation: Operation) -> Bool {
-        let taken = requests.withLock { state in
-            if !state.ended { state.operations.append(operation) }
-            return !state.ended
+        notify { $0.operations.append(operation) }
+    }
+
+    /// Changes the requests and wakes the multi handle's thread, unless it has ended (then false).
+    /// Under the lock: the thread ends, and frees the multi handle, only after taking it.
+    @discardableResult
+    private func notify(_ change: (inout (operations: [Operation], stopping: Bool, ended: Bool)) -> Void) -> Bool {
+        requests.withLock { state in
+            guard !state.ended else { return false }
+            change(&state)
+            curl_multi_wakeup(multi)
+            return true
         }
-        if taken { curl_multi_wakeup(multi) }
-        return taken
     }
 
     private func loop() {
