@@ -473,10 +473,13 @@ final class Multiplexer: @unchecked Sendable {
     private func loop() {
         defer { curl_multi_cleanup(multi) }
         while true {
-            if !applyRequests() && active.isEmpty && hasEnded() { return }
+            let stopping = !applyRequests()
+            if stopping && active.isEmpty && hasEnded() { return }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             finishCompleted()
+            // An ending multi handle whose last exchange just finished ends now, not after a poll.
+            if stopping && active.isEmpty { continue }
             curl_multi_poll(multi, nil, 0, 1000, nil)
         }
     }
