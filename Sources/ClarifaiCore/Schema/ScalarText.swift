@@ -67,7 +67,7 @@ enum ScalarText {
             index += 1
         }
         if index < text.count {
-            // An exponent: e, sign, at most 3 digits.
+            // An exponent: e, an optional sign, digits (beyond 999 the full parser reads it).
             index += 1
             var exponentNegative = false
             if index < text.count, text[index] == UInt8(ascii: "-") || text[index] == UInt8(ascii: "+") {
