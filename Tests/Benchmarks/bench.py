@@ -239,7 +239,9 @@ def write_results(results, cap, prof, info, rounds, seconds):
               "on the same channel.",
               "- grpcs: the gRPC responder over TLS (OpenSSL, ALPN h2, a self-signed certificate made for the run), "
               "as api.clarifai.com is reached; every client keeps its connection there, libclarifai's calls run on "
-              "the channel's multi handle.",
+              "the channel's multi handle. The responder lifts nghttp2's rapid-reset guard: libcurl 7.88 resets "
+              "every finished stream, and with the guard the floor's connection would be closed after ~1,000 calls "
+              "(libclarifai moves to a new connection every 500 calls).",
               f"- libcurl here is {info['libcurl']}: before 8.0 it cannot reuse an h2c (cleartext HTTP/2) "
               "connection, so libclarifai's gRPC channel (and the floor, to do the same exchange) opens a "
               "TCP connection per call; grpcio keeps one. TLS gRPC channels are not affected (the grpcs rows).",
