@@ -5,6 +5,16 @@ struct CodecError: Error {
 
     init(_ problem: String) { self.problem = problem }
 
+    /// Any error of a conversion as a CodecError: the readers' errors by their message.
+    init(converting error: any Error) {
+        switch error {
+        case let codecError as CodecError: self = codecError
+        case let wireError as WireReader.WireError: self.init(wireError.description)
+        case let syntaxError as JSONReader.SyntaxError: self.init(syntaxError.message)
+        default: self.init("\(error)")
+        }
+    }
+
     /// The same error one level up: `component` is a field name or an index like "[3]".
     func inside(_ component: String) -> CodecError {
         var copy = self

@@ -26,12 +26,8 @@ struct JSONToProto {
         do {
             try converter.messageBody(type, depth: 0)
             try converter.reader.expectEnd()
-        } catch let error as CodecError {
-            throw error
-        } catch let error as JSONReader.SyntaxError {
-            throw CodecError(error.message)
         } catch {
-            throw CodecError("\(error)")
+            throw CodecError(converting: error)
         }
         return converter.writer.bytes
     }
@@ -113,7 +109,7 @@ struct JSONToProto {
         } else if field.isRepeated {
             guard try reader.peekKind() == .array else { throw CodecError("expected a JSON array") }
             try reader.beginArray()
-            let packed = JSONToProto.isPackable(field.kind)
+            let packed = field.kind.wireType != .lengthDelimited
             let mark = packed ? writer.beginLengthDelimited(field.number) : 0
             var first = true
             var position = 0
@@ -132,12 +128,6 @@ struct JSONToProto {
         }
     }
 
-    private static func isPackable(_ kind: Field.Kind) -> Bool {
-        switch kind {
-        case .string, .bytes, .message, .group: return false
-        default: return true
-        }
-    }
 
     // MARK: Values
 
@@ -169,17 +159,7 @@ struct JSONToProto {
             guard decoded else { throw CodecError("invalid base64") }
         default:
             guard let bits = try scalarBits(field), alwaysWrite || bits != 0 else { return }
-            switch JSONToProto.wireType(field.kind) {
-            case .fixed32:
-                writer.tag(field.number, .fixed32)
-                writer.fixed32(UInt32(truncatingIfNeeded: bits))
-            case .fixed64:
-                writer.tag(field.number, .fixed64)
-                writer.fixed64(bits)
-            default:
-                writer.tag(field.number, .varint)
-                writer.varint(bits)
-            }
+            writer.field(field.number, .bits(bits, field.kind.wireType))
         }
     }
 
@@ -202,19 +182,7 @@ struct JSONToProto {
     /// One element of a packed list: the value without a tag.
     private mutating func packedValue(_ field: Field) throws {
         guard let bits = try scalarBits(field) else { return }
-        switch JSONToProto.wireType(field.kind) {
-        case .fixed32: writer.fixed32(UInt32(truncatingIfNeeded: bits))
-        case .fixed64: writer.fixed64(bits)
-        default: writer.varint(bits)
-        }
-    }
-
-    private static func wireType(_ kind: Field.Kind) -> WireReader.WireType {
-        switch kind {
-        case .fixed32, .sfixed32, .float: return .fixed32
-        case .fixed64, .sfixed64, .double: return .fixed64
-        default: return .varint
-        }
+        writer.scalar(bits, field.kind.wireType)
     }
 
     /// A number, bool or enum as the bits its wire encoding carries (varint or fixed width).
@@ -370,17 +338,7 @@ struct JSONToProto {
             guard let keyBits else { throw CodecError("map key '\(key)' is not a \(field.kind)") }
             bits = keyBits
         }
-        switch JSONToProto.wireType(field.kind) {
-        case .fixed32:
-            writer.tag(1, .fixed32)
-            writer.fixed32(UInt32(truncatingIfNeeded: bits))
-        case .fixed64:
-            writer.tag(1, .fixed64)
-            writer.fixed64(bits)
-        default:
-            writer.tag(1, .varint)
-            writer.varint(bits)
-        }
+        writer.field(1, .bits(bits, field.kind.wireType))
     }
 
     // MARK: Well-known types

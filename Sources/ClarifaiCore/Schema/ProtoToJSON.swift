@@ -18,10 +18,8 @@ struct ProtoToJSON {
         var converter = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16)
         do {
             try converter.message(bytes, type: type, depth: 0, excluding: excluding)
-        } catch let error as CodecError {
-            throw error
         } catch {
-            throw CodecError("\(error)")
+            throw CodecError(converting: error)
         }
         return converter.output
     }
@@ -95,7 +93,7 @@ struct ProtoToJSON {
         var reader = WireReader(bytes)
         while let (number, wireType) = try reader.readTag() {
             guard number <= UInt64(Int32.max), let index = type.fieldIndex(number: Int(number)),
-                  type.accepts(index, wireType) else {
+                  type.fields[index].accepts(wireType) else {
                 try reader.skip(wireType)
                 continue
             }
@@ -114,17 +112,6 @@ struct ProtoToJSON {
             }
             occurrences.append(occurrence)
         }
-    }
-
-    static func accepts(_ field: Field, _ wireType: WireReader.WireType) -> Bool {
-        let natural: WireReader.WireType
-        switch field.kind {
-        case .int32, .int64, .uint32, .uint64, .sint32, .sint64, .bool, .enum: natural = .varint
-        case .fixed32, .sfixed32, .float: natural = .fixed32
-        case .fixed64, .sfixed64, .double: natural = .fixed64
-        case .string, .bytes, .message, .group: natural = .lengthDelimited
-        }
-        return wireType == natural || (field.isRepeated && wireType == .lengthDelimited && natural != .lengthDelimited)
     }
 
     // MARK: Members
@@ -155,11 +142,11 @@ struct ProtoToJSON {
             var position = 0
             for index in group {
                 let occurrence = occurrences[index]
-                if occurrence.wireType == .lengthDelimited && field.kind != .string && field.kind != .bytes && field.kind != .message {
+                if occurrence.wireType == .lengthDelimited && field.kind.wireType != .lengthDelimited {
                     var packed = WireReader(slice(bytes, occurrence))
                     while !packed.isAtEnd {
                         let bits: UInt64
-                        switch ProtoToJSON.packedWireType(field.kind) {
+                        switch field.kind.wireType {
                         case .fixed32: bits = UInt64(try packed.readFixed32())
                         case .fixed64: bits = try packed.readFixed64()
                         default: bits = try packed.readVarint()
@@ -229,7 +216,7 @@ struct ProtoToJSON {
             let entryBytes = slice(bytes, occurrence)
             while let (number, wireType) = try reader.readTag() {
                 let target = number == 1 ? entry.key : number == 2 ? entry.value : nil
-                guard let target, ProtoToJSON.accepts(target, wireType) else {
+                guard let target, target.accepts(wireType) else {
                     try reader.skip(wireType)
                     continue
                 }
@@ -382,14 +369,6 @@ struct ProtoToJSON {
         // 32-bit kinds read the low 32 bits of their varint; a bool is true for any nonzero varint.
         case .int32, .enum, .uint32, .sint32: return UInt32(truncatingIfNeeded: occurrence.bits) == 0
         default: return occurrence.bits == 0
-        }
-    }
-
-    private static func packedWireType(_ kind: Field.Kind) -> WireReader.WireType {
-        switch kind {
-        case .fixed32, .sfixed32, .float: return .fixed32
-        case .fixed64, .sfixed64, .double: return .fixed64
-        default: return .varint
         }
     }
 

@@ -103,9 +103,6 @@ final class MessageType: Sendable {
     /// A field by its original (snake_case) name or its JSON (lowerCamel) name.
     func field(named name: String) -> Field? { byName[name].map { fields[$0] } }
 
-    /// Whether the field at `index` can be read from a value of this wire type.
-    func accepts(_ index: Int, _ wireType: WireReader.WireType) -> Bool { ProtoToJSON.accepts(fields[index], wireType) }
-
     /// The position in `fields` of the field with this number.
     func fieldIndex(number: Int) -> Int? {
         if number < positionByNumber.count { return positionByNumber[number] >= 0 ? Int(positionByNumber[number]) : nil }
@@ -145,6 +142,16 @@ final class Field: @unchecked Sendable {
     enum Kind: Int, Sendable {
         case double = 1, float, int64, uint64, int32, fixed64, fixed32, bool, string, group, message,
              bytes, uint32, `enum`, sfixed32, sfixed64, sint32, sint64
+
+        /// How a value of this kind is encoded (one element of a packed list for scalars).
+        var wireType: WireReader.WireType {
+            switch self {
+            case .int32, .int64, .uint32, .uint64, .sint32, .sint64, .bool, .enum: return .varint
+            case .fixed32, .sfixed32, .float: return .fixed32
+            case .fixed64, .sfixed64, .double: return .fixed64
+            case .string, .bytes, .message, .group: return .lengthDelimited
+            }
+        }
     }
 
     let name: String
@@ -193,6 +200,12 @@ final class Field: @unchecked Sendable {
     /// proto2 fields).
     var hasPresence: Bool { !isRepeated && (kind == .message || oneofIndex != nil || isProto2) }
     var isMap: Bool { mapEntry != nil }
+
+    /// Whether a value of this wire type can be read into the field: its own, or a packed list
+    /// of scalars for a repeated one.
+    func accepts(_ wireType: WireReader.WireType) -> Bool {
+        wireType == kind.wireType || (isRepeated && wireType == .lengthDelimited && kind.wireType != .lengthDelimited)
+    }
 }
 
 /// A map field's entry type: its key and value fields (a class: a Field holds one).

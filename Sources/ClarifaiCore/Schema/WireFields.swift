@@ -58,12 +58,8 @@ enum WireFields {
                     break
                 }
             }
-        } catch let error as CodecError {
-            throw error
-        } catch let error as WireReader.WireError {
-            throw CodecError(error.description)
         } catch {
-            throw CodecError("\(error)")
+            throw CodecError(converting: error)
         }
     }
 }

@@ -80,22 +80,26 @@ extension WireWriter {
         append(contentsOf: value.utf8)
     }
 
-    /// A field read by WireFields, written back as it was.
+    /// A field with its tag (e.g. one read by WireFields, written back as it was).
     mutating func field(_ number: Int, _ value: WireValue) {
         switch value {
-        case .bits(let bits, .fixed32):
-            tag(number, .fixed32)
-            fixed32(UInt32(truncatingIfNeeded: bits))
-        case .bits(let bits, .fixed64):
-            tag(number, .fixed64)
-            fixed64(bits)
-        case .bits(let bits, _):
-            tag(number, .varint)
-            varint(bits)
+        case .bits(let bits, let wireType):
+            let written: WireReader.WireType = wireType == .fixed32 || wireType == .fixed64 ? wireType : .varint
+            tag(number, written)
+            scalar(bits, written)
         case .payload(let payload):
             tag(number, .lengthDelimited)
             varint(UInt64(payload.count))
             append(payload)
+        }
+    }
+
+    /// A scalar's bits without a tag (an element of a packed list): fixed width or varint.
+    mutating func scalar(_ bits: UInt64, _ wireType: WireReader.WireType) {
+        switch wireType {
+        case .fixed32: fixed32(UInt32(truncatingIfNeeded: bits))
+        case .fixed64: fixed64(bits)
+        default: varint(bits)
         }
     }
 }
