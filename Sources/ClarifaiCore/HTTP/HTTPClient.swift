@@ -145,6 +145,7 @@ private final class ExchangeSink: @unchecked Sendable {
         var head = ResponseHead()
         /// The write callback paused the transfer; taking `pending` asks for it to go on.
         var paused = false
+        /// Set when the exchange ended.
         var result: CURLcode?
     }
 
@@ -155,14 +156,17 @@ private final class ExchangeSink: @unchecked Sendable {
     var consumerStopped = false
     /// The consumer, when the callbacks run on the calling thread.
     private let consumer: Consumer?
-    /// Set when the callbacks run on the multi handle's thread and the body is streamed: the
-    /// calling thread takes the bytes from here and runs the consumer itself (the sink may outlive
-    /// the exchange on that thread for a moment, so it holds no consumer).
+    /// Set when the callbacks run on the multi handle's thread: the calling thread waits here for
+    /// the end, and takes streamed bytes from here to run the consumer itself (the sink may
+    /// outlive the exchange on that thread for a moment, so it holds no consumer).
     let handOff: Locked<HandOff>?
+    /// Whether body bytes go through `handOff` (rather than into `body`).
+    private let handsBytesOver: Bool
 
     init(consumer: Consumer?, handsOff: Bool) {
         self.consumer = handsOff ? nil : consumer
-        handOff = handsOff && consumer != nil ? Locked(HandOff()) : nil
+        handOff = handsOff ? Locked(HandOff()) : nil
+        handsBytesOver = handsOff && consumer != nil
     }
 
     /// Body bytes.
@@ -171,7 +175,7 @@ private final class ExchangeSink: @unchecked Sendable {
             consumerStopped = !consumer(data, head)
             return consumerStopped ? .stop : .accepted
         }
-        if let handOff {
+        if handsBytesOver, let handOff {
             let head = head
             return handOff.update { state in
                 guard state.pending.count < ExchangeSink.maximumPendingBytes || !HTTPClient.pausesStreamsAlone else {
@@ -192,13 +196,7 @@ private final class ExchangeSink: @unchecked Sendable {
     }
 
     /// The exchange ended with `code` (multi handle's thread).
-    func finish(_ code: CURLcode) {
-        completion.update { $0 = code }
-        handOff?.update { $0.result = code }
-    }
-
-    /// Set by `finish`, for the thread waiting on the multi handle.
-    let completion = Locked<CURLcode?>(nil)
+    func finish(_ code: CURLcode) { handOff?.update { $0.result = code } }
 
     /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").
     func receiveHeader(_ line: UnsafeRawBufferPointer) {
@@ -432,10 +430,9 @@ final class Multiplexer: @unchecked Sendable {
     /// bytes to `consumer` on this thread. nil when this multi handle has ended (retired) and
     /// took nothing.
     fileprivate func run(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink, consumer: Consumer?) -> CURLcode? {
+        guard let handOff = sink.handOff else { return CURLE_FAILED_INIT }
         guard submit(.add(easy, sink)) else { return nil }
-        guard let handOff = sink.handOff, let consumer else {
-            return sink.completion.withLock(waitingUntil: { $0 != nil }) { $0! }
-        }
+        guard let consumer else { return handOff.withLock(waitingUntil: { $0.result != nil }) { $0.result! } }
         while true {
             let (chunk, head, resumes, result) = handOff.withLock(waitingUntil: { !$0.pending.isEmpty || $0.result != nil }) { state in
                 defer {
