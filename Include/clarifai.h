@@ -17,7 +17,15 @@
  *  - A client keeps its channel alive: freeing the channel before the client is safe.
  *  - The library writes nothing to stdout or stderr unless CLARIFAI_LOG=debug is set (then one
  *    line per attempt and retry on stderr: method, URL, status, timing), and never puts the
- *    token, headers or bodies into a message or a log line.
+ *    token, headers or bodies into a message or a log line. Whatever reaches a message (an
+ *    error page that echoes the request's headers, a URL) has every live client's token and a
+ *    base URL's user:password replaced by "***" (tokens of 6 characters or more), and a message
+ *    quotes at most 2,000 bytes.
+ *  - fork(): a child process may go on using the channels and clients it inherited. Its first
+ *    call starts afresh: new connections, a new I/O thread; the parent's connections stay the
+ *    parent's (the child closes its copies of their sockets without shutting them down). This
+ *    holds for the library's own threads; as POSIX says, no other thread of the parent should
+ *    be inside a library call at the moment of fork().
  *
  * Environment variables
  *  - CLARIFAI_PAT       token used when clarifai_client_new gets pat == NULL.
@@ -25,7 +33,10 @@
  *  - CLARIFAI_GRPC_BASE target used when clarifai_channel_new_grpc[_insecure] gets target == NULL.
  *  - CLARIFAI_ROOT_CERTIFICATES_PATH  CA certificates (PEM) for TLS gRPC channels without
  *                       clarifai_channel_set_ca_file.
- *  - HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower-case forms) are honoured, as libcurl does.
+ *  - Proxies as libcurl reads them: https_proxy / HTTPS_PROXY for https:// URLs (REST over
+ *    TLS and TLS gRPC), http_proxy (lower case only: libcurl ignores HTTP_PROXY) for http://
+ *    URLs (cleartext REST, and cleartext gRPC, which goes through the proxy in a CONNECT
+ *    tunnel), ALL_PROXY, NO_PROXY.
  */
 #ifndef CLARIFAI_H
 #define CLARIFAI_H
@@ -36,11 +47,16 @@
 extern "C" {
 #endif
 
-/* The library version (also clarifai_version()); the SONAME is libclarifai.so.1. */
+/* The library version (also clarifai_version()); the SONAME is libclarifai.so.1: every 1.x
+   library runs programs built against an older 1.x header. Functions added after 1.0 say
+   "since 1.1" (and so on); check clarifai_version_number() before calling them where the
+   library loaded may be older than the header. */
 #define CLARIFAI_VERSION_MAJOR 1
-#define CLARIFAI_VERSION_MINOR 0
+#define CLARIFAI_VERSION_MINOR 1
 #define CLARIFAI_VERSION_PATCH 0
-#define CLARIFAI_VERSION_STRING "1.0.0"
+#define CLARIFAI_VERSION_STRING "1.1.0"
+/* MAJOR*10000 + MINOR*100 + PATCH, for #if. */
+#define CLARIFAI_VERSION_NUMBER 10100
 
 /* ---------------------------------------------------------------------------------------------
  * Errors
@@ -69,8 +85,11 @@ const char *clarifai_last_error(void);
 /* ---------------------------------------------------------------------------------------------
  * Versions
  * ------------------------------------------------------------------------------------------- */
-/* The library version, "1.0.0". Static storage. */
+/* The library version, "1.1.0". Static storage. */
 const char *clarifai_version(void);
+/* The version of the library actually loaded as MAJOR*10000 + MINOR*100 + PATCH (10100 for
+   1.1.0), to compare with CLARIFAI_VERSION_NUMBER. Since 1.1. */
+unsigned clarifai_version_number(void);
 /* The version of the official API definition built in: the clarifai-grpc release its
    descriptors were taken from, e.g. "12.6.0". Static storage. */
 const char *clarifai_api_version(void);
@@ -81,8 +100,9 @@ const char *clarifai_api_version(void);
 typedef struct clarifai_channel clarifai_channel;
 
 /* REST: HTTPS + JSON, like the official JSON channel. base_url is "http[s]://host[:port]" with an
-   optional path prefix (no trailing "/v2"); NULL means $CLARIFAI_API_BASE, else
-   https://api.clarifai.com. Returns NULL (INVALID_ARGUMENT) for a URL without http:// or https://.
+   optional path prefix; NULL means $CLARIFAI_API_BASE, else https://api.clarifai.com. Returns
+   NULL (INVALID_ARGUMENT) for a URL without http:// or https://, with a query or fragment ('?',
+   '#'), or ending in "/v2" (the library adds /v2/... itself).
    TLS certificates are always verified, against the system CA store by default. */
 clarifai_channel *clarifai_channel_new_json(const char *base_url);
 
@@ -90,8 +110,9 @@ clarifai_channel *clarifai_channel_new_json(const char *base_url);
    "host[:port]" or "[ipv6][:port]"; port 443 when absent. NULL means $CLARIFAI_GRPC_BASE, else
    api.clarifai.com. A target with a URL scheme (http://, https://) is INVALID_ARGUMENT.
    Certificates are verified against the system store, clarifai_channel_set_ca_file's file, or
-   $CLARIFAI_ROOT_CERTIFICATES_PATH when set. Messages of up to 1 GiB are accepted; answers
-   compressed with gzip (grpc-encoding) are decoded. */
+   $CLARIFAI_ROOT_CERTIFICATES_PATH when set. Messages of up to 1 GiB are accepted
+   (clarifai_channel_set_max_receive_bytes); answers compressed with gzip (grpc-encoding) are
+   decoded. */
 clarifai_channel *clarifai_channel_new_grpc(const char *target);
 
 /* gRPC over cleartext HTTP/2 (h2c with prior knowledge), for local servers and proxies.
@@ -101,21 +122,41 @@ clarifai_channel *clarifai_channel_new_grpc(const char *target);
 clarifai_channel *clarifai_channel_new_grpc_insecure(const char *target);
 
 /* Per-call deadline in milliseconds, covering connect, send, receive and retries; 0 means none
-   (the default; connecting alone is still bounded by 10 s). A call past it fails with
-   CLARIFAI_ERROR_TIMEOUT. On gRPC channels it is also sent as grpc-timeout. Negative values are
-   INVALID_ARGUMENT. Applies to calls started after it returns. */
+   (the default; connecting alone is still bounded by 10 s, and unary calls by the idle limit
+   below). A call past it fails with CLARIFAI_ERROR_TIMEOUT. On gRPC channels it is also sent as
+   grpc-timeout. Negative values are INVALID_ARGUMENT; values above 99,999,999,000 (about 3
+   years, the most grpc-timeout can carry; LONG_MAX among them) are taken as that. Applies to
+   calls started after it returns. */
 int clarifai_channel_set_timeout_ms(clarifai_channel *channel, long timeout_ms);
 
-/* How many times a call is tried again after a transient failure (default 4; 0 to 100): no
-   connection, an HTTP 502/503/504 without a Clarifai body, gRPC UNAVAILABLE, and the Clarifai
-   statuses CONN_THROTTLED, CONN_EXCEED_HOURLY_LIMIT, MODEL_DEPLOYING, MODEL_LOADING,
-   MODEL_BUSY_PLEASE_RETRY and TRY_AGAIN. Pauses grow from 10 ms (doubling, with jitter, at most
+/* The idle limit of unary calls, deadline or not: a call fails with CLARIFAI_ERROR_TIMEOUT
+   ("idle for N ms") when for idle_ms its transfer moves fewer than 16 bytes a second either way
+   (a server that accepted the connection and went silent, or trickles). Default 120000 (2
+   minutes); 0 turns it off; checked once a second, so it is rounded up to whole seconds.
+   Streams have no idle limit: they may rightly be quiet for long. Negative values are
+   INVALID_ARGUMENT; large ones are taken as in clarifai_channel_set_timeout_ms. Since 1.1. */
+int clarifai_channel_set_idle_timeout_ms(clarifai_channel *channel, long idle_ms);
+
+/* The largest answer a call accepts, in bytes: a REST answer's body once decoded (the channel
+   offers gzip only), or one gRPC message once decompressed. Checked while the answer arrives
+   and is decoded, so that a small compressed answer cannot make the library hold more (a
+   "decompression bomb"). Default 1 GiB, as the official clients; past it a call fails with
+   CLARIFAI_ERROR_PROTOCOL naming the limit. 0 is INVALID_ARGUMENT. Since 1.1. */
+int clarifai_channel_set_max_receive_bytes(clarifai_channel *channel, size_t max_bytes);
+
+/* How many times a call is tried again after a failure that cannot have been carried out, or
+   that is harmless to repeat (default 4; 0 to 100): no connection, an HTTP 502 or 503 without a
+   Clarifai body, an HTTP 504 for methods the REST API binds to GET only (a gateway's timeout may
+   come after the server carried out a write such as PostInputs: writes are not sent twice), gRPC
+   UNAVAILABLE, and the Clarifai statuses CONN_THROTTLED, CONN_EXCEED_HOURLY_LIMIT,
+   MODEL_DEPLOYING, MODEL_LOADING, MODEL_BUSY_PLEASE_RETRY and TRY_AGAIN. Pauses grow from 10 ms (doubling, with jitter, at most
    2 s) and never go past the call's deadline, which covers all attempts. A stream is never
    retried once a message arrived. The last attempt's result is the call's. */
 int clarifai_channel_set_max_retries(clarifai_channel *channel, int retries);
 
 /* Trust the CA certificates in this PEM file instead of the system store (e.g. for a proxy or a
-   private deployment). The file must exist and be readable (else INVALID_ARGUMENT). */
+   private deployment). A path that is not a readable regular file holding a PEM certificate
+   (-----BEGIN CERTIFICATE-----) is INVALID_ARGUMENT. */
 int clarifai_channel_set_ca_file(clarifai_channel *channel, const char *pem_path);
 
 /* Drops the caller's reference; the channel lives on while clients hold it. Its connections
@@ -158,6 +199,7 @@ int clarifai_call(clarifai_client *client, const char *method, const char *reque
 
 /* Calls `method` with a serialized protobuf request message (the method's request type, e.g.
    clarifai.api.ListConceptsRequest); `request` may be NULL when len is 0 (an empty request).
+   len over 2 GiB - 1 (protobuf's message limit; SIZE_MAX among them) is INVALID_ARGUMENT.
    The bytes are checked against the schema before anything is sent; on the REST channel they
    travel as JSON. The response is read as usual, or as bytes with clarifai_response_proto. */
 int clarifai_call_proto(clarifai_client *client, const char *method, const void *request, size_t len,
@@ -201,7 +243,8 @@ typedef struct clarifai_input {
 } clarifai_input;
 
 /* Runs model `model_id` (version `version_id`, or its default version when NULL) on `count`
-   inputs (count >= 1) with the client's user_app_id. More than 128 inputs are split into requests
+   inputs (count >= 1) with the client's user_app_id. A data_len, or the inputs of one request
+   together, over 2 GiB - 1 bytes (protobuf's message limit) is INVALID_ARGUMENT. More than 128 inputs are split into requests
    of at most 128, sent four at a time, whose outputs come back merged, in input order, in one
    response. When some of those requests fail, the others' outputs are kept: the failed inputs
    get outputs carrying the failure, the response's status is MIXED_STATUS (10010) with the
@@ -214,8 +257,10 @@ int clarifai_predict_url(clarifai_client *client, const char *model_id, const ch
 /* One image from bytes in memory (len > 0). */
 int clarifai_predict_bytes(clarifai_client *client, const char *model_id, const char *version_id,
                            const void *data, size_t len, clarifai_response **out);
-/* One image from a file, read once (memory-mapped). A missing, unreadable or empty file is
-   INVALID_ARGUMENT naming the path. */
+/* One image from a file, read once with read(2) (not memory-mapped: a file truncated by another
+   process during the call cannot crash the caller). A missing, unreadable or empty file,
+   anything but a regular file (a directory, a FIFO, a device), a file over 2 GiB - 1 bytes, or
+   one that changes size while it is read is INVALID_ARGUMENT naming the path. */
 int clarifai_predict_file(clarifai_client *client, const char *model_id, const char *version_id,
                           const char *path, clarifai_response **out);
 /* One text input (raw UTF-8 text). */

@@ -88,6 +88,9 @@ nonisolated(unsafe) private let versionText = permanentCStrings([LibraryVersion.
 @_cdecl("clarifai_version")
 public func clarifai_version() -> UnsafePointer<CChar> { versionText }
 
+@_cdecl("clarifai_version_number")
+public func clarifai_version_number() -> UInt32 { LibraryVersion.number }
+
 @_cdecl("clarifai_api_version")
 public func clarifai_api_version() -> UnsafePointer<CChar> { Schema.apiVersion }
 
@@ -130,6 +133,25 @@ public func clarifai_channel_set_max_retries(_ channel: OpaquePointer?, _ retrie
     entryPoint {
         let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_max_retries")
         try handle.channel.options.setMaxRetries(Int(retries))
+    }
+}
+
+@_cdecl("clarifai_channel_set_idle_timeout_ms")
+public func clarifai_channel_set_idle_timeout_ms(_ channel: OpaquePointer?, _ idleMilliseconds: Int) -> Int32 {
+    entryPoint {
+        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_idle_timeout_ms")
+        try handle.channel.options.setIdleTimeout(milliseconds: idleMilliseconds)
+    }
+}
+
+@_cdecl("clarifai_channel_set_max_receive_bytes")
+public func clarifai_channel_set_max_receive_bytes(_ channel: OpaquePointer?, _ maximumBytes: Int) -> Int32 {
+    let function = "clarifai_channel_set_max_receive_bytes"
+    return entryPoint {
+        let handle: ChannelHandle = try required(channel, "channel", in: function)
+        guard maximumBytes != 0 else { throw ClarifaiError(.invalidArgument, "\(function): max_bytes is 0") }
+        // Past Int.max (negative here) there is no limit to speak of.
+        handle.channel.options.setMaximumReceiveBytes(maximumBytes > 0 ? maximumBytes : Int.max)
     }
 }
 
@@ -218,13 +240,15 @@ public func clarifai_predict(_ client: OpaquePointer?, _ modelID: UnsafePointer<
     return responding(out, in: function) {
         let caller: Client = try required(client, "client", in: function)
         guard let inputs else { throw ClarifaiError(.invalidArgument, "\(function): inputs is NULL") }
+        // No array of clarifai_input can hold more (SIZE_MAX is -1 here).
+        guard (0...(Int.max / MemoryLayout<clarifai_input>.stride)).contains(count) else {
+            throw ClarifaiError(.invalidArgument, "\(function): count \(UInt(bitPattern: count)) is larger than any array of inputs")
+        }
         let converted = try (0..<count).map { position in
             let input = inputs[position]
             let name = "inputs[\(position)]"
-            guard input.data != nil || input.data_len == 0 else {
-                throw ClarifaiError(.invalidArgument, "\(function): \(name).data is NULL but data_len is \(input.data_len)")
-            }
-            let bytes = input.data.flatMap { input.data_len > 0 ? UnsafeRawBufferPointer(start: $0, count: input.data_len) : nil }
+            let data = try borrowedBytes(input.data, input.data_len, "\(name).data", in: function)
+            let bytes = data.isEmpty ? nil : data
             return try PredictionInput(kindNumber: input.kind, url: try optionalString(input.url, "\(name).url", in: function),
                                        data: bytes, text: try optionalString(input.text, "\(name).text", in: function),
                                        id: try optionalString(input.id, "\(name).id", in: function), position: position)
@@ -262,8 +286,9 @@ public func clarifai_predict_bytes(_ client: OpaquePointer?, _ modelID: UnsafePo
                                    _ data: UnsafeRawPointer?, _ length: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     let function = "clarifai_predict_bytes"
     return predictOne(function, client, modelID, versionID, out) { caller, model, version in
-        guard let data, length > 0 else { throw ClarifaiError(.invalidArgument, "\(function): data is NULL or len is 0") }
-        let input = PredictionInput(kind: .image, source: .bytes(UnsafeRawBufferPointer(start: data, count: length)))
+        let bytes = try borrowedBytes(data, length, "data", in: function)
+        guard !bytes.isEmpty else { throw ClarifaiError(.invalidArgument, "\(function): data is NULL or len is 0") }
+        let input = PredictionInput(kind: .image, source: .bytes(bytes))
         return try caller.predict(modelID: model, versionID: version, inputs: [input])
     }
 }
@@ -396,8 +421,13 @@ private func mallocCopy(_ bytes: [UInt8], terminated: Bool) throws -> UnsafeMuta
     return memory
 }
 
-/// (data, len) from C as a buffer; data may be NULL only when len is 0.
+/// (data, len) from C as a buffer; data may be NULL only when len is 0. A length past protobuf's
+/// message limit (SIZE_MAX among them) is refused: no message or input can be that large.
 private func borrowedBytes(_ data: UnsafeRawPointer?, _ length: Int, _ name: String, in function: String) throws -> UnsafeRawBufferPointer {
+    guard (0...Client.maximumRequestBytes).contains(length) else {
+        throw ClarifaiError(.invalidArgument,
+                            "\(function): the length of \(name), \(UInt(bitPattern: length)), is over the \(Client.maximumRequestBytes)-byte message limit")
+    }
     guard data != nil || length == 0 else { throw ClarifaiError(.invalidArgument, "\(function): \(name) is NULL but len is \(length)") }
     return UnsafeRawBufferPointer(start: data, count: length)
 }

@@ -18,7 +18,7 @@ enum LastError {
 
     static func set(_ message: String) {
         free(pthread_getspecific(key))
-        pthread_setspecific(key, strdup(message))
+        pthread_setspecific(key, strdup(Redaction.publicText(message)))
     }
 
     static func clear() {

@@ -404,11 +404,11 @@ WdToffB/8y1ioKCGAQA=
 
     @Test func stopsAtTheLimit() throws {
         let payload = base64(Fixture.payload)
-        #expect(failure(payload, limit: 99_999) == "gzip: decompressed message exceeds the limit of 99999 bytes")
+        #expect(failure(payload, limit: 99_999) == "gzip: decompressed message exceeds the receive limit of 99999 bytes")
         #expect(try gunzip(payload, limit: 100_000).count == 100_000)
-        #expect(failure(Fixture.runs, limit: 1000) == "gzip: decompressed message exceeds the limit of 1000 bytes")
-        #expect(failure(Fixture.hello0, limit: 4) == "gzip: decompressed message exceeds the limit of 4 bytes")
-        #expect(failure(Fixture.hello9, limit: 0) == "gzip: decompressed message exceeds the limit of 0 bytes")
+        #expect(failure(Fixture.runs, limit: 1000) == "gzip: decompressed message exceeds the receive limit of 1000 bytes")
+        #expect(failure(Fixture.hello0, limit: 4) == "gzip: decompressed message exceeds the receive limit of 4 bytes")
+        #expect(failure(Fixture.hello9, limit: 0) == "gzip: decompressed message exceeds the receive limit of 0 bytes")
         #expect(try gunzip(Fixture.empty, limit: 0) == [])
     }
 }

@@ -593,7 +593,7 @@ def test_library_search_order_and_not_found_message(tmp_path):
     # The system's dynamic linker search (here through LD_LIBRARY_PATH).
     result = subprocess.run([sys.executable, "-c", show], env=dict(base, LD_LIBRARY_PATH=str(LIBRARY.parent)),
                             cwd=tmp_path, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0 and result.stdout.split()[1:] == ["1.0.0", "False"], result.stderr
+    assert result.returncode == 0 and result.stdout.split()[1:] == ["1.1.0", "False"], result.stderr
 
     # A copy next to the package comes before the system.
     (package / "libclarifai.so.1").symlink_to(LIBRARY)

@@ -86,7 +86,7 @@ def misbehaving():
 
 
 def test_versions(lib):
-    assert lib.clarifai_version() == b"1.0.0"
+    assert lib.clarifai_version() == b"1.1.0"
     assert lib.clarifai_api_version() == b"12.6.0"
     names = [lib.clarifai_method_name(i).decode() for i in range(lib.clarifai_method_count())]
     assert len(names) == 273 and "PostModelOutputs" in names and "ListConcepts" in names
@@ -100,7 +100,7 @@ def test_call_returns_the_servers_json(lib, any_client, server):
     assert listed.code == capi.OK and listed.error == ""
     assert listed.status_code == 10000
     assert [item["id"] for item in listed.json["inputs"]] == ["one"]
-    assert listed.json["status"]["req_id"].startswith("c-libclarifai-1.0.0")
+    assert listed.json["status"]["req_id"].startswith("c-libclarifai-1.1.0")
 
 
 def test_sends_auth_and_identifying_headers(lib, client, server):
@@ -108,8 +108,8 @@ def test_sends_auth_and_identifying_headers(lib, client, server):
     assert capi.call(lib, client, "ListConcepts").code == capi.OK
     [record] = recorded_requests(server.rest_url)
     assert record["authorization"] == "Key " + server.token
-    assert record["headers"]["x-clarifai-request-id-prefix"] == "c-libclarifai-1.0.0"
-    assert record["headers"]["user-agent"].startswith("libclarifai/1.0.0 (libcurl/")
+    assert record["headers"]["x-clarifai-request-id-prefix"] == "c-libclarifai-1.1.0"
+    assert record["headers"]["user-agent"].startswith("libclarifai/1.1.0 (libcurl/")
     assert record["http_method"] == "GET" and record["raw_path"].startswith("/v2/users/test-user/apps/")
 
 
@@ -398,8 +398,8 @@ def test_grpc_sends_auth_and_identifying_metadata(lib, server, app_id):
     [record] = recorded_requests(server.rest_url)
     assert record["front"] == "grpc" and record["method"] == "ListConcepts"
     assert record["authorization"] == "Key " + server.token
-    assert record["headers"]["x-clarifai-request-id-prefix"] == "c-libclarifai-1.0.0"
-    assert "libclarifai/1.0.0" in record["headers"]["user-agent"]
+    assert record["headers"]["x-clarifai-request-id-prefix"] == "c-libclarifai-1.1.0"
+    assert "libclarifai/1.1.0" in record["headers"]["user-agent"]
     assert record["request"]["user_app_id"] == {"user_id": "test-user", "app_id": app_id}
 
 

@@ -26,7 +26,7 @@ def test_every_exported_function_is_declared_in_the_header():
 
 def test_soname_and_symlinks():
     assert "Library soname: [libclarifai.so.1]" in run("readelf", "-d", str(LIBRARY))
-    assert (LIBRARY.parent / "libclarifai.so").resolve() == (LIBRARY.parent / "libclarifai.so.1.0.0").resolve()
+    assert (LIBRARY.parent / "libclarifai.so").resolve() == (LIBRARY.parent / "libclarifai.so.1.1.0").resolve()
 
 
 def test_links_no_swift_runtime():
@@ -40,7 +40,7 @@ def test_loads_with_an_empty_environment():
     """No Swift toolchain on any path: `env -i` leaves no PATH or LD_LIBRARY_PATH at all."""
     script = ("import ctypes; lib = ctypes.CDLL(%r); lib.clarifai_version.restype = ctypes.c_char_p; "
               "print(lib.clarifai_version().decode(), lib.clarifai_method_count())" % str(LIBRARY))
-    assert run("env", "-i", "/usr/bin/python3", "-c", script).split() == ["1.0.0", "273"]
+    assert run("env", "-i", "/usr/bin/python3", "-c", script).split() == ["1.1.0", "273"]
 
 
 def test_library_sources_do_not_import_foundation():

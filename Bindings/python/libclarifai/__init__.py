@@ -21,7 +21,7 @@ from .errors import (ApiError, CancelledError, ClarifaiError, ClarifaiTimeoutErr
 if TYPE_CHECKING:
     from .stub import StubChannel
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 __all__ = [
     "Channel", "Client", "Prediction", "Output", "Concept", "Region", "BoundingBox", "Input", "InputKind", "Stream",

@@ -134,7 +134,7 @@ class _Handle:
 
 
 def version() -> str:
-    """The C library's version, e.g. "1.0.0"."""
+    """The C library's version, e.g. "1.1.0"."""
     return _dec(load_library().clarifai_version())
 
 

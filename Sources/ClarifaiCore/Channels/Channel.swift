@@ -21,9 +21,18 @@ public protocol Channel: AnyObject, Sendable {
 public final class ChannelOptions: Sendable {
     struct Values {
         var timeoutMilliseconds = 0
+        var idleTimeoutMilliseconds = ChannelOptions.defaultIdleTimeoutMilliseconds
         var maxRetries = 4
+        var maximumReceiveBytes = HTTPClient.defaultMaximumBodyBytes
         var caFile: String?
     }
+
+    /// Unary calls fail after this long with (almost) nothing received.
+    public static let defaultIdleTimeoutMilliseconds = 120_000
+    /// Longer times are taken as this: 99,999,999 s (about 3 years), the most grpc-timeout carries.
+    public static let longestTimeMilliseconds = 99_999_999_000
+    /// A CA file larger than this is not a certificate bundle.
+    static let largestCAFile = 64 << 20
 
     private let values = Locked(Values())
 
@@ -33,7 +42,14 @@ public final class ChannelOptions: Sendable {
         guard milliseconds >= 0 else {
             throw ClarifaiError.invalidArgument("timeout_ms must be 0 (no deadline) or positive, got \(milliseconds)")
         }
-        values.withLock { $0.timeoutMilliseconds = milliseconds }
+        values.withLock { $0.timeoutMilliseconds = min(milliseconds, ChannelOptions.longestTimeMilliseconds) }
+    }
+
+    public func setIdleTimeout(milliseconds: Int) throws {
+        guard milliseconds >= 0 else {
+            throw ClarifaiError.invalidArgument("idle_ms must be 0 (no idle limit) or positive, got \(milliseconds)")
+        }
+        values.withLock { $0.idleTimeoutMilliseconds = min(milliseconds, ChannelOptions.longestTimeMilliseconds) }
     }
 
     /// How many times a transient failure is retried (0: never).
@@ -44,10 +60,17 @@ public final class ChannelOptions: Sendable {
         values.withLock { $0.maxRetries = retries }
     }
 
+    /// The largest answer accepted: a REST body once decoded, or one gRPC message once decompressed.
+    public func setMaximumReceiveBytes(_ bytes: Int) {
+        values.withLock { $0.maximumReceiveBytes = bytes }
+    }
+
+    /// A readable regular file holding at least one PEM certificate: else every call would fail.
     public func setCAFile(_ path: String) throws {
         guard !path.isEmpty else { throw ClarifaiError.invalidArgument("the CA file path is empty") }
-        guard access(path, R_OK) == 0 else {
-            throw ClarifaiError.invalidArgument("CA file '\(path)' cannot be read: \(systemErrorText())")
+        let content = try readRegularFile(path, purpose: "CA file", limit: ChannelOptions.largestCAFile)
+        guard content.firstRange(of: Array("CERTIFICATE-----".utf8)) != nil else {
+            throw ClarifaiError.invalidArgument("CA file '\(path)' holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
         }
         values.withLock { $0.caFile = path }
     }

@@ -59,13 +59,22 @@ public final class GRPCChannel: Channel {
             "Expect:",
         ]
         if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
+        let isStream = request.method.serverStreaming
         let exchange = HTTPRequest(method: "POST", url: url(request), headers: headers, body: GRPCFrameDecoder.frame(request.message),
                                    timeoutMilliseconds: request.timeoutMilliseconds,
+                                   // A stream may rightly stay silent for long.
+                                   idleTimeoutMilliseconds: isStream ? 0 : options.idleTimeoutMilliseconds,
+                                   // One message and its prefix: only unary answers are held whole.
+                                   maximumBodyBytes: options.maximumReceiveBytes.addingReportingOverflow(5).partialValue,
                                    caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
                                    version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
-                                   forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2)
+                                   forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2,
+                                   isStream: isStream)
         let origin = origin(request)
-        var decoder = GRPCFrameDecoder()
+        var decoder = GRPCFrameDecoder(maximumMessageBytes: options.maximumReceiveBytes)
+        // A slow consumer must not see messages past the deadline, however fast they arrive.
+        let deadline = request.timeoutMilliseconds > 0 ? monotonicMilliseconds() + Double(request.timeoutMilliseconds) : nil
+
         var failure: Error?
         // The start of a body that is not gRPC (a proxy's error page), for the error message.
         var foreignBody: [UInt8] = []
@@ -80,7 +89,12 @@ public final class GRPCChannel: Channel {
                         return true
                     }
                     do {
-                        return try decoder.feed(data, encoding: head.messageEncoding, deliver)
+                        return try decoder.feed(data, encoding: head.messageEncoding) { message in
+                            if let deadline, monotonicMilliseconds() >= deadline {
+                                throw ClarifaiError(.timeout, "deadline of \(request.timeoutMilliseconds) ms passed")
+                            }
+                            return try deliver(message)
+                        }
                     } catch {
                         failure = error
                         return false
@@ -107,7 +121,7 @@ public final class GRPCChannel: Channel {
             let problem = answer.status == 200 ? "ended without gRPC trailers (no grpc-status)" : "without a gRPC status"
             throw ClarifaiError(answer.status == 200 ? .protocol : .transport,
                                 "\(origin): HTTP \(answer.status)\(type) \(problem)\(excerpt)",
-                                transient: answer.isGatewayFailure)
+                                transient: answer.isGatewayFailure(idempotent: request.method.isIdempotent))
         }
         guard let status = Int(statusText) else { throw ClarifaiError(.protocol, "\(origin): invalid grpc-status '\(statusText)'") }
         guard status == 0 else {

@@ -1,13 +1,14 @@
 /// gRPC's message framing on HTTP/2: a 1-byte compressed flag, a 4-byte big-endian length, the
 /// message. Decoding is incremental, for bodies that arrive in pieces.
 struct GRPCFrameDecoder {
-    /// The official clients' default limit for a received message.
-    static let maximumMessageSize = 1 << 30
-
     struct FrameError: Error { let message: String }
 
     private var pending: [UInt8] = []
     private var start = 0
+    /// The largest message accepted, after decompression.
+    let maximumMessageBytes: Int
+
+    init(maximumMessageBytes: Int) { self.maximumMessageBytes = maximumMessageBytes }
 
     /// Adds received bytes and hands each complete message, decompressed, to `deliver` (false
     /// stops). `encoding` is the answer's grpc-encoding. Returns false when `deliver` asked to stop.
@@ -24,16 +25,14 @@ struct GRPCFrameDecoder {
                     ? "the server sent a compressed message without saying how (no grpc-encoding)"
                     : "the server compressed a message with \(encoding), which was not offered")
             }
-            guard length <= GRPCFrameDecoder.maximumMessageSize else {
-                throw FrameError(message: "message of \(length) bytes is over the \(GRPCFrameDecoder.maximumMessageSize)-byte limit")
-            }
+            guard length <= maximumMessageBytes else { throw FrameError(message: overLimit("message of \(length) bytes")) }
             guard pending.count - start - 5 >= length else { break }
             let keepGoing = try pending.withUnsafeBytes { bytes in
                 let message = UnsafeRawBufferPointer(rebasing: bytes[(start + 5)..<(start + 5 + length)])
                 guard flag == 1 else { return try deliver(message) }
                 let inflated: [UInt8]
                 do {
-                    inflated = try Inflate.gunzip(message, limit: GRPCFrameDecoder.maximumMessageSize)
+                    inflated = try Inflate.gunzip(message, limit: maximumMessageBytes)
                 } catch {
                     throw FrameError(message: "a compressed message does not decompress: \(error)")
                 }
@@ -43,6 +42,10 @@ struct GRPCFrameDecoder {
             if !keepGoing { return false }
         }
         return true
+    }
+
+    private func overLimit(_ what: String) -> String {
+        "\(what) is over the \(maximumMessageBytes)-byte limit (the channel's receive limit)"
     }
 
     /// Bytes of an unfinished message left at the end of the body (a truncated frame).

@@ -35,7 +35,7 @@ struct GRPCTarget: Equatable {
         }
         var port = defaultPort
         if let portText {
-            guard let number = Int(portText), (1...65535).contains(number) else {
+            guard portText.allSatisfy({ ("0"..."9").contains($0) }), let number = Int(portText), (1...65535).contains(number) else {
                 throw ClarifaiError.invalidArgument(usage + ": the port must be 1-65535")
             }
             port = number

@@ -7,15 +7,31 @@ public final class RESTChannel: Channel {
     private let schema: Schema
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
 
+    /// The user:password of the base URL, kept out of messages (Redaction).
+    private let credentials: String?
+
     /// `baseURL` nil: $CLARIFAI_API_BASE, else the public API.
     public init(baseURL: String?, schema: Schema = .official) throws {
         let url = baseURL ?? environmentValue("CLARIFAI_API_BASE") ?? RESTChannel.defaultBaseURL
         guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.count > "https://".count else {
             throw ClarifaiError.invalidArgument("base URL '\(url)' must start with https:// or http:// and name a host")
         }
-        self.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        // Request paths are appended to the base URL: after a query or a fragment they would not be paths.
+        guard !url.contains("?"), !url.contains("#") else {
+            throw ClarifaiError.invalidArgument("base URL '\(url)' has a query or fragment ('?' or '#'): give scheme, host and an optional path prefix only")
+        }
+        let trimmed = url.hasSuffix("/") ? String(url.dropLast()) : url
+        guard !trimmed.hasSuffix("/v2") else {
+            throw ClarifaiError.invalidArgument("base URL '\(url)' ends in /v2: give the API's root (e.g. https://api.clarifai.com), the library adds /v2/...")
+        }
+        self.baseURL = trimmed
+        let authority = trimmed.drop { $0 != "/" }.dropFirst(2).prefix { $0 != "/" }
+        credentials = authority.lastIndex(of: "@").map { String(authority[..<$0]) }
+        credentials.map(Redaction.register)
         self.schema = schema
     }
+
+    deinit { credentials.map(Redaction.unregister) }
 
     public func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws {
         throw ClarifaiError(.unsupported, "\(request.method.name) streams its answer: streaming needs a gRPC channel (clarifai_channel_new_grpc)")
@@ -34,8 +50,10 @@ public final class RESTChannel: Channel {
         if binding.body != nil { headers.append("Content-Type: application/json") }
         let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target, headers: headers,
                                    body: binding.body,
-                                   timeoutMilliseconds: request.timeoutMilliseconds, caFile: options.caFile)
-        let origin = "\(request.method.name): \(exchange.method) \(exchange.url)"
+                                   timeoutMilliseconds: request.timeoutMilliseconds,
+                                   idleTimeoutMilliseconds: options.idleTimeoutMilliseconds,
+                                   maximumBodyBytes: options.maximumReceiveBytes, caFile: options.caFile)
+        let origin = "\(request.method.name): \(exchange.method) \(exchange.displayURL)"
         let started = monotonicMilliseconds()
         let answer: HTTPResponse
         do {
@@ -53,7 +71,7 @@ public final class RESTChannel: Channel {
             Log.debug("\(origin): HTTP \(answer.status) without a Clarifai status, \(Int(monotonicMilliseconds() - started)) ms")
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
             throw ClarifaiError(.transport, "\(origin): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
-                                transient: answer.isGatewayFailure)
+                                transient: answer.isGatewayFailure(idempotent: request.method.isIdempotent))
         }
     }
 }

@@ -19,11 +19,14 @@ public final class Client: Sendable {
         }
         self.channel = channel
         self.token = token
+        Redaction.register(token)
         self.userID = userID.flatMap { $0.isEmpty ? nil : $0 }
         self.appID = appID.flatMap { $0.isEmpty ? nil : $0 }
         self.schema = schema
         retryPolicy = RetryPolicy(schema: schema)
     }
+
+    deinit { Redaction.unregister(token) }
 
     /// Calls `methodName` with a proto3 JSON request (nil or "" for an empty one), checked
     /// against the schema first. Throws .api with the response when the Clarifai status is not

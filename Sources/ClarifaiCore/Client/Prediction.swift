@@ -110,6 +110,8 @@ struct PredictionSchema: Sendable {
 }
 
 extension Client {
+    /// The largest request message: protobuf's limit (2 GiB - 1).
+    public static let maximumRequestBytes = Int(Int32.max)
     /// The most inputs PostModelOutputs takes in one request.
     public static let maximumInputsPerRequest = 128
     /// Requests of one batch in flight at once.
@@ -209,35 +211,29 @@ extension Client {
         writer.endLengthDelimited(status)
     }
 
-    /// Runs a model on one file, mapped into memory rather than copied.
+    /// Runs a model on one file, read once (see readRegularFile).
     public func predict(modelID: String, versionID: String?, kind: PredictionInput.Kind, filePath: String) throws -> Response {
-        let descriptor = open(filePath, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw ClarifaiError.invalidArgument("cannot open file '\(filePath)': \(systemErrorText())")
+        let content = try readRegularFile(filePath, purpose: "file", limit: Client.maximumRequestBytes)
+        guard !content.isEmpty else { throw ClarifaiError.invalidArgument("file '\(filePath)' is empty") }
+        return try content.withUnsafeBytes { bytes in
+            try predict(modelID: modelID, versionID: versionID, inputs: [PredictionInput(kind: kind, source: .bytes(bytes))])
         }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw ClarifaiError.invalidArgument("'\(filePath)' is not a regular file")
-        }
-        let size = Int(info.st_size)
-        guard size > 0 else { throw ClarifaiError.invalidArgument("file '\(filePath)' is empty") }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
-            throw ClarifaiError.invalidArgument("cannot read file '\(filePath)': \(systemErrorText())")
-        }
-        defer { munmap(mapping, size) }
-        let input = PredictionInput(kind: kind, source: .bytes(UnsafeRawBufferPointer(start: mapping, count: size)))
-        return try predict(modelID: modelID, versionID: versionID, inputs: [input])
     }
 
     /// The PostModelOutputsRequest for a chunk of inputs, written straight to protobuf binary
     /// (bytes go in raw: no base64 round trip).
     private static func predictionRequest(_ fields: PredictionSchema, modelID: String, versionID: String?,
                                           inputs: ArraySlice<PredictionInput>) throws -> [UInt8] {
-        var writer = WireWriter(capacity: inputs.reduce(64) { size, input in
+        // Each input's bytes are below the limit, so the sum cannot overflow.
+        let size = inputs.reduce(64) { size, input in
             if case .bytes(let bytes) = input.source { return size + bytes.count + 32 }
             return size + 256
-        })
+        }
+        // Checked before allocating: a request past the protobuf limit could never be sent.
+        guard size <= Client.maximumRequestBytes else {
+            throw ClarifaiError.invalidArgument("the inputs of one request add up to \(size) bytes, over the \(Client.maximumRequestBytes)-byte message limit")
+        }
+        var writer = WireWriter(capacity: size)
         writer.string(fields.modelID, modelID)
         if let versionID, !versionID.isEmpty { writer.string(fields.versionID, versionID) }
         for (position, input) in zip(inputs.indices, inputs) {

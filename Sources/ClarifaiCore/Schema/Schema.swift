@@ -235,6 +235,9 @@ public struct Method: Sendable {
     let clientStreaming: Bool
     /// The google.api.http rule followed by its additional_bindings.
     let httpRules: [HTTPRule]
+
+    /// Whether sending the request twice is harmless: the REST API binds it to GET only.
+    var isIdempotent: Bool { !httpRules.isEmpty && httpRules.allSatisfy { $0.verb == "GET" } }
 }
 
 /// A google.api.http binding: verb, path template and body selector ("*" or "").

@@ -158,7 +158,7 @@ private struct Inflater: ~Copyable {
     }
 
     mutating func grow(_ n: Int) throws(Inflate.Failure) {
-        guard count + n <= limit else { throw Inflate.Failure("decompressed message exceeds the limit of \(limit) bytes") }
+        guard count + n <= limit else { throw Inflate.Failure("decompressed message exceeds the receive limit of \(limit) bytes") }
         capacity = min(max(capacity * 2, count + n), limit)
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity + 8)
         bigger.initialize(from: out, count: count)

@@ -26,6 +26,20 @@ final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 
+    /// For fork handlers, which take the lock in one function and release it in another: locks
+    /// and returns the value.
+    @discardableResult
+    func lock() -> Value {
+        pthread_mutex_lock(mutex)
+        return value
+    }
+
+    /// Releases the lock taken by `lock()`, after `change` (run under it).
+    func unlock(changing change: (inout Value) -> Void = { _ in }) {
+        change(&value)
+        pthread_mutex_unlock(mutex)
+    }
+
     /// Waits, the lock released meanwhile, until `ready` holds for the value, then runs `body`
     /// under the lock. Whoever makes `ready` true calls `broadcast`.
     func withLock<R>(waitingUntil ready: (Value) -> Bool, _ body: (inout Value) throws -> R) rethrows -> R {

@@ -1,0 +1,144 @@
+import CCurl
+import Glibc
+
+/// One libcurl easy handle. Used by one thread at a time (the pool hands it out).
+final class CurlHandle: @unchecked Sendable {
+    private let raw: UnsafeMutableRawPointer?
+    private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+
+    /// Below this rate, a transfer counts as idle (see HTTPRequest.idleTimeoutMilliseconds).
+    static let idleBytesPerSecond = 16
+
+    init() { raw = curl_easy_init() }
+
+    deinit { curl_easy_cleanup(raw) }
+
+    /// Runs the exchange on this thread, or on a multi handle from `multiplexer` (the calling
+    /// thread waits for it and runs the consumer).
+    func perform(_ request: HTTPRequest, userAgent: String, share: CurlShare, consumer: Consumer?,
+                 multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
+        guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
+        curl_easy_reset(raw)
+        let sink = ExchangeSink(consumer: consumer, handsOff: multiplexer != nil, maximumBodyBytes: request.maximumBodyBytes)
+        var headers: UnsafeMutablePointer<curl_slist>?
+        for header in request.headers { headers = curl_slist_append(headers, header) }
+        defer { curl_slist_free_all(headers) }
+
+        // libcurl refuses URLs over 8 MB (as "out of memory"); say what was wrong instead.
+        guard ccurl_setopt_string(raw, CURLOPT_URL, request.url) == CURLE_OK else {
+            throw ClarifaiError.invalidArgument("the request's URL (\(request.url.utf8.count) bytes) is refused by libcurl: too long or malformed")
+        }
+        ccurl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
+        ccurl_setopt_long(raw, CURLOPT_PATH_AS_IS, 1)
+        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
+        ccurl_setopt_opensocket(raw, ForkSafety.openSocket)
+        ccurl_setopt_closesocket(raw, ForkSafety.closeSocket)
+        ccurl_setopt_share(raw, share.raw)
+        // A second stream waits for the connection being set up rather than opening another.
+        if multiplexer != nil { ccurl_setopt_long(raw, CURLOPT_PIPEWAIT, 1) }
+        ccurl_setopt_string(raw, CURLOPT_USERAGENT, userAgent)
+        ccurl_setopt_slist(raw, CURLOPT_HTTPHEADER, headers)
+        ccurl_setopt_long(raw, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
+        let connectTimeout = request.timeoutMilliseconds > 0
+            ? min(request.timeoutMilliseconds, HTTPClient.connectTimeoutMilliseconds) : HTTPClient.connectTimeoutMilliseconds
+        ccurl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, connectTimeout)
+        if request.idleTimeoutMilliseconds > 0 {
+            ccurl_setopt_long(raw, CURLOPT_LOW_SPEED_LIMIT, CurlHandle.idleBytesPerSecond)
+            ccurl_setopt_long(raw, CURLOPT_LOW_SPEED_TIME, (request.idleTimeoutMilliseconds + 999) / 1000)
+        }
+        if let caFile = request.caFile { ccurl_setopt_string(raw, CURLOPT_CAINFO, caFile) }
+        switch request.version {
+        case .automatic:
+            // The one encoding the API uses: each one offered is one more decoder a server can aim a bomb at.
+            ccurl_setopt_string(raw, CURLOPT_ACCEPT_ENCODING, "gzip")
+        case .http2OverTLS:
+            ccurl_setopt_long(raw, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        case .http2PriorKnowledge:
+            ccurl_setopt_long(raw, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+            // Through an HTTP proxy, h2c needs a tunnel: a proxy would take prior knowledge for HTTP/0.9.
+            ccurl_setopt_long(raw, CURLOPT_HTTPPROXYTUNNEL, 1)
+        }
+        if request.version != .automatic { ccurl_setopt_long(raw, CURLOPT_BUFFERSIZE, HTTPClient.http2ReceiveBufferSize) }
+        if request.forbidsReuse {
+            ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
+            ccurl_setopt_long(raw, CURLOPT_FORBID_REUSE, 1)
+        }
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
+        ccurl_setopt_write_callback(raw, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
+            switch sink.receive(UnsafeRawBufferPointer(start: data, count: size * count)) {
+            case .accepted: return size * count
+            case .stop: return 0
+            case .pause: return ccurl_write_pause()
+            }
+        }
+        ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
+        ccurl_setopt_write_callback(raw, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
+                .receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        }
+
+        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorText in
+            errorText[0] = 0
+            ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, errorText.baseAddress)
+            switch request.method {
+            case "GET": ccurl_setopt_long(raw, CURLOPT_HTTPGET, 1)
+            case "POST": break
+            default: ccurl_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method)
+            }
+            let run = {
+                guard let multiplexer else { return curl_easy_perform(raw) }
+                // A multi handle that ended before taking the exchange hands it on to the next one.
+                while true {
+                    guard let current = multiplexer() else { return CURLE_FAILED_INIT }
+                    if let result = current.run(raw, sink, consumer: consumer) { return result }
+                }
+            }
+            guard let body = request.body else { return run() }
+            return body.withUnsafeBytes { bytes in
+                ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+                if let start = bytes.baseAddress {
+                    ccurl_setopt_pointer(raw, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: start))
+                } else {
+                    // Without POSTFIELDS libcurl would read the body from stdin.
+                    ccurl_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, "")
+                }
+                return run()
+            }
+        }
+        ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, nil)
+        let exchange = "\(request.method) \(request.displayURL)"
+        guard code == CURLE_OK else {
+            if sink.consumerStopped { throw ClarifaiError(.cancelled, "\(exchange): cancelled by the caller") }
+            if sink.overflowed {
+                throw ClarifaiError(.protocol, "\(exchange): the answer is larger than the receive limit of \(request.maximumBodyBytes) bytes")
+            }
+            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            if code == CURLE_OPERATION_TIMEDOUT && detail.hasPrefix("Operation too slow") {
+                throw ClarifaiError(.timeout, "\(exchange): idle for \(request.idleTimeoutMilliseconds) ms (the server sent nothing, "
+                                    + "or almost nothing: under \(CurlHandle.idleBytesPerSecond) bytes/s)")
+            }
+            if code == CURLE_OPERATION_TIMEDOUT {
+                let limit = request.timeoutMilliseconds > 0 ? "deadline of \(request.timeoutMilliseconds) ms passed"
+                    : "no connection within \(HTTPClient.connectTimeoutMilliseconds) ms"
+                throw ClarifaiError(.timeout, "\(exchange): \(limit) (\(reason))")
+            }
+            // Nothing was sent when the connection could not be made: safe to try again.
+            throw ClarifaiError(.transport, "\(exchange): \(reason)", transient: code == CURLE_COULDNT_CONNECT)
+        }
+        var status = 0
+        ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
+        var version = 0
+        ccurl_getinfo_long(raw, CURLINFO_HTTP_VERSION, &version)
+        var contentType: UnsafePointer<CChar>?
+        ccurl_getinfo_string(raw, CURLINFO_CONTENT_TYPE, &contentType)
+        return HTTPResponse(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: sink.body,
+                            fields: sink.fields, majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1)
+    }
+}
+

@@ -1,0 +1,115 @@
+import CCurl
+import Glibc
+
+/// The start of an answer, as known when its body begins.
+struct ResponseHead {
+    var status = 0
+    var contentType = ""
+    /// grpc-encoding: how the messages of a gRPC answer are compressed.
+    var messageEncoding = ""
+}
+
+typealias Consumer = (UnsafeRawBufferPointer, ResponseHead) -> Bool
+
+/// What the callbacks collect during one exchange. On the multi handle the callbacks run on its
+/// thread: streamed bytes are then handed to the calling thread through `handOff`.
+final class ExchangeSink: @unchecked Sendable {
+    /// Streamed bytes a slow consumer has not taken yet, before libcurl is asked to pause (where
+    /// a pause holds back only that stream, see HTTPClient.pausesStreamsAlone).
+    static let maximumPendingBytes = 4 << 20
+
+    enum Verdict { case accepted, stop, pause }
+
+    struct HandOff {
+        var pending: [UInt8] = []
+        var head = ResponseHead()
+        /// The write callback paused the transfer; taking `pending` asks for it to go on.
+        var paused = false
+        /// Set when the exchange ended.
+        var result: CURLcode?
+    }
+
+    var body: [UInt8] = []
+    var fields: [(name: String, value: String)] = []
+    var head = ResponseHead()
+    var overflowed = false
+    var consumerStopped = false
+    /// The consumer, when the callbacks run on the calling thread.
+    private let consumer: Consumer?
+    /// Set when the callbacks run on the multi handle's thread: the calling thread waits here for
+    /// the end, and takes streamed bytes from here to run the consumer itself (the sink may
+    /// outlive the exchange on that thread for a moment, so it holds no consumer).
+    let handOff: Locked<HandOff>?
+    /// Whether body bytes go through `handOff` (rather than into `body`).
+    private let handsBytesOver: Bool
+    /// The most body bytes held at once (`overflowed` past it).
+    private let maximumBodyBytes: Int
+
+    init(consumer: Consumer?, handsOff: Bool, maximumBodyBytes: Int) {
+        self.maximumBodyBytes = maximumBodyBytes
+        self.consumer = handsOff ? nil : consumer
+        handOff = handsOff ? Locked(HandOff()) : nil
+        handsBytesOver = handsOff && consumer != nil
+    }
+
+    /// Body bytes.
+    func receive(_ data: UnsafeRawBufferPointer) -> Verdict {
+        if let consumer {
+            consumerStopped = !consumer(data, head)
+            return consumerStopped ? .stop : .accepted
+        }
+        if handsBytesOver, let handOff {
+            let head = head
+            return handOff.update { state in
+                if state.pending.count >= ExchangeSink.maximumPendingBytes && HTTPClient.pausesStreamsAlone {
+                    state.paused = true
+                    return .pause
+                }
+                guard state.pending.count + data.count <= maximumBodyBytes else {
+                    overflowed = true
+                    return .stop
+                }
+                state.pending.append(contentsOf: data)
+                state.head = head
+                return .accepted
+            }
+        }
+        guard body.count + data.count <= maximumBodyBytes else {
+            overflowed = true
+            return .stop
+        }
+        body.append(contentsOf: data)
+        return .accepted
+    }
+
+    /// The exchange ended with `code` (multi handle's thread).
+    func finish(_ code: CURLcode) { handOff?.update { $0.result = code } }
+
+    /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").
+    func receiveHeader(_ line: UnsafeRawBufferPointer) {
+        if line.starts(with: "HTTP/".utf8) {
+            let words = String(decoding: line, as: UTF8.self).split(separator: " ")
+            head = ResponseHead(status: words.count > 1 ? Int(words[1]) ?? 0 : 0)
+            return
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return }
+        let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
+        let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIIWhitespace()
+        if name == "content-type" { head.contentType = value }
+        if name == "grpc-encoding" { head.messageEncoding = value }
+        fields.append((name, value))
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces, tabs, CRs and LFs (byte-wise: "\r\n" is one Character).
+    func trimmingASCIIWhitespace() -> String {
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+        let bytes = Array(utf8)
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
+        return String(decoding: bytes[first...last], as: UTF8.self)
+    }
+}
+

@@ -1,0 +1,152 @@
+import CCurl
+import Glibc
+
+/// A libcurl multi handle driven by a thread of its own: exchanges handed to it share its
+/// connections, concurrent HTTP/2 ones as streams of one connection. The calling thread waits for
+/// its exchange and runs the consumer on the bytes the multi handle's thread hands over.
+final class Multiplexer: @unchecked Sendable {
+    private enum Operation {
+        case add(UnsafeMutableRawPointer, ExchangeSink)
+        case cancel(UnsafeMutableRawPointer)
+        case resume(UnsafeMutableRawPointer)
+    }
+
+    private let multi: UnsafeMutableRawPointer
+    /// Kept alive while the multi handle's connections may use its TLS sessions.
+    private let share: CurlShare
+    /// `stopping`: end once the exchanges in progress are done; `ended`: done, takes no more.
+    private let requests = Locked<(operations: [Operation], stopping: Bool, ended: Bool)>(([], false, false))
+    /// The exchanges in progress; touched by the multi handle's thread only.
+    private var active: [UnsafeMutableRawPointer: ExchangeSink] = [:]
+    private var thread = pthread_t()
+
+    init?(share: CurlShare) {
+        guard let multi = curl_multi_init() else { return nil }
+        self.multi = multi
+        self.share = share
+        ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX)
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            let multiplexer = Unmanaged<Multiplexer>.fromOpaque(context!).takeRetainedValue()
+            multiplexer.loop()
+            return nil
+        }, context)
+        guard created == 0 else {
+            Unmanaged<Multiplexer>.fromOpaque(context).release()
+            curl_multi_cleanup(multi)
+            return nil
+        }
+    }
+
+    /// Ends the thread, and the multi handle with its connections, once the exchanges in progress
+    /// are done; waits for that.
+    func stop() {
+        notify { $0.stopping = true }
+        pthread_join(thread, nil)
+    }
+
+    /// Like stop, without waiting: the thread ends by itself once its exchanges are done.
+    func retire() {
+        notify { $0.stopping = true }
+        pthread_detach(thread)
+    }
+
+    /// Runs the exchange configured on `easy` and returns its result; meanwhile hands the streamed
+    /// bytes to `consumer` on this thread. nil when this multi handle has ended (retired) and
+    /// took nothing.
+    func run(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink, consumer: Consumer?) -> CURLcode? {
+        guard let handOff = sink.handOff else { return CURLE_FAILED_INIT }
+        guard submit(.add(easy, sink)) else { return nil }
+        guard let consumer else { return handOff.withLock(waitingUntil: { $0.result != nil }) { $0.result! } }
+        while true {
+            let (chunk, head, resumes, result) = handOff.withLock(waitingUntil: { !$0.pending.isEmpty || $0.result != nil }) { state in
+                defer {
+                    state.pending = []
+                    state.paused = false
+                }
+                return (state.pending, state.head, state.paused, state.result)
+            }
+            if !chunk.isEmpty, !sink.consumerStopped {
+                sink.consumerStopped = !chunk.withUnsafeBytes { consumer($0, head) }
+                if sink.consumerStopped { submit(.cancel(easy)) } else if resumes { submit(.resume(easy)) }
+            }
+            if let result { return sink.consumerStopped ? CURLE_WRITE_ERROR : result }
+        }
+    }
+
+    /// Hands an operation to the multi handle's thread; false when it has ended.
+    @discardableResult
+    private func submit(_ operation: Operation) -> Bool {
+        notify { $0.operations.append(operation) }
+    }
+
+    /// Changes the requests and wakes the multi handle's thread, unless it has ended (then false).
+    /// Under the lock: the thread ends, and frees the multi handle, only after taking it.
+    @discardableResult
+    private func notify(_ change: (inout (operations: [Operation], stopping: Bool, ended: Bool)) -> Void) -> Bool {
+        requests.withLock { state in
+            guard !state.ended else { return false }
+            change(&state)
+            curl_multi_wakeup(multi)
+            return true
+        }
+    }
+
+    private func loop() {
+        defer { curl_multi_cleanup(multi) }
+        while true {
+            let stopping = !applyRequests()
+            if stopping && active.isEmpty && hasEnded() { return }
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            finishCompleted()
+            // An ending multi handle whose last exchange just finished ends now, not after a poll.
+            if stopping && active.isEmpty { continue }
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+    }
+
+    /// Carries out the operations the calling threads asked for; false once stopping.
+    private func applyRequests() -> Bool {
+        let (operations, stopping) = requests.withLock { state in
+            defer { state.operations = [] }
+            return (state.operations, state.stopping)
+        }
+        for operation in operations {
+            switch operation {
+            case .add(let easy, let sink):
+                active[easy] = sink
+                if curl_multi_add_handle(multi, easy) != CURLM_OK {
+                    active[easy] = nil
+                    sink.finish(CURLE_FAILED_INIT)
+                }
+            case .cancel(let easy):
+                guard let sink = active.removeValue(forKey: easy) else { continue }
+                curl_multi_remove_handle(multi, easy)
+                sink.finish(CURLE_WRITE_ERROR)
+            case .resume(let easy):
+                if active[easy] != nil { ccurl_easy_unpause(easy) }
+            }
+        }
+        return !stopping
+    }
+
+    /// Ends when no operation came in since the last look (under the lock that submit takes).
+    private func hasEnded() -> Bool {
+        requests.withLock { state in
+            state.ended = state.operations.isEmpty
+            return state.ended
+        }
+    }
+
+    private func finishCompleted() {
+        var left: Int32 = 0
+        while let message = curl_multi_info_read(multi, &left) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                  let sink = active.removeValue(forKey: easy) else { continue }
+            let result = message.pointee.data.result  // the message is gone once the handle is removed
+            curl_multi_remove_handle(multi, easy)
+            sink.finish(result)
+        }
+    }
+}
