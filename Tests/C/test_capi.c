@@ -67,6 +67,8 @@ static int count_messages(const clarifai_response *message, void *userdata) {
 
 static void test_versions_and_errors(void) {
   CHECK(strcmp(clarifai_version(), CLARIFAI_VERSION_STRING) == 0);
+  CHECK(clarifai_version_number() == CLARIFAI_VERSION_NUMBER);
+  CHECK(CLARIFAI_VERSION_NUMBER == CLARIFAI_VERSION_MAJOR * 10000 + CLARIFAI_VERSION_MINOR * 100 + CLARIFAI_VERSION_PATCH);
   CHECK(strcmp(clarifai_api_version(), "12.6.0") == 0);
   CHECK(strcmp(clarifai_error_name(CLARIFAI_OK), "CLARIFAI_OK") == 0);
   CHECK(strcmp(clarifai_error_name(CLARIFAI_ERROR_TIMEOUT), "CLARIFAI_ERROR_TIMEOUT") == 0);
@@ -174,6 +176,27 @@ static void test_token_checks(void) {
   CHECK(clarifai_channel_set_ca_file(channel, "/no/such/ca.pem") == CLARIFAI_ERROR_INVALID_ARGUMENT);
   CHECK(CONTAINS(clarifai_last_error(), "/no/such/ca.pem"));
   clarifai_channel_free(channel);
+}
+
+/* The channel settings of 1.1: limits on idle time and answer size, and what they refuse. */
+static void test_channel_limits(clarifai_client *client, clarifai_channel *channel) {
+  CHECK(clarifai_channel_set_idle_timeout_ms(NULL, 1000) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_idle_timeout_ms(channel, -1) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "idle_ms"));
+  CHECK(clarifai_channel_set_max_receive_bytes(NULL, 1) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_max_receive_bytes(channel, 0) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "max_bytes"));
+  /* A 100-byte limit: any prediction's answer is larger. */
+  CHECK(clarifai_channel_set_max_receive_bytes(channel, 100) == CLARIFAI_OK);
+  clarifai_response *out = NULL;
+  CHECK(clarifai_predict_url(client, model, NULL, "https://samples.clarifai.com/metro-north.jpg", &out) == CLARIFAI_ERROR_PROTOCOL);
+  CHECK(CONTAINS(clarifai_last_error(), "100"));
+  CHECK(out == NULL);
+  CHECK(clarifai_channel_set_max_receive_bytes(channel, (size_t)-1) == CLARIFAI_OK);
+  CHECK(clarifai_channel_set_idle_timeout_ms(channel, 0) == CLARIFAI_OK);
+  CHECK(clarifai_predict_url(client, model, NULL, "https://samples.clarifai.com/metro-north.jpg", &out) == CLARIFAI_OK);
+  clarifai_response_free(out);
+  CHECK(clarifai_channel_set_idle_timeout_ms(channel, 30000) == CLARIFAI_OK);
 }
 
 static void test_predictions(clarifai_client *client) {
@@ -369,6 +392,7 @@ int main(void) {
   test_predictions(client);
   test_batches(client);
   test_api_errors(client, channel);
+  test_channel_limits(client, channel);
   test_refused_connection();
   test_last_error_is_per_thread(client);
   test_threads_share_a_client(client);

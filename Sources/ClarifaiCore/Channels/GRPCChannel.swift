@@ -65,7 +65,7 @@ public final class GRPCChannel: Channel {
                                    // A stream may rightly stay silent for long.
                                    idleTimeoutMilliseconds: isStream ? 0 : options.idleTimeoutMilliseconds,
                                    // One message and its prefix: only unary answers are held whole.
-                                   maximumBodyBytes: options.maximumReceiveBytes.addingReportingOverflow(5).partialValue,
+                                   maximumBodyBytes: options.maximumReceiveBytes > Int.max - 5 ? Int.max : options.maximumReceiveBytes + 5,
                                    caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
                                    version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
                                    forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2,

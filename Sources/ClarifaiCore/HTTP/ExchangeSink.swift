@@ -65,7 +65,8 @@ final class ExchangeSink: @unchecked Sendable {
                     state.paused = true
                     return .pause
                 }
-                guard state.pending.count + data.count <= maximumBodyBytes else {
+                // Generous, so that the consumer's decoder sees a too large message and names it.
+                guard state.pending.count + data.count <= max(maximumBodyBytes, ExchangeSink.maximumPendingBytes) else {
                     overflowed = true
                     return .stop
                 }
