@@ -5,7 +5,7 @@ VERSION := $(shell sed -n 's/^\#define CLARIFAI_VERSION_STRING "\(.*\)"/\1/p' In
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 LIB_DIR := build/lib
 REAL_LIB := $(LIB_DIR)/libclarifai.so.$(VERSION)
-APT_PACKAGES := libcurl4-openssl-dev libssl-dev libjansson-dev pkg-config
+APT_PACKAGES := libcurl4-openssl-dev libssl-dev libjansson-dev zlib1g-dev pkg-config
 # What the tests use beyond the build: memory checks, certificates, and the Debian packaging tools.
 TEST_APT_PACKAGES := valgrind openssl lintian debootstrap dpkg-dev cmake
 VENV := .venv

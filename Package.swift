@@ -16,16 +16,19 @@ let package = Package(
                        providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        // zlib: libcurl4 loads it anyway; it decodes gzip-compressed gRPC messages.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         // The public header as a module, so that Swift sees the C structs it hands out.
         .systemLibrary(name: "CClarifaiHeader", path: "Sources/CClarifaiHeader"),
         // The official API definition, embedded as data (generate.py writes descriptor_set.c).
         .target(name: "CClarifaiSchema", path: "Sources/CClarifaiSchema",
                 exclude: ["generate.py"]),
         .target(name: "ClarifaiCore",
-                dependencies: ["CCurl", "CJansson", "COpenSSL", "CClarifaiHeader", "CClarifaiSchema"]),
+                dependencies: ["CCurl", "CJansson", "COpenSSL", "CZlib", "CClarifaiHeader", "CClarifaiSchema"]),
         .target(name: "Clarifai", dependencies: ["ClarifaiCore", "CClarifaiHeader"],
                 exclude: ["exports.map"]),
-        .testTarget(name: "ClarifaiCoreTests", dependencies: ["ClarifaiCore", "CJansson"],
+        .testTarget(name: "ClarifaiCoreTests", dependencies: ["ClarifaiCore", "CJansson", "CZlib"],
                     path: "Tests/ClarifaiCoreTests"),
     ]
 )

@@ -32,7 +32,7 @@ def test_soname_and_symlinks():
 def test_links_no_swift_runtime():
     linked = run("ldd", str(LIBRARY))
     assert "swift" not in linked.lower() and "foundation" not in linked.lower(), linked
-    for needed in ("libcurl.so.4", "libjansson.so.4", "libcrypto.so.3"):
+    for needed in ("libcurl.so.4", "libjansson.so.4", "libcrypto.so.3", "libz.so.1"):
         assert needed in linked
 
 

@@ -343,7 +343,7 @@ def test_dev_package_contents_and_depends(debs):
     assert f"libclarifai{MAJOR} (= {debs['version']})" in fields["Depends"]
     # pkg-config reads the Requires.private modules' .pc files: their -dev packages must come along.
     triplet = multiarch()
-    for module in ("libcurl", "jansson", "libcrypto"):
+    for module in ("libcurl", "jansson", "libcrypto", "zlib"):
         owner = run("dpkg", "-S", f"/usr/lib/{triplet}/pkgconfig/{module}.pc").split(":")[0]
         assert owner in depends_names(fields["Depends"]), (module, owner, fields["Depends"])
 

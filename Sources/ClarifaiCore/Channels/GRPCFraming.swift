@@ -32,7 +32,7 @@ struct GRPCFrameDecoder {
                 guard flag == 1 else { return try deliver(message) }
                 let inflated: [UInt8]
                 do {
-                    inflated = try Inflate.gunzip(message, limit: maximumMessageBytes)
+                    inflated = try Gzip.decompress(message, limit: maximumMessageBytes)
                 } catch {
                     throw FrameError(message: "a compressed message does not decompress: \(error)")
                 }

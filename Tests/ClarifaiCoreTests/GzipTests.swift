@@ -1,3 +1,4 @@
+import CZlib
 import Testing
 @testable import ClarifaiCore
 
@@ -214,7 +215,8 @@ WdToffB/8y1ioKCGAQA=
     }
 
     /// Hand-built streams (a bit writer in Python), each refused by zlib too, with the failure expected here.
-    static let hostile: [(name: String, bytes: [UInt8], failure: String)] = [
+    /// Streams a decoder must refuse, each with what is wrong with it.
+    static let hostile: [(name: String, bytes: [UInt8], problem: String)] = [
         ("farDistance", [
             0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0x4B, 0x04, 0x42, 0x00,
             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -292,9 +294,10 @@ WdToffB/8y1ioKCGAQA=
     ]
 }
 
-@Suite struct InflateTests {
+/// Gzip decodes with zlib; these feed it valid, truncated, corrupt and hostile streams.
+@Suite struct GzipTests {
     func gunzip(_ bytes: [UInt8], limit: Int = 1 << 24) throws -> [UInt8] {
-        try bytes.withUnsafeBytes { try Inflate.gunzip($0, limit: limit) }
+        try bytes.withUnsafeBytes { try Gzip.decompress($0, limit: limit) }
     }
 
     /// The failure's description, or nil when the input decoded.
@@ -323,11 +326,6 @@ WdToffB/8y1ioKCGAQA=
         }
     }
 
-    @Test func crc32MatchesTheCheckValue() {
-        #expect(Array("123456789".utf8).withUnsafeBytes { Inflate.crc32($0) } == 0xCBF4_3926)
-        #expect([UInt8]().withUnsafeBytes { Inflate.crc32($0) } == 0)
-    }
-
     @Test func decodesEveryBlockType() throws {
         let hello = Array("hello".utf8)
         #expect(try gunzip(Fixture.empty) == [])
@@ -349,19 +347,20 @@ WdToffB/8y1ioKCGAQA=
     @Test func decodesALargePayloadAcrossTheWholeWindow() throws {
         let output = try gunzip(base64(Fixture.payload))
         #expect(output.count == 100_000)
-        #expect(output.withUnsafeBytes { Inflate.crc32($0) } == Fixture.payloadCRC)
+        #expect(output.withUnsafeBytes { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) } == Fixture.payloadCRC)
         #expect(output == Fixture.payloadText())
     }
 
     @Test func refusesCorruptTrailers() {
         var crc = Fixture.hello9
         crc[crc.count - 8] ^= 1
-        #expect(failure(crc) == "gzip: CRC-32 mismatch")
+        #expect(failure(crc) == "gzip: incorrect data check")
         var size = Fixture.hello9
         size[size.count - 4] ^= 1
-        #expect(failure(size) == "gzip: length mismatch")
+        #expect(failure(size) == "gzip: incorrect length check")
         // Whatever follows a member must be another member.
-        #expect(failure(Fixture.hello9 + [0]) == "gzip: not gzip data")
+        #expect(failure(Fixture.hello9 + [0]) != nil)
+        #expect(failure(Fixture.hello9 + [0x1F, 0x8C] + Fixture.hello9.dropFirst(2)) == "gzip: incorrect header check")
         #expect(failure(Fixture.hello9 + Fixture.hello9.prefix(10) + [0xFF]) != nil)
     }
 
@@ -378,8 +377,8 @@ WdToffB/8y1ioKCGAQA=
     }
 
     @Test func refusesHandBuiltHostileStreams() {
-        for (name, bytes, expected) in Fixture.hostile {
-            #expect(failure(bytes) == "gzip: " + expected, "\(name)")
+        for (name, bytes, problem) in Fixture.hostile {
+            #expect(failure(bytes)?.hasPrefix("gzip: ") == true, "\(name): \(problem)")
         }
     }
 
