@@ -23,13 +23,23 @@ public final class GRPCChannel: Channel {
 
     public func unary(_ request: CallRequest, token: String) throws -> Response {
         var answer: Response?
-        try exchange(request, token: token) { message in
+        let ending = try exchange(request, token: token) { message in
             guard answer == nil else { throw ClarifaiError(.protocol, "more than one message in a unary answer") }
             answer = try Response(protoMessage: message, messageType: request.method.outputType)
             return true
         }
+        if ending == .trailersLost {
+            // A Clarifai answer carries its outcome in its own status, which then stands for the lost one.
+            guard let answer, answer.statusCode != 0 else { throw trailersLost(request) }
+            Log.debug("\(origin(request)): gRPC trailers lost as the connection closed; the answer's status \(answer.statusCode) stands")
+        }
         guard let answer else { throw ClarifaiError(.protocol, "\(origin(request)): the answer carried no message") }
         return answer
+    }
+
+    private func trailersLost(_ request: CallRequest) -> ClarifaiError {
+        ClarifaiError(.transport, "\(origin(request)): the connection closed before the gRPC status arrived "
+                      + "(libcurl before 8.1 loses the trailers then)", transient: request.method.isIdempotent)
     }
 
     /// "Method: URL", the start of every error message of a call.
@@ -40,14 +50,20 @@ public final class GRPCChannel: Channel {
     }
 
     public func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws {
-        try exchange(request, token: token) { message in
+        let ending = try exchange(request, token: token) { message in
             try onMessage(try Response(protoMessage: message, messageType: request.method.outputType))
         }
+        if ending == .trailersLost { throw trailersLost(request) }
     }
+
+    /// How an answer ended: with grpc-status OK, or complete but without the trailers, lost by
+    /// libcurl as the server closed the connection (see HTTPClient.losesTrailersOnClose).
+    private enum Ending { case ok, trailersLost }
 
     /// Sends the request and hands each message of the answer to `deliver` as it arrives; then
     /// checks the gRPC status. `deliver` returns false to cancel the call.
-    private func exchange(_ request: CallRequest, token: String, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws {
+    @discardableResult
+    private func exchange(_ request: CallRequest, token: String, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Ending {
         let options = options.current
         var headers = [
             "Content-Type: application/grpc",
@@ -116,6 +132,10 @@ public final class GRPCChannel: Channel {
             throw ClarifaiError(.protocol, "\(origin): the server did not speak HTTP/2 (gRPC needs it)")
         }
         guard let statusText = answer.field("grpc-status") else {
+            if answer.status == 200, answer.majorVersion == 2, answer.contentType.hasPrefix("application/grpc"),
+               answer.connectionClosed, HTTPClient.losesTrailersOnClose, decoder.leftover == 0 {
+                return .trailersLost
+            }
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
             let excerpt = foreignBody.isEmpty ? "" : ": " + Response.excerpt(foreignBody)
             let problem = answer.status == 200 ? "ended without gRPC trailers (no grpc-status)" : "without a gRPC status"
@@ -133,5 +153,6 @@ public final class GRPCChannel: Channel {
         guard decoder.leftover == 0 else {
             throw ClarifaiError(.protocol, "\(origin): the answer ended inside a message (\(decoder.leftover) bytes of a frame)")
         }
+        return .ok
     }
 }

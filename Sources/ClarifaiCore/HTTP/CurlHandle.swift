@@ -11,6 +11,15 @@ final class CurlHandle: @unchecked Sendable {
 
     init() { raw = curl_easy_init() }
 
+    /// Whether the connection of a finished exchange is gone: libcurl no longer holds its
+    /// socket, or the server has closed it (orderly, as a read of 0 bytes tells).
+    static func connectionClosed(_ easy: UnsafeMutableRawPointer) -> Bool {
+        var socket: curl_socket_t = -1
+        guard ccurl_getinfo_socket(easy, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK else { return false }
+        var byte: UInt8 = 0
+        return socket == -1 || recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+    }
+
     deinit { curl_easy_cleanup(raw) }
 
     /// Runs the exchange on this thread, or on a multi handle from `multiplexer` (the calling
@@ -19,7 +28,9 @@ final class CurlHandle: @unchecked Sendable {
                  multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         curl_easy_reset(raw)
-        let sink = ExchangeSink(consumer: consumer, handsOff: multiplexer != nil, maximumBodyBytes: request.maximumBodyBytes)
+        let sink = ExchangeSink(consumer: consumer, handsOff: multiplexer != nil, maximumBodyBytes: request.maximumBodyBytes,
+                                idleLimit: request.idleTimeoutMilliseconds,
+                                probesConnectionEnd: request.version != .automatic && HTTPClient.losesTrailersOnClose)
         var headers: UnsafeMutablePointer<curl_slist>?
         for header in request.headers { headers = curl_slist_append(headers, header) }
         defer { curl_slist_free_all(headers) }
@@ -43,8 +54,12 @@ final class CurlHandle: @unchecked Sendable {
             ? min(request.timeoutMilliseconds, HTTPClient.connectTimeoutMilliseconds) : HTTPClient.connectTimeoutMilliseconds
         ccurl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, connectTimeout)
         if request.idleTimeoutMilliseconds > 0 {
-            ccurl_setopt_long(raw, CURLOPT_LOW_SPEED_LIMIT, CurlHandle.idleBytesPerSecond)
-            ccurl_setopt_long(raw, CURLOPT_LOW_SPEED_TIME, (request.idleTimeoutMilliseconds + 999) / 1000)
+            // Not CURLOPT_LOW_SPEED_*: libcurl's speed is an average over 5 s that includes the upload.
+            ccurl_setopt_long(raw, CURLOPT_NOPROGRESS, 0)
+            ccurl_setopt_xferinfo(raw) { context, downloaded, _, uploaded, _ in
+                guard let context else { return 0 }
+                return Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue().progress(total: downloaded + uploaded) ? 0 : 1
+            }
         }
         if let caFile = request.caFile { ccurl_setopt_string(raw, CURLOPT_CAINFO, caFile) }
         switch request.version {
@@ -75,6 +90,7 @@ final class CurlHandle: @unchecked Sendable {
             }
         }
         ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
+        ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
         ccurl_setopt_write_callback(raw, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
@@ -91,7 +107,11 @@ final class CurlHandle: @unchecked Sendable {
             default: ccurl_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method)
             }
             let run = {
-                guard let multiplexer else { return curl_easy_perform(raw) }
+                guard let multiplexer else {
+                    let result = curl_easy_perform(raw)
+                    sink.noteConnectionEnd(raw)
+                    return result
+                }
                 // A multi handle that ended before taking the exchange hands it on to the next one.
                 while true {
                     guard let current = multiplexer() else { return CURLE_FAILED_INIT }
@@ -119,7 +139,15 @@ final class CurlHandle: @unchecked Sendable {
             }
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-            if code == CURLE_OPERATION_TIMEDOUT && detail.hasPrefix("Operation too slow") {
+            var status = 0
+            ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
+            // libcurl 7.88 says only this when a GOAWAY refused the stream: the server never saw
+            // the request, so sending it again is safe whatever the method.
+            if code == CURLE_HTTP2 && detail.isEmpty && status == 0 {
+                throw ClarifaiError(.transport, "\(exchange): the server refused the request before processing it "
+                                    + "(HTTP/2 GOAWAY: \(reason))", transient: true)
+            }
+            if sink.idled {
                 throw ClarifaiError(.timeout, "\(exchange): idle for \(request.idleTimeoutMilliseconds) ms (the server sent nothing, "
                                     + "or almost nothing: under \(CurlHandle.idleBytesPerSecond) bytes/s)")
             }
@@ -138,7 +166,8 @@ final class CurlHandle: @unchecked Sendable {
         var contentType: UnsafePointer<CChar>?
         ccurl_getinfo_string(raw, CURLINFO_CONTENT_TYPE, &contentType)
         return HTTPResponse(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: sink.body,
-                            fields: sink.fields, majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1)
+                            fields: sink.fields, majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
+                            connectionClosed: request.forbidsReuse || sink.connectionClosed)
     }
 }
 

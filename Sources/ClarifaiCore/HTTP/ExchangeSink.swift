@@ -34,6 +34,19 @@ final class ExchangeSink: @unchecked Sendable {
     var head = ResponseHead()
     var overflowed = false
     var consumerStopped = false
+    /// Whether the connection was gone when an exchange without trailers ended (read on the multi
+    /// handle's thread before it lets go of the easy handle).
+    var connectionClosed = false
+    /// Header lines arrived after body bytes: HTTP trailers.
+    private(set) var receivedTrailers = false
+    private var receivedBody = false
+    /// The idle limit (HTTPRequest.idleTimeoutMilliseconds): when the transfer last moved
+    /// `CurlHandle.idleBytesPerSecond` bytes, and its total then.
+    private let idleLimit: Double
+    private var lastMove: (time: Double, total: Int)
+    private(set) var idled = false
+    /// Whether an end without trailers is worth a look at the connection (see noteConnectionEnd).
+    private let probesConnectionEnd: Bool
     /// The consumer, when the callbacks run on the calling thread.
     private let consumer: Consumer?
     /// Set when the callbacks run on the multi handle's thread: the calling thread waits here for
@@ -45,8 +58,11 @@ final class ExchangeSink: @unchecked Sendable {
     /// The most body bytes held at once (`overflowed` past it).
     private let maximumBodyBytes: Int
 
-    init(consumer: Consumer?, handsOff: Bool, maximumBodyBytes: Int) {
+    init(consumer: Consumer?, handsOff: Bool, maximumBodyBytes: Int, idleLimit: Int, probesConnectionEnd: Bool) {
+        self.probesConnectionEnd = probesConnectionEnd
         self.maximumBodyBytes = maximumBodyBytes
+        self.idleLimit = Double(idleLimit)
+        lastMove = (monotonicMilliseconds(), 0)
         self.consumer = handsOff ? nil : consumer
         handOff = handsOff ? Locked(HandOff()) : nil
         handsBytesOver = handsOff && consumer != nil
@@ -54,6 +70,7 @@ final class ExchangeSink: @unchecked Sendable {
 
     /// Body bytes.
     func receive(_ data: UnsafeRawBufferPointer) -> Verdict {
+        receivedBody = true
         if let consumer {
             consumerStopped = !consumer(data, head)
             return consumerStopped ? .stop : .accepted
@@ -83,11 +100,32 @@ final class ExchangeSink: @unchecked Sendable {
         return .accepted
     }
 
+    /// Records whether the connection closed with the end of an exchange that had no trailers (on
+    /// the thread that ran it, before the easy handle goes): HTTPClient.losesTrailersOnClose.
+    func noteConnectionEnd(_ easy: UnsafeMutableRawPointer) {
+        if probesConnectionEnd && !receivedTrailers { connectionClosed = CurlHandle.connectionClosed(easy) }
+    }
+
+    /// Progress: `total` bytes moved so far, both ways. False when the transfer has been idle for
+    /// longer than the limit: it moved less than `CurlHandle.idleBytesPerSecond` bytes a second.
+    func progress(total: Int) -> Bool {
+        let now = monotonicMilliseconds()
+        let elapsed = now - lastMove.time
+        if Double(total - lastMove.total) >= Double(CurlHandle.idleBytesPerSecond) * max(elapsed, 1000) / 1000 {
+            lastMove = (now, total)
+        } else if elapsed > idleLimit {
+            idled = true
+            return false
+        }
+        return true
+    }
+
     /// The exchange ended with `code` (multi handle's thread).
     func finish(_ code: CURLcode) { handOff?.update { $0.result = code } }
 
     /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").
     func receiveHeader(_ line: UnsafeRawBufferPointer) {
+        if receivedBody { receivedTrailers = true }
         if line.starts(with: "HTTP/".utf8) {
             let words = String(decoding: line, as: UTF8.self).split(separator: " ")
             head = ResponseHead(status: words.count > 1 ? Int(words[1]) ?? 0 : 0)

@@ -56,6 +56,9 @@ struct HTTPResponse {
     let fields: [(name: String, value: String)]
     /// 2 for HTTP/2, 1 for HTTP/1.x.
     let majorVersion: Int
+    /// The connection was closed when the exchange ended (by the server, or by a request that
+    /// forbids reuse).
+    let connectionClosed: Bool
 
     func field(_ name: String) -> String? { fields.last { $0.name == name }?.value }
 
@@ -145,6 +148,11 @@ final class HTTPClient: @unchecked Sendable {
 
     /// libcurl before 8.0 cannot reuse a cleartext HTTP/2 (h2c) connection (curl issue #10634).
     static let reusesCleartextHTTP2: Bool = ccurl_version_info().pointee.version_num >= 0x08_00_00
+
+    /// libcurl before 8.1 drops the trailers of an HTTP/2 stream when the server closes the
+    /// connection right after them, or sends GOAWAY, and still reports success (curl PRs #10715,
+    /// #10771).
+    static let losesTrailersOnClose: Bool = ccurl_version_info().pointee.version_num < 0x08_01_00
 
     /// libcurl before 8.1 can leave an HTTP/2 connection, with all its streams, stuck after a
     /// stream was paused and resumed (curl #10988), and buffers a paused stream's bytes without

@@ -145,6 +145,7 @@ final class Multiplexer: @unchecked Sendable {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
                   let sink = active.removeValue(forKey: easy) else { continue }
             let result = message.pointee.data.result  // the message is gone once the handle is removed
+            sink.noteConnectionEnd(easy)
             curl_multi_remove_handle(multi, easy)
             sink.finish(result)
         }
