@@ -60,18 +60,47 @@ extern "C" {
 
 /* ---------------------------------------------------------------------------------------------
  * Errors
+ * Codes are only ever added, never renumbered or removed: treat a code you do not know as a
+ * failure (clarifai_error_name names it).
+ *
+ * Each code says what the caller does next. A failed call's HTTP and gRPC statuses, and whether
+ * the retry policy counts it as transient, are there too (clarifai_last_error_*).
+ *
+ *  code              what happened                               next            gRPC status (*)            HTTP status (**)
+ *  INVALID_ARGUMENT  the request or its arguments are wrong      fix them        INVALID_ARGUMENT, NOT_FOUND, 3xx, 4xx (but
+ *                    (found locally, or said by the server)                      ALREADY_EXISTS,            401, 403, 408,
+ *                                                                                FAILED_PRECONDITION,       429)
+ *                                                                                OUT_OF_RANGE
+ *  AUTH              the credentials were refused                fix the token   UNAUTHENTICATED,           401, 403
+ *                                                                                PERMISSION_DENIED
+ *  TRANSPORT         no answer (DNS, connect, TLS, reset), or    try again       UNAVAILABLE,               429, 5xx (but
+ *                    the server could not take the call now      later (***)     RESOURCE_EXHAUSTED,        501)
+ *                                                                                ABORTED, CANCELLED
+ *  TIMEOUT           the deadline or the idle limit passed       longer limit    DEADLINE_EXCEEDED          408
+ *  PROTOCOL          the server failed, or its answer is not a   report it       UNKNOWN, INTERNAL,         2xx that is
+ *                    valid reply (or is over the receive limit)                  DATA_LOSS, others          not a reply
+ *  API               the call completed with a Clarifai status   read *out's     (OK, with a status         (any, with a
+ *                    other than SUCCESS (10000); *out is set     status          in the message)            Clarifai body)
+ *  UNSUPPORTED       the channel or the server cannot carry      another channel UNIMPLEMENTED              501
+ *                    the method (a stream on REST)               or server
+ *  CANCELLED         the caller stopped the call (a stream callback's non-zero return)
+ *  INTERNAL          a bug of the library: please report it
+ *  (*) the grpc-status of a gRPC answer;  (**) of an answer without a Clarifai or gRPC status (a
+ *  proxy's or a gateway's page);  (***) clarifai_last_error_transient() is 1 when the retry
+ *  policy of clarifai_channel_set_max_retries retries the failure.
  * ------------------------------------------------------------------------------------------- */
 enum {
   CLARIFAI_OK = 0,
-  CLARIFAI_ERROR_INVALID_ARGUMENT = 1, /* NULL where not allowed, bad JSON, unknown method/field/type */
-  CLARIFAI_ERROR_TRANSPORT = 2,        /* DNS, connect, TLS, reset, HTTP error without a Clarifai body */
-  CLARIFAI_ERROR_TIMEOUT = 3,          /* the call's deadline passed */
-  CLARIFAI_ERROR_PROTOCOL = 4,         /* the server answered something that is not a valid reply */
+  CLARIFAI_ERROR_INVALID_ARGUMENT = 1, /* NULL where not allowed, bad JSON, unknown method/field/type; a request the server refused */
+  CLARIFAI_ERROR_TRANSPORT = 2,        /* DNS, connect, TLS, reset, server unavailable or throttling */
+  CLARIFAI_ERROR_TIMEOUT = 3,          /* the call's deadline (or idle limit) passed */
+  CLARIFAI_ERROR_PROTOCOL = 4,         /* the server failed, or answered something that is not a valid reply */
   CLARIFAI_ERROR_API = 5,              /* the call completed; Clarifai status is not SUCCESS (10000).
                                           *out is set: read its status and body */
   CLARIFAI_ERROR_UNSUPPORTED = 6,      /* e.g. streaming on the JSON channel */
   CLARIFAI_ERROR_CANCELLED = 7,        /* a stream callback asked to stop */
-  CLARIFAI_ERROR_INTERNAL = 8
+  CLARIFAI_ERROR_INTERNAL = 8,
+  CLARIFAI_ERROR_AUTH = 9              /* the credentials were refused (since 1.1; TRANSPORT before) */
 };
 
 /* The constant's name for an error code, e.g. "CLARIFAI_ERROR_TIMEOUT"; "CLARIFAI_ERROR_UNKNOWN"
@@ -81,6 +110,20 @@ const char *clarifai_error_name(int code);
 /* The message of the calling thread's last failed call, or "" when its last call succeeded.
    Valid until the thread's next call into the library. */
 const char *clarifai_last_error(void);
+
+/* The code of the calling thread's last failure, also after a constructor returned NULL;
+   CLARIFAI_OK after a success. Since 1.1. */
+int clarifai_last_error_code(void);
+/* The HTTP status of the answer behind the last failure (e.g. 502 from a gateway, 401 with a
+   Clarifai body); 0 when no answer arrived or the failure was found locally. Since 1.1. */
+int clarifai_last_error_http_status(void);
+/* The gRPC status of the answer behind the last failure (e.g. 14 UNAVAILABLE; 0 when a gRPC call
+   completed with a Clarifai status other than SUCCESS); -1 for REST and when no gRPC status
+   arrived. Since 1.1. */
+int clarifai_last_error_grpc_status(void);
+/* 1 when the last failure is of a kind the retry policy retries (see
+   clarifai_channel_set_max_retries): trying again later may succeed. 0 otherwise. Since 1.1. */
+int clarifai_last_error_transient(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Versions

@@ -72,7 +72,7 @@ private func permanentCStrings(_ strings: [String]) -> [UnsafePointer<CChar>] {
 nonisolated(unsafe) private let errorNames = permanentCStrings([
     "CLARIFAI_OK", "CLARIFAI_ERROR_INVALID_ARGUMENT", "CLARIFAI_ERROR_TRANSPORT", "CLARIFAI_ERROR_TIMEOUT",
     "CLARIFAI_ERROR_PROTOCOL", "CLARIFAI_ERROR_API", "CLARIFAI_ERROR_UNSUPPORTED", "CLARIFAI_ERROR_CANCELLED",
-    "CLARIFAI_ERROR_INTERNAL", "CLARIFAI_ERROR_UNKNOWN",
+    "CLARIFAI_ERROR_INTERNAL", "CLARIFAI_ERROR_AUTH", "CLARIFAI_ERROR_UNKNOWN",
 ])
 
 @_cdecl("clarifai_error_name")
@@ -81,7 +81,19 @@ public func clarifai_error_name(_ code: Int32) -> UnsafePointer<CChar> {
 }
 
 @_cdecl("clarifai_last_error")
-public func clarifai_last_error() -> UnsafePointer<CChar> { LastError.current }
+public func clarifai_last_error() -> UnsafePointer<CChar> { LastError.message }
+
+@_cdecl("clarifai_last_error_code")
+public func clarifai_last_error_code() -> Int32 { LastError.code }
+
+@_cdecl("clarifai_last_error_http_status")
+public func clarifai_last_error_http_status() -> Int32 { LastError.httpStatus }
+
+@_cdecl("clarifai_last_error_grpc_status")
+public func clarifai_last_error_grpc_status() -> Int32 { LastError.grpcStatus }
+
+@_cdecl("clarifai_last_error_transient")
+public func clarifai_last_error_transient() -> Int32 { LastError.isTransient ? 1 : 0 }
 
 nonisolated(unsafe) private let versionText = permanentCStrings([LibraryVersion.string])[0]
 
@@ -341,7 +353,11 @@ public func clarifai_response_json(_ handle: OpaquePointer?) -> UnsafePointer<CC
     do {
         return try source.json()
     } catch {
-        LastError.set((error as? ClarifaiError)?.message ?? "internal error: \(error)")
+        if let error = error as? ClarifaiError {
+            LastError.set(error)
+        } else {
+            LastError.set(code: ErrorCode.internal.rawValue, message: "internal error: \(error)")
+        }
         return nil
     }
 }

@@ -73,6 +73,8 @@ static void test_versions_and_errors(void) {
   CHECK(strcmp(clarifai_error_name(CLARIFAI_OK), "CLARIFAI_OK") == 0);
   CHECK(strcmp(clarifai_error_name(CLARIFAI_ERROR_TIMEOUT), "CLARIFAI_ERROR_TIMEOUT") == 0);
   CHECK(strcmp(clarifai_error_name(CLARIFAI_ERROR_INTERNAL), "CLARIFAI_ERROR_INTERNAL") == 0);
+  CHECK(strcmp(clarifai_error_name(CLARIFAI_ERROR_AUTH), "CLARIFAI_ERROR_AUTH") == 0);
+  CHECK(strcmp(clarifai_error_name(10), "CLARIFAI_ERROR_UNKNOWN") == 0);
   CHECK(strcmp(clarifai_error_name(-1), "CLARIFAI_ERROR_UNKNOWN") == 0);
   CHECK(strcmp(clarifai_error_name(99), "CLARIFAI_ERROR_UNKNOWN") == 0);
   CHECK(clarifai_method_count() == 273);
@@ -160,6 +162,12 @@ static void test_bad_input(clarifai_client *client) {
   CHECK(out == NULL);
   CHECK(clarifai_channel_new_json("ftp://example.com") == NULL);
   CHECK(CONTAINS(clarifai_last_error(), "https://"));
+  /* A constructor's failure keeps its code, and a local failure has no statuses. */
+  CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_last_error_http_status() == 0 && clarifai_last_error_grpc_status() == -1);
+  CHECK(clarifai_last_error_transient() == 0);
+  CHECK(clarifai_channel_new_json("https://api.clarifai.com/v2") == NULL);
+  CHECK(CONTAINS(clarifai_last_error(), "ends in /v2"));
   CHECK(clarifai_client_new((clarifai_channel *)NULL, "x", NULL, NULL) == NULL);
 }
 
@@ -298,6 +306,13 @@ static void test_api_errors(clarifai_client *client, clarifai_channel *channel) 
   CHECK(clarifai_predict_url(client, "no-such-model", NULL, "https://x/y.jpg", &out) == CLARIFAI_ERROR_API);
   CHECK(out != NULL && clarifai_response_status_code(out) == 21200);
   CHECK(CONTAINS(clarifai_last_error(), "21200"));
+  CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_API && clarifai_last_error_transient() == 0);
+  /* The answer's statuses: gRPC OK on HTTP 200, or the REST answer's HTTP error status. */
+  if (on_grpc) {
+    CHECK(clarifai_last_error_http_status() == 200 && clarifai_last_error_grpc_status() == 0);
+  } else {
+    CHECK(clarifai_last_error_http_status() == 404 && clarifai_last_error_grpc_status() == -1);
+  }
   clarifai_response_free(out);
 
   clarifai_client *intruder = clarifai_client_new(channel, "wrong-token", NULL, NULL);
@@ -321,6 +336,9 @@ static void test_refused_connection(void) {
   CHECK(clarifai_call(client, "ListConcepts", NULL, &out) == CLARIFAI_ERROR_TRANSPORT);
   CHECK(out == NULL);
   CHECK(CONTAINS(clarifai_last_error(), "ListConcepts") && CONTAINS(clarifai_last_error(), "127.0.0.1"));
+  /* No answer: no statuses; a refused connection is worth another try later. */
+  CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_TRANSPORT && clarifai_last_error_transient() == 1);
+  CHECK(clarifai_last_error_http_status() == 0 && clarifai_last_error_grpc_status() == -1);
   clarifai_client_free(client);
 }
 

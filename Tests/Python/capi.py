@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-OK, INVALID_ARGUMENT, TRANSPORT, TIMEOUT, PROTOCOL, API, UNSUPPORTED, CANCELLED, INTERNAL = range(9)
+OK, INVALID_ARGUMENT, TRANSPORT, TIMEOUT, PROTOCOL, API, UNSUPPORTED, CANCELLED, INTERNAL, AUTH = range(10)
 INPUT_IMAGE, INPUT_TEXT, INPUT_VIDEO, INPUT_AUDIO = range(4)
 
 
@@ -37,6 +37,11 @@ def load(path=None):
     signatures = {
         "clarifai_error_name": (s, [i]),
         "clarifai_last_error": (s, []),
+        "clarifai_last_error_code": (i, []),
+        "clarifai_last_error_http_status": (i, []),
+        "clarifai_last_error_grpc_status": (i, []),
+        "clarifai_last_error_transient": (i, []),
+        "clarifai_version_number": (ctypes.c_uint, []),
         "clarifai_version": (s, []),
         "clarifai_api_version": (s, []),
         "clarifai_channel_new_json": (p, [s]),
@@ -45,6 +50,8 @@ def load(path=None):
         "clarifai_channel_set_timeout_ms": (i, [p, ctypes.c_long]),
         "clarifai_channel_set_ca_file": (i, [p, s]),
         "clarifai_channel_set_max_retries": (i, [p, i]),
+        "clarifai_channel_set_max_receive_bytes": (i, [p, z]),
+        "clarifai_channel_set_idle_timeout_ms": (i, [p, ctypes.c_long]),
         "clarifai_channel_free": (None, [p]),
         "clarifai_client_new": (p, [p, s, s, s]),
         "clarifai_client_free": (None, [p]),

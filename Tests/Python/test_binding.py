@@ -497,7 +497,7 @@ def test_stub_calls_and_errors(channel, kind, server, app_id):
         assert len(ours._clients) == 2
         with pytest.raises(grpc.RpcError) as raised:
             stub.ListWorkflows(service_pb2.ListWorkflowsRequest(user_app_id=request.user_app_id), metadata=auth)
-        assert isinstance(raised.value, TransportError)  # both a libclarifai error and a grpc.RpcError
+        assert isinstance(raised.value, UnsupportedError)  # both a libclarifai error and a grpc.RpcError
         if kind == "grpc":
             assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
             assert raised.value.details() == "Method not implemented!"

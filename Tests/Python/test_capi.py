@@ -446,7 +446,7 @@ def test_grpc_unimplemented_method_names_the_status(lib, server):
     client = capi.new_client(lib, server.grpc_target, server.token, kind="grpc")
     result = capi.call(lib, client, "ListApps")
     lib.clarifai_client_free(client)
-    assert result.code == capi.TRANSPORT and "gRPC status 12 UNIMPLEMENTED" in result.error
+    assert result.code == capi.UNSUPPORTED and "gRPC status 12 UNIMPLEMENTED" in result.error
 
 
 def test_streaming_on_the_rest_channel_is_unsupported(lib, client):

@@ -109,7 +109,7 @@ def test_deadline_cuts_an_endless_stream(lib, client_300ms):
 
 @pytest.mark.parametrize("model, code, words", [
     ("grpc-unavailable", capi.TRANSPORT, ["gRPC status 14 UNAVAILABLE", "try later"]),
-    ("grpc-unauthenticated", capi.TRANSPORT, ["gRPC status 16 UNAUTHENTICATED"]),
+    ("grpc-unauthenticated", capi.AUTH, ["gRPC status 16 UNAUTHENTICATED"]),
     ("grpc-message-encoding", capi.PROTOCOL, ["bad ünïcode 100%"]),
 ])
 def test_grpc_statuses_map_to_errors(lib, grpc_client, model, code, words):
@@ -215,3 +215,42 @@ def test_tls_channel_multiplexes_streams_of_many_threads(lib, tls_server):
     lib.clarifai_client_free(client)
     assert not any(thread.is_alive() for thread in threads), "a call did not end"
     assert not problems, problems[:3]
+
+
+# What each gRPC status tells the caller to do (the table in clarifai.h): fix the request, fix
+# the credentials, try again, wait longer, or report the server's failure.
+GRPC_STATUS_ERRORS = {
+    1: capi.TRANSPORT, 2: capi.PROTOCOL, 3: capi.INVALID_ARGUMENT, 4: capi.TIMEOUT, 5: capi.INVALID_ARGUMENT,
+    6: capi.INVALID_ARGUMENT, 7: capi.AUTH, 8: capi.TRANSPORT, 9: capi.INVALID_ARGUMENT, 10: capi.TRANSPORT,
+    11: capi.INVALID_ARGUMENT, 12: capi.UNSUPPORTED, 13: capi.PROTOCOL, 14: capi.TRANSPORT, 15: capi.PROTOCOL,
+    16: capi.AUTH,
+}
+GRPC_STATUS_NAMES = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                     "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+                     "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"]
+
+
+@pytest.fixture
+def grpc_client_without_retries(lib, server, app_id):
+    channel = lib.clarifai_channel_new_grpc_insecure(server.grpc_target.encode())
+    assert lib.clarifai_channel_set_max_retries(channel, 0) == capi.OK
+    client = lib.clarifai_client_new(channel, server.token.encode(), b"test-user", app_id.encode())
+    lib.clarifai_channel_free(channel)
+    yield client
+    lib.clarifai_client_free(client)
+
+
+@pytest.mark.parametrize("status", sorted(GRPC_STATUS_ERRORS))
+def test_every_grpc_status_maps_to_its_error_with_detail(lib, server, grpc_client_without_retries, status):
+    """The real grpcio server ends the call with each status; the library's code, message and
+    error detail (statuses, transient) follow the header's table."""
+    result = capi.call(lib, grpc_client_without_retries, "PostModelOutputs",
+                       {"model_id": f"grpc-status-{status}", "inputs": [{"data": {"text": {"raw": "x"}}}]})
+    assert (result.code, result.json) == (GRPC_STATUS_ERRORS[status], None), result.error
+    name = GRPC_STATUS_NAMES[status]
+    assert f"gRPC status {status} {name}: the server ended the call with {name}" in result.error, result.error
+    # The detail of the failure, read after capi.call (which reads only the message) as a C caller would.
+    assert lib.clarifai_last_error_code() == result.code
+    assert lib.clarifai_last_error_grpc_status() == status
+    assert lib.clarifai_last_error_http_status() == 200
+    assert lib.clarifai_last_error_transient() == (1 if status in (8, 14) else 0)

@@ -722,6 +722,10 @@ def StreamLogEntries(req, auth, call):
 def grpc_fault(model_id, context):
     """The fault hooks of the gRPC front (PostModelOutputs and GenerateModelOutputs by model_id),
     before authentication: a response, None for no fault, or GrpcAbort."""
+    if model_id.startswith(GRPC_STATUS_MODEL):
+        code = GRPC_STATUS_CODES.get(model_id[len(GRPC_STATUS_MODEL):])
+        if code is not None:
+            raise GrpcAbort(code, f"the server ended the call with {code.name}")
     if model_id == "grpc-unavailable":
         raise GrpcAbort(grpc.StatusCode.UNAVAILABLE, "try later")
     if model_id == "grpc-unauthenticated":
@@ -743,8 +747,12 @@ def grpc_fault(model_id, context):
     return None
 
 
-GRPC_FAULT_MODELS = ("grpc-unavailable", "grpc-deadline", "grpc-unauthenticated", "grpc-message-encoding",
-                     "grpc-big", "grpc-big-gzip")
+# grpc-status-<N>: the call ends with gRPC status N (1-16).
+GRPC_STATUS_MODEL = "grpc-status-"
+GRPC_STATUS_CODES = {str(code.value[0]): code for code in grpc.StatusCode if code != grpc.StatusCode.OK}
+GRPC_FAULT_MODELS = (tuple(GRPC_STATUS_MODEL + number for number in GRPC_STATUS_CODES)
+                     + ("grpc-unavailable", "grpc-deadline", "grpc-unauthenticated", "grpc-message-encoding",
+                        "grpc-big", "grpc-big-gzip"))
 FAULT_METHODS = ("PostModelOutputs", "GenerateModelOutputs")
 
 

@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional, Type
 
 __all__ = [
     "ErrorCode", "ClarifaiError", "InvalidArgumentError", "TransportError", "ClarifaiTimeoutError",
-    "ProtocolError", "ApiError", "UnsupportedError", "CancelledError", "InternalError", "error_class",
+    "ProtocolError", "ApiError", "UnsupportedError", "CancelledError", "InternalError", "AuthError", "error_class",
 ]
 
 
@@ -21,6 +21,7 @@ class ErrorCode(enum.IntEnum):
     UNSUPPORTED = 6
     CANCELLED = 7
     INTERNAL = 8
+    AUTH = 9
 
 
 class ClarifaiError(Exception):
@@ -103,6 +104,11 @@ class CancelledError(ClarifaiError):
     error_code = ErrorCode.CANCELLED
 
 
+class AuthError(ClarifaiError):
+    """CLARIFAI_ERROR_AUTH: the server refused the credentials (library 1.1 on; TransportError before)."""
+    error_code = ErrorCode.AUTH
+
+
 class InternalError(ClarifaiError):
     """CLARIFAI_ERROR_INTERNAL, or a code this package does not know."""
     error_code = ErrorCode.INTERNAL
@@ -110,7 +116,7 @@ class InternalError(ClarifaiError):
 
 _CLASSES: Dict[int, Type[ClarifaiError]] = {
     cls.error_code: cls for cls in (InvalidArgumentError, TransportError, ClarifaiTimeoutError, ProtocolError,
-                              ApiError, UnsupportedError, CancelledError, InternalError)
+                              ApiError, UnsupportedError, CancelledError, InternalError, AuthError)
 }
 
 

@@ -40,6 +40,7 @@ _DEFAULT_GRPC_CODES: Dict[int, grpc.StatusCode] = {
     ErrorCode.UNSUPPORTED: grpc.StatusCode.UNIMPLEMENTED,
     ErrorCode.CANCELLED: grpc.StatusCode.CANCELLED,
     ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
+    ErrorCode.AUTH: grpc.StatusCode.UNAUTHENTICATED,
 }
 
 

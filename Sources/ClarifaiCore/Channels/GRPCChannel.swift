@@ -26,6 +26,8 @@ public final class GRPCChannel: Channel {
         let ending = try exchange(request, token: token) { message in
             guard answer == nil else { throw ClarifaiError(.protocol, "more than one message in a unary answer") }
             answer = try Response(protoMessage: message, messageType: request.method.outputType)
+            answer?.httpStatus = 200
+            answer?.grpcStatus = 0
             return true
         }
         if ending == .trailersLost {
@@ -122,9 +124,9 @@ public final class GRPCChannel: Channel {
             // A failure inside `deliver` stopped the transfer: report it rather than the stop.
             switch failure {
             case let frameError as GRPCFrameDecoder.FrameError: throw ClarifaiError(.protocol, "\(origin): \(frameError.message)")
-            case let deliveryError as ClarifaiError: throw ClarifaiError(deliveryError.code, "\(origin): \(deliveryError.message)")
+            case let deliveryError as ClarifaiError: throw deliveryError.prefixed("\(origin): ")
             case let other?: throw other
-            case nil: throw ClarifaiError(error.code, "\(request.method.name): \(error.message)", transient: error.isTransient)
+            case nil: throw error.prefixed("\(request.method.name): ")
             }
         }
         Log.debug("\(origin): HTTP \(answer.status), grpc-status \(answer.field("grpc-status") ?? "none"), \(Int(monotonicMilliseconds() - started)) ms")
@@ -139,16 +141,18 @@ public final class GRPCChannel: Channel {
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
             let excerpt = foreignBody.isEmpty ? "" : ": " + Response.excerpt(foreignBody)
             let problem = answer.status == 200 ? "ended without gRPC trailers (no grpc-status)" : "without a gRPC status"
-            throw ClarifaiError(answer.status == 200 ? .protocol : .transport,
+            throw ClarifaiError(answer.status == 200 ? .protocol : .forHTTPStatus(answer.status),
                                 "\(origin): HTTP \(answer.status)\(type) \(problem)\(excerpt)",
-                                transient: answer.isGatewayFailure(idempotent: request.method.isIdempotent))
+                                transient: answer.isTransientFailure(idempotent: request.method.isIdempotent)).answered(http: answer.status)
         }
-        guard let status = Int(statusText) else { throw ClarifaiError(.protocol, "\(origin): invalid grpc-status '\(statusText)'") }
+        guard let status = Int(statusText) else {
+            throw ClarifaiError(.protocol, "\(origin): invalid grpc-status '\(statusText)'").answered(http: answer.status)
+        }
         guard status == 0 else {
             let message = answer.field("grpc-message").map(GRPCStatus.decodeMessage) ?? ""
-            throw ClarifaiError(GRPCStatus.errorCode(status),
+            throw ClarifaiError(.forGRPCStatus(status),
                                 "\(origin): gRPC status \(status) \(GRPCStatus.name(status))" + (message.isEmpty ? "" : ": \(message)"),
-                                transient: status == GRPCStatus.unavailable)
+                                transient: GRPCStatus.isTransient(status)).answered(http: answer.status, grpc: status)
         }
         guard decoder.leftover == 0 else {
             throw ClarifaiError(.protocol, "\(origin): the answer ended inside a message (\(decoder.leftover) bytes of a frame)")

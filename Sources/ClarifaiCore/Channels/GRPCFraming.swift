@@ -79,19 +79,10 @@ enum GRPCStatus {
                         "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
                         "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"]
 
-    static let unavailable = 14
-
     static func name(_ code: Int) -> String { names.indices.contains(code) ? names[code] : "code \(code)" }
 
-    /// The library error for a non-OK status: the call's deadline, the network or server being
-    /// unable to serve it, or an answer that is not one.
-    static func errorCode(_ code: Int) -> ErrorCode {
-        switch code {
-        case 4: return .timeout
-        case 1, 7, 8, 10, 12, 14, 16: return .transport
-        default: return .protocol
-        }
-    }
+    /// UNAVAILABLE and RESOURCE_EXHAUSTED: the server could not take the call now, and did not run it.
+    static func isTransient(_ code: Int) -> Bool { code == 14 || code == 8 }
 
     /// grpc-message is percent-encoded UTF-8.
     static func decodeMessage(_ text: String) -> String {

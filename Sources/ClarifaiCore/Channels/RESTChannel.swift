@@ -60,18 +60,22 @@ public final class RESTChannel: Channel {
             answer = try http.perform(exchange)
         } catch let error as ClarifaiError {
             Log.debug("\(origin): \(error.message)")
-            throw ClarifaiError(error.code, "\(request.method.name): \(error.message)", transient: error.isTransient)
+            throw error.prefixed("\(request.method.name): ")
         }
         do {
             let response = try Response(restBody: answer.body, origin: origin, messageType: request.method.outputType)
+            response.httpStatus = answer.status
             Log.debug("\(origin): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
             return response
         } catch is ClarifaiError where !(200...299).contains(answer.status) {
             // Not a Clarifai reply and not a success: a proxy, a gateway or a server error page.
             Log.debug("\(origin): HTTP \(answer.status) without a Clarifai status, \(Int(monotonicMilliseconds() - started)) ms")
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
-            throw ClarifaiError(.transport, "\(origin): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
-                                transient: answer.isGatewayFailure(idempotent: request.method.isIdempotent))
+            throw ClarifaiError(.forHTTPStatus(answer.status),
+                                "\(origin): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
+                                transient: answer.isTransientFailure(idempotent: request.method.isIdempotent)).answered(http: answer.status)
+        } catch let error as ClarifaiError {
+            throw error.answered(http: answer.status)
         }
     }
 }

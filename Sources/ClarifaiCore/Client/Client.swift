@@ -180,6 +180,6 @@ func prefixingErrors<R>(with prefix: String, _ body: () throws -> R) throws -> R
     do {
         return try body()
     } catch let error as ClarifaiError where error.response == nil {
-        throw ClarifaiError(error.code, prefix + error.message)
+        throw error.prefixed(prefix)
     }
 }

@@ -16,6 +16,9 @@ public final class Response: @unchecked Sendable {
     public let statusDescriptionPointer: UnsafePointer<CChar>
     public let statusDetailsPointer: UnsafePointer<CChar>
     public let requestIDPointer: UnsafePointer<CChar>
+    /// The statuses of the answer as it travelled: HTTP (0: none) and gRPC (-1: none, REST).
+    var httpStatus = 0
+    var grpcStatus = -1
     /// The payload of each entry of `outputs` (when the message type has Output entries).
     private let outputs: [UnsafeRawBufferPointer]
     /// Whether the message carries a `status` (a REST answer without one is not a Clarifai reply).

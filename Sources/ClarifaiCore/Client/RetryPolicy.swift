@@ -11,6 +11,8 @@ struct RetryPolicy {
 
     let retriedStatuses: Set<Int32>
 
+    static let official = RetryPolicy(schema: .official)
+
     init(schema: Schema) {
         let codes = schema.enums["clarifai.api.status.StatusCode"]
         retriedStatuses = Set(RetryPolicy.retriedStatusNames.compactMap { codes?.number(named: $0) })

@@ -62,10 +62,12 @@ struct HTTPResponse {
 
     func field(_ name: String) -> String? { fields.last { $0.name == name }?.value }
 
-    /// A gateway could not get an answer from the server, so another attempt may get through:
-    /// 502 and 503 always (the server never took the request), 504 only when repeating the request
-    /// is harmless (the server may have carried it out before the gateway gave up).
-    func isGatewayFailure(idempotent: Bool) -> Bool { status == 502 || status == 503 || (status == 504 && idempotent) }
+    /// Another attempt may get through: 429 (throttled), 502 and 503 (a gateway could not reach
+    /// the server, which never took the request), 504 only when repeating the request is harmless
+    /// (the server may have carried it out before the gateway gave up).
+    func isTransientFailure(idempotent: Bool) -> Bool {
+        status == 429 || status == 502 || status == 503 || (status == 504 && idempotent)
+    }
 }
 
 /// Runs HTTP exchanges on libcurl easy handles kept in a pool: a handle keeps its connection
