@@ -14,7 +14,16 @@
  *  - Every *_free function accepts NULL.
  *  - clarifai_channel and clarifai_client are thread-safe: many threads may call through one
  *    client at once. A clarifai_response belongs to one thread at a time.
- *  - A client keeps its channel alive: freeing the channel before the client is safe.
+ *  - A client keeps its channel alive: freeing the channel before the client is safe. Freeing
+ *    a client (or a response) while another thread is still using it is not allowed: free it
+ *    after the last call through it has returned.
+ *  - Each handle carries a tag of its kind, checked on entry: a handle of another kind (a
+ *    client passed where a response is expected) is INVALID_ARGUMENT ("... is not a
+ *    clarifai_response"), and so is a freed one while its memory has not been reused; getters
+ *    that cannot fail return 0 or NULL then and set the last error; *_free ignores it. (Since
+ *    1.1; before, such a mistake was undefined behaviour.)
+ *  - A stream callback may call into the library, on any client, the stream's own included
+ *    (it runs on the calling thread, outside any lock); it must not free the stream's client.
  *  - The library writes nothing to stdout or stderr unless CLARIFAI_LOG=debug is set (then one
  *    line per attempt and retry on stderr: method, URL, status, timing), and never puts the
  *    token, headers or bodies into a message or a log line. Whatever reaches a message (an
@@ -215,12 +224,43 @@ typedef struct clarifai_client clarifai_client;
 
 /* pat: a Personal Access Token or an app-specific API key, sent as "authorization: Key <pat>";
    NULL means $CLARIFAI_PAT. NULL is returned (INVALID_ARGUMENT) when there is no token or it holds
-   control characters. user_id/app_id may be NULL (app-specific API keys need none); when set,
-   they fill `user_app_id` in every request whose message has that field: the whole of it when
-   the request does not carry one, else the ids it leaves out.
+   control characters. user_id/app_id fill `user_app_id` in every request whose message has that
+   field: the whole of it when the request does not carry one, else the ids it leaves out. NULL
+   means $CLARIFAI_USER_ID / $CLARIFAI_APP_ID, as the official SDK reads them (since 1.1); ""
+   means none (app-specific API keys need none).
    The client holds a reference to the channel. */
 clarifai_client *clarifai_client_new(clarifai_channel *channel, const char *pat,
                                      const char *user_id, const char *app_id);
+
+/* A client authenticated by a session token, sent as "x-clarifai-session-token: <token>" as the
+   official SDK sends it (no authorization header); NULL means $CLARIFAI_SESSION_TOKEN. Otherwise
+   as clarifai_client_new. Since 1.1. */
+clarifai_client *clarifai_client_new_session(clarifai_channel *channel, const char *session_token,
+                                             const char *user_id, const char *app_id);
+
+/* A new client on the same channel with the same credential, ids and settings (below); its
+   settings then change on their own. Clients are cheap: make one per set of settings rather
+   than a channel per setting (a channel holds connections and, on TLS gRPC, a thread). NULL
+   (INVALID_ARGUMENT) for a NULL or freed client. Since 1.1. */
+clarifai_client *clarifai_client_dup(const clarifai_client *client);
+
+/* The deadline of this client's calls, overriding the channel's (as clarifai_channel_set_timeout_ms:
+   0 none, huge values capped); -1: the channel's again. Other negative values are
+   INVALID_ARGUMENT. Since 1.1. */
+int clarifai_client_set_timeout_ms(clarifai_client *client, long timeout_ms);
+
+/* The retry budget of this client's calls, overriding the channel's (0 to 100); -1: the
+   channel's again. Since 1.1. */
+int clarifai_client_set_max_retries(clarifai_client *client, int retries);
+
+/* Sends "name: value" with every call of this client (gRPC metadata, or an HTTP header on REST),
+   e.g. x-clarifai-request-id-prefix (which then replaces the library's own). value NULL removes
+   it; setting a name again replaces its value. INVALID_ARGUMENT for a name that is not an HTTP
+   field name, for the credential's headers (authorization, x-clarifai-session-token: use the
+   constructors), for headers of the transport (content-type, te, host, grpc-*, ...), and for a
+   value with control characters. Names are case-insensitive and sent in lower case. Since 1.1. */
+int clarifai_client_set_header(clarifai_client *client, const char *name, const char *value);
+
 void clarifai_client_free(clarifai_client *client);
 
 /* ---------------------------------------------------------------------------------------------
@@ -344,11 +384,11 @@ const char *clarifai_response_request_id(const clarifai_response *response);
    same string, valid until the response is freed). NULL for NULL, and NULL with
    clarifai_last_error() set when a gRPC message has no JSON form (e.g. a timestamp beyond year
    9999). */
-const char *clarifai_response_json(clarifai_response *response);
+const char *clarifai_response_json(const clarifai_response *response);
 
 /* The whole response message serialized as protobuf binary (the method's response type).
    *data stays valid until the response is freed. */
-int clarifai_response_proto(clarifai_response *response, const void **data, size_t *len);
+int clarifai_response_proto(const clarifai_response *response, const void **data, size_t *len);
 
 /* The number of entries in `outputs` (0 for responses without outputs or NULL). */
 size_t clarifai_response_output_count(const clarifai_response *response);

@@ -7,27 +7,58 @@ import Glibc
 // MARK: - Handles and arguments
 
 /// The object behind a clarifai_channel*.
-final class ChannelHandle {
+final class ChannelHandle: HandleObject {
     let channel: any Channel
-    init(_ channel: any Channel) { self.channel = channel }
+    init(_ channel: any Channel) {
+        self.channel = channel
+        super.init(tag: HandleTag.channel)
+    }
 }
 
-private func retainedHandle(_ object: AnyObject) -> OpaquePointer {
+/// A kind of handle: its tag and its C type's name.
+private protocol CHandle: HandleObject {
+    static var tag: UInt64 { get }
+    static var typeName: String { get }
+}
+
+extension ChannelHandle: CHandle {
+    static let tag = HandleTag.channel
+    static let typeName = "clarifai_channel"
+}
+
+extension Client: CHandle {
+    static let tag = HandleTag.client
+    static let typeName = "clarifai_client"
+}
+
+extension Response: CHandle {
+    static let tag = HandleTag.response
+    static let typeName = "clarifai_response"
+}
+
+private func retainedHandle(_ object: HandleObject) -> OpaquePointer {
     OpaquePointer(Unmanaged.passRetained(object).toOpaque())
 }
 
-private func object<T: AnyObject>(_ handle: OpaquePointer) -> T {
-    Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+/// The object behind a handle of kind T; nil for NULL and for a handle of another kind or one
+/// already freed (its tag tells).
+private func object<T: CHandle>(_ handle: OpaquePointer?) -> T? {
+    guard let handle, HandleObject.tag(of: UnsafeRawPointer(handle)) == T.tag else { return nil }
+    return Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
 }
 
-private func releaseHandle<T: AnyObject>(_ handle: OpaquePointer?, as type: T.Type) {
-    guard let handle else { return }
-    Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).release()
+/// Drops the caller's reference; a handle of another kind is left alone.
+private func releaseHandle<T: CHandle>(_ handle: OpaquePointer?, as type: T.Type) {
+    guard let object: T = object(handle) else { return }
+    Unmanaged.passUnretained(object).release()
 }
 
-private func required<T: AnyObject>(_ handle: OpaquePointer?, _ name: String, in function: String) throws -> T {
+private func required<T: CHandle>(_ handle: OpaquePointer?, _ name: String, in function: String) throws -> T {
     guard let handle else { throw ClarifaiError(.invalidArgument, "\(function): \(name) is NULL") }
-    return object(handle)
+    guard let object: T = object(handle) else {
+        throw ClarifaiError(.invalidArgument, "\(function): \(name) is not a \(T.typeName) (a handle of another kind, or one already freed)")
+    }
+    return object
 }
 
 /// A borrowed C string as a String; nil for NULL. Invalid UTF-8 is an error naming the argument.
@@ -192,6 +223,54 @@ public func clarifai_client_new(_ channel: OpaquePointer?, _ pat: UnsafePointer<
     }
 }
 
+@_cdecl("clarifai_client_new_session")
+public func clarifai_client_new_session(_ channel: OpaquePointer?, _ sessionToken: UnsafePointer<CChar>?,
+                                        _ userID: UnsafePointer<CChar>?, _ appID: UnsafePointer<CChar>?) -> OpaquePointer? {
+    constructor {
+        let function = "clarifai_client_new_session"
+        let handle: ChannelHandle = try required(channel, "channel", in: function)
+        return retainedHandle(try Client(channel: handle.channel,
+                                         sessionToken: try optionalString(sessionToken, "session_token", in: function),
+                                         userID: try optionalString(userID, "user_id", in: function),
+                                         appID: try optionalString(appID, "app_id", in: function)))
+    }
+}
+
+@_cdecl("clarifai_client_dup")
+public func clarifai_client_dup(_ client: OpaquePointer?) -> OpaquePointer? {
+    constructor {
+        let original: Client = try required(client, "client", in: "clarifai_client_dup")
+        return retainedHandle(try original.duplicate())
+    }
+}
+
+@_cdecl("clarifai_client_set_timeout_ms")
+public func clarifai_client_set_timeout_ms(_ client: OpaquePointer?, _ timeoutMilliseconds: Int) -> Int32 {
+    entryPoint {
+        let caller: Client = try required(client, "client", in: "clarifai_client_set_timeout_ms")
+        try caller.setTimeout(milliseconds: timeoutMilliseconds == -1 ? nil : timeoutMilliseconds)
+    }
+}
+
+@_cdecl("clarifai_client_set_max_retries")
+public func clarifai_client_set_max_retries(_ client: OpaquePointer?, _ retries: Int32) -> Int32 {
+    entryPoint {
+        let caller: Client = try required(client, "client", in: "clarifai_client_set_max_retries")
+        try caller.setMaxRetries(retries == -1 ? nil : Int(retries))
+    }
+}
+
+@_cdecl("clarifai_client_set_header")
+public func clarifai_client_set_header(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>?,
+                                       _ value: UnsafePointer<CChar>?) -> Int32 {
+    let function = "clarifai_client_set_header"
+    return entryPoint {
+        let caller: Client = try required(client, "client", in: function)
+        try caller.setHeader(name: try requiredString(name, "name", in: function),
+                             value: try optionalString(value, "value", in: function))
+    }
+}
+
 @_cdecl("clarifai_client_free")
 public func clarifai_client_free(_ client: OpaquePointer?) { releaseHandle(client, as: Client.self) }
 
@@ -326,7 +405,17 @@ public func clarifai_predict_text(_ client: OpaquePointer?, _ modelID: UnsafePoi
 
 // MARK: - Responses
 
-private func response(_ handle: OpaquePointer?) -> Response? { handle.map { object($0) } }
+/// For getters that cannot fail: the response, or nil (NULL, or a handle of another kind, which
+/// also sets the last error since it is a mistake in the caller's program).
+private func response(_ handle: OpaquePointer?) -> Response? {
+    guard handle != nil else { return nil }
+    guard let response: Response = object(handle) else {
+        LastError.set(code: ErrorCode.invalidArgument.rawValue,
+                      message: "response is not a clarifai_response (a handle of another kind, or one already freed)")
+        return nil
+    }
+    return response
+}
 
 @_cdecl("clarifai_response_status_code")
 public func clarifai_response_status_code(_ handle: OpaquePointer?) -> Int32 { response(handle)?.statusCode ?? 0 }

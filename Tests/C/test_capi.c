@@ -186,6 +186,85 @@ static void test_token_checks(void) {
   clarifai_channel_free(channel);
 }
 
+/* Handles of the wrong kind (easy to pass from ctypes, where all are void pointers) and the
+   stream callback's freedom to call into the library. */
+static int call_from_callback(const clarifai_response *message, void *userdata) {
+  clarifai_client *client = userdata;
+  clarifai_response *nested = NULL;
+  int code = clarifai_predict_text(client, "text-echo", NULL, clarifai_response_text(message, 0), &nested);
+  /* Since 1.1 the JSON and protobuf getters take the const message a callback gets. */
+  const void *proto = NULL;
+  size_t proto_len = 0;
+  int ok = code == CLARIFAI_OK && strncmp(clarifai_response_text(nested, 0), "echo: ", 6) == 0 &&
+           clarifai_response_json(message) != NULL && clarifai_response_proto(message, &proto, &proto_len) == CLARIFAI_OK;
+  clarifai_response_free(nested);
+  return ok ? 0 : 1;
+}
+
+static void test_handle_misuse(clarifai_client *client, clarifai_channel *channel) {
+  clarifai_response *out = NULL;
+  CHECK(clarifai_call((clarifai_client *)channel, "ListConcepts", NULL, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "client is not a clarifai_client"));
+  CHECK(clarifai_channel_set_timeout_ms((clarifai_channel *)client, 10) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "channel is not a clarifai_channel"));
+  const clarifai_concept *concepts = NULL;
+  size_t count = 0;
+  CHECK(clarifai_response_concepts((clarifai_response *)client, 0, &concepts, &count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "not a clarifai_response"));
+  CHECK(clarifai_response_status_code((clarifai_response *)client) == 0);
+  CHECK(clarifai_response_json((clarifai_response *)channel) == NULL);
+  CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  /* Frees of the wrong kind are ignored: the client and channel still work below. */
+  clarifai_response_free((clarifai_response *)client);
+  clarifai_client_free((clarifai_client *)channel);
+  CHECK(clarifai_call(client, "ListConcepts", NULL, &out) == CLARIFAI_OK);
+  clarifai_response_free(out);
+  if (on_grpc) {
+    const char *request = "{\"model_id\": \"stream-count\", \"inputs\": [{\"data\": {\"text\": {\"raw\": \"3\"}}}]}";
+    CHECK(clarifai_call_stream(client, "GenerateModelOutputs", request, call_from_callback, client) == CLARIFAI_OK);
+  }
+}
+
+/* Per-client settings (1.1): copies of a client, its own deadline, retries and headers, and
+   session-token clients. */
+static void test_client_settings(clarifai_client *client, clarifai_channel *channel) {
+  CHECK(clarifai_client_dup(NULL) == NULL && clarifai_last_error_code() == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  clarifai_client *copy = clarifai_client_dup(client);
+  CHECK(copy != NULL);
+  CHECK(clarifai_client_set_timeout_ms(copy, -2) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_client_set_timeout_ms(copy, 15000) == CLARIFAI_OK);
+  CHECK(clarifai_client_set_timeout_ms(copy, -1) == CLARIFAI_OK);
+  CHECK(clarifai_client_set_max_retries(copy, 101) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_client_set_max_retries(copy, 0) == CLARIFAI_OK);
+  CHECK(clarifai_client_set_max_retries(copy, -1) == CLARIFAI_OK);
+  CHECK(clarifai_client_set_header(copy, "Authorization", "Key stolen") == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "credential"));
+  CHECK(clarifai_client_set_header(copy, "grpc-timeout", "1S") == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_client_set_header(copy, "bad name", "x") == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_client_set_header(copy, "x-test-extra", "one\r\nx-evil: 1") == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_client_set_header(copy, NULL, "x") == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_client_set_header(copy, "X-Test-Extra", "one") == CLARIFAI_OK);
+  CHECK(clarifai_client_set_header(copy, "x-test-extra", NULL) == CLARIFAI_OK);
+  clarifai_response *out = NULL;
+  CHECK(clarifai_call(copy, "ListConcepts", NULL, &out) == CLARIFAI_OK);
+  clarifai_response_free(out);
+  clarifai_client_free(copy);
+
+  clarifai_client *session = clarifai_client_new_session(channel, "test-session-token", "test-user", "main");
+  CHECK(session != NULL);
+  CHECK(clarifai_call(session, "ListConcepts", NULL, &out) == CLARIFAI_OK);
+  clarifai_response_free(out);
+  clarifai_client_free(session);
+  session = clarifai_client_new_session(channel, "not-the-session-token", "test-user", "main");
+  CHECK(clarifai_call(session, "ListConcepts", NULL, &out) == CLARIFAI_ERROR_API);
+  CHECK(clarifai_response_status_code(out) == 11008);
+  CHECK(!CONTAINS(clarifai_last_error(), "not-the-session-token"));
+  clarifai_response_free(out);
+  clarifai_client_free(session);
+  CHECK(clarifai_client_new_session(channel, "", NULL, NULL) == NULL);
+  CHECK(clarifai_client_new_session(NULL, "t", NULL, NULL) == NULL);
+}
+
 /* The channel settings of 1.1: limits on idle time and answer size, and what they refuse. */
 static void test_channel_limits(clarifai_client *client, clarifai_channel *channel) {
   CHECK(clarifai_channel_set_idle_timeout_ms(NULL, 1000) == CLARIFAI_ERROR_INVALID_ARGUMENT);
@@ -411,6 +490,8 @@ int main(void) {
   test_batches(client);
   test_api_errors(client, channel);
   test_channel_limits(client, channel);
+  test_handle_misuse(client, channel);
+  test_client_settings(client, channel);
   test_refused_connection();
   test_last_error_is_per_thread(client);
   test_threads_share_a_client(client);

@@ -54,6 +54,11 @@ def load(path=None):
         "clarifai_channel_set_idle_timeout_ms": (i, [p, ctypes.c_long]),
         "clarifai_channel_free": (None, [p]),
         "clarifai_client_new": (p, [p, s, s, s]),
+        "clarifai_client_new_session": (p, [p, s, s, s]),
+        "clarifai_client_dup": (p, [p]),
+        "clarifai_client_set_timeout_ms": (i, [p, ctypes.c_long]),
+        "clarifai_client_set_max_retries": (i, [p, i]),
+        "clarifai_client_set_header": (i, [p, s, s]),
         "clarifai_client_free": (None, [p]),
         "clarifai_call": (i, [p, s, s, out]),
         "clarifai_call_proto": (i, [p, s, ctypes.c_char_p, z, out]),
@@ -82,7 +87,10 @@ def load(path=None):
         "clarifai_response_free": (None, [p]),
     }
     for name, (restype, argtypes) in signatures.items():
-        function = getattr(lib, name)
+        try:
+            function = getattr(lib, name)
+        except AttributeError:
+            continue  # a function this build lacks: calling it raises AttributeError
         function.restype, function.argtypes = restype, argtypes
     return lib
 

@@ -43,7 +43,11 @@ TEST_USER, TEST_APP = "test-user", "main"
 MAX_PREDICT_INPUTS = 128
 DEFAULT_PER_PAGE = 128
 RECORD_LIMIT = 1000
-RECORDED_HEADERS = ("user-agent", "x-clarifai-request-id-prefix", "content-type", "x-test-compress")
+RECORDED_HEADERS = ("user-agent", "x-clarifai-request-id-prefix", "content-type", "x-test-compress",
+                    "x-clarifai-session-token", "x-test-extra")
+# The session token the server knows (for user test-user), sent as x-clarifai-session-token as
+# the official SDK sends it.
+TEST_SESSION_TOKEN = "test-session-token"
 STREAM_COUNT_MAX = 100000  # model stream-count
 STREAM_INTERVAL = 0.02  # s between the messages of model stream-forever
 DEADLINE_SLEEP = 5.0  # s model grpc-deadline waits before answering
@@ -195,14 +199,20 @@ class Api:
                 self.recorded.clear()
         return out
 
-    def authenticate(self, authorization, request):
-        if not authorization:
+    def authenticate(self, authorization, request, headers):
+        session = headers.get("x-clarifai-session-token", "")
+        if not authorization and not session:
             raise ApiError(sc.CONN_KEY_NOT_FOUND, "API key not found",
                            "no authorization header; expected 'Key <token>'")
         scheme, _, token = authorization.partition(" ")
         uai = getattr(request, "user_app_id", res.UserAppIDSet())
         user, app = uai.user_id, uai.app_id
-        if scheme == "Key" and token in self.pats:
+        if not authorization:
+            if session != TEST_SESSION_TOKEN:
+                raise ApiError(sc.CONN_KEY_INVALID, "Invalid session token", "the session token is not the server's")
+            user = TEST_USER if user in ("", "me") else user
+            app = app or TEST_APP
+        elif scheme == "Key" and token in self.pats:
             user = TEST_USER if user in ("", "me") else user
             app = app or TEST_APP
         elif scheme == "Key" and token == self.app_key:
@@ -234,7 +244,7 @@ class Api:
             response = fault() if fault else None
             if response is None:
                 with self.lock:
-                    response = handler(request, self.authenticate(authorization, request))
+                    response = handler(request, self.authenticate(authorization, request, headers))
             if not response.status.code:
                 response.status.code, response.status.description = sc.SUCCESS, "Ok"
         except ApiError as e:
@@ -281,7 +291,7 @@ class Api:
         watch = RpcWatch(context, on_end)  # registered now: the generator only starts on first next()
         return self._stream(method, handler, request, authorization, headers, state, watch, fault)
 
-    def _messages(self, method, handler, request, authorization, watch, fault):
+    def _messages(self, method, handler, request, authorization, headers, watch, fault):
         """The handler's messages; an ApiError becomes one last message carrying its status."""
         try:
             response = fault() if fault else None
@@ -289,7 +299,7 @@ class Api:
                 yield response
                 return
             with self.lock:
-                auth = self.authenticate(authorization, request)
+                auth = self.authenticate(authorization, request, headers)
             yield from handler(request, auth, StreamCall(self, watch))
         except ApiError as e:
             yield GetMessageClass(method.output_type)(status=e.status)
@@ -303,7 +313,7 @@ class Api:
                     state["finished"], state["code"] = True, code
 
         try:
-            for response in self._messages(method, handler, request, authorization, watch, fault):
+            for response in self._messages(method, handler, request, authorization, headers, watch, fault):
                 if not response.status.code:
                     response.status.code, response.status.description = sc.SUCCESS, "Ok"
                 response.status.req_id = req_id

@@ -1,20 +1,22 @@
 import Glibc
 
-/// A request on its way: the method, its request message serialized (protobuf binary), and the
-/// time this attempt has (0: no deadline).
+/// A request on its way: the method, its request message serialized (protobuf binary), the
+/// time this attempt has (0: no deadline), and the caller's headers ("Name: value": the
+/// credential, the request-id prefix, extra ones), which the channel sends as they are.
 public struct CallRequest {
     let method: Method
     let message: [UInt8]
     let timeoutMilliseconds: Int
+    let metadata: [String]
 }
 
 /// How requests travel to Clarifai: REST or gRPC. Thread-safe.
 public protocol Channel: AnyObject, Sendable {
     var options: ChannelOptions { get }
-    func unary(_ request: CallRequest, token: String) throws -> Response
+    func unary(_ request: CallRequest) throws -> Response
     /// Calls a server-streaming method; `onMessage` gets each message in order, on the calling
     /// thread, and returns false to cancel the call.
-    func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws
+    func serverStream(_ request: CallRequest, onMessage: (Response) throws -> Bool) throws
 }
 
 /// Settings shared by every channel kind; changed at any time, read at each call's start.
@@ -54,10 +56,14 @@ public final class ChannelOptions: Sendable {
 
     /// How many times a transient failure is retried (0: never).
     public func setMaxRetries(_ retries: Int) throws {
+        try ChannelOptions.checkMaxRetries(retries)
+        values.withLock { $0.maxRetries = retries }
+    }
+
+    static func checkMaxRetries(_ retries: Int) throws {
         guard (0...100).contains(retries) else {
             throw ClarifaiError.invalidArgument("max_retries must be between 0 and 100, got \(retries)")
         }
-        values.withLock { $0.maxRetries = retries }
     }
 
     /// The largest answer accepted: a REST body once decoded, or one gRPC message once decompressed.

@@ -21,9 +21,9 @@ public final class GRPCChannel: Channel {
         self.usesTLS = usesTLS
     }
 
-    public func unary(_ request: CallRequest, token: String) throws -> Response {
+    public func unary(_ request: CallRequest) throws -> Response {
         var answer: Response?
-        let ending = try exchange(request, token: token) { message in
+        let ending = try exchange(request) { message in
             guard answer == nil else { throw ClarifaiError(.protocol, "more than one message in a unary answer") }
             answer = try Response(protoMessage: message, messageType: request.method.outputType)
             answer?.httpStatus = 200
@@ -51,8 +51,8 @@ public final class GRPCChannel: Channel {
         (usesTLS ? "https://" : "http://") + target.authority + "/clarifai.api.V2/" + request.method.name
     }
 
-    public func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws {
-        let ending = try exchange(request, token: token) { message in
+    public func serverStream(_ request: CallRequest, onMessage: (Response) throws -> Bool) throws {
+        let ending = try exchange(request) { message in
             try onMessage(try Response(protoMessage: message, messageType: request.method.outputType))
         }
         if ending == .trailersLost { throw trailersLost(request) }
@@ -65,13 +65,11 @@ public final class GRPCChannel: Channel {
     /// Sends the request and hands each message of the answer to `deliver` as it arrives; then
     /// checks the gRPC status. `deliver` returns false to cancel the call.
     @discardableResult
-    private func exchange(_ request: CallRequest, token: String, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Ending {
+    private func exchange(_ request: CallRequest, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Ending {
         let options = options.current
-        var headers = [
+        var headers = request.metadata + [
             "Content-Type: application/grpc",
             "TE: trailers",
-            "Authorization: Key \(token)",
-            "X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)",
             "grpc-accept-encoding: gzip",
             "Accept:",
             "Expect:",

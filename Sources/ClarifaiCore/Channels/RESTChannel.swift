@@ -33,17 +33,15 @@ public final class RESTChannel: Channel {
 
     deinit { credentials.map(Redaction.unregister) }
 
-    public func serverStream(_ request: CallRequest, token: String, onMessage: (Response) throws -> Bool) throws {
+    public func serverStream(_ request: CallRequest, onMessage: (Response) throws -> Bool) throws {
         throw ClarifaiError(.unsupported, "\(request.method.name) streams its answer: streaming needs a gRPC channel (clarifai_channel_new_grpc)")
     }
 
-    public func unary(_ request: CallRequest, token: String) throws -> Response {
+    public func unary(_ request: CallRequest) throws -> Response {
         let binding = try request.message.withUnsafeBytes { try RESTBinding(method: request.method, message: $0, schema: schema) }
         let options = options.current
-        var headers = [
-            "Authorization: Key \(token)",
+        var headers = request.metadata + [
             "Accept: application/json",
-            "X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)",
             // libcurl would otherwise wait for "100 Continue" before sending a large body.
             "Expect:",
         ]

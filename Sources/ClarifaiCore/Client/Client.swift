@@ -1,32 +1,149 @@
-/// Who is calling: a channel, a token, and optionally the user and app that requests apply to.
-/// Thread-safe; holds its channel alive.
-public final class Client: Sendable {
+/// Who is calling: a channel, a credential, optionally the user and app that requests apply to,
+/// and settings of its own (a deadline, a retry budget, extra headers) that override the
+/// channel's. Thread-safe; holds its channel alive. Clients are cheap: one per setting is the way
+/// to call with different settings over one channel.
+public final class Client: HandleObject, @unchecked Sendable {
+    /// How the client proves who it is.
+    public enum Credential: Sendable {
+        /// A Personal Access Token or an app's API key: `authorization: Key <token>`.
+        case key(String)
+        /// A session token, as the official SDK sends it: `x-clarifai-session-token: <token>`.
+        case sessionToken(String)
+
+        var secret: String {
+            switch self {
+            case .key(let token), .sessionToken(let token): return token
+            }
+        }
+
+        var header: String {
+            switch self {
+            case .key(let token): return "Authorization: Key \(token)"
+            case .sessionToken(let token): return "X-Clarifai-Session-Token: \(token)"
+            }
+        }
+    }
+
+    /// What a client may change after it was made; a copy goes to each call.
+    struct Settings {
+        /// nil: the channel's.
+        var timeoutMilliseconds: Int?
+        var maxRetries: Int?
+        /// Extra headers by lower-case name, in the order set.
+        var headers: [(name: String, value: String)] = []
+    }
+
     let channel: any Channel
-    private let token: String
+    private let credential: Credential
     private let userID: String?
     private let appID: String?
     let schema: Schema
     private let retryPolicy: RetryPolicy
+    private let settings: Locked<Settings>
 
-    /// `token` nil: $CLARIFAI_PAT. Empty user or app ids count as absent.
-    public init(channel: any Channel, token: String?, userID: String?, appID: String?, schema: Schema = .official) throws {
+    /// `token` nil: $CLARIFAI_PAT. `userID`/`appID` nil: $CLARIFAI_USER_ID / $CLARIFAI_APP_ID, as the
+    /// official SDK reads them; empty ones count as absent.
+    public convenience init(channel: any Channel, token: String?, userID: String?, appID: String?, schema: Schema = .official) throws {
         guard let token = token ?? environmentValue("CLARIFAI_PAT"), !token.isEmpty else {
             throw ClarifaiError.invalidArgument("no token: pass a PAT or API key, or set CLARIFAI_PAT")
         }
+        try self.init(channel: channel, credential: .key(token), userID: userID, appID: appID, schema: schema)
+    }
+
+    /// A client authenticated by a session token; nil: $CLARIFAI_SESSION_TOKEN.
+    public convenience init(channel: any Channel, sessionToken: String?, userID: String?, appID: String?) throws {
+        guard let token = sessionToken ?? environmentValue("CLARIFAI_SESSION_TOKEN"), !token.isEmpty else {
+            throw ClarifaiError.invalidArgument("no session token: pass one, or set CLARIFAI_SESSION_TOKEN")
+        }
+        try self.init(channel: channel, credential: .sessionToken(token), userID: userID, appID: appID, schema: .official)
+    }
+
+    private init(channel: any Channel, credential: Credential, userID: String?, appID: String?, schema: Schema,
+                 settings: Settings = Settings()) throws {
         // A CR or LF would let the token add HTTP headers; the token itself is never echoed.
-        guard !token.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !credential.secret.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw ClarifaiError.invalidArgument("the token contains control characters (CR, LF, ...)")
         }
         self.channel = channel
-        self.token = token
-        Redaction.register(token)
-        self.userID = userID.flatMap { $0.isEmpty ? nil : $0 }
-        self.appID = appID.flatMap { $0.isEmpty ? nil : $0 }
+        self.credential = credential
+        Redaction.register(credential.secret)
+        self.userID = (userID ?? environmentValue("CLARIFAI_USER_ID")).flatMap { $0.isEmpty ? nil : $0 }
+        self.appID = (appID ?? environmentValue("CLARIFAI_APP_ID")).flatMap { $0.isEmpty ? nil : $0 }
         self.schema = schema
         retryPolicy = RetryPolicy(schema: schema)
+        self.settings = Locked(settings)
+        super.init(tag: HandleTag.client)
     }
 
-    deinit { Redaction.unregister(token) }
+    deinit { Redaction.unregister(credential.secret) }
+
+    /// A client with the same channel, credential, ids and settings, whose settings then change
+    /// on their own.
+    public func duplicate() throws -> Client {
+        try Client(channel: channel, credential: credential, userID: userID, appID: appID, schema: schema,
+                   settings: settings.withLock { $0 })
+    }
+
+    /// The deadline of this client's calls; nil: the channel's again.
+    public func setTimeout(milliseconds: Int?) throws {
+        guard milliseconds.map({ $0 >= 0 }) ?? true else {
+            throw ClarifaiError.invalidArgument("timeout_ms must be 0 (no deadline), positive, or -1 (the channel's), got \(milliseconds!)")
+        }
+        settings.withLock { $0.timeoutMilliseconds = milliseconds.map { min($0, ChannelOptions.longestTimeMilliseconds) } }
+    }
+
+    /// The retry budget of this client's calls; nil: the channel's again.
+    public func setMaxRetries(_ retries: Int?) throws {
+        if let retries { try ChannelOptions.checkMaxRetries(retries) }
+        settings.withLock { $0.maxRetries = retries }
+    }
+
+    /// Headers the official clients' metadata never carries from a caller: the credential has its
+    /// own functions, the rest belong to the transport (HTTP/2 pseudo-headers, gRPC's own).
+    static let reservedHeaders: Set<String> = ["authorization", "x-clarifai-session-token", "content-type", "content-length",
+                                               "te", "host", "connection", "transfer-encoding", "expect", "keep-alive",
+                                               "upgrade", "accept-encoding"]
+
+    /// Sends `name: value` with every call of this client (nil removes it). Names are HTTP tokens,
+    /// compared without case; the credential's headers and the transport's are refused, and so are
+    /// values with control characters (which would add headers of their own).
+    public func setHeader(name: String, value: String?) throws {
+        let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        guard !name.isEmpty, name.utf8.allSatisfy(tokenCharacters.contains) else {
+            throw ClarifaiError.invalidArgument("header name '\(name)' is not an HTTP field name (letters, digits, -, _ and the like)")
+        }
+        let lowercased = name.lowercased()
+        guard !Client.reservedHeaders.contains(lowercased), !lowercased.hasPrefix("grpc-") else {
+            throw ClarifaiError.invalidArgument(lowercased == "authorization" || lowercased == "x-clarifai-session-token"
+                ? "header '\(name)' carries the credential: give it to clarifai_client_new or clarifai_client_new_session"
+                : "header '\(name)' belongs to the transport and cannot be set")
+        }
+        if let value {
+            guard !value.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) else {
+                throw ClarifaiError.invalidArgument("the value of header '\(name)' contains control characters (CR, LF, ...)")
+            }
+        }
+        settings.withLock { settings in
+            let index = settings.headers.firstIndex { $0.name == lowercased }
+            switch (index, value) {
+            case (let index?, let value?): settings.headers[index].value = value
+            case (let index?, nil): settings.headers.remove(at: index)
+            case (nil, let value?): settings.headers.append((lowercased, value))
+            case (nil, nil): break
+            }
+        }
+    }
+
+    /// The headers of a call: the credential, the request-id prefix (the library's unless set),
+    /// then the extra headers.
+    private func metadata(_ settings: Settings) -> [String] {
+        var lines = [credential.header]
+        if !settings.headers.contains(where: { $0.name == "x-clarifai-request-id-prefix" }) {
+            lines.append("X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)")
+        }
+        lines += settings.headers.map { "\($0.name): \($0.value)" }
+        return lines
+    }
 
     /// Calls `methodName` with a proto3 JSON request (nil or "" for an empty one), checked
     /// against the schema first. Throws .api with the response when the Clarifai status is not
@@ -50,8 +167,9 @@ public final class Client: Sendable {
         var received = 0
         do {
             // Once a message arrived the stream is never retried: the caller has seen it.
-            try withRetries(method) { timeout in
-                try channel.serverStream(CallRequest(method: method, message: message, timeoutMilliseconds: timeout), token: token) { response in
+            try withRetries(method) { timeout, metadata in
+                try channel.serverStream(CallRequest(method: method, message: message, timeoutMilliseconds: timeout,
+                                                     metadata: metadata)) { response in
                     received += 1
                     return try onMessage(response)
                 }
@@ -73,11 +191,16 @@ public final class Client: Sendable {
         }
     }
 
-    /// Calls `methodName` with a serialized request message, checked against the schema first.
+    /// Calls `methodName` with a serialized request message, checked on the wire as the official
+    /// runtime parses it (not by a JSON round trip, which would refuse what protobuf allows: a
+    /// Struct holding NaN, a timestamp past year 9999).
     public func call(method methodName: String, requestProto: UnsafeRawBufferPointer) throws -> Response {
         let method = try unaryMethod(named: methodName)
-        try prefixingErrors(with: "\(methodName): request: ") {
-            _ = try Codec.protoToJSON(typeName: method.inputType, bytes: requestProto, schema: schema)
+        guard let type = schema.message(method.inputType) else { throw ClarifaiError(.internal, "unknown type \(method.inputType)") }
+        do {
+            try WireFields.validate(requestProto, type: type, schema: schema)
+        } catch {
+            throw ClarifaiError.invalidArgument("\(methodName): request: not a valid \(method.inputType) message: \(error.message)")
         }
         return try call(method, message: Array(requestProto))
     }
@@ -85,30 +208,35 @@ public final class Client: Sendable {
     func call(_ method: Method, message: [UInt8]) throws -> Response {
         var message = message
         try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &message, for: method) }
-        return try withRetries(method) { timeout in
-            let response = try channel.unary(CallRequest(method: method, message: message, timeoutMilliseconds: timeout), token: token)
+        return try withRetries(method) { timeout, metadata in
+            let response = try channel.unary(CallRequest(method: method, message: message, timeoutMilliseconds: timeout,
+                                                         metadata: metadata))
             guard response.isSuccess else { throw ClarifaiError(apiFailure: response, method: method.name) }
             return response
         }
     }
 
-    /// Runs `attempt` with the time left of the channel's deadline, again after a transient
-    /// failure or a retried Clarifai status, up to the channel's retry budget and never past the
-    /// deadline; the last failure is the call's.
-    private func withRetries<R>(_ method: Method, _ attempt: (_ timeoutMilliseconds: Int) throws -> R,
+    /// Runs `attempt` with the time left of the deadline (the client's, else the channel's) and the
+    /// call's headers, again after a transient failure or a retried Clarifai status, up to the
+    /// retry budget and never past the deadline; the last failure is the call's.
+    private func withRetries<R>(_ method: Method, _ attempt: (_ timeoutMilliseconds: Int, _ metadata: [String]) throws -> R,
                                 mayRetry: () -> Bool = { true }) throws -> R {
-        let options = channel.options.current
-        let deadline = options.timeoutMilliseconds > 0 ? monotonicMilliseconds() + Double(options.timeoutMilliseconds) : nil
+        let settings = settings.withLock { $0 }
+        let channelOptions = channel.options.current
+        let timeout = settings.timeoutMilliseconds ?? channelOptions.timeoutMilliseconds
+        let maxRetries = settings.maxRetries ?? channelOptions.maxRetries
+        let metadata = metadata(settings)
+        let deadline = timeout > 0 ? monotonicMilliseconds() + Double(timeout) : nil
         var retries = 0
         while true {
             let remaining = deadline.map { max(1, Int(($0 - monotonicMilliseconds()).rounded(.up))) } ?? 0
             do {
-                return try attempt(remaining)
-            } catch let error as ClarifaiError where retries < options.maxRetries && retryPolicy.isRetried(error) && mayRetry() {
+                return try attempt(remaining, metadata)
+            } catch let error as ClarifaiError where retries < maxRetries && retryPolicy.isRetried(error) && mayRetry() {
                 retries += 1
                 let pause = RetryPolicy.pause(beforeRetry: retries)
                 if let deadline, monotonicMilliseconds() + pause >= deadline { throw error }
-                Log.debug("\(method.name): retry \(retries) of \(options.maxRetries) in \(Int(pause)) ms after: \(error.message)")
+                Log.debug("\(method.name): retry \(retries) of \(maxRetries) in \(Int(pause)) ms after: \(error.message)")
                 RetryPolicy.sleep(milliseconds: pause)
             }
         }

@@ -5,7 +5,7 @@ import Glibc
 /// views of its outputs read straight from the binary on first use, the JSON text made on first
 /// request (or kept as the REST server sent it). Strings and buffers handed out point into memory
 /// the response owns until it is deinitialized. One thread at a time (see clarifai.h).
-public final class Response: @unchecked Sendable {
+public final class Response: HandleObject, @unchecked Sendable {
     public static let successCode: Int32 = 10000
 
     /// Full name of the response message type, e.g. clarifai.api.MultiOutputResponse.
@@ -27,7 +27,7 @@ public final class Response: @unchecked Sendable {
     private var serverJSON: [UInt8]?
     private var jsonText: UnsafeMutablePointer<CChar>?
     /// NUL-terminated copies of the strings in struct views and the status.
-    private let strings = StringArena()
+    private let strings: StringArena
     private var conceptBuffers: [Int: UnsafeMutableBufferPointer<clarifai_concept>] = [:]
     private var regionBuffers: [Int: UnsafeMutableBufferPointer<clarifai_region>] = [:]
     private var regionConceptBuffers: [UnsafeMutableBufferPointer<clarifai_concept>] = []
@@ -109,9 +109,12 @@ public final class Response: @unchecked Sendable {
             }
         }
         statusCode = code
+        let strings = StringArena()
         statusDescriptionPointer = strings.add(description)
         statusDetailsPointer = strings.add(details)
         requestIDPointer = strings.add(requestID)
+        self.strings = strings
+        super.init(tag: HandleTag.response)
     }
 
     deinit {
