@@ -95,7 +95,13 @@ import Testing
 
     @Test func printsShowIfEmptyFieldsAndInt64AsStrings() throws {
         #expect(try roundTrip("clarifai.api.MultiConceptResponse", "{}") == #"{"concepts":[]}"#)
-        #expect(try roundTrip("clarifai.api.Pagination", #"{"page":1}"#).contains(#""page":1"#))
+        // int64 (AppResourceCounts) and uint64 (HitCount) are strings, read from numbers or strings;
+        // 32-bit integers (Pagination.page, uint32) stay numbers.
+        #expect(try roundTrip("clarifai.api.AppResourceCounts", #"{"datasets":-9223372036854775808,"models":"7"}"#)
+            == #"{"datasets":"-9223372036854775808","models":"7"}"#)
+        #expect(try roundTrip("clarifai.api.HitCount", #"{"estimated_total":18446744073709551615}"#)
+            == #"{"estimated_total":"18446744073709551615"}"#)
+        #expect(try roundTrip("clarifai.api.Pagination", #"{"page":1}"#) == #"{"page":1}"#)
     }
 
     @Test func keepsUInt64BeyondInt64() throws {

@@ -79,10 +79,14 @@ import CJansson
         #expect(call.target == "/v2/users/u/apps/a/concepts")
     }
 
+    /// The first binding's variables filled with a distinct value each: the target is exactly its
+    /// template with those values in place and no query, the body (for body "*") is empty.
     @Test func everyMethodBuildsARequestWhenItsPathFieldsAreSet() throws {
         for method in schema.methods where !method.httpRules.isEmpty {
+            let rule = method.httpRules[0]
             let request = JSONTree.object()
-            for variable in method.httpRules[0].variables {
+            var values: [String] = []
+            for variable in rule.variables {
                 var node = request.root
                 var type = schema.message(method.inputType)
                 for key in variable.dropLast() {
@@ -91,10 +95,19 @@ import CJansson
                     type = type?.field(named: key).flatMap { schema.message($0.typeName) }
                 }
                 let leaf = type?.field(named: variable.last!)
-                node.set(variable.last!, leaf?.kind == .string ? "x" : "7")
+                values.append(leaf?.kind == .string ? "x\(values.count)" : "\(values.count + 7)")
+                node.set(variable.last!, values.last!)
             }
+            var remaining = values[...]
+            let expected = rule.segments.map {
+                switch $0 {
+                case .literal(let text): return "/" + text
+                case .variable: return "/" + remaining.removeFirst()
+                }
+            }.joined()
             let call = try binding(method.name, request.root.serialized())
-            #expect(!call.target.contains("{"), "\(method.name): \(call.target)")
+            #expect(call.verb == rule.verb && call.target == expected, "\(method.name): \(call.verb) \(call.target)")
+            #expect(body(call) == (rule.body == "*" ? "{}" : nil), "\(method.name): \(body(call) ?? "no body")")
         }
     }
 }

@@ -1,10 +1,16 @@
 """Replays the fuzzers' regression inputs (Tests/Fuzz/regressions/) through the release library.
 
-Each file is what fuzz_codec.c gets: one byte choosing the message type, then the data. Like the
-fuzz targets, every file goes through both directions with the same checks:
-  binary -> JSON: OK or INVALID_ARGUMENT; on OK the JSON reads back (OK) and prints the same JSON;
-  JSON -> binary (data up to its first NUL): OK or INVALID_ARGUMENT; on OK the binary prints as JSON,
-  that JSON reads back and prints the same JSON again.
+Each file is what fuzz_codec.c gets: one byte choosing the message type, then the data. Every file
+goes through both directions, and the official runtime (clarifai-grpc's protobuf) decides what the
+library must do with it:
+  binary -> JSON: where FromString reads the bytes and MessageToJson prints them, the library
+  prints JSON that reads back (OK) as the message FromString read (unknown fields aside) and
+  prints the same JSON again; where the official runtime refuses, the library refuses
+  (INVALID_ARGUMENT). The library's JSON is not given to json_format.Parse: that refuses FLT_MAX
+  (3.4028235e+38), which its own MessageToJson prints (see Tests/Python/messagegen.py).
+  JSON -> binary (data up to its first NUL): where json_format.Parse accepts the text, the library
+  writes the message it read, and that prints as JSON which reads back as the same message and
+  prints the same JSON again; where json_format.Parse refuses, the library refuses.
 Run: LIBCLARIFAI_PATH=build/lib/libclarifai.so.1 .venv/bin/python -m pytest -q Tests/Fuzz
 """
 import ctypes
@@ -12,10 +18,16 @@ import os
 from pathlib import Path
 
 import pytest
+from clarifai_grpc.grpc.api import service_pb2  # noqa: F401  (puts the clarifai.api types in the pool)
+from google.protobuf import descriptor_pool, json_format
+from google.protobuf.message import DecodeError
+from google.protobuf.message_factory import GetMessageClass
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 OK, INVALID_ARGUMENT = 0, 1
+# How the official runtime says no: bad bytes, no JSON form, bad JSON, bad UTF-8, too deep for json.
+REFUSALS = (DecodeError, json_format.Error, ValueError, RecursionError)
 
 # Same order as TYPES in fuzz_codec.c.
 TYPES = [
@@ -45,6 +57,14 @@ def codec():
     return lib
 
 
+def regression(path):
+    """(type name, message class, data) of a regression input."""
+    raw = path.read_bytes()
+    assert raw, f"{path.name} is empty: a regression input starts with its message type byte"
+    type_name = TYPES[raw[0] % len(TYPES)]
+    return type_name, GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(type_name.decode())), raw[1:]
+
+
 def handed_out(lib, code, out, read):
     """What a codec call handed over (read, then freed once), or None when it refused the input."""
     error = lib.clarifai_last_error().decode()
@@ -71,25 +91,51 @@ def to_json(lib, type_name, data):
     return handed_out(lib, code, out, ctypes.string_at)
 
 
+def same(expected, actual):
+    """upb's == compares floats by their bits; the deterministic bytes check that once more."""
+    return expected == actual and (expected.SerializeToString(deterministic=True)
+                                   == actual.SerializeToString(deterministic=True))
+
+
+def reads_back(lib, type_name, printed):
+    """What the library's JSON reads back as, once it prints the same JSON again (the fuzzers' fixed point)."""
+    binary = to_binary(lib, type_name, printed)
+    assert binary is not None, f"JSON printed by clarifai_proto_to_json does not read back: {printed!r}"
+    assert to_json(lib, type_name, binary) == printed
+    return binary
+
+
 @pytest.mark.skipif(not REGRESSIONS, reason="no regression inputs")
 @pytest.mark.parametrize("path", REGRESSIONS, ids=[p.name for p in REGRESSIONS])
-def test_regression_input(codec, path):
-    raw = path.read_bytes()
-    if not raw:
+def test_binary_to_json(codec, path):
+    type_name, cls, data = regression(path)
+    try:
+        expected = cls.FromString(data)
+        official = json_format.MessageToJson(expected, indent=None)
+    except REFUSALS as e:
+        printed = to_json(codec, type_name, data)
+        assert printed is None, f"the official runtime refuses these bytes ({e}), the library prints {printed!r}"
         return
-    type_name, data = TYPES[raw[0] % len(TYPES)], raw[1:]
-
+    expected.DiscardUnknownFields()  # the library skips them
     printed = to_json(codec, type_name, data)
-    if printed is not None:
-        binary = to_binary(codec, type_name, printed)
-        assert binary is not None, f"JSON printed by clarifai_proto_to_json does not read back: {printed!r}"
-        assert to_json(codec, type_name, binary) == printed
+    assert printed is not None, f"the official runtime prints these bytes as {official}"
+    assert same(expected, cls.FromString(reads_back(codec, type_name, printed))), (printed, official)
 
+
+@pytest.mark.skipif(not REGRESSIONS, reason="no regression inputs")
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.name for p in REGRESSIONS])
+def test_json_to_binary(codec, path):
+    type_name, cls, data = regression(path)
     text = data.split(b"\0", 1)[0]
+    try:
+        expected = json_format.Parse(text, cls())
+    except REFUSALS as e:
+        binary = to_binary(codec, type_name, text)
+        assert binary is None, f"json_format.Parse refuses this text ({e}), the library writes {binary.hex()}"
+        return
     binary = to_binary(codec, type_name, text)
-    if binary is not None:
-        printed = to_json(codec, type_name, binary)
-        assert printed is not None, f"binary made by clarifai_json_to_proto does not print: {binary.hex()}"
-        again = to_binary(codec, type_name, printed)
-        assert again is not None, f"JSON printed by clarifai_proto_to_json does not read back: {printed!r}"
-        assert to_json(codec, type_name, again) == printed
+    assert binary is not None, f"json_format.Parse reads this text as {json_format.MessageToJson(expected, indent=None)}"
+    assert same(expected, cls.FromString(binary)), binary.hex()
+    printed = to_json(codec, type_name, binary)
+    assert printed is not None, f"binary made by clarifai_json_to_proto does not print: {binary.hex()}"
+    assert same(expected, cls.FromString(reads_back(codec, type_name, printed))), printed

@@ -12,14 +12,17 @@ default to 0 (a free port); they are bound with SO_REUSEADDR, so a killed instan
 again on the same ports.
 
 Every request passes through to the normal local test server (server.py: REST by HTTP, gRPC
-with grpcio), except PostModelOutputs and GenerateModelOutputs whose model id reads
+with grpcio), except PostModelOutputs, GenerateModelOutputs and GetModel (REST: GET
+/v2/users/{u}/apps/{a}/models/{model_id}) whose model id reads
 
     fault.<kind>.<count>.<tag>        e.g. fault.unavailable.2.t17, fault.reset.all.t3
 
 The first <count> requests with that model id (every one with "all") meet fault <kind>; the ones
 after go through as a request for the model `text-echo`. Requests are counted per model id, so
 a test picks a fresh <tag> per case. `GET /_faults/attempts` on the REST front returns the
-counts as JSON ({model_id: requests}), `DELETE /_faults/attempts` clears them.
+counts as JSON ({model_id: requests}); `GET /_faults/headers` the requests' headers
+({model_id: [{name: value}, ...]}, names lower-cased, gRPC's with its pseudo-headers);
+`DELETE` on either clears both.
 
 Faults (R: REST front, G: gRPC front), all after the whole request was read:
   close                R G  close the connection (FIN, then wait for the client's) without answering
@@ -49,12 +52,34 @@ Faults (R: REST front, G: gRPC front), all after the whole request was read:
   throttled            R G  a Clarifai reply with status 11005 CONN_THROTTLED (R: HTTP 429)
   unavailable          R G  R: 503 application/json {"code": 14, "message": "unavailable"};
                             G: trailers-only grpc-status 14 UNAVAILABLE "try later"
+  gateway-timeout      R G  HTTP 504 text/html "<html>...504 Gateway Time-out...</html>" (G: no grpc-status)
+  gzip-bomb            R G  R: 200 application/json, Content-Encoding gzip, 64 KiB that inflate to a valid
+                            64 MiB Clarifai reply (status.details is the padding);
+                            G: grpc-encoding gzip, one compressed message (flag 1) that inflates to a
+                            valid 64 MiB MultiOutputResponse; grpc-status 0
+  zstd-bomb            R    the same reply in 2 KiB with Content-Encoding zstd
+  echo-auth            R G  R: HTTP 502 text/plain echoing the request's header lines verbatim (as some
+                            proxies do), sorted by name: `Authorization: Key <token>` in the first 100 bytes;
+                            G: trailers-only grpc-status 16 UNAUTHENTICATED, the grpc-message quoting
+                            the authorization metadata
+  trailers-fin           G  a valid message, trailers grpc-status 0, then at once a FIN (TCP close)
+  goaway-close           G  a valid message, trailers grpc-status 0, GOAWAY NO_ERROR, FIN
+  goaway-refuse          G  no answer: GOAWAY NO_ERROR whose last stream id is below the request's (so
+                            the request was provably not processed and is safe to send again), FIN
+  trickle              R G  R: status line and headers (Content-Length 500), then one byte of the body a
+                            second; G: HEADERS (200), then one byte of a ~500-byte frame a second; after
+                            60 s (60 bytes, the answer still unfinished) FIN
+  big-stream             G  valid 1 MiB MultiOutputResponse messages as fast as the client takes them,
+                            for 30 s (then grpc-status 0) or until the client resets the stream
+  nul-message            G  HEADERS, then trailers grpc-status 3 with grpc-message "before%00after"
 """
 
 import argparse
+import functools
 import http.client
 import json
 import os
+import select
 import socket
 import ssl
 import struct
@@ -62,6 +87,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import zlib
 
 import grpc
 import h2.config
@@ -73,24 +99,33 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 
 V2 = service_pb2.DESCRIPTOR.services_by_name["V2"]
-FAULTED_METHODS = ("PostModelOutputs", "GenerateModelOutputs")
+# The faultable gRPC methods and their request messages, whose model_id selects the fault.
+FAULTED_REQUESTS = {"PostModelOutputs": service_pb2.PostModelOutputsRequest,
+                    "GenerateModelOutputs": service_pb2.PostModelOutputsRequest,
+                    "GetModel": service_pb2.GetModelRequest}
 NORMAL_MODEL = "text-echo"
 IDLE_LIMIT = 30.0  # s a connection may stay silent before the server drops it
 HEADERS_PAUSE = 0.03  # s between the response headers and the reset (the client reads the headers)
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+HTML_504 = b"<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1></body></html>"
+ERROR_PAGES = {"html502": (502, HTML_502), "gateway-timeout": (504, HTML_504)}  # fault -> (HTTP status, text/html body)
+BOMB_SIZE = 64 << 20  # bytes a compression bomb inflates to
+TRICKLE_SECONDS = 60  # a trickle sends this many bytes, one a second, of a longer answer, then closes
+BIG_STREAM_SECONDS = 30.0  # how long big-stream goes on
+BIG_MESSAGE_SIZE = 1 << 20  # the text in each of big-stream's messages
 FORWARDED_HEADERS = ("authorization", "content-type", "accept", "x-clarifai-request-id-prefix", "user-agent")
 FORWARDED_METADATA = ("authorization", "x-clarifai-request-id-prefix")
 
 
 class Faults:
-    """Counts the requests per model id and tells which fault, if any, this one meets."""
+    """Records the requests per model id and tells which fault, if any, this one meets."""
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.attempts = {}
+        self.requests = {}  # model id -> the headers of each request that carried it
 
-    def decide(self, model_id):
-        """(fault kind or None, model id to send upstream)."""
+    def decide(self, model_id, headers):
+        """(fault kind or None, model id to send upstream); `headers` (a dict) are recorded."""
         if not model_id.startswith("fault."):
             return None, model_id
         parts = model_id.split(".", 3)
@@ -98,16 +133,19 @@ class Faults:
             return None, model_id
         kind, count = parts[1], parts[2]
         with self.lock:
-            seen = self.attempts[model_id] = self.attempts.get(model_id, 0) + 1
-        if count == "all" or seen <= int(count):
+            seen = self.requests.setdefault(model_id, [])
+            seen.append(headers)
+            attempt = len(seen)
+        if count == "all" or attempt <= int(count):
             return kind, model_id
         return None, NORMAL_MODEL
 
     def snapshot(self, clear=False):
+        """{model id: [headers of each request]}."""
         with self.lock:
-            out = dict(self.attempts)
+            out = {model: list(requests) for model, requests in self.requests.items()}
             if clear:
-                self.attempts.clear()
+                self.requests.clear()
         return out
 
 
@@ -146,7 +184,7 @@ def hard_reset(conn):
     conn.close()
 
 
-def close_without_answer(conn):
+def close_cleanly(conn):
     """A clean close (FIN): stop sending, drain what the client still sends until it closes too
     (closing with unread data would make the kernel send an RST instead)."""
     try:
@@ -174,6 +212,49 @@ def reply_message(text="fault server"):
         status=status_pb2.Status(code=10000, description="Ok", req_id="fault-1"),
         outputs=[resources_pb2.Output(id="out-1", data=resources_pb2.Data(text=resources_pb2.Text(raw=text)))],
     ).SerializeToString()
+
+
+# A valid Clarifai JSON reply around padding (bytes "x" in status.details), for the answers that
+# must be large: the compression bombs, and trickle's, which must never complete.
+PADDED_REPLY_PREFIX = b'{"status": {"code": 10000, "description": "Ok", "req_id": "fault-padded", "details": "'
+PADDED_REPLY_SUFFIX = b'"}}'
+TRICKLE_JSON = (PADDED_REPLY_PREFIX + b"x" * (500 - len(PADDED_REPLY_PREFIX) - len(PADDED_REPLY_SUFFIX))
+                + PADDED_REPLY_SUFFIX)
+
+
+# The compression bombs and big-stream's message are built once, on first use (~0.3 s each).
+@functools.cache
+def rest_gzip_bomb():
+    return zlib.compress(PADDED_REPLY_PREFIX + b"x" * BOMB_SIZE + PADDED_REPLY_SUFFIX, 9, wbits=31)  # 31: gzip format
+
+
+@functools.cache
+def rest_zstd_bomb():
+    """A zstd frame written by hand (Python has no zstd before 3.14): no checksum, a 128 KiB window,
+    raw blocks around the padding, which goes as RLE blocks of 128 KiB "x", 4 bytes each."""
+    block_size = 1 << 17
+
+    def block(block_type, size, content, last=False):  # types: 0 raw, 1 RLE; a 3-byte little-endian header
+        return struct.pack("<I", size << 3 | block_type << 1 | last)[:3] + content
+
+    return b"".join([struct.pack("<I", 0xFD2FB528), bytes([0x00, 0x38]),  # magic, descriptor, window 2^17
+                     block(0, len(PADDED_REPLY_PREFIX), PADDED_REPLY_PREFIX),
+                     block(1, block_size, b"x") * (BOMB_SIZE // block_size),
+                     block(0, len(PADDED_REPLY_SUFFIX), PADDED_REPLY_SUFFIX, last=True)])
+
+
+@functools.cache
+def grpc_gzip_bomb():
+    """A gzip-compressed MultiOutputResponse, framed with the compressed flag."""
+    message = service_pb2.MultiOutputResponse(
+        status=status_pb2.Status(code=10000, description="Ok", req_id="fault-padded", details="x" * BOMB_SIZE),
+    ).SerializeToString()
+    return frame(zlib.compress(message, 9, wbits=31), flag=1)
+
+
+@functools.cache
+def big_stream_frame():
+    return frame(reply_message("x" * BIG_MESSAGE_SIZE))
 
 
 def throttled_message():
@@ -211,42 +292,49 @@ class RestFront:
             if not line.strip():
                 continue
             method, target, _ = line.decode("latin-1").split(" ", 2)
-            headers = {}
+            lines, headers = [], {}
             while True:
                 field = reader.readline(65537)
                 if field in (b"\r\n", b"\n", b""):
                     break
+                lines.append(field)
                 name, _, value = field.decode("latin-1").partition(":")
                 headers[name.strip().lower()] = value.strip()
             body = reader.read(int(headers.get("content-length") or 0))
-            if not self.respond(conn, method, target, headers, body):
+            if not self.respond(conn, method, target, headers, body, lines):
                 return
 
     @staticmethod
-    def send(conn, status, content_type, body, reason=None):
+    def send(conn, status, content_type, body, reason=None, encoding=None):
         reason = reason or http.client.responses.get(status, "Unknown")
         head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: keep-alive\r\n\r\n")
+                + (f"Content-Encoding: {encoding}\r\n" if encoding else "") + "Connection: keep-alive\r\n\r\n")
         conn.sendall(head.encode("latin-1") + body)
 
-    def respond(self, conn, method, target, headers, body):
-        """Answers one request; False ends the connection."""
+    def respond(self, conn, method, target, headers, body, lines):
+        """Answers one request (`lines`: its header lines as received); False ends the connection."""
         path, _, query = target.partition("?")
-        if path == "/_faults/attempts":
-            self.send(conn, 200, "application/json", json.dumps(self.faults.snapshot(clear=method == "DELETE")).encode())
+        if path in ("/_faults/attempts", "/_faults/headers"):
+            requests = self.faults.snapshot(clear=method == "DELETE")
+            if path == "/_faults/attempts":
+                requests = {model: len(seen) for model, seen in requests.items()}
+            self.send(conn, 200, "application/json", json.dumps(requests).encode())
             return True
         segments = path.split("/")
         kind = None
-        if method == "POST" and "models" in segments:
+        if "models" in segments:
             at = segments.index("models") + 1
-            if at + 1 < len(segments) and segments[at + 1] in ("outputs", "versions"):
-                kind, model = self.faults.decide(urllib.parse.unquote(segments[at]))
+            # PostModelOutputs: POST .../models/{id}/outputs or .../models/{id}/versions/{v}/outputs;
+            # GetModel: GET .../models/{id}.
+            if ((method == "POST" and at + 1 < len(segments) and segments[at + 1] in ("outputs", "versions"))
+                    or (method == "GET" and at + 1 == len(segments))):
+                kind, model = self.faults.decide(urllib.parse.unquote(segments[at]), headers)
                 segments[at] = urllib.parse.quote(model, safe="")
                 target = "/".join(segments) + ("?" + query if query else "")
         if kind is None:
             return self.proxy(conn, method, target, headers, body)
         if kind == "close":
-            close_without_answer(conn)
+            close_cleanly(conn)
         elif kind == "reset":
             hard_reset(conn)
         elif kind == "exit":
@@ -262,11 +350,28 @@ class RestFront:
                          b'{"status": {"code": 1')
             time.sleep(HEADERS_PAUSE)
             conn.close()
+        elif kind == "trickle":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                         % len(TRICKLE_JSON))
+            for byte in TRICKLE_JSON[:TRICKLE_SECONDS]:
+                time.sleep(1)
+                conn.sendall(bytes([byte]))  # fails (ends the connection) once the client left
+            close_cleanly(conn)
         elif kind == "garbage":
             self.send(conn, 200, "application/json", b"\x00\x01\x02garbage\xff\xfe instead of JSON")
             return True
-        elif kind == "html502":
-            self.send(conn, 502, "text/html", HTML_502)
+        elif kind in ERROR_PAGES:
+            status, page = ERROR_PAGES[kind]
+            self.send(conn, status, "text/html", page)
+            return True
+        elif kind == "gzip-bomb":
+            self.send(conn, 200, "application/json", rest_gzip_bomb(), encoding="gzip")
+            return True
+        elif kind == "zstd-bomb":
+            self.send(conn, 200, "application/json", rest_zstd_bomb(), encoding="zstd")
+            return True
+        elif kind == "echo-auth":
+            self.send(conn, 502, "text/plain", b"".join(sorted(lines, key=bytes.lower)))
             return True
         elif kind == "foreign-json":
             self.send(conn, 200, "application/json", b'{"hello": "world"}')
@@ -362,36 +467,70 @@ class GrpcConnection:
             return
 
     def send_data(self, stream_id, data, end_stream=False):
-        """Sends `data` within the flow-control windows, reading window updates as needed."""
+        """Sends `data` within the flow-control windows, reading the client's frames (its window
+        updates) while they are closed; False when the client reset the stream."""
         view = memoryview(data)
+        try:
+            while True:
+                window = min(self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size)
+                if window == 0 and view:
+                    if not self.pump():
+                        raise Stop
+                    continue
+                chunk, view = view[:window], view[window:]
+                self.h2.send_data(stream_id, chunk.tobytes(), end_stream=end_stream and not view)
+                self.flush()
+                if not view:
+                    return True
+        except h2.exceptions.StreamClosedError:
+            return False
+
+    def wait(self, seconds):
+        """Lets `seconds` pass (0: just takes in what already arrived) while reading the client's
+        frames, so that h2 knows of a reset stream; raises Stop when the client left."""
+        until = time.monotonic() + seconds
         while True:
-            window = min(self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size)
-            chunk, view = view[:window], view[window:]
-            self.h2.send_data(stream_id, chunk.tobytes(), end_stream=end_stream and not view)
-            self.flush()
-            if not view:
+            left = until - time.monotonic()
+            if select.select([self.sock], [], [], max(0.0, left))[0]:
+                if not self.pump():
+                    raise Stop
+            elif left <= 0:
                 return
-            if not self.pump():
-                raise Stop
 
     def send_headers(self, stream_id, headers, end_stream=False):
         self.h2.send_headers(stream_id, headers, end_stream=end_stream)
         self.flush()
 
-    def trailers(self, stream_id, status, message=""):
+    @staticmethod
+    def status_fields(status, message=""):
         fields = [("grpc-status", str(status))]
         if message:
             fields.append(("grpc-message", urllib.parse.quote(message, safe=" ")))
-        self.send_headers(stream_id, fields, end_stream=True)
+        return fields
+
+    def trailers(self, stream_id, status, message=""):
+        self.send_headers(stream_id, self.status_fields(status, message), end_stream=True)
+
+    def trailers_only(self, stream_id, status, message=""):
+        """An answer without a message: the status in its one HEADERS frame."""
+        self.send_headers(stream_id, self.OK_HEADERS + self.status_fields(status, message), end_stream=True)
+
+    def goaway_and_close(self, last_stream_id=None):
+        """GOAWAY NO_ERROR (last stream id: by default the last one received), then a FIN; ends the
+        connection's loop (raises Stop)."""
+        self.h2.close_connection(last_stream_id=last_stream_id)
+        self.flush()
+        close_cleanly(self.sock)
+        raise Stop
 
     OK_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
 
     def answer(self, stream_id, headers, body):
         method = headers.get(":path", "").rsplit("/", 1)[-1]
         kind = None
-        if method in FAULTED_METHODS and len(body) >= 5:
-            request = service_pb2.PostModelOutputsRequest.FromString(body[5:])
-            kind, model = self.front.faults.decide(request.model_id)
+        if method in FAULTED_REQUESTS and len(body) >= 5:
+            request = FAULTED_REQUESTS[method].FromString(body[5:])
+            kind, model = self.front.faults.decide(request.model_id, headers)
             if model != request.model_id:
                 request.model_id = model
                 body = frame(request.SerializeToString())
@@ -399,7 +538,7 @@ class GrpcConnection:
             return self.proxy(stream_id, method, headers, body)
         message = reply_message()
         if kind == "close":
-            close_without_answer(self.sock)
+            close_cleanly(self.sock)
             raise Stop
         if kind == "reset":
             hard_reset(self.sock)
@@ -427,14 +566,53 @@ class GrpcConnection:
             self.h2.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
             self.flush()
             return
-        if kind == "html502":
-            self.send_headers(stream_id, [(":status", "502"), ("content-type", "text/html")])
-            self.send_data(stream_id, HTML_502, end_stream=True)
+        if kind in ERROR_PAGES:
+            status, page = ERROR_PAGES[kind]
+            self.send_headers(stream_id, [(":status", str(status)), ("content-type", "text/html")])
+            self.send_data(stream_id, page, end_stream=True)
             return
         if kind in ("unavailable", "bad-status"):
-            status = "14" if kind == "unavailable" else "abc"
-            self.send_headers(stream_id, self.OK_HEADERS + [("grpc-status", status), ("grpc-message", "try later")],
-                              end_stream=True)
+            self.trailers_only(stream_id, 14 if kind == "unavailable" else "abc", "try later")
+            return
+        if kind == "echo-auth":
+            self.trailers_only(stream_id, 16, f"invalid authorization metadata '{headers.get('authorization', '')}'")
+            return
+        if kind == "goaway-refuse":
+            self.goaway_and_close(last_stream_id=max(0, stream_id - 2))  # below this stream: not processed
+        if kind in ("trailers-fin", "goaway-close"):
+            self.send_headers(stream_id, self.OK_HEADERS)
+            self.send_data(stream_id, frame(message))
+            self.trailers(stream_id, 0)
+            if kind == "goaway-close":
+                self.goaway_and_close()
+            close_cleanly(self.sock)
+            raise Stop
+        if kind == "trickle":
+            self.send_headers(stream_id, self.OK_HEADERS)
+            for byte in frame(reply_message("x" * 450))[:TRICKLE_SECONDS]:  # ~500 bytes: never completes
+                self.wait(1)
+                if not self.send_data(stream_id, bytes([byte])):
+                    return
+            close_cleanly(self.sock)
+            raise Stop
+        if kind == "big-stream":
+            self.send_headers(stream_id, self.OK_HEADERS)
+            ends = time.monotonic() + BIG_STREAM_SECONDS
+            while time.monotonic() < ends:
+                # While the windows are open send_data reads nothing: wait(0) notices a reset.
+                if not self.send_data(stream_id, big_stream_frame()):
+                    return
+                self.wait(0)
+            self.trailers(stream_id, 0)
+            return
+        if kind == "gzip-bomb":
+            self.send_headers(stream_id, self.OK_HEADERS + [("grpc-encoding", "gzip")])
+            if self.send_data(stream_id, grpc_gzip_bomb()):
+                self.trailers(stream_id, 0)
+            return
+        if kind == "nul-message":
+            self.send_headers(stream_id, self.OK_HEADERS)
+            self.trailers(stream_id, 3, "before\0after")
             return
         data = {
             "truncated": frame(message)[:5 + len(message) // 2],
@@ -449,8 +627,7 @@ class GrpcConnection:
             "throttled": frame(throttled_message()),
         }.get(kind)
         if data is None:
-            self.send_headers(stream_id, self.OK_HEADERS + [("grpc-status", "3"), ("grpc-message", f"unknown fault {kind}")],
-                              end_stream=True)
+            self.trailers_only(stream_id, 3, f"unknown fault {kind}")
             return
         self.send_headers(stream_id, self.OK_HEADERS)
         if kind == "truncated-eos":
