@@ -379,9 +379,10 @@ const char *clarifai_response_request_id(const clarifai_response *response);
 
 /* The whole response message as JSON in the REST API's own form (original snake_case field
    names, enums as numbers, 64-bit integers as strings, defaults left out except the fields the
-   API marks cl_show_if_empty, e.g. "concepts": []). On the REST channel it is the server's answer
-   as received; on gRPC it is written from the message on the first call (later calls return the
-   same string, valid until the response is freed). NULL for NULL, and NULL with
+   API marks cl_show_if_empty, e.g. "concepts": []), written from the message on the first call
+   (later calls return the same string, valid until the response is freed): the same text on every
+   channel (since 1.1; 1.0 handed out a REST server's own text, whose spacing and empty fields
+   differ). NULL for NULL, and NULL with
    clarifai_last_error() set when a gRPC message has no JSON form (e.g. a timestamp beyond year
    9999). */
 const char *clarifai_response_json(const clarifai_response *response);

@@ -440,14 +440,15 @@ def test_http_errors_official_vs_libclarifai(lib, client, server, app_id, offici
     answer, so a 4xx with a Clarifai status gives that status (like libclarifai, which returns
     CLARIFAI_ERROR_API), and the 501 of an unimplemented method ({"code": 12, "message": ...}, no
     Clarifai status) silently gives an empty response (status.code 0), where libclarifai returns
-    CLARIFAI_ERROR_TRANSPORT naming the HTTP status."""
+    CLARIFAI_ERROR_UNSUPPORTED naming the HTTP status."""
     user_app_id = {"user_id": USER, "app_id": app_id}
     result = capi.call(lib, client, "GetInput", {"input_id": "missing"})
     assert (result.code, result.status_code) == (capi.API, 30102)
     assert official.call("GetInput", {"input_id": "missing", "user_app_id": user_app_id})["status"]["code"] == 30102
 
     result = capi.call(lib, client, "ListWorkflows", {})
-    assert result.code == capi.TRANSPORT and result.json is None and "501" in result.error, result.error
+    assert result.code == capi.UNSUPPORTED and result.json is None and "501" in result.error, result.error
+    assert lib.clarifai_last_error_http_status() == 501 and lib.clarifai_last_error_transient() == 0
     assert official.call("ListWorkflows", {"user_app_id": user_app_id}) == {}
 
 

@@ -238,6 +238,9 @@ public final class Client: HandleObject, @unchecked Sendable {
                 if let deadline, monotonicMilliseconds() + pause >= deadline { throw error }
                 Log.debug("\(method.name): retry \(retries) of \(maxRetries) in \(Int(pause)) ms after: \(error.message)")
                 RetryPolicy.sleep(milliseconds: pause)
+            } catch let error as ClarifaiError where error.code == .timeout && retries > 0 {
+                // The attempt's own deadline was what was left of the call's: say whose it was.
+                throw error.appending(" (the call's deadline: \(timeout) ms, over \(retries + 1) attempts)")
             }
         }
     }

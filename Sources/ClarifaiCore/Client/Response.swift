@@ -23,11 +23,11 @@ public final class Response: HandleObject, @unchecked Sendable {
     private let outputs: [UnsafeRawBufferPointer]
     /// Whether the message carries a `status` (a REST answer without one is not a Clarifai reply).
     private let hasStatus: Bool
-    /// The REST server's JSON text, until `json()` hands it out NUL-terminated.
-    private var serverJSON: [UInt8]?
     private var jsonText: UnsafeMutablePointer<CChar>?
     /// NUL-terminated copies of the strings in struct views and the status.
-    private let strings: StringArena
+    let strings: StringArena
+    /// The strings handed out by path (ResponsePath), so that asking again adds nothing.
+    var stringsByPath: [String: UnsafePointer<CChar>] = [:]
     private var conceptBuffers: [Int: UnsafeMutableBufferPointer<clarifai_concept>] = [:]
     private var regionBuffers: [Int: UnsafeMutableBufferPointer<clarifai_region>] = [:]
     private var regionConceptBuffers: [UnsafeMutableBufferPointer<clarifai_concept>] = []
@@ -35,8 +35,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     private var texts: [Int: UnsafePointer<CChar>?] = [:]
 
     /// Reads a REST answer into the response type (fields a newer server added are skipped);
-    /// throws .protocol when it is not JSON of that type with a Clarifai status. The text is kept
-    /// as it came, so the JSON the caller reads is the server's own.
+    /// throws .protocol when it is not JSON of that type with a Clarifai status.
     convenience init(restBody body: [UInt8], origin: String, messageType: String) throws {
         let binary: [UInt8]
         do {
@@ -48,7 +47,6 @@ public final class Response: HandleObject, @unchecked Sendable {
         guard hasStatus else {
             throw ClarifaiError(.protocol, "\(origin): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
         }
-        serverJSON = body
     }
 
     /// A message received as protobuf binary (gRPC), checked as the official runtime checks it.
@@ -134,24 +132,20 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// The message as protobuf binary.
     public var proto: UnsafeRawBufferPointer { UnsafeRawBufferPointer(binary) }
 
-    /// The message as NUL-terminated JSON text: the REST server's, or written from the binary in
-    /// the REST form on first use. Throws .protocol when the binary has no JSON form (e.g. a
-    /// timestamp out of range).
+    /// The message as NUL-terminated JSON text in the REST form, written from the binary on first
+    /// use: the same text whichever channel carried it (not the REST server's own, whose spacing
+    /// and empty fields vary). Throws .protocol when the binary has no JSON form (e.g. a timestamp
+    /// out of range).
     public func json() throws -> UnsafePointer<CChar> {
         if let jsonText { return UnsafePointer(jsonText) }
         let text: [UInt8]
-        if let serverJSON {
-            text = serverJSON
-        } else {
-            do {
-                text = try Codec.protoToJSON(typeName: messageType, bytes: UnsafeRawBufferPointer(binary))
-            } catch let error as ClarifaiError {
-                throw ClarifaiError(.protocol, "the answer has no JSON form: \(error.message)")
-            }
+        do {
+            text = try Codec.protoToJSON(typeName: messageType, bytes: UnsafeRawBufferPointer(binary))
+        } catch let error as ClarifaiError {
+            throw ClarifaiError(.protocol, "the answer has no JSON form: \(error.message)")
         }
         let made = text.withUnsafeBytes { Response.cString(copying: $0) }
         jsonText = made
-        serverJSON = nil
         return UnsafePointer(made)
     }
 

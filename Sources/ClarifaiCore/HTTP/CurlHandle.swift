@@ -11,6 +11,12 @@ final class CurlHandle: @unchecked Sendable {
 
     init() { raw = curl_easy_init() }
 
+    /// Whether the last exchange ran on a connection made before it (libcurl opened none).
+    static func reusedConnection(_ easy: UnsafeMutableRawPointer) -> Bool {
+        var connects = 0
+        return ccurl_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects == 0
+    }
+
     /// Whether the connection of a finished exchange is gone: libcurl no longer holds its
     /// socket, or the server has closed it (orderly, as a read of 0 bytes tells).
     static func connectionClosed(_ easy: UnsafeMutableRawPointer) -> Bool {
@@ -28,9 +34,12 @@ final class CurlHandle: @unchecked Sendable {
                  multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         curl_easy_reset(raw)
-        let sink = ExchangeSink(consumer: consumer, handsOff: multiplexer != nil, maximumBodyBytes: request.maximumBodyBytes,
-                                idleLimit: request.idleTimeoutMilliseconds,
-                                probesConnectionEnd: request.version != .automatic && HTTPClient.losesTrailersOnClose)
+        let newSink = {
+            ExchangeSink(consumer: consumer, handsOff: multiplexer != nil, maximumBodyBytes: request.maximumBodyBytes,
+                         idleLimit: request.idleTimeoutMilliseconds,
+                         probesConnectionEnd: request.version != .automatic && HTTPClient.losesTrailersOnClose)
+        }
+        var sink = newSink()
         var headers: UnsafeMutablePointer<curl_slist>?
         for header in request.headers { headers = curl_slist_append(headers, header) }
         defer { curl_slist_free_all(headers) }
@@ -78,8 +87,13 @@ final class CurlHandle: @unchecked Sendable {
             ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
             ccurl_setopt_long(raw, CURLOPT_FORBID_REUSE, 1)
         }
-        let context = Unmanaged.passUnretained(sink).toOpaque()
-        ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
+        let attach = { (sink: ExchangeSink) in
+            let context = Unmanaged.passUnretained(sink).toOpaque()
+            ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
+            ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
+            ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
+        }
+        attach(sink)
         ccurl_setopt_write_callback(raw, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
@@ -89,8 +103,6 @@ final class CurlHandle: @unchecked Sendable {
             case .pause: return ccurl_write_pause()
             }
         }
-        ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
-        ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
         ccurl_setopt_write_callback(raw, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
@@ -118,7 +130,20 @@ final class CurlHandle: @unchecked Sendable {
                     if let result = current.run(raw, sink, consumer: consumer) { return result }
                 }
             }
-            guard let body = request.body else { return run() }
+            // A reused HTTP/2 connection that the server closed as the request went out fails the
+            // exchange before any answer: sent again once on a new connection, as libcurl does
+            // itself for HTTP/1.1 (the server cannot have answered, and closed instead of reading).
+            let runResending = {
+                let result = run()
+                guard result != CURLE_OK, result != CURLE_OPERATION_TIMEDOUT, multiplexer != nil, !sink.consumerStopped,
+                      sink.fields.isEmpty, CurlHandle.reusedConnection(raw) else { return result }
+                Log.debug("\(request.method) \(request.displayURL): a reused connection failed before any answer; sending again")
+                sink = newSink()
+                attach(sink)
+                ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
+                return run()
+            }
+            guard let body = request.body else { return runResending() }
             return body.withUnsafeBytes { bytes in
                 ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
                 if let start = bytes.baseAddress {
@@ -127,7 +152,7 @@ final class CurlHandle: @unchecked Sendable {
                     // Without POSTFIELDS libcurl would read the body from stdin.
                     ccurl_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, "")
                 }
-                return run()
+                return runResending()
             }
         }
         ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, nil)

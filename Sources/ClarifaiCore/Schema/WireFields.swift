@@ -41,21 +41,26 @@ enum WireFields {
 
     /// Checks a whole message as the official runtime does when it parses one: the wire format at
     /// every level, and UTF-8 in string fields. Unknown fields are stepped over. The error names
-    /// the field path.
+    /// the field path (an unknown field by its number).
     static func validate(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema, depth: Int = 0) throws(CodecError) {
         guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
         do {
-            try forEach(bytes) { number, value in
-                guard let index = type.fieldIndex(number: number), case .payload(let payload) = value else { return }
-                let field = type.fields[index]
-                switch field.kind {
-                case .message, .group:
-                    guard let nested = schema.messageType(of: field) else { return }
-                    try within(field.name) { try validate(payload, type: nested, schema: schema, depth: depth + 1) }
-                case .string:
-                    guard ProtoToJSON.isValidUTF8(payload) else { throw CodecError("string is not valid UTF-8").inside(field.name) }
-                default:
-                    break
+            var reader = WireReader(bytes)
+            while let (number, wireType) = try reader.readTag() {
+                let field = type.fieldIndex(number: Int(number)).map { type.fields[$0] }
+                try within(field?.name ?? "field \(number)") {
+                    guard wireType == .lengthDelimited else { return try reader.skip(wireType) }
+                    let payload = try reader.readLengthDelimited()
+                    guard let field else { return }
+                    switch field.kind {
+                    case .message, .group:
+                        guard let nested = schema.messageType(of: field) else { return }
+                        try validate(payload, type: nested, schema: schema, depth: depth + 1)
+                    case .string:
+                        guard ProtoToJSON.isValidUTF8(payload) else { throw CodecError("string is not valid UTF-8") }
+                    default:
+                        break
+                    }
                 }
             }
         } catch {

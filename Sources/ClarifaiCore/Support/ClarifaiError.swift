@@ -43,7 +43,7 @@ extension ErrorCode {
 /// A failed call: a code, a message naming what was wrong, and for `.api` the response itself.
 public struct ClarifaiError: Error, Sendable {
     public let code: ErrorCode
-    public let message: String
+    public private(set) var message: String
     /// Set when the call completed with a Clarifai status other than SUCCESS.
     public let response: Response?
     /// A failure that another attempt may not meet: no connection, a gateway's 502/503/504,
@@ -79,9 +79,15 @@ public struct ClarifaiError: Error, Sendable {
 
     /// The same failure, its message after `prefix` (e.g. the method's name).
     func prefixed(_ prefix: String) -> ClarifaiError {
-        var error = ClarifaiError(code, prefix + message, transient: isTransient)
-        error.httpStatus = httpStatus
-        error.grpcStatus = grpcStatus
+        var error = self
+        error.message = prefix + message
+        return error
+    }
+
+    /// The same failure, `suffix` after its message.
+    func appending(_ suffix: String) -> ClarifaiError {
+        var error = self
+        error.message += suffix
         return error
     }
 
