@@ -408,6 +408,25 @@ const char *clarifai_response_text(const clarifai_response *response, size_t out
 int clarifai_response_embedding(const clarifai_response *response, size_t output,
                                 const float **vector, size_t *dim);
 
+/* Any field of any response, without a JSON parser (since 1.1). `path` names a field by its
+   original (snake_case) name, "." between levels and [i] for an element of a repeated field:
+   "status.description", "outputs[0].status.code", "outputs[1].input.id", "models[2].id",
+   "outputs[0].data.concepts[3].value". A field absent from the message reads as its proto3
+   default (0, "", an enum's 0 value). An unknown field name, an index past the end, a repeated
+   field without an index (or an index on one that is not repeated), and a getter of the wrong
+   kind for the field are INVALID_ARGUMENT with the reason; these getters clear the last error
+   when they succeed, so that a 0 or NULL can be told from a failure by clarifai_last_error_code. */
+/* The number of elements of a repeated field; 0 on failure. */
+size_t clarifai_response_count(const clarifai_response *response, const char *path);
+/* A string field, or an enum field by its value's name ("SUCCESS"); NULL on failure. The text
+   belongs to the response; asking again for the same path returns the same pointer. */
+const char *clarifai_response_string(const clarifai_response *response, const char *path);
+/* An integer, bool (0 or 1) or enum (its number) field. A uint64 above LLONG_MAX is
+   INVALID_ARGUMENT. *value is 0 on failure. */
+int clarifai_response_int64(const clarifai_response *response, const char *path, long long *value);
+/* A float or double field. *value is 0 on failure. */
+int clarifai_response_double(const clarifai_response *response, const char *path, double *value);
+
 void clarifai_response_free(clarifai_response *response);
 
 /* ---------------------------------------------------------------------------------------------

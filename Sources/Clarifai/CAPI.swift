@@ -510,6 +510,52 @@ public func clarifai_response_embedding(_ handle: OpaquePointer?, _ output: Int,
     buffer("clarifai_response_embedding", handle, output, vector, dimension) { try $0.embedding(output: $1) }
 }
 
+/// A path getter that returns a value: `read`'s result, or `fallback` with the last error set
+/// (a success clears it, so that a caller can tell 0 or NULL from a failure).
+private func pathValue<T>(_ function: String, _ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?, fallback: T,
+                          _ read: (Response, String) throws -> T) -> T {
+    var value = fallback
+    _ = entryPoint {
+        let source: Response = try required(handle, "response", in: function)
+        value = try read(source, try requiredString(path, "path", in: function))
+    }
+    return value
+}
+
+@_cdecl("clarifai_response_count")
+public func clarifai_response_count(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int {
+    pathValue("clarifai_response_count", handle, path, fallback: 0) { try $0.count(path: $1) }
+}
+
+@_cdecl("clarifai_response_string")
+public func clarifai_response_string(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
+    pathValue("clarifai_response_string", handle, path, fallback: nil) { try $0.string(path: $1) }
+}
+
+@_cdecl("clarifai_response_int64")
+public func clarifai_response_int64(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                    _ value: UnsafeMutablePointer<Int64>?) -> Int32 {
+    let function = "clarifai_response_int64"
+    value?.pointee = 0
+    return entryPoint {
+        guard let value else { throw ClarifaiError(.invalidArgument, "\(function): value is NULL") }
+        let source: Response = try required(handle, "response", in: function)
+        value.pointee = try source.int64(path: try requiredString(path, "path", in: function))
+    }
+}
+
+@_cdecl("clarifai_response_double")
+public func clarifai_response_double(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                     _ value: UnsafeMutablePointer<Double>?) -> Int32 {
+    let function = "clarifai_response_double"
+    value?.pointee = 0
+    return entryPoint {
+        guard let value else { throw ClarifaiError(.invalidArgument, "\(function): value is NULL") }
+        let source: Response = try required(handle, "response", in: function)
+        value.pointee = try source.double(path: try requiredString(path, "path", in: function))
+    }
+}
+
 @_cdecl("clarifai_response_free")
 public func clarifai_response_free(_ handle: OpaquePointer?) { releaseHandle(handle, as: Response.self) }
 

@@ -314,6 +314,20 @@ static void test_predictions(clarifai_client *client) {
   CHECK(clarifai_proto_to_json("clarifai.api.MultiOutputResponse", proto, proto_len, &json) == CLARIFAI_OK);
   CHECK(CONTAINS(json, concepts[0].id));
   clarifai_free(json);
+  /* The path getters (1.1) read the same fields as the struct views. */
+  long long code = 0;
+  double value = 0;
+  CHECK(clarifai_response_count(out, "outputs") == 1);
+  CHECK(clarifai_response_count(out, "outputs[0].data.concepts") == 20);
+  CHECK(clarifai_response_int64(out, "outputs[0].status.code", &code) == CLARIFAI_OK && code == 10000);
+  CHECK(strcmp(clarifai_response_string(out, "status.code"), "SUCCESS") == 0);
+  CHECK(strcmp(clarifai_response_string(out, "outputs[0].data.concepts[0].name"), concepts[0].name) == 0);
+  CHECK(clarifai_response_double(out, "outputs[0].data.concepts[0].value", &value) == CLARIFAI_OK && (float)value == concepts[0].value);
+  CHECK(clarifai_response_string(out, "outputs[1].id") == NULL && CONTAINS(clarifai_last_error(), "past the end"));
+  CHECK(clarifai_response_count(out, "outputs[0].nope") == 0 && clarifai_last_error_code() == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_response_int64(out, "status.code", NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_response_double(out, NULL, &value) == CLARIFAI_ERROR_INVALID_ARGUMENT && value == 0);
+  CHECK(clarifai_response_string(NULL, "status.code") == NULL);
   clarifai_response_free(out);
 
   /* The same bytes give the same concepts, from memory and from a file. */

@@ -84,6 +84,10 @@ def load(path=None):
         "clarifai_response_regions": (i, [p, z, ctypes.POINTER(ctypes.POINTER(Region)), ctypes.POINTER(z)]),
         "clarifai_response_text": (s, [p, z]),
         "clarifai_response_embedding": (i, [p, z, ctypes.POINTER(ctypes.POINTER(ctypes.c_float)), ctypes.POINTER(z)]),
+        "clarifai_response_count": (z, [p, s]),
+        "clarifai_response_string": (s, [p, s]),
+        "clarifai_response_int64": (i, [p, s, ctypes.POINTER(ctypes.c_longlong)]),
+        "clarifai_response_double": (i, [p, s, ctypes.POINTER(ctypes.c_double)]),
         "clarifai_response_free": (None, [p]),
     }
     for name, (restype, argtypes) in signatures.items():

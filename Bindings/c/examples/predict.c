@@ -41,6 +41,10 @@ int main(int argc, char **argv) {
 
   if (rc != CLARIFAI_OK) {
     fprintf(stderr, "%s: %s\n", clarifai_error_name(rc), clarifai_last_error());
+    /* A Clarifai status other than SUCCESS: the output's own status says more (any field of
+       the response can be read by its path). */
+    if (rc == CLARIFAI_ERROR_API && clarifai_response_count(response, "outputs") > 0)
+      fprintf(stderr, "output status: %s\n", clarifai_response_string(response, "outputs[0].status.description"));
   } else {
     const clarifai_concept *concepts;
     size_t count;

@@ -43,6 +43,9 @@ extension Response {
     /// An integer, bool (0 or 1) or enum (its number) field; 0 when absent.
     public func int64(path: String) throws -> Int64 {
         let target = try singular(path)
+        guard [.string, .bytes, .message, .group, .float, .double].contains(target.field.kind) == false else {
+            throw ClarifaiError.invalidArgument("\(path): a \(target.field.kind) field, not an integer, bool or enum")
+        }
         guard let value = target.values.last else { return 0 }
         guard case .bits(let bits, _) = value else { throw ClarifaiError.invalidArgument("\(path): not a number on the wire") }
         switch target.field.kind {
@@ -58,7 +61,7 @@ extension Response {
             }
             return Int64(bits)
         default:
-            throw ClarifaiError.invalidArgument("\(path): a \(target.field.kind) field, not an integer, bool or enum")
+            throw ClarifaiError(.internal, "\(path): a \(target.field.kind) field read as an integer")
         }
     }
 
