@@ -640,3 +640,21 @@ def test_json_is_the_same_text_on_every_channel(lib, server, app_id):
     rest, grpc = texts
     assert rest == grpc
     assert '"concepts":[]' in rest and "\n" not in rest
+
+
+@pytest.mark.parametrize("kind, port, words", [
+    ("rest", "grpc", ["the server did not answer in HTTP/1.1: is this a gRPC port", "(Received HTTP/0.9"]),
+    ("rest-tls", "rest", ["the server did not answer in TLS: is this a cleartext (http://) port?", "wrong version number"]),
+    ("grpcs", "grpc", ["the server did not answer in TLS: is this a cleartext port", "wrong version number"]),
+    ("grpc", "rest", ["the server closed the connection without answering: the wrong port or protocol (a REST or a TLS port?)"]),
+])
+def test_a_channel_on_the_wrong_port_says_what_it_probably_means(lib, server, kind, port, words):
+    """libcurl's words ("Received HTTP/0.9 when not allowed") come after what they probably mean."""
+    address = {"rest": server.rest_url, "grpc": server.grpc_target}[port].removeprefix("http://")
+    scheme = {"rest": "http://", "rest-tls": "https://"}.get(kind, "")
+    client = capi.new_client(lib, scheme + address, server.token, kind="rest" if kind.startswith("rest") else kind)
+    result = capi.call(lib, client, "ListConcepts")
+    lib.clarifai_client_free(client)
+    assert result.code == capi.TRANSPORT, result.error
+    for word in words:
+        assert word in result.error, result.error

@@ -11,6 +11,25 @@ final class CurlHandle: @unchecked Sendable {
 
     init() { raw = curl_easy_init() }
 
+    /// What libcurl's words for a server speaking another protocol probably mean, for a channel
+    /// pointed at the wrong port: nil when they are not such words.
+    static func likelyCause(of reason: String, _ version: HTTPRequest.Version) -> String? {
+        if reason.contains("wrong version number") {
+            return version == .automatic ? "the server did not answer in TLS: is this a cleartext (http://) port?"
+                : "the server did not answer in TLS: is this a cleartext port (clarifai_channel_new_grpc_insecure)?"
+        }
+        if reason.contains("Received HTTP/0.9") {
+            return version == .automatic ? "the server did not answer in HTTP/1.1: is this a gRPC port (clarifai_channel_new_grpc)?"
+                : "the server did not answer in HTTP/2: is this a REST port (clarifai_channel_new_json)?"
+        }
+        // (A server that closes on the first bytes it cannot parse may do so while the request still goes out.)
+        if reason.contains("Empty reply from server") || reason.contains("Send failure: Broken pipe") {
+            return "the server closed the connection without answering: the wrong port or protocol"
+                + (version == .automatic ? " (a gRPC or a TLS port?)" : " (a REST or a TLS port?)") + ", or the server went away"
+        }
+        return nil
+    }
+
     /// Whether the last exchange ran on a connection made before it (libcurl opened none).
     static func reusedConnection(_ easy: UnsafeMutableRawPointer) -> Bool {
         var connects = 0
@@ -182,7 +201,8 @@ final class CurlHandle: @unchecked Sendable {
                 throw ClarifaiError(.timeout, "\(exchange): \(limit) (\(reason))")
             }
             // Nothing was sent when the connection could not be made: safe to try again.
-            throw ClarifaiError(.transport, "\(exchange): \(reason)", transient: code == CURLE_COULDNT_CONNECT)
+            let explained = CurlHandle.likelyCause(of: reason, request.version).map { "\($0) (\(reason))" } ?? reason
+            throw ClarifaiError(.transport, "\(exchange): \(explained)", transient: code == CURLE_COULDNT_CONNECT)
         }
         var status = 0
         ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
