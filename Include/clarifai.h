@@ -315,7 +315,15 @@ typedef enum {
 } clarifai_input_kind;
 
 /* One input: exactly one of url, data (with data_len > 0) or text must be set. text is only for
-   CLARIFAI_INPUT_TEXT; url and data fit every kind (a text url is fetched by the server). */
+   CLARIFAI_INPUT_TEXT; url and data fit every kind (a text url is fetched by the server).
+   Initialise it by field name (C99 designated initialisers), so that the fields left out are
+   zero and a new field can never shift the others:
+     clarifai_input inputs[] = {
+       {.kind = CLARIFAI_INPUT_IMAGE, .url = "https://samples.clarifai.com/metro-north.jpg"},
+       {.kind = CLARIFAI_INPUT_IMAGE, .data = bytes, .data_len = size, .id = "photo-1"},
+       {.kind = CLARIFAI_INPUT_TEXT, .text = "a sentence to classify"},
+     };
+     rc = clarifai_predict(client, model_id, NULL, inputs, 3, &response); */
 typedef struct clarifai_input {
   int kind;             /* clarifai_input_kind */
   const char *url;      /* one of url, data, text */
