@@ -185,7 +185,9 @@ int clarifai_channel_set_timeout_ms(clarifai_channel *channel, long timeout_ms);
    ("idle for N ms") when for idle_ms its transfer moves fewer than 16 bytes a second either way
    (a server that accepted the connection and went silent, or trickles). Default 120000 (2
    minutes); 0 turns it off; checked once a second, so it is rounded up to whole seconds.
-   Streams have no idle limit: they may rightly be quiet for long. Negative values are
+   Streams have no idle limit: they may rightly be quiet for long (TCP keepalive probes, after a
+   minute of silence and every 30 s, keep their connection known to NATs and load balancers;
+   libcurl before 8.10 sends no HTTP/2 PING on its own). Negative values are
    INVALID_ARGUMENT; large ones are taken as in clarifai_channel_set_timeout_ms. Since 1.1. */
 int clarifai_channel_set_idle_timeout_ms(clarifai_channel *channel, long idle_ms);
 

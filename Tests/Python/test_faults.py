@@ -376,3 +376,28 @@ def test_many_faulted_calls_leak_neither_memory_nor_descriptors(lib, faults, mak
     grown = resident_kib() - memory
     assert grown < 5 * 1024, f"RSS grew by {grown} KiB over {20 * len(LEAK_FAULTS)} faulted calls"
     assert open_fds() <= descriptors + 2, (descriptors, open_fds())
+
+
+# What an HTTP status without a Clarifai (or gRPC) status tells the caller to do (the header's
+# table): (status, error code, transient for PostModelOutputs, which is not idempotent).
+HTTP_STATUS_ERRORS = [
+    (301, capi.INVALID_ARGUMENT, 0), (400, capi.INVALID_ARGUMENT, 0), (401, capi.AUTH, 0), (403, capi.AUTH, 0),
+    (404, capi.INVALID_ARGUMENT, 0), (408, capi.TIMEOUT, 0), (413, capi.INVALID_ARGUMENT, 0), (429, capi.TRANSPORT, 1),
+    (500, capi.TRANSPORT, 0), (501, capi.UNSUPPORTED, 0), (502, capi.TRANSPORT, 1), (503, capi.TRANSPORT, 1),
+    (504, capi.TRANSPORT, 0),
+]
+
+
+@pytest.mark.parametrize("kind", ["rest", "grpc"])
+@pytest.mark.parametrize("status, code, transient", HTTP_STATUS_ERRORS)
+def test_every_http_status_class_maps_to_its_error_with_detail(lib, faults, make_client, kind, status, code, transient):
+    client = make_client(kind, retries=0)
+    model = fault_model(f"http-{status}")
+    result = predict(lib, client, model)
+    assert (result.code, result.json) == (code, None), (lib.clarifai_error_name(result.code), result.error)
+    assert f"HTTP {status} (text/html) without a" in result.error, result.error
+    assert lib.clarifai_last_error_code() == code
+    assert lib.clarifai_last_error_http_status() == status
+    assert lib.clarifai_last_error_grpc_status() == -1
+    assert lib.clarifai_last_error_transient() == transient
+    assert faults.attempts(model) == 1

@@ -48,6 +48,7 @@ Faults (R: REST front, G: gRPC front), all after the whole request was read:
   messages-then-reset    G  two valid messages, 30 ms, RST_STREAM INTERNAL_ERROR (for streams)
   messages-then-unavailable G two valid messages, then trailers grpc-status 14 (for streams)
   html502              R G  HTTP 502 text/html "<html>...502 Bad Gateway...</html>" (G: no grpc-status)
+  http-<NNN>           R G  HTTP status NNN (e.g. http-401) with a text/html page (G: no grpc-status)
   foreign-json         R    200 application/json {"hello": "world"}
   throttled            R G  a Clarifai reply with status 11005 CONN_THROTTLED (R: HTTP 429)
   unavailable          R G  R: 503 application/json {"code": 14, "message": "unavailable"};
@@ -109,6 +110,17 @@ HEADERS_PAUSE = 0.03  # s between the response headers and the reset (the client
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 HTML_504 = b"<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1></body></html>"
 ERROR_PAGES = {"html502": (502, HTML_502), "gateway-timeout": (504, HTML_504)}  # fault -> (HTTP status, text/html body)
+
+
+def error_page(kind):
+    """(HTTP status, text/html body) of an error-page fault: html502, gateway-timeout, or
+    http-<NNN> (any status, e.g. http-401), which a proxy or gateway could answer; else None."""
+    if kind in ERROR_PAGES:
+        return ERROR_PAGES[kind]
+    if kind.startswith("http-") and kind[len("http-"):].isdigit():
+        status = int(kind[len("http-"):])
+        return status, f"<html><body><h1>{status} {http.client.responses.get(status, '')}</h1></body></html>".encode()
+    return None
 BOMB_SIZE = 64 << 20  # bytes a compression bomb inflates to
 TRICKLE_SECONDS = 60  # a trickle sends this many bytes, one a second, of a longer answer, then closes
 BIG_STREAM_SECONDS = 30.0  # how long big-stream goes on
@@ -360,9 +372,8 @@ class RestFront:
         elif kind == "garbage":
             self.send(conn, 200, "application/json", b"\x00\x01\x02garbage\xff\xfe instead of JSON")
             return True
-        elif kind in ERROR_PAGES:
-            status, page = ERROR_PAGES[kind]
-            self.send(conn, status, "text/html", page)
+        elif page := error_page(kind):
+            self.send(conn, page[0], "text/html", page[1])
             return True
         elif kind == "gzip-bomb":
             self.send(conn, 200, "application/json", rest_gzip_bomb(), encoding="gzip")
@@ -566,10 +577,9 @@ class GrpcConnection:
             self.h2.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
             self.flush()
             return
-        if kind in ERROR_PAGES:
-            status, page = ERROR_PAGES[kind]
-            self.send_headers(stream_id, [(":status", str(status)), ("content-type", "text/html")])
-            self.send_data(stream_id, page, end_stream=True)
+        if page := error_page(kind):
+            self.send_headers(stream_id, [(":status", str(page[0])), ("content-type", "text/html")])
+            self.send_data(stream_id, page[1], end_stream=True)
             return
         if kind in ("unavailable", "bad-status"):
             self.trailers_only(stream_id, 14 if kind == "unavailable" else "abc", "try later")

@@ -69,7 +69,11 @@ final class CurlHandle: @unchecked Sendable {
         }
         ccurl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
         ccurl_setopt_long(raw, CURLOPT_PATH_AS_IS, 1)
+        // TCP keepalive probes after a minute of silence, so that a NAT or load balancer keeps a
+        // quiet stream's connection (libcurl before 8.10 sends no HTTP/2 PING on its own).
         ccurl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
+        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPIDLE, 60)
+        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPINTVL, 30)
         ccurl_setopt_opensocket(raw, ForkSafety.openSocket)
         ccurl_setopt_closesocket(raw, ForkSafety.closeSocket)
         ccurl_setopt_share(raw, share.raw)
