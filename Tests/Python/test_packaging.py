@@ -148,7 +148,7 @@ def test_installed_pc_file(prefix):
     needs("pkg-config")
     pc = (prefix / "lib" / "pkgconfig" / "clarifai.pc").read_text()
     assert f"prefix={prefix}\n" in pc and "libdir=${prefix}/lib\n" in pc and "includedir=${prefix}/include\n" in pc
-    assert re.search(r"^Requires\.private: libcurl jansson libcrypto$", pc, re.M)
+    assert re.search(r"^Requires\.private: libcurl jansson libcrypto zlib$", pc, re.M)
     assert pkg_config(prefix, "--modversion") == VERSION
     flags = pkg_config(prefix, "--cflags", "--libs").split()
     assert f"-I{prefix}/include" in flags and f"-L{prefix}/lib" in flags and "-lclarifai" in flags
