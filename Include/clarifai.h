@@ -300,6 +300,50 @@ typedef int (*clarifai_stream_fn)(const clarifai_response *message, void *userda
 int clarifai_call_stream(clarifai_client *client, const char *method, const char *request_json,
                          clarifai_stream_fn on_message, void *userdata);
 
+/* ---------------------------------------------------------------------------------------------
+ * Streams both ways (since 1.1): the bidirectional methods (StreamModelOutputs,
+ * PostModelVersionsUpload, PostPipelineStepVersionsUpload, PostArtifactVersionsUpload,
+ * ProcessRunnerItems) and the server-streaming ones, pulled message by message, on gRPC channels
+ * (REST cannot carry them: CLARIFAI_ERROR_UNSUPPORTED).
+ *
+ * One thread may send while another receives; clarifai_stream_cancel may come from any thread.
+ * The client's deadline (clarifai_client_set_timeout_ms, else the channel's) bounds the whole
+ * stream; a stream is never retried and has no idle limit. Memory stays bounded both ways: a
+ * sender that outruns the server waits (until the deadline) once 4 MiB are queued, and a receiver
+ * slower than the server holds the server back once 4 MiB are waiting to be received (as gRPC
+ * flow control does: a program that sends without ever receiving, to a server that answers each
+ * message, waits then; receive from another thread). With libcurl before 8.1 each stream has a
+ * connection of its own (such libcurl cannot hold back one stream of a shared connection); from
+ * 8.1 on, streams share the channel's TLS connection with unary calls.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_stream clarifai_stream;
+
+/* Opens a streaming call of `method`. *out receives the stream (free with clarifai_stream_free).
+   A unary method is CLARIFAI_ERROR_UNSUPPORTED (use clarifai_call). */
+int clarifai_stream_open(clarifai_client *client, const char *method, clarifai_stream **out);
+/* Sends one request message as proto3 JSON (NULL or "" for an empty one), checked against the
+   schema first; the client's ids fill its user_app_id as for any call. A server-streaming method
+   takes exactly one message (a second is INVALID_ARGUMENT). Waits while the server takes no more
+   (see above); TIMEOUT when the deadline passes meanwhile. */
+int clarifai_stream_send(clarifai_stream *stream, const char *request_json);
+/* The same with a serialized protobuf request message, checked on the wire. */
+int clarifai_stream_send_proto(clarifai_stream *stream, const void *message, size_t len);
+/* Half-closes: no more request messages (the server sees the end of the request stream). A
+   second call is INVALID_ARGUMENT; answers keep coming until the server ends the stream. */
+int clarifai_stream_close_send(clarifai_stream *stream);
+/* Waits for the next answer message: CLARIFAI_OK with *out set (free it with
+   clarifai_response_free; a message whose Clarifai status is not SUCCESS is delivered like any
+   other); CLARIFAI_OK with *out NULL: the stream ended with gRPC status OK; another code: the
+   stream failed (TIMEOUT at the deadline, CANCELLED after clarifai_stream_cancel, the error of a
+   gRPC status as for any call), and every later recv returns the same. */
+int clarifai_stream_recv(clarifai_stream *stream, clarifai_response **out);
+/* Ends the stream at once: the server sees the cancellation (an HTTP/2 RST_STREAM), a recv
+   waiting returns CLARIFAI_ERROR_CANCELLED. Any thread, any number of times; NULL is fine. */
+void clarifai_stream_cancel(clarifai_stream *stream);
+/* Cancels the stream if it is still open, and frees it. Not while another thread is inside a
+   call with it. */
+void clarifai_stream_free(clarifai_stream *stream);
+
 /* The number of methods of clarifai.api.V2 built in (273 for API 12.6.0) and their names, in the
    order of the official service definition. clarifai_method_name returns NULL past the end.
    Static storage. */

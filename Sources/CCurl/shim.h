@@ -26,6 +26,9 @@ static inline CURLcode ccurl_setopt_share(CURL *h, CURLSH *s) { return curl_easy
 /* CURLPAUSE_CONT and CURL_WRITEFUNC_PAUSE are macro expressions, which Swift does not import. */
 static inline CURLcode ccurl_easy_unpause(CURL *h) { return curl_easy_pause(h, CURLPAUSE_CONT); }
 static inline size_t ccurl_write_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+static inline size_t ccurl_read_pause(void) { return CURL_READFUNC_PAUSE; }
+static inline size_t ccurl_read_abort(void) { return CURL_READFUNC_ABORT; }
+static inline CURLcode ccurl_setopt_read_callback(CURL *h, curl_read_callback v) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, v); }
 /* CURLVERSION_NOW is a macro alias, which Swift does not import. */
 static inline const curl_version_info_data *ccurl_version_info(void) { return curl_version_info(CURLVERSION_NOW); }
 #endif

@@ -36,6 +36,11 @@ extension Response: CHandle {
     static let typeName = "clarifai_response"
 }
 
+extension Stream: CHandle {
+    static let tag = HandleTag.stream
+    static let typeName = "clarifai_stream"
+}
+
 private func retainedHandle(_ object: HandleObject) -> OpaquePointer {
     OpaquePointer(Unmanaged.passRetained(object).toOpaque())
 }
@@ -310,6 +315,66 @@ public func clarifai_call_stream(_ client: OpaquePointer?, _ method: UnsafePoint
         }
     }
 }
+
+// MARK: - Streams
+
+@_cdecl("clarifai_stream_open")
+public func clarifai_stream_open(_ client: OpaquePointer?, _ method: UnsafePointer<CChar>?,
+                                 _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_stream_open"
+    out?.pointee = nil
+    return entryPoint {
+        guard let out else { throw ClarifaiError(.invalidArgument, "\(function): out is NULL") }
+        let caller: Client = try required(client, "client", in: function)
+        out.pointee = retainedHandle(try caller.openStream(method: try requiredString(method, "method", in: function)))
+    }
+}
+
+@_cdecl("clarifai_stream_send")
+public func clarifai_stream_send(_ stream: OpaquePointer?, _ requestJSON: UnsafePointer<CChar>?) -> Int32 {
+    let function = "clarifai_stream_send"
+    return entryPoint {
+        let open: Stream = try required(stream, "stream", in: function)
+        try open.send(json: try optionalString(requestJSON, "request_json", in: function))
+    }
+}
+
+@_cdecl("clarifai_stream_send_proto")
+public func clarifai_stream_send_proto(_ stream: OpaquePointer?, _ message: UnsafeRawPointer?, _ length: Int) -> Int32 {
+    let function = "clarifai_stream_send_proto"
+    return entryPoint {
+        let open: Stream = try required(stream, "stream", in: function)
+        try open.send(proto: try borrowedBytes(message, length, "message", in: function))
+    }
+}
+
+@_cdecl("clarifai_stream_close_send")
+public func clarifai_stream_close_send(_ stream: OpaquePointer?) -> Int32 {
+    entryPoint {
+        let open: Stream = try required(stream, "stream", in: "clarifai_stream_close_send")
+        try open.closeSend()
+    }
+}
+
+@_cdecl("clarifai_stream_recv")
+public func clarifai_stream_recv(_ stream: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_stream_recv"
+    out?.pointee = nil
+    return entryPoint {
+        guard let out else { throw ClarifaiError(.invalidArgument, "\(function): out is NULL") }
+        let open: Stream = try required(stream, "stream", in: function)
+        out.pointee = try open.receive().map(retainedHandle)
+    }
+}
+
+@_cdecl("clarifai_stream_cancel")
+public func clarifai_stream_cancel(_ stream: OpaquePointer?) {
+    let open: Stream? = object(stream)
+    open?.cancel()
+}
+
+@_cdecl("clarifai_stream_free")
+public func clarifai_stream_free(_ stream: OpaquePointer?) { releaseHandle(stream, as: Stream.self) }
 
 nonisolated(unsafe) private let methodNames = permanentCStrings(Schema.official.methods.map(\.name))
 

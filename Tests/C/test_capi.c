@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int passed, failed;
 
@@ -265,6 +266,60 @@ static void test_client_settings(clarifai_client *client, clarifai_channel *chan
   CHECK(clarifai_client_new_session(NULL, "t", NULL, NULL) == NULL);
 }
 
+/* Streams pulled message by message (1.1): a server-streaming method through the stream API, a
+   cancel from another thread unblocking a recv, and what each side refuses. */
+static void *cancel_later(void *stream) {
+  struct timespec pause = {0, 200 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  clarifai_stream_cancel(stream);
+  return NULL;
+}
+
+static void test_streams(clarifai_client *client) {
+  clarifai_stream *stream = (clarifai_stream *)&stream;
+  CHECK(clarifai_stream_open(client, "ListConcepts", &stream) == CLARIFAI_ERROR_UNSUPPORTED && stream == NULL);
+  CHECK(clarifai_stream_open(client, "NoSuchMethod", &stream) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_stream_open(client, "GenerateModelOutputs", NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_stream_send(NULL, "{}") == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_stream_recv((clarifai_stream *)client, (clarifai_response **)&stream) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "not a clarifai_stream"));
+  clarifai_stream_cancel(NULL);
+  clarifai_stream_free(NULL);
+  if (!on_grpc) {
+    CHECK(clarifai_stream_open(client, "GenerateModelOutputs", &stream) == CLARIFAI_ERROR_UNSUPPORTED);
+    return;
+  }
+  const char *count = "{\"model_id\": \"stream-count\", \"inputs\": [{\"data\": {\"text\": {\"raw\": \"3\"}}}]}";
+  CHECK(clarifai_stream_open(client, "GenerateModelOutputs", &stream) == CLARIFAI_OK);
+  CHECK(clarifai_stream_send(stream, count) == CLARIFAI_OK);
+  CHECK(clarifai_stream_send(stream, count) == CLARIFAI_ERROR_INVALID_ARGUMENT); /* server streaming: one request */
+  CHECK(clarifai_stream_close_send(stream) == CLARIFAI_OK);
+  CHECK(clarifai_stream_close_send(stream) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  int received = 0;
+  clarifai_response *message = NULL;
+  while (clarifai_stream_recv(stream, &message) == CLARIFAI_OK && message != NULL) {
+    char expected[2] = {(char)('0' + received++), 0};
+    CHECK(strcmp(clarifai_response_text(message, 0), expected) == 0);
+    clarifai_response_free(message);
+  }
+  CHECK(received == 3 && message == NULL && clarifai_last_error_code() == CLARIFAI_OK);
+  CHECK(clarifai_stream_recv(stream, &message) == CLARIFAI_OK && message == NULL); /* the end, again */
+  clarifai_stream_free(stream);
+
+  const char *forever = "{\"model_id\": \"stream-forever\", \"inputs\": [{\"data\": {\"text\": {\"raw\": \"x\"}}}]}";
+  CHECK(clarifai_stream_open(client, "GenerateModelOutputs", &stream) == CLARIFAI_OK);
+  CHECK(clarifai_stream_send(stream, forever) == CLARIFAI_OK && clarifai_stream_close_send(stream) == CLARIFAI_OK);
+  pthread_t canceller;
+  pthread_create(&canceller, NULL, cancel_later, stream);
+  int code;
+  while ((code = clarifai_stream_recv(stream, &message)) == CLARIFAI_OK && message != NULL) clarifai_response_free(message);
+  pthread_join(canceller, NULL);
+  CHECK(code == CLARIFAI_ERROR_CANCELLED && message == NULL);
+  CHECK(clarifai_stream_recv(stream, &message) == CLARIFAI_ERROR_CANCELLED);
+  CHECK(clarifai_stream_send(stream, forever) != CLARIFAI_OK);
+  clarifai_stream_free(stream);
+}
+
 /* The channel settings of 1.1: limits on idle time and answer size, and what they refuse. */
 static void test_channel_limits(clarifai_client *client, clarifai_channel *channel) {
   CHECK(clarifai_channel_set_idle_timeout_ms(NULL, 1000) == CLARIFAI_ERROR_INVALID_ARGUMENT);
@@ -506,6 +561,7 @@ int main(void) {
   test_channel_limits(client, channel);
   test_handle_misuse(client, channel);
   test_client_settings(client, channel);
+  test_streams(client);
   test_refused_connection();
   test_last_error_is_per_thread(client);
   test_threads_share_a_client(client);

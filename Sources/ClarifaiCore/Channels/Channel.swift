@@ -17,6 +17,23 @@ public protocol Channel: AnyObject, Sendable {
     /// Calls a server-streaming method; `onMessage` gets each message in order, on the calling
     /// thread, and returns false to cancel the call.
     func serverStream(_ request: CallRequest, onMessage: (Response) throws -> Bool) throws
+    /// Opens a streaming call whose messages the caller sends and receives as it goes
+    /// (`request.message` is not used; its deadline bounds the whole stream).
+    func openStream(_ request: CallRequest) throws -> any MessageStream
+}
+
+/// A call with messages both ways (gRPC channels): one thread may send while another receives;
+/// any thread may cancel.
+public protocol MessageStream: AnyObject, Sendable {
+    /// Sends one request message (serialized), waiting while the server takes no more.
+    func send(_ message: [UInt8]) throws
+    /// No more request messages (the server sees the end of the request stream).
+    func closeSend() throws
+    /// The next answer message, waiting for it; nil at the end of a stream that ended with status
+    /// OK; throws how it failed otherwise (CANCELLED after `cancel`), again on every later call.
+    func receive() throws -> [UInt8]?
+    /// Ends the call at once; the server sees the cancellation.
+    func cancel()
 }
 
 /// Settings shared by every channel kind; changed at any time, read at each call's start.

@@ -39,16 +39,20 @@ public final class GRPCChannel: Channel {
         return answer
     }
 
-    private func trailersLost(_ request: CallRequest) -> ClarifaiError {
+    func trailersLost(_ request: CallRequest) -> ClarifaiError {
         ClarifaiError(.transport, "\(origin(request)): the connection closed before the gRPC status arrived "
                       + "(libcurl before 8.1 loses the trailers then)", transient: request.method.isIdempotent)
     }
 
     /// "Method: URL", the start of every error message of a call.
-    private func origin(_ request: CallRequest) -> String { "\(request.method.name): \(url(request))" }
+    func origin(_ request: CallRequest) -> String { "\(request.method.name): \(url(request))" }
 
     private func url(_ request: CallRequest) -> String {
         (usesTLS ? "https://" : "http://") + target.authority + "/clarifai.api.V2/" + request.method.name
+    }
+
+    public func openStream(_ request: CallRequest) throws -> any MessageStream {
+        try GRPCStream(request, on: self, http: http)
     }
 
     public func serverStream(_ request: CallRequest, onMessage: (Response) throws -> Bool) throws {
@@ -60,32 +64,14 @@ public final class GRPCChannel: Channel {
 
     /// How an answer ended: with grpc-status OK, or complete but without the trailers, lost by
     /// libcurl as the server closed the connection (see HTTPClient.losesTrailersOnClose).
-    private enum Ending { case ok, trailersLost }
+    enum Ending { case ok, trailersLost }
 
     /// Sends the request and hands each message of the answer to `deliver` as it arrives; then
     /// checks the gRPC status. `deliver` returns false to cancel the call.
     @discardableResult
     private func exchange(_ request: CallRequest, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Ending {
         let options = options.current
-        var headers = request.metadata + [
-            "Content-Type: application/grpc",
-            "TE: trailers",
-            "grpc-accept-encoding: gzip",
-            "Accept:",
-            "Expect:",
-        ]
-        if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
-        let isStream = request.method.serverStreaming
-        let exchange = HTTPRequest(method: "POST", url: url(request), headers: headers, body: GRPCFrameDecoder.frame(request.message),
-                                   timeoutMilliseconds: request.timeoutMilliseconds,
-                                   // A stream may rightly stay silent for long.
-                                   idleTimeoutMilliseconds: isStream ? 0 : options.idleTimeoutMilliseconds,
-                                   // One message and its prefix: only unary answers are held whole.
-                                   maximumBodyBytes: options.maximumReceiveBytes > Int.max - 5 ? Int.max : options.maximumReceiveBytes + 5,
-                                   caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
-                                   version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
-                                   forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2,
-                                   isStream: isStream)
+        let exchange = httpRequest(request, options, body: GRPCFrameDecoder.frame(request.message))
         let origin = origin(request)
         var decoder = GRPCFrameDecoder(maximumMessageBytes: options.maximumReceiveBytes)
         // A slow consumer must not see messages past the deadline, however fast they arrive.
@@ -128,6 +114,38 @@ public final class GRPCChannel: Channel {
             }
         }
         Log.debug("\(origin): HTTP \(answer.status), grpc-status \(answer.field("grpc-status") ?? "none"), \(Int(monotonicMilliseconds() - started)) ms")
+        return try ending(of: answer, request, decoder: decoder, foreignBody: foreignBody)
+    }
+
+    /// The HTTP/2 exchange of a call: POST /clarifai.api.V2/<Method> with the caller's metadata,
+    /// the deadline as grpc-timeout, gzip accepted.
+    func httpRequest(_ request: CallRequest, _ options: ChannelOptions.Values, body: [UInt8]?) -> HTTPRequest {
+        var headers = request.metadata + [
+            "Content-Type: application/grpc",
+            "TE: trailers",
+            "grpc-accept-encoding: gzip",
+            "Accept:",
+            "Expect:",
+        ]
+        if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
+        let isStream = request.method.serverStreaming || request.method.clientStreaming
+        return HTTPRequest(method: "POST", url: url(request), headers: headers, body: body,
+                           timeoutMilliseconds: request.timeoutMilliseconds,
+                           // A stream may rightly stay silent for long.
+                           idleTimeoutMilliseconds: isStream ? 0 : options.idleTimeoutMilliseconds,
+                           // One message and its prefix: only unary answers are held whole.
+                           maximumBodyBytes: options.maximumReceiveBytes > Int.max - 5 ? Int.max : options.maximumReceiveBytes + 5,
+                           caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
+                           version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
+                           forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2,
+                           isStream: isStream)
+    }
+
+    /// How an answer ended, from its status line, content type and trailers: OK, its trailers
+    /// lost, or the failure they tell.
+    func ending(of answer: HTTPResponse, _ request: CallRequest, decoder: GRPCFrameDecoder,
+                        foreignBody: [UInt8]) throws -> Ending {
+        let origin = origin(request)
         guard answer.majorVersion == 2 else {
             throw ClarifaiError(.protocol, "\(origin): the server did not speak HTTP/2 (gRPC needs it)")
         }

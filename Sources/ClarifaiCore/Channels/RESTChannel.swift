@@ -37,6 +37,10 @@ public final class RESTChannel: Channel {
         throw ClarifaiError(.unsupported, "\(request.method.name) streams its answer: streaming needs a gRPC channel (clarifai_channel_new_grpc)")
     }
 
+    public func openStream(_ request: CallRequest) throws -> any MessageStream {
+        throw ClarifaiError(.unsupported, "\(request.method.name) is a streaming method: streams need a gRPC channel (clarifai_channel_new_grpc)")
+    }
+
     public func unary(_ request: CallRequest) throws -> Response {
         let binding = try request.message.withUnsafeBytes { try RESTBinding(method: request.method, message: $0, schema: schema) }
         let options = options.current

@@ -134,6 +134,12 @@ public final class Client: HandleObject, @unchecked Sendable {
         }
     }
 
+    /// A call's deadline (the client's, else the channel's) and headers.
+    func callSettings() -> (timeoutMilliseconds: Int, metadata: [String]) {
+        let settings = settings.withLock { $0 }
+        return (settings.timeoutMilliseconds ?? channel.options.current.timeoutMilliseconds, metadata(settings))
+    }
+
     /// The headers of a call: the credential, the request-id prefix (the library's unless set),
     /// then the extra headers.
     private func metadata(_ settings: Settings) -> [String] {
@@ -181,7 +187,7 @@ public final class Client: HandleObject, @unchecked Sendable {
     }
 
     /// The request message from proto3 JSON (nil or "" for an empty one), checked against the schema.
-    private func requestMessage(_ method: Method, json: String?) throws -> [UInt8] {
+    func requestMessage(_ method: Method, json: String?) throws -> [UInt8] {
         var text = json ?? ""
         guard !text.isEmpty else { return [] }
         return try text.withUTF8 { json in
@@ -196,13 +202,18 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// Struct holding NaN, a timestamp past year 9999).
     public func call(method methodName: String, requestProto: UnsafeRawBufferPointer) throws -> Response {
         let method = try unaryMethod(named: methodName)
+        try checkRequest(requestProto, of: method)
+        return try call(method, message: Array(requestProto))
+    }
+
+    /// Checks a serialized request message as the official runtime parses one.
+    func checkRequest(_ message: UnsafeRawBufferPointer, of method: Method) throws {
         guard let type = schema.message(method.inputType) else { throw ClarifaiError(.internal, "unknown type \(method.inputType)") }
         do {
-            try WireFields.validate(requestProto, type: type, schema: schema)
+            try WireFields.validate(message, type: type, schema: schema)
         } catch {
-            throw ClarifaiError.invalidArgument("\(methodName): request: not a valid \(method.inputType) message: \(error.message)")
+            throw ClarifaiError.invalidArgument("\(method.name): request: not a valid \(method.inputType) message: \(error.message)")
         }
-        return try call(method, message: Array(requestProto))
     }
 
     func call(_ method: Method, message: [UInt8]) throws -> Response {
@@ -221,11 +232,8 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// retry budget and never past the deadline; the last failure is the call's.
     private func withRetries<R>(_ method: Method, _ attempt: (_ timeoutMilliseconds: Int, _ metadata: [String]) throws -> R,
                                 mayRetry: () -> Bool = { true }) throws -> R {
-        let settings = settings.withLock { $0 }
-        let channelOptions = channel.options.current
-        let timeout = settings.timeoutMilliseconds ?? channelOptions.timeoutMilliseconds
-        let maxRetries = settings.maxRetries ?? channelOptions.maxRetries
-        let metadata = metadata(settings)
+        let (timeout, metadata) = callSettings()
+        let maxRetries = settings.withLock { $0.maxRetries } ?? channel.options.current.maxRetries
         let deadline = timeout > 0 ? monotonicMilliseconds() + Double(timeout) : nil
         var retries = 0
         while true {
@@ -245,7 +253,7 @@ public final class Client: HandleObject, @unchecked Sendable {
         }
     }
 
-    private func method(named name: String) throws -> Method {
+    func method(named name: String) throws -> Method {
         guard let method = schema.method(named: name) else {
             let suggestion = schema.methods.first { $0.name.lowercased() == name.lowercased() }
             throw ClarifaiError.invalidArgument("unknown method '\(name)': not a method of clarifai.api.V2"
@@ -265,7 +273,7 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// Fills `user_app_id` with the client's user and app ids where the request message has that
     /// field and leaves them empty: appending a partial `user_app_id` merges into the one given,
     /// as protobuf merges repeated occurrences of a message field.
-    private func fillUserAppID(of message: inout [UInt8], for method: Method) throws {
+    func fillUserAppID(of message: inout [UInt8], for method: Method) throws {
         guard userID != nil || appID != nil,
               let field = schema.message(method.inputType)?.field(named: "user_app_id"),
               let idsType = schema.message(field.typeName),

@@ -3,13 +3,228 @@ import Glibc
 
 /// One libcurl easy handle. Used by one thread at a time (the pool hands it out).
 final class CurlHandle: @unchecked Sendable {
-    private let raw: UnsafeMutableRawPointer?
-    private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    let raw: UnsafeMutableRawPointer?
+    /// libcurl's words for the last failure (CURLOPT_ERRORBUFFER), set again after each reset.
+    private let errorText = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
 
     /// Below this rate, a transfer counts as idle (see HTTPRequest.idleTimeoutMilliseconds).
     static let idleBytesPerSecond = 16
 
     init() { raw = curl_easy_init() }
+
+    deinit {
+        curl_easy_cleanup(raw)
+        errorText.deallocate()
+    }
+
+    /// Runs the exchange on this thread, or on a multi handle from `multiplexer` (the calling
+    /// thread waits for it and runs the consumer).
+    func perform(_ request: HTTPRequest, userAgent: String, share: CurlShare, consumer: Consumer?,
+                 multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
+        // libcurl reads the body from where it is, for the whole exchange.
+        guard let body = request.body else {
+            return try perform(request, body: nil, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
+        }
+        return try body.withUnsafeBytes { body in
+            try perform(request, body: body, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
+        }
+    }
+
+    private func perform(_ request: HTTPRequest, body: UnsafeRawBufferPointer?, userAgent: String, share: CurlShare,
+                         consumer: Consumer?, multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
+        guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
+        let newSink = {
+            ExchangeSink(consumer: consumer, handsOff: multiplexer != nil, maximumBodyBytes: request.maximumBodyBytes,
+                         idleLimit: request.idleTimeoutMilliseconds,
+                         probesConnectionEnd: request.version != .automatic && HTTPClient.losesTrailersOnClose)
+        }
+        var sink = newSink()
+        var headers = try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink,
+                                  multiplexes: multiplexer != nil)
+        defer { curl_slist_free_all(headers) }
+        let run = {
+            guard let multiplexer else {
+                let result = curl_easy_perform(raw)
+                sink.noteConnectionEnd(raw)
+                return result
+            }
+            // A multi handle that ended before taking the exchange hands it on to the next one.
+            while true {
+                guard let current = multiplexer() else { return CURLE_FAILED_INIT }
+                if let result = current.run(raw, sink, consumer: consumer) { return result }
+            }
+        }
+        // A reused HTTP/2 connection that the server closed as the request went out fails the
+        // exchange before any answer: sent again once on a new connection, as libcurl does
+        // itself for HTTP/1.1 (the server cannot have answered, and closed instead of reading).
+        var code = run()
+        if code != CURLE_OK, code != CURLE_OPERATION_TIMEDOUT, multiplexer != nil, !sink.consumerStopped,
+           sink.fields.isEmpty, CurlHandle.reusedConnection(raw) {
+            Log.debug("\(request.method) \(request.displayURL): a reused connection failed before any answer; sending again")
+            curl_slist_free_all(headers)
+            sink = newSink()
+            headers = try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink, multiplexes: true)
+            ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
+            code = run()
+        }
+        return try outcome(code, of: request, sink)
+    }
+
+    /// Where a request's body comes from: bytes that stay in place for the whole exchange (nil:
+    /// none), or a feed the caller fills as it goes (a stream).
+    enum Body {
+        case bytes(UnsafeRawBufferPointer?)
+        case feed(RequestFeed)
+    }
+
+    /// Sets the handle up for `request`, its callbacks writing to `sink`; returns the header list
+    /// to free after the exchange.
+    func prepare(_ request: HTTPRequest, body: Body, userAgent: String, share: CurlShare, sink: ExchangeSink,
+                 multiplexes: Bool) throws -> UnsafeMutablePointer<curl_slist>? {
+        guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
+        curl_easy_reset(raw)
+        errorText[0] = 0
+        ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, errorText)
+        // libcurl refuses URLs over 8 MB (as "out of memory"); say what was wrong instead.
+        guard ccurl_setopt_string(raw, CURLOPT_URL, request.url) == CURLE_OK else {
+            throw ClarifaiError.invalidArgument("the request's URL (\(request.url.utf8.count) bytes) is refused by libcurl: too long or malformed")
+        }
+        var headers: UnsafeMutablePointer<curl_slist>?
+        for header in request.headers { headers = curl_slist_append(headers, header) }
+        ccurl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
+        ccurl_setopt_long(raw, CURLOPT_PATH_AS_IS, 1)
+        // TCP keepalive probes after a minute of silence, so that a NAT or load balancer keeps a
+        // quiet stream's connection (libcurl before 8.10 sends no HTTP/2 PING on its own).
+        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
+        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPIDLE, 60)
+        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPINTVL, 30)
+        ccurl_setopt_opensocket(raw, ForkSafety.openSocket)
+        ccurl_setopt_closesocket(raw, ForkSafety.closeSocket)
+        ccurl_setopt_share(raw, share.raw)
+        // A second stream waits for the connection being set up rather than opening another.
+        if multiplexes { ccurl_setopt_long(raw, CURLOPT_PIPEWAIT, 1) }
+        ccurl_setopt_string(raw, CURLOPT_USERAGENT, userAgent)
+        ccurl_setopt_slist(raw, CURLOPT_HTTPHEADER, headers)
+        ccurl_setopt_long(raw, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
+        let connectTimeout = request.timeoutMilliseconds > 0
+            ? min(request.timeoutMilliseconds, HTTPClient.connectTimeoutMilliseconds) : HTTPClient.connectTimeoutMilliseconds
+        ccurl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, connectTimeout)
+        if request.idleTimeoutMilliseconds > 0 {
+            // Not CURLOPT_LOW_SPEED_*: libcurl's speed is an average over 5 s that includes the upload.
+            ccurl_setopt_long(raw, CURLOPT_NOPROGRESS, 0)
+            ccurl_setopt_xferinfo(raw) { context, downloaded, _, uploaded, _ in
+                guard let context else { return 0 }
+                return Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue().progress(total: downloaded + uploaded) ? 0 : 1
+            }
+        }
+        if let caFile = request.caFile { ccurl_setopt_string(raw, CURLOPT_CAINFO, caFile) }
+        switch request.version {
+        case .automatic:
+            // The one encoding the API uses: each one offered is one more decoder a server can aim a bomb at.
+            ccurl_setopt_string(raw, CURLOPT_ACCEPT_ENCODING, "gzip")
+        case .http2OverTLS:
+            ccurl_setopt_long(raw, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        case .http2PriorKnowledge:
+            ccurl_setopt_long(raw, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+            // Through an HTTP proxy, h2c needs a tunnel: a proxy would take prior knowledge for HTTP/0.9.
+            ccurl_setopt_long(raw, CURLOPT_HTTPPROXYTUNNEL, 1)
+        }
+        if request.version != .automatic { ccurl_setopt_long(raw, CURLOPT_BUFFERSIZE, HTTPClient.http2ReceiveBufferSize) }
+        if request.forbidsReuse {
+            ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
+            ccurl_setopt_long(raw, CURLOPT_FORBID_REUSE, 1)
+        }
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
+        ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
+        ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
+        ccurl_setopt_write_callback(raw, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
+            switch sink.receive(UnsafeRawBufferPointer(start: data, count: size * count)) {
+            case .accepted: return size * count
+            case .stop: return 0
+            case .pause: return ccurl_write_pause()
+            }
+        }
+        ccurl_setopt_write_callback(raw, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
+                .receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        }
+        switch request.method {
+        case "GET": ccurl_setopt_long(raw, CURLOPT_HTTPGET, 1)
+        case "POST": ccurl_setopt_long(raw, CURLOPT_POST, 1)
+        default: ccurl_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        switch body {
+        case .feed(let feed):
+            // The body goes out as the caller sends it: its size is not known in advance.
+            ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, -1)
+            ccurl_setopt_pointer(raw, CURLOPT_READDATA, Unmanaged.passUnretained(feed).toOpaque())
+            ccurl_setopt_read_callback(raw) { buffer, size, count, context in
+                guard let buffer, let context else { return ccurl_read_abort() }
+                let feed = Unmanaged<RequestFeed>.fromOpaque(context).takeUnretainedValue()
+                return feed.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count)) ?? ccurl_read_pause()
+            }
+        case .bytes(let bytes?):
+            ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+            if let start = bytes.baseAddress {
+                ccurl_setopt_pointer(raw, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: start))
+            } else {
+                // Without POSTFIELDS libcurl would read the body from stdin.
+                ccurl_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, "")
+            }
+        case .bytes(nil):
+            break
+        }
+        return headers
+    }
+
+    /// The answer of a finished exchange, or the error that `code` (libcurl's result) and the
+    /// sink tell.
+    func outcome(_ code: CURLcode, of request: HTTPRequest, _ sink: ExchangeSink) throws -> HTTPResponse {
+        guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
+        let exchange = "\(request.method) \(request.displayURL)"
+        guard code == CURLE_OK else {
+            if sink.consumerStopped { throw ClarifaiError(.cancelled, "\(exchange): cancelled by the caller") }
+            if sink.overflowed {
+                throw ClarifaiError(.protocol, "\(exchange): the answer is larger than the receive limit of \(request.maximumBodyBytes) bytes")
+            }
+            let detail = String(cString: errorText)
+            let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            var status = 0
+            ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
+            // libcurl 7.88 says only this when a GOAWAY refused the stream: the server never saw
+            // the request, so sending it again is safe whatever the method.
+            if code == CURLE_HTTP2 && detail.isEmpty && status == 0 {
+                throw ClarifaiError(.transport, "\(exchange): the server refused the request before processing it "
+                                    + "(HTTP/2 GOAWAY: \(reason))", transient: true)
+            }
+            if sink.idled {
+                throw ClarifaiError(.timeout, "\(exchange): idle for \(request.idleTimeoutMilliseconds) ms (the server sent nothing, "
+                                    + "or almost nothing: under \(CurlHandle.idleBytesPerSecond) bytes/s)")
+            }
+            if code == CURLE_OPERATION_TIMEDOUT {
+                let limit = request.timeoutMilliseconds > 0 ? "deadline of \(request.timeoutMilliseconds) ms passed"
+                    : "no connection within \(HTTPClient.connectTimeoutMilliseconds) ms"
+                throw ClarifaiError(.timeout, "\(exchange): \(limit) (\(reason))")
+            }
+            // Nothing was sent when the connection could not be made: safe to try again.
+            let explained = CurlHandle.likelyCause(of: reason, request.version).map { "\($0) (\(reason))" } ?? reason
+            throw ClarifaiError(.transport, "\(exchange): \(explained)", transient: code == CURLE_COULDNT_CONNECT)
+        }
+        var status = 0
+        ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
+        var version = 0
+        ccurl_getinfo_long(raw, CURLINFO_HTTP_VERSION, &version)
+        var contentType: UnsafePointer<CChar>?
+        ccurl_getinfo_string(raw, CURLINFO_CONTENT_TYPE, &contentType)
+        return HTTPResponse(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: sink.body,
+                            fields: sink.fields, majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
+                            connectionClosed: request.forbidsReuse || sink.connectionClosed)
+    }
 
     /// What libcurl's words for a server speaking another protocol probably mean, for a channel
     /// pointed at the wrong port: nil when they are not such words.
@@ -44,179 +259,4 @@ final class CurlHandle: @unchecked Sendable {
         var byte: UInt8 = 0
         return socket == -1 || recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
     }
-
-    deinit { curl_easy_cleanup(raw) }
-
-    /// Runs the exchange on this thread, or on a multi handle from `multiplexer` (the calling
-    /// thread waits for it and runs the consumer).
-    func perform(_ request: HTTPRequest, userAgent: String, share: CurlShare, consumer: Consumer?,
-                 multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
-        guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
-        curl_easy_reset(raw)
-        let newSink = {
-            ExchangeSink(consumer: consumer, handsOff: multiplexer != nil, maximumBodyBytes: request.maximumBodyBytes,
-                         idleLimit: request.idleTimeoutMilliseconds,
-                         probesConnectionEnd: request.version != .automatic && HTTPClient.losesTrailersOnClose)
-        }
-        var sink = newSink()
-        var headers: UnsafeMutablePointer<curl_slist>?
-        for header in request.headers { headers = curl_slist_append(headers, header) }
-        defer { curl_slist_free_all(headers) }
-
-        // libcurl refuses URLs over 8 MB (as "out of memory"); say what was wrong instead.
-        guard ccurl_setopt_string(raw, CURLOPT_URL, request.url) == CURLE_OK else {
-            throw ClarifaiError.invalidArgument("the request's URL (\(request.url.utf8.count) bytes) is refused by libcurl: too long or malformed")
-        }
-        ccurl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
-        ccurl_setopt_long(raw, CURLOPT_PATH_AS_IS, 1)
-        // TCP keepalive probes after a minute of silence, so that a NAT or load balancer keeps a
-        // quiet stream's connection (libcurl before 8.10 sends no HTTP/2 PING on its own).
-        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
-        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPIDLE, 60)
-        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPINTVL, 30)
-        ccurl_setopt_opensocket(raw, ForkSafety.openSocket)
-        ccurl_setopt_closesocket(raw, ForkSafety.closeSocket)
-        ccurl_setopt_share(raw, share.raw)
-        // A second stream waits for the connection being set up rather than opening another.
-        if multiplexer != nil { ccurl_setopt_long(raw, CURLOPT_PIPEWAIT, 1) }
-        ccurl_setopt_string(raw, CURLOPT_USERAGENT, userAgent)
-        ccurl_setopt_slist(raw, CURLOPT_HTTPHEADER, headers)
-        ccurl_setopt_long(raw, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
-        let connectTimeout = request.timeoutMilliseconds > 0
-            ? min(request.timeoutMilliseconds, HTTPClient.connectTimeoutMilliseconds) : HTTPClient.connectTimeoutMilliseconds
-        ccurl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, connectTimeout)
-        if request.idleTimeoutMilliseconds > 0 {
-            // Not CURLOPT_LOW_SPEED_*: libcurl's speed is an average over 5 s that includes the upload.
-            ccurl_setopt_long(raw, CURLOPT_NOPROGRESS, 0)
-            ccurl_setopt_xferinfo(raw) { context, downloaded, _, uploaded, _ in
-                guard let context else { return 0 }
-                return Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue().progress(total: downloaded + uploaded) ? 0 : 1
-            }
-        }
-        if let caFile = request.caFile { ccurl_setopt_string(raw, CURLOPT_CAINFO, caFile) }
-        switch request.version {
-        case .automatic:
-            // The one encoding the API uses: each one offered is one more decoder a server can aim a bomb at.
-            ccurl_setopt_string(raw, CURLOPT_ACCEPT_ENCODING, "gzip")
-        case .http2OverTLS:
-            ccurl_setopt_long(raw, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        case .http2PriorKnowledge:
-            ccurl_setopt_long(raw, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
-            // Through an HTTP proxy, h2c needs a tunnel: a proxy would take prior knowledge for HTTP/0.9.
-            ccurl_setopt_long(raw, CURLOPT_HTTPPROXYTUNNEL, 1)
-        }
-        if request.version != .automatic { ccurl_setopt_long(raw, CURLOPT_BUFFERSIZE, HTTPClient.http2ReceiveBufferSize) }
-        if request.forbidsReuse {
-            ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
-            ccurl_setopt_long(raw, CURLOPT_FORBID_REUSE, 1)
-        }
-        let attach = { (sink: ExchangeSink) in
-            let context = Unmanaged.passUnretained(sink).toOpaque()
-            ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
-            ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
-            ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
-        }
-        attach(sink)
-        ccurl_setopt_write_callback(raw, CURLOPT_WRITEFUNCTION) { data, size, count, context in
-            guard let data, let context else { return 0 }
-            let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
-            switch sink.receive(UnsafeRawBufferPointer(start: data, count: size * count)) {
-            case .accepted: return size * count
-            case .stop: return 0
-            case .pause: return ccurl_write_pause()
-            }
-        }
-        ccurl_setopt_write_callback(raw, CURLOPT_HEADERFUNCTION) { data, size, count, context in
-            guard let data, let context else { return 0 }
-            Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
-                .receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
-            return size * count
-        }
-
-        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorText in
-            errorText[0] = 0
-            ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, errorText.baseAddress)
-            switch request.method {
-            case "GET": ccurl_setopt_long(raw, CURLOPT_HTTPGET, 1)
-            case "POST": break
-            default: ccurl_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method)
-            }
-            let run = {
-                guard let multiplexer else {
-                    let result = curl_easy_perform(raw)
-                    sink.noteConnectionEnd(raw)
-                    return result
-                }
-                // A multi handle that ended before taking the exchange hands it on to the next one.
-                while true {
-                    guard let current = multiplexer() else { return CURLE_FAILED_INIT }
-                    if let result = current.run(raw, sink, consumer: consumer) { return result }
-                }
-            }
-            // A reused HTTP/2 connection that the server closed as the request went out fails the
-            // exchange before any answer: sent again once on a new connection, as libcurl does
-            // itself for HTTP/1.1 (the server cannot have answered, and closed instead of reading).
-            let runResending = {
-                let result = run()
-                guard result != CURLE_OK, result != CURLE_OPERATION_TIMEDOUT, multiplexer != nil, !sink.consumerStopped,
-                      sink.fields.isEmpty, CurlHandle.reusedConnection(raw) else { return result }
-                Log.debug("\(request.method) \(request.displayURL): a reused connection failed before any answer; sending again")
-                sink = newSink()
-                attach(sink)
-                ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
-                return run()
-            }
-            guard let body = request.body else { return runResending() }
-            return body.withUnsafeBytes { bytes in
-                ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
-                if let start = bytes.baseAddress {
-                    ccurl_setopt_pointer(raw, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: start))
-                } else {
-                    // Without POSTFIELDS libcurl would read the body from stdin.
-                    ccurl_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, "")
-                }
-                return runResending()
-            }
-        }
-        ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, nil)
-        let exchange = "\(request.method) \(request.displayURL)"
-        guard code == CURLE_OK else {
-            if sink.consumerStopped { throw ClarifaiError(.cancelled, "\(exchange): cancelled by the caller") }
-            if sink.overflowed {
-                throw ClarifaiError(.protocol, "\(exchange): the answer is larger than the receive limit of \(request.maximumBodyBytes) bytes")
-            }
-            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-            var status = 0
-            ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
-            // libcurl 7.88 says only this when a GOAWAY refused the stream: the server never saw
-            // the request, so sending it again is safe whatever the method.
-            if code == CURLE_HTTP2 && detail.isEmpty && status == 0 {
-                throw ClarifaiError(.transport, "\(exchange): the server refused the request before processing it "
-                                    + "(HTTP/2 GOAWAY: \(reason))", transient: true)
-            }
-            if sink.idled {
-                throw ClarifaiError(.timeout, "\(exchange): idle for \(request.idleTimeoutMilliseconds) ms (the server sent nothing, "
-                                    + "or almost nothing: under \(CurlHandle.idleBytesPerSecond) bytes/s)")
-            }
-            if code == CURLE_OPERATION_TIMEDOUT {
-                let limit = request.timeoutMilliseconds > 0 ? "deadline of \(request.timeoutMilliseconds) ms passed"
-                    : "no connection within \(HTTPClient.connectTimeoutMilliseconds) ms"
-                throw ClarifaiError(.timeout, "\(exchange): \(limit) (\(reason))")
-            }
-            // Nothing was sent when the connection could not be made: safe to try again.
-            let explained = CurlHandle.likelyCause(of: reason, request.version).map { "\($0) (\(reason))" } ?? reason
-            throw ClarifaiError(.transport, "\(exchange): \(explained)", transient: code == CURLE_COULDNT_CONNECT)
-        }
-        var status = 0
-        ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
-        var version = 0
-        ccurl_getinfo_long(raw, CURLINFO_HTTP_VERSION, &version)
-        var contentType: UnsafePointer<CChar>?
-        ccurl_getinfo_string(raw, CURLINFO_CONTENT_TYPE, &contentType)
-        return HTTPResponse(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: sink.body,
-                            fields: sink.fields, majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
-                            connectionClosed: request.forbidsReuse || sink.connectionClosed)
-    }
 }
-

@@ -27,6 +27,8 @@ final class ExchangeSink: @unchecked Sendable {
         var paused = false
         /// Set when the exchange ended.
         var result: CURLcode?
+        /// The caller cancelled a stream: a write callback waiting for room stops waiting.
+        var cancelled = false
     }
 
     var body: [UInt8] = []
@@ -57,6 +59,13 @@ final class ExchangeSink: @unchecked Sendable {
     private let handsBytesOver: Bool
     /// The most body bytes held at once (`overflowed` past it).
     private let maximumBodyBytes: Int
+    /// For a stream the caller pulls (HTTPStream) on a multi handle of its own: where a pause
+    /// would hold back more than this stream (libcurl before 8.1), the write callback waits for
+    /// room instead, until `roomDeadline` (nil: none).
+    private let waitsForRoom: Bool
+    private let roomDeadline: Double?
+    /// The request body of a stream, ended with the exchange.
+    let feed: RequestFeed?
 
     init(consumer: Consumer?, handsOff: Bool, maximumBodyBytes: Int, idleLimit: Int, probesConnectionEnd: Bool) {
         self.probesConnectionEnd = probesConnectionEnd
@@ -66,6 +75,24 @@ final class ExchangeSink: @unchecked Sendable {
         self.consumer = handsOff ? nil : consumer
         handOff = handsOff ? Locked(HandOff()) : nil
         handsBytesOver = handsOff && consumer != nil
+        waitsForRoom = false
+        roomDeadline = nil
+        feed = nil
+    }
+
+    /// The sink of a stream whose answer the caller pulls from `handOff`, and whose request body
+    /// comes from `feed`.
+    init(pulledUntil deadline: Double?, feed: RequestFeed, maximumBodyBytes: Int, probesConnectionEnd: Bool) {
+        self.probesConnectionEnd = probesConnectionEnd
+        self.maximumBodyBytes = maximumBodyBytes
+        idleLimit = 0
+        lastMove = (monotonicMilliseconds(), 0)
+        consumer = nil
+        handOff = Locked(HandOff())
+        handsBytesOver = true
+        waitsForRoom = !HTTPClient.pausesStreamsAlone
+        roomDeadline = deadline
+        self.feed = feed
     }
 
     /// Body bytes.
@@ -77,6 +104,12 @@ final class ExchangeSink: @unchecked Sendable {
         }
         if handsBytesOver, let handOff {
             let head = head
+            if waitsForRoom {
+                // This thread drives only this stream: waiting here holds back its connection alone.
+                let hasRoom = handOff.withLock(waitingUntil: { $0.pending.count < ExchangeSink.maximumPendingBytes || $0.cancelled },
+                                               deadline: roomDeadline) { $0.pending.count < ExchangeSink.maximumPendingBytes && !$0.cancelled }
+                guard hasRoom else { return .stop }
+            }
             return handOff.update { state in
                 if state.pending.count >= ExchangeSink.maximumPendingBytes && HTTPClient.pausesStreamsAlone {
                     state.paused = true
@@ -121,7 +154,10 @@ final class ExchangeSink: @unchecked Sendable {
     }
 
     /// The exchange ended with `code` (multi handle's thread).
-    func finish(_ code: CURLcode) { handOff?.update { $0.result = code } }
+    func finish(_ code: CURLcode) {
+        handOff?.update { $0.result = code }
+        feed?.end()
+    }
 
     /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").
     func receiveHeader(_ line: UnsafeRawBufferPointer) {

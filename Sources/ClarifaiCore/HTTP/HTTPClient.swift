@@ -133,6 +133,10 @@ final class HTTPClient: @unchecked Sendable {
         return response
     }
 
+    /// The multi handle that multiplexes this client's exchanges (a stream's, for as long as it
+    /// lasts); nil when libcurl cannot start one.
+    func sharedMultiplexer() -> Multiplexer? { multiplexerForNextExchange() }
+
     /// The multi handle for the next exchange; nil when libcurl cannot start one.
     private func multiplexerForNextExchange() -> Multiplexer? {
         connections.withLock { state in

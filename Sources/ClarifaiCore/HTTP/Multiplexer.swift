@@ -74,6 +74,16 @@ final class Multiplexer: @unchecked Sendable {
         }
     }
 
+    /// Starts the exchange configured on `easy`, whose caller pulls its answer from the sink
+    /// (HTTPStream); false when this multi handle has ended and took nothing.
+    func start(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) -> Bool { submit(.add(easy, sink)) }
+
+    /// Resumes a paused exchange (on the multi handle's thread: libcurl allows no other).
+    func resume(_ easy: UnsafeMutableRawPointer) { submit(.resume(easy)) }
+
+    /// Ends an exchange at once (an HTTP/2 stream is reset); its sink finishes as cancelled.
+    func cancel(_ easy: UnsafeMutableRawPointer) { submit(.cancel(easy)) }
+
     /// Hands an operation to the multi handle's thread; false when it has ended.
     @discardableResult
     private func submit(_ operation: Operation) -> Bool {

@@ -10,7 +10,12 @@ final class Locked<Value>: @unchecked Sendable {
     init(_ value: Value) {
         self.value = value
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(changed, nil)
+        // Timed waits count monotonic time, as the library's deadlines do.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(changed, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -46,6 +51,28 @@ final class Locked<Value>: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while !ready(value) { pthread_cond_wait(changed, mutex) }
+        return try body(&value)
+    }
+
+    /// Like withLock(waitingUntil:), giving up at `deadline` (monotonicMilliseconds(); nil: never):
+    /// then `body` runs all the same, and finds `ready` false.
+    func withLock<R>(waitingUntil ready: (Value) -> Bool, deadline: Double?, _ body: (inout Value) throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !ready(value) {
+            guard let deadline else {
+                pthread_cond_wait(changed, mutex)
+                continue
+            }
+            let left = deadline - monotonicMilliseconds()
+            guard left > 0 else { break }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let nanoseconds = Int(now.tv_nsec) + Int((left.truncatingRemainder(dividingBy: 1000)) * 1_000_000)
+            var until = timespec(tv_sec: now.tv_sec + Int(left / 1000) + nanoseconds / 1_000_000_000,
+                                 tv_nsec: nanoseconds % 1_000_000_000)
+            pthread_cond_timedwait(changed, mutex, &until)
+        }
         return try body(&value)
     }
 

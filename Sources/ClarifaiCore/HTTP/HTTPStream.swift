@@ -1,0 +1,102 @@
+import CCurl
+import Glibc
+
+/// An HTTP/2 exchange in both directions at once: the request body goes out as the caller sends
+/// it (RequestFeed), and the caller pulls the answer as it arrives. It runs on a multi handle:
+/// the channel's where libcurl can pause one stream alone (8.1 on), else one of its own, with
+/// its own connection (libcurl 7.88 cannot pause or hold back a stream without the others on
+/// its connection). One thread may send while another receives; any thread may cancel.
+final class HTTPStream: @unchecked Sendable {
+    let request: HTTPRequest
+    private let handle = CurlHandle()
+    private let sink: ExchangeSink
+    private let feed = RequestFeed()
+    private let multiplexer: Multiplexer
+    /// A multi handle of the stream's own, stopped with it.
+    private let ownsMultiplexer: Bool
+    private let headers: UnsafeMutablePointer<curl_slist>?
+    /// The end of the whole stream (monotonicMilliseconds()), nil for none.
+    let deadline: Double?
+
+    init(_ request: HTTPRequest, on client: HTTPClient) throws {
+        guard let raw = handle.raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
+        self.request = request
+        deadline = request.timeoutMilliseconds > 0 ? monotonicMilliseconds() + Double(request.timeoutMilliseconds) : nil
+        sink = ExchangeSink(pulledUntil: deadline, feed: feed, maximumBodyBytes: request.maximumBodyBytes,
+                            probesConnectionEnd: HTTPClient.losesTrailersOnClose)
+        let share = client.connections.withLock { $0.share }
+        if HTTPClient.pausesStreamsAlone, let shared = client.sharedMultiplexer() {
+            (multiplexer, ownsMultiplexer) = (shared, false)
+        } else {
+            guard let own = Multiplexer(share: share) else { throw ClarifaiError(.internal, "libcurl could not start a multi handle") }
+            (multiplexer, ownsMultiplexer) = (own, true)
+        }
+        headers = try handle.prepare(request, body: .feed(feed), userAgent: client.userAgent, share: share, sink: sink,
+                                     multiplexes: true)
+        guard multiplexer.start(raw, sink) else {
+            curl_slist_free_all(headers)
+            throw ClarifaiError(.transport, "\(request.method) \(request.displayURL): the connection is closing")
+        }
+    }
+
+    deinit {
+        cancel()
+        // The multi handle lets go of the easy handle before it goes.
+        _ = sink.handOff?.withLock(waitingUntil: { $0.result != nil }) { _ in }
+        if ownsMultiplexer { multiplexer.stop() }
+        curl_slist_free_all(headers)
+    }
+
+    /// Queues bytes of the request body (waiting while the server takes no more, until the
+    /// deadline).
+    func send(_ bytes: [UInt8]) throws {
+        if try feed.append(bytes, deadline: deadline), let raw = handle.raw { multiplexer.resume(raw) }
+    }
+
+    /// Ends the request body (HTTP/2 END_STREAM once what is queued went out).
+    func closeSend() throws {
+        if try feed.close(), let raw = handle.raw { multiplexer.resume(raw) }
+    }
+
+    /// The next bytes of the answer (with the response head) as they arrive, waiting until the
+    /// deadline; nil once the exchange is over: then `outcome()` tells how it ended.
+    func receive() throws -> (bytes: [UInt8], head: ResponseHead)? {
+        guard let handOff = sink.handOff, let raw = handle.raw else { return nil }
+        let (bytes, head, resumes, ended) = handOff.withLock(waitingUntil: { !$0.pending.isEmpty || $0.result != nil },
+                                                             deadline: deadline) { state in
+            defer {
+                state.pending = []
+                state.paused = false
+            }
+            return (state.pending, state.head, state.paused, state.result != nil)
+        }
+        if resumes { multiplexer.resume(raw) }
+        if !bytes.isEmpty { return (bytes, head) }
+        if ended { return nil }
+        cancel()
+        throw ClarifaiError(.timeout, "\(request.method) \(request.displayURL): deadline of \(request.timeoutMilliseconds) ms passed")
+    }
+
+    /// How the exchange ended, once receive() returned nil (the answer's head and trailers, or the error).
+    func outcome() throws -> HTTPResponse {
+        guard let result = sink.handOff?.withLock({ $0.result }) else {
+            throw ClarifaiError(.internal, "\(request.method) \(request.displayURL): the stream has not ended")
+        }
+        if sink.handOff?.withLock({ $0.cancelled }) == true {
+            throw ClarifaiError(.cancelled, "\(request.method) \(request.displayURL): cancelled by the caller")
+        }
+        return try handle.outcome(result, of: request, sink)
+    }
+
+    /// Ends the exchange at once (the server sees an RST_STREAM); a receive waiting returns the
+    /// end. Safe from any thread, more than once.
+    func cancel() {
+        guard let handOff = sink.handOff, let raw = handle.raw else { return }
+        let running = handOff.update { state in
+            guard state.result == nil && !state.cancelled else { return false }
+            state.cancelled = true
+            return true
+        }
+        if running { multiplexer.cancel(raw) }
+    }
+}
