@@ -187,7 +187,10 @@ final class CurlHandle: @unchecked Sendable {
     func outcome(_ code: CURLcode, of request: HTTPRequest, _ sink: ExchangeSink) throws -> HTTPResponse {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         let exchange = "\(request.method) \(request.displayURL)"
-        guard code == CURLE_OK else {
+        // A server may end its complete answer with RST_STREAM(NO_ERROR) while the request still
+        // goes out (RFC 9113, 8.1): the answer stands; libcurl 8.x calls that a reset.
+        let completed = code == CURLE_OK || (code == CURLE_HTTP2_STREAM && sink.receivedTrailers)
+        guard completed else {
             if sink.consumerStopped { throw ClarifaiError(.cancelled, "\(exchange): cancelled by the caller") }
             if sink.overflowed {
                 throw ClarifaiError(.protocol, "\(exchange): the answer is larger than the receive limit of \(request.maximumBodyBytes) bytes")

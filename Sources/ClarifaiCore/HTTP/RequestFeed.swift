@@ -73,6 +73,15 @@ final class RequestFeed: @unchecked Sendable {
         }
     }
 
+    /// Everything queued, once the body is closed (for a body sent whole); nil before.
+    func takeAllIfClosed() -> [UInt8]? {
+        state.withLock { state in
+            guard state.closed else { return nil }
+            defer { state.queued = [] }
+            return Array(state.queued[state.taken...])
+        }
+    }
+
     /// The exchange is over: senders waiting for room stop waiting.
     func end() { state.update { $0.ended = true } }
 }
