@@ -1,8 +1,9 @@
 """The Python package `libclarifai` (Bindings/python) against the local server, on the REST and the
-cleartext gRPC channel: calls, predictions read through the C struct buffers, streams and their
-cancellation, errors, lifetimes, 8 threads on one client, the drop-in channel for the official
-V2Stub compared message by message with the official gRPC channel, the library search, and the
-examples of Bindings/python/README.md.
+cleartext gRPC channel: its declarations of clarifai.h, calls, predictions read through the C
+struct buffers, streams and their cancellation, errors and their detail, per-call and per-client
+settings, session tokens, lifetimes, 8 threads on one client, the drop-in channel for the official
+V2Stub compared message by message with the official gRPC channel, the library search and its
+version check, and the examples of Bindings/python/README.md.
 
 The package is imported as installed (`pip install ./Bindings/python`) or, when it is not, from
 the source tree.
@@ -11,6 +12,8 @@ import concurrent.futures
 import ctypes
 import filecmp
 import gc
+import json
+import math
 import os
 import re
 import socket
@@ -23,7 +26,8 @@ from clarifai_grpc.channel import clarifai_channel as official_channel_module
 from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2 as res
 from clarifai_grpc.grpc.api import service_pb2, service_pb2_grpc
-from google.protobuf import json_format
+from clarifai_grpc.grpc.api.status import status_pb2
+from google.protobuf import json_format, timestamp_pb2
 
 import capi
 from testserver import clear_recorded_requests, recorded_requests, start_server
@@ -38,8 +42,8 @@ except ImportError:
     sys.path.insert(0, str(BINDING))
     import libclarifai
 import grpc  # noqa: E402  (after libclarifai: the package itself must not need it)
-from libclarifai import (ApiError, Channel, ClarifaiError, ClarifaiTimeoutError, Client, Concept,  # noqa: E402
-                         Input, InvalidArgumentError, ProtocolError, TransportError, UnsupportedError)
+from libclarifai import (ApiError, AuthError, Channel, ClarifaiError, ClarifaiTimeoutError, Client, Concept,  # noqa: E402
+                         Input, InvalidArgumentError, ProtocolError, TransportError, UnsupportedError, _native)
 
 USER = "test-user"
 IMAGE_URL = "https://samples.clarifai.com/metro-north.jpg"
@@ -83,6 +87,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def text_request(model, text="x"):
+    return {"model_id": model, "inputs": [{"data": {"text": {"raw": text}}}]}
+
+
+def only_record(server, method="ListConcepts"):
+    [record] = [r for r in recorded_requests(server.rest_url) if r["method"] == method]
+    return record
+
+
 def stream_record(server, model):
     records = [r for r in recorded_requests(server.rest_url)
                if r["method"] == "GenerateModelOutputs" and (r["request"] or {}).get("model_id") == model]
@@ -119,6 +132,57 @@ def test_versions_and_methods():
     assert libclarifai.methods() == [m.name for m in V2.methods]
     assert (BINDING / "libclarifai" / "py.typed").exists()
     assert os.path.samefile(libclarifai.library_path(), os.environ["LIBCLARIFAI_PATH"])
+
+
+def header_functions():
+    """{name: (return type, [parameter types])} of every function clarifai.h declares, each type
+    as written, without the parameter's name ("const char *", "clarifai_response **")."""
+    text = re.sub(r"/\*.*?\*/", "", (capi.ROOT / "Include" / "clarifai.h").read_text(), flags=re.S)
+    functions = {}
+    for returns, name, parameters in re.findall(r"^([\w ]+?\**) *(clarifai_\w+)\(([^)]*)\);", text, re.M):
+        types = [" ".join(re.sub(r"\w+$", "", p).split()) for p in parameters.split(",") if p.strip() != "void"]
+        functions[name] = (" ".join(returns.split()), types)
+    return functions
+
+
+# The ctypes type each C type of clarifai.h is declared with; handles are c_void_p.
+HANDLE = r"clarifai_(channel|client|response|stream)"
+C_TYPES = {
+    "void": None, "int": ctypes.c_int, "unsigned": ctypes.c_uint, "long": ctypes.c_long, "size_t": ctypes.c_size_t,
+    "const char *": ctypes.c_char_p, "void *": ctypes.c_void_p, "clarifai_stream_fn": _native.STREAM_FN,
+    "const void *": ctypes.c_char_p,  # bytes in, passed without a copy
+    "void **": ctypes.POINTER(ctypes.c_void_p), "const void **": ctypes.POINTER(ctypes.c_void_p),
+    "char **": ctypes.POINTER(ctypes.c_void_p),
+    "size_t *": ctypes.POINTER(ctypes.c_size_t), "long long *": ctypes.POINTER(ctypes.c_longlong),
+    "double *": ctypes.POINTER(ctypes.c_double), "const float **": ctypes.POINTER(ctypes.POINTER(ctypes.c_float)),
+    "const clarifai_input *": ctypes.POINTER(_native.InputStruct),
+    "const clarifai_concept **": ctypes.POINTER(ctypes.POINTER(_native.ConceptStruct)),
+    "const clarifai_region **": ctypes.POINTER(ctypes.POINTER(_native.RegionStruct)),
+}
+
+
+def ctypes_of(c_type):
+    if re.fullmatch(rf"(const )?{HANDLE} \*", c_type):
+        return ctypes.c_void_p
+    if re.fullmatch(rf"{HANDLE} \*\*", c_type):  # a handle handed out
+        return ctypes.POINTER(ctypes.c_void_p)
+    return C_TYPES[c_type]
+
+
+def test_one_declaration_of_every_function_of_the_header():
+    """The package declares each function of clarifai.h with its C types, and the C-level tests'
+    capi.load() uses those very declarations."""
+    functions = header_functions()
+    assert len(functions) == len(_native.SIGNATURES) and "clarifai_response_double" in functions
+    assert list(functions) == list(_native.SIGNATURES)  # in the header's order
+    for name, (returns, parameters) in functions.items():
+        assert _native.SIGNATURES[name] == (ctypes_of(returns), [ctypes_of(p) for p in parameters]), name
+    lib = capi.load()
+    for name, (restype, argtypes) in _native.SIGNATURES.items():
+        function = getattr(lib, name)
+        assert (function.restype, function.argtypes) == (restype, argtypes), name
+    assert (capi.Input, capi.Concept, capi.Region, capi.STREAM_FN) == (
+        _native.InputStruct, _native.ConceptStruct, _native.RegionStruct, _native.STREAM_FN)
 
 
 def test_json_and_proto_conversions():
@@ -179,6 +243,16 @@ def test_predict_concepts_from_url_bytes_file(pyclient, tmp_path):
         assert len(prediction.concepts) == 20 and prediction.regions == [] and prediction.text is None
         assert prediction.embedding is None
     assert by_bytes.concepts == by_file.concepts != by_url.concepts  # the same bytes, the same answer
+
+
+def test_predict_takes_data_and_its_old_name_bytes(pyclient):
+    """data= does not shadow the builtin bytes; bytes= goes on working, as an alias."""
+    image = b"\x89PNG\r\n\x1a\n not really an image"
+    expected = pyclient.predict("general-image-recognition", bytes=image).concepts
+    for data in (image, bytearray(image), memoryview(image)):
+        assert pyclient.predict("general-image-recognition", data=data).concepts == expected
+    with pytest.raises(InvalidArgumentError, match=r"exactly one of url=, data=, .*\(got data, bytes\)"):
+        pyclient.predict("general-image-recognition", data=image, bytes=image)
 
 
 def test_predict_regions_embedding_text(pyclient):
@@ -250,6 +324,59 @@ def test_errors_map_to_exception_classes(pyclient, channel, kind, server, app_id
         Channel.json(server.rest_url, ca_file="/no-such.pem")
 
 
+def test_errors_carry_the_librarys_detail(pyclient, channel, kind, server, app_id):
+    """error_code, http_status, grpc_status and transient as clarifai_last_error_* told them,
+    read before the package's next call into the library (here: the ApiError's response)."""
+    with Client(channel, "not-a-token", USER, app_id) as bad, pytest.raises(ApiError) as raised:
+        bad.call("ListConcepts")
+    detail = (raised.value.error_code, raised.value.http_status, raised.value.grpc_status, raised.value.transient)
+    assert detail == ((5, 401, -1, False) if kind == "rest" else (5, 200, 0, False))
+    with pytest.raises(InvalidArgumentError) as raised:
+        pyclient.call("NoSuchMethod")
+    assert (raised.value.http_status, raised.value.grpc_status, raised.value.transient) == (0, -1, False)
+    refused = Channel.json(f"http://127.0.0.1:{free_port()}", max_retries=0) if kind == "rest" else \
+        Channel.grpc_insecure(f"127.0.0.1:{free_port()}", max_retries=0)
+    with refused, Client(refused, server.token, USER, app_id) as nowhere, pytest.raises(TransportError) as raised:
+        nowhere.call("ListConcepts")
+    assert (raised.value.http_status, raised.value.grpc_status, raised.value.transient) == (0, -1, True)
+
+
+def test_grpc_failures_carry_the_servers_status(grpc_client):
+    with grpc_client.with_options(max_retries=0) as client:
+        for model, error_class, grpc_status, transient in (("grpc-unavailable", TransportError, 14, True),
+                                                           ("grpc-unauthenticated", AuthError, 16, False),
+                                                           ("grpc-status-5", InvalidArgumentError, 5, False),
+                                                           ("grpc-status-13", ProtocolError, 13, False)):
+            with pytest.raises(error_class) as raised:
+                client.predict(model, text="x")
+            assert (raised.value.grpc_status, raised.value.transient) == (grpc_status, transient), model
+
+
+def test_constructors_raise_the_class_of_the_librarys_code(monkeypatch, server, app_id):
+    """A constructor that returns NULL raises the class of clarifai_last_error_code(), with the
+    failure's detail: here each constructor is replaced by one that leaves a gRPC UNAUTHENTICATED
+    (AUTH) as the thread's last failure."""
+    lib = libclarifai.load_library()
+    raw_client = capi.new_client(lib, server.grpc_target, server.token, kind="grpc")
+    request = json.dumps(text_request("grpc-unauthenticated")).encode()
+
+    def refused(*args):
+        assert lib.clarifai_call(raw_client, b"PostModelOutputs", request, ctypes.byref(ctypes.c_void_p())) == capi.AUTH
+        return None
+
+    with Channel.grpc_insecure(server.grpc_target) as channel, Client(channel, server.token) as client:
+        for name, construct in (("clarifai_channel_new_grpc_insecure", lambda: Channel.grpc_insecure(server.grpc_target)),
+                                ("clarifai_client_new", lambda: Client(channel, server.token)),
+                                ("clarifai_client_new_session", lambda: Client(channel, session_token="test-session-token")),
+                                ("clarifai_client_dup", lambda: client.with_options(max_retries=1))):
+            monkeypatch.setattr(lib, name, refused)
+            with pytest.raises(AuthError, match="invalid credentials") as raised:
+                construct()
+            assert raised.value.grpc_status == 16, name
+            monkeypatch.undo()
+    lib.clarifai_client_free(raw_client)
+
+
 def test_missing_token(monkeypatch, server):
     monkeypatch.delenv("CLARIFAI_PAT", raising=False)
     with Channel.json(server.rest_url) as channel, pytest.raises(InvalidArgumentError, match="CLARIFAI_PAT"):
@@ -312,6 +439,147 @@ def test_tls_channel_with_ca_file(tls_server):
         with Client(trusted, tls_server.token, USER, "tls") as client:
             assert client.call("ListConcepts")["status"]["code"] == 10000
             assert [m["outputs"][0]["data"]["text"]["raw"] for m in client.stream("GenerateModelOutputs", count_request("stream-count", 3))] == ["0", "1", "2"]
+
+
+def test_per_call_timeout(grpc_client):
+    """timeout= on a call bounds that call only (grpc-deadline answers after 5 s)."""
+    started = time.monotonic()
+    with pytest.raises(ClarifaiTimeoutError, match="300 ms"):
+        grpc_client.call("PostModelOutputs", text_request("grpc-deadline"), timeout=0.3)
+    with pytest.raises(ClarifaiTimeoutError, match="300 ms"):
+        grpc_client.predict("grpc-deadline", text="x", timeout=0.3)
+    with pytest.raises(ClarifaiTimeoutError):
+        grpc_client.call_proto("PostModelOutputs", libclarifai.json_to_proto(
+            "clarifai.api.PostModelOutputsRequest", text_request("grpc-deadline")), timeout=0.3)
+    received = []
+    with pytest.raises(ClarifaiTimeoutError):
+        for message in grpc_client.stream("GenerateModelOutputs", count_request("stream-forever", 0), timeout=0.5):
+            received.append(message)
+    assert 5 <= len(received) <= 30  # one every 20 ms for 0.5 s
+    assert time.monotonic() - started < 4
+    assert grpc_client.call("ListConcepts", timeout=math.inf)["status"]["code"] == 10000  # math.inf: none
+    assert grpc_client.call("ListConcepts")["status"]["code"] == 10000  # the client itself has no deadline
+    with pytest.raises(InvalidArgumentError, match="timeout: -1"):
+        grpc_client.call("ListConcepts", timeout=-1)
+
+
+def test_client_with_options(pyclient, server):
+    """Copies of a client with headers of their own, on the same channel; the original unchanged."""
+    with pyclient.with_options(headers={"X-Test-Extra": "first", "x-clarifai-request-id-prefix": "mine"}) as tagged, \
+            tagged.with_options(headers={"x-test-extra": None}) as untagged:
+        clear_recorded_requests(server.rest_url)
+        assert tagged.call("ListConcepts")["status"]["req_id"].startswith("mine-")
+        assert only_record(server)["headers"]["x-test-extra"] == "first"
+        for client in (untagged, pyclient):
+            clear_recorded_requests(server.rest_url)
+            assert client.call("ListConcepts")["status"]["code"] == 10000
+            assert "x-test-extra" not in only_record(server)["headers"]
+        assert untagged.call("ListConcepts")["status"]["req_id"].startswith("mine-")
+        assert tagged.channel is pyclient.channel and (tagged.user_id, tagged.app_id) == (pyclient.user_id, pyclient.app_id)
+    with pytest.raises(InvalidArgumentError, match="authorization"):
+        pyclient.with_options(headers={"authorization": "Key other"})
+    with pytest.raises(InvalidArgumentError):
+        pyclient.with_options(max_retries=101)
+
+
+def test_client_with_its_own_timeout_and_retry_budget(grpc_client, server):
+    """grpc-unavailable fails every attempt; grpc-deadline answers after 5 s."""
+    def attempts(client):
+        clear_recorded_requests(server.rest_url)
+        with pytest.raises(TransportError, match="UNAVAILABLE"):
+            client.predict("grpc-unavailable", text="x")
+        return len([r for r in recorded_requests(server.rest_url) if r["method"] == "PostModelOutputs"])
+
+    with grpc_client.with_options(max_retries=0) as once, grpc_client.with_options(max_retries=1) as twice:
+        assert (attempts(once), attempts(twice)) == (1, 2)
+    with grpc_client.with_options(timeout=0.3) as hasty:
+        with pytest.raises(ClarifaiTimeoutError, match="300 ms"):
+            hasty.predict("grpc-deadline", text="x")
+        with pytest.raises(ClarifaiTimeoutError, match="200 ms"):
+            hasty.predict("grpc-deadline", text="x", timeout=0.2)  # a call's own timeout comes first
+
+
+def test_session_token_client(channel, server, app_id):
+    with Client(channel, session_token="test-session-token", user_id=USER, app_id=app_id) as client:
+        clear_recorded_requests(server.rest_url)
+        assert client.call("ListConcepts")["status"]["code"] == 10000
+        record = only_record(server)
+        assert record["authorization"] in ("", None)
+        assert record["headers"]["x-clarifai-session-token"] == "test-session-token"
+    with Client(channel, session_token="another-token", user_id=USER, app_id=app_id) as client:
+        with pytest.raises(ApiError, match="11008"):
+            client.call("ListConcepts")
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        Client(channel, server.token, session_token="test-session-token")
+
+
+def test_channel_idle_timeout_and_receive_limit(server, app_id):
+    with Channel.grpc_insecure(server.grpc_target, idle_timeout=1) as channel, Client(channel, server.token, USER, app_id) as client:
+        started = time.monotonic()
+        with pytest.raises(ClarifaiTimeoutError, match="idle for 1000 ms"):
+            client.predict("grpc-deadline", text="x")  # silent for 5 s
+        assert time.monotonic() - started < 4
+    for make, address in ((Channel.json, server.rest_url), (Channel.grpc_insecure, server.grpc_target)):
+        with make(address, max_receive_bytes=500) as channel, Client(channel, server.token, USER, app_id) as client:
+            assert client.call("ListConcepts")["status"]["code"] == 10000
+            with pytest.raises(ProtocolError, match="receive limit"):
+                client.predict("general-image-recognition", url=IMAGE_URL)  # 20 concepts: about 1 kB
+        for wrong in ({"max_receive_bytes": 0}, {"max_receive_bytes": -1}, {"idle_timeout": -1}):
+            with pytest.raises(InvalidArgumentError):
+                make(address, **wrong)
+    with Channel.grpc_insecure(server.grpc_target, idle_timeout=math.inf) as channel:  # off
+        assert channel.kind == "grpc_insecure"
+
+
+PAST_YEAR_9999 = timestamp_pb2.Timestamp(seconds=253402300800 + 86400)  # valid protobuf, without a JSON form
+
+
+@pytest.fixture(scope="module")
+def far_future_server():
+    """A gRPC server whose answers hold a timestamp past year 9999: ListConcepts,
+    PostModelOutputs, and GenerateModelOutputs after one good message."""
+    success = status_pb2.Status(code=10000)
+
+    def concepts(request, context):
+        return service_pb2.MultiConceptResponse(status=success, concepts=[res.Concept(id="far", created_at=PAST_YEAR_9999)])
+
+    def outputs(request, context):
+        return service_pb2.MultiOutputResponse(status=success, outputs=[res.Output(created_at=PAST_YEAR_9999)])
+
+    def stream(request, context):
+        yield service_pb2.MultiOutputResponse(status=success)
+        yield outputs(request, context)
+
+    handlers = {
+        "ListConcepts": grpc.unary_unary_rpc_method_handler(concepts, response_serializer=lambda m: m.SerializeToString()),
+        "PostModelOutputs": grpc.unary_unary_rpc_method_handler(outputs, response_serializer=lambda m: m.SerializeToString()),
+        "GenerateModelOutputs": grpc.unary_stream_rpc_method_handler(stream, response_serializer=lambda m: m.SerializeToString()),
+    }
+    running = grpc.server(concurrent.futures.ThreadPoolExecutor(4))
+    running.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("clarifai.api.V2", handlers)])
+    port = running.add_insecure_port("127.0.0.1:0")
+    running.start()
+    yield f"127.0.0.1:{port}"
+    running.stop(0)
+
+
+def test_a_response_without_a_json_form_is_a_protocol_error(far_future_server):
+    """clarifai_response_json gives NULL (the reason in the last error) for such a message: the
+    package raises that failure, from calls and at that message of a stream."""
+    with Channel.grpc_insecure(far_future_server) as channel, Client(channel, "token", USER, "app") as client:
+        with pytest.raises(ProtocolError, match=r"no JSON form: clarifai.api.MultiConceptResponse: concepts\[0\].created_at"):
+            client.call("ListConcepts")
+        with pytest.raises(ProtocolError, match="no JSON form"):
+            client.predict("any-model", text="x")
+        stream = client.stream("GenerateModelOutputs", count_request("any-model", 2))
+        assert next(stream)["status"]["code"] == 10000
+        with pytest.raises(ProtocolError, match=r"no JSON form: .*outputs\[0\].created_at"):
+            next(stream)
+        with pytest.raises(StopIteration):
+            next(stream)
+        # The message itself is fine: its protobuf form is there.
+        answer = service_pb2.MultiConceptResponse.FromString(client.call_proto("ListConcepts"))
+        assert answer.concepts[0].created_at == PAST_YEAR_9999
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,9 +766,12 @@ def test_stub_calls_and_errors(channel, kind, server, app_id):
         with pytest.raises(grpc.RpcError) as raised:
             stub.ListWorkflows(service_pb2.ListWorkflowsRequest(user_app_id=request.user_app_id), metadata=auth)
         assert isinstance(raised.value, UnsupportedError)  # both a libclarifai error and a grpc.RpcError
-        if kind == "grpc":
-            assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-            assert raised.value.details() == "Method not implemented!"
+        # code() is the server's gRPC status, else the nearest to the library's code (REST 501);
+        # details() is the library's message, which quotes the server's.
+        assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert raised.value.grpc_status == (12 if kind == "grpc" else -1)
+        assert raised.value.http_status == (200 if kind == "grpc" else 501)
+        assert raised.value.details() == str(raised.value) and "ot implemented" in raised.value.details()
         with pytest.raises(grpc.RpcError) as raised:
             next(stub.StreamModelOutputs(iter([]), metadata=auth))
         assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
@@ -524,6 +795,27 @@ def test_stub_timeout_and_refused_connection(server, app_id):
         assert raised.value.code() == grpc.StatusCode.UNAVAILABLE and isinstance(raised.value, TransportError)
 
 
+def test_stub_timeouts_are_clients_on_the_same_channel(monkeypatch, server, app_id):
+    """A call's timeout gets a copy of the token's client with that deadline, not a new channel
+    (connections, TLS sessions and an I/O thread of its own)."""
+    auth = (("authorization", "Key " + server.token),)
+    request = service_pb2.ListConceptsRequest(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id))
+    slow = service_pb2.PostModelOutputsRequest(user_app_id=request.user_app_id, model_id="grpc-deadline",
+                                               inputs=[res.Input(data=res.Data(text=res.Text(raw="x")))])
+    with Channel.grpc_insecure(server.grpc_target) as channel, libclarifai.stub_channel(channel) as ours:
+        def no_new_channel(*args):
+            raise AssertionError("a call made a channel")
+        monkeypatch.setattr(libclarifai.load_library(), "clarifai_channel_new_grpc_insecure", no_new_channel)
+        stub = service_pb2_grpc.V2Stub(ours)
+        for timeout in (None, 5, 10, 5):
+            assert stub.ListConcepts(request, timeout=timeout, metadata=auth).status.code == 10000
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.PostModelOutputs(slow, timeout=0.3, metadata=auth)
+        assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and "300 ms" in raised.value.details()
+        assert sorted(ours._clients, key=lambda key: key[1] or 0) == [
+            (server.token, None), (server.token, 300), (server.token, 5000), (server.token, 10000)]
+
+
 def test_stub_stream_cancel_and_errors(server, app_id):
     auth = (("authorization", "Key " + server.token),)
     ids = res.UserAppIDSet(user_id=USER, app_id=app_id)
@@ -544,8 +836,8 @@ def test_stub_stream_cancel_and_errors(server, app_id):
         with pytest.raises(grpc.RpcError) as raised:
             for _ in call:
                 pass
-        assert raised.value.code() == grpc.StatusCode.INTERNAL == call.code()
-        assert raised.value.details() == "model crashed after 3 messages" and isinstance(raised.value, ProtocolError)
+        assert raised.value.code() == grpc.StatusCode.INTERNAL == call.code() and raised.value.grpc_status == 13
+        assert raised.value.details().endswith(": model crashed after 3 messages") and isinstance(raised.value, ProtocolError)
 
 
 def test_stub_takes_any_official_deserializer_setting(monkeypatch, server, app_id):
@@ -569,7 +861,14 @@ def test_stub_takes_any_official_deserializer_setting(monkeypatch, server, app_i
 # Finding the library
 
 
-def test_library_search_order_and_not_found_message(tmp_path):
+SHOW_LIBRARY = ("import sys, libclarifai; print(libclarifai.library_path()); print(libclarifai.version()); "
+                "print('grpc' in sys.modules)")  # grpcio is needed by the stub channel only
+
+
+@pytest.fixture
+def package_copy(tmp_path):
+    """A copy of the package's source, without a library, and show(**env): SHOW_LIBRARY run with
+    it in a process of its own, without $LIBCLARIFAI_PATH and $LD_LIBRARY_PATH unless given."""
     package = tmp_path / "site" / "libclarifai"
     package.mkdir(parents=True)
     for source in (BINDING / "libclarifai").iterdir():
@@ -577,34 +876,79 @@ def test_library_search_order_and_not_found_message(tmp_path):
             (package / source.name).write_bytes(source.read_bytes())
     base = {k: v for k, v in os.environ.items() if k not in ("LIBCLARIFAI_PATH", "LD_LIBRARY_PATH")}
     base["PYTHONPATH"] = str(package.parent)
-    show = ("import sys, libclarifai; print(libclarifai.library_path()); print(libclarifai.version()); "
-            "print('grpc' in sys.modules)")  # grpcio is needed by the stub channel only
 
+    def show(**env):
+        return subprocess.run([sys.executable, "-c", SHOW_LIBRARY], env=dict(base, **env), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=30)
+    return package, show
+
+
+def test_library_search_order_and_not_found_message(package_copy, tmp_path):
+    package, show = package_copy
     nowhere = tmp_path / "nowhere" / "libclarifai.so.1"
-    result = subprocess.run([sys.executable, "-c", show], env=dict(base, LIBCLARIFAI_PATH=str(nowhere)), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=30)
+    result = show(LIBCLARIFAI_PATH=str(nowhere))
     assert result.returncode == 1 and "LibraryNotFoundError" in result.stderr, result.stderr
     message = result.stderr
     assert f"$LIBCLARIFAI_PATH: {nowhere}: no such file" in message
-    assert f"next to the package: {package} holds none of libclarifai.so.1" in message
+    assert f"next to the package: {package} has no libclarifai.so.1" in message
     assert "ctypes.util.find_library('clarifai')" in message
     assert "the dynamic linker" in message and "Set LIBCLARIFAI_PATH" in message
 
     # The system's dynamic linker search (here through LD_LIBRARY_PATH).
-    result = subprocess.run([sys.executable, "-c", show], env=dict(base, LD_LIBRARY_PATH=str(LIBRARY.parent)),
-                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    result = show(LD_LIBRARY_PATH=str(LIBRARY.parent))
     assert result.returncode == 0 and result.stdout.split()[1:] == ["1.1.0", "False"], result.stderr
 
     # A copy next to the package comes before the system.
     (package / "libclarifai.so.1").symlink_to(LIBRARY)
-    result = subprocess.run([sys.executable, "-c", show], env=dict(base, LD_LIBRARY_PATH="/nonexistent"),
-                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    result = show(LD_LIBRARY_PATH="/nonexistent")
     assert result.returncode == 0 and result.stdout.split()[0] == str(package / "libclarifai.so.1"), result.stderr
 
     # $LIBCLARIFAI_PATH comes first, and may name the directory.
-    result = subprocess.run([sys.executable, "-c", show], env=dict(base, LIBCLARIFAI_PATH=str(LIBRARY.parent)),
-                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    result = show(LIBCLARIFAI_PATH=str(LIBRARY.parent))
     assert result.returncode == 0 and result.stdout.split()[0] == str(LIBRARY), result.stderr
+
+
+def test_only_the_linux_soname_is_looked_for(package_copy, tmp_path):
+    """libclarifai.so.1 only: not macOS or Windows names, nor the unversioned development link
+    (which may lead to another major version)."""
+    package, show = package_copy
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for directory in (package, elsewhere):
+        for name in ("libclarifai.so", "libclarifai.dylib", "libclarifai.1.dylib", "clarifai.dll"):
+            (directory / name).symlink_to(LIBRARY)
+    result = show(LIBCLARIFAI_PATH=str(elsewhere))
+    assert result.returncode == 1 and "LibraryNotFoundError" in result.stderr, result.stdout
+    assert f"$LIBCLARIFAI_PATH: {elsewhere / 'libclarifai.so.1'}: no such file" in result.stderr
+    assert f"next to the package: {package} has no libclarifai.so.1" in result.stderr
+
+
+def test_a_library_older_than_1_1_is_refused_by_its_version_number(package_copy, tmp_path):
+    """The version is checked once, at load, with clarifai_version_number() (which 1.0 lacks),
+    rather than each feature probing for its functions."""
+    _, show = package_copy
+    fakes = {
+        "1.0": 'const char *clarifai_version(void) { return "1.0.0"; }',
+        "2.0": 'const char *clarifai_version(void) { return "2.0.0"; }\n'
+               'unsigned clarifai_version_number(void) { return 20000; }',
+        "1.1 without its functions": 'const char *clarifai_version(void) { return "1.1.0"; }\n'
+                                     'unsigned clarifai_version_number(void) { return 10100; }',
+    }
+    messages = {}
+    for label, source in fakes.items():
+        library = tmp_path / label.replace(" ", "-") / "libclarifai.so.1"
+        library.parent.mkdir()
+        (library.parent / "fake.c").write_text(source + "\n")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(library.parent / "fake.c")], check=True)
+        result = show(LIBCLARIFAI_PATH=str(library))
+        assert result.returncode == 1 and "LibraryNotFoundError" in result.stderr, result.stdout
+        [messages[label]] = [line for line in result.stderr.splitlines() if "$LIBCLARIFAI_PATH" in line]
+        assert str(library) in messages[label]
+    assert messages["1.0"].endswith("libclarifai 1.0.0 is not supported: this package needs 1.1 or a later 1.x")
+    assert messages["2.0"].endswith("libclarifai 2.0.0 is not supported: this package needs 1.1 or a later 1.x")
+    assert messages["1.1 without its functions"].endswith(  # all but clarifai_version and _version_number
+        "libclarifai 1.1.0 lacks clarifai_error_name, clarifai_last_error, clarifai_last_error_code"
+        f" and {len(_native.SIGNATURES) - 5} more")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,6 +966,7 @@ def test_readme_example_runs(number, tls_server):
     env = {k: v for k, v in os.environ.items() if k != "CLARIFAI_LOG"}
     env.update(CLARIFAI_API_BASE=tls_server.rest_url, CLARIFAI_GRPC_BASE=tls_server.grpcs_target,
                CLARIFAI_ROOT_CERTIFICATES_PATH=str(tls_server.tls_cert), CLARIFAI_PAT=tls_server.token,
+               CLARIFAI_SESSION_TOKEN="test-session-token",
                LIBCLARIFAI_PATH=str(LIBRARY),
                PYTHONPATH=os.pathsep.join([str(BINDING), os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, "-c", readme_blocks()[number]], env=env, capture_output=True, text=True,

@@ -1,6 +1,7 @@
 """Channels, clients, predictions and streams over the C API."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import enum
 import json as _json
@@ -12,11 +13,11 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import (Any, Callable, Deque, Dict, Generic, Iterator, List, Mapping, Optional, Sequence,
-                    Tuple, TypeVar, Union)
+from typing import (Any, Callable, Deque, Dict, Generic, Iterator, List, Mapping, NamedTuple, Optional, Sequence,
+                    Tuple, TypeVar, Union, cast)
 
 from ._native import STREAM_FN, ConceptStruct, InputStruct, RegionStruct, load_library
-from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, UnsupportedError, error_class
+from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, error_class
 
 __all__ = [
     "Channel", "Client", "Concept", "BoundingBox", "Region", "Output", "Prediction", "Input", "InputKind",
@@ -26,6 +27,9 @@ __all__ = [
 #: A request: a dict (sent as JSON), a JSON text, or None for an empty request.
 Request = Union[Mapping[str, Any], str, bytes, None]
 PathLike = Union[str, "os.PathLike[str]"]
+Bytes = Union[bytes, bytearray, memoryview]
+#: The largest value of a C long: longer times are capped to it (the library caps them further).
+_LONG_MAX: int = 2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1
 T = TypeVar("T")
 
 
@@ -41,8 +45,39 @@ def _dec(raw: Optional[bytes]) -> str:
     return "" if raw is None else raw.decode("utf-8", "replace")
 
 
-def _last_error() -> str:
-    return _dec(load_library().clarifai_last_error())
+class _Failure(NamedTuple):
+    """What the library told of a failed call (clarifai_last_error_*)."""
+    code: int
+    message: str
+    http_status: int
+    grpc_status: int
+    transient: bool
+
+    def error(self, **fields: Any) -> ClarifaiError:
+        """The exception of the failure's code; `fields` are ApiError's."""
+        return error_class(self.code)(self.message, self.code, http_status=self.http_status,
+                                      grpc_status=self.grpc_status, transient=self.transient, **fields)
+
+
+def _last_failure() -> _Failure:
+    """The calling thread's last failure. Read it right after the call that failed: the thread's
+    next call into the library replaces it."""
+    lib = load_library()
+    return _Failure(lib.clarifai_last_error_code(), _dec(lib.clarifai_last_error()),
+                    lib.clarifai_last_error_http_status(), lib.clarifai_last_error_grpc_status(),
+                    bool(lib.clarifai_last_error_transient()))
+
+
+def _check(code: int) -> None:
+    if code:
+        raise _last_failure().error()
+
+
+def _created(pointer: Optional[int]) -> int:
+    """A constructor's handle, or its failure raised when it returned NULL."""
+    if not pointer:
+        raise _last_failure().error()
+    return pointer
 
 
 def _request_text(request: Request) -> Optional[bytes]:
@@ -69,18 +104,18 @@ def _f32(value: float) -> float:
     return value
 
 
-def _timeout_ms(timeout: Optional[float]) -> int:
-    if timeout is None or timeout == math.inf:
+def _milliseconds(seconds: float, what: str) -> int:
+    """Seconds as the library's milliseconds: math.inf as 0 (none); any other time as at least
+    1 ms, so that 0 s is the shortest time rather than none."""
+    if math.isnan(seconds) or seconds < 0:
+        raise InvalidArgumentError(f"{what}: {seconds!r} is not a number of seconds >= 0")
+    if seconds == math.inf:
         return 0
-    if math.isnan(timeout):
-        raise InvalidArgumentError("timeout: NaN is not a number of seconds")
-    if timeout <= 0:
-        return -1 if timeout < 0 else 1  # negative: the library says why; 0 s is the shortest deadline
-    return max(1, round(timeout * 1000))
+    return min(_LONG_MAX, max(1, round(seconds * 1000)))
 
 
-def _fail(code: int, message: str) -> ClarifaiError:
-    return error_class(code)(message, code)
+def _as_bytes(data: Bytes) -> bytes:
+    return data if isinstance(data, bytes) else bytes(data)
 
 
 class _Handle:
@@ -100,9 +135,18 @@ class _Handle:
     def acquire(self) -> int:
         with self._lock:
             if self._closing or self._pointer is None:
-                raise InvalidArgumentError(f"the {self._what} is closed", ErrorCode.INVALID_ARGUMENT)
+                raise InvalidArgumentError(f"the {self._what} is closed")
             self._users += 1
             return self._pointer
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[int]:
+        """The pointer, acquired for the block."""
+        pointer = self.acquire()
+        try:
+            yield pointer
+        finally:
+            self.release()
 
     def release(self) -> None:
         with self._lock:
@@ -154,10 +198,8 @@ def json_to_proto(message_type: str, message: Union[Mapping[str, Any], str, byte
     "clarifai.api.ListConceptsRequest". InvalidArgumentError names the field that is wrong."""
     lib = load_library()
     out, length = ctypes.c_void_p(), ctypes.c_size_t()
-    code = lib.clarifai_json_to_proto(message_type.encode(), _request_text(message) or b"{}",
-                                      ctypes.byref(out), ctypes.byref(length))
-    if code:
-        raise _fail(code, _last_error())
+    _check(lib.clarifai_json_to_proto(message_type.encode(), _request_text(message) or b"{}",
+                                      ctypes.byref(out), ctypes.byref(length)))
     try:
         return ctypes.string_at(out, length.value) if length.value else b""
     finally:
@@ -167,9 +209,7 @@ def json_to_proto(message_type: str, message: Union[Mapping[str, Any], str, byte
 def _proto_to_json_text(message_type: str, data: bytes) -> bytes:
     lib = load_library()
     out = ctypes.c_void_p()
-    code = lib.clarifai_proto_to_json(message_type.encode(), bytes(data), len(data), ctypes.byref(out))
-    if code:
-        raise _fail(code, _last_error())
+    _check(lib.clarifai_proto_to_json(message_type.encode(), bytes(data), len(data), ctypes.byref(out)))
     try:
         return ctypes.string_at(out)
     finally:
@@ -192,66 +232,60 @@ class Channel:
     `Channel.grpc_insecure()` (cleartext HTTP/2). Thread-safe; a context manager. Clients keep
     the channel they were made from alive, so it may be closed as soon as they exist.
 
-    timeout: seconds per call, covering connect, send, receive and retries (None: no deadline).
-    ca_file: a PEM file of CA certificates to trust instead of the system store.
-    max_retries: tries after a transient failure (library default 4; 0 to 100)."""
+    Options (None leaves the library's default):
+    timeout: seconds per call, covering connect, send, receive and retries (default none).
+    idle_timeout: seconds a unary call may go without its transfer moving (under 16 bytes/s)
+        before it fails with ClarifaiTimeoutError (default 120; math.inf turns it off).
+    max_receive_bytes: the largest answer accepted, once decompressed (default 1 GiB).
+    max_retries: tries after a transient failure (default 4; 0 to 100).
+    ca_file: a PEM file of CA certificates to trust instead of the system store."""
 
     KINDS = ("json", "grpc", "grpc_insecure")
 
     def __init__(self, kind: str = "json", address: Optional[str] = None, *, timeout: Optional[float] = None,
-                 ca_file: Optional[PathLike] = None, max_retries: Optional[int] = None) -> None:
+                 idle_timeout: Optional[float] = None, max_receive_bytes: Optional[int] = None,
+                 max_retries: Optional[int] = None, ca_file: Optional[PathLike] = None) -> None:
         if kind not in self.KINDS:
             raise InvalidArgumentError(f"channel kind {kind!r}: one of {', '.join(self.KINDS)}")
+        if max_receive_bytes is not None and max_receive_bytes < 0:  # ctypes would wrap it to a huge size_t
+            raise InvalidArgumentError(f"max_receive_bytes: {max_receive_bytes} is negative")
         lib = load_library()
-        pointer = getattr(lib, f"clarifai_channel_new_{kind}")(_enc(address))
-        if not pointer:
-            raise InvalidArgumentError(_last_error())
+        pointer = _created(getattr(lib, f"clarifai_channel_new_{kind}")(_enc(address)))
         self._handle = _Handle(pointer, lib.clarifai_channel_free, "channel")
         self._finalizer = weakref.finalize(self, self._handle.close)
-        self.kind, self.address, self.timeout, self.ca_file, self.max_retries = kind, address, timeout, ca_file, max_retries
+        self.kind, self.address = kind, address
         try:
-            if max_retries is not None:
-                if not hasattr(lib, "clarifai_channel_set_max_retries"):
-                    raise UnsupportedError("max_retries: this libclarifai has no clarifai_channel_set_max_retries")
-                code = lib.clarifai_channel_set_max_retries(pointer, max_retries)
-                if code:
-                    raise _fail(code, _last_error())
             if timeout is not None:
-                code = lib.clarifai_channel_set_timeout_ms(pointer, _timeout_ms(timeout))
-                if code:
-                    raise _fail(code, _last_error())
+                _check(lib.clarifai_channel_set_timeout_ms(pointer, _milliseconds(timeout, "timeout")))
+            if idle_timeout is not None:
+                _check(lib.clarifai_channel_set_idle_timeout_ms(pointer, _milliseconds(idle_timeout, "idle_timeout")))
+            if max_receive_bytes is not None:
+                _check(lib.clarifai_channel_set_max_receive_bytes(pointer, max_receive_bytes))
+            if max_retries is not None:
+                _check(lib.clarifai_channel_set_max_retries(pointer, max_retries))
             if ca_file is not None:
-                code = lib.clarifai_channel_set_ca_file(pointer, _enc(os.fspath(ca_file)))
-                if code:
-                    raise _fail(code, _last_error())
+                _check(lib.clarifai_channel_set_ca_file(pointer, _enc(os.fspath(ca_file))))
         except BaseException:
             self.close()
             raise
 
     @classmethod
-    def json(cls, base_url: Optional[str] = None, *, timeout: Optional[float] = None,
-             ca_file: Optional[PathLike] = None, max_retries: Optional[int] = None) -> "Channel":
+    def json(cls, base_url: Optional[str] = None, **options: Any) -> "Channel":
         """REST (HTTP + JSON). base_url "http[s]://host[:port]"; None means $CLARIFAI_API_BASE,
-        else https://api.clarifai.com."""
-        return cls("json", base_url, timeout=timeout, ca_file=ca_file, max_retries=max_retries)
+        else https://api.clarifai.com. Options as Channel's."""
+        return cls("json", base_url, **options)
 
     @classmethod
-    def grpc(cls, target: Optional[str] = None, *, timeout: Optional[float] = None,
-             ca_file: Optional[PathLike] = None, max_retries: Optional[int] = None) -> "Channel":
+    def grpc(cls, target: Optional[str] = None, **options: Any) -> "Channel":
         """gRPC over TLS. target "host[:port]" (port 443 when absent); None means
-        $CLARIFAI_GRPC_BASE, else api.clarifai.com."""
-        return cls("grpc", target, timeout=timeout, ca_file=ca_file, max_retries=max_retries)
+        $CLARIFAI_GRPC_BASE, else api.clarifai.com. Options as Channel's."""
+        return cls("grpc", target, **options)
 
     @classmethod
-    def grpc_insecure(cls, target: Optional[str] = None, *, timeout: Optional[float] = None,
-                      ca_file: Optional[PathLike] = None, max_retries: Optional[int] = None) -> "Channel":
+    def grpc_insecure(cls, target: Optional[str] = None, **options: Any) -> "Channel":
         """gRPC over cleartext HTTP/2 (local servers, proxies). target "host[:port]" (port 18080
-        when absent); None means $CLARIFAI_GRPC_BASE."""
-        return cls("grpc_insecure", target, timeout=timeout, ca_file=ca_file, max_retries=max_retries)
-
-    def _clone(self, timeout: Optional[float]) -> "Channel":
-        """A new channel to the same place with another timeout."""
-        return Channel(self.kind, self.address, timeout=timeout, ca_file=self.ca_file, max_retries=self.max_retries)
+        when absent); None means $CLARIFAI_GRPC_BASE. Options as Channel's."""
+        return cls("grpc_insecure", target, **options)
 
     def close(self) -> None:
         """Releases the channel (clients made from it keep working)."""
@@ -370,13 +404,22 @@ class Prediction:
         return result
 
 
-def _check(code: int) -> None:
-    if code:
-        raise _fail(code, _last_error())
-
-
 def _concepts(array: Any, count: int) -> List[Concept]:
     return [Concept(_dec(c.id), _dec(c.name), _f32(c.value), _dec(c.app_id)) for c in array[:count]] if count else []
+
+
+def _response_json(response: int) -> bytes:
+    """The response as JSON text. The library has none for a message without a JSON form (a
+    timestamp past year 9999 from a gRPC server): its failure (PROTOCOL) is raised then."""
+    text: Optional[bytes] = load_library().clarifai_response_json(response)
+    if text is None:
+        raise _last_failure().error()
+    return text
+
+
+def _response_dict(response: int) -> Dict[str, Any]:
+    result: Dict[str, Any] = _json.loads(_response_json(response))
+    return result
 
 
 def _read_prediction(response: int) -> Prediction:
@@ -402,20 +445,22 @@ def _read_prediction(response: int) -> Prediction:
     return Prediction(lib.clarifai_response_status_code(response),
                       _dec(lib.clarifai_response_status_description(response)),
                       _dec(lib.clarifai_response_request_id(response)), outputs,
-                      _dec(lib.clarifai_response_json(response)))
+                      _dec(_response_json(response)))
 
 
-def _api_error(response: int, message: str) -> ApiError:
+def _api_error(response: int, failure: _Failure, with_prediction: bool) -> ApiError:
+    """The ApiError of a call that completed with a Clarifai status other than SUCCESS."""
     lib = load_library()
-    try:
-        body = _json.loads(_dec(lib.clarifai_response_json(response)))
-    except ValueError:
-        body = {}
-    return ApiError(message, ErrorCode.API,
-                    status_code=lib.clarifai_response_status_code(response),
-                    description=_dec(lib.clarifai_response_status_description(response)),
-                    details=_dec(lib.clarifai_response_status_details(response)),
-                    request_id=_dec(lib.clarifai_response_request_id(response)), json=body)
+    text = lib.clarifai_response_json(response)
+    error = cast(ApiError, failure.error(
+        status_code=lib.clarifai_response_status_code(response),
+        description=_dec(lib.clarifai_response_status_description(response)),
+        details=_dec(lib.clarifai_response_status_details(response)),
+        request_id=_dec(lib.clarifai_response_request_id(response)),
+        json=_json.loads(text) if text is not None else {}))  # the status is what matters here
+    if with_prediction:
+        error.prediction = _read_prediction(response)
+    return error
 
 
 def _response_proto(response: int) -> bytes:
@@ -424,131 +469,172 @@ def _response_proto(response: int) -> bytes:
     return ctypes.string_at(data, length.value) if length.value else b""
 
 
+#: What a call left: its response (on OK and API; else 0), and its failure (unless OK).
+_Outcome = Tuple[int, Optional[_Failure]]
+
+
 class Client:
-    """Who is calling: a token (PAT or app API key; None means $CLARIFAI_PAT) and optionally the
-    user and app that fill `user_app_id` in requests that leave it out. Thread-safe: any number
-    of threads may call through one client. A context manager; close() frees it (after calls in
-    flight finish), and so does garbage collection."""
+    """Who is calling: a token (PAT or app API key; None means $CLARIFAI_PAT), or a
+    `session_token` (sent as x-clarifai-session-token, as the official SDK does), and the user
+    and app that fill `user_app_id` in requests that leave it out (None: $CLARIFAI_USER_ID and
+    $CLARIFAI_APP_ID; "": none). Thread-safe: any number of threads may call through one client.
+    A context manager; close() frees it (after calls in flight finish), and so does garbage
+    collection. Every call takes `timeout=` (seconds; math.inf: none), overriding the client's
+    deadline for that call; with_options() makes a client with other settings."""
 
     def __init__(self, channel: Channel, pat: Optional[str] = None, user_id: Optional[str] = None,
-                 app_id: Optional[str] = None) -> None:
-        lib = self._lib = load_library()
-        channel_pointer = channel._handle.acquire()
-        try:
-            pointer = lib.clarifai_client_new(channel_pointer, _enc(pat), _enc(user_id), _enc(app_id))
-            message = "" if pointer else _last_error()
-        finally:
-            channel._handle.release()
-        if not pointer:
-            raise InvalidArgumentError(message)
-        self._handle = _Handle(pointer, lib.clarifai_client_free, "client")
+                 app_id: Optional[str] = None, *, session_token: Optional[str] = None) -> None:
+        if pat is not None and session_token is not None:
+            raise InvalidArgumentError("Client: give pat= or session_token=, not both")
+        lib = load_library()
+        new, credential = ((lib.clarifai_client_new, pat) if session_token is None
+                           else (lib.clarifai_client_new_session, session_token))
+        with channel._handle.held() as channel_pointer:
+            pointer = _created(new(channel_pointer, _enc(credential), _enc(user_id), _enc(app_id)))
+        self._adopt(pointer, channel, user_id, app_id)
+
+    def _adopt(self, pointer: int, channel: Channel, user_id: Optional[str], app_id: Optional[str]) -> None:
+        self._lib = load_library()
+        self._handle = _Handle(pointer, self._lib.clarifai_client_free, "client")
         self._finalizer = weakref.finalize(self, self._handle.close)
         self.channel, self.user_id, self.app_id = channel, user_id, app_id
 
+    def with_options(self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None,
+                     headers: Optional[Mapping[str, Optional[str]]] = None) -> "Client":
+        """A new client with this one's channel, credential, ids and settings, changed by those
+        given (None keeps one): `timeout` seconds per call (math.inf: none) and `max_retries`
+        (0 to 100), instead of the channel's; `headers` sent with every call (gRPC metadata or
+        HTTP headers; a value None removes one). Cheap, without connections of its own: make one
+        per set of settings rather than a Channel. Close it when done, as any client."""
+        with self._handle.held() as pointer:
+            copy = _created(self._lib.clarifai_client_dup(pointer))
+        client = Client.__new__(Client)
+        client._adopt(copy, self.channel, self.user_id, self.app_id)
+        try:
+            if timeout is not None:
+                _check(self._lib.clarifai_client_set_timeout_ms(copy, _milliseconds(timeout, "timeout")))
+            if max_retries is not None:
+                _check(self._lib.clarifai_client_set_max_retries(copy, max_retries))
+            for name, value in (headers or {}).items():
+                _check(self._lib.clarifai_client_set_header(copy, name.encode(), _enc(value)))
+        except BaseException:
+            client.close()
+            raise
+        return client
+
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _invoke(self, function: Callable[..., int], *args: Any) -> Tuple[int, Optional[int], str]:
-        """Runs function(client, *args, &response): (code, response or None, message)."""
+    def _invoke(self, function: Callable[..., int], *args: Any, timeout: Optional[float] = None) -> _Outcome:
+        """Runs function(client, *args, &response), through a copy of the client with `timeout`
+        when one is given."""
+        if timeout is not None:
+            with self.with_options(timeout=timeout) as timed:
+                return timed._invoke(function, *args)
         out = ctypes.c_void_p()
-        pointer = self._handle.acquire()
-        try:
+        with self._handle.held() as pointer:
             code = function(pointer, *args, ctypes.byref(out))
-            message = _last_error() if code else ""  # read at once: it is the thread's last call's
-        finally:
-            self._handle.release()
-        return code, out.value, message
+            failure = _last_failure() if code else None
+        return out.value or 0, failure
 
-    def _finish(self, outcome: Tuple[int, Optional[int], str], read: Callable[[int], T],
-                prediction: bool = False) -> T:
-        code, response, message = outcome
+    def _finish(self, outcome: _Outcome, read: Callable[[int], T], prediction: bool = False) -> T:
+        """read(response) after a success; else the failure raised (ApiError with the response's
+        status, and its prediction when `prediction`). Frees the response."""
+        response, failure = outcome
         try:
-            if code == ErrorCode.OK and response:
+            if failure is None:
                 return read(response)
-            if code == ErrorCode.API and response:
-                error = _api_error(response, message)
-                if prediction:
-                    error.prediction = _read_prediction(response)
-                raise error
-            raise _fail(code or ErrorCode.INTERNAL, message or "no response")
+            if failure.code == ErrorCode.API:
+                raise _api_error(response, failure, prediction)
+            raise failure.error()
         finally:
             self._lib.clarifai_response_free(response)
 
-    def _call_proto_raw(self, method: str, request: bytes) -> Tuple[int, Optional[bytes], str]:
-        """For the gRPC stub: (code, response bytes on OK and API errors, message)."""
-        code, response, message = self._invoke(self._lib.clarifai_call_proto, method.encode(), request, len(request))
+    def _call_proto_answer(self, method: str, request: bytes) -> bytes:
+        """For the gRPC stub, to which a Clarifai status other than SUCCESS is an answer as any
+        other: the serialized response on OK and API."""
+        response, failure = self._invoke(self._lib.clarifai_call_proto, method.encode(), request, len(request))
         try:
-            data = _response_proto(response) if response and code in (ErrorCode.OK, ErrorCode.API) else None
+            if failure is not None and failure.code != ErrorCode.API:
+                raise failure.error()
+            return _response_proto(response)
         finally:
             self._lib.clarifai_response_free(response)
-        return code, data, message
 
     # -- calls ---------------------------------------------------------------------------------
 
-    def call(self, method: str, request: Request = None) -> Dict[str, Any]:
+    def call(self, method: str, request: Request = None, *, timeout: Optional[float] = None) -> Dict[str, Any]:
         """Calls any V2 method ("ListConcepts", "PostInputs", ...) with a request as a dict or
         JSON text (proto3 JSON; snake_case or lowerCamel names), and returns the response as a
-        dict in the REST API's form. Raises ApiError when the Clarifai status is not SUCCESS."""
-        outcome = self._invoke(self._lib.clarifai_call, method.encode(), _request_text(request))
-        return self._finish(outcome, lambda r: _json.loads(self._lib.clarifai_response_json(r)))
+        dict in the REST API's form. Raises ApiError when the Clarifai status is not SUCCESS,
+        ProtocolError for a response without a JSON form."""
+        outcome = self._invoke(self._lib.clarifai_call, method.encode(), _request_text(request), timeout=timeout)
+        return self._finish(outcome, _response_dict)
 
-    def call_proto(self, method: str, request: Union[bytes, Any] = b"") -> bytes:
+    def call_proto(self, method: str, request: Union[bytes, Any] = b"", *, timeout: Optional[float] = None) -> bytes:
         """Calls a V2 method with a serialized protobuf request (bytes, or a message with
         SerializeToString) and returns the serialized response."""
-        data = request if isinstance(request, (bytes, bytearray, memoryview)) else request.SerializeToString()
-        data = bytes(data)
-        outcome = self._invoke(self._lib.clarifai_call_proto, method.encode(), data, len(data))
+        data = _as_bytes(request) if isinstance(request, (bytes, bytearray, memoryview)) else request.SerializeToString()
+        outcome = self._invoke(self._lib.clarifai_call_proto, method.encode(), data, len(data), timeout=timeout)
         return self._finish(outcome, _response_proto)
 
-    def predict(self, model_id: str, *, url: Optional[str] = None, bytes: Optional[Union[bytes, bytearray]] = None,
+    def predict(self, model_id: str, *, url: Optional[str] = None, data: Optional[Bytes] = None,
                 file: Optional[PathLike] = None, text: Optional[str] = None,
                 inputs: Optional[Sequence[Union[Input, Mapping[str, Any]]]] = None,
-                version_id: Optional[str] = None) -> Prediction:
-        """Runs a model (PostModelOutputs) on one image by `url`, `bytes` or `file`, one `text`,
-        or a list of `inputs` (Input objects or dicts of their fields; more than 128 are sent in
-        several requests and merged). Raises ApiError when the status is not SUCCESS (e.g.
-        10010 MIXED_STATUS: some inputs failed); its `prediction` has what did succeed, its
-        `json` each output's status."""
-        given = [name for name, value in (("url", url), ("bytes", bytes), ("file", file), ("text", text),
-                                          ("inputs", inputs)) if value is not None]
+                version_id: Optional[str] = None, timeout: Optional[float] = None,
+                bytes: Optional[Bytes] = None) -> Prediction:
+        """Runs a model (PostModelOutputs) on one image by `url`, raw `data` (`bytes=` is the
+        same, its name before 1.1) or `file`, one `text`, or a list of `inputs` (Input objects or
+        dicts of their fields; more than 128 are sent in several requests and merged). Raises
+        ApiError when the status is not SUCCESS (e.g. 10010 MIXED_STATUS: some inputs failed);
+        its `prediction` has what did succeed, its `json` each output's status."""
+        given = [name for name, value in (("url", url), ("data", data), ("bytes", bytes), ("file", file),
+                                          ("text", text), ("inputs", inputs)) if value is not None]
         if len(given) != 1:
-            raise InvalidArgumentError("predict: give exactly one of url=, bytes=, file=, text=, inputs="
+            raise InvalidArgumentError("predict: give exactly one of url=, data=, file=, text=, inputs="
                                        + (f" (got {', '.join(given)})" if given else ""))
-        lib, model, version = self._lib, model_id.encode(), _enc(version_id)
+        image = data if data is not None else bytes
+        lib = self._lib
+        args: Tuple[Any, ...]
         if url is not None:
-            outcome = self._invoke(lib.clarifai_predict_url, model, version, url.encode())
-        elif bytes is not None:
-            data = bytes if isinstance(bytes, type(b"")) else type(b"")(bytes)
-            outcome = self._invoke(lib.clarifai_predict_bytes, model, version, data, len(data))
+            function, args = lib.clarifai_predict_url, (url.encode(),)
+        elif image is not None:
+            raw = _as_bytes(image)
+            function, args = lib.clarifai_predict_bytes, (raw, len(raw))
         elif file is not None:
-            outcome = self._invoke(lib.clarifai_predict_file, model, version, _enc(os.fspath(file)))
+            function, args = lib.clarifai_predict_file, (_enc(os.fspath(file)),)
         elif text is not None:
-            outcome = self._invoke(lib.clarifai_predict_text, model, version, text.encode())
+            function, args = lib.clarifai_predict_text, (text.encode(),)
         else:
             assert inputs is not None
             items = [i if isinstance(i, Input) else Input(**i) for i in inputs]
             array = (InputStruct * max(1, len(items)))()
-            keep = []  # the buffers must outlive the call
+            buffers = []  # the inputs' data, which must outlive the call
             for slot, item in zip(array, items):
                 slot.kind = item._kind()
                 slot.url, slot.text, slot.id = _enc(item.url), _enc(item.text), _enc(item.id)
                 if item.data is not None:
-                    data = item.data if isinstance(item.data, type(b"")) else type(b"")(item.data)
-                    keep.append(data)  # immutable: its buffer is passed without a copy
-                    slot.data = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
-                    slot.data_len = len(data)
-            outcome = self._invoke(lib.clarifai_predict, model, version, array, len(items))
-            del keep
+                    buffers.append(_as_bytes(item.data))  # immutable: its buffer is passed without a copy
+                    slot.data = ctypes.cast(ctypes.c_char_p(buffers[-1]), ctypes.c_void_p).value
+                    slot.data_len = len(buffers[-1])
+            function, args = lib.clarifai_predict, (array, len(items))
+        outcome = self._invoke(function, model_id.encode(), _enc(version_id), *args, timeout=timeout)
         return self._finish(outcome, _read_prediction, prediction=True)
 
-    def stream(self, method: str, request: Request = None, *, buffer: int = 64) -> "Stream[Dict[str, Any]]":
+    def stream(self, method: str, request: Request = None, *, buffer: int = 64,
+               timeout: Optional[float] = None) -> "Stream[Dict[str, Any]]":
         """Calls a server-streaming method (GenerateModelOutputs, StreamLogEntries, ...; gRPC
         channels only) and returns an iterator of its messages as dicts. The call runs in a
         background thread that keeps at most `buffer` messages ahead of you. Leaving the loop
         early (break, close(), the iterator collected) cancels the call on the server. Messages
         with a failed Clarifai status are delivered like any other; a failed call raises from
-        the iteration (UnsupportedError on the REST channel)."""
-        return Stream(self, method, _request_text(request), lambda text: _json.loads(text),
-                      _message_json, buffer)
+        the iteration (UnsupportedError on the REST channel; ProtocolError at a message without
+        a JSON form). `timeout` bounds the whole stream."""
+        caller = self if timeout is None else self.with_options(timeout=timeout)
+        try:
+            return Stream(caller, method, _request_text(request), _json.loads, _response_json, buffer)
+        finally:
+            if caller is not self:
+                caller.close()  # freed once the stream's call is done
 
     # -- lifetime ------------------------------------------------------------------------------
 
@@ -575,18 +661,11 @@ class Client:
 # Streams
 
 
-def _message_json(message: int) -> bytes:
-    return load_library().clarifai_response_json(message) or b"{}"
-
-
-def _message_proto(message: int) -> bytes:
-    return _response_proto(message)
-
-
 class _StreamWorker:
     """Runs clarifai_call_stream in a daemon thread and hands the messages over through a bounded
     buffer. The callback returns non-zero (the C call cancels the stream) once cancel() was
-    called. Holds no reference to the consumer's iterator, so dropping that iterator cancels."""
+    called, or when reading a message failed. Holds no reference to the consumer's iterator, so
+    dropping that iterator cancels."""
 
     def __init__(self, client: Client, method: str, request: Optional[bytes],
                  extract: Callable[[int], bytes], buffer: int) -> None:
@@ -599,9 +678,8 @@ class _StreamWorker:
         self._items: Deque[bytes] = deque()
         self.cancelled = False
         self.done = False
-        self.code: int = ErrorCode.OK
-        self.message = ""
-        self.failure: Optional[BaseException] = None
+        #: What ended the call, when not its end or our own cancellation.
+        self.error: Optional[BaseException] = None
         self._callback = STREAM_FN(self._on_message)
         self._client = client
         pointer = client._handle.acquire()  # a closed client fails here, in the caller's thread
@@ -627,20 +705,23 @@ class _StreamWorker:
                 self._cond.notify_all()
             return 0
         except BaseException as error:  # never let an exception cross the C frame
-            self.failure = error
+            self.error = error
             return 1
 
     def _run(self, pointer: int, method: bytes, request: Optional[bytes]) -> None:
-        code, message = int(ErrorCode.INTERNAL), ""
+        error: Optional[BaseException] = None
         try:
             code = self._lib.clarifai_call_stream(pointer, method, request, self._callback, None)
-            message = _last_error() if code else ""
-        except BaseException as error:
-            self.failure = error
+            if code and not (code == ErrorCode.CANCELLED and self.cancelled):
+                error = _last_failure().error()
+        except BaseException as raised:
+            error = raised
         finally:
             self._client._handle.release()
             with self._cond:
-                self.code, self.message, self.done = code, message, True
+                if self.error is None:  # else the callback's failure cancelled the call
+                    self.error = error
+                self.done = True
                 self._cond.notify_all()
 
     def next_item(self) -> Optional[bytes]:
@@ -653,11 +734,9 @@ class _StreamWorker:
                 item = self._items.popleft()
                 self._cond.notify_all()
                 return item
-        if self.failure is not None:
-            raise self.failure
-        if self.code == ErrorCode.OK or (self.code == ErrorCode.CANCELLED and self.cancelled):
-            return None
-        raise _fail(self.code, self.message)
+        if self.error is not None:
+            raise self.error
+        return None
 
     def cancel(self) -> None:
         with self._cond:

@@ -8,12 +8,13 @@ import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-__all__ = ["LibraryNotFoundError", "load_library", "library_path"]
+__all__ = ["LibraryNotFoundError", "load_library", "library_path", "declare", "SIGNATURES"]
 
-#: File names tried in a directory (LIBCLARIFAI_PATH pointing at one, and the package's own).
-LIBRARY_NAMES = ("libclarifai.so.1", "libclarifai.so", "libclarifai.1.dylib", "libclarifai.dylib", "clarifai.dll")
-#: The library's major version this package speaks to (the SONAME's number).
-ABI_MAJOR = 1
+#: The library's file name, its SONAME: the major version this package speaks to.
+LIBRARY_NAME = "libclarifai.so.1"
+#: clarifai_version_number() of the oldest library this package works with: 1.1.0 brought the
+#: error details, per-client settings and session tokens the package uses.
+MINIMUM_VERSION_NUMBER = 10100
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -40,24 +41,46 @@ class InputStruct(ctypes.Structure):
 #: int (*clarifai_stream_fn)(const clarifai_response *message, void *userdata)
 STREAM_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
-_p, _s, _i, _z = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t
+_p, _s, _i, _z, _long = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t, ctypes.c_long
 _out = ctypes.POINTER(ctypes.c_void_p)
-_SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
+#: restype and argtypes of every function of clarifai.h, in the header's order. Handles are
+#: c_void_p; byte buffers passed in (const void *) are c_char_p, so that bytes go without a copy.
+SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_error_name": (_s, [_i]),
     "clarifai_last_error": (_s, []),
+    "clarifai_last_error_code": (_i, []),
+    "clarifai_last_error_http_status": (_i, []),
+    "clarifai_last_error_grpc_status": (_i, []),
+    "clarifai_last_error_transient": (_i, []),
     "clarifai_version": (_s, []),
+    "clarifai_version_number": (ctypes.c_uint, []),
     "clarifai_api_version": (_s, []),
     "clarifai_channel_new_json": (_p, [_s]),
     "clarifai_channel_new_grpc": (_p, [_s]),
     "clarifai_channel_new_grpc_insecure": (_p, [_s]),
-    "clarifai_channel_set_timeout_ms": (_i, [_p, ctypes.c_long]),
+    "clarifai_channel_set_timeout_ms": (_i, [_p, _long]),
+    "clarifai_channel_set_idle_timeout_ms": (_i, [_p, _long]),
+    "clarifai_channel_set_max_receive_bytes": (_i, [_p, _z]),
+    "clarifai_channel_set_max_retries": (_i, [_p, _i]),
     "clarifai_channel_set_ca_file": (_i, [_p, _s]),
     "clarifai_channel_free": (None, [_p]),
     "clarifai_client_new": (_p, [_p, _s, _s, _s]),
+    "clarifai_client_new_session": (_p, [_p, _s, _s, _s]),
+    "clarifai_client_dup": (_p, [_p]),
+    "clarifai_client_set_timeout_ms": (_i, [_p, _long]),
+    "clarifai_client_set_max_retries": (_i, [_p, _i]),
+    "clarifai_client_set_header": (_i, [_p, _s, _s]),
     "clarifai_client_free": (None, [_p]),
     "clarifai_call": (_i, [_p, _s, _s, _out]),
     "clarifai_call_proto": (_i, [_p, _s, _s, _z, _out]),
     "clarifai_call_stream": (_i, [_p, _s, _s, STREAM_FN, _p]),
+    "clarifai_stream_open": (_i, [_p, _s, _out]),
+    "clarifai_stream_send": (_i, [_p, _s]),
+    "clarifai_stream_send_proto": (_i, [_p, _s, _z]),
+    "clarifai_stream_close_send": (_i, [_p]),
+    "clarifai_stream_recv": (_i, [_p, _out]),
+    "clarifai_stream_cancel": (None, [_p]),
+    "clarifai_stream_free": (None, [_p]),
     "clarifai_method_count": (_z, []),
     "clarifai_method_name": (_s, [_z]),
     "clarifai_predict": (_i, [_p, _s, _s, ctypes.POINTER(InputStruct), _z, _out]),
@@ -70,20 +93,20 @@ _SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_response_status_details": (_s, [_p]),
     "clarifai_response_request_id": (_s, [_p]),
     "clarifai_response_json": (_s, [_p]),
-    "clarifai_response_proto": (_i, [_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_z)]),
+    "clarifai_response_proto": (_i, [_p, _out, ctypes.POINTER(_z)]),
     "clarifai_response_output_count": (_z, [_p]),
     "clarifai_response_concepts": (_i, [_p, _z, ctypes.POINTER(ctypes.POINTER(ConceptStruct)), ctypes.POINTER(_z)]),
     "clarifai_response_regions": (_i, [_p, _z, ctypes.POINTER(ctypes.POINTER(RegionStruct)), ctypes.POINTER(_z)]),
     "clarifai_response_text": (_s, [_p, _z]),
     "clarifai_response_embedding": (_i, [_p, _z, ctypes.POINTER(ctypes.POINTER(ctypes.c_float)), ctypes.POINTER(_z)]),
+    "clarifai_response_count": (_z, [_p, _s]),
+    "clarifai_response_string": (_s, [_p, _s]),
+    "clarifai_response_int64": (_i, [_p, _s, ctypes.POINTER(ctypes.c_longlong)]),
+    "clarifai_response_double": (_i, [_p, _s, ctypes.POINTER(ctypes.c_double)]),
     "clarifai_response_free": (None, [_p]),
-    "clarifai_json_to_proto": (_i, [_s, _s, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_z)]),
-    "clarifai_proto_to_json": (_i, [_s, _s, _z, ctypes.POINTER(ctypes.c_void_p)]),
+    "clarifai_json_to_proto": (_i, [_s, _s, _out, ctypes.POINTER(_z)]),
+    "clarifai_proto_to_json": (_i, [_s, _s, _z, _out]),
     "clarifai_free": (None, [_p]),
-}
-#: Declared when the library has them (newer releases); callers check with hasattr.
-_OPTIONAL_SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
-    "clarifai_channel_set_max_retries": (_i, [_p, _i]),
 }
 
 _lock = threading.Lock()
@@ -91,21 +114,36 @@ _library: Optional[ctypes.CDLL] = None
 _library_path: Optional[str] = None
 
 
+def declare(library: ctypes.CDLL) -> List[str]:
+    """Sets restype and argtypes of each function of clarifai.h that `library` exports; returns
+    the names of those it lacks."""
+    missing = []
+    for name, (restype, argtypes) in SIGNATURES.items():
+        try:
+            function = getattr(library, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        function.restype, function.argtypes = restype, argtypes
+    return missing
+
+
 def _open(path: str) -> ctypes.CDLL:
     """Loads `path` and declares the C API on it; OSError when it cannot be loaded or is not a
-    compatible libclarifai."""
+    libclarifai 1.x of MINIMUM_VERSION_NUMBER or later."""
     library = ctypes.CDLL(path)
-    missing = [name for name in _SIGNATURES if not hasattr(library, name)]
-    if missing:
-        raise OSError(f"not a compatible libclarifai: lacks {', '.join(missing[:3])}"
-                      + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
-    for name, (restype, argtypes) in list(_SIGNATURES.items()) + list(_OPTIONAL_SIGNATURES.items()):
-        if hasattr(library, name):
-            function = getattr(library, name)
-            function.restype, function.argtypes = restype, argtypes
+    missing = declare(library)
+    if "clarifai_version" in missing:
+        raise OSError("not a libclarifai: it has no clarifai_version")
     found = (library.clarifai_version() or b"").decode()
-    if found.split(".")[0] != str(ABI_MAJOR):
-        raise OSError(f"libclarifai version {found}, this package needs {ABI_MAJOR}.x")
+    # Libraries before 1.1 have no clarifai_version_number.
+    number = 0 if "clarifai_version_number" in missing else library.clarifai_version_number()
+    major, minor = divmod(MINIMUM_VERSION_NUMBER // 100, 100)
+    if number // 10000 != major or number < MINIMUM_VERSION_NUMBER:
+        raise OSError(f"libclarifai {found} is not supported: this package needs {major}.{minor} or a later {major}.x")
+    if missing:
+        raise OSError(f"libclarifai {found} lacks {', '.join(missing[:3])}"
+                      + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
     return library
 
 
@@ -123,30 +161,24 @@ def _search() -> Tuple[ctypes.CDLL, str]:
     env = os.environ.get("LIBCLARIFAI_PATH")
     if env:
         given = Path(env)
-        if given.is_dir():
-            names = [given / name for name in LIBRARY_NAMES if (given / name).exists()]
-            if not names:
-                looked.append(f"$LIBCLARIFAI_PATH: directory {given} holds none of {', '.join(LIBRARY_NAMES)}")
-        elif given.exists():
-            names = [given]
-        else:
-            names = []
-            looked.append(f"$LIBCLARIFAI_PATH: {given}: no such file")
-        for candidate in names:
+        candidate = given / LIBRARY_NAME if given.is_dir() else given
+        if candidate.exists():
             library = attempt(str(candidate), "$LIBCLARIFAI_PATH")
             if library:
                 return library, str(candidate)
+        else:
+            looked.append(f"$LIBCLARIFAI_PATH: {candidate}: no such file")
     else:
         looked.append("$LIBCLARIFAI_PATH: not set")
 
     # 2. Next to the package (a copy bundled into the installed package).
-    present = [PACKAGE_DIR / name for name in LIBRARY_NAMES if (PACKAGE_DIR / name).exists()]
-    if not present:
-        looked.append(f"next to the package: {PACKAGE_DIR} holds none of {', '.join(LIBRARY_NAMES)}")
-    for candidate in present:
-        library = attempt(str(candidate), "next to the package")
+    bundled = PACKAGE_DIR / LIBRARY_NAME
+    if bundled.exists():
+        library = attempt(str(bundled), "next to the package")
         if library:
-            return library, str(candidate)
+            return library, str(bundled)
+    else:
+        looked.append(f"next to the package: {PACKAGE_DIR} has no {LIBRARY_NAME}")
 
     # 3. The system: ctypes.util.find_library, then the dynamic linker's own search
     #    (LD_LIBRARY_PATH, rpath, ld.so.cache, default directories) for the SONAME.
@@ -158,7 +190,7 @@ def _search() -> Tuple[ctypes.CDLL, str]:
     else:
         looked.append("system: ctypes.util.find_library('clarifai') found nothing")
     try:
-        return _open(LIBRARY_NAMES[0]), LIBRARY_NAMES[0]
+        return _open(LIBRARY_NAME), LIBRARY_NAME
     except OSError as error:
         looked.append(f"system: the dynamic linker: {error}")
 

@@ -26,17 +26,28 @@ class ErrorCode(enum.IntEnum):
 
 class ClarifaiError(Exception):
     """A failed libclarifai call. `str(error)` is the library's message (clarifai_last_error):
-    it names the method, field, URL or HTTP status, never the token."""
+    it names the method, field, URL or HTTP status, never the token. The other attributes are
+    what the library knew of the failure (clarifai_last_error_*), read right after it."""
 
     #: The CLARIFAI_ERROR_* code (named error_code, not code: the stub's errors are also
     #: grpc.RpcError, whose code() is the gRPC status).
     error_code: int = ErrorCode.INTERNAL
 
-    def __init__(self, message: str, error_code: Optional[int] = None) -> None:
+    def __init__(self, message: str, error_code: Optional[int] = None, *, http_status: int = 0,
+                 grpc_status: int = -1, transient: bool = False) -> None:
         super().__init__(message)
         self.message = message
         if error_code is not None:
             self.error_code = error_code
+        #: The HTTP status of the answer behind the failure (502 from a gateway, 401 with a
+        #: Clarifai body); 0 when no answer arrived or the failure was found locally.
+        self.http_status = http_status
+        #: The gRPC status the server ended the call with (14 for UNAVAILABLE; 0 for a gRPC call
+        #: that completed with a Clarifai status other than SUCCESS); -1 on REST and when none arrived.
+        self.grpc_status = grpc_status
+        #: True when the failure is of a kind the library's retry policy retries: trying again
+        #: later may succeed.
+        self.transient = transient
 
     @property
     def error_name(self) -> str:
@@ -52,23 +63,26 @@ class ClarifaiError(Exception):
 
 class InvalidArgumentError(ClarifaiError, ValueError):
     """CLARIFAI_ERROR_INVALID_ARGUMENT: bad JSON, an unknown method, field or type, a closed
-    handle, a missing token. Also a ValueError."""
+    handle, a missing token; or a request the server refused (HTTP 4xx, gRPC INVALID_ARGUMENT,
+    NOT_FOUND, ...). Also a ValueError."""
     error_code = ErrorCode.INVALID_ARGUMENT
 
 
 class TransportError(ClarifaiError):
-    """CLARIFAI_ERROR_TRANSPORT: DNS, connect, TLS, reset, an HTTP error without a Clarifai body,
-    or a gRPC status such as UNAVAILABLE, UNAUTHENTICATED, UNIMPLEMENTED."""
+    """CLARIFAI_ERROR_TRANSPORT: no answer (DNS, connect, TLS, reset), or the server could not
+    take the call now (HTTP 429 and 5xx, gRPC UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED)."""
     error_code = ErrorCode.TRANSPORT
 
 
 class ClarifaiTimeoutError(ClarifaiError, TimeoutError):
-    """CLARIFAI_ERROR_TIMEOUT: the channel's deadline passed. Also the built-in TimeoutError."""
+    """CLARIFAI_ERROR_TIMEOUT: the call's deadline or the channel's idle limit passed. Also the
+    built-in TimeoutError."""
     error_code = ErrorCode.TIMEOUT
 
 
 class ProtocolError(ClarifaiError):
-    """CLARIFAI_ERROR_PROTOCOL: the server answered something that is not a valid reply."""
+    """CLARIFAI_ERROR_PROTOCOL: the server failed (gRPC INTERNAL, UNKNOWN, ...), or answered
+    something that is not a valid reply (over the receive limit, or without a JSON form)."""
     error_code = ErrorCode.PROTOCOL
 
 
@@ -79,8 +93,9 @@ class ApiError(ClarifaiError):
 
     def __init__(self, message: str, error_code: Optional[int] = None, *, status_code: int = 0,
                  description: str = "", details: str = "", request_id: str = "",
-                 json: Optional[Dict[str, Any]] = None) -> None:
-        super().__init__(message, error_code)
+                 json: Optional[Dict[str, Any]] = None, http_status: int = 0, grpc_status: int = -1,
+                 transient: bool = False) -> None:
+        super().__init__(message, error_code, http_status=http_status, grpc_status=grpc_status, transient=transient)
         self.status_code = status_code
         self.description = description
         self.details = details
@@ -95,7 +110,8 @@ class ApiError(ClarifaiError):
 
 
 class UnsupportedError(ClarifaiError):
-    """CLARIFAI_ERROR_UNSUPPORTED: e.g. a streaming method on the REST channel."""
+    """CLARIFAI_ERROR_UNSUPPORTED: the channel or the server cannot carry the method (a
+    streaming method on the REST channel, gRPC UNIMPLEMENTED, HTTP 501)."""
     error_code = ErrorCode.UNSUPPORTED
 
 
@@ -105,7 +121,8 @@ class CancelledError(ClarifaiError):
 
 
 class AuthError(ClarifaiError):
-    """CLARIFAI_ERROR_AUTH: the server refused the credentials (library 1.1 on; TransportError before)."""
+    """CLARIFAI_ERROR_AUTH: the server refused the credentials (HTTP 401 or 403 without a
+    Clarifai status, gRPC UNAUTHENTICATED or PERMISSION_DENIED)."""
     error_code = ErrorCode.AUTH
 
 

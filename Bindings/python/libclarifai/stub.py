@@ -8,14 +8,14 @@ Unary calls pass the serialized request straight to clarifai_call_proto and the 
 response to the stub's deserializer. Server-streaming calls go through clarifai_call_stream (the
 request converted to JSON with the library's schema), each message's protobuf bytes handed to the
 deserializer. The token comes from each call's `authorization` metadata ("Key <token>"); one C
-client is kept per token (and per timeout). Calls fail with exceptions that are both the
-libclarifai error and a grpc.RpcError with code() and details(), as with grpcio. Needs grpcio
-(installed with clarifai-grpc).
+client is kept per token, and a copy of it (clarifai_client_dup) per distinct timeout. Calls fail
+with exceptions that are both the libclarifai error and a grpc.RpcError with code() (the gRPC
+status the server sent, else the nearest to the library's code) and details() (the library's
+message). Needs grpcio (installed with clarifai-grpc).
 """
 from __future__ import annotations
 
 import collections
-import re
 import threading
 import time
 from concurrent import futures
@@ -23,15 +23,15 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 import grpc
 
-from . import errors
-from ._client import Channel, Client, Stream, _message_proto, _proto_to_json_text, _timeout_ms, methods
-from .errors import ClarifaiError, ErrorCode
+from ._client import Channel, Client, Stream, _milliseconds, _proto_to_json_text, _response_proto, methods
+from .errors import CancelledError, ClarifaiError, ErrorCode, InvalidArgumentError, UnsupportedError
 
 __all__ = ["StubChannel", "stub_channel", "RpcErrorMixin"]
 
 SERVICE_PREFIX = "/clarifai.api.V2/"
-_GRPC_STATUS = re.compile(r"gRPC status (\d+) [A-Z_]+(?:: (.*))?\Z", re.S)
-_CODES_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+# A failure is never OK: a grpc_status of 0 comes with a Clarifai status (an answer).
+_CODES_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode if code is not grpc.StatusCode.OK}
+#: The gRPC code of a failure without a gRPC status (REST, no answer, found locally).
 _DEFAULT_GRPC_CODES: Dict[int, grpc.StatusCode] = {
     ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
     ErrorCode.TRANSPORT: grpc.StatusCode.UNAVAILABLE,
@@ -87,21 +87,23 @@ class RpcErrorMixin(grpc.RpcError, _FinishedCall):  # type: ignore[misc]
 _RPC_CLASSES: Dict[Type[ClarifaiError], Type[ClarifaiError]] = {}
 
 
-def _rpc_error(code: int, message: str) -> ClarifaiError:
-    """The libclarifai exception for `code`, also a grpc.RpcError: its gRPC code is the one the
-    server sent when the message quotes it ("gRPC status 12 UNIMPLEMENTED: ..."), else the
-    nearest one."""
-    base = errors.error_class(code)
+def _rpc_error(error: ClarifaiError) -> ClarifaiError:
+    """`error` as the same libclarifai exception that is also a grpc.RpcError: its code() is the
+    gRPC status the server ended the call with (error.grpc_status), else the nearest to the
+    library's code; its details() is the library's message."""
+    if isinstance(error, RpcErrorMixin):
+        return error
+    base = type(error)
     cls = _RPC_CLASSES.get(base)
     if cls is None:
         cls = _RPC_CLASSES.setdefault(base, type("Rpc" + base.__name__, (base, RpcErrorMixin), {
             "__module__": __name__, "__doc__": f"{base.__name__} that is also a grpc.RpcError."}))
-    error = cls(message, code)
-    match = _GRPC_STATUS.search(message)
-    grpc_code = _CODES_BY_NUMBER.get(int(match.group(1))) if match else None
-    error._grpc_code = grpc_code or _DEFAULT_GRPC_CODES.get(int(code), grpc.StatusCode.UNKNOWN)  # type: ignore[attr-defined]
-    error._grpc_details = (match.group(2) or "") if match else message  # type: ignore[attr-defined]
-    return error
+    rpc = cls(error.message, error.error_code, http_status=error.http_status, grpc_status=error.grpc_status,
+              transient=error.transient)
+    rpc._grpc_code = (_CODES_BY_NUMBER.get(error.grpc_status)  # type: ignore[attr-defined]
+                      or _DEFAULT_GRPC_CODES.get(error.error_code, grpc.StatusCode.UNKNOWN))
+    rpc._grpc_details = error.message  # type: ignore[attr-defined]
+    return rpc
 
 
 def _token(metadata: Optional[Sequence[Tuple[str, Any]]]) -> Optional[str]:
@@ -109,8 +111,7 @@ def _token(metadata: Optional[Sequence[Tuple[str, Any]]]) -> Optional[str]:
         if key.lower() == "authorization":
             text = value.decode() if isinstance(value, bytes) else str(value)
             if not text.startswith("Key "):
-                raise _rpc_error(ErrorCode.INVALID_ARGUMENT,
-                                 "authorization metadata: libclarifai sends 'Key <token>' only")
+                raise _rpc_error(InvalidArgumentError("authorization metadata: libclarifai sends 'Key <token>' only"))
             return text[4:]
     return None
 
@@ -205,10 +206,11 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
 
     def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Any:
         client = self._owner._client(_token(metadata), timeout)
-        code, data, message = client._call_proto_raw(self._method, self._serialize(request))
-        if code in (ErrorCode.OK, ErrorCode.API) and data is not None:
-            return self._deserialize(data)  # a Clarifai failure is an answer, as with grpcio
-        raise _rpc_error(code, message)
+        try:
+            data = client._call_proto_answer(self._method, self._serialize(request))
+        except ClarifaiError as error:
+            raise _rpc_error(error) from None
+        return self._deserialize(data)  # a Clarifai failure is an answer, as with grpcio
 
     def __call__(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
                  credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> Any:
@@ -240,7 +242,7 @@ class _StreamCall(grpc.Call):  # type: ignore[misc]
 
     def __next__(self) -> Any:
         if self._code == grpc.StatusCode.CANCELLED:
-            raise _rpc_error(ErrorCode.CANCELLED, "Locally cancelled by application!")
+            raise _rpc_error(CancelledError("Locally cancelled by application!"))
         try:
             return next(self._stream)
         except StopIteration:
@@ -310,8 +312,8 @@ class _UnaryStream(grpc.UnaryStreamMultiCallable):  # type: ignore[misc]
         try:
             request_json = _proto_to_json_text(self._request_type(request), self._serialize(request))
         except ClarifaiError as error:
-            raise _rpc_error(error.error_code, str(error)) from None
-        stream = _RpcStream(client, self._method, request_json, self._deserialize, _message_proto)
+            raise _rpc_error(error) from None
+        stream = _RpcStream(client, self._method, request_json, self._deserialize, _response_proto)
         return _StreamCall(stream, timeout)
 
 
@@ -322,9 +324,7 @@ class _RpcStream(Stream[Any]):
         try:
             return super().__next__()
         except ClarifaiError as error:
-            if isinstance(error, RpcErrorMixin):
-                raise
-            raise _rpc_error(error.error_code, str(error)) from None
+            raise _rpc_error(error) from None
 
 
 class _Unsupported(grpc.StreamUnaryMultiCallable, grpc.StreamStreamMultiCallable):  # type: ignore[misc]
@@ -334,7 +334,7 @@ class _Unsupported(grpc.StreamUnaryMultiCallable, grpc.StreamStreamMultiCallable
         self._method = method
 
     def _fail(self, *args: Any, **kwargs: Any) -> Any:
-        raise _rpc_error(ErrorCode.UNSUPPORTED, f"{self._method}: libclarifai does not carry client-streaming methods")
+        raise _rpc_error(UnsupportedError(f"{self._method}: libclarifai does not carry client-streaming methods"))
 
     __call__ = with_call = future = _fail
 
@@ -344,13 +344,14 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
     `channel` (any kind: REST carries the unary methods, gRPC also the streaming ones). The token
     of each call comes from its metadata ("authorization", "Key <token>"), else from `pat`, else
     $CLARIFAI_PAT; `user_app_id` comes from each request. A call's `timeout` (seconds) is honoured
-    with a channel of that timeout. The Channel stays yours: close() frees the clients made here."""
+    by a copy of the token's client with that deadline, on the same channel and connections. The
+    Channel stays yours: close() frees the clients made here."""
 
     def __init__(self, channel: Channel, pat: Optional[str] = None, *, max_clients: int = 32) -> None:
         self._channel = channel
         self._pat = pat
         self._max_clients = max(1, max_clients)
-        self._clients: "collections.OrderedDict[Tuple[Optional[str], int], Client]" = collections.OrderedDict()
+        self._clients: "collections.OrderedDict[Tuple[Optional[str], Optional[int]], Client]" = collections.OrderedDict()
         self._lock = threading.Lock()
         self._pool: Optional[futures.ThreadPoolExecutor] = None
         self._closed = False
@@ -358,22 +359,23 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
         _fix_official_deserializer_hook()
 
     def _client(self, token: Optional[str], timeout: Optional[float]) -> Client:
-        key = (token if token is not None else self._pat, _timeout_ms(timeout) if timeout is not None else -2)
-        with self._lock:
-            if self._closed:
-                raise _rpc_error(ErrorCode.INVALID_ARGUMENT, "the stub channel is closed")
-            client = self._clients.get(key)
-            if client is not None:
-                self._clients.move_to_end(key)
-                return client
+        """The client of a call's token (else the stub's `pat`, else $CLARIFAI_PAT) and timeout:
+        one per token, and a copy of it per distinct timeout; the least recently used go past
+        max_clients."""
+        credential = token if token is not None else self._pat
         try:
-            if timeout is None:
-                client = Client(self._channel, key[0])
-            else:
-                with self._channel._clone(timeout) as channel:
-                    client = Client(channel, key[0])
+            key = (credential, None if timeout is None else _milliseconds(timeout, "timeout"))
+            with self._lock:
+                if self._closed:
+                    raise InvalidArgumentError("the stub channel is closed")
+                client = self._clients.get(key)
+                if client is not None:
+                    self._clients.move_to_end(key)
+                    return client
+            client = (Client(self._channel, credential) if timeout is None
+                      else self._client(token, None).with_options(timeout=timeout))
         except ClarifaiError as error:
-            raise _rpc_error(error.error_code, str(error)) from None
+            raise _rpc_error(error) from None
         with self._lock:
             client = self._clients.setdefault(key, client)
             while len(self._clients) > self._max_clients:
