@@ -13,7 +13,7 @@ PYTHON := $(VENV)/bin/python
 SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
 
-.PHONY: all deps test-deps venv test test-swift test-python test-header demo clean install uninstall deb test-deb examples \
+.PHONY: all deps test-deps venv test test-swift test-python test-header test-bindings demo clean install uninstall deb test-deb examples \
         bench bench-codec fuzz fuzz-replay check-asan check-tsan check-valgrind
 PREFIX ?= /usr/local
 
@@ -86,7 +86,7 @@ deb: all | test-deps
 test-deb: deb venv
 	Bindings/debian/clean-room-test.sh
 
-test: test-header test-swift test-python test-deb
+test: test-header test-swift test-python test-deb test-bindings
 
 # The public header compiles as strict C99 and as C++11.
 test-header:
@@ -101,6 +101,19 @@ test-swift: | deps
 # the comparisons with the official client, and the library's packaging checks.
 test-python: all venv build/tests/test_capi build/tests/load examples | test-deps
 	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Server Tests/Python Tests/Fuzz
+
+# The Go and Rust bindings (Bindings/go, Bindings/rust) built against build/lib, their tests and
+# examples run on REST and cleartext gRPC against the local server (Tests/Bindings/run.sh). Debian's
+# toolchains are installed when a command is missing (command:package; a rustup toolchain will do).
+BINDINGS_TOOLS := go:golang-go rustc:rustc cargo:cargo
+test-bindings: all $(VENV)/.installed
+	@missing=$$(for tool in $(BINDINGS_TOOLS); do command -v $${tool%%:*} >/dev/null || echo $${tool#*:}; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing" $$missing; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing packages:" $$missing "(run: sudo apt-get install" $$missing")"; exit 1; fi; \
+	fi
+	$(PYTHON) Tests/Server/run_with_server.py -- Tests/Bindings/run.sh
 
 demo: all venv build/examples/predict
 	@if [ -n "$$CLARIFAI_PAT" ]; then \

@@ -1,0 +1,3 @@
+module clarifai
+
+go 1.19
