@@ -17,6 +17,7 @@ import collections
 import hashlib
 import json
 import logging
+import re
 import signal
 import socket
 import sys
@@ -52,6 +53,13 @@ STREAM_COUNT_MAX = 100000  # model stream-count
 STREAM_INTERVAL = 0.02  # s between the messages of model stream-forever
 DEADLINE_SLEEP = 5.0  # s model grpc-deadline waits before answering
 BIG_TEXT_SIZE = 5 * 1024 * 1024  # characters in the answer of model grpc-big
+SLOW_ECHO_PAUSE = 0.05  # s model stream-echo-slow waits before each StreamModelOutputs answer
+RUNNER_ITEMS_MAX = 1000  # runner id runner-<N>-items: N work items, at most this many
+MAX_REQUEST_SIZE = 128 * 1024 * 1024  # gRPC request messages: the SDK's ModelBuilder uploads 127 MiB parts
+# s: a client's deadline reaches the server as a cancel up to this early (the server's copy of
+# the deadline starts when the call arrives), and is still recorded as DEADLINE_EXCEEDED
+DEADLINE_SLACK = 0.1
+HALF_CLOSE_SETTLE = 0.03  # s a bidi call waits at the end of the client's messages, to tell a cancel
 COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
 
 VOCABULARY = """animal beach bicycle bird boat building car cat city cloud coffee computer dog
@@ -159,7 +167,9 @@ class AppState:
         self.inputs = {}  # id -> Input, in creation order
         self.concepts = {}  # id -> Concept, in creation order
         self.models = {}  # id -> Model created by PostModels
+        self.uploads = {}  # ("model"|"pipeline_step"|"artifact", id, version id) -> Upload
         self.next_input = 0
+        self.next_version = 0
 
 
 class Auth:
@@ -178,6 +188,7 @@ class Api:
         self.apps = {}
         self.counter = 0
         self.recorded = collections.deque(maxlen=RECORD_LIMIT)
+        self.runner_results = collections.deque(maxlen=RECORD_LIMIT)
 
     def record(self, front, method, request, authorization, headers, **extra):
         entry = {
@@ -198,6 +209,23 @@ class Api:
             if clear:
                 self.recorded.clear()
         return out
+
+    def results(self, clear=False):
+        """The runner results ProcessRunnerItems received (last 1000), oldest first."""
+        with self.lock:
+            out = list(self.runner_results)
+            if clear:
+                self.runner_results.clear()
+        return out
+
+    def upload_list(self):
+        """Every upload of the three *VersionsUpload methods, for a test to check what arrived."""
+        with self.lock:
+            return [{"resource": resource, "id": resource_id, "version_id": version_id, "user_id": user_id,
+                     "app_id": app_id, "total_size": up.total_size, "received": up.received, "parts": up.parts,
+                     "complete": up.complete, "sha256": up.sha256.hexdigest()}
+                    for (user_id, app_id), state in self.apps.items()
+                    for (resource, resource_id, version_id), up in state.uploads.items()]
 
     def authenticate(self, authorization, request, headers):
         session = headers.get("x-clarifai-session-token", "")
@@ -275,21 +303,56 @@ class Api:
         `code` is the final gRPC status name once known."""
         handler = STREAM_HANDLERS.get(method.name)
         if handler is None:
-            self.record("grpc", method.name, request, authorization, headers)
+            self.record("grpc", method.name, request, authorization, headers, peer=context.peer())
             log.info("grpc %s -> not implemented", method.name)
             return None
         state = {"sent": 0, "cancelled": False, "finished": False, "code": None}
-        self.record("grpc", method.name, request, authorization, headers, stream=state)
+        self.record("grpc", method.name, request, authorization, headers, stream=state, peer=context.peer())
+        watch = RpcWatch(context, self._on_end(method, state, context))  # now: the generator starts on first next()
+        messages = self._messages(method, handler, request, authorization, headers, watch, fault)
+        return self._stream(method, messages, headers, state, watch)
 
+    def bidi(self, method, requests, authorization, headers, context):
+        """A bidirectional-streaming gRPC method: the iterator of its responses, None if not implemented.
+
+        The record is a server stream's plus `received` (messages read from the client) and
+        `half_closed` (the server read the end of the client's messages); its `request` is the
+        first message once it has arrived (an empty one before)."""
+        handler = BIDI_HANDLERS.get(method.name)
+        empty = GetMessageClass(method.input_type)()
+        if handler is None:
+            self.record("grpc", method.name, empty, authorization, headers, peer=context.peer())
+            log.info("grpc %s -> not implemented", method.name)
+            return None
+        state = {"received": 0, "sent": 0, "half_closed": False, "cancelled": False, "finished": False, "code": None}
+        entry = self.record("grpc", method.name, empty, authorization, headers, stream=state, peer=context.peer())
+        watch = RpcWatch(context, self._on_end(method, state, context))
+        call = StreamCall(self, watch, authorization, headers, self._received(requests, entry, watch))
+        return self._stream(method, self._bidi_messages(method, handler, call), headers, state, watch)
+
+    def _on_end(self, method, state, context):
         def on_end():
             with self.lock:
                 if not state["finished"]:
                     state["cancelled"] = True
-                    state["code"] = "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
+                    state["code"] = "DEADLINE_EXCEEDED" if context.time_remaining() <= DEADLINE_SLACK else "CANCELLED"
             log.info("grpc %s -> stream ended: %s", method.name, state)
+        return on_end
 
-        watch = RpcWatch(context, on_end)  # registered now: the generator only starts on first next()
-        return self._stream(method, handler, request, authorization, headers, state, watch, fault)
+    def _received(self, requests, entry, watch):
+        """The client's messages, counted in the record as they are read."""
+        for message in requests:
+            with self.lock:
+                entry["stream"]["received"] += 1
+                if entry["stream"]["received"] == 1:
+                    entry["request"] = to_dict(message, show_empty=False)
+            yield message
+        # grpcio ends the iterator the same way when the client cancels (the pending read completes
+        # empty just before the cancellation is seen): a cancel shows at once, a half-close never
+        if watch.wait(HALF_CLOSE_SETTLE):
+            raise grpc.RpcError()
+        with self.lock:
+            entry["stream"]["half_closed"] = True
 
     def _messages(self, method, handler, request, authorization, headers, watch, fault):
         """The handler's messages; an ApiError becomes one last message carrying its status."""
@@ -300,11 +363,18 @@ class Api:
                 return
             with self.lock:
                 auth = self.authenticate(authorization, request, headers)
-            yield from handler(request, auth, StreamCall(self, watch))
+            yield from handler(request, auth, StreamCall(self, watch, authorization, headers))
         except ApiError as e:
             yield GetMessageClass(method.output_type)(status=e.status)
 
-    def _stream(self, method, handler, request, authorization, headers, state, watch, fault):
+    def _bidi_messages(self, method, handler, call):
+        """The bidi handler's messages; an ApiError becomes one last message carrying its status."""
+        try:
+            yield from handler(call.requests, call)
+        except ApiError as e:
+            yield GetMessageClass(method.output_type)(status=e.status)
+
+    def _stream(self, method, messages, headers, state, watch):
         req_id = self.req_id(headers.get("x-clarifai-request-id-prefix"))
 
         def end(code):
@@ -313,7 +383,7 @@ class Api:
                     state["finished"], state["code"] = True, code
 
         try:
-            for response in self._messages(method, handler, request, authorization, headers, watch, fault):
+            for response in messages:
                 if not response.status.code:
                     response.status.code, response.status.description = sc.SUCCESS, "Ok"
                 response.status.req_id = req_id
@@ -324,6 +394,8 @@ class Api:
                 yield response
             if watch.active:
                 end("OK")
+        except grpc.RpcError:  # raised by the request iterator: the call has ended, on_end records how
+            log.info("grpc %s -> the client's stream broke after %d messages sent", method.name, state["sent"])
         except GrpcAbort as e:
             end(e.code.name)
             log.info("grpc %s -> abort %s after %d messages", method.name, e.code.name, state["sent"])
@@ -335,15 +407,31 @@ class Api:
 
 
 class StreamCall:
-    """What a streaming handler gets besides (request, auth): the store and the call's state."""
+    """What a streaming handler gets besides its request(s): the store and the call's state.
+    A bidi handler reads the client's messages from `requests`."""
 
-    def __init__(self, api, watch):
-        self.api, self.watch = api, watch
+    def __init__(self, api, watch, authorization, headers, requests=None):
+        self.api, self.watch, self.authorization, self.headers = api, watch, authorization, headers
+        self.requests = requests
 
     def locked(self, fn, *args):
         """fn(*args) under the store lock (streaming handlers run outside it)."""
         with self.api.lock:
             return fn(*args)
+
+    def authenticate(self, request):
+        """The Auth of the call's key for request.user_app_id; ApiError if the key is refused."""
+        with self.api.lock:
+            return self.api.authenticate(self.authorization, request, self.headers)
+
+    def answer(self, fn, request):
+        """What the unary handler `fn` answers to `request`, authenticated on its own (each message
+        names its app); an ApiError becomes the response's status."""
+        try:
+            with self.api.lock:
+                return fn(request, self.api.authenticate(self.authorization, request, self.headers))
+        except ApiError as e:
+            return GetMessageClass(V2.methods_by_name[fn.__name__].output_type)(status=e.status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,18 +470,50 @@ BUILTIN_MODELS = {
 
 
 def find_model(auth, model_id, version_id=""):
+    """The model, with `version_id` as its model_version if that is a version uploaded to it."""
     model = auth.state.models.get(model_id) or BUILTIN_MODELS.get(model_id)
     if model is None:
         raise ApiError(sc.MODEL_DOES_NOT_EXIST, "Model does not exist", f"model '{model_id}' not found")
     if version_id and version_id != model.model_version.id:
-        raise ApiError(sc.MODEL_DOES_NOT_EXIST, "Model version does not exist",
-                       f"version '{version_id}' not found for model '{model_id}'")
+        upload = auth.state.uploads.get(("model", model_id, version_id))
+        if upload is None:
+            raise ApiError(sc.MODEL_DOES_NOT_EXIST, "Model version does not exist",
+                           f"version '{version_id}' not found for model '{model_id}'")
+        found = res.Model()
+        found.CopyFrom(model)
+        found.model_version.CopyFrom(upload.version)
+        return found
     return model
 
 
 @handler
 def GetModel(req, auth):
     return service_pb2.SingleModelResponse(model=find_model(auth, req.model_id, req.version_id))
+
+
+@handler
+def GetModelVersion(req, auth):
+    model = find_model(auth, req.model_id, req.version_id)
+    return service_pb2.SingleModelVersionResponse(model_version=model.model_version)
+
+
+def find_upload(auth, resource, resource_id, version_id, code):
+    upload = auth.state.uploads.get((resource, resource_id, version_id))
+    if upload is None:
+        raise ApiError(code, "Version does not exist", f"{resource} '{resource_id}' has no version '{version_id}'")
+    return upload.version
+
+
+@handler
+def GetPipelineStepVersion(req, auth):
+    return service_pb2.SinglePipelineStepVersionResponse(pipeline_step_version=find_upload(
+        auth, "pipeline_step", req.pipeline_step_id, req.pipeline_step_version_id, sc.PIPELINE_STEP_DOES_NOT_EXIST))
+
+
+@handler
+def GetArtifactVersion(req, auth):
+    return service_pb2.SingleArtifactVersionResponse(artifact_version=find_upload(
+        auth, "artifact", req.artifact_id, req.artifact_version_id, sc.ARTIFACT_VERSION_DOES_NOT_EXIST))
 
 
 @handler
@@ -767,6 +887,248 @@ FAULT_METHODS = ("PostModelOutputs", "GenerateModelOutputs")
 
 
 # ---------------------------------------------------------------------------------------------
+# Bidirectional-streaming handlers (gRPC only): `(requests, call) -> iterator of responses`, run
+# OUTSIDE the store lock; `requests` yields the client's messages as they arrive (grpc.RpcError
+# once the call is cancelled). They authenticate each message that names an app
+# (call.authenticate / call.answer). An ApiError ends the stream with one message carrying its
+# status, a GrpcAbort ends the RPC with that gRPC status.
+
+BIDI_HANDLERS = {}
+
+
+def bidi_handler(fn):
+    assert V2.methods_by_name[fn.__name__].client_streaming, fn.__name__
+    assert V2.methods_by_name[fn.__name__].server_streaming, fn.__name__
+    BIDI_HANDLERS[fn.__name__] = fn
+    return fn
+
+
+# StreamModelOutputs test hooks (by model_id): answered as text-echo answers, and
+ECHO_HOOKS = ("stream-echo-slow",  # each after a pause of SLOW_ECHO_PAUSE
+              "bidi-end-early",  # as the call's 2nd answer: the call then ends OK, before the half-close
+              "bidi-error-after-2")  # as the call's 2nd answer: the call then ends with gRPC INTERNAL
+
+
+@bidi_handler
+def StreamModelOutputs(requests, call):
+    """One answer per request, in order: what PostModelOutputs answers to it."""
+    for n, req in enumerate(requests, 1):
+        model_id = req.model_id or req.model.id
+        if model_id in ECHO_HOOKS:
+            if model_id == "stream-echo-slow" and call.watch.wait(SLOW_ECHO_PAUSE):
+                return
+            echo = service_pb2.PostModelOutputsRequest()
+            echo.CopyFrom(req)
+            echo.ClearField("model")
+            echo.model_id = "text-echo"
+            req = echo
+        yield call.answer(PostModelOutputs, req)
+        if n == 2 and model_id == "bidi-end-early":
+            return
+        if n == 2 and model_id == "bidi-error-after-2":
+            raise GrpcAbort(grpc.StatusCode.INTERNAL, "model crashed after 2 answers")
+
+
+class UploadKind:
+    """What tells the three *VersionsUpload methods apart. `resource` names the fields: the
+    config's `<resource>_id` and `<resource>_version`, the response's `<resource>_version_id`. A
+    version's status is `uploading` until all bytes have arrived, then `ready`; the stream's last
+    message says `done` (what the SDK waits for). Each is (code, description)."""
+
+    def __init__(self, method, resource, invalid, uploading, done, ready):
+        self.method, self.resource, self.invalid = V2.methods_by_name[method], resource, invalid
+        self.uploading, self.done, self.ready = uploading, done, ready
+
+    def status(self, version):
+        return version.upload.status if self.resource == "artifact" else version.status
+
+
+UPLOAD_KINDS = {kind.method.name: kind for kind in [
+    # ModelBuilder.upload_model_version: the last message must be MODEL_BUILDING; monitor_model_build
+    # then polls GetModelVersion until MODEL_TRAINED.
+    UploadKind("PostModelVersionsUpload", "model", sc.MODEL_INVALID_ARGUMENT,
+               (sc.MODEL_UPLOADING, "Model is uploading"), (sc.MODEL_BUILDING, "Model is building"),
+               (sc.MODEL_TRAINED, "Model is trained")),
+    # PipelineStepBuilder: the last message must be PIPELINE_STEP_BUILDING, then it polls for PIPELINE_STEP_READY.
+    UploadKind("PostPipelineStepVersionsUpload", "pipeline_step", sc.PIPELINE_STEP_INVALID_ARGUMENT,
+               (sc.PIPELINE_STEP_UPLOADING, "Pipeline step is uploading"),
+               (sc.PIPELINE_STEP_BUILDING, "Pipeline step is building"),
+               (sc.PIPELINE_STEP_READY, "Pipeline step is ready")),
+    # ArtifactVersion.upload: every status must be SUCCESS, UPLOAD_IN_PROGRESS or UPLOAD_DONE; nothing is built.
+    UploadKind("PostArtifactVersionsUpload", "artifact", sc.ARTIFACT_INVALID_ARGUMENT,
+               (sc.UPLOAD_IN_PROGRESS, "Upload in progress"), (sc.UPLOAD_DONE, "Upload done"),
+               (sc.UPLOAD_DONE, "Upload done")),
+]}
+
+
+class Upload:
+    """One version being uploaded, kept across streams: a config naming its version id resumes it."""
+
+    def __init__(self, kind, version, total_size):
+        self.kind, self.version, self.total_size = kind, version, total_size
+        self.received, self.parts, self.sha256 = 0, 0, hashlib.sha256()
+
+    @property
+    def complete(self):
+        return self.received == self.total_size
+
+    def answer(self, code, description, details):
+        response = GetMessageClass(self.kind.method.output_type)(
+            bytes_remaining=self.total_size - self.received, status=status_pb2.Status(
+                code=code, description=description, details=details,
+                percent_completed=self.received * 100 // self.total_size))
+        setattr(response, self.kind.resource + "_version_id", self.version.id)
+        return response
+
+
+def start_upload(kind, config, auth):
+    """The Upload a config starts (or resumes) and the answer to the config."""
+    resource_id, given = getattr(config, kind.resource + "_id"), getattr(config, kind.resource + "_version")
+    if not resource_id or config.total_size <= 0:
+        raise ApiError(kind.invalid, "Invalid upload config",
+                       f"upload_config needs {kind.resource}_id and total_size > 0")
+    if kind.resource == "model":
+        find_model(auth, resource_id)  # the SDK creates the model first
+    up = auth.state.uploads.get((kind.resource, resource_id, given.id))
+    if up is not None:
+        if up.complete or up.total_size != config.total_size:
+            raise ApiError(sc.UPLOAD_CONFLICT, "Upload conflict",
+                           f"version '{given.id}' is complete" if up.complete else
+                           f"version '{given.id}' is an upload of {up.total_size} bytes, not {config.total_size}")
+        return up, up.answer(sc.UPLOAD_IN_PROGRESS, "Upload in progress",
+                             f"resumed after part {up.parts}: send part {up.parts + 1} at range_start {up.received}")
+    version = type(given)()
+    version.CopyFrom(given)
+    auth.state.next_version += 1
+    version.id = version.id or stable_id("version", auth.user_id, auth.app_id, kind.resource, auth.state.next_version)
+    version.created_at.CopyFrom(now())
+    code, description = kind.uploading
+    kind.status(version).CopyFrom(status_pb2.Status(code=code, description=description))
+    if kind.resource == "artifact":
+        version.upload.content_length = config.total_size
+    up = auth.state.uploads[(kind.resource, resource_id, version.id)] = Upload(kind, version, config.total_size)
+    return up, up.answer(sc.UPLOAD_IN_PROGRESS, "Upload in progress",
+                         f"upload started: {config.total_size} bytes expected")
+
+
+def add_part(up, req):
+    """The answers to a message after the config: the part's acknowledgement, and after the last
+    byte one more saying the upload is done."""
+    which, part = req.WhichOneof("upload_data"), req.content_part
+    if which != "content_part":
+        raise ApiError(sc.UPLOAD_CONFLICT if which else sc.UPLOAD_FAILED, "Unexpected upload message",
+                       "upload_config may be sent only once, first" if which else
+                       "neither upload_config nor content_part is set")
+    if up.complete:
+        raise ApiError(sc.UPLOAD_CONFLICT, "Upload already complete", f"all {up.total_size} bytes have arrived")
+    # range_start is where the part starts; ModelBuilder (clarifai model upload) sends where it ends
+    starts = (up.received, up.received + len(part.data)) if up.kind.resource == "model" else (up.received,)
+    if part.part_number != up.parts + 1 or part.range_start not in starts:
+        raise ApiError(sc.UPLOAD_CONFLICT, "Upload part out of order",
+                       f"expected part {up.parts + 1} at range_start {up.received}, "
+                       f"got part {part.part_number} at {part.range_start}")
+    if up.received + len(part.data) > up.total_size:
+        raise ApiError(sc.UPLOAD_FAILED, "Upload larger than announced", f"part {part.part_number} ends at "
+                       f"{up.received + len(part.data)}, after total_size {up.total_size}")
+    up.parts, up.received = up.parts + 1, up.received + len(part.data)
+    up.sha256.update(part.data)
+    answers = [up.answer(sc.UPLOAD_IN_PROGRESS, "Upload in progress", f"part {up.parts} received")]
+    if up.complete:
+        code, description = up.kind.ready
+        up.kind.status(up.version).CopyFrom(status_pb2.Status(code=code, description=description))
+        up.version.modified_at.CopyFrom(now())
+        answers.append(up.answer(*up.kind.done, f"all {up.total_size} bytes received in {up.parts} parts"))
+    return answers
+
+
+def upload(requests, call, kind):
+    """The protocol of the three upload methods: upload_config first, then content parts in order,
+    each acknowledged; a refusal is the last message (the upload stays, to be resumed)."""
+    up = None
+    for req in requests:
+        if up is None:
+            auth = call.authenticate(req.upload_config)
+            if req.WhichOneof("upload_data") != "upload_config":
+                raise ApiError(sc.UPLOAD_FAILED, "Upload config expected", "the first message must carry upload_config")
+            up, answer = call.locked(start_upload, kind, req.upload_config, auth)
+            yield answer
+            continue
+        try:
+            answers = call.locked(add_part, up, req)
+        except ApiError as e:
+            yield call.locked(up.answer, e.status.code, e.status.description, e.status.details)
+            return
+        yield from answers
+
+
+@bidi_handler
+def PostModelVersionsUpload(requests, call):
+    return upload(requests, call, UPLOAD_KINDS["PostModelVersionsUpload"])
+
+
+@bidi_handler
+def PostPipelineStepVersionsUpload(requests, call):
+    return upload(requests, call, UPLOAD_KINDS["PostPipelineStepVersionsUpload"])
+
+
+@bidi_handler
+def PostArtifactVersionsUpload(requests, call):
+    return upload(requests, call, UPLOAD_KINDS["PostArtifactVersionsUpload"])
+
+
+def work_item(i, auth):
+    """Work item i of a runner stream: a text-echo prediction of "work item <i>"."""
+    return service_pb2.RunnerItem(
+        id=f"item-{i}", description=f"work item {i}",
+        processing_info=res.ProcessingInfo(runner_method_type=res.UNARY_UNARY, processing_id=f"processing-{i}"),
+        post_model_outputs_request=service_pb2.PostModelOutputsRequest(
+            user_app_id=res.UserAppIDSet(user_id=auth.user_id, app_id=auth.app_id), model_id="text-echo",
+            inputs=[res.Input(id=f"item-{i}-input", data=res.Data(text=res.Text(raw=f"work item {i}")))]))
+
+
+@bidi_handler
+def ProcessRunnerItems(requests, call):
+    """A runner pulling work: its handshake, then the items (one per message, as the real API
+    sends them), their results in any order, RUNNER_STREAM_END, and the runner's half-close."""
+    hello = next(requests, None)
+    if hello is None:
+        return
+    auth = call.authenticate(hello)
+    if hello.status.code != sc.RUNNER_STREAM_START:
+        raise ApiError(sc.RUNNER_INVALID_REQUEST, "Runner handshake expected",
+                       f"the first message must have status.code RUNNER_STREAM_START ({sc.RUNNER_STREAM_START})")
+    if not hello.runner_id:
+        raise ApiError(sc.RUNNER_INVALID_ARGUMENT, "Invalid runner", "runner_id is required")
+    if hello.runner_id.startswith("control-"):  # BaseRunner's control connection: it only listens for cancellations
+        for _ in requests:
+            pass
+        return
+    hook = re.fullmatch(r"runner-(\d+)-items", hello.runner_id)
+    count = int(hook[1]) if hook and int(hook[1]) <= RUNNER_ITEMS_MAX else 1
+    pending = set()
+    for i in range(count):
+        item = work_item(i, auth)
+        pending.add(item.id)
+        yield service_pb2.MultiRunnerItemResponse(runner_items=[item])
+    while pending:
+        result = next(requests, None)
+        if result is None:  # the runner gave up on the rest
+            return
+        if result.runner_item_id not in pending:
+            raise ApiError(sc.RUNNER_INVALID_ARGUMENT, "Unknown runner item", f"runner_item_id "
+                           f"'{result.runner_item_id}' is not an item of this stream awaiting its result")
+        pending.discard(result.runner_item_id)
+        entry = {"runner_id": hello.runner_id, "result": to_dict(result, show_empty=False)}
+        with call.api.lock:
+            call.api.runner_results.append(entry)
+    yield service_pb2.MultiRunnerItemResponse(status=status_pb2.Status(
+        code=sc.RUNNER_STREAM_END, description="No more work", details=f"all {count} items of this stream are done"))
+    if next(requests, None) is not None:
+        raise ApiError(sc.RUNNER_INVALID_REQUEST, "Stream is over",
+                       "after RUNNER_STREAM_END only the half-close may come")
+
+
+# ---------------------------------------------------------------------------------------------
 # JSON (shared by the REST front and the recording)
 
 
@@ -947,6 +1309,10 @@ def make_http_handler(api, router):
             raw_path, _, query = self.path.partition("?")
             if raw_path == "/_test/requests" and self.command in ("GET", "DELETE"):
                 return self.answer(200, api.recordings(clear=self.command == "DELETE"))
+            if raw_path == "/_test/runner-results" and self.command in ("GET", "DELETE"):
+                return self.answer(200, api.results(clear=self.command == "DELETE"))
+            if raw_path == "/_test/uploads" and self.command == "GET":
+                return self.answer(200, api.upload_list())
             headers = {k.lower(): v for k, v in self.headers.items()}
             authorization = self.headers.get("Authorization", "")
             extra = {"http_method": self.command, "raw_path": self.path, "peer": "%s:%d" % self.client_address[:2]}
@@ -992,12 +1358,14 @@ def _grpc_method(method):
         fault = None
         if method.name in FAULT_METHODS and (request.model_id or request.model.id) in GRPC_FAULT_MODELS:
             fault = lambda: grpc_fault(request.model_id or request.model.id, context)  # noqa: E731
-        if method.server_streaming and not method.client_streaming:
+        if method.client_streaming:  # all of V2's are bidirectional: `request` iterates the client's messages
+            stream = self.api.bidi(method, request, authorization, headers, context)
+            return default(self, request, context) if stream is None else stream
+        if method.server_streaming:
             stream = self.api.stream(method, request, authorization, headers, context, fault)
             return default(self, request, context) if stream is None else stream
-        message = GetMessageClass(method.input_type)() if method.client_streaming else request
         try:
-            response = self.api.call(method, message, authorization, headers, "grpc", fault, peer=context.peer())
+            response = self.api.call(method, request, authorization, headers, "grpc", fault, peer=context.peer())
         except GrpcAbort as e:
             log.info("grpc %s -> abort %s", method.name, e.code.name)
             context.abort(e.code, e.details)
@@ -1042,7 +1410,8 @@ def main(argv=None):
 
     api = Api(args.token or ["test-pat"], args.app_key)
     # every running RPC holds a worker (a stream until it ends): room for many open streams
-    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
+                              options=[("grpc.max_receive_message_length", MAX_REQUEST_SIZE)])
     service_pb2_grpc.add_V2Servicer_to_server(Servicer(api), grpc_server)
     router = Router()
     try:
@@ -1063,8 +1432,8 @@ def main(argv=None):
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    log.info("%d REST bindings, %d methods implemented (+ %d streaming, gRPC only)", len(router.routes),
-             len(HANDLERS), len(STREAM_HANDLERS))
+    log.info("%d REST bindings, %d methods implemented (+ %d server and %d bidirectional streaming, gRPC only)",
+             len(router.routes), len(HANDLERS), len(STREAM_HANDLERS), len(BIDI_HANDLERS))
     ready = f"READY rest={httpd.server_address[1]} grpc={grpc_port}"
     print(ready + (f" grpcs={grpcs_port}" if credentials is not None else ""), flush=True)
     while not stop.wait(0.5):

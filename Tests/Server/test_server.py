@@ -9,9 +9,11 @@ gRPC only; `test_wire_with_curl` looks at the HTTP/2 wire as a libcurl client se
 """
 
 import base64
+import hashlib
 import http.client
 import json
 import os
+import queue
 import shutil
 import struct
 import subprocess
@@ -29,6 +31,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api import service_pb2_grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
+from clarifai_grpc.grpc.api.status import status_pb2 as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import server as server_module  # noqa: E402
@@ -548,6 +551,415 @@ def test_unimplemented_streams(server):
     (grpc_rec, rest_rec) = recorded_requests(server.rest_url)
     assert grpc_rec["method"] == "StreamAnnotations" and "stream" not in grpc_rec
     assert rest_rec["method"] == "GenerateModelOutputs" and "stream" not in rest_rec
+
+
+# --- bidirectional streaming (gRPC) ----------------------------------------------------------
+
+
+@pytest.fixture
+def v2(server):
+    """The official V2Stub over a plain grpc.insecure_channel to the server's gRPC port."""
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        yield plain_stub(channel)
+
+
+class Duplex:
+    """A bidirectional call driven step by step: send() queues messages, recv() waits for the next
+    answer, close() half-closes, rest() reads the answers up to the end."""
+
+    def __init__(self, method, metadata=key(), timeout=10):
+        self.outbox = queue.Queue()
+        self.answers = method(iter(self.outbox.get, None), metadata=metadata, timeout=timeout)
+
+    def send(self, *messages):
+        for message in messages:
+            self.outbox.put(message)
+
+    def recv(self):
+        return next(self.answers)
+
+    def close(self):
+        self.outbox.put(None)
+
+    def rest(self):
+        return list(self.answers)
+
+
+def last_record(srv, method, timeout=5.0, until=lambda st: st["finished"] or st["cancelled"]):
+    """The last recorded call of `method`, once `until(its "stream")` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        recs = [x for x in recorded_requests(srv.rest_url) if x["method"] == method]
+        if recs and until(recs[-1]["stream"]) or time.monotonic() > deadline:
+            return recs[-1] if recs else None
+        time.sleep(0.02)
+
+
+def test_stream_model_outputs_conversation(server, v2):
+    clear_recorded_requests(server.rest_url)
+    call = Duplex(v2.StreamModelOutputs)
+    call.send(text_request("text-echo", "a"))
+    first = call.recv()
+    assert first.status.code == sc.SUCCESS and first.outputs[0].data.text.raw == "echo: a"
+    call.send(s.PostModelOutputsRequest(model_id="general-image-recognition", inputs=[r.Input(data=IMAGE)]))
+    concepts = call.recv()
+    assert concepts.outputs[0].data == predict(v2, "general-image-recognition", IMAGE).outputs[0].data
+    call.send(text_request("no-such-model", "x"))
+    missing = call.recv()
+    assert missing.status.code == sc.MODEL_DOES_NOT_EXIST and not missing.outputs  # and the stream goes on
+    call.send(text_request("text-echo", "b"))
+    assert call.recv().outputs[0].data.text.raw == "echo: b"
+    call.close()
+    assert call.rest() == []
+    assert len({first.status.req_id, concepts.status.req_id, missing.status.req_id}) == 1
+    rec = last_record(server, "StreamModelOutputs")
+    assert rec["request"]["model_id"] == "text-echo" and rec["front"] == "grpc"  # the first message
+    assert rec["stream"] == {"received": 4, "sent": 4, "half_closed": True, "cancelled": False, "finished": True,
+                             "code": "OK"}
+
+
+def test_stream_model_outputs_1000_in_order(server, v2):
+    started = time.monotonic()
+    answers = list(v2.StreamModelOutputs((text_request("text-echo", str(i)) for i in range(1000)),
+                                         metadata=key(), timeout=30))
+    elapsed = time.monotonic() - started
+    assert elapsed < 5.0, elapsed
+    assert [a.outputs[0].data.text.raw for a in answers] == [f"echo: {i}" for i in range(1000)]
+    assert all(a.status.code == sc.SUCCESS for a in answers)
+    rec = last_record(server, "StreamModelOutputs")
+    assert rec["stream"] == {"received": 1000, "sent": 1000, "half_closed": True, "cancelled": False,
+                             "finished": True, "code": "OK"}
+
+
+def test_stream_model_outputs_cancel_is_observed(server, v2):
+    clear_recorded_requests(server.rest_url)
+    call = Duplex(v2.StreamModelOutputs)
+    for i in range(3):
+        call.send(text_request("text-echo", str(i)))
+        assert call.recv().outputs[0].data.text.raw == f"echo: {i}"
+    call.answers.cancel()  # the server is waiting for the 4th request
+    rec = last_record(server, "StreamModelOutputs")
+    assert rec["stream"] == {"received": 3, "sent": 3, "half_closed": False, "cancelled": True, "finished": False,
+                             "code": "CANCELLED"}
+    with pytest.raises(grpc.RpcError) as err:
+        call.recv()
+    assert err.value.code() == grpc.StatusCode.CANCELLED
+
+
+def test_stream_model_outputs_hooks(server, v2):
+    started = time.monotonic()
+    answers = list(v2.StreamModelOutputs(iter([text_request("stream-echo-slow", str(i)) for i in range(3)]),
+                                         metadata=key(), timeout=10))
+    assert time.monotonic() - started >= 0.15
+    assert [a.outputs[0].data.text.raw for a in answers] == ["echo: 0", "echo: 1", "echo: 2"]
+
+    # bidi-end-early: the server ends with OK after its 2nd answer, not waiting for the half-close
+    call = Duplex(v2.StreamModelOutputs)
+    call.send(*[text_request("bidi-end-early", str(i)) for i in range(5)])
+    assert [a.outputs[0].data.text.raw for a in call.rest()] == ["echo: 0", "echo: 1"]  # ends OK, no close()
+    rec = last_record(server, "StreamModelOutputs")
+    assert rec["stream"] == {"received": 2, "sent": 2, "half_closed": False, "cancelled": False, "finished": True,
+                             "code": "OK"}
+
+    got = []
+    with pytest.raises(grpc.RpcError) as err:
+        for a in v2.StreamModelOutputs(iter([text_request("bidi-error-after-2", str(i)) for i in range(5)]),
+                                       metadata=key(), timeout=10):
+            got.append(a.outputs[0].data.text.raw)
+    assert got == ["echo: 0", "echo: 1"]
+    assert (err.value.code(), err.value.details()) == (grpc.StatusCode.INTERNAL, "model crashed after 2 answers")
+    assert last_record(server, "StreamModelOutputs")["stream"]["code"] == "INTERNAL"
+
+
+def test_stream_model_outputs_auth(v2):
+    requests = [text_request("text-echo", "a"), text_request("text-echo", "b")]
+    bad = list(v2.StreamModelOutputs(iter(requests), metadata=key("wrong"), timeout=10))
+    assert [a.status.code for a in bad] == [sc.CONN_KEY_INVALID] * 2  # each request answered, as unary
+    none = list(v2.StreamModelOutputs(iter(requests), metadata=(), timeout=10))
+    assert [a.status.code for a in none] == [sc.CONN_KEY_NOT_FOUND] * 2
+
+
+def test_bidi_methods_are_grpc_only(server):
+    for path in ("/v2/models/outputs/stream", "/v2/models/versions/upload", "/v2/runners/items/process",
+                 "/v2/pipeline_step_versions/upload", "/v2/artifact_versions/upload"):
+        status, body = rest(server, "POST", path, {})
+        assert (status, body) == (501, {"code": 12, "message": "Method not implemented"}), path
+
+
+# by method: the resource its fields are named after, its version message, the status of the
+# stream's last message and the version's status once uploaded
+UPLOADS = {
+    "PostModelVersionsUpload": ("model", r.ModelVersion, sc.MODEL_BUILDING, sc.MODEL_TRAINED),
+    "PostPipelineStepVersionsUpload": ("pipeline_step", r.PipelineStepVersion, sc.PIPELINE_STEP_BUILDING,
+                                       sc.PIPELINE_STEP_READY),
+    "PostArtifactVersionsUpload": ("artifact", r.ArtifactVersion, sc.UPLOAD_DONE, sc.UPLOAD_DONE),
+}
+UPLOAD_TARGET = "upload-target"  # a model the module's server gets once (the SDK creates the model first)
+DATA = bytes(range(256)) * 10  # 2,560 bytes
+
+
+@pytest.fixture(scope="module")
+def upload_target(server):
+    model = r.Model(id=UPLOAD_TARGET, model_type_id="text-to-text")
+    grpc_stub(server).PostModels(s.PostModelsRequest(model=model), metadata=key())
+    return UPLOAD_TARGET
+
+
+def config(method, total_size, version_id="", resource_id=UPLOAD_TARGET):
+    resource, version = UPLOADS[method][:2]
+    fields = {f"{resource}_id": resource_id, f"{resource}_version": version(id=version_id)}
+    return getattr(s, method + "Request")(upload_config=getattr(s, method + "Config")(
+        user_app_id=app("main"), total_size=total_size, **fields))
+
+
+def part(method, number, range_start, data):
+    content = r.UploadContentPart(part_number=number, range_start=range_start, data=data)
+    return getattr(s, method + "Request")(content_part=content)
+
+
+def version_id(method, answer):
+    return getattr(answer, UPLOADS[method][0] + "_version_id")
+
+
+def upload(v2, method, *messages, metadata=key()):
+    return list(getattr(v2, method)(iter(messages), metadata=metadata, timeout=10))
+
+
+def version_status(stub, method, vid):
+    """The uploaded version's status, as its Get method shows it."""
+    ids = {"user_app_id": app("main")}
+    if method == "PostModelVersionsUpload":
+        got = stub.GetModelVersion(s.GetModelVersionRequest(model_id=UPLOAD_TARGET, version_id=vid, **ids),
+                                   metadata=key())
+        return got.status, got.model_version.status
+    if method == "PostPipelineStepVersionsUpload":
+        got = stub.GetPipelineStepVersion(s.GetPipelineStepVersionRequest(
+            pipeline_step_id=UPLOAD_TARGET, pipeline_step_version_id=vid, **ids), metadata=key())
+        return got.status, got.pipeline_step_version.status
+    got = stub.GetArtifactVersion(s.GetArtifactVersionRequest(
+        artifact_id=UPLOAD_TARGET, artifact_version_id=vid, **ids), metadata=key())
+    return got.status, got.artifact_version.upload.status
+
+
+@pytest.mark.parametrize("method", UPLOADS)
+def test_upload_conversation(server, v2, upload_target, method):
+    clear_recorded_requests(server.rest_url)
+    call = Duplex(getattr(v2, method))
+    call.send(config(method, len(DATA)))
+    started = call.recv()
+    vid = version_id(method, started)
+    assert started.status.code == sc.UPLOAD_IN_PROGRESS and started.bytes_remaining == len(DATA) and len(vid) == 32
+    for number, start in enumerate(range(0, len(DATA), 1000), 1):
+        call.send(part(method, number, start, DATA[start:start + 1000]))
+        ack = call.recv()
+        remaining = max(0, len(DATA) - start - 1000)
+        assert (ack.status.code, ack.bytes_remaining) == (sc.UPLOAD_IN_PROGRESS, remaining)
+        assert version_id(method, ack) == vid
+        assert ack.status.details == f"part {number} received"
+        assert ack.status.percent_completed == (len(DATA) - remaining) * 100 // len(DATA)
+    done = call.recv()  # after the last part's acknowledgement, without waiting for the half-close
+    assert (done.status.code, done.bytes_remaining, version_id(method, done)) == (UPLOADS[method][2], 0, vid)
+    call.close()
+    assert call.rest() == []
+    rec = last_record(server, method)
+    assert rec["stream"] == {"received": 4, "sent": 5, "half_closed": True, "cancelled": False, "finished": True,
+                             "code": "OK"}
+    assert rec["request"]["upload_config"]["total_size"] == str(len(DATA))
+    for stub in (json_stub(server), grpc_stub(server)):  # GetModelVersion & co. serve both fronts
+        got, status = version_status(stub, method, vid)
+        assert got.code == sc.SUCCESS and status.code == UPLOADS[method][3]
+    (listed,) = [u for u in rest(server, "GET", "/_test/uploads")[1] if u["version_id"] == vid]
+    assert listed == {"resource": UPLOADS[method][0], "id": UPLOAD_TARGET, "version_id": vid,
+                      "user_id": "test-user", "app_id": "main", "total_size": len(DATA), "received": len(DATA),
+                      "parts": 3, "complete": True, "sha256": hashlib.sha256(DATA).hexdigest()}
+
+
+def test_uploaded_model_version_predicts(v2, upload_target):
+    method = "PostModelVersionsUpload"
+    answers = upload(v2, method, config(method, 3), part(method, 1, 0, b"abc"))
+    vid = version_id(method, answers[-1])
+    resp = predict(v2, UPLOAD_TARGET, r.Data(text=r.Text(raw="hi")), version_id=vid)
+    assert resp.outputs[0].data.text.raw == "echo: hi" and resp.outputs[0].model.model_version.id == vid
+
+
+@pytest.mark.parametrize("method", UPLOADS)
+@pytest.mark.parametrize("case", ["part first", "second config", "wrong part_number", "wrong range_start",
+                                  "past total_size", "after completion", "empty message"])
+def test_upload_refused_orders(server, v2, upload_target, method, case):
+    c = config(method, 20)
+    p1, p2 = part(method, 1, 0, b"x" * 10), part(method, 2, 10, b"y" * 10)
+    messages, expected, remaining = {  # the messages, the refusal's status and its bytes_remaining
+        "part first": ([p1, c], sc.UPLOAD_FAILED, 0),
+        "second config": ([c, c, p1], sc.UPLOAD_CONFLICT, 20),
+        "wrong part_number": ([c, part(method, 2, 0, b"x" * 10), p1], sc.UPLOAD_CONFLICT, 20),
+        "wrong range_start": ([c, p1, part(method, 2, 5, b"y" * 10), p2], sc.UPLOAD_CONFLICT, 10),
+        "past total_size": ([c, p1, part(method, 2, 10, b"y" * 11), p2], sc.UPLOAD_FAILED, 10),
+        "after completion": ([c, p1, p2, part(method, 3, 20, b"z")], sc.UPLOAD_CONFLICT, 0),
+        "empty message": ([c, getattr(s, method + "Request")(), p1], sc.UPLOAD_FAILED, 20),
+    }[case]
+    answers = upload(v2, method, *messages)
+    refusal = answers[-1]  # the last message: the server reads no further
+    assert refusal.status.code == expected and refusal.status.details and refusal.bytes_remaining == remaining
+    assert all(a.status.code != expected for a in answers[:-1])
+    if case == "part first":
+        assert len(answers) == 1 and not version_id(method, refusal)
+    else:  # where the upload stands, to resume it
+        assert version_id(method, refusal) == version_id(method, answers[0])
+    assert last_record(server, method)["stream"]["code"] == "OK"
+
+
+@pytest.mark.parametrize("method", UPLOADS)
+def test_upload_config_is_checked(v2, upload_target, method):
+    (no_size,) = upload(v2, method, config(method, 0))
+    (no_id,) = upload(v2, method, config(method, 5, resource_id=""))
+    invalid = {"model": sc.MODEL_INVALID_ARGUMENT, "pipeline_step": sc.PIPELINE_STEP_INVALID_ARGUMENT,
+               "artifact": sc.ARTIFACT_INVALID_ARGUMENT}[UPLOADS[method][0]]
+    assert no_size.status.code == no_id.status.code == invalid
+    (bad_key,) = upload(v2, method, config(method, 5), part(method, 1, 0, b"12345"), metadata=key("wrong"))
+    assert bad_key.status.code == sc.CONN_KEY_INVALID
+    (no_key,) = upload(v2, method, config(method, 5), metadata=())
+    assert no_key.status.code == sc.CONN_KEY_NOT_FOUND
+
+
+def test_upload_needs_an_existing_model(v2):
+    method = "PostModelVersionsUpload"
+    (answer,) = upload(v2, method, config(method, 5, resource_id="no-such-model"), part(method, 1, 0, b"12345"))
+    assert answer.status.code == sc.MODEL_DOES_NOT_EXIST
+
+
+def test_upload_range_start_conventions(v2, upload_target):
+    # ModelBuilder (`clarifai model upload`) sends range_start = where the part ENDS; Model.upload the start
+    method = "PostModelVersionsUpload"
+    answers = upload(v2, method, config(method, 20), part(method, 1, 10, b"x" * 10), part(method, 2, 20, b"y" * 10))
+    assert [a.status.code for a in answers] == [sc.UPLOAD_IN_PROGRESS] * 3 + [sc.MODEL_BUILDING]
+    # the pipeline step and artifact uploaders send the start only
+    for method in ("PostPipelineStepVersionsUpload", "PostArtifactVersionsUpload"):
+        answers = upload(v2, method, config(method, 20), part(method, 1, 10, b"x" * 10))
+        assert answers[-1].status.code == sc.UPLOAD_CONFLICT
+
+
+def test_upload_takes_the_sdks_part_size(v2, upload_target):
+    # Model.create_version_by_file sends 10,240,000-byte parts, ModelBuilder 127 MiB: over grpc's default 4 MiB
+    method, data = "PostModelVersionsUpload", os.urandom(10_240_000)
+    answers = upload(v2, method, config(method, len(data)), part(method, 1, 0, data))
+    assert [a.status.code for a in answers] == [sc.UPLOAD_IN_PROGRESS] * 2 + [sc.MODEL_BUILDING]
+
+
+@pytest.mark.parametrize("method", UPLOADS)
+def test_upload_resumes_in_a_new_stream(server, v2, upload_target, method):
+    first = upload(v2, method, config(method, 20), part(method, 1, 0, b"x" * 10))  # then half-closed
+    vid = version_id(method, first[0])
+    assert [(a.status.code, a.bytes_remaining) for a in first] == [(sc.UPLOAD_IN_PROGRESS, 20),
+                                                                    (sc.UPLOAD_IN_PROGRESS, 10)]
+    _, status = version_status(grpc_stub(server), method, vid)
+    assert status.code == {"model": sc.MODEL_UPLOADING, "pipeline_step": sc.PIPELINE_STEP_UPLOADING,
+                           "artifact": sc.UPLOAD_IN_PROGRESS}[UPLOADS[method][0]]
+    (conflict,) = upload(v2, method, config(method, 30, vid))
+    assert conflict.status.code == sc.UPLOAD_CONFLICT  # another total_size
+    second = upload(v2, method, config(method, 20, vid), part(method, 2, 10, b"y" * 10))
+    assert [(a.status.code, a.bytes_remaining, version_id(method, a)) for a in second] == [
+        (sc.UPLOAD_IN_PROGRESS, 10, vid), (sc.UPLOAD_IN_PROGRESS, 0, vid), (UPLOADS[method][2], 0, vid)]
+    assert second[0].status.details == "resumed after part 1: send part 2 at range_start 10"
+    (complete,) = upload(v2, method, config(method, 20, vid))
+    assert complete.status.code == sc.UPLOAD_CONFLICT
+    # a version id the client picks (the pipeline step uploader does) names a new upload
+    (mine,) = upload(v2, method, config(method, 20, "my-version"))
+    assert version_id(method, mine) == "my-version"
+
+
+def runner_hello(runner_id, code=sc.RUNNER_STREAM_START):
+    """The runner's first message, as clarifai_protocol's BaseRunner sends it."""
+    return s.PostRunnerItemOutputsRequest(user_app_id=app("main"), nodepool_id="nodepool",
+                                          compute_cluster_id="cluster", runner_id=runner_id,
+                                          status=st.Status(code=code))
+
+
+def runner_result(item):
+    text = item.post_model_outputs_request.inputs[0].data.text.raw
+    output = r.Output(status=st.Status(code=sc.SUCCESS), data=r.Data(text=r.Text(raw="done: " + text)))
+    response = s.MultiOutputResponse(status=st.Status(code=sc.SUCCESS), outputs=[output])
+    return s.PostRunnerItemOutputsRequest(runner_item_id=item.id, status=st.Status(code=sc.SUCCESS),
+                                          runner_item_outputs=[s.RunnerItemOutput(multi_output_response=response)])
+
+
+def runner_results(srv, clear=False):
+    req = urllib.request.Request(srv.rest_url + "/_test/runner-results", method="DELETE" if clear else "GET")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
+
+
+@pytest.mark.parametrize("runner_id,count", [("runner-3-items", 3), ("my-runner", 1), ("runner-0-items", 0)])
+def test_runner_conversation(server, v2, runner_id, count):
+    runner_results(server, clear=True)
+    call = Duplex(v2.ProcessRunnerItems)
+    call.send(runner_hello(runner_id))
+    items = [call.recv() for _ in range(count)]  # pushed at once, one per message
+    assert all(m.status.code == sc.SUCCESS and len(m.runner_items) == 1 for m in items)
+    items = [m.runner_items[0] for m in items]
+    assert [i.id for i in items] == [f"item-{n}" for n in range(count)]
+    for n, item in enumerate(items):
+        request = item.post_model_outputs_request
+        assert request.model_id == "text-echo" and request.inputs[0].data.text.raw == f"work item {n}"
+        assert item.processing_info.runner_method_type == r.UNARY_UNARY
+    call.send(*[runner_result(item) for item in reversed(items)])  # results in any order
+    end = call.recv()
+    assert end.status.code == sc.RUNNER_STREAM_END and not end.runner_items
+    call.close()
+    assert call.rest() == []
+    results = runner_results(server)
+    assert [x["result"]["runner_item_id"] for x in results] == [f"item-{n}" for n in reversed(range(count))]
+    assert all(x["runner_id"] == runner_id for x in results)
+    if count:
+        output = results[-1]["result"]["runner_item_outputs"][0]["multi_output_response"]["outputs"][0]
+        assert output["data"]["text"]["raw"] == "done: work item 0"
+    rec = last_record(server, "ProcessRunnerItems")
+    assert rec["request"]["runner_id"] == runner_id and rec["request"]["status"]["code"] == sc.RUNNER_STREAM_START
+    assert rec["stream"] == {"received": 1 + count, "sent": count + 1, "half_closed": True, "cancelled": False,
+                             "finished": True, "code": "OK"}
+
+
+def test_runner_refusals(v2):
+    def run(*messages, metadata=key()):
+        return list(v2.ProcessRunnerItems(iter(messages), metadata=metadata, timeout=10))
+
+    (no_handshake,) = run(runner_hello("runner-3-items", code=sc.SUCCESS))
+    assert no_handshake.status.code == sc.RUNNER_INVALID_REQUEST and not no_handshake.runner_items
+    (no_id,) = run(runner_hello(""))
+    assert no_id.status.code == sc.RUNNER_INVALID_ARGUMENT
+    (bad_key,) = run(runner_hello("runner-3-items"), metadata=key("wrong"))
+    assert bad_key.status.code == sc.CONN_KEY_INVALID
+    answers = run(runner_hello("runner-1-items"), s.PostRunnerItemOutputsRequest(runner_item_id="item-7"))
+    assert [a.status.code for a in answers] == [sc.SUCCESS, sc.RUNNER_INVALID_ARGUMENT]
+    assert "item-7" in answers[1].status.details
+    assert run() == []  # half-closed at once: nothing to say
+
+
+def test_runner_control_connection_gets_no_work(server, v2):
+    # BaseRunner (clarifai-protocol) also opens a stream as "control-<runner id>" to hear of cancellations
+    clear_recorded_requests(server.rest_url)
+    call = Duplex(v2.ProcessRunnerItems)
+    call.send(runner_hello("control-my-runner"))
+    call.close()
+    assert call.rest() == []
+    assert last_record(server, "ProcessRunnerItems")["stream"] == {
+        "received": 1, "sent": 0, "half_closed": True, "cancelled": False, "finished": True, "code": "OK"}
+
+
+def test_runner_cancel_is_observed(server, v2):
+    runner_results(server, clear=True)
+    clear_recorded_requests(server.rest_url)
+    call = Duplex(v2.ProcessRunnerItems)
+    call.send(runner_hello("runner-3-items"))
+    items = [call.recv().runner_items[0] for _ in range(3)]
+    call.send(runner_result(items[0]))
+    deadline = time.monotonic() + 5
+    while not runner_results(server) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    call.answers.cancel()
+    rec = last_record(server, "ProcessRunnerItems")
+    assert rec["stream"] == {"received": 2, "sent": 3, "half_closed": False, "cancelled": True, "finished": False,
+                             "code": "CANCELLED"}
+    assert [x["result"]["runner_item_id"] for x in runner_results(server)] == ["item-0"]
 
 
 # --- gRPC fault hooks ------------------------------------------------------------------------
