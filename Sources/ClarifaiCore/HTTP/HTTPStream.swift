@@ -108,6 +108,8 @@ final class HTTPStream: @unchecked Sendable {
             }
             return (state.pending, state.head, state.paused, state.result != nil)
         }
+        // A write callback may wait for the room this made (ExchangeSink.waitsForRoom).
+        if !bytes.isEmpty { handOff.update { _ in } }
         if resumes { multiplexer.resume(raw) }
         if !bytes.isEmpty { return (bytes, head) }
         if ended { return nil }

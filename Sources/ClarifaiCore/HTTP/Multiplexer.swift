@@ -109,6 +109,7 @@ final class Multiplexer: @unchecked Sendable {
             if stopping && active.isEmpty && hasEnded() { return }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
+            endUploadsOfEndedAnswers()
             finishCompleted()
             // An ending multi handle whose last exchange just finished ends now, not after a poll.
             if stopping && active.isEmpty { continue }
@@ -146,6 +147,15 @@ final class Multiplexer: @unchecked Sendable {
         requests.withLock { state in
             state.ended = state.operations.isEmpty
             return state.ended
+        }
+    }
+
+    /// A server may end a stream's answer while the request still goes out (RFC 9113, 8.1), and
+    /// libcurl does not finish a transfer whose upload is paused: once the trailers arrived, the
+    /// request body ends too (the server takes nothing more), and libcurl resumes to send its end.
+    private func endUploadsOfEndedAnswers() {
+        for (easy, sink) in active where sink.receivedTrailers {
+            if sink.feed?.endBecauseAnswered() == true { ccurl_easy_unpause(easy) }
         }
     }
 

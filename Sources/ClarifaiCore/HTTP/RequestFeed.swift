@@ -18,6 +18,8 @@ final class RequestFeed: @unchecked Sendable {
         var paused = false
         /// The exchange is over: nothing more is read.
         var ended = false
+        /// The server ended its answer: the body was closed for it.
+        var answered = false
     }
 
     private let state = Locked(State())
@@ -51,7 +53,7 @@ final class RequestFeed: @unchecked Sendable {
     func append(_ bytes: [UInt8], deadline: Double?) throws -> Bool {
         try state.withLock(waitingUntil: { $0.queued.count - $0.taken < RequestFeed.maximumQueuedBytes || $0.ended },
                            deadline: deadline) { state in
-            guard !state.ended else { throw ClarifaiError(.cancelled, "the stream has ended") }
+            guard !state.ended, !state.answered else { throw ClarifaiError(.cancelled, "the stream has ended") }
             guard !state.closed else { throw ClarifaiError.invalidArgument("the stream's sending side is closed") }
             guard state.queued.count - state.taken < RequestFeed.maximumQueuedBytes else {
                 throw ClarifaiError(.timeout, "the deadline passed while the server took no more of the stream")
@@ -66,8 +68,24 @@ final class RequestFeed: @unchecked Sendable {
     /// was paused. Throws when it was closed already.
     func close() throws -> Bool {
         try state.update { state in
+            guard !state.answered else { return false }  // the server ended the stream: nothing to close
             guard !state.closed else { throw ClarifaiError.invalidArgument("the stream's sending side is closed already") }
             state.closed = true
+            defer { state.paused = false }
+            return state.paused
+        }
+    }
+
+    /// The server ended its answer: the body ends too (what is queued is dropped: the server takes
+    /// nothing more). Returns whether the upload was paused (the driving thread must resume it),
+    /// once; later calls return false.
+    func endBecauseAnswered() -> Bool {
+        state.update { state in
+            guard !state.answered else { return false }
+            state.answered = true
+            state.closed = true
+            state.queued = []
+            state.taken = 0
             defer { state.paused = false }
             return state.paused
         }
