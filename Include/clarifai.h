@@ -314,7 +314,11 @@ int clarifai_call_stream(clarifai_client *client, const char *method, const char
  * flow control does: a program that sends without ever receiving, to a server that answers each
  * message, waits then; receive from another thread). With libcurl before 8.1 each stream has a
  * connection of its own (such libcurl cannot hold back one stream of a shared connection); from
- * 8.1 on, streams share the channel's TLS connection with unary calls.
+ * 8.1 on, streams share the channel's TLS connection with unary calls. A server may end the
+ * stream before the client closes its side (gRPC allows it): the stream then ends normally, and
+ * later sends fail with CANCELLED. Known limit of libcurl 7.88 (Debian 12): when the server ends a
+ * bidirectional stream while the client is still sending fast, the answer's last messages can
+ * be lost; libcurl 8.21 keeps them.
  * ------------------------------------------------------------------------------------------- */
 typedef struct clarifai_stream clarifai_stream;
 
