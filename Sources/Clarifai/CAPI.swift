@@ -597,28 +597,27 @@ public func clarifai_response_string(_ handle: OpaquePointer?, _ path: UnsafePoi
     pathValue("clarifai_response_string", handle, path, fallback: nil) { try $0.string(path: $1) }
 }
 
-@_cdecl("clarifai_response_int64")
-public func clarifai_response_int64(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?,
-                                    _ value: UnsafeMutablePointer<Int64>?) -> Int32 {
-    let function = "clarifai_response_int64"
+/// A path getter that hands its number out through `value` (0 on failure).
+private func pathNumber<T: Numeric>(_ function: String, _ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                    _ value: UnsafeMutablePointer<T>?, _ read: (Response, String) throws -> T) -> Int32 {
     value?.pointee = 0
     return entryPoint {
         guard let value else { throw ClarifaiError(.invalidArgument, "\(function): value is NULL") }
         let source: Response = try required(handle, "response", in: function)
-        value.pointee = try source.int64(path: try requiredString(path, "path", in: function))
+        value.pointee = try read(source, try requiredString(path, "path", in: function))
     }
+}
+
+@_cdecl("clarifai_response_int64")
+public func clarifai_response_int64(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                    _ value: UnsafeMutablePointer<Int64>?) -> Int32 {
+    pathNumber("clarifai_response_int64", handle, path, value) { try $0.int64(path: $1) }
 }
 
 @_cdecl("clarifai_response_double")
 public func clarifai_response_double(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?,
                                      _ value: UnsafeMutablePointer<Double>?) -> Int32 {
-    let function = "clarifai_response_double"
-    value?.pointee = 0
-    return entryPoint {
-        guard let value else { throw ClarifaiError(.invalidArgument, "\(function): value is NULL") }
-        let source: Response = try required(handle, "response", in: function)
-        value.pointee = try source.double(path: try requiredString(path, "path", in: function))
-    }
+    pathNumber("clarifai_response_double", handle, path, value) { try $0.double(path: $1) }
 }
 
 @_cdecl("clarifai_response_free")

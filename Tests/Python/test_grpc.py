@@ -89,13 +89,19 @@ def test_clarifai_failure_inside_a_stream_is_delivered(lib, grpc_client):
     assert [m["status"]["code"] for m in messages] == [10000, 10000, 10020]
 
 
+def cleartext_client(lib, server, app_id, setting, value):
+    """A cleartext gRPC client whose channel has one setting changed (e.g. set_timeout_ms, 300)."""
+    channel = lib.clarifai_channel_new_grpc_insecure(server.grpc_target.encode())
+    assert getattr(lib, f"clarifai_channel_{setting}")(channel, value) == capi.OK
+    client = lib.clarifai_client_new(channel, server.token.encode(), b"test-user", app_id.encode())
+    lib.clarifai_channel_free(channel)
+    return client
+
+
 @pytest.fixture
 def client_300ms(lib, server, app_id):
     """A cleartext gRPC client whose calls have a 300 ms deadline."""
-    channel = lib.clarifai_channel_new_grpc_insecure(server.grpc_target.encode())
-    assert lib.clarifai_channel_set_timeout_ms(channel, 300) == capi.OK
-    client = lib.clarifai_client_new(channel, server.token.encode(), b"test-user", app_id.encode())
-    lib.clarifai_channel_free(channel)
+    client = cleartext_client(lib, server, app_id, "set_timeout_ms", 300)
     yield client
     lib.clarifai_client_free(client)
 
@@ -232,10 +238,7 @@ GRPC_STATUS_NAMES = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE
 
 @pytest.fixture
 def grpc_client_without_retries(lib, server, app_id):
-    channel = lib.clarifai_channel_new_grpc_insecure(server.grpc_target.encode())
-    assert lib.clarifai_channel_set_max_retries(channel, 0) == capi.OK
-    client = lib.clarifai_client_new(channel, server.token.encode(), b"test-user", app_id.encode())
-    lib.clarifai_channel_free(channel)
+    client = cleartext_client(lib, server, app_id, "set_max_retries", 0)
     yield client
     lib.clarifai_client_free(client)
 
