@@ -1,9 +1,10 @@
 """The Python package `libclarifai` (Bindings/python) against the local server, on the REST and the
 cleartext gRPC channel: its declarations of clarifai.h, calls, predictions read through the C
 struct buffers, streams and their cancellation, errors and their detail, per-call and per-client
-settings, session tokens, lifetimes, 8 threads on one client, the drop-in channel for the official
-V2Stub compared message by message with the official gRPC channel, the library search and its
-version check, and the examples of Bindings/python/README.md.
+settings, session tokens, lifetimes, 8 threads on one client, streams both ways (open_stream),
+the drop-in channel for the official V2Stub compared message by message with the official gRPC
+channel (unary, server-streaming and bidirectional methods), the library search and its version
+check, and the examples of Bindings/python/README.md.
 
 The package is imported as installed (`pip install ./Bindings/python`) or, when it is not, from
 the source tree.
@@ -19,6 +20,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -42,8 +44,9 @@ except ImportError:
     sys.path.insert(0, str(BINDING))
     import libclarifai
 import grpc  # noqa: E402  (after libclarifai: the package itself must not need it)
-from libclarifai import (ApiError, AuthError, Channel, ClarifaiError, ClarifaiTimeoutError, Client, Concept,  # noqa: E402
-                         Input, InvalidArgumentError, ProtocolError, TransportError, UnsupportedError, _native)
+from libclarifai import (ApiError, AuthError, CancelledError, Channel, ClarifaiError, ClarifaiTimeoutError,  # noqa: E402
+                         Client, Concept, Input, InvalidArgumentError, ProtocolError, TransportError, UnsupportedError,
+                         _native)
 
 USER = "test-user"
 IMAGE_URL = "https://samples.clarifai.com/metro-north.jpg"
@@ -100,6 +103,10 @@ def stream_record(server, model):
     records = [r for r in recorded_requests(server.rest_url)
                if r["method"] == "GenerateModelOutputs" and (r["request"] or {}).get("model_id") == model]
     return records[-1]["stream"]
+
+
+def echo_request(text, model="text-echo"):
+    return service_pb2.PostModelOutputsRequest(model_id=model, inputs=[res.Input(data=res.Data(text=res.Text(raw=text)))])
 
 
 def wait_cancelled(server, model):
@@ -630,6 +637,93 @@ def test_breaking_out_of_a_stream_cancels_it(grpc_client, server):
     assert len(list(grpc_client.stream("GenerateModelOutputs", count_request("stream-count", 2)))) == 2
 
 
+def test_open_stream_sends_from_one_thread_while_another_iterates(grpc_client):
+    """100 requests (dicts, protobuf messages and serialized bytes) from a sender thread; their
+    answers, in order, from the loop."""
+    requests = [text_request("text-echo", f"message {i}") if i % 3 == 0
+                else echo_request(f"message {i}") if i % 3 == 1
+                else echo_request(f"message {i}").SerializeToString() for i in range(100)]
+    with grpc_client.open_stream("StreamModelOutputs") as stream:
+        def send_all():
+            for request in requests:
+                stream.send(request)
+            stream.close_send()
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        answers = list(stream)
+        sender.join(5)
+        assert stream.recv() is None  # the clean end, again
+    assert [a["outputs"][0]["data"]["text"]["raw"] for a in answers] == [f"echo: message {i}" for i in range(100)]
+    assert {a["status"]["code"] for a in answers} == {10000}
+    assert stream.closed and not sender.is_alive()
+    with pytest.raises(InvalidArgumentError, match="stream is closed"):
+        stream.recv()
+
+
+def test_open_stream_failures(grpc_client, server, app_id):
+    with Channel.json(server.rest_url) as rest, Client(rest, server.token, USER, app_id) as client:
+        with pytest.raises(UnsupportedError):
+            client.open_stream("StreamModelOutputs")
+    with pytest.raises(UnsupportedError):
+        grpc_client.open_stream("ListConcepts")  # unary: clarifai_call's
+    with grpc_client.open_stream("StreamModelOutputs") as stream:
+        with pytest.raises(InvalidArgumentError, match="no_such_field"):
+            stream.send({"no_such_field": 1})  # checked against the schema before it goes
+        stream.send(text_request("no-such-model"))  # a failed Clarifai status is an answer
+        assert stream.recv()["status"]["code"] == 21200
+        stream.close_send()
+        with pytest.raises(InvalidArgumentError):
+            stream.close_send()
+        assert stream.recv() is None
+    with grpc_client.open_stream("StreamModelOutputs") as stream:
+        stream.send(text_request("bidi-error-after-2", "a"))
+        stream.send(text_request("bidi-error-after-2", "b"))
+        assert [m["outputs"][0]["data"]["text"]["raw"] for m in (next(stream), next(stream))] == ["echo: a", "echo: b"]
+        for _ in range(2):  # and every later recv the same
+            with pytest.raises(ProtocolError, match="model crashed after 2 answers") as raised:
+                next(stream)
+            assert raised.value.grpc_status == 13
+
+
+def test_open_stream_timeout_and_cancel(grpc_client, server):
+    """timeout= bounds the whole stream (stream-echo-slow answers 50 ms after each request);
+    cancel() from another thread wakes a recv waiting, and the server sees it."""
+    started = time.monotonic()
+    answers = []
+    with grpc_client.open_stream("StreamModelOutputs", timeout=0.3) as stream:
+        for i in range(20):
+            stream.send(text_request("stream-echo-slow", str(i)))
+        with pytest.raises(ClarifaiTimeoutError, match="300 ms"):
+            for answer in stream:
+                answers.append(answer)
+    assert 0 < len(answers) < 20 and time.monotonic() - started < 3
+
+    clear_recorded_requests(server.rest_url)
+    with grpc_client.open_stream("StreamModelOutputs") as stream:
+        stream.send(text_request("text-echo", "first"))
+        assert stream.recv()["outputs"][0]["data"]["text"]["raw"] == "echo: first"
+        threading.Timer(0.2, stream.cancel).start()
+        with pytest.raises(CancelledError):
+            stream.recv()  # nothing more comes until the cancel
+        with pytest.raises(CancelledError):
+            stream.send(text_request("text-echo", "too late"))
+    [record] = [r for r in recorded_requests(server.rest_url) if r["method"] == "StreamModelOutputs"]
+    deadline = time.monotonic() + 5
+    while not record["stream"]["cancelled"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+        [record] = [r for r in recorded_requests(server.rest_url) if r["method"] == "StreamModelOutputs"]
+    assert record["stream"]["cancelled"] and record["stream"]["received"] == 1, record
+
+    # close() while another thread waits in recv: the stream is cancelled, then freed.
+    stream = grpc_client.open_stream("StreamModelOutputs")
+    waiting = concurrent.futures.ThreadPoolExecutor(1).submit(stream.recv)
+    time.sleep(0.2)
+    stream.close()
+    with pytest.raises(CancelledError):
+        waiting.result(5)
+    assert stream.closed and grpc_client.call("ListConcepts")["status"]["code"] == 10000
+
+
 # ---------------------------------------------------------------------------------------------
 # Lifetimes and threads
 
@@ -772,9 +866,13 @@ def test_stub_calls_and_errors(channel, kind, server, app_id):
         assert raised.value.grpc_status == (12 if kind == "grpc" else -1)
         assert raised.value.http_status == (200 if kind == "grpc" else 501)
         assert raised.value.details() == str(raised.value) and "ot implemented" in raised.value.details()
-        with pytest.raises(grpc.RpcError) as raised:
-            next(stub.StreamModelOutputs(iter([]), metadata=auth))
-        assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        if kind == "rest":  # REST cannot carry a stream
+            with pytest.raises(grpc.RpcError) as raised:
+                next(stub.StreamModelOutputs(iter([]), metadata=auth))
+            assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED and isinstance(raised.value, UnsupportedError)
+        else:  # no requests: no answers, and the call ends OK
+            call = stub.StreamModelOutputs(iter([]), metadata=auth)
+            assert list(call) == [] and call.code() == grpc.StatusCode.OK and not call.is_active()
     with libclarifai.stub_channel(channel, pat=server.token) as ours:
         assert service_pb2_grpc.V2Stub(ours).ListConcepts(request).status.code == 10000
 
@@ -838,6 +936,93 @@ def test_stub_stream_cancel_and_errors(server, app_id):
                 pass
         assert raised.value.code() == grpc.StatusCode.INTERNAL == call.code() and raised.value.grpc_status == 13
         assert raised.value.details().endswith(": model crashed after 3 messages") and isinstance(raised.value, ProtocolError)
+
+
+def official_and_ours(server, official_server, conversation):
+    """conversation(stub, auth) through the official gRPC channel to official_server, then
+    through the stub channel to server; each V2Stub built right after its channel (the official
+    ClarifaiChannel sets the module-global deserializer V2Stub reads)."""
+    official = ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=official_server.grpc_port)
+    theirs = conversation(service_pb2_grpc.V2Stub(official), (("authorization", "Key " + official_server.token),))
+    official.close()
+    with Channel.grpc_insecure(server.grpc_target) as channel, libclarifai.stub_channel(channel) as stub_channel:
+        ours = conversation(service_pb2_grpc.V2Stub(stub_channel), (("authorization", "Key " + server.token),))
+    return theirs, ours
+
+
+def test_stub_stream_model_outputs_matches_the_official_grpc_channel(server, official_server, app_id):
+    ids = res.UserAppIDSet(user_id=USER, app_id=app_id)
+    requests = [service_pb2.PostModelOutputsRequest(
+        user_app_id=ids, model_id="no-such-model" if i % 10 == 9 else "text-echo",
+        inputs=[res.Input(data=res.Data(text=res.Text(raw=f"request {i}")))]) for i in range(50)]
+
+    def conversation(stub, auth):
+        call = stub.StreamModelOutputs(iter(requests), metadata=auth)
+        answers = list(call)
+        assert call.code() == grpc.StatusCode.OK and not call.is_active()
+        return answers
+
+    theirs, ours = official_and_ours(server, official_server, conversation)
+    assert [message_dict(m) for m in ours] == [message_dict(m) for m in theirs]
+    assert [(m.status.code, m.outputs[0].data.text.raw if m.outputs else None) for m in ours] == [
+        (21200, None) if i % 10 == 9 else (10000, f"echo: request {i}") for i in range(50)]
+
+
+def test_stub_upload_matches_the_official_grpc_channel(server, official_server, app_id):
+    data = bytes(range(256)) * 12
+    config = service_pb2.PostModelVersionsUploadConfig(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id),
+                                                       model_id="text-echo", total_size=3000)
+    requests = [service_pb2.PostModelVersionsUploadRequest(upload_config=config)] + [
+        service_pb2.PostModelVersionsUploadRequest(content_part=res.UploadContentPart(
+            part_number=part + 1, range_start=part * 1000, data=data[part * 1000:(part + 1) * 1000]))
+        for part in range(3)]
+
+    def conversation(stub, auth):
+        return [(answer.status.code, answer.bytes_remaining, answer.status.percent_completed)
+                for answer in stub.PostModelVersionsUpload(iter(requests), metadata=auth)]
+
+    theirs, ours = official_and_ours(server, official_server, conversation)
+    assert ours == theirs == [(68000, 3000, 0), (68000, 2000, 33), (68000, 1000, 66), (68000, 0, 100),
+                              (21107, 0, 100)]
+
+
+def test_stub_bidirectional_cancel(server, app_id):
+    """cancel() ends the call at once, with the request iterator still open (as grpcio's); an
+    iterator that raises ends the call with UNKNOWN, as grpcio's does."""
+    auth = (("authorization", "Key " + server.token),)
+    more = threading.Event()
+
+    def requests():
+        yield echo_request("first")
+        more.wait(10)  # the call is cancelled meanwhile
+        yield echo_request("never answered")
+
+    clear_recorded_requests(server.rest_url)
+    with Channel.grpc_insecure(server.grpc_target) as channel, libclarifai.stub_channel(channel) as ours:
+        stub = service_pb2_grpc.V2Stub(ours)
+        call = stub.StreamModelOutputs(requests(), timeout=30, metadata=auth)
+        assert next(call).outputs[0].data.text.raw == "echo: first"
+        assert call.is_active() and 0 < call.time_remaining() <= 30
+        assert call.cancel() and not call.cancel()
+        with pytest.raises(grpc.RpcError) as raised:
+            next(call)
+        assert raised.value.code() == call.code() == grpc.StatusCode.CANCELLED and not call.is_active()
+        more.set()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            [record] = [r for r in recorded_requests(server.rest_url) if r["method"] == "StreamModelOutputs"]
+            if record["stream"]["cancelled"]:
+                break
+            time.sleep(0.02)
+        assert record["stream"]["cancelled"] and not record["stream"]["half_closed"], record
+
+        def failing():
+            yield echo_request("first")
+            raise RuntimeError("no more requests")
+        with pytest.raises(grpc.RpcError) as raised:
+            list(stub.StreamModelOutputs(failing(), metadata=auth))
+        assert raised.value.code() == grpc.StatusCode.UNKNOWN and "no more requests" in raised.value.details()
+        assert isinstance(raised.value.__cause__, RuntimeError)
 
 
 def test_stub_takes_any_official_deserializer_setting(monkeypatch, server, app_id):

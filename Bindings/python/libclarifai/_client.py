@@ -21,7 +21,7 @@ from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, er
 
 __all__ = [
     "Channel", "Client", "Concept", "BoundingBox", "Region", "Output", "Prediction", "Input", "InputKind",
-    "Stream", "json_to_proto", "proto_to_json", "version", "api_version", "methods",
+    "Stream", "BidiStream", "json_to_proto", "proto_to_json", "version", "api_version", "methods",
 ]
 
 #: A request: a dict (sent as JSON), a JSON text, or None for an empty request.
@@ -636,6 +636,18 @@ class Client:
             if caller is not self:
                 caller.close()  # freed once the stream's call is done
 
+    def open_stream(self, method: str, *, timeout: Optional[float] = None) -> "BidiStream":
+        """Opens a streaming call of `method` to send requests and receive answers at your own
+        pace: the bidirectional methods (StreamModelOutputs, PostModelVersionsUpload, ...) and
+        the server-streaming ones (one request). gRPC channels only: UnsupportedError on REST,
+        and for a unary method. `timeout` bounds the whole stream."""
+        caller = self if timeout is None else self.with_options(timeout=timeout)
+        try:
+            return BidiStream(caller, method)
+        finally:
+            if caller is not self:
+                caller.close()  # freed once the stream is
+
     # -- lifetime ------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -793,3 +805,115 @@ class Stream(Iterator[T], Generic[T]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _cancel_stream(lib: Any, handle: _Handle) -> None:
+    try:
+        pointer = handle.acquire()
+    except InvalidArgumentError:
+        return  # closed: nothing left to cancel
+    try:
+        lib.clarifai_stream_cancel(pointer)
+    finally:
+        handle.release()
+
+
+def _close_stream(lib: Any, handle: _Handle) -> None:
+    # The cancel wakes a send or recv waiting in another thread, which would hold the free back.
+    _cancel_stream(lib, handle)
+    handle.close()
+
+
+class BidiStream:
+    """A streaming call both ways (Client.open_stream): send() requests and recv() answers, in
+    the same thread or in two (one may send while another receives or iterates). Iterating
+    yields the answers as dicts until the stream ends; a failed stream raises the error of its
+    code from recv() and from the iteration (CancelledError after cancel()). An answer with a
+    failed Clarifai status is delivered like any other. close() (also on `with` exit and on
+    garbage collection) cancels the stream if it is still open and frees it."""
+
+    def __init__(self, client: Client, method: str) -> None:
+        lib = self._lib = client._lib
+        client_pointer = client._handle.acquire()  # the client stays alive until the stream is freed
+        try:
+            out = ctypes.c_void_p()
+            _check(lib.clarifai_stream_open(client_pointer, method.encode(), ctypes.byref(out)))
+        except BaseException:
+            client._handle.release()
+            raise
+
+        def free(pointer: int) -> None:
+            lib.clarifai_stream_free(pointer)
+            client._handle.release()
+
+        self.method = method
+        self._handle = _Handle(cast(int, out.value), free, "stream")
+        self._finalizer = weakref.finalize(self, _close_stream, lib, self._handle)
+
+    def send(self, request: Any = None) -> None:
+        """Sends one request: a dict or JSON text (proto3 JSON, checked against the schema; None
+        for an empty one), or a protobuf message or its serialized bytes. The client's ids fill
+        user_app_id as for any call. Waits while the server takes no more (flow control)."""
+        args: Tuple[Any, ...]
+        if isinstance(request, (bytes, bytearray, memoryview)) or hasattr(request, "SerializeToString"):
+            data = request.SerializeToString() if hasattr(request, "SerializeToString") else _as_bytes(request)
+            function, args = self._lib.clarifai_stream_send_proto, (data, len(data))
+        else:
+            function, args = self._lib.clarifai_stream_send, (_request_text(request),)
+        with self._handle.held() as pointer:
+            _check(function(pointer, *args))
+
+    def close_send(self) -> None:
+        """Half-closes: no more requests. Answers keep coming until the server ends the stream."""
+        with self._handle.held() as pointer:
+            _check(self._lib.clarifai_stream_close_send(pointer))
+
+    def _recv(self, read: Callable[[int], T]) -> Optional[T]:
+        out = ctypes.c_void_p()
+        with self._handle.held() as pointer:
+            _check(self._lib.clarifai_stream_recv(pointer, ctypes.byref(out)))
+        if not out.value:
+            return None
+        try:
+            return read(out.value)
+        finally:
+            self._lib.clarifai_response_free(out.value)
+
+    def recv(self) -> Optional[Dict[str, Any]]:
+        """Waits for the next answer: a dict, or None once the stream ended cleanly."""
+        return self._recv(_response_dict)
+
+    def recv_proto(self) -> Optional[bytes]:
+        """Waits for the next answer: its serialized protobuf message, or None at the clean end."""
+        return self._recv(_response_proto)
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        return self
+
+    def __next__(self) -> Dict[str, Any]:
+        answer = self.recv()
+        if answer is None:
+            raise StopIteration
+        return answer
+
+    def cancel(self) -> None:
+        """Ends the stream at once, from any thread: the server sees the cancellation, a recv
+        waiting raises CancelledError."""
+        _cancel_stream(self._lib, self._handle)
+
+    def close(self) -> None:
+        """Cancels the stream if it is still open, and frees it. Idempotent."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def __enter__(self) -> "BidiStream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<libclarifai.BidiStream {self.method}{' closed' if self.closed else ''}>"

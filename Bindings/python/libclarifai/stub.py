@@ -7,23 +7,27 @@
 Unary calls pass the serialized request straight to clarifai_call_proto and the serialized
 response to the stub's deserializer. Server-streaming calls go through clarifai_call_stream (the
 request converted to JSON with the library's schema), each message's protobuf bytes handed to the
-deserializer. The token comes from each call's `authorization` metadata ("Key <token>"); one C
-client is kept per token, and a copy of it (clarifai_client_dup) per distinct timeout. Calls fail
-with exceptions that are both the libclarifai error and a grpc.RpcError with code() (the gRPC
-status the server sent, else the nearest to the library's code) and details() (the library's
-message). Needs grpcio (installed with clarifai-grpc).
+deserializer. Bidirectional calls (StreamModelOutputs, PostModelVersionsUpload, ...) open a
+clarifai_stream: a thread sends the serialized requests the request iterator yields, then
+half-closes, while the caller iterates the answers. The token comes from each call's
+`authorization` metadata ("Key <token>"); one C client is kept per token, and a copy of it
+(clarifai_client_dup) per distinct timeout. Calls fail with exceptions that are both the
+libclarifai error and a grpc.RpcError with code() (the gRPC status the server sent, else the
+nearest to the library's code) and details() (the library's message). Needs grpcio (installed
+with clarifai-grpc).
 """
 from __future__ import annotations
 
 import collections
 import threading
 import time
+import weakref
 from concurrent import futures
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type
 
 import grpc
 
-from ._client import Channel, Client, Stream, _milliseconds, _proto_to_json_text, _response_proto, methods
+from ._client import BidiStream, Channel, Client, Stream, _milliseconds, _proto_to_json_text, _response_proto, methods
 from .errors import CancelledError, ClarifaiError, ErrorCode, InvalidArgumentError, UnsupportedError
 
 __all__ = ["StubChannel", "stub_channel", "RpcErrorMixin"]
@@ -87,10 +91,10 @@ class RpcErrorMixin(grpc.RpcError, _FinishedCall):  # type: ignore[misc]
 _RPC_CLASSES: Dict[Type[ClarifaiError], Type[ClarifaiError]] = {}
 
 
-def _rpc_error(error: ClarifaiError) -> ClarifaiError:
-    """`error` as the same libclarifai exception that is also a grpc.RpcError: its code() is the
-    gRPC status the server ended the call with (error.grpc_status), else the nearest to the
-    library's code; its details() is the library's message."""
+def _rpc_error(error: ClarifaiError, code: Optional[grpc.StatusCode] = None) -> ClarifaiError:
+    """`error` as the same libclarifai exception that is also a grpc.RpcError: its code() is
+    `code` if given, else the gRPC status the server ended the call with (error.grpc_status),
+    else the nearest to the library's code; its details() is the library's message."""
     if isinstance(error, RpcErrorMixin):
         return error
     base = type(error)
@@ -100,7 +104,7 @@ def _rpc_error(error: ClarifaiError) -> ClarifaiError:
             "__module__": __name__, "__doc__": f"{base.__name__} that is also a grpc.RpcError."}))
     rpc = cls(error.message, error.error_code, http_status=error.http_status, grpc_status=error.grpc_status,
               transient=error.transient)
-    rpc._grpc_code = (_CODES_BY_NUMBER.get(error.grpc_status)  # type: ignore[attr-defined]
+    rpc._grpc_code = (code or _CODES_BY_NUMBER.get(error.grpc_status)  # type: ignore[attr-defined]
                       or _DEFAULT_GRPC_CODES.get(error.error_code, grpc.StatusCode.UNKNOWN))
     rpc._grpc_details = error.message  # type: ignore[attr-defined]
     return rpc
@@ -226,11 +230,12 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
 
 
 class _StreamCall(grpc.Call):  # type: ignore[misc]
-    """unary_stream(...)(): an iterator of response messages that is also a grpc.Call, like
-    grpcio's. cancel() (or dropping it) cancels the call; next() then raises an RpcError with
-    code CANCELLED."""
+    """unary_stream(...)() and stream_stream(...)(): an iterator of response messages that is
+    also a grpc.Call, like grpcio's. `stream` iterates the messages, raising RpcErrors, and its
+    close() cancels. cancel() (or dropping it) cancels the call; next() then raises an RpcError
+    with code CANCELLED."""
 
-    def __init__(self, stream: "Stream[Any]", timeout: Optional[float]) -> None:
+    def __init__(self, stream: Iterator[Any], timeout: Optional[float]) -> None:
         self._stream = stream
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._code: Optional[grpc.StatusCode] = None
@@ -327,14 +332,85 @@ class _RpcStream(Stream[Any]):
             raise _rpc_error(error) from None
 
 
-class _Unsupported(grpc.StreamUnaryMultiCallable, grpc.StreamStreamMultiCallable):  # type: ignore[misc]
-    """Client-streaming methods: the stub creates them, calling one fails."""
+class _RequestSender:
+    """Sends a bidirectional call's requests from a daemon thread, as grpcio does: each one the
+    request iterator yields, then the half-close. Any other failure than the call's end cancels
+    the call and is kept in `error` as an RpcError, for the answers to raise (their recv sees
+    only CANCELLED). Holds the stream, never the answers, so that dropping those cancels."""
+
+    def __init__(self, stream: BidiStream, requests: Iterable[Any], serialize: Callable[[Any], bytes]) -> None:
+        self.error: Optional[ClarifaiError] = None
+        threading.Thread(target=self._run, args=(stream, requests, serialize),
+                         name=f"libclarifai-send-{stream.method}", daemon=True).start()
+
+    def _run(self, stream: BidiStream, requests: Iterable[Any], serialize: Callable[[Any], bytes]) -> None:
+        try:
+            for request in requests:
+                stream.send(serialize(request))
+            stream.close_send()
+        except CancelledError:
+            pass  # cancelled, or the server ended the call first: the answers tell
+        except ClarifaiError as error:  # a refused request, the deadline
+            self.error = _rpc_error(error)
+            stream.cancel()
+        except Exception as error:  # grpcio ends the call with UNKNOWN then
+            failure = ClarifaiError(f"{stream.method}: exception iterating or serializing requests: {error!r}")
+            self.error = _rpc_error(failure, grpc.StatusCode.UNKNOWN)
+            self.error.__cause__ = error
+            stream.cancel()
+
+
+class _BidiAnswers(Iterator[Any]):
+    """The answers of a bidirectional call, deserialized; failures as RpcErrors. The stream is
+    freed at the end, on close() (which cancels) and when this is dropped."""
+
+    def __init__(self, stream: BidiStream, sender: _RequestSender, deserialize: Callable[[bytes], Any]) -> None:
+        self._stream, self._sender, self._deserialize = stream, sender, deserialize
+        self._finalizer = weakref.finalize(self, stream.close)
+
+    def __next__(self) -> Any:
+        try:
+            data = self._stream.recv_proto()
+        except ClarifaiError as error:
+            self.close()
+            if isinstance(error, CancelledError) and self._sender.error is not None:
+                raise self._sender.error  # a failed send cancelled the call: its reason, not CANCELLED
+            raise _rpc_error(error) from None
+        if data is None:
+            self.close()
+            raise StopIteration
+        return self._deserialize(data)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+class _StreamStream(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
+    def __init__(self, owner: "StubChannel", method: str, serializer: Any, deserializer: Any) -> None:
+        self._owner, self._method = owner, method
+        self._serialize = serializer or (lambda request: request)
+        self._deserialize = _deserializer(deserializer)
+
+    def __call__(self, request_iterator: Iterable[Any], timeout: Optional[float] = None, metadata: Any = None,
+                 credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _StreamCall:
+        client = self._owner._client(_token(metadata), timeout)
+        try:
+            stream = client.open_stream(self._method)
+        except ClarifaiError as error:
+            raise _rpc_error(error) from None
+        sender = _RequestSender(stream, request_iterator, self._serialize)
+        return _StreamCall(_BidiAnswers(stream, sender, self._deserialize), timeout)
+
+
+class _Unsupported(grpc.StreamUnaryMultiCallable):  # type: ignore[misc]
+    """Client-streaming methods with one answer (V2 has none): the stub creates them, calling
+    one fails."""
 
     def __init__(self, method: str) -> None:
         self._method = method
 
     def _fail(self, *args: Any, **kwargs: Any) -> Any:
-        raise _rpc_error(UnsupportedError(f"{self._method}: libclarifai does not carry client-streaming methods"))
+        raise _rpc_error(UnsupportedError(f"{self._method}: libclarifai does not carry stream-unary methods"))
 
     __call__ = with_call = future = _fail
 
@@ -403,8 +479,9 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
     def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> _Unsupported:
         return _Unsupported(method)
 
-    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> _Unsupported:
-        return _Unsupported(method)
+    def stream_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                      _registered_method: Any = False, **_: Any) -> _StreamStream:
+        return _StreamStream(self, self._name(method), request_serializer, response_deserializer)
 
     def subscribe(self, callback: Callable[[grpc.ChannelConnectivity], None], try_to_connect: bool = False) -> None:
         callback(grpc.ChannelConnectivity.READY)  # connections are made per call, by libcurl
