@@ -275,6 +275,17 @@ static void *cancel_later(void *stream) {
   return NULL;
 }
 
+enum { BIDI_MESSAGES = 20 };
+
+static void *send_echo_requests(void *stream) {
+  char request[128];
+  for (int i = 0; i < BIDI_MESSAGES; i++) {
+    snprintf(request, sizeof request, "{\"model_id\": \"text-echo\", \"inputs\": [{\"data\": {\"text\": {\"raw\": \"%d\"}}}]}", i);
+    if (clarifai_stream_send(stream, request) != CLARIFAI_OK) return "send failed";
+  }
+  return clarifai_stream_close_send(stream) == CLARIFAI_OK ? NULL : "close failed";
+}
+
 static void test_streams(clarifai_client *client) {
   clarifai_stream *stream = (clarifai_stream *)&stream;
   CHECK(clarifai_stream_open(client, "ListConcepts", &stream) == CLARIFAI_ERROR_UNSUPPORTED && stream == NULL);
@@ -317,6 +328,23 @@ static void test_streams(clarifai_client *client) {
   CHECK(code == CLARIFAI_ERROR_CANCELLED && message == NULL);
   CHECK(clarifai_stream_recv(stream, &message) == CLARIFAI_ERROR_CANCELLED);
   CHECK(clarifai_stream_send(stream, forever) != CLARIFAI_OK);
+  clarifai_stream_free(stream);
+
+  /* Both ways at once: one thread sends, this one receives the answers in order. */
+  CHECK(clarifai_stream_open(client, "StreamModelOutputs", &stream) == CLARIFAI_OK);
+  pthread_t sender;
+  pthread_create(&sender, NULL, send_echo_requests, stream);
+  received = 0;
+  int in_order = 1;
+  while ((code = clarifai_stream_recv(stream, &message)) == CLARIFAI_OK && message != NULL) {
+    char expected[32];
+    snprintf(expected, sizeof expected, "echo: %d", received++);
+    in_order &= strcmp(clarifai_response_text(message, 0), expected) == 0;
+    clarifai_response_free(message);
+  }
+  void *send_failure = (void *)"not joined";
+  pthread_join(sender, &send_failure);
+  CHECK(code == CLARIFAI_OK && send_failure == NULL && received == BIDI_MESSAGES && in_order);
   clarifai_stream_free(stream);
 }
 
