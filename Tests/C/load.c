@@ -1,5 +1,6 @@
 /* Load test: THREADS threads share one client and make CALLS predictions each, every result
- * checked; then the process's resident memory is compared after a warm-up and at the end.
+ * checked (on gRPC every 10th is a bidirectional stream of 3 messages instead); then the
+ * process's resident memory is compared after a warm-up and at the end.
  *   load rest|grpc THREADS CALLS
  * Server from CLARIFAI_API_BASE / CLARIFAI_GRPC_BASE, token from CLARIFAI_PAT. Prints
  * "N passed, M failed" and "rss_kb warm=<kB> end=<kB>". */
@@ -12,9 +13,31 @@
 
 struct worker {
   clarifai_client *client;
-  int index, calls, passed, failed;
+  int index, calls, passed, failed, streams;
   pthread_barrier_t *warm;
 };
+
+/* StreamModelOutputs: 3 requests, then their 3 echoes in order; 1 when all came back right. */
+static int stream_echoes(clarifai_client *client, const char *text) {
+  clarifai_stream *stream = NULL;
+  char request[192], expected[128];
+  int ok = clarifai_stream_open(client, "StreamModelOutputs", &stream) == CLARIFAI_OK;
+  for (int i = 0; ok && i < 3; i++) {
+    snprintf(request, sizeof request, "{\"model_id\": \"text-echo\", \"inputs\": [{\"data\": {\"text\": {\"raw\": \"%s %d\"}}}]}", text, i);
+    ok = clarifai_stream_send(stream, request) == CLARIFAI_OK;
+  }
+  ok = ok && clarifai_stream_close_send(stream) == CLARIFAI_OK;
+  clarifai_response *message = NULL;
+  int received = 0;
+  while (ok && clarifai_stream_recv(stream, &message) == CLARIFAI_OK && message != NULL) {
+    snprintf(expected, sizeof expected, "echo: %s %d", text, received++);
+    ok = strcmp(clarifai_response_text(message, 0), expected) == 0;
+    clarifai_response_free(message);
+  }
+  ok = ok && received == 3 && clarifai_last_error_code() == CLARIFAI_OK;
+  clarifai_stream_free(stream);
+  return ok;
+}
 
 static long resident_kb(void) {
   FILE *status = fopen("/proc/self/status", "r");
@@ -30,8 +53,17 @@ static void *run(void *arg) {
   struct worker *w = arg;
   char url[96], expected[32];
   for (int i = 0; i < w->calls; i++) {
+    if (i == w->calls / 20) pthread_barrier_wait(w->warm); /* everyone past the warm-up */
     snprintf(url, sizeof url, "thread %d call %d", w->index, i);
     snprintf(expected, sizeof expected, "echo: ");
+    if (w->streams && i % 10 == 9) {
+      if (stream_echoes(w->client, url)) {
+        w->passed++;
+      } else if (++w->failed <= 3) {
+        fprintf(stderr, "thread %d stream %d: %s\n", w->index, i, clarifai_last_error());
+      }
+      continue;
+    }
     clarifai_response *out = NULL;
     int rc = clarifai_predict_text(w->client, "text-echo", NULL, url, &out);
     const char *text = rc == CLARIFAI_OK ? clarifai_response_text(out, 0) : NULL;
@@ -42,7 +74,6 @@ static void *run(void *arg) {
       if (w->failed <= 3) fprintf(stderr, "thread %d call %d: %s %s\n", w->index, i, clarifai_error_name(rc), clarifai_last_error());
     }
     clarifai_response_free(out);
-    if (i == w->calls / 20) pthread_barrier_wait(w->warm); /* everyone past the warm-up */
   }
   return NULL;
 }
@@ -67,7 +98,7 @@ int main(int argc, char **argv) {
   struct worker *workers = calloc((size_t)threads, sizeof *workers);
   pthread_t *ids = calloc((size_t)threads, sizeof *ids);
   for (int t = 0; t < threads; t++) {
-    workers[t] = (struct worker){client, t, calls, 0, 0, &warm};
+    workers[t] = (struct worker){client, t, calls, 0, 0, strcmp(argv[1], "rest") != 0, &warm};
     pthread_create(&ids[t], NULL, run, &workers[t]);
   }
   pthread_barrier_wait(&warm);
