@@ -34,7 +34,8 @@
  *    call starts afresh: new connections, a new I/O thread; the parent's connections stay the
  *    parent's (the child closes its copies of their sockets without shutting them down). This
  *    holds for the library's own threads; as POSIX says, no other thread of the parent should
- *    be inside a library call at the moment of fork().
+ *    be inside a library call at the moment of fork(). A stream open at the moment of fork()
+ *    stays the parent's: the child must leave it alone (not even free it).
  *
  * Environment variables
  *  - CLARIFAI_PAT       token used when clarifai_client_new gets pat == NULL.
