@@ -186,11 +186,18 @@ int clarifai_channel_set_timeout_ms(clarifai_channel *channel, long timeout_ms);
    ("idle for N ms") when for idle_ms its transfer moves fewer than 16 bytes a second either way
    (a server that accepted the connection and went silent, or trickles). Default 120000 (2
    minutes); 0 turns it off; checked once a second, so it is rounded up to whole seconds.
-   Streams have no idle limit: they may rightly be quiet for long (TCP keepalive probes, after a
-   minute of silence and every 30 s, keep their connection known to NATs and load balancers;
-   libcurl before 8.10 sends no HTTP/2 PING on its own). Negative values are
+   Streams have no idle limit: they may rightly be quiet for long (clarifai_channel_set_keepalive_ms
+   keeps their connection known to NATs and load balancers). Negative values are
    INVALID_ARGUMENT; large ones are taken as in clarifai_channel_set_timeout_ms. Since 1.1. */
 int clarifai_channel_set_idle_timeout_ms(clarifai_channel *channel, long idle_ms);
+
+/* How often the connection of an open stream is kept alive, so that a NAT or a load balancer
+   does not silently drop a quiet stream (a runner waiting for work): an HTTP/2 PING every
+   interval_ms with libcurl 8.10 or later (checked about once a second), and TCP keepalive probes
+   after interval_ms of silence (whole seconds) with any libcurl (libcurl before 8.10 sends no
+   PING on its own). Default 30000; 0 turns the PINGs off (TCP probes then after a minute).
+   Negative values are INVALID_ARGUMENT. Since 1.1. */
+int clarifai_channel_set_keepalive_ms(clarifai_channel *channel, long interval_ms);
 
 /* The largest answer a call accepts, in bytes: a REST answer's body once decoded (the channel
    offers gzip only), or one gRPC message once decompressed. Checked while the answer arrives
@@ -309,7 +316,8 @@ int clarifai_call_stream(clarifai_client *client, const char *method, const char
  *
  * One thread may send while another receives; clarifai_stream_cancel may come from any thread.
  * The client's deadline (clarifai_client_set_timeout_ms, else the channel's) bounds the whole
- * stream; a stream is never retried and has no idle limit. Memory stays bounded both ways: a
+ * stream; a stream is never retried and has no idle limit (its connection is kept alive instead:
+ * clarifai_channel_set_keepalive_ms). Memory stays bounded both ways: a
  * sender that outruns the server waits (until the deadline) once 4 MiB are queued, and a receiver
  * slower than the server holds the server back once 4 MiB are waiting to be received (as gRPC
  * flow control does: a program that sends without ever receiving, to a server that answers each

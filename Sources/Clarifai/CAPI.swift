@@ -192,6 +192,14 @@ public func clarifai_channel_set_idle_timeout_ms(_ channel: OpaquePointer?, _ id
     }
 }
 
+@_cdecl("clarifai_channel_set_keepalive_ms")
+public func clarifai_channel_set_keepalive_ms(_ channel: OpaquePointer?, _ intervalMilliseconds: Int) -> Int32 {
+    entryPoint {
+        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_keepalive_ms")
+        try handle.channel.options.setKeepalive(milliseconds: intervalMilliseconds)
+    }
+}
+
 @_cdecl("clarifai_channel_set_max_receive_bytes")
 public func clarifai_channel_set_max_receive_bytes(_ channel: OpaquePointer?, _ maximumBytes: Int) -> Int32 {
     let function = "clarifai_channel_set_max_receive_bytes"

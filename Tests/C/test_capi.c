@@ -346,6 +346,24 @@ static void test_streams(clarifai_client *client) {
   pthread_join(sender, &send_failure);
   CHECK(code == CLARIFAI_OK && send_failure == NULL && received == BIDI_MESSAGES && in_order);
   clarifai_stream_free(stream);
+
+  /* A conversation the server ends after its 2nd answer, the request stream still open. With
+     libcurl 7.88 the answer that comes with the end can be lost (a documented limit): the whole
+     of it is asserted where CLARIFAI_TEST_EXACT_STREAM_END is set (make test-trixie). */
+  CHECK(clarifai_stream_open(client, "StreamModelOutputs", &stream) == CLARIFAI_OK);
+  received = 0;
+  for (int i = 0; i < 4; i++) {
+    char request[128];
+    snprintf(request, sizeof request, "{\"model_id\": \"bidi-end-early\", \"inputs\": [{\"data\": {\"text\": {\"raw\": \"%d\"}}}]}", i);
+    if (clarifai_stream_send(stream, request) != CLARIFAI_OK) break;
+    if ((code = clarifai_stream_recv(stream, &message)) != CLARIFAI_OK || message == NULL) break;
+    clarifai_response_free(message);
+    received++;
+  }
+  CHECK(clarifai_stream_close_send(stream) == CLARIFAI_OK);
+  CHECK(clarifai_stream_recv(stream, &message) == CLARIFAI_OK && message == NULL);
+  CHECK(getenv("CLARIFAI_TEST_EXACT_STREAM_END") ? received == 2 : received >= 1 && received <= 2);
+  clarifai_stream_free(stream);
 }
 
 /* The channel settings of 1.1: limits on idle time and answer size, and what they refuse. */
@@ -353,6 +371,11 @@ static void test_channel_limits(clarifai_client *client, clarifai_channel *chann
   CHECK(clarifai_channel_set_idle_timeout_ms(NULL, 1000) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   CHECK(clarifai_channel_set_idle_timeout_ms(channel, -1) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   CHECK(CONTAINS(clarifai_last_error(), "idle_ms"));
+  CHECK(clarifai_channel_set_keepalive_ms(NULL, 1000) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_keepalive_ms(channel, -1) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "interval_ms"));
+  CHECK(clarifai_channel_set_keepalive_ms(channel, 0) == CLARIFAI_OK);
+  CHECK(clarifai_channel_set_keepalive_ms(channel, 30000) == CLARIFAI_OK);
   CHECK(clarifai_channel_set_max_receive_bytes(NULL, 1) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   CHECK(clarifai_channel_set_max_receive_bytes(channel, 0) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   CHECK(CONTAINS(clarifai_last_error(), "max_bytes"));

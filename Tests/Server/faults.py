@@ -20,7 +20,8 @@ with grpcio), except PostModelOutputs, GenerateModelOutputs and GetModel (REST: 
 The first <count> requests with that model id (every one with "all") meet fault <kind>; the ones
 after go through as a request for the model `text-echo`. Requests are counted per model id, so
 a test picks a fresh <tag> per case. `GET /_faults/attempts` on the REST front returns the
-counts as JSON ({model_id: requests}); `GET /_faults/headers` the requests' headers
+counts as JSON ({model_id: requests}); `GET /_faults/pings` how many HTTP/2 PINGs the gRPC
+fronts received ({"pings": N}, a client's keepalive); `GET /_faults/headers` the requests' headers
 ({model_id: [{name: value}, ...]}, names lower-cased, gRPC's with its pseudo-headers);
 `DELETE` on either clears both.
 
@@ -135,6 +136,11 @@ class Faults:
     def __init__(self):
         self.lock = threading.Lock()
         self.requests = {}  # model id -> the headers of each request that carried it
+        self.pings = 0  # HTTP/2 PINGs the gRPC fronts received (a client's keepalive)
+
+    def count_ping(self):
+        with self.lock:
+            self.pings += 1
 
     def decide(self, model_id, headers):
         """(fault kind or None, model id to send upstream); `headers` (a dict) are recorded."""
@@ -326,6 +332,10 @@ class RestFront:
     def respond(self, conn, method, target, headers, body, lines):
         """Answers one request (`lines`: its header lines as received); False ends the connection."""
         path, _, query = target.partition("?")
+        if path == "/_faults/pings":
+            with self.faults.lock:
+                self.send(conn, 200, "application/json", json.dumps({"pings": self.faults.pings}).encode())
+            return True
         if path in ("/_faults/attempts", "/_faults/headers"):
             requests = self.faults.snapshot(clear=method == "DELETE")
             if path == "/_faults/attempts":
@@ -459,6 +469,8 @@ class GrpcConnection:
                 self.ended.append(event.stream_id)
             elif isinstance(event, h2.events.StreamReset):
                 self.requests.pop(event.stream_id, None)
+            elif isinstance(event, h2.events.PingReceived):
+                self.front.faults.count_ping()  # h2 answers it (PING ACK) by itself
             elif isinstance(event, h2.events.ConnectionTerminated):
                 return False
         self.flush()

@@ -41,6 +41,7 @@ public final class ChannelOptions: Sendable {
     struct Values {
         var timeoutMilliseconds = 0
         var idleTimeoutMilliseconds = ChannelOptions.defaultIdleTimeoutMilliseconds
+        var keepaliveMilliseconds = ChannelOptions.defaultKeepaliveMilliseconds
         var maxRetries = 4
         var maximumReceiveBytes = HTTPClient.defaultMaximumBodyBytes
         var caFile: String?
@@ -48,6 +49,8 @@ public final class ChannelOptions: Sendable {
 
     /// Unary calls fail after this long with (almost) nothing received.
     public static let defaultIdleTimeoutMilliseconds = 120_000
+    /// A quiet stream's connection is kept alive (HTTP/2 PING, TCP keepalive) this often.
+    public static let defaultKeepaliveMilliseconds = 30_000
     /// Longer times are taken as this: 99,999,999 s (about 3 years), the most grpc-timeout carries.
     public static let longestTimeMilliseconds = 99_999_999_000
     /// A CA file larger than this is not a certificate bundle.
@@ -69,6 +72,14 @@ public final class ChannelOptions: Sendable {
             throw ClarifaiError.invalidArgument("idle_ms must be 0 (no idle limit) or positive, got \(milliseconds)")
         }
         values.withLock { $0.idleTimeoutMilliseconds = min(milliseconds, ChannelOptions.longestTimeMilliseconds) }
+    }
+
+    /// How often an open stream's connection is kept alive; 0: never.
+    public func setKeepalive(milliseconds: Int) throws {
+        guard milliseconds >= 0 else {
+            throw ClarifaiError.invalidArgument("interval_ms must be 0 (no keepalive) or positive, got \(milliseconds)")
+        }
+        values.withLock { $0.keepaliveMilliseconds = min(milliseconds, ChannelOptions.longestTimeMilliseconds) }
     }
 
     /// How many times a transient failure is retried (0: never).

@@ -131,8 +131,9 @@ public final class GRPCChannel: Channel {
         let isStream = request.method.serverStreaming || request.method.clientStreaming
         return HTTPRequest(method: "POST", url: url(request), headers: headers, body: body,
                            timeoutMilliseconds: request.timeoutMilliseconds,
-                           // A stream may rightly stay silent for long.
+                           // A stream may rightly stay silent for long: its connection is kept alive instead.
                            idleTimeoutMilliseconds: isStream ? 0 : options.idleTimeoutMilliseconds,
+                           keepaliveMilliseconds: isStream ? options.keepaliveMilliseconds : 0,
                            // One message and its prefix: only unary answers are held whole.
                            maximumBodyBytes: options.maximumReceiveBytes > Int.max - 5 ? Int.max : options.maximumReceiveBytes + 5,
                            caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),

@@ -96,8 +96,11 @@ final class CurlHandle: @unchecked Sendable {
         // TCP keepalive probes after a minute of silence, so that a NAT or load balancer keeps a
         // quiet stream's connection (libcurl before 8.10 sends no HTTP/2 PING on its own).
         ccurl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
-        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPIDLE, 60)
-        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPINTVL, 30)
+        let keepaliveSeconds = request.keepaliveMilliseconds > 0 ? max(1, request.keepaliveMilliseconds / 1000) : 0
+        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPIDLE, keepaliveSeconds > 0 ? keepaliveSeconds : 60)
+        ccurl_setopt_long(raw, CURLOPT_TCP_KEEPINTVL, keepaliveSeconds > 0 ? keepaliveSeconds : 30)
+        // An HTTP/2 PING this often, sent by the multi handle's loop (Multiplexer.keepAlive).
+        if request.keepaliveMilliseconds > 0 { ccurl_setopt_long(raw, CURLOPT_UPKEEP_INTERVAL_MS, request.keepaliveMilliseconds) }
         ccurl_setopt_opensocket(raw, ForkSafety.openSocket)
         ccurl_setopt_closesocket(raw, ForkSafety.closeSocket)
         ccurl_setopt_share(raw, share.raw)

@@ -66,6 +66,8 @@ final class ExchangeSink: @unchecked Sendable {
     private let roomDeadline: Double?
     /// The request body of a stream, ended with the exchange.
     let feed: RequestFeed?
+    /// The exchange's connection gets HTTP/2 PINGs while it lasts (Multiplexer.keepAlive).
+    let keepsAlive: Bool
 
     init(consumer: Consumer?, handsOff: Bool, maximumBodyBytes: Int, idleLimit: Int, probesConnectionEnd: Bool) {
         self.probesConnectionEnd = probesConnectionEnd
@@ -78,11 +80,13 @@ final class ExchangeSink: @unchecked Sendable {
         waitsForRoom = false
         roomDeadline = nil
         feed = nil
+        keepsAlive = false
     }
 
     /// The sink of a stream whose answer the caller pulls from `handOff`, and whose request body
     /// comes from `feed`.
-    init(pulledUntil deadline: Double?, feed: RequestFeed, maximumBodyBytes: Int, probesConnectionEnd: Bool) {
+    init(pulledUntil deadline: Double?, feed: RequestFeed, maximumBodyBytes: Int, probesConnectionEnd: Bool, keepsAlive: Bool) {
+        self.keepsAlive = keepsAlive
         self.probesConnectionEnd = probesConnectionEnd
         self.maximumBodyBytes = maximumBodyBytes
         idleLimit = 0
@@ -155,8 +159,9 @@ final class ExchangeSink: @unchecked Sendable {
 
     /// The exchange ended with `code` (multi handle's thread).
     func finish(_ code: CURLcode) {
-        handOff?.update { $0.result = code }
+        // Sends fail from here on, before a receiver learns of the end.
         feed?.end()
+        handOff?.update { $0.result = code }
     }
 
     /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").

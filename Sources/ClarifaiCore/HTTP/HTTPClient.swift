@@ -21,6 +21,9 @@ struct HTTPRequest {
     /// The exchange fails when for this long almost nothing moves (a silent or trickling server);
     /// 0 means no such limit.
     var idleTimeoutMilliseconds = 0
+    /// How often a stream's connection is kept alive while the stream is open (HTTP/2 PING where
+    /// libcurl sends them, TCP keepalive probes); 0: the defaults (TCP probes after a minute).
+    var keepaliveMilliseconds = 0
     /// The largest answer body accepted (after content decoding).
     var maximumBodyBytes = HTTPClient.defaultMaximumBodyBytes
     var caFile: String?
@@ -159,6 +162,10 @@ final class HTTPClient: @unchecked Sendable {
     /// connection right after them, or sends GOAWAY, and still reports success (curl PRs #10715,
     /// #10771).
     static let losesTrailersOnClose: Bool = ccurl_version_info().pointee.version_num < 0x08_01_00
+
+    /// libcurl before 8.10 queues the PING of curl_easy_upkeep and never sends it (and does
+    /// nothing for a handle in a multi handle).
+    static let sendsKeepalivePings: Bool = ccurl_version_info().pointee.version_num >= 0x08_0A_00
 
     /// libcurl before 8.1 can leave an HTTP/2 connection, with all its streams, stuck after a
     /// stream was paused and resumed (curl #10988), and buffers a paused stream's bytes without

@@ -36,7 +36,8 @@ final class HTTPStream: @unchecked Sendable {
         self.request = request
         deadline = request.timeoutMilliseconds > 0 ? monotonicMilliseconds() + Double(request.timeoutMilliseconds) : nil
         sink = ExchangeSink(pulledUntil: deadline, feed: feed, maximumBodyBytes: request.maximumBodyBytes,
-                            probesConnectionEnd: HTTPClient.losesTrailersOnClose)
+                            probesConnectionEnd: HTTPClient.losesTrailersOnClose,
+                            keepsAlive: request.keepaliveMilliseconds > 0 && HTTPClient.sendsKeepalivePings)
         let share = client.connections.withLock { $0.share }
         if HTTPClient.pausesStreamsAlone, let shared = client.sharedMultiplexer() {
             (multiplexer, ownsMultiplexer) = (shared, false)
@@ -146,6 +147,8 @@ final class HTTPStream: @unchecked Sendable {
             state.cancelled = true
             return true
         }
-        if running { multiplexer.cancel(raw) }
+        guard running else { return }
+        feed.end()  // a send after the cancel fails at once
+        multiplexer.cancel(raw)
     }
 }

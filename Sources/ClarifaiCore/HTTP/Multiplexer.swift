@@ -109,6 +109,7 @@ final class Multiplexer: @unchecked Sendable {
             if stopping && active.isEmpty && hasEnded() { return }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
+            keepAlive()
             endUploadsOfEndedAnswers()
             finishCompleted()
             // An ending multi handle whose last exchange just finished ends now, not after a poll.
@@ -148,6 +149,12 @@ final class Multiplexer: @unchecked Sendable {
             state.ended = state.operations.isEmpty
             return state.ended
         }
+    }
+
+    /// Sends the HTTP/2 PING of streams whose connection is due one (CURLOPT_UPKEEP_INTERVAL_MS),
+    /// so that a NAT or load balancer does not drop a quiet stream's connection.
+    private func keepAlive() {
+        for (easy, sink) in active where sink.keepsAlive { curl_easy_upkeep(easy) }
     }
 
     /// A server may end a stream's answer while the request still goes out (RFC 9113, 8.1), and
