@@ -39,6 +39,9 @@
  *
  * Environment variables
  *  - CLARIFAI_PAT       token used when clarifai_client_new gets pat == NULL.
+ *  - CLARIFAI_SESSION_TOKEN  token used when clarifai_client_new_session gets NULL.
+ *  - CLARIFAI_USER_ID, CLARIFAI_APP_ID  ids used when a client constructor gets user_id or
+ *                       app_id == NULL (since 1.1).
  *  - CLARIFAI_API_BASE  base URL used when clarifai_channel_new_json gets base_url == NULL.
  *  - CLARIFAI_GRPC_BASE target used when clarifai_channel_new_grpc[_insecure] gets target == NULL.
  *  - CLARIFAI_ROOT_CERTIFICATES_PATH  CA certificates (PEM) for TLS gRPC channels without
