@@ -89,6 +89,12 @@ def test_user_and_app_ids_from_the_environment(lib, server, monkeypatch):
     clear_recorded_requests(server.rest_url)
     assert capi.call(lib, without_ids, "ListConcepts").code == capi.OK
     assert only_record(server)["raw_path"].startswith("/v2/concepts")
+    # A copy has the ids of its original, not the environment's.
+    copy = lib.clarifai_client_dup(without_ids)
+    clear_recorded_requests(server.rest_url)
+    assert capi.call(lib, copy, "ListConcepts").code == capi.OK
+    assert only_record(server)["raw_path"].startswith("/v2/concepts")
+    lib.clarifai_client_free(copy)
     lib.clarifai_client_free(from_environment)
     lib.clarifai_client_free(without_ids)
 

@@ -47,7 +47,8 @@ public final class Client: HandleObject, @unchecked Sendable {
         guard let token = token ?? environmentValue("CLARIFAI_PAT"), !token.isEmpty else {
             throw ClarifaiError.invalidArgument("no token: pass a PAT or API key, or set CLARIFAI_PAT")
         }
-        try self.init(channel: channel, credential: .key(token), userID: userID, appID: appID, schema: schema)
+        try self.init(channel: channel, credential: .key(token), userID: userID ?? environmentValue("CLARIFAI_USER_ID"),
+                      appID: appID ?? environmentValue("CLARIFAI_APP_ID"), schema: schema)
     }
 
     /// A client authenticated by a session token; nil: $CLARIFAI_SESSION_TOKEN.
@@ -55,7 +56,8 @@ public final class Client: HandleObject, @unchecked Sendable {
         guard let token = sessionToken ?? environmentValue("CLARIFAI_SESSION_TOKEN"), !token.isEmpty else {
             throw ClarifaiError.invalidArgument("no session token: pass one, or set CLARIFAI_SESSION_TOKEN")
         }
-        try self.init(channel: channel, credential: .sessionToken(token), userID: userID, appID: appID, schema: .official)
+        try self.init(channel: channel, credential: .sessionToken(token), userID: userID ?? environmentValue("CLARIFAI_USER_ID"),
+                      appID: appID ?? environmentValue("CLARIFAI_APP_ID"), schema: .official)
     }
 
     private init(channel: any Channel, credential: Credential, userID: String?, appID: String?, schema: Schema,
@@ -67,8 +69,8 @@ public final class Client: HandleObject, @unchecked Sendable {
         self.channel = channel
         self.credential = credential
         Redaction.register(credential.secret)
-        self.userID = (userID ?? environmentValue("CLARIFAI_USER_ID")).flatMap { $0.isEmpty ? nil : $0 }
-        self.appID = (appID ?? environmentValue("CLARIFAI_APP_ID")).flatMap { $0.isEmpty ? nil : $0 }
+        self.userID = userID.flatMap { $0.isEmpty ? nil : $0 }
+        self.appID = appID.flatMap { $0.isEmpty ? nil : $0 }
         self.schema = schema
         retryPolicy = RetryPolicy(schema: schema)
         self.settings = Locked(settings)
