@@ -854,7 +854,7 @@ def test_stub_calls_and_errors(channel, kind, server, app_id):
         assert response.status.code == 10000 and call.code() == grpc.StatusCode.OK
         future = stub.ListConcepts.future(request, metadata=auth)
         assert future.result(10).status.code == 10000 and future.code() == grpc.StatusCode.OK
-        # One C client per token; the stub's own token (else $CLARIFAI_PAT) when the call has none.
+        # One C client per token; the stub's own token (never $CLARIFAI_PAT) when the call has none.
         assert stub.ListConcepts(request, metadata=(("authorization", b"Key bad"),)).status.code == 11008
         assert len(ours._clients) == 2
         with pytest.raises(grpc.RpcError) as raised:
@@ -894,7 +894,7 @@ def test_stub_timeout_and_refused_connection(server, app_id):
 
 
 def test_stub_timeouts_are_clients_on_the_same_channel(monkeypatch, server, app_id):
-    """A call's timeout gets a copy of the token's client with that deadline, not a new channel
+    """A call's timeout gets a client of the token with that deadline, not a new channel
     (connections, TLS sessions and an I/O thread of its own)."""
     auth = (("authorization", "Key " + server.token),)
     request = service_pb2.ListConceptsRequest(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id))
@@ -910,7 +910,7 @@ def test_stub_timeouts_are_clients_on_the_same_channel(monkeypatch, server, app_
         with pytest.raises(grpc.RpcError) as raised:
             stub.PostModelOutputs(slow, timeout=0.3, metadata=auth)
         assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and "300 ms" in raised.value.details()
-        assert sorted(ours._clients, key=lambda key: key[1] or 0) == [
+        assert sorted(((identity.credential, ms) for identity, ms in ours._clients), key=lambda key: key[1] or 0) == [
             (server.token, None), (server.token, 300), (server.token, 5000), (server.token, 10000)]
 
 

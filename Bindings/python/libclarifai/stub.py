@@ -9,26 +9,33 @@ response to the stub's deserializer. Server-streaming calls go through clarifai_
 request converted to JSON with the library's schema), each message's protobuf bytes handed to the
 deserializer. Bidirectional calls (StreamModelOutputs, PostModelVersionsUpload, ...) open a
 clarifai_stream: a thread sends the serialized requests the request iterator yields, then
-half-closes, while the caller iterates the answers. The token comes from each call's
-`authorization` metadata ("Key <token>"); one C client is kept per token, and a copy of it
-(clarifai_client_dup) per distinct timeout. Calls fail with exceptions that are both the
+half-closes, while the caller iterates the answers. The credential comes from each call's
+`authorization` metadata ("Key <token>") or `x-clarifai-session-token`, never from the
+environment; other metadata is sent as it is (clarifai_client_set_header). One C client is kept
+per credential and metadata, with a retry budget of 0 (unary calls retry UNAVAILABLE in Python,
+as grpcio's official service config), and one more per distinct timeout. Calls fail with exceptions that are both the
 libclarifai error and a grpc.RpcError with code() (the gRPC status the server sent, else the
 nearest to the library's code) and details() (the library's message). Needs grpcio (installed
 with clarifai-grpc).
 """
 from __future__ import annotations
 
+import base64
 import collections
+import random
 import threading
 import time
 import weakref
 from concurrent import futures
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type
 
 import grpc
+import grpc._channel  # the official SDK refers to grpc._channel._MultiThreadedRendezvous: it must exist
 
-from ._client import BidiStream, Channel, Client, Stream, _milliseconds, _proto_to_json_text, _response_proto, methods
-from .errors import CancelledError, ClarifaiError, ErrorCode, InvalidArgumentError, UnsupportedError
+from ._client import (BidiStream, Channel, Client, Stream, _check, _milliseconds, _proto_to_json_text, _response_proto,
+                      methods)
+from .errors import (AuthError, CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InvalidArgumentError,
+                     UnsupportedError)
 
 __all__ = ["StubChannel", "stub_channel", "RpcErrorMixin"]
 
@@ -110,14 +117,68 @@ def _rpc_error(error: ClarifaiError, code: Optional[grpc.StatusCode] = None) -> 
     return rpc
 
 
-def _token(metadata: Optional[Sequence[Tuple[str, Any]]]) -> Optional[str]:
+#: grpcio's retry policy in the official ClarifaiChannel's service config: UNAVAILABLE only, at
+#: most 5 attempts, backoff 10 ms doubling up to 5 s, each pause a random part of it.
+_MAX_ATTEMPTS, _INITIAL_BACKOFF, _MAX_BACKOFF, _BACKOFF_MULTIPLIER = 5, 0.01, 5.0, 2.0
+
+
+class _Identity(NamedTuple):
+    """Who a call is from, as its metadata says: ("pat" or "session", the token) and the other
+    metadata (lower-case names, sorted), sent as they are."""
+
+    kind: str
+    credential: str
+    headers: Tuple[Tuple[str, str], ...]
+
+
+def _text(key: str, value: Any) -> str:
+    if key.endswith("-bin"):  # binary metadata goes on the wire base64-encoded, unpadded
+        return base64.b64encode(value if isinstance(value, bytes) else str(value).encode()).decode().rstrip("=")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _identity(metadata: Optional[Sequence[Tuple[str, Any]]], pat: Optional[str]) -> _Identity:
+    """The credential a call's metadata gives ("authorization: Key <token>", else
+    "x-clarifai-session-token"), else the stub channel's `pat`; never one from the environment.
+    The rest of the metadata is passed on as it is."""
+    authorization = session = None
+    headers: Dict[str, str] = {}
     for key, value in metadata or ():
-        if key.lower() == "authorization":
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            if not text.startswith("Key "):
-                raise _rpc_error(InvalidArgumentError("authorization metadata: libclarifai sends 'Key <token>' only"))
-            return text[4:]
-    return None
+        name = key.lower()
+        if name == "authorization":
+            authorization = _text(name, value)
+        elif name == "x-clarifai-session-token":
+            session = _text(name, value)
+        else:
+            headers[name] = _text(name, value)
+    extra = tuple(sorted(headers.items()))
+    if authorization is not None:
+        if not authorization.startswith("Key "):
+            raise _rpc_error(InvalidArgumentError("authorization metadata: libclarifai sends 'Key <token>' only"))
+        if session is not None:
+            raise _rpc_error(InvalidArgumentError(
+                "libclarifai sends one credential: authorization or x-clarifai-session-token, not both"))
+        return _Identity("pat", authorization[4:], extra)
+    if session is not None:
+        return _Identity("session", session, extra)
+    if pat is not None:
+        return _Identity("pat", pat, extra)
+    raise _rpc_error(AuthError("no credentials: the call has no authorization or x-clarifai-session-token "
+                               "metadata and the stub channel no pat (libclarifai cannot send a call "
+                               "without one, and does not take $CLARIFAI_PAT here)", ErrorCode.AUTH))
+
+
+def _expired() -> ClarifaiError:
+    return _rpc_error(ClarifaiTimeoutError("Deadline Exceeded", ErrorCode.TIMEOUT))
+
+
+def _serialized(serialize: Callable[[Any], bytes], request: Any) -> bytes:
+    """grpcio's failure for a request its serializer refuses (e.g. None): INTERNAL, not sent."""
+    try:
+        return serialize(request)
+    except Exception as error:
+        raise _rpc_error(ClarifaiError("Exception serializing request!", ErrorCode.INVALID_ARGUMENT),
+                         grpc.StatusCode.INTERNAL) from error
 
 
 def _deserializer(deserializer: Any) -> Callable[[bytes], Any]:
@@ -155,13 +216,20 @@ class _Future(grpc.Future, grpc.Call):  # type: ignore[misc]
     def result(self, timeout: Optional[float] = None) -> Any:
         try:
             return self._inner.result(timeout)
+        except RpcErrorMixin:
+            raise  # the call's own failure (a deadline's RpcError is also a TimeoutError)
         except futures.TimeoutError:
             raise grpc.FutureTimeoutError() from None
         except futures.CancelledError:
             raise grpc.FutureCancelledError() from None
 
     def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
-        return self._inner.exception(timeout)
+        try:
+            return self._inner.exception(timeout)
+        except futures.TimeoutError:
+            raise grpc.FutureTimeoutError() from None
+        except futures.CancelledError:
+            raise grpc.FutureCancelledError() from None
 
     def traceback(self, timeout: Optional[float] = None) -> Any:
         error = self.exception(timeout)
@@ -209,12 +277,37 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
         self._deserialize = _deserializer(deserializer)
 
     def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Any:
-        client = self._owner._client(_token(metadata), timeout)
-        try:
-            data = client._call_proto_answer(self._method, self._serialize(request))
-        except ClarifaiError as error:
-            raise _rpc_error(error) from None
-        return self._deserialize(data)  # a Clarifai failure is an answer, as with grpcio
+        data = _serialized(self._serialize, request)
+        identity = self._owner._identity(metadata)
+        if timeout is not None and timeout <= 0:
+            raise _expired()  # grpcio: a deadline already past, the call not sent
+        deadline = None if timeout is None else time.monotonic() + timeout
+        backoff = _INITIAL_BACKOFF
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                if attempt == 1:
+                    answer = self._owner._client(identity, timeout)._call_proto_answer(self._method, data)
+                else:  # the deadline covers all attempts: a client for what is left of it
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise _expired()
+                    if remaining is None:
+                        answer = self._owner._client(identity, None)._call_proto_answer(self._method, data)
+                    else:
+                        with self._owner._new_client(identity, remaining) as timed:
+                            answer = timed._call_proto_answer(self._method, data)
+                break
+            except ClarifaiError as error:
+                failure = _rpc_error(error)
+                if failure.code() is not grpc.StatusCode.UNAVAILABLE or attempt == _MAX_ATTEMPTS:  # type: ignore[attr-defined]
+                    raise failure from None
+            pause = random.uniform(0, backoff)
+            backoff = min(backoff * _BACKOFF_MULTIPLIER, _MAX_BACKOFF)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                time.sleep(max(0.0, deadline - time.monotonic()))
+                raise _expired()
+            time.sleep(pause)
+        return self._deserialize(answer)  # a Clarifai failure is an answer, as with grpcio
 
     def __call__(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
                  credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> Any:
@@ -229,17 +322,21 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
         return _Future(self._owner._executor().submit(self._call, request, timeout, metadata))
 
 
-class _StreamCall(grpc.Call):  # type: ignore[misc]
+class _StreamCall(grpc.Call, grpc.Future):  # type: ignore[misc]
     """unary_stream(...)() and stream_stream(...)(): an iterator of response messages that is
-    also a grpc.Call, like grpcio's. `stream` iterates the messages, raising RpcErrors, and its
-    close() cancels. cancel() (or dropping it) cancels the call; next() then raises an RpcError
-    with code CANCELLED."""
+    also a grpc.Call and a grpc.Future, like grpcio's (and registered as a virtual subclass of
+    grpc._channel._MultiThreadedRendezvous, which the official SDK checks for). `stream`
+    iterates the messages, raising RpcErrors, and its close() cancels. cancel() (or dropping it)
+    cancels the call; next() then raises an RpcError with code CANCELLED. The Future half
+    tells how the call ended once it has (result() is None then, as grpcio's for a stream)."""
 
     def __init__(self, stream: Iterator[Any], timeout: Optional[float]) -> None:
         self._stream = stream
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._code: Optional[grpc.StatusCode] = None
         self._details: Optional[str] = None
+        self._error: Optional[BaseException] = None
+        self._ended = threading.Event()
         self._callbacks: List[Callable[[], None]] = []
 
     def __iter__(self) -> "_StreamCall":
@@ -254,16 +351,55 @@ class _StreamCall(grpc.Call):  # type: ignore[misc]
             self._end(grpc.StatusCode.OK, "")
             raise
         except RpcErrorMixin as error:
-            self._end(error.code(), error.details())
+            self._end(error.code(), error.details(), error)
             raise
 
     next = __next__
 
-    def _end(self, code: grpc.StatusCode, details: str) -> None:
+    def _end(self, code: grpc.StatusCode, details: str, error: Optional[BaseException] = None) -> None:
         if self._code is None:
-            self._code, self._details = code, details
+            self._code, self._details, self._error = code, details, error
+            self._ended.set()
             for callback in self._callbacks:
                 callback()
+
+    # grpc.Future: how the call ended, once it has (the caller's iteration ends it)
+
+    def cancelled(self) -> bool:
+        return self._code == grpc.StatusCode.CANCELLED
+
+    def running(self) -> bool:
+        return self._code is None
+
+    def done(self) -> bool:
+        return self._code is not None
+
+    def _wait(self, timeout: Optional[float]) -> None:
+        if not self._ended.wait(timeout):
+            raise grpc.FutureTimeoutError()
+        if self.cancelled():
+            raise grpc.FutureCancelledError()
+
+    def result(self, timeout: Optional[float] = None) -> None:
+        self._wait(timeout)
+        if self._error is not None:
+            raise self._error
+        return None
+
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
+        self._wait(timeout)
+        return self._error
+
+    def traceback(self, timeout: Optional[float] = None) -> Any:
+        error = self.exception(timeout)
+        return None if error is None else error.__traceback__
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        if not self.add_callback(lambda: fn(self)):
+            fn(self)
+
+    def debug_error_string(self) -> str:
+        return "" if self._error is None else str(self._error)
 
     def cancel(self) -> bool:
         if self._code is not None:
@@ -313,13 +449,30 @@ class _UnaryStream(grpc.UnaryStreamMultiCallable):  # type: ignore[misc]
 
     def __call__(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
                  credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _StreamCall:
-        client = self._owner._client(_token(metadata), timeout)
+        data = _serialized(self._serialize, request)
+        identity = self._owner._identity(metadata)
+        if timeout is not None and timeout <= 0:
+            return _StreamCall(_Failed(_expired()), timeout)
+        client = self._owner._client(identity, timeout)
         try:
-            request_json = _proto_to_json_text(self._request_type(request), self._serialize(request))
+            request_json = _proto_to_json_text(self._request_type(request), data)
         except ClarifaiError as error:
             raise _rpc_error(error) from None
         stream = _RpcStream(client, self._method, request_json, self._deserialize, _response_proto)
         return _StreamCall(stream, timeout)
+
+
+class _Failed(Iterator[Any]):
+    """The answers of a call that failed before it was sent (grpcio: a deadline already past)."""
+
+    def __init__(self, error: ClarifaiError) -> None:
+        self._error = error
+
+    def __next__(self) -> Any:
+        raise self._error
+
+    def close(self) -> None:
+        pass
 
 
 class _RpcStream(Stream[Any]):
@@ -393,7 +546,10 @@ class _StreamStream(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
 
     def __call__(self, request_iterator: Iterable[Any], timeout: Optional[float] = None, metadata: Any = None,
                  credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _StreamCall:
-        client = self._owner._client(_token(metadata), timeout)
+        identity = self._owner._identity(metadata)
+        if timeout is not None and timeout <= 0:
+            return _StreamCall(_Failed(_expired()), timeout)
+        client = self._owner._client(identity, timeout)
         try:
             stream = client.open_stream(self._method)
         except ClarifaiError as error:
@@ -417,30 +573,37 @@ class _Unsupported(grpc.StreamUnaryMultiCallable):  # type: ignore[misc]
 
 class StubChannel(grpc.Channel):  # type: ignore[misc]
     """A grpc.Channel for `service_pb2_grpc.V2Stub` that sends every call through libclarifai on
-    `channel` (any kind: REST carries the unary methods, gRPC also the streaming ones). The token
-    of each call comes from its metadata ("authorization", "Key <token>"), else from `pat`, else
-    $CLARIFAI_PAT; `user_app_id` comes from each request. A call's `timeout` (seconds) is honoured
-    by a copy of the token's client with that deadline, on the same channel and connections. The
-    Channel stays yours: close() frees the clients made here."""
+    `channel` (any kind: REST carries the unary methods, gRPC also the streaming ones). The
+    credential of each call comes from its metadata ("authorization", "Key <token>"; else
+    "x-clarifai-session-token"), else from `pat`, never from the environment (a call with none
+    fails with UNAUTHENTICATED: libclarifai cannot send a call without credentials); its other
+    metadata is sent as it is; `user_app_id` comes from each request. One C client per
+    credential and metadata, with no retries of its own: unary calls retry UNAVAILABLE as
+    grpcio's official service config does (at most 5 attempts). A call's `timeout` (seconds) is
+    honoured by another client with that deadline, on the same channel and connections.
+    The Channel stays yours: close() frees the clients made here."""
 
     def __init__(self, channel: Channel, pat: Optional[str] = None, *, max_clients: int = 32) -> None:
         self._channel = channel
         self._pat = pat
         self._max_clients = max(1, max_clients)
-        self._clients: "collections.OrderedDict[Tuple[Optional[str], Optional[int]], Client]" = collections.OrderedDict()
+        self._clients: "collections.OrderedDict[Tuple[_Identity, Optional[int]], Client]" = collections.OrderedDict()
         self._lock = threading.Lock()
         self._pool: Optional[futures.ThreadPoolExecutor] = None
         self._closed = False
         self._methods = frozenset(methods())
         _fix_official_deserializer_hook()
 
-    def _client(self, token: Optional[str], timeout: Optional[float]) -> Client:
-        """The client of a call's token (else the stub's `pat`, else $CLARIFAI_PAT) and timeout:
-        one per token, and a copy of it per distinct timeout; the least recently used go past
+    def _identity(self, metadata: Any) -> _Identity:
+        return _identity(metadata, self._pat)
+
+    def _client(self, identity: _Identity, timeout: Optional[float]) -> Client:
+        """The client of a call's identity (credential and other metadata) and timeout: one per
+        identity, with no retries of its own (the unary calls retry UNAVAILABLE here, as
+        grpcio), and a copy of it per distinct timeout; the least recently used go past
         max_clients."""
-        credential = token if token is not None else self._pat
         try:
-            key = (credential, None if timeout is None else _milliseconds(timeout, "timeout"))
+            key = (identity, None if timeout is None else _milliseconds(timeout, "timeout"))
             with self._lock:
                 if self._closed:
                     raise InvalidArgumentError("the stub channel is closed")
@@ -448,14 +611,32 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
                 if client is not None:
                     self._clients.move_to_end(key)
                     return client
-            client = (Client(self._channel, credential) if timeout is None
-                      else self._client(token, None).with_options(timeout=timeout))
+            client = self._new_client(identity, timeout)
         except ClarifaiError as error:
             raise _rpc_error(error) from None
         with self._lock:
             client = self._clients.setdefault(key, client)
             while len(self._clients) > self._max_clients:
                 self._clients.popitem(last=False)  # freed by its finalizer once no call uses it
+        return client
+
+    def _new_client(self, identity: _Identity, timeout: Optional[float]) -> Client:
+        """A client of `identity` on the channel, without retries, with `timeout`. Made anew
+        rather than with clarifai_client_dup (Client.with_options): the copy of a client made
+        with user_id and app_id "" fills requests from $CLARIFAI_USER_ID/$CLARIFAI_APP_ID."""
+        client = (Client(self._channel, identity.credential, "", "") if identity.kind == "pat" else
+                  Client(self._channel, None, "", "", session_token=identity.credential))
+        try:
+            lib = client._lib
+            with client._handle.held() as pointer:
+                _check(lib.clarifai_client_set_max_retries(pointer, 0))
+                if timeout is not None:
+                    _check(lib.clarifai_client_set_timeout_ms(pointer, _milliseconds(timeout, "timeout")))
+                for name, value in identity.headers:
+                    _check(lib.clarifai_client_set_header(pointer, name.encode(), value.encode()))
+        except BaseException:
+            client.close()
+            raise
         return client
 
     def _executor(self) -> futures.ThreadPoolExecutor:
@@ -521,3 +702,7 @@ def _fix_official_deserializer_hook() -> None:
 def stub_channel(channel: Channel, pat: Optional[str] = None, *, max_clients: int = 32) -> StubChannel:
     """A channel for the official `service_pb2_grpc.V2Stub` that calls through libclarifai."""
     return StubChannel(channel, pat, max_clients=max_clients)
+
+
+grpc._channel._MultiThreadedRendezvous.register(_StreamCall)  # an ABC: isinstance() holds, nothing inherited
+grpc._channel._MultiThreadedRendezvous.register(_Future)  # grpcio's future() is one too

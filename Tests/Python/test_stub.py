@@ -1,0 +1,211 @@
+"""The stub channel (libclarifai.stub) as the official SDK uses it: grpc._channel's rendezvous
+class, futures, credentials and metadata, retries, and grpcio's edge cases. Against the local
+server; where grpcio's behaviour is the reference, the official gRPC channel to the same server
+(each V2Stub built right after its own channel: the official ClarifaiChannel sets a module-global
+deserializer)."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
+from clarifai_grpc.grpc.api import resources_pb2 as res
+from clarifai_grpc.grpc.api import service_pb2, service_pb2_grpc
+
+from test_binding import BINDING, USER, libclarifai  # noqa: F401  (sets LIBCLARIFAI_PATH, sys.path)
+from testserver import clear_recorded_requests, recorded_requests
+
+import grpc  # noqa: E402
+from libclarifai import Channel  # noqa: E402
+
+
+def text_request(app_id, model, text="x"):
+    return service_pb2.PostModelOutputsRequest(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id),
+                                               model_id=model, inputs=[res.Input(data=res.Data(text=res.Text(raw=text)))])
+
+
+def official_stub(server):
+    return service_pb2_grpc.V2Stub(ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port))
+
+
+def ours(server, **options):
+    channel = Channel.grpc_insecure(server.grpc_target)
+    return channel, libclarifai.stub_channel(channel, **options)
+
+
+# -- 1. grpc._channel._MultiThreadedRendezvous --------------------------------------------------
+
+
+def test_importing_the_stub_makes_grpc_channel_available():
+    code = ("import grpc, libclarifai.stub; print(hasattr(grpc, '_channel'), "
+            "hasattr(grpc._channel, '_MultiThreadedRendezvous'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(BINDING)}).stdout
+    assert out.split() == ["True", "True"]
+
+
+def test_stream_calls_are_multithreaded_rendezvous(server, app_id):
+    auth = (("authorization", "Key " + server.token),)
+    channel, stub_channel = ours(server)
+    with channel, stub_channel:
+        stub = service_pb2_grpc.V2Stub(stub_channel)
+        call = stub.GenerateModelOutputs(text_request(app_id, "stream-count", "3"), metadata=auth)
+        assert isinstance(call, grpc._channel._MultiThreadedRendezvous)
+        assert isinstance(call, grpc.Call) and isinstance(call, grpc.Future)
+        assert call.running() and not call.done()
+        with pytest.raises(grpc.FutureTimeoutError):
+            call.result(timeout=0.01)
+        assert [m.outputs[0].data.text.raw for m in call] == ["0", "1", "2"]
+        assert call.code() == grpc.StatusCode.OK and call.done() and call.result() is None and call.exception() is None
+
+        call = stub.GenerateModelOutputs(text_request(app_id, "stream-error"), metadata=auth)
+        assert isinstance(call, grpc._channel._MultiThreadedRendezvous)
+        with pytest.raises(grpc.RpcError) as raised:
+            list(call)
+        assert call.exception() is raised.value and call.code() == grpc.StatusCode.INTERNAL
+        with pytest.raises(grpc.RpcError):
+            call.result()
+
+        requests = [text_request(app_id, "text-echo", word) for word in ("a", "b")]
+        call = stub.StreamModelOutputs(iter(requests), metadata=auth)
+        assert isinstance(call, grpc._channel._MultiThreadedRendezvous)
+        assert [m.outputs[0].data.text.raw for m in call] == ["echo: a", "echo: b"]
+        assert call.code() == grpc.StatusCode.OK and call.result() is None
+
+        call = stub.StreamModelOutputs(iter(requests), metadata=auth)
+        assert call.cancel() and call.cancelled()
+        with pytest.raises(grpc.FutureCancelledError):
+            call.result()
+        future = stub.ListConcepts.future(service_pb2.ListConceptsRequest(), metadata=auth)
+        assert isinstance(future, grpc._channel._MultiThreadedRendezvous) and future.result(10).status.code == 10000
+
+
+# -- 2. Futures ------------------------------------------------------------------------------------
+
+
+def test_future_deadline_is_an_rpc_error_as_grpcio(server, app_id):
+    auth = (("authorization", "Key " + server.token),)
+    slow = text_request(app_id, "grpc-deadline")
+    official = official_stub(server)
+    expected = official.PostModelOutputs.future(slow, timeout=0.3, metadata=auth)
+    with pytest.raises(grpc.RpcError) as theirs:
+        expected.result()
+    channel, stub_channel = ours(server)
+    with channel, stub_channel:
+        future = service_pb2_grpc.V2Stub(stub_channel).PostModelOutputs.future(slow, timeout=0.3, metadata=auth)
+        with pytest.raises(grpc.FutureTimeoutError):  # still running: waiting for it times out
+            future.exception(timeout=0.01)
+        with pytest.raises(grpc.FutureTimeoutError):
+            future.traceback(timeout=0.01)
+        with pytest.raises(grpc.RpcError) as raised:
+            future.result()
+        assert raised.value.code() == theirs.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert future.exception() is raised.value and isinstance(future.exception(), grpc.RpcError)
+        assert future.traceback() is not None and future.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+# -- 3. Credentials and metadata ---------------------------------------------------------------
+
+
+def last_recorded(server, model=None):
+    entries = [r for r in recorded_requests(server.rest_url) if r.get("front") == "grpc" or "headers" in r]
+    return entries[-1]
+
+
+def test_credentials_are_only_the_callers(monkeypatch, server, app_id):
+    monkeypatch.setenv("CLARIFAI_PAT", server.token)  # never used by the stub
+    monkeypatch.setenv("CLARIFAI_SESSION_TOKEN", "test-session-token")
+    monkeypatch.setenv("CLARIFAI_USER_ID", "env-user")
+    monkeypatch.setenv("CLARIFAI_APP_ID", "env-app")
+    channel, stub_channel = ours(server)
+    with channel, stub_channel:
+        stub = service_pb2_grpc.V2Stub(stub_channel)
+        # No credentials: grpcio sends none (the server answers 11009); libclarifai cannot send a
+        # call without one, so the call fails here rather than with the environment's token.
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.ListConcepts(service_pb2.ListConceptsRequest())
+        assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED and "no credentials" in raised.value.details()
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.ListConcepts(service_pb2.ListConceptsRequest(), metadata=(("authorization", "Bearer " + server.token),))
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # A session token alone is sent as such, with the caller's other metadata.
+        clear_recorded_requests(server.rest_url)
+        metadata = (("x-clarifai-session-token", "test-session-token"), ("x-clarifai-request-id-prefix", "mine"),
+                    ("x-test-extra", "hello"))
+        response = stub.ListConcepts(service_pb2.ListConceptsRequest(), metadata=metadata)
+        assert response.status.code == 10000 and response.status.req_id.startswith("mine-")
+        [entry] = recorded_requests(server.rest_url)
+        assert entry["authorization"] in (None, "")
+        assert entry["headers"]["x-clarifai-session-token"] == "test-session-token"
+        assert entry["headers"]["x-test-extra"] == "hello"
+        assert not (entry["request"] or {}).get("user_app_id")  # not $CLARIFAI_USER_ID / $CLARIFAI_APP_ID
+        assert stub.ListConcepts(service_pb2.ListConceptsRequest(),
+                                 metadata=(("x-clarifai-session-token", "other"),)).status.code == 11008
+        # A key with a request-id prefix: the prefix reaches the server; one client per metadata set.
+        response = stub.ListConcepts(service_pb2.ListConceptsRequest(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id)),
+                                     metadata=(("authorization", "Key " + server.token), ("x-clarifai-request-id-prefix", "p")))
+        assert response.status.code == 10000 and response.status.req_id.startswith("p-")
+        assert len(stub_channel._clients) == 3
+
+
+# -- 4. Retries ----------------------------------------------------------------------------------
+
+
+def test_retries_unavailable_only_as_grpcio(server, app_id):
+    from test_faults import FaultServer, fault_model
+    faults = FaultServer(server)
+    try:
+        auth = (("authorization", "Key " + server.token),)
+        channel = Channel.grpc_insecure(faults.grpc_target)
+        with channel, libclarifai.stub_channel(channel) as stub_channel:
+            stub = service_pb2_grpc.V2Stub(stub_channel)
+            throttled = fault_model("throttled", 1)
+            assert stub.PostModelOutputs(text_request(app_id, throttled), metadata=auth).status.code == 11005
+            assert faults.attempts(throttled) == 1  # an answer: grpcio does not retry it
+            twice = fault_model("unavailable", 2)
+            assert stub.PostModelOutputs(text_request(app_id, twice), metadata=auth).status.code == 10000
+            assert faults.attempts(twice) == 3
+            always = fault_model("unavailable")
+            with pytest.raises(grpc.RpcError) as raised:
+                stub.PostModelOutputs(text_request(app_id, always), metadata=auth)
+            assert raised.value.code() == grpc.StatusCode.UNAVAILABLE and faults.attempts(always) == 5
+        # The official channel: the same attempts.
+        stub = service_pb2_grpc.V2Stub(ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=faults.grpc_port))
+        throttled = fault_model("throttled", 1)
+        assert stub.PostModelOutputs(text_request(app_id, throttled), metadata=auth).status.code == 11005
+        assert faults.attempts(throttled) == 1
+        always = fault_model("unavailable")
+        with pytest.raises(grpc.RpcError):
+            stub.PostModelOutputs(text_request(app_id, always), metadata=auth)
+        assert faults.attempts(always) == 5
+    finally:
+        faults.stop()
+
+
+# -- 5. Edge cases as grpcio ---------------------------------------------------------------------
+
+
+def test_negative_timeout_and_none_request_as_grpcio(server, app_id):
+    auth = (("authorization", "Key " + server.token),)
+    request = service_pb2.ListConceptsRequest(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id))
+    official = official_stub(server)
+    with pytest.raises(grpc.RpcError) as negative:
+        official.ListConcepts(request, timeout=-1, metadata=auth)
+    with pytest.raises(grpc.RpcError) as none:
+        official.ListConcepts(None, metadata=auth)
+    channel, stub_channel = ours(server)
+    with channel, stub_channel:
+        stub = service_pb2_grpc.V2Stub(stub_channel)
+        clear_recorded_requests(server.rest_url)
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.ListConcepts(request, timeout=-1, metadata=auth)
+        assert raised.value.code() == negative.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        with pytest.raises(grpc.RpcError) as raised:
+            next(stub.GenerateModelOutputs(text_request(app_id, "stream-count", "3"), timeout=-1, metadata=auth))
+        assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.ListConcepts(None, metadata=auth)
+        assert raised.value.code() == none.value.code() == grpc.StatusCode.INTERNAL
+        assert raised.value.details() == none.value.details()
+        assert recorded_requests(server.rest_url) == []  # none of them was sent
