@@ -240,7 +240,7 @@ def test_the_deadline_bounds_the_whole_stream(lib, tls_server):
     messages, code, error = stream.recv_all()
     stream.free()
     lib.clarifai_client_free(client)
-    assert code == capi.TIMEOUT and 0 < len(messages) < 100, error
+    assert code == capi.TIMEOUT and len(messages) < 100, error
     assert time.monotonic() - started < 2
 
 
