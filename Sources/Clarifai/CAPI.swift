@@ -168,55 +168,48 @@ public func clarifai_channel_new_grpc_insecure(_ target: UnsafePointer<CChar>?) 
     }
 }
 
+/// A channel setting: `change` applied to the options of the channel behind `channel`.
+private func channelSetting(_ function: String, _ channel: OpaquePointer?, _ change: (ChannelOptions) throws -> Void) -> Int32 {
+    entryPoint {
+        let handle: ChannelHandle = try required(channel, "channel", in: function)
+        try change(handle.channel.options)
+    }
+}
+
 @_cdecl("clarifai_channel_set_timeout_ms")
 public func clarifai_channel_set_timeout_ms(_ channel: OpaquePointer?, _ timeoutMilliseconds: Int) -> Int32 {
-    entryPoint {
-        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_timeout_ms")
-        try handle.channel.options.setTimeout(milliseconds: timeoutMilliseconds)
-    }
+    channelSetting("clarifai_channel_set_timeout_ms", channel) { try $0.setTimeout(milliseconds: timeoutMilliseconds) }
 }
 
 @_cdecl("clarifai_channel_set_max_retries")
 public func clarifai_channel_set_max_retries(_ channel: OpaquePointer?, _ retries: Int32) -> Int32 {
-    entryPoint {
-        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_max_retries")
-        try handle.channel.options.setMaxRetries(Int(retries))
-    }
+    channelSetting("clarifai_channel_set_max_retries", channel) { try $0.setMaxRetries(Int(retries)) }
 }
 
 @_cdecl("clarifai_channel_set_idle_timeout_ms")
 public func clarifai_channel_set_idle_timeout_ms(_ channel: OpaquePointer?, _ idleMilliseconds: Int) -> Int32 {
-    entryPoint {
-        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_idle_timeout_ms")
-        try handle.channel.options.setIdleTimeout(milliseconds: idleMilliseconds)
-    }
+    channelSetting("clarifai_channel_set_idle_timeout_ms", channel) { try $0.setIdleTimeout(milliseconds: idleMilliseconds) }
 }
 
 @_cdecl("clarifai_channel_set_keepalive_ms")
 public func clarifai_channel_set_keepalive_ms(_ channel: OpaquePointer?, _ intervalMilliseconds: Int) -> Int32 {
-    entryPoint {
-        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_keepalive_ms")
-        try handle.channel.options.setKeepalive(milliseconds: intervalMilliseconds)
-    }
+    channelSetting("clarifai_channel_set_keepalive_ms", channel) { try $0.setKeepalive(milliseconds: intervalMilliseconds) }
 }
 
 @_cdecl("clarifai_channel_set_max_receive_bytes")
 public func clarifai_channel_set_max_receive_bytes(_ channel: OpaquePointer?, _ maximumBytes: Int) -> Int32 {
     let function = "clarifai_channel_set_max_receive_bytes"
-    return entryPoint {
-        let handle: ChannelHandle = try required(channel, "channel", in: function)
+    return channelSetting(function, channel) { options in
         guard maximumBytes != 0 else { throw ClarifaiError(.invalidArgument, "\(function): max_bytes is 0") }
         // Past Int.max (negative here) there is no limit to speak of.
-        handle.channel.options.setMaximumReceiveBytes(maximumBytes > 0 ? maximumBytes : Int.max)
+        options.setMaximumReceiveBytes(maximumBytes > 0 ? maximumBytes : Int.max)
     }
 }
 
 @_cdecl("clarifai_channel_set_ca_file")
 public func clarifai_channel_set_ca_file(_ channel: OpaquePointer?, _ pemPath: UnsafePointer<CChar>?) -> Int32 {
-    entryPoint {
-        let handle: ChannelHandle = try required(channel, "channel", in: "clarifai_channel_set_ca_file")
-        try handle.channel.options.setCAFile(try requiredString(pemPath, "pem_path", in: "clarifai_channel_set_ca_file"))
-    }
+    let function = "clarifai_channel_set_ca_file"
+    return channelSetting(function, channel) { try $0.setCAFile(try requiredString(pemPath, "pem_path", in: function)) }
 }
 
 @_cdecl("clarifai_channel_free")

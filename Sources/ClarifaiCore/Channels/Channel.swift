@@ -60,26 +60,29 @@ public final class ChannelOptions: Sendable {
 
     var current: Values { values.withLock { $0 } }
 
-    public func setTimeout(milliseconds: Int) throws {
+    /// A time setting as given: negative ones refused (`name` and what 0 means name it), longer
+    /// ones taken as `longestTimeMilliseconds`.
+    static func time(_ milliseconds: Int, _ name: String, zeroMeans: String) throws -> Int {
         guard milliseconds >= 0 else {
-            throw ClarifaiError.invalidArgument("timeout_ms must be 0 (no deadline) or positive, got \(milliseconds)")
+            throw ClarifaiError.invalidArgument("\(name) must be 0 (\(zeroMeans)) or positive, got \(milliseconds)")
         }
-        values.withLock { $0.timeoutMilliseconds = min(milliseconds, ChannelOptions.longestTimeMilliseconds) }
+        return min(milliseconds, longestTimeMilliseconds)
+    }
+
+    public func setTimeout(milliseconds: Int) throws {
+        let timeout = try ChannelOptions.time(milliseconds, "timeout_ms", zeroMeans: "no deadline")
+        values.withLock { $0.timeoutMilliseconds = timeout }
     }
 
     public func setIdleTimeout(milliseconds: Int) throws {
-        guard milliseconds >= 0 else {
-            throw ClarifaiError.invalidArgument("idle_ms must be 0 (no idle limit) or positive, got \(milliseconds)")
-        }
-        values.withLock { $0.idleTimeoutMilliseconds = min(milliseconds, ChannelOptions.longestTimeMilliseconds) }
+        let idle = try ChannelOptions.time(milliseconds, "idle_ms", zeroMeans: "no idle limit")
+        values.withLock { $0.idleTimeoutMilliseconds = idle }
     }
 
     /// How often an open stream's connection is kept alive; 0: never.
     public func setKeepalive(milliseconds: Int) throws {
-        guard milliseconds >= 0 else {
-            throw ClarifaiError.invalidArgument("interval_ms must be 0 (no keepalive) or positive, got \(milliseconds)")
-        }
-        values.withLock { $0.keepaliveMilliseconds = min(milliseconds, ChannelOptions.longestTimeMilliseconds) }
+        let interval = try ChannelOptions.time(milliseconds, "interval_ms", zeroMeans: "no keepalive")
+        values.withLock { $0.keepaliveMilliseconds = interval }
     }
 
     /// How many times a transient failure is retried (0: never).

@@ -88,10 +88,8 @@ public final class Client: HandleObject, @unchecked Sendable {
 
     /// The deadline of this client's calls; nil: the channel's again.
     public func setTimeout(milliseconds: Int?) throws {
-        guard milliseconds.map({ $0 >= 0 }) ?? true else {
-            throw ClarifaiError.invalidArgument("timeout_ms must be 0 (no deadline), positive, or -1 (the channel's), got \(milliseconds!)")
-        }
-        settings.withLock { $0.timeoutMilliseconds = milliseconds.map { min($0, ChannelOptions.longestTimeMilliseconds) } }
+        let timeout = try milliseconds.map { try ChannelOptions.time($0, "timeout_ms", zeroMeans: "no deadline; -1: the channel's") }
+        settings.withLock { $0.timeoutMilliseconds = timeout }
     }
 
     /// The retry budget of this client's calls; nil: the channel's again.

@@ -96,7 +96,8 @@ final class CurlHandle: @unchecked Sendable {
         // TCP keepalive probes after a minute of silence, so that a NAT or load balancer keeps a
         // quiet stream's connection (libcurl before 8.10 sends no HTTP/2 PING on its own).
         ccurl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
-        let keepaliveSeconds = request.keepaliveMilliseconds > 0 ? max(1, request.keepaliveMilliseconds / 1000) : 0
+        // (Linux takes at most 32,767 s: a longer interval would leave the probes at their default.)
+        let keepaliveSeconds = request.keepaliveMilliseconds > 0 ? min(max(1, request.keepaliveMilliseconds / 1000), 32_767) : 0
         ccurl_setopt_long(raw, CURLOPT_TCP_KEEPIDLE, keepaliveSeconds > 0 ? keepaliveSeconds : 60)
         ccurl_setopt_long(raw, CURLOPT_TCP_KEEPINTVL, keepaliveSeconds > 0 ? keepaliveSeconds : 30)
         // An HTTP/2 PING this often, sent by the multi handle's loop (Multiplexer.keepAlive).
