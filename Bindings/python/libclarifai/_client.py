@@ -31,6 +31,7 @@ Bytes = Union[bytes, bytearray, memoryview]
 #: The largest value of a C long: longer times are capped to it (the library caps them further).
 _LONG_MAX: int = 2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1
 T = TypeVar("T")
+_OwnerT = TypeVar("_OwnerT", bound="_Owner")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +228,28 @@ def proto_to_json(message_type: str, data: bytes) -> Dict[str, Any]:
 # Channels and clients
 
 
-class Channel:
+class _Owner:
+    """The lifetime of an object that owns a C handle (`_handle`, freed by `_finalizer`, which
+    also runs when the object is collected): close() (idempotent), closed, and `with`."""
+
+    _handle: _Handle
+    _finalizer: Callable[[], Any]
+
+    def close(self) -> None:
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def __enter__(self: _OwnerT) -> _OwnerT:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Channel(_Owner):
     """Where and how requests travel: `Channel.json()` (REST), `Channel.grpc()` (TLS),
     `Channel.grpc_insecure()` (cleartext HTTP/2). Thread-safe; a context manager. Clients keep
     the channel they were made from alive, so it may be closed as soon as they exist.
@@ -286,20 +308,6 @@ class Channel:
         """gRPC over cleartext HTTP/2 (local servers, proxies). target "host[:port]" (port 18080
         when absent); None means $CLARIFAI_GRPC_BASE. Options as Channel's."""
         return cls("grpc_insecure", target, **options)
-
-    def close(self) -> None:
-        """Releases the channel (clients made from it keep working)."""
-        self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
-
-    def __enter__(self) -> "Channel":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
@@ -473,7 +481,7 @@ def _response_proto(response: int) -> bytes:
 _Outcome = Tuple[int, Optional[_Failure]]
 
 
-class Client:
+class Client(_Owner):
     """Who is calling: a token (PAT or app API key; None means $CLARIFAI_PAT), or a
     `session_token` (sent as x-clarifai-session-token, as the official SDK does), and the user
     and app that fill `user_app_id` in requests that leave it out (None: $CLARIFAI_USER_ID and
@@ -648,22 +656,6 @@ class Client:
             if caller is not self:
                 caller.close()  # freed once the stream is
 
-    # -- lifetime ------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Frees the client (once calls in flight on other threads finish). Idempotent."""
-        self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return (f"<libclarifai.Client {self.channel.kind} user_id={self.user_id!r} app_id={self.app_id!r}"
                 f"{' closed' if self.closed else ''}>")
@@ -824,7 +816,7 @@ def _close_stream(lib: Any, handle: _Handle) -> None:
     handle.close()
 
 
-class BidiStream:
+class BidiStream(_Owner):
     """A streaming call both ways (Client.open_stream): send() requests and recv() answers, in
     the same thread or in two (one may send while another receives or iterates). Iterating
     yields the answers as dicts until the stream ends; a failed stream raises the error of its
@@ -900,20 +892,6 @@ class BidiStream:
         """Ends the stream at once, from any thread: the server sees the cancellation, a recv
         waiting raises CancelledError."""
         _cancel_stream(self._lib, self._handle)
-
-    def close(self) -> None:
-        """Cancels the stream if it is still open, and frees it. Idempotent."""
-        self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
-
-    def __enter__(self) -> "BidiStream":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<libclarifai.BidiStream {self.method}{' closed' if self.closed else ''}>"
