@@ -19,13 +19,15 @@ let package = Package(
         // zlib: libcurl4 loads it anyway; it decodes gzip-compressed gRPC messages.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // Linux interfaces missing from Swift's Glibc module (eventfd).
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         // The public header as a module, so that Swift sees the C structs it hands out.
         .systemLibrary(name: "CClarifaiHeader", path: "Sources/CClarifaiHeader"),
         // The official API definition, embedded as data (generate.py writes descriptor_set.c).
         .target(name: "CClarifaiSchema", path: "Sources/CClarifaiSchema",
                 exclude: ["generate.py"]),
         .target(name: "ClarifaiCore",
-                dependencies: ["CCurl", "CJansson", "COpenSSL", "CZlib", "CClarifaiHeader", "CClarifaiSchema"]),
+                dependencies: ["CCurl", "CJansson", "COpenSSL", "CZlib", "CLinux", "CClarifaiHeader", "CClarifaiSchema"]),
         .target(name: "Clarifai", dependencies: ["ClarifaiCore", "CClarifaiHeader"],
                 exclude: ["exports.map"]),
         .testTarget(name: "ClarifaiCoreTests", dependencies: ["ClarifaiCore", "CJansson", "CZlib"],

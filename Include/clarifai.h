@@ -421,6 +421,60 @@ int clarifai_predict_text(clarifai_client *client, const char *model_id, const c
                           const char *text, clarifai_response **out);
 
 /* ---------------------------------------------------------------------------------------------
+ * Asynchronous calls (since 1.1): many calls in flight from one thread, their outcomes taken
+ * from a completion queue in the order they complete.
+ *
+ * A call started with clarifai_call_async or clarifai_predict_async runs on the channel's I/O
+ * thread: on gRPC as a stream of the channel's HTTP/2 connection(s), on REST over the channel's
+ * keep-alive connections. A channel opens at most 16 connections to its server; calls beyond
+ * what they carry at once (HTTP/1.1: one each; HTTP/2: the server's limit of concurrent streams,
+ * 100 at most) wait for a free one, within their deadline. Retries, deadlines and errors are
+ * those of the same blocking call, with the client's settings at the time of the start.
+ *
+ * A queue is thread-safe: calls may be started on it from any thread, and any thread may take
+ * completions. Its descriptor (an eventfd) is readable exactly while a completion waits: add it
+ * to poll/epoll/select or asyncio's loop.add_reader, then take completions with
+ * clarifai_queue_next(queue, 0, ...) until it returns CLARIFAI_ERROR_TIMEOUT. Read nothing from
+ * the descriptor yourself. A queue does not follow fork(): calls in flight at the moment of
+ * fork() are the parent's; a child uses queues of its own.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_queue clarifai_queue;
+
+/* A new, empty queue; NULL (with the last error set) when the process is out of descriptors. */
+clarifai_queue *clarifai_queue_new(void);
+/* The queue's pollable descriptor (owned by the queue: do not read, write or close it); -1 for
+   a NULL or wrong handle. */
+int clarifai_queue_fd(const clarifai_queue *queue);
+/* Starts `method` (unary, as clarifai_call) and returns at once; its completion goes to `queue`
+   with `tag` (any pointer, returned as given; never dereferenced). A failure found before
+   anything is sent (an unknown or streaming method, invalid request_json, a request that lacks
+   the fields its REST path needs, a queue being freed) is returned here, and then no completion
+   comes; CLARIFAI_OK means exactly one completion will come. */
+int clarifai_call_async(clarifai_client *client, const char *method, const char *request_json,
+                        clarifai_queue *queue, void *tag);
+/* Starts a prediction as clarifai_predict makes it (more than 128 inputs: several requests, in
+   flight at once, merged into one response) and returns at once; one completion for it. The
+   inputs are copied before it returns: their memory may go. */
+int clarifai_predict_async(clarifai_client *client, const char *model_id, const char *version_id,
+                           const clarifai_input *inputs, size_t count, clarifai_queue *queue, void *tag);
+/* Takes the next completion, waiting up to timeout_ms (0: not at all, -1 or any negative: no
+   limit). CLARIFAI_OK: *tag, *code (the call's result, as the blocking call would return it) and
+   *out (the response when *code is CLARIFAI_OK or CLARIFAI_ERROR_API, else NULL; free it) are
+   set, and when *code is not CLARIFAI_OK, clarifai_last_error() and the clarifai_last_error_*
+   functions describe the call's failure on this thread. CLARIFAI_ERROR_TIMEOUT: nothing
+   completed in time (a wait with no limit returns it only when nothing is running and nothing
+   can come). tag, code and out must not be NULL. */
+int clarifai_queue_next(clarifai_queue *queue, long timeout_ms, void **tag, int *code, clarifai_response **out);
+/* Cancels the calls started on `queue` with `tag` that are still running: each completes with
+   CLARIFAI_ERROR_CANCELLED (the server sees an RST_STREAM, or a closed connection on HTTP/1.1),
+   unless it completed already. Returns how many were running; 0 for a NULL or wrong handle. */
+size_t clarifai_queue_cancel(clarifai_queue *queue, void *tag);
+/* Cancels the calls still running, waits until they let go of the queue (a moment: nothing is
+   waited for from the server), then frees the queue with the completions not taken (their
+   responses too) and closes its descriptor. Not while another thread is inside a call with it. */
+void clarifai_queue_free(clarifai_queue *queue);
+
+/* ---------------------------------------------------------------------------------------------
  * Responses: JSON or struct buffers
  * All strings and arrays below belong to the response and stay valid until it is freed.
  * Strings absent from the response are "" (never NULL) unless said otherwise.

@@ -7,7 +7,7 @@ import Glibc
 // MARK: - Handles and arguments
 
 /// The object behind a clarifai_channel*.
-final class ChannelHandle: HandleObject {
+final class ChannelHandle: HandleObject, @unchecked Sendable {
     let channel: any Channel
     init(_ channel: any Channel) {
         self.channel = channel
@@ -41,6 +41,11 @@ extension Stream: CHandle {
     static let typeName = "clarifai_stream"
 }
 
+extension CompletionQueue: CHandle {
+    static let tag = HandleTag.queue
+    static let typeName = "clarifai_queue"
+}
+
 private func retainedHandle(_ object: HandleObject) -> OpaquePointer {
     OpaquePointer(Unmanaged.passRetained(object).toOpaque())
 }
@@ -56,6 +61,18 @@ private func object<T: CHandle>(_ handle: OpaquePointer?) -> T? {
 private func releaseHandle<T: CHandle>(_ handle: OpaquePointer?, as type: T.Type) {
     guard let object: T = object(handle) else { return }
     Unmanaged.passUnretained(object).release()
+}
+
+/// For getters that cannot fail: the object behind a handle; nil for NULL, and for a handle of
+/// another kind or one already freed, which is recorded as the last error.
+private func inspected<T: CHandle>(_ handle: OpaquePointer?, _ name: String) -> T? {
+    guard handle != nil else { return nil }
+    guard let found: T = object(handle) else {
+        LastError.set(code: ErrorCode.invalidArgument.rawValue,
+                      message: "\(name) is not a \(T.typeName) (a handle of another kind, or one already freed)")
+        return nil
+    }
+    return found
 }
 
 private func required<T: CHandle>(_ handle: OpaquePointer?, _ name: String, in function: String) throws -> T {
@@ -377,6 +394,89 @@ public func clarifai_stream_cancel(_ stream: OpaquePointer?) {
 @_cdecl("clarifai_stream_free")
 public func clarifai_stream_free(_ stream: OpaquePointer?) { releaseHandle(stream, as: Stream.self) }
 
+// MARK: - Asynchronous calls
+
+@_cdecl("clarifai_queue_new")
+public func clarifai_queue_new() -> OpaquePointer? {
+    constructor { retainedHandle(try CompletionQueue()) }
+}
+
+@_cdecl("clarifai_queue_fd")
+public func clarifai_queue_fd(_ queue: OpaquePointer?) -> Int32 {
+    let completions: CompletionQueue? = inspected(queue, "queue")
+    return completions?.descriptor ?? -1
+}
+
+@_cdecl("clarifai_call_async")
+public func clarifai_call_async(_ client: OpaquePointer?, _ method: UnsafePointer<CChar>?, _ requestJSON: UnsafePointer<CChar>?,
+                                _ queue: OpaquePointer?, _ tag: UnsafeMutableRawPointer?) -> Int32 {
+    let function = "clarifai_call_async"
+    return entryPoint {
+        let caller: Client = try required(client, "client", in: function)
+        let completions: CompletionQueue = try required(queue, "queue", in: function)
+        try caller.callAsync(method: try requiredString(method, "method", in: function),
+                             requestJSON: try optionalString(requestJSON, "request_json", in: function), queue: completions, tag: tag)
+    }
+}
+
+@_cdecl("clarifai_predict_async")
+public func clarifai_predict_async(_ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?, _ versionID: UnsafePointer<CChar>?,
+                                   _ inputs: UnsafePointer<clarifai_input>?, _ count: Int, _ queue: OpaquePointer?,
+                                   _ tag: UnsafeMutableRawPointer?) -> Int32 {
+    let function = "clarifai_predict_async"
+    return entryPoint {
+        let caller: Client = try required(client, "client", in: function)
+        let completions: CompletionQueue = try required(queue, "queue", in: function)
+        try caller.predictAsync(modelID: try requiredString(modelID, "model_id", in: function),
+                                versionID: try optionalString(versionID, "version_id", in: function),
+                                inputs: try predictionInputs(inputs, count, in: function), queue: completions, tag: tag)
+    }
+}
+
+@_cdecl("clarifai_queue_next")
+public func clarifai_queue_next(_ queue: OpaquePointer?, _ timeoutMilliseconds: Int, _ tag: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                _ code: UnsafeMutablePointer<Int32>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_queue_next"
+    out?.pointee = nil
+    var failure: ClarifaiError?
+    let result = entryPoint {
+        let completions: CompletionQueue = try required(queue, "queue", in: function)
+        guard let tag, let code, let out else {
+            throw ClarifaiError(.invalidArgument, "\(function): \(tag == nil ? "tag" : code == nil ? "code" : "out") is NULL")
+        }
+        guard let completion = completions.next(timeoutMilliseconds: timeoutMilliseconds) else {
+            throw ClarifaiError(.timeout, timeoutMilliseconds < 0 ? "\(function): nothing is running on the queue"
+                                : "\(function): nothing completed within \(timeoutMilliseconds) ms")
+        }
+        tag.pointee = completion.tag
+        switch completion.outcome {
+        case .success(let response):
+            code.pointee = 0
+            out.pointee = retainedHandle(response)
+        case .failure(let error):
+            code.pointee = error.code.rawValue
+            out.pointee = error.response.map(retainedHandle)
+            failure = error
+        }
+    }
+    // The call's failure is the thread's last error, as after the blocking call.
+    if let failure { LastError.set(failure) }
+    return result
+}
+
+@_cdecl("clarifai_queue_cancel")
+public func clarifai_queue_cancel(_ queue: OpaquePointer?, _ tag: UnsafeMutableRawPointer?) -> Int {
+    let completions: CompletionQueue? = inspected(queue, "queue")
+    return completions?.cancel(tag: tag) ?? 0
+}
+
+@_cdecl("clarifai_queue_free")
+public func clarifai_queue_free(_ queue: OpaquePointer?) {
+    let completions: CompletionQueue? = object(queue)
+    completions?.shutDown()
+    releaseHandle(queue, as: CompletionQueue.self)
+}
+
 nonisolated(unsafe) private let methodNames = permanentCStrings(Schema.official.methods.map(\.name))
 
 @_cdecl("clarifai_method_count")
@@ -396,22 +496,27 @@ public func clarifai_predict(_ client: OpaquePointer?, _ modelID: UnsafePointer<
     let function = "clarifai_predict"
     return responding(out, in: function) {
         let caller: Client = try required(client, "client", in: function)
-        guard let inputs else { throw ClarifaiError(.invalidArgument, "\(function): inputs is NULL") }
-        // No array of clarifai_input can hold more (SIZE_MAX is -1 here).
-        guard (0...(Int.max / MemoryLayout<clarifai_input>.stride)).contains(count) else {
-            throw ClarifaiError(.invalidArgument, "\(function): count \(UInt(bitPattern: count)) is larger than any array of inputs")
-        }
-        let converted = try (0..<count).map { position in
-            let input = inputs[position]
-            let name = "inputs[\(position)]"
-            let data = try borrowedBytes(input.data, input.data_len, "\(name).data", in: function)
-            let bytes = data.isEmpty ? nil : data
-            return try PredictionInput(kindNumber: input.kind, url: try optionalString(input.url, "\(name).url", in: function),
-                                       data: bytes, text: try optionalString(input.text, "\(name).text", in: function),
-                                       id: try optionalString(input.id, "\(name).id", in: function), position: position)
-        }
         return try caller.predict(modelID: try requiredString(modelID, "model_id", in: function),
-                                  versionID: try optionalString(versionID, "version_id", in: function), inputs: converted)
+                                  versionID: try optionalString(versionID, "version_id", in: function),
+                                  inputs: try predictionInputs(inputs, count, in: function))
+    }
+}
+
+/// A C array of inputs, whose bytes stay borrowed.
+private func predictionInputs(_ inputs: UnsafePointer<clarifai_input>?, _ count: Int, in function: String) throws -> [PredictionInput] {
+    guard let inputs else { throw ClarifaiError(.invalidArgument, "\(function): inputs is NULL") }
+    // No array of clarifai_input can hold more (SIZE_MAX is -1 here).
+    guard (0...(Int.max / MemoryLayout<clarifai_input>.stride)).contains(count) else {
+        throw ClarifaiError(.invalidArgument, "\(function): count \(UInt(bitPattern: count)) is larger than any array of inputs")
+    }
+    return try (0..<count).map { position in
+        let input = inputs[position]
+        let name = "inputs[\(position)]"
+        let data = try borrowedBytes(input.data, input.data_len, "\(name).data", in: function)
+        let bytes = data.isEmpty ? nil : data
+        return try PredictionInput(kindNumber: input.kind, url: try optionalString(input.url, "\(name).url", in: function),
+                                   data: bytes, text: try optionalString(input.text, "\(name).text", in: function),
+                                   id: try optionalString(input.id, "\(name).id", in: function), position: position)
     }
 }
 
@@ -473,15 +578,7 @@ public func clarifai_predict_text(_ client: OpaquePointer?, _ modelID: UnsafePoi
 
 /// For getters that cannot fail: the response, or nil (NULL, or a handle of another kind, which
 /// also sets the last error since it is a mistake in the caller's program).
-private func response(_ handle: OpaquePointer?) -> Response? {
-    guard handle != nil else { return nil }
-    guard let response: Response = object(handle) else {
-        LastError.set(code: ErrorCode.invalidArgument.rawValue,
-                      message: "response is not a clarifai_response (a handle of another kind, or one already freed)")
-        return nil
-    }
-    return response
-}
+private func response(_ handle: OpaquePointer?) -> Response? { inspected(handle, "response") }
 
 @_cdecl("clarifai_response_status_code")
 public func clarifai_response_status_code(_ handle: OpaquePointer?) -> Int32 { response(handle)?.statusCode ?? 0 }

@@ -5,7 +5,9 @@
  * CLARIFAI_GRPCS_BASE, certificate CLARIFAI_ROOT_CERTIFICATES_PATH). Prints "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
 #include <clarifai.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -557,6 +559,165 @@ static void test_last_error_is_per_thread(clarifai_client *client) {
   CHECK(CONTAINS(clarifai_last_error(), "NoSuchMethod"));
 }
 
+/* Takes completions until `want` arrived, waiting on the queue's descriptor with poll() as an
+   event loop would; each tag (an index into `codes`) must come once. */
+static void drain_with_poll(clarifai_queue *queue, int want, int *codes, clarifai_response **responses, int slots) {
+  struct pollfd waiting = {.fd = clarifai_queue_fd(queue), .events = POLLIN};
+  int got = 0;
+  while (got < want) {
+    int ready = poll(&waiting, 1, 20000);
+    CHECK(ready == 1);
+    if (ready != 1) return;
+    void *tag = NULL;
+    int code = -1;
+    clarifai_response *out = NULL;
+    while (clarifai_queue_next(queue, 0, &tag, &code, &out) == CLARIFAI_OK) {
+      intptr_t index = (intptr_t)tag;
+      CHECK(index >= 0 && index < slots && codes[index] == -1);
+      if (index < 0 || index >= slots) continue;
+      codes[index] = code;
+      responses[index] = out;
+      got++;
+    }
+    CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_TIMEOUT);
+  }
+  /* Drained: the descriptor is no longer readable. */
+  CHECK(poll(&waiting, 1, 0) == 0);
+}
+
+static void test_async(clarifai_client *client, clarifai_channel *channel) {
+  clarifai_queue *queue = clarifai_queue_new();
+  CHECK(queue != NULL && clarifai_queue_fd(queue) >= 0);
+  void *tag = NULL;
+  int code = -1;
+  clarifai_response *out = NULL;
+  /* Empty: no completion at once, and a wait without limit does not hang with nothing running. */
+  CHECK(clarifai_queue_next(queue, 0, &tag, &code, &out) == CLARIFAI_ERROR_TIMEOUT);
+  CHECK(clarifai_queue_next(queue, -1, &tag, &code, &out) == CLARIFAI_ERROR_TIMEOUT);
+  CHECK(CONTAINS(clarifai_last_error(), "nothing is running"));
+  CHECK(clarifai_queue_next(queue, 0, NULL, &code, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_queue_next((clarifai_queue *)client, 0, &tag, &code, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "not a clarifai_queue"));
+  CHECK(clarifai_queue_fd((const clarifai_queue *)client) == -1 && CONTAINS(clarifai_last_error(), "not a clarifai_queue"));
+  CHECK(clarifai_queue_fd(NULL) == -1 && clarifai_queue_cancel(NULL, NULL) == 0);
+  CHECK(clarifai_call_async(client, "ListConcepts", NULL, (clarifai_queue *)channel, NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+
+  /* What fails before sending is returned at once, and queues nothing. */
+  CHECK(clarifai_call_async(client, "NoSuchMethod", NULL, queue, NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "NoSuchMethod"));
+  CHECK(clarifai_call_async(client, "ListConcepts", "{\"page\": \"x\"}", queue, NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_call_async(client, "GenerateModelOutputs", NULL, queue, NULL) == CLARIFAI_ERROR_UNSUPPORTED);
+  CHECK(clarifai_predict_async(client, model, NULL, NULL, 1, queue, NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_async(client, model, NULL, &(clarifai_input){.kind = 0}, 1, queue, NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_queue_next(queue, 0, &tag, &code, &out) == CLARIFAI_ERROR_TIMEOUT);
+
+  /* Many calls in flight from this thread; each completion equals the blocking call's answer. */
+  enum { CALLS = 300 };
+  static int codes[CALLS];
+  static clarifai_response *responses[CALLS];
+  char url[64];
+  for (int i = 0; i < CALLS; i++) {
+    codes[i] = -1;
+    responses[i] = NULL;
+    snprintf(url, sizeof url, "https://samples.clarifai.com/%d.jpg", i % 7);
+    clarifai_input input = {.kind = CLARIFAI_INPUT_IMAGE, .url = url};
+    int rc = i % 10 == 9 ? clarifai_call_async(client, "GetModel", "{\"model_id\": \"no-such-model\"}", queue, (void *)(intptr_t)i)
+                         : clarifai_predict_async(client, model, NULL, &input, 1, queue, (void *)(intptr_t)i);
+    CHECK(rc == CLARIFAI_OK);
+  }
+  drain_with_poll(queue, CALLS, codes, responses, CALLS);
+  for (int i = 0; i < CALLS; i++) {
+    if (i % 10 == 9) {
+      /* An API error comes with its response, as from the blocking call. */
+      CHECK(codes[i] == CLARIFAI_ERROR_API && clarifai_response_status_code(responses[i]) == 21200);
+      clarifai_response_free(responses[i]);
+      continue;
+    }
+    CHECK(codes[i] == CLARIFAI_OK && clarifai_response_output_count(responses[i]) == 1);
+    if (i < 7) {
+      clarifai_response *blocking = NULL;
+      snprintf(url, sizeof url, "https://samples.clarifai.com/%d.jpg", i % 7);
+      CHECK(clarifai_predict_url(client, model, NULL, url, &blocking) == CLARIFAI_OK);
+      const clarifai_concept *a = NULL, *b = NULL;
+      size_t na = 0, nb = 0;
+      CHECK(clarifai_response_concepts(responses[i], 0, &a, &na) == CLARIFAI_OK);
+      CHECK(clarifai_response_concepts(blocking, 0, &b, &nb) == CLARIFAI_OK);
+      CHECK(na == nb && na > 0 && strcmp(a[0].id, b[0].id) == 0 && a[0].value == b[0].value);
+      clarifai_response_free(blocking);
+    }
+    clarifai_response_free(responses[i]);
+  }
+
+  /* The call's failure is the last error after queue_next. */
+  CHECK(clarifai_call_async(client, "GetModel", "{\"model_id\": \"missing-one\"}", queue, (void *)7) == CLARIFAI_OK);
+  CHECK(clarifai_queue_next(queue, -1, &tag, &code, &out) == CLARIFAI_OK);
+  CHECK(tag == (void *)7 && code == CLARIFAI_ERROR_API && out != NULL);
+  CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_API && CONTAINS(clarifai_last_error(), "missing-one"));
+  clarifai_response_free(out);
+
+  /* More than 128 inputs: one completion, the outputs of all requests in input order. */
+  enum { MANY = 300 };
+  static clarifai_input inputs[MANY];
+  static char ids[MANY][16];
+  for (int i = 0; i < MANY; i++) {
+    snprintf(ids[i], sizeof ids[i], "in-%d", i);
+    inputs[i] = (clarifai_input){.kind = CLARIFAI_INPUT_IMAGE, .url = "https://samples.clarifai.com/b.jpg", .id = ids[i]};
+  }
+  CHECK(clarifai_predict_async(client, model, NULL, inputs, MANY, queue, (void *)8) == CLARIFAI_OK);
+  CHECK(clarifai_queue_next(queue, -1, &tag, &code, &out) == CLARIFAI_OK);
+  CHECK(tag == (void *)8 && code == CLARIFAI_OK && clarifai_response_output_count(out) == MANY);
+  int ordered = 1;
+  for (int i = 0; i < MANY && ordered; i++) {
+    char path[48];
+    snprintf(path, sizeof path, "outputs[%d].input.id", i);
+    const char *id = clarifai_response_string(out, path);
+    ordered = id != NULL && strcmp(id, ids[i]) == 0;
+  }
+  CHECK(ordered);
+  clarifai_response_free(out);
+
+  /* Cancel by tag: a slow call ends at once as CANCELLED; the others go on. */
+  CHECK(clarifai_predict_async(client, "slow-3000", NULL, &(clarifai_input){.url = "https://x/1.jpg"}, 1, queue, (void *)1) == CLARIFAI_OK);
+  CHECK(clarifai_predict_async(client, "slow-300", NULL, &(clarifai_input){.url = "https://x/2.jpg"}, 1, queue, (void *)2) == CLARIFAI_OK);
+  CHECK(clarifai_queue_cancel(queue, (void *)1) == 1);
+  CHECK(clarifai_queue_next(queue, 2000, &tag, &code, &out) == CLARIFAI_OK);
+  CHECK(tag == (void *)1 && code == CLARIFAI_ERROR_CANCELLED && out == NULL);
+  CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_CANCELLED && CONTAINS(clarifai_last_error(), "cancelled"));
+  CHECK(clarifai_queue_next(queue, 5000, &tag, &code, &out) == CLARIFAI_OK);
+  CHECK(tag == (void *)2 && code == CLARIFAI_OK);
+  clarifai_response_free(out);
+  CHECK(clarifai_queue_cancel(queue, (void *)2) == 0);
+
+  /* The client's deadline, as for a blocking call. */
+  clarifai_client *hurried = clarifai_client_dup(client);
+  CHECK(clarifai_client_set_timeout_ms(hurried, 300) == CLARIFAI_OK);
+  CHECK(clarifai_predict_async(hurried, "slow-3000", NULL, &(clarifai_input){.url = "https://x/3.jpg"}, 1, queue, (void *)3) == CLARIFAI_OK);
+  clarifai_client_free(hurried); /* the call keeps what it needs */
+  CHECK(clarifai_queue_next(queue, 5000, &tag, &code, &out) == CLARIFAI_OK);
+  CHECK(tag == (void *)3 && code == CLARIFAI_ERROR_TIMEOUT && out == NULL);
+
+  /* Freeing a queue cancels what runs, without waiting for the server. */
+  for (int i = 0; i < 20; i++)
+    CHECK(clarifai_predict_async(client, "slow-5000", NULL, &(clarifai_input){.url = "https://x/4.jpg"}, 1, queue, NULL) == CLARIFAI_OK);
+  struct timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  clarifai_queue_free(queue);
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  CHECK((end.tv_sec - start.tv_sec) * 1000 + (end.tv_nsec - start.tv_nsec) / 1000000 < 2000);
+
+  /* Calls that cannot connect fail after their retries, as blocking ones. */
+  clarifai_channel *nowhere = clarifai_channel_new_json("http://127.0.0.1:1");
+  clarifai_client *lost = clarifai_client_new(nowhere, "t", NULL, NULL);
+  clarifai_queue *lost_queue = clarifai_queue_new();
+  CHECK(clarifai_call_async(lost, "ListConcepts", NULL, lost_queue, NULL) == CLARIFAI_OK);
+  CHECK(clarifai_queue_next(lost_queue, -1, &tag, &code, &out) == CLARIFAI_OK);
+  CHECK(code == CLARIFAI_ERROR_TRANSPORT && clarifai_last_error_transient() == 1 && CONTAINS(clarifai_last_error(), "127.0.0.1"));
+  clarifai_queue_free(lost_queue);
+  clarifai_client_free(lost);
+  clarifai_channel_free(nowhere);
+  clarifai_queue_free(NULL);
+}
+
 struct worker { clarifai_client *client; int failures; };
 
 static void *predict_many(void *arg) {
@@ -613,6 +774,7 @@ int main(void) {
   test_handle_misuse(client, channel);
   test_client_settings(client, channel);
   test_streams(client);
+  test_async(client, channel);
   test_refused_connection();
   test_last_error_is_per_thread(client);
   test_threads_share_a_client(client);

@@ -10,16 +10,57 @@ public struct CallRequest {
     let metadata: [String]
 }
 
+/// The HTTP exchange of a unary call and how to read its answer: what blocking and asynchronous
+/// calls share.
+public struct UnaryExchange {
+    let http: HTTPClient
+    let request: HTTPRequest
+    /// The call's answer (its Clarifai status not checked yet), or the failure the answer tells.
+    let interpret: (HTTPResponse) throws -> Response
+
+    /// Runs the exchange on the calling thread.
+    func perform(_ call: CallRequest) throws -> Response {
+        let answer: HTTPResponse
+        do {
+            answer = try http.perform(request)
+        } catch let error as ClarifaiError {
+            throw failed(call, error)
+        }
+        return try interpret(answer)
+    }
+
+    /// Runs the exchange on the client's multi handle: `completion` gets the outcome there.
+    func start(_ call: CallRequest, completion: @escaping (Result<Response, ClarifaiError>) -> Void) throws -> AsyncExchange {
+        try AsyncExchange(request, on: http) { result in
+            completion(result.mapError { failed(call, $0) }.flatMap { answer in
+                Result { try interpret(answer) }.mapError { $0 as? ClarifaiError ?? ClarifaiError(.internal, "\($0)") }
+            })
+        }
+    }
+
+    /// An exchange's failure as the call's.
+    private func failed(_ call: CallRequest, _ error: ClarifaiError) -> ClarifaiError {
+        Log.debug("\(call.method.name): \(request.method) \(request.displayURL): \(error.message)")
+        return error.prefixed("\(call.method.name): ")
+    }
+}
+
 /// How requests travel to Clarifai: REST or gRPC. Thread-safe.
 public protocol Channel: AnyObject, Sendable {
     var options: ChannelOptions { get }
-    func unary(_ request: CallRequest) throws -> Response
+    /// The exchange of a unary call (throws for a request that cannot be sent, e.g. without the
+    /// fields its REST path needs).
+    func unaryExchange(_ request: CallRequest) throws -> UnaryExchange
     /// Calls a server-streaming method; `onMessage` gets each message in order, on the calling
     /// thread, and returns false to cancel the call.
     func serverStream(_ request: CallRequest, onMessage: (Response) throws -> Bool) throws
     /// Opens a streaming call whose messages the caller sends and receives as it goes
     /// (`request.message` is not used; its deadline bounds the whole stream).
     func openStream(_ request: CallRequest) throws -> any MessageStream
+}
+
+extension Channel {
+    func unary(_ request: CallRequest) throws -> Response { try unaryExchange(request).perform(request) }
 }
 
 /// A call with messages both ways (gRPC channels): one thread may send while another receives;

@@ -21,22 +21,50 @@ public final class GRPCChannel: Channel {
         self.usesTLS = usesTLS
     }
 
-    public func unary(_ request: CallRequest) throws -> Response {
-        var answer: Response?
-        let ending = try exchange(request) { message in
-            guard answer == nil else { throw ClarifaiError(.protocol, "more than one message in a unary answer") }
-            answer = try Response(protoMessage: message, messageType: request.method.outputType)
-            answer?.httpStatus = 200
-            answer?.grpcStatus = 0
-            return true
+    /// A unary answer is held whole (one message, within the receive limit), then read.
+    public func unaryExchange(_ request: CallRequest) throws -> UnaryExchange {
+        let options = options.current
+        let started = monotonicMilliseconds()
+        var exchange = httpRequest(request, options, body: GRPCFrameDecoder.frame(request.message))
+        exchange.oversizeMessage = "the answer's message is over the \(options.maximumReceiveBytes)-byte limit (the channel's receive limit)"
+        return UnaryExchange(http: http, request: exchange) { answer in
+            try self.unaryAnswer(answer, request, maximumMessageBytes: options.maximumReceiveBytes, started: started)
         }
-        if ending == .trailersLost {
+    }
+
+    private func unaryAnswer(_ answer: HTTPResponse, _ request: CallRequest, maximumMessageBytes: Int, started: Double) throws -> Response {
+        let origin = origin(request)
+        var decoder = GRPCFrameDecoder(maximumMessageBytes: maximumMessageBytes)
+        var message: Response?
+        // The start of a body that is not gRPC (a proxy's error page), for the error message.
+        var foreignBody: [UInt8] = []
+        if answer.status == 200, answer.contentType.hasPrefix("application/grpc") {
+            do {
+                _ = try answer.body.withUnsafeBytes { body in
+                    try decoder.feed(body, encoding: answer.field("grpc-encoding") ?? "") { bytes in
+                        guard message == nil else { throw ClarifaiError(.protocol, "more than one message in a unary answer") }
+                        message = try Response(protoMessage: bytes, messageType: request.method.outputType)
+                        return true
+                    }
+                }
+            } catch let frameError as GRPCFrameDecoder.FrameError {
+                throw ClarifaiError(.protocol, "\(origin): \(frameError.message)")
+            } catch let error as ClarifaiError {
+                throw error.prefixed("\(origin): ")
+            }
+        } else {
+            foreignBody = Array(answer.body.prefix(512))
+        }
+        Log.debug("\(origin): HTTP \(answer.status), grpc-status \(answer.field("grpc-status") ?? "none"), \(Int(monotonicMilliseconds() - started)) ms")
+        if try ending(of: answer, request, decoder: decoder, foreignBody: foreignBody) == .trailersLost {
             // A Clarifai answer carries its outcome in its own status, which then stands for the lost one.
-            guard let answer, answer.statusCode != 0 else { throw trailersLost(request) }
-            Log.debug("\(origin(request)): gRPC trailers lost as the connection closed; the answer's status \(answer.statusCode) stands")
+            guard let message, message.statusCode != 0 else { throw trailersLost(request) }
+            Log.debug("\(origin): gRPC trailers lost as the connection closed; the answer's status \(message.statusCode) stands")
         }
-        guard let answer else { throw ClarifaiError(.protocol, "\(origin(request)): the answer carried no message") }
-        return answer
+        guard let message else { throw ClarifaiError(.protocol, "\(origin): the answer carried no message") }
+        message.httpStatus = 200
+        message.grpcStatus = 0
+        return message
     }
 
     func trailersLost(_ request: CallRequest) -> ClarifaiError {
@@ -68,7 +96,6 @@ public final class GRPCChannel: Channel {
 
     /// Sends the request and hands each message of the answer to `deliver` as it arrives; then
     /// checks the gRPC status. `deliver` returns false to cancel the call.
-    @discardableResult
     private func exchange(_ request: CallRequest, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Ending {
         let options = options.current
         let exchange = httpRequest(request, options, body: GRPCFrameDecoder.frame(request.message))

@@ -41,7 +41,7 @@ public final class RESTChannel: Channel {
         throw ClarifaiError(.unsupported, "\(request.method.name) is a streaming method: streams need a gRPC channel (clarifai_channel_new_grpc)")
     }
 
-    public func unary(_ request: CallRequest) throws -> Response {
+    public func unaryExchange(_ request: CallRequest) throws -> UnaryExchange {
         let binding = try request.message.withUnsafeBytes { try RESTBinding(method: request.method, message: $0, schema: schema) }
         let options = options.current
         var headers = request.metadata + [
@@ -57,13 +57,14 @@ public final class RESTChannel: Channel {
                                    maximumBodyBytes: options.maximumReceiveBytes, caFile: options.caFile)
         let origin = "\(request.method.name): \(exchange.method) \(exchange.displayURL)"
         let started = monotonicMilliseconds()
-        let answer: HTTPResponse
-        do {
-            answer = try http.perform(exchange)
-        } catch let error as ClarifaiError {
-            Log.debug("\(origin): \(error.message)")
-            throw error.prefixed("\(request.method.name): ")
+        return UnaryExchange(http: http, request: exchange) { answer in
+            try RESTChannel.response(answer, request, origin: origin, started: started)
         }
+    }
+
+    /// The call's answer from the server's: its Clarifai status (checked by the caller), or the
+    /// failure a reply without one tells.
+    private static func response(_ answer: HTTPResponse, _ request: CallRequest, origin: String, started: Double) throws -> Response {
         do {
             let response = try Response(restBody: answer.body, origin: origin, messageType: request.method.outputType)
             response.httpStatus = answer.status

@@ -232,25 +232,22 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// retry budget and never past the deadline; the last failure is the call's.
     private func withRetries<R>(_ method: Method, _ attempt: (_ timeoutMilliseconds: Int, _ metadata: [String]) throws -> R,
                                 mayRetry: () -> Bool = { true }) throws -> R {
-        let (timeout, metadata) = callSettings()
-        let maxRetries = settings.withLock { $0.maxRetries } ?? channel.options.current.maxRetries
-        let deadline = timeout > 0 ? monotonicMilliseconds() + Double(timeout) : nil
-        var retries = 0
+        var attempts = self.attempts(of: method)
         while true {
-            let remaining = deadline.map { max(1, Int(($0 - monotonicMilliseconds()).rounded(.up))) } ?? 0
             do {
-                return try attempt(remaining, metadata)
-            } catch let error as ClarifaiError where retries < maxRetries && retryPolicy.isRetried(error) && mayRetry() {
-                retries += 1
-                let pause = RetryPolicy.pause(beforeRetry: retries)
-                if let deadline, monotonicMilliseconds() + pause >= deadline { throw error }
-                Log.debug("\(method.name): retry \(retries) of \(maxRetries) in \(Int(pause)) ms after: \(error.message)")
+                return try attempt(attempts.remainingMilliseconds, attempts.metadata)
+            } catch let error as ClarifaiError {
+                let pause = try attempts.pauseBeforeRetry(after: error, mayRetry: mayRetry())
                 RetryPolicy.sleep(milliseconds: pause)
-            } catch let error as ClarifaiError where error.code == .timeout && retries > 0 {
-                // The attempt's own deadline was what was left of the call's: say whose it was.
-                throw error.appending(" (the call's deadline: \(timeout) ms, over \(retries + 1) attempts)")
             }
         }
+    }
+
+    /// The attempts of a call starting now, with this client's settings.
+    func attempts(of method: Method) -> CallAttempts {
+        let (timeout, metadata) = callSettings()
+        return CallAttempts(method: method, policy: retryPolicy, timeoutMilliseconds: timeout, metadata: metadata,
+                            maxRetries: settings.withLock { $0.maxRetries } ?? channel.options.current.maxRetries)
     }
 
     func method(named name: String) throws -> Method {

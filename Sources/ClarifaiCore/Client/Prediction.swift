@@ -124,22 +124,27 @@ extension Client {
         guard !inputs.isEmpty else { throw ClarifaiError.invalidArgument("no inputs: count must be at least 1") }
         let method = try unaryMethod(named: "PostModelOutputs")
         let fields = try PredictionSchema(schema)
-        let chunks = stride(from: 0, to: inputs.count, by: Client.maximumInputsPerRequest).map {
-            inputs[$0..<min($0 + Client.maximumInputsPerRequest, inputs.count)]
-        }
+        let chunks = Client.requestChunks(inputs)
         let results = parallelMap(chunks, width: Client.batchConcurrency) { chunk in
             Result {
                 try self.call(method, message: Client.predictionRequest(fields, modelID: modelID, versionID: versionID, inputs: chunk))
             }
         }
         guard results.count > 1 else { return try results[0].get() }
-        return try merged(results, chunks: chunks, method: method)
+        return try merged(results, inputIDs: chunks.map { $0.map(\.id) }, method: method)
+    }
+
+    /// The inputs of a prediction in requests of at most `maximumInputsPerRequest`.
+    static func requestChunks(_ inputs: [PredictionInput]) -> [ArraySlice<PredictionInput>] {
+        stride(from: 0, to: inputs.count, by: Client.maximumInputsPerRequest).map {
+            inputs[$0..<min($0 + Client.maximumInputsPerRequest, inputs.count)]
+        }
     }
 
     /// One response for a batch sent as several requests: the outputs of all, in input order. When
     /// some requests failed, their inputs get outputs carrying the failure and the batch's status
     /// is MIXED_STATUS (thrown as .api with the response), so the other outputs are not lost.
-    private func merged(_ results: [Result<Response, any Error>], chunks: [ArraySlice<PredictionInput>], method: Method) throws -> Response {
+    func merged(_ results: [Result<Response, any Error>], inputIDs: [[String?]], method: Method) throws -> Response {
         let failures = results.enumerated().compactMap { index, result in
             if case .failure(let error) = result { return (index, error) } else { return nil }
         }
@@ -161,16 +166,16 @@ extension Client {
         func copyOutputs(of answer: Response) {
             for index in 0..<answer.outputCount { writer.field(outputsField.number, .payload(answer.output(index))) }
         }
-        for (result, chunk) in zip(results, chunks) {
+        for (result, ids) in zip(results, inputIDs) {
             switch result {
             case .success(let answer):
                 copyOutputs(of: answer)  // as the server gave them, whatever their number
             case .failure(let error):
                 // A failed request's own outputs when it has one per input, else one per input carrying the failure.
-                if let answer = (error as? ClarifaiError)?.response, answer.outputCount == chunk.count {
+                if let answer = (error as? ClarifaiError)?.response, answer.outputCount == ids.count {
                     copyOutputs(of: answer)
                 } else {
-                    for input in chunk { Client.writeFailedOutput(input, error, field: outputsField.number, fields, to: &writer) }
+                    for id in ids { Client.writeFailedOutput(inputID: id, error, field: outputsField.number, fields, to: &writer) }
                 }
             }
         }
@@ -178,7 +183,7 @@ extension Client {
             return try writer.bytes.withUnsafeBytes { try Response(binary: $0, messageType: base.messageType) }
         }
         let mixed = schema.enums["clarifai.api.status.StatusCode"]?.number(named: "MIXED_STATUS") ?? 10010
-        let details = "\(failures.count) of \(chunks.count) requests of the batch failed; request \(firstIndex + 1): "
+        let details = "\(failures.count) of \(results.count) requests of the batch failed; request \(firstIndex + 1): "
             + ((firstError as? ClarifaiError)?.message ?? "\(firstError)")
         Client.writeStatus(code: mixed, description: "Mixed Success", details: details, field: statusField.number, fields, to: &writer)
         let response = try writer.bytes.withUnsafeBytes { try Response(binary: $0, messageType: base.messageType) }
@@ -187,13 +192,13 @@ extension Client {
 
     /// An output standing for an input whose request failed without outputs of its own:
     /// {status, input: {id}}.
-    private static func writeFailedOutput(_ input: PredictionInput, _ error: any Error, field: Int, _ fields: ResponseFields,
+    private static func writeFailedOutput(inputID: String?, _ error: any Error, field: Int, _ fields: ResponseFields,
                                           to writer: inout WireWriter) {
         let clarifaiError = error as? ClarifaiError
         let output = writer.beginLengthDelimited(field)
         writeStatus(code: clarifaiError?.response?.statusCode ?? 10020, description: clarifaiError?.response?.statusDescription ?? "Failure",
                     details: clarifaiError?.message ?? "\(error)", field: fields.outputStatus, fields, to: &writer)
-        if let id = input.id {
+        if let id = inputID {
             let inputMark = writer.beginLengthDelimited(fields.outputInput)
             writer.string(fields.inputID, id)
             writer.endLengthDelimited(inputMark)
@@ -222,7 +227,7 @@ extension Client {
 
     /// The PostModelOutputsRequest for a chunk of inputs, written straight to protobuf binary
     /// (bytes go in raw: no base64 round trip).
-    private static func predictionRequest(_ fields: PredictionSchema, modelID: String, versionID: String?,
+    static func predictionRequest(_ fields: PredictionSchema, modelID: String, versionID: String?,
                                           inputs: ArraySlice<PredictionInput>) throws -> [UInt8] {
         // Each input's bytes are below the limit, so the sum cannot overflow.
         let size = inputs.reduce(64) { size, input in

@@ -30,8 +30,48 @@ struct RetryPolicy {
     }
 
     static func sleep(milliseconds: Double) {
+        guard milliseconds > 0 else { return }
         var pause = timespec(tv_sec: Int(milliseconds / 1000), tv_nsec: Int(milliseconds.truncatingRemainder(dividingBy: 1000) * 1_000_000))
         var left = timespec()
         while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
+    }
+}
+
+/// The attempts of one call: its deadline, headers and retry budget, and when to try again.
+struct CallAttempts {
+    let method: Method
+    let policy: RetryPolicy
+    let timeoutMilliseconds: Int
+    let metadata: [String]
+    let maxRetries: Int
+    /// monotonicMilliseconds() at which the call's deadline passes; nil: none.
+    let deadline: Double?
+    private(set) var retries = 0
+
+    init(method: Method, policy: RetryPolicy, timeoutMilliseconds: Int, metadata: [String], maxRetries: Int) {
+        self.method = method
+        self.policy = policy
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.metadata = metadata
+        self.maxRetries = maxRetries
+        deadline = timeoutMilliseconds > 0 ? monotonicMilliseconds() + Double(timeoutMilliseconds) : nil
+    }
+
+    /// What is left of the deadline for the next attempt (0: no deadline).
+    var remainingMilliseconds: Int { deadline.map { max(1, Int(($0 - monotonicMilliseconds()).rounded(.up))) } ?? 0 }
+
+    /// How long to wait before trying again after `error`; throws the error the call ends with
+    /// instead when it is not retried, the budget is spent or the pause would pass the deadline.
+    mutating func pauseBeforeRetry(after error: ClarifaiError, mayRetry: Bool = true) throws -> Double {
+        guard retries < maxRetries, policy.isRetried(error), mayRetry else {
+            // The attempt's own deadline was what was left of the call's: say whose it was.
+            guard error.code == .timeout && retries > 0 else { throw error }
+            throw error.appending(" (the call's deadline: \(timeoutMilliseconds) ms, over \(retries + 1) attempts)")
+        }
+        retries += 1
+        let pause = RetryPolicy.pause(beforeRetry: retries)
+        if let deadline, monotonicMilliseconds() + pause >= deadline { throw error }
+        Log.debug("\(method.name): retry \(retries) of \(maxRetries) in \(Int(pause)) ms after: \(error.message)")
+        return pause
     }
 }

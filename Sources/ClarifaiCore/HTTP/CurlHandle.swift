@@ -58,8 +58,7 @@ final class CurlHandle: @unchecked Sendable {
         // exchange before any answer: sent again once on a new connection, as libcurl does
         // itself for HTTP/1.1 (the server cannot have answered, and closed instead of reading).
         var code = run()
-        if code != CURLE_OK, code != CURLE_OPERATION_TIMEDOUT, multiplexer != nil, !sink.consumerStopped,
-           sink.fields.isEmpty, CurlHandle.reusedConnection(raw) {
+        if multiplexer != nil, CurlHandle.failedOnReusedConnection(code, raw, sink) {
             Log.debug("\(request.method) \(request.displayURL): a reused connection failed before any answer; sending again")
             curl_slist_free_all(headers)
             sink = newSink()
@@ -197,7 +196,8 @@ final class CurlHandle: @unchecked Sendable {
         guard completed else {
             if sink.consumerStopped { throw ClarifaiError(.cancelled, "\(exchange): cancelled by the caller") }
             if sink.overflowed {
-                throw ClarifaiError(.protocol, "\(exchange): the answer is larger than the receive limit of \(request.maximumBodyBytes) bytes")
+                throw ClarifaiError(.protocol, "\(exchange): "
+                                    + (request.oversizeMessage ?? "the answer is larger than the receive limit of \(request.maximumBodyBytes) bytes"))
             }
             let detail = String(cString: errorText)
             let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
@@ -250,6 +250,13 @@ final class CurlHandle: @unchecked Sendable {
                 + (version == .automatic ? " (a gRPC or a TLS port?)" : " (a REST or a TLS port?)") + ", or the server went away"
         }
         return nil
+    }
+
+    /// Whether an exchange failed before any answer on a connection made before it: the server
+    /// closed the connection as the request went out, and cannot have carried it out.
+    static func failedOnReusedConnection(_ code: CURLcode, _ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) -> Bool {
+        code != CURLE_OK && code != CURLE_OPERATION_TIMEDOUT && !sink.consumerStopped && sink.fields.isEmpty
+            && reusedConnection(easy)
     }
 
     /// Whether the last exchange ran on a connection made before it (libcurl opened none).

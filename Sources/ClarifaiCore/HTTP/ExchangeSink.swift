@@ -43,9 +43,10 @@ final class ExchangeSink: @unchecked Sendable {
     private(set) var receivedTrailers = false
     private var receivedBody = false
     /// The idle limit (HTTPRequest.idleTimeoutMilliseconds): when the transfer last moved
-    /// `CurlHandle.idleBytesPerSecond` bytes, and its total then.
+    /// `CurlHandle.idleBytesPerSecond` bytes, and its total then; nil until libcurl first reports
+    /// progress (an exchange may wait in the multi handle for a connection before that).
     private let idleLimit: Double
-    private var lastMove: (time: Double, total: Int)
+    private var lastMove: (time: Double, total: Int)?
     private(set) var idled = false
     /// Whether an end without trailers is worth a look at the connection (see noteConnectionEnd).
     private let probesConnectionEnd: Bool
@@ -68,12 +69,14 @@ final class ExchangeSink: @unchecked Sendable {
     let feed: RequestFeed?
     /// The exchange's connection gets HTTP/2 PINGs while it lasts (Multiplexer.keepAlive).
     let keepsAlive: Bool
+    /// Told the result when the exchange ends, on the multi handle's thread (AsyncExchange); set
+    /// before the exchange starts, dropped once it ran.
+    var onFinish: ((CURLcode) -> Void)?
 
     init(consumer: Consumer?, handsOff: Bool, maximumBodyBytes: Int, idleLimit: Int, probesConnectionEnd: Bool) {
         self.probesConnectionEnd = probesConnectionEnd
         self.maximumBodyBytes = maximumBodyBytes
         self.idleLimit = Double(idleLimit)
-        lastMove = (monotonicMilliseconds(), 0)
         self.consumer = handsOff ? nil : consumer
         handOff = handsOff ? Locked(HandOff()) : nil
         handsBytesOver = handsOff && consumer != nil
@@ -90,7 +93,6 @@ final class ExchangeSink: @unchecked Sendable {
         self.probesConnectionEnd = probesConnectionEnd
         self.maximumBodyBytes = maximumBodyBytes
         idleLimit = 0
-        lastMove = (monotonicMilliseconds(), 0)
         consumer = nil
         handOff = Locked(HandOff())
         handsBytesOver = true
@@ -147,9 +149,13 @@ final class ExchangeSink: @unchecked Sendable {
     /// longer than the limit: it moved less than `CurlHandle.idleBytesPerSecond` bytes a second.
     func progress(total: Int) -> Bool {
         let now = monotonicMilliseconds()
+        guard let lastMove else {
+            self.lastMove = (now, total)
+            return true
+        }
         let elapsed = now - lastMove.time
         if Double(total - lastMove.total) >= Double(CurlHandle.idleBytesPerSecond) * max(elapsed, 1000) / 1000 {
-            lastMove = (now, total)
+            self.lastMove = (now, total)
         } else if elapsed > idleLimit {
             idled = true
             return false
@@ -162,6 +168,9 @@ final class ExchangeSink: @unchecked Sendable {
         // Sends fail from here on, before a receiver learns of the end.
         feed?.end()
         handOff?.update { $0.result = code }
+        let finished = onFinish
+        onFinish = nil
+        finished?(code)
     }
 
     /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").

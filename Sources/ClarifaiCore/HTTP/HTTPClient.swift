@@ -26,6 +26,8 @@ struct HTTPRequest {
     var keepaliveMilliseconds = 0
     /// The largest answer body accepted (after content decoding).
     var maximumBodyBytes = HTTPClient.defaultMaximumBodyBytes
+    /// What the error says of an answer over that limit; nil: the body's size and the limit.
+    var oversizeMessage: String?
     var caFile: String?
     var version: Version = .automatic
     /// Close the connection after the exchange instead of keeping it for the next one.
@@ -127,21 +129,32 @@ final class HTTPClient: @unchecked Sendable {
     /// status and content type, instead of being buffered; the consumer returns false to abort the
     /// exchange (which then throws .cancelled). The consumer runs on the calling thread.
     func perform(_ request: HTTPRequest, consumer: Consumer? = nil) throws -> HTTPResponse {
-        let (pooled, share) = connections.withLock { ($0.idleHandles.popLast(), $0.share) }
-        let handle = pooled ?? CurlHandle()
+        let handle = takeHandle()
+        let share = connections.withLock { $0.share }
         let multiplexer = request.multiplexes ? { self.multiplexerForNextExchange() } : nil
         let response = try handle.perform(request, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
         // A handle goes back to the pool only after a clean exchange.
-        connections.withLock { $0.idleHandles.append(handle) }
+        returnHandle(handle)
         return response
     }
 
-    /// The multi handle that multiplexes this client's exchanges (a stream's, for as long as it
-    /// lasts); nil when libcurl cannot start one.
-    func sharedMultiplexer() -> Multiplexer? { multiplexerForNextExchange() }
+    /// An easy handle from the pool, or a new one.
+    func takeHandle() -> CurlHandle { connections.withLock { $0.idleHandles.popLast() } ?? CurlHandle() }
 
-    /// The multi handle for the next exchange; nil when libcurl cannot start one.
-    private func multiplexerForNextExchange() -> Multiplexer? {
+    /// Puts a handle back in the pool, which keeps a few (each holds a receive buffer).
+    func returnHandle(_ handle: CurlHandle) {
+        connections.withLock { state in
+            if state.idleHandles.count < HTTPClient.idleHandleLimit { state.idleHandles.append(handle) }
+        }
+    }
+
+    /// Idle handles kept at most: as many as threads usually call at once, not as many as
+    /// asynchronous calls were in flight.
+    static let idleHandleLimit = 64
+
+    /// The multi handle for the next exchange (a stream's, for as long as it lasts); nil when
+    /// libcurl cannot start one.
+    func multiplexerForNextExchange() -> Multiplexer? {
         connections.withLock { state in
             if let current = state.multiplexer, state.multiplexerExchanges < HTTPClient.exchangesPerMultiplexer {
                 state.multiplexerExchanges += 1

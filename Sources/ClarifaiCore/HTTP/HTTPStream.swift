@@ -32,14 +32,14 @@ final class HTTPStream: @unchecked Sendable {
 
     init(_ request: HTTPRequest, on client: HTTPClient, requestIsOneMessage: Bool) throws {
         startsWhenClosed = requestIsOneMessage
-        guard let raw = handle.raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
+        guard handle.raw != nil else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         self.request = request
         deadline = request.timeoutMilliseconds > 0 ? monotonicMilliseconds() + Double(request.timeoutMilliseconds) : nil
         sink = ExchangeSink(pulledUntil: deadline, feed: feed, maximumBodyBytes: request.maximumBodyBytes,
                             probesConnectionEnd: HTTPClient.losesTrailersOnClose,
                             keepsAlive: request.keepaliveMilliseconds > 0 && HTTPClient.sendsKeepalivePings)
         let share = client.connections.withLock { $0.share }
-        if HTTPClient.pausesStreamsAlone, let shared = client.sharedMultiplexer() {
+        if HTTPClient.pausesStreamsAlone, let shared = client.multiplexerForNextExchange() {
             (multiplexer, ownsMultiplexer) = (shared, false)
         } else {
             guard let own = Multiplexer(share: share) else { throw ClarifaiError(.internal, "libcurl could not start a multi handle") }

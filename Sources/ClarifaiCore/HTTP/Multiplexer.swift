@@ -9,6 +9,7 @@ final class Multiplexer: @unchecked Sendable {
         case add(UnsafeMutableRawPointer, ExchangeSink)
         case cancel(UnsafeMutableRawPointer)
         case resume(UnsafeMutableRawPointer)
+        case schedule(due: Double, action: () -> Void)
     }
 
     private let multi: UnsafeMutableRawPointer
@@ -18,6 +19,8 @@ final class Multiplexer: @unchecked Sendable {
     private let requests = Locked<(operations: [Operation], stopping: Bool, ended: Bool)>(([], false, false))
     /// The exchanges in progress; touched by the multi handle's thread only.
     private var active: [UnsafeMutableRawPointer: ExchangeSink] = [:]
+    /// Actions due at a time (monotonicMilliseconds()), soonest last; touched by the multi handle's thread only.
+    private var timers: [(due: Double, action: () -> Void)] = []
     private var thread = pthread_t()
 
     init?(share: CurlShare) {
@@ -25,6 +28,8 @@ final class Multiplexer: @unchecked Sendable {
         self.multi = multi
         self.share = share
         ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX)
+        // Exchanges past what these connections carry at once wait in libcurl for a free one.
+        ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, Multiplexer.connectionsPerHost)
         let context = Unmanaged.passRetained(self).toOpaque()
         let created = pthread_create(&thread, nil, { context in
             let multiplexer = Unmanaged<Multiplexer>.fromOpaque(context!).takeRetainedValue()
@@ -38,9 +43,14 @@ final class Multiplexer: @unchecked Sendable {
         }
     }
 
+    /// Connections a multi handle opens to one server at most: HTTP/1.1 exchanges take one each,
+    /// HTTP/2 ones share one until the server's limit of concurrent streams, then open another.
+    static let connectionsPerHost = 16
+
     /// Ends the thread, and the multi handle with its connections, once the exchanges in progress
-    /// are done; waits for that.
+    /// are done; waits for that (unless called on that thread, by an exchange's completion).
     func stop() {
+        guard pthread_equal(pthread_self(), thread) == 0 else { return retire() }
         notify { $0.stopping = true }
         pthread_join(thread, nil)
     }
@@ -84,6 +94,12 @@ final class Multiplexer: @unchecked Sendable {
     /// Ends an exchange at once (an HTTP/2 stream is reset); its sink finishes as cancelled.
     func cancel(_ easy: UnsafeMutableRawPointer) { submit(.cancel(easy)) }
 
+    /// Runs `action` on the multi handle's thread once `milliseconds` passed; the multi handle
+    /// ends only after it ran. False when it has ended and took nothing.
+    func schedule(after milliseconds: Double, _ action: @escaping () -> Void) -> Bool {
+        submit(.schedule(due: monotonicMilliseconds() + milliseconds, action: action))
+    }
+
     /// Hands an operation to the multi handle's thread; false when it has ended.
     @discardableResult
     private func submit(_ operation: Operation) -> Bool {
@@ -106,15 +122,17 @@ final class Multiplexer: @unchecked Sendable {
         defer { curl_multi_cleanup(multi) }
         while true {
             let stopping = !applyRequests()
-            if stopping && active.isEmpty && hasEnded() { return }
+            if stopping && active.isEmpty && timers.isEmpty && hasEnded() { return }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             keepAlive()
             endUploadsOfEndedAnswers()
             finishCompleted()
+            runDueTimers()
             // An ending multi handle whose last exchange just finished ends now, not after a poll.
-            if stopping && active.isEmpty { continue }
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            if stopping && active.isEmpty && timers.isEmpty { continue }
+            let untilTimer = timers.last.map { max(0, $0.due - monotonicMilliseconds()) } ?? 1000
+            curl_multi_poll(multi, nil, 0, Int32(min(1000, untilTimer.rounded(.up))), nil)
         }
     }
 
@@ -138,6 +156,9 @@ final class Multiplexer: @unchecked Sendable {
                 sink.finish(CURLE_WRITE_ERROR)
             case .resume(let easy):
                 if active[easy] != nil { ccurl_easy_unpause(easy) }
+            case .schedule(let due, let action):
+                let position = timers.firstIndex { $0.due < due } ?? timers.endIndex
+                timers.insert((due, action), at: position)
             }
         }
         return !stopping
@@ -163,6 +184,14 @@ final class Multiplexer: @unchecked Sendable {
     private func endUploadsOfEndedAnswers() {
         for (easy, sink) in active where sink.receivedTrailers {
             if sink.feed?.endBecauseAnswered() == true { ccurl_easy_unpause(easy) }
+        }
+    }
+
+    private func runDueTimers() {
+        let now = monotonicMilliseconds()
+        while let soonest = timers.last, soonest.due <= now {
+            timers.removeLast()
+            soonest.action()
         }
     }
 
