@@ -63,7 +63,7 @@ build/tests/load: Tests/C/load.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/tests
 	gcc $(CFLAGS_TEST) -O2 -pthread -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
-EXAMPLES := predict stream call
+EXAMPLES := predict stream call predict_async
 examples: $(addprefix build/examples/,$(EXAMPLES))
 build/examples/%: Bindings/c/examples/%.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/examples

@@ -153,14 +153,14 @@ def header_functions():
 
 
 # The ctypes type each C type of clarifai.h is declared with; handles are c_void_p.
-HANDLE = r"clarifai_(channel|client|response|stream)"
+HANDLE = r"clarifai_(channel|client|response|stream|queue)"
 C_TYPES = {
     "void": None, "int": ctypes.c_int, "unsigned": ctypes.c_uint, "long": ctypes.c_long, "size_t": ctypes.c_size_t,
     "const char *": ctypes.c_char_p, "void *": ctypes.c_void_p, "clarifai_stream_fn": _native.STREAM_FN,
     "const void *": ctypes.c_char_p,  # bytes in, passed without a copy
     "void **": ctypes.POINTER(ctypes.c_void_p), "const void **": ctypes.POINTER(ctypes.c_void_p),
     "char **": ctypes.POINTER(ctypes.c_void_p),
-    "size_t *": ctypes.POINTER(ctypes.c_size_t), "long long *": ctypes.POINTER(ctypes.c_longlong),
+    "int *": ctypes.POINTER(ctypes.c_int), "size_t *": ctypes.POINTER(ctypes.c_size_t), "long long *": ctypes.POINTER(ctypes.c_longlong),
     "double *": ctypes.POINTER(ctypes.c_double), "const float **": ctypes.POINTER(ctypes.POINTER(ctypes.c_float)),
     "const clarifai_input *": ctypes.POINTER(_native.InputStruct),
     "const clarifai_concept **": ctypes.POINTER(ctypes.POINTER(_native.ConceptStruct)),

@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +62,16 @@ MAX_REQUEST_SIZE = 128 * 1024 * 1024  # gRPC request messages: the SDK's ModelBu
 DEADLINE_SLACK = 0.1
 HALF_CLOSE_SETTLE = 0.03  # s a bidi call waits at the end of the client's messages, to tell a cancel
 COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
+# Behaviour models (found without being created; PostModelOutputs on both fronts):
+RATE_LIMITED_MODEL = re.compile(r"rate-limited-([1-9][0-9]{0,5})")  # at most N requests in any 1 s
+SLOW_MODEL = re.compile(r"slow-(0|[1-9][0-9]{0,5})")  # answers after MS ms
+SLOW_MS_MAX = 600000
+FAILING_URL = "/fail/"  # an input whose URL contains this gets INPUT_DOWNLOAD_FAILED
+PREDICT_KEYS_MAX = 500000  # distinct inputs remembered per model id to count duplicates
+# room for many concurrent calls: every running gRPC call holds a worker (threads start on
+# demand), every REST connection a thread; the listen backlog takes a burst of new connections
+GRPC_WORKERS = 512
+REST_BACKLOG = 1024
 
 VOCABULARY = """animal beach bicycle bird boat building car cat city cloud coffee computer dog
     flower food forest fruit grass horse house lake landscape light mountain music nature night
@@ -114,6 +125,8 @@ def http_status(code):
         return 200
     if code in (sc.CONN_KEY_INVALID, sc.CONN_KEY_NOT_FOUND):
         return 401
+    if code == sc.CONN_THROTTLED:
+        return 429
     if name.endswith("_DOES_NOT_EXIST"):
         return 404
     if name.startswith("INTERNAL_") or code >= 98000:
@@ -179,6 +192,98 @@ class Auth:
         self.user_id, self.app_id, self.state = user_id, app_id, state
 
 
+def input_key(inp):
+    """What tells a predicted input from another for `duplicates`: its id if set, else its URL,
+    else a digest of its data (bytes, text)."""
+    if inp.id:
+        return digest("id", inp.id)[:16]
+    data = inp.data
+    for url in (data.image.url, data.video.url, data.audio.url, data.text.url):
+        if url:
+            return digest("url", url)[:16]
+    return digest("data", data.SerializeToString(deterministic=True))[:16]
+
+
+class ModelCounters:
+    """The PostModelOutputs counters of one model id."""
+
+    FIELDS = ("requests", "throttled", "inputs", "failed_inputs", "duplicates", "in_flight", "max_in_flight")
+
+    def __init__(self, in_flight=0):
+        self.requests = self.throttled = self.inputs = self.failed_inputs = self.duplicates = 0
+        self.in_flight = self.max_in_flight = in_flight
+        self.seen = set()  # input_key of the inputs predicted, at most PREDICT_KEYS_MAX
+
+    def to_dict(self):
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+
+class PredictStats:
+    """PostModelOutputs per model id, over both fronts: the counters of /_test/predict-stats and
+    the windows of the rate-limited models. Its own lock, never held while taking Api.lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.models = {}  # model id -> ModelCounters
+        self.admitted = {}  # rate-limited model id -> deque of the monotonic times of its last N admissions
+
+    def _counters(self, model_id):
+        return self.models.setdefault(model_id, ModelCounters())
+
+    def arrive(self, model_id):
+        with self.lock:
+            c = self._counters(model_id)
+            c.in_flight += 1
+            c.max_in_flight = max(c.max_in_flight, c.in_flight)
+
+    def leave(self, model_id):
+        with self.lock:
+            self._counters(model_id).in_flight -= 1
+
+    def admit(self, model_id):
+        """Raises ApiError CONN_THROTTLED if `model_id` is rate-limited-N and N requests were
+        admitted in the last second (a sliding window); a refused request does not count in it."""
+        limit = rate_limit(model_id)
+        if limit is None:
+            return
+        with self.lock:
+            window, t = self.admitted.setdefault(model_id, collections.deque()), time.monotonic()
+            while window and window[0] <= t - 1.0:
+                window.popleft()
+            if len(window) >= limit:
+                self._counters(model_id).throttled += 1
+                raise ApiError(sc.CONN_THROTTLED, "Making too many requests",
+                               f"model '{model_id}' accepts at most {limit} requests per second")
+            window.append(t)
+
+    def predicted(self, model_id, request, response):
+        """Counts a request the model answered with outputs, and its inputs."""
+        if not response.outputs:
+            return
+        keys = [input_key(inp) for inp in request.inputs]
+        failed = sum(out.status.code != sc.SUCCESS for out in response.outputs)
+        with self.lock:
+            c = self._counters(model_id)
+            c.requests += 1
+            c.inputs += len(keys)
+            c.failed_inputs += failed
+            for k in keys:
+                if k in c.seen:
+                    c.duplicates += 1
+                elif len(c.seen) < PREDICT_KEYS_MAX:
+                    c.seen.add(k)
+
+    def snapshot(self, clear=False):
+        """{model id: counters}; clear=True then resets them (requests still running stay in
+        `in_flight`, which also becomes the new `max_in_flight`). The rate-limit windows stay."""
+        with self.lock:
+            out = {model_id: c.to_dict() for model_id, c in self.models.items()}
+            if clear:
+                self.models = {model_id: ModelCounters(c.in_flight) for model_id, c in self.models.items()
+                               if c.in_flight}
+        return out
+
+
 class Api:
     """The store (one lock) plus dispatch: authentication, handler, req_id, recording."""
 
@@ -189,6 +294,7 @@ class Api:
         self.counter = 0
         self.recorded = collections.deque(maxlen=RECORD_LIMIT)
         self.runner_results = collections.deque(maxlen=RECORD_LIMIT)
+        self.predictions = PredictStats()
 
     def record(self, front, method, request, authorization, headers, **extra):
         entry = {
@@ -258,21 +364,41 @@ class Api:
             self.counter += 1
             return f"{prefix or 'req'}-{self.counter:06d}"
 
-    def call(self, method, request, authorization, headers, front, fault=None, **extra):
+    def call(self, method, request, authorization, headers, front, fault=None, wait=time.sleep, **extra):
         """Runs `method` (a MethodDescriptor); None means "not implemented".
 
         `fault` (gRPC front): called before authentication and outside the lock; it returns the
-        response, or None to go on as usual, or raises GrpcAbort (which propagates)."""
+        response, or None to go on as usual, or raises GrpcAbort (which propagates). `wait(s)`
+        sleeps a slow model's pause (the gRPC front's returns early when the call ends).
+        A PostModelOutputs is counted in `predictions` from its arrival to its answer."""
         self.record(front, method.name, request, authorization, headers, **extra)
         handler = HANDLERS.get(method.name)
         if handler is None:
             log.info("%s %s -> not implemented", front, method.name)
             return None
+        model_id = (request.model_id or request.model.id) if method.name == "PostModelOutputs" else None
+        if model_id is not None:
+            self.predictions.arrive(model_id)
+        try:
+            return self._call(method, handler, request, authorization, headers, front, fault, wait, model_id)
+        finally:
+            if model_id is not None:
+                self.predictions.leave(model_id)
+
+    def _call(self, method, handler, request, authorization, headers, front, fault, wait, model_id):
         try:
             response = fault() if fault else None
             if response is None:
                 with self.lock:
-                    response = handler(request, self.authenticate(authorization, request, headers))
+                    auth = self.authenticate(authorization, request, headers)
+                    if model_id is not None:
+                        self.predictions.admit(model_id)
+                    response = handler(request, auth)
+                if model_id is not None:  # outside the lock: slow calls overlap
+                    self.predictions.predicted(model_id, request, response)
+                    pause = slow_pause(model_id)
+                    if pause:
+                        wait(pause)
             if not response.status.code:
                 response.status.code, response.status.description = sc.SUCCESS, "Ok"
         except ApiError as e:
@@ -469,9 +595,31 @@ BUILTIN_MODELS = {
 }
 
 
+def rate_limit(model_id):
+    """N for a model id rate-limited-N, else None."""
+    match = RATE_LIMITED_MODEL.fullmatch(model_id)
+    return int(match[1]) if match else None
+
+
+def slow_pause(model_id):
+    """The pause in seconds of a model id slow-MS, else None."""
+    match = SLOW_MODEL.fullmatch(model_id)
+    return int(match[1]) / 1000 if match and int(match[1]) <= SLOW_MS_MAX else None
+
+
+def behaviour_model(model_id):
+    """The model of a behaviour model id (rate-limited-N, slow-MS), else None: in every app,
+    user `clarifai`, a concept classifier as general-image-recognition."""
+    if rate_limit(model_id) is None and slow_pause(model_id) is None:
+        return None
+    return res.Model(id=model_id, name=model_id, user_id="clarifai", app_id="main", model_type_id="visual-classifier",
+                     model_version=res.ModelVersion(id=model_version_id(model_id),
+                                                    status=status_pb2.Status(code=sc.MODEL_TRAINED)))
+
+
 def find_model(auth, model_id, version_id=""):
     """The model, with `version_id` as its model_version if that is a version uploaded to it."""
-    model = auth.state.models.get(model_id) or BUILTIN_MODELS.get(model_id)
+    model = auth.state.models.get(model_id) or BUILTIN_MODELS.get(model_id) or behaviour_model(model_id)
     if model is None:
         raise ApiError(sc.MODEL_DOES_NOT_EXIST, "Model does not exist", f"model '{model_id}' not found")
     if version_id and version_id != model.model_version.id:
@@ -528,7 +676,7 @@ def PostModels(req, auth):
     model.CopyFrom(req.model if req.HasField("model") else (req.models[0] if req.models else model))
     if not model.id:
         raise ApiError(sc.MODEL_INVALID_ARGUMENT, "Invalid model argument", "model.id is required")
-    if model.id in auth.state.models or model.id in BUILTIN_MODELS:
+    if model.id in auth.state.models or model.id in BUILTIN_MODELS or behaviour_model(model.id):
         raise ApiError(sc.MODEL_INVALID_ARGUMENT, "Model already exists", f"model '{model.id}' already exists")
     model.user_id, model.app_id = auth.user_id, auth.app_id
     model.name = model.name or model.id
@@ -548,6 +696,12 @@ def content_of(data):
     if data.text.raw or data.text.url:
         return (data.text.raw or data.text.url).encode()
     return None
+
+
+def failing_url(data):
+    """The input's URL if it contains FAILING_URL (the server "cannot download" it), else None."""
+    return next((url for url in (data.image.url, data.video.url, data.audio.url, data.text.url)
+                 if FAILING_URL in url), None)
 
 
 def predict_concepts(seed, data, model):
@@ -604,6 +758,9 @@ def PostModelOutputs(req, auth):
             if seed is None:
                 raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input",
                                "input has no image, video, audio or text (url, base64 or raw)")
+            if failing_url(inp.data):
+                raise ApiError(sc.INPUT_DOWNLOAD_FAILED, "Download failed",
+                               f"could not download {failing_url(inp.data)}")
             out.data.CopyFrom(predict(seed, inp.data, model))
             out.status.code, out.status.description = sc.SUCCESS, "Ok"
         except ApiError as e:
@@ -1273,6 +1430,14 @@ class Router:
         return max(found, key=lambda rv: rv[0].rank, default=None)
 
 
+class RestServer(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog for a burst of new connections (the
+    default 5 makes Linux drop the SYNs beyond it: a client then waits 1 s to retry)."""
+
+    request_queue_size = REST_BACKLOG
+    daemon_threads = True
+
+
 def make_http_handler(api, router):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -1313,6 +1478,8 @@ def make_http_handler(api, router):
                 return self.answer(200, api.results(clear=self.command == "DELETE"))
             if raw_path == "/_test/uploads" and self.command == "GET":
                 return self.answer(200, api.upload_list())
+            if raw_path == "/_test/predict-stats" and self.command in ("GET", "DELETE"):
+                return self.answer(200, api.predictions.snapshot(clear=self.command == "DELETE"))
             headers = {k.lower(): v for k, v in self.headers.items()}
             authorization = self.headers.get("Authorization", "")
             extra = {"http_method": self.command, "raw_path": self.path, "peer": "%s:%d" % self.client_address[:2]}
@@ -1365,7 +1532,8 @@ def _grpc_method(method):
             stream = self.api.stream(method, request, authorization, headers, context, fault)
             return default(self, request, context) if stream is None else stream
         try:
-            response = self.api.call(method, request, authorization, headers, "grpc", fault, peer=context.peer())
+            response = self.api.call(method, request, authorization, headers, "grpc", fault,
+                                     wait=lambda seconds: RpcWatch(context).wait(seconds), peer=context.peer())
         except GrpcAbort as e:
             log.info("grpc %s -> abort %s", method.name, e.code.name)
             context.abort(e.code, e.details)
@@ -1409,14 +1577,15 @@ def main(argv=None):
         lambda r: not (r.exc_info and r.exc_info[0] is NotImplementedError))
 
     api = Api(args.token or ["test-pat"], args.app_key)
-    # every running RPC holds a worker (a stream until it ends): room for many open streams
-    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
+    # every running RPC holds a worker (a stream until it ends): room for many open streams and
+    # slow calls; maximum_concurrent_rpcs stays None (no limit besides the workers)
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS), maximum_concurrent_rpcs=None,
                               options=[("grpc.max_receive_message_length", MAX_REQUEST_SIZE)])
     service_pb2_grpc.add_V2Servicer_to_server(Servicer(api), grpc_server)
     router = Router()
     try:
         grpc_port = grpc_server.add_insecure_port(f"127.0.0.1:{args.grpc_port}")
-        httpd = ThreadingHTTPServer(("127.0.0.1", args.rest_port), make_http_handler(api, router))
+        httpd = RestServer(("127.0.0.1", args.rest_port), make_http_handler(api, router))
     except (OSError, RuntimeError) as e:
         sys.exit(f"server.py: cannot listen (rest {args.rest_port}, grpc {args.grpc_port}): {e}")
     if credentials is not None:
@@ -1425,7 +1594,6 @@ def main(argv=None):
         except RuntimeError as e:
             sys.exit(f"server.py: cannot listen with TLS on grpcs port {args.grpcs_port} "
                      f"(is {args.tls_cert} a PEM certificate and {args.tls_key} its PEM key?): {e}")
-    httpd.daemon_threads = True
     grpc_server.start()
     threading.Thread(target=httpd.serve_forever, name="rest", daemon=True).start()
 

@@ -18,9 +18,11 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -35,7 +37,8 @@ from clarifai_grpc.grpc.api.status import status_pb2 as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import server as server_module  # noqa: E402
-from testserver import clear_recorded_requests, recorded_requests, start_server  # noqa: E402
+from testserver import (clear_predict_stats, clear_recorded_requests, predict_stats,  # noqa: E402
+                        recorded_requests, start_server)
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +213,188 @@ def test_models(stub):
     out = stub.PostModelOutputs(s.PostModelOutputsRequest(user_app_id=where, model_id="my-echo",
                                                           inputs=[r.Input(data=TEXT)]), metadata=key())
     assert out.outputs[0].data.text.raw == "echo: hello world"
+
+
+# --- bulk predictions: behaviour models, failing inputs, counters -----------------------------
+
+
+def image_request(model_id, *urls):
+    return s.PostModelOutputsRequest(model_id=model_id, inputs=[r.Input(data=r.Data(image=r.Image(url=u)))
+                                                                for u in urls])
+
+
+def rest_predict(srv, model_id, *urls):
+    """PostModelOutputs over REST with plain HTTP: (HTTP status, JSON)."""
+    return rest(srv, "POST", f"/v2/models/{model_id}/outputs",
+                {"inputs": [{"data": {"image": {"url": u}}} for u in urls]})
+
+
+def test_behaviour_models_need_no_creation(stub):
+    for model_id in ("rate-limited-3", "slow-50", "slow-0"):
+        got = stub.GetModel(s.GetModelRequest(model_id=model_id), metadata=key())
+        assert got.status.code == sc.SUCCESS and got.model.id == model_id and got.model.user_id == "clarifai"
+        resp = predict(stub, model_id, IMAGE)
+        assert resp.status.code == sc.SUCCESS
+        assert resp.outputs[0].data == predict(stub, "general-image-recognition", IMAGE).outputs[0].data
+        made = stub.PostModels(s.PostModelsRequest(model=r.Model(id=model_id)), metadata=key())
+        assert made.status.code == sc.MODEL_INVALID_ARGUMENT
+    for model_id in ("rate-limited-0", "rate-limited-05", "slow-", "slow-x", "slow-600001"):
+        assert predict(stub, model_id, IMAGE).status.code == sc.MODEL_DOES_NOT_EXIST, model_id
+    listed = stub.ListModels(s.ListModelsRequest(), metadata=key()).models
+    assert [m.id for m in listed] == list(server_module.BUILTIN_MODELS)
+
+
+def test_rate_limited_model(server):
+    clear_predict_stats(server.rest_url)
+    model_id, url = "rate-limited-5", "https://samples.clarifai.com/metro-north.jpg"
+    stub = grpc_stub(server)
+    over_grpc = lambda: stub.PostModelOutputs(image_request(model_id, url), metadata=key())  # noqa: E731
+    over_rest = lambda: rest_predict(server, model_id, url)  # noqa: E731
+    barrier = threading.Barrier(20)
+
+    def together(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(20) as pool:  # 20 at once, half over each front: one limit for both
+        started = time.monotonic()
+        grpc_answers = [pool.submit(together, over_grpc) for _ in range(10)]
+        rest_answers = [pool.submit(together, over_rest) for _ in range(10)]
+        grpc_answers = [f.result() for f in grpc_answers]
+        rest_answers = [f.result() for f in rest_answers]
+    assert time.monotonic() - started < 1.0  # all in one window
+    codes = [a.status.code for a in grpc_answers] + [body["status"]["code"] for _, body in rest_answers]
+    assert sorted(codes) == [sc.SUCCESS] * 5 + [sc.CONN_THROTTLED] * 15
+    throttled = next(a for a in grpc_answers if a.status.code == sc.CONN_THROTTLED)
+    assert throttled.status.description == "Making too many requests" and not throttled.outputs
+    assert "at most 5 requests per second" in throttled.status.details
+    assert throttled.status.req_id
+    assert {status for status, body in rest_answers if body["status"]["code"] == sc.CONN_THROTTLED} == {429}
+    assert all(status == 200 and len(body["outputs"]) == 1
+               for status, body in rest_answers if body["status"]["code"] == sc.SUCCESS)
+
+    time.sleep(1.0)  # the window has passed: admitted again, over both fronts
+    assert over_grpc().status.code == sc.SUCCESS
+    assert over_rest()[0] == 200
+    stats = predict_stats(server.rest_url)[model_id]
+    assert stats["requests"] == 7 and stats["throttled"] == 15 and stats["inputs"] == 7
+    assert stats["duplicates"] == 6  # the same URL each time
+    assert stats["in_flight"] == 0 and 1 <= stats["max_in_flight"] <= 20
+
+
+def test_slow_model_calls_overlap(server):
+    clear_predict_stats(server.rest_url)
+    stub = grpc_stub(server)
+    started = time.monotonic()
+    assert predict(stub, "slow-200", IMAGE).status.code == sc.SUCCESS
+    assert time.monotonic() - started >= 0.2
+    clear_predict_stats(server.rest_url)
+    urls = [f"https://samples.clarifai.com/slow/{i}.jpg" for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:  # 8 over each front
+        started = time.monotonic()
+        answers = [pool.submit(stub.PostModelOutputs, image_request("slow-200", u), metadata=key()) for u in urls[:8]]
+        answers += [pool.submit(rest_predict, server, "slow-200", u) for u in urls[8:]]
+        answers = [f.result() for f in answers]
+    elapsed = time.monotonic() - started
+    assert 0.2 <= elapsed < 1.0, elapsed  # not 16 x 200 ms
+    assert all(a.status.code == sc.SUCCESS for a in answers[:8]) and all(a[0] == 200 for a in answers[8:])
+    stats = predict_stats(server.rest_url)["slow-200"]
+    assert stats["max_in_flight"] >= 8 and stats["in_flight"] == 0
+    assert (stats["requests"], stats["inputs"], stats["duplicates"], stats["throttled"]) == (16, 16, 0, 0)
+
+
+def test_slow_model_stops_waiting_when_the_grpc_call_ends(server):
+    clear_predict_stats(server.rest_url)
+    with pytest.raises(grpc.RpcError) as err:
+        grpc_stub(server).PostModelOutputs(image_request("slow-5000", "https://x/1.jpg"), metadata=key(), timeout=0.2)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    deadline = time.monotonic() + 2
+    while predict_stats(server.rest_url)["slow-5000"]["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stats = predict_stats(server.rest_url)["slow-5000"]
+    assert stats["in_flight"] == 0 and stats["requests"] == 1  # predicted, then the pause was cut short
+
+
+def test_slow_model_holds_256_calls_on_each_front(server):
+    clear_predict_stats(server.rest_url)
+    with grpc.insecure_channel(server.grpc_target) as channel:  # one HTTP/2 connection, 256 streams
+        stub = plain_stub(channel)
+        started = time.monotonic()
+        calls = [stub.PostModelOutputs.future(image_request("slow-1500", f"https://x/{i}.jpg"), metadata=key(),
+                                              timeout=10) for i in range(256)]
+        barrier = threading.Barrier(256)
+
+        def over_rest(i):
+            barrier.wait()  # 256 new connections at once
+            return rest_predict(server, "slow-1501", f"https://y/{i}.jpg")
+
+        with ThreadPoolExecutor(256) as pool:
+            rest_answers = list(pool.map(over_rest, range(256)))
+        grpc_answers = [c.result() for c in calls]
+        elapsed = time.monotonic() - started
+    assert all(a.status.code == sc.SUCCESS for a in grpc_answers) and all(a[0] == 200 for a in rest_answers)
+    stats = predict_stats(server.rest_url)
+    for model_id in ("slow-1500", "slow-1501"):
+        assert stats[model_id]["requests"] == 256 and stats[model_id]["duplicates"] == 0
+        assert stats[model_id]["max_in_flight"] >= 200, stats  # 256 unless the last arrive 1.5 s late
+    assert elapsed < 5, elapsed  # one after the other: 384 s each
+
+
+def test_duplicate_inputs_are_counted(server):
+    clear_predict_stats(server.rest_url)
+    model_id = "general-image-recognition"
+
+    def request(*inputs):
+        return s.PostModelOutputsRequest(model_id=model_id, inputs=list(inputs))
+
+    url = r.Data(image=r.Image(url="https://samples.clarifai.com/dup.jpg"))
+    first = request(r.Input(id="a", data=IMAGE), r.Input(data=url), r.Input(data=BYTES), r.Input(data=TEXT),
+                    r.Input(id="b", data=url))
+    assert grpc_stub(server).PostModelOutputs(first, metadata=key()).status.code == sc.SUCCESS
+    assert predict_stats(server.rest_url)[model_id]["duplicates"] == 0  # "b" is keyed by its id, not its URL
+    second = request(r.Input(id="a", data=TEXT),  # the same id: a duplicate whatever its data
+                     r.Input(data=url),  # the same URL without an id
+                     r.Input(data=BYTES),  # the same bytes
+                     r.Input(data=r.Data(text=r.Text(raw="other"))))
+    assert json_stub(server).PostModelOutputs(second, metadata=key()).status.code == sc.SUCCESS  # both fronts
+    stats = predict_stats(server.rest_url, clear=True)[model_id]
+    assert (stats["requests"], stats["inputs"], stats["duplicates"]) == (2, 9, 3)
+    assert predict_stats(server.rest_url) == {}  # cleared, the keys too
+    grpc_stub(server).PostModelOutputs(second, metadata=key())
+    assert predict_stats(server.rest_url)[model_id]["duplicates"] == 0
+
+
+def test_failing_url_fails_its_input_only(stub, server):
+    clear_predict_stats(server.rest_url)
+    failing = r.Data(image=r.Image(url="https://samples.clarifai.com/fail/1.jpg"))
+    resp = predict(stub, "general-image-recognition", IMAGE, failing, BYTES)
+    assert resp.status.code == sc.MIXED_STATUS
+    assert [o.status.code for o in resp.outputs] == [sc.SUCCESS, sc.INPUT_DOWNLOAD_FAILED, sc.SUCCESS]
+    failed = resp.outputs[1]
+    assert failed.status.description == "Download failed" and "/fail/1.jpg" in failed.status.details
+    assert not failed.data.concepts and failed.input.data.image.url == failing.image.url
+    assert resp.outputs[0].data.concepts and resp.outputs[2].data.concepts
+    text_url = r.Data(text=r.Text(url="https://x/fail/a.txt"))
+    all_failed = predict(stub, "text-echo", failing, text_url)
+    assert all_failed.status.code == sc.FAILURE
+    assert [o.status.code for o in all_failed.outputs] == [sc.INPUT_DOWNLOAD_FAILED] * 2
+    stats = predict_stats(server.rest_url)
+    assert (stats["general-image-recognition"]["inputs"], stats["general-image-recognition"]["failed_inputs"]) == (3, 1)
+    assert (stats["text-echo"]["requests"], stats["text-echo"]["failed_inputs"]) == (1, 2)
+
+
+def test_predict_stats_count_only_answered_predictions(server):
+    clear_predict_stats(server.rest_url)
+    stub = grpc_stub(server)
+    assert stub.PostModelOutputs(image_request("slow-0", "https://x/1.jpg"),
+                                 metadata=key("wrong")).status.code == sc.CONN_KEY_INVALID
+    assert predict(stub, "slow-0", *[TEXT] * 129).status.code == sc.PREDICT_INVALID_REQUEST
+    assert predict_stats(server.rest_url)["slow-0"] == {
+        "requests": 0, "throttled": 0, "inputs": 0, "failed_inputs": 0, "duplicates": 0, "in_flight": 0,
+        "max_in_flight": 1}
+    status, body = rest(server, "DELETE", "/_test/predict-stats")
+    assert status == 200 and "slow-0" in body
+    assert rest(server, "GET", "/_test/predict-stats") == (200, {})
 
 
 # --- auth ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
         srv.grpc_target  # "127.0.0.1:PORT"
         srv.token        # the PAT ("test-pat"), header "authorization: Key <token>"
         recorded_requests(srv.rest_url)    # what the server received, oldest first
+        predict_stats(srv.rest_url)        # PostModelOutputs counters per model id
 
     with start_server(tls=True) as srv:    # also a TLS gRPC port, self-signed for 127.0.0.1/localhost
         srv.grpcs_target  # "127.0.0.1:PORT"
@@ -140,3 +141,16 @@ def recorded_requests(rest_url, clear=False):
 
 def clear_recorded_requests(rest_url):
     recorded_requests(rest_url, clear=True)
+
+
+def predict_stats(rest_url, clear=False):
+    """The PostModelOutputs counters per model id, both fronts together: {model_id: {"requests",
+    "throttled", "inputs", "failed_inputs", "duplicates", "in_flight", "max_in_flight"}};
+    clear=True resets them (and returns what they were)."""
+    req = urllib.request.Request(rest_url + "/_test/predict-stats", method="DELETE" if clear else "GET")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
+
+
+def clear_predict_stats(rest_url):
+    predict_stats(rest_url, clear=True)

@@ -1,12 +1,14 @@
 """Channels, clients, predictions and streams over the C API."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import enum
 import json as _json
 import math
 import os
+import stat
 import struct
 import threading
 import weakref
@@ -477,6 +479,101 @@ def _response_proto(response: int) -> bytes:
     return ctypes.string_at(data, length.value) if length.value else b""
 
 
+def _one_source(function: str, **sources: Any) -> None:
+    given = [name for name, value in sources.items() if value is not None]
+    if len(given) != 1:
+        raise InvalidArgumentError(f"{function}: give exactly one of url=, data=, file=, text=, inputs="
+                                   + (f" (got {', '.join(given)})" if given else ""))
+
+
+def _input_array(inputs: Sequence[Union[Input, Mapping[str, Any]]]) -> Tuple[Any, int, List[bytes]]:
+    """A C array of clarifai_input, its length, and the data buffers it points into (which must
+    outlive the call)."""
+    items = [i if isinstance(i, Input) else Input(**i) for i in inputs]
+    array = (InputStruct * max(1, len(items)))()
+    buffers = []
+    for slot, item in zip(array, items):
+        slot.kind = item._kind()
+        slot.url, slot.text, slot.id = _enc(item.url), _enc(item.text), _enc(item.id)
+        if item.data is not None:
+            buffers.append(_as_bytes(item.data))  # immutable: its buffer is passed without a copy
+            slot.data = ctypes.cast(ctypes.c_char_p(buffers[-1]), ctypes.c_void_p).value
+            slot.data_len = len(buffers[-1])
+    return array, len(items), buffers
+
+
+def _read_regular_file(path: PathLike) -> bytes:
+    """A file's bytes, refusing what is not a regular file (a FIFO would block the reader)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise InvalidArgumentError(f"file {os.fspath(path)!r} is not a regular file")
+        return handle.read()
+
+
+class _Completions:
+    """A completion queue whose descriptor an asyncio loop watches: each completion resolves the
+    future of its call, on the loop's thread. One per loop (see _completions)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._lib = load_library()
+        self._handle = _Handle(_created(self._lib.clarifai_queue_new()), self._lib.clarifai_queue_free, "queue")
+        self._futures: Dict[int, Tuple["asyncio.Future[Any]", Callable[[_Outcome], Any]]] = {}
+        self._tags = iter(range(1, 2 ** 62))
+        with self._handle.held() as pointer:
+            self._fd = self._lib.clarifai_queue_fd(pointer)
+        loop.add_reader(self._fd, self._drain)
+
+    def start(self, begin: Callable[[int, int], int], finish: Callable[[_Outcome], T]) -> "asyncio.Future[T]":
+        """begin(queue, tag) starts a call; finish(outcome) reads its completion. A future
+        cancelled before the call completed cancels the call."""
+        tag = next(self._tags)
+        with self._handle.held() as pointer:
+            _check(begin(pointer, tag))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._futures[tag] = (future, finish)
+        future.add_done_callback(lambda done: self._cancel(tag) if done.cancelled() else None)
+        return future
+
+    def _cancel(self, tag: int) -> None:
+        with self._handle.held() as pointer:
+            self._lib.clarifai_queue_cancel(pointer, tag)
+
+    def _drain(self) -> None:
+        tag, code, out = ctypes.c_void_p(), ctypes.c_int(), ctypes.c_void_p()
+        while True:
+            with self._handle.held() as pointer:
+                if self._lib.clarifai_queue_next(pointer, 0, ctypes.byref(tag), ctypes.byref(code), ctypes.byref(out)):
+                    return
+                failure = _last_failure() if code.value else None
+            future, finish = self._futures.pop(tag.value or 0)
+            if future.done():  # cancelled while the call ran
+                self._lib.clarifai_response_free(out.value)
+                continue
+            try:
+                future.set_result(finish((out.value or 0, failure)))
+            except BaseException as error:  # the call's failure, raised by finish
+                future.set_exception(error)
+
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not loop.is_closed():
+            loop.remove_reader(self._fd)
+        self._handle.close()
+
+
+#: The completion queue of each event loop, made by its first asynchronous call.
+_loop_completions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Completions]" = weakref.WeakKeyDictionary()
+
+
+def _completions() -> _Completions:
+    loop = asyncio.get_running_loop()
+    completions = _loop_completions.get(loop)
+    if completions is None:
+        completions = _loop_completions[loop] = _Completions(loop)
+        weakref.finalize(loop, completions.close, loop)
+    return completions
+
+
 #: What a call left: its response (on OK and API; else 0), and its failure (unless OK).
 _Outcome = Tuple[int, Optional[_Failure]]
 
@@ -595,11 +692,7 @@ class Client(_Owner):
         dicts of their fields; more than 128 are sent in several requests and merged). Raises
         ApiError when the status is not SUCCESS (e.g. 10010 MIXED_STATUS: some inputs failed);
         its `prediction` has what did succeed, its `json` each output's status."""
-        given = [name for name, value in (("url", url), ("data", data), ("bytes", bytes), ("file", file),
-                                          ("text", text), ("inputs", inputs)) if value is not None]
-        if len(given) != 1:
-            raise InvalidArgumentError("predict: give exactly one of url=, data=, file=, text=, inputs="
-                                       + (f" (got {', '.join(given)})" if given else ""))
+        _one_source("predict", url=url, data=data, bytes=bytes, file=file, text=text, inputs=inputs)
         image = data if data is not None else bytes
         lib = self._lib
         args: Tuple[Any, ...]
@@ -614,19 +707,46 @@ class Client(_Owner):
             function, args = lib.clarifai_predict_text, (text.encode(),)
         else:
             assert inputs is not None
-            items = [i if isinstance(i, Input) else Input(**i) for i in inputs]
-            array = (InputStruct * max(1, len(items)))()
-            buffers = []  # the inputs' data, which must outlive the call
-            for slot, item in zip(array, items):
-                slot.kind = item._kind()
-                slot.url, slot.text, slot.id = _enc(item.url), _enc(item.text), _enc(item.id)
-                if item.data is not None:
-                    buffers.append(_as_bytes(item.data))  # immutable: its buffer is passed without a copy
-                    slot.data = ctypes.cast(ctypes.c_char_p(buffers[-1]), ctypes.c_void_p).value
-                    slot.data_len = len(buffers[-1])
-            function, args = lib.clarifai_predict, (array, len(items))
+            array, count, _buffers = _input_array(inputs)  # the buffers must outlive the call
+            function, args = lib.clarifai_predict, (array, count)
         outcome = self._invoke(function, model_id.encode(), _enc(version_id), *args, timeout=timeout)
         return self._finish(outcome, _read_prediction, prediction=True)
+
+    # -- asyncio -------------------------------------------------------------------------------
+
+    async def acall(self, method: str, request: Request = None, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """call() for asyncio: the call runs on the channel's I/O thread while the loop goes on
+        (no thread per call; the loop watches one descriptor). Cancelling the awaiting task
+        cancels the call on the server."""
+        text = _request_text(request)
+        return await self._start_async(lambda client, queue, tag: self._lib.clarifai_call_async(
+            client, method.encode(), text, queue, tag), _response_dict, timeout=timeout)
+
+    async def apredict(self, model_id: str, *, url: Optional[str] = None, data: Optional[Bytes] = None,
+                       file: Optional[PathLike] = None, text: Optional[str] = None,
+                       inputs: Optional[Sequence[Union[Input, Mapping[str, Any]]]] = None,
+                       version_id: Optional[str] = None, timeout: Optional[float] = None) -> Prediction:
+        """predict() for asyncio (see acall). A `file` is read when the call starts."""
+        _one_source("apredict", url=url, data=data, file=file, text=text, inputs=inputs)
+        if inputs is None:
+            if file is not None:
+                data = _read_regular_file(file)
+            inputs = [Input(url=url, data=None if data is None else _as_bytes(data), text=text)]
+        array, count, buffers = _input_array(inputs)
+        model, version = model_id.encode(), _enc(version_id)
+        return await self._start_async(lambda client, queue, tag: self._lib.clarifai_predict_async(
+            client, model, version, array, count, queue, tag), _read_prediction, prediction=True, timeout=timeout)
+
+    def _start_async(self, begin: Callable[[int, int, int], int], read: Callable[[int], T], *, prediction: bool = False,
+                     timeout: Optional[float] = None) -> "asyncio.Future[T]":
+        """Starts begin(client, queue, tag) on the loop's completion queue, through a copy of the
+        client with `timeout` when one is given (the call keeps what it needs of it)."""
+        if timeout is not None:
+            with self.with_options(timeout=timeout) as timed:
+                return timed._start_async(begin, read, prediction=prediction)
+        with self._handle.held() as pointer:
+            return _completions().start(lambda queue, tag: begin(pointer, queue, tag),
+                                        lambda outcome: self._finish(outcome, read, prediction))
 
     def stream(self, method: str, request: Request = None, *, buffer: int = 64,
                timeout: Optional[float] = None) -> "Stream[Dict[str, Any]]":

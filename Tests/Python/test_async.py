@@ -1,0 +1,229 @@
+"""Asynchronous calls: the C example that drives a completion queue from poll(), and the Python
+binding's asyncio calls (acall, apredict) on the REST and cleartext gRPC channels, compared with
+what the official gRPC client gets from the same server; concurrency, deadlines, cancellation
+and errors as for blocking calls, without a thread per call.
+
+(The C API's own checks, queue by queue and tag by tag, are in Tests/C/test_capi.c.)"""
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
+from clarifai_grpc.grpc.api import resources_pb2 as res
+from clarifai_grpc.grpc.api import service_pb2, service_pb2_grpc
+
+import capi
+from testserver import clear_predict_stats, predict_stats
+
+sys.path.insert(0, str(capi.ROOT / "Bindings" / "python"))
+os.environ.setdefault("LIBCLARIFAI_PATH", str(capi.ROOT / "build" / "lib" / "libclarifai.so.1"))
+from libclarifai import (ApiError, Channel, Client, ClarifaiTimeoutError,  # noqa: E402
+                         Input, InvalidArgumentError)
+
+USER = "test-user"
+EXAMPLE = capi.ROOT / "build" / "examples" / "predict_async"
+
+
+def official_top_concepts(server, app_id, urls):
+    """The top concept (name, value) of each URL as the official gRPC client gets it."""
+    stub = service_pb2_grpc.V2Stub(ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port))
+    metadata = (("authorization", f"Key {server.token}"),)
+    tops = {}
+    for url in urls:
+        answer = stub.PostModelOutputs(service_pb2.PostModelOutputsRequest(
+            user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id), model_id="general-image-recognition",
+            inputs=[res.Input(data=res.Data(image=res.Image(url=url)))]), metadata=metadata)
+        concept = answer.outputs[0].data.concepts[0]
+        tops[url] = (concept.name, concept.value)
+    return tops
+
+
+@pytest.fixture(params=["rest", "grpc"])
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def pyclient(kind, server, app_id):
+    channel = Channel.json(server.rest_url) if kind == "rest" else Channel.grpc_insecure(server.grpc_target)
+    with channel, Client(channel, server.token, USER, app_id) as client:
+        yield client
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def task_count():
+    return len(os.listdir("/proc/self/task"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The C example: a poll() loop over the queue's descriptor
+
+
+def test_poll_example_predicts_every_url_as_the_official_client(server, app_id):
+    urls = [f"https://samples.clarifai.com/async/{i}.jpg" for i in range(150)]
+    failing = "https://samples.clarifai.com/fail/broken.jpg"
+    result = subprocess.run([str(EXAMPLE), "general-image-recognition"], input="\n".join(urls + [failing]) + "\n",
+                            capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, CLARIFAI_API_BASE=server.rest_url, CLARIFAI_PAT=server.token,
+                                     CLARIFAI_USER_ID=USER, CLARIFAI_APP_ID=app_id))
+    assert result.returncode == 1, result.stderr  # the failing URL
+    lines = dict(line.split("\t", 1) for line in result.stdout.splitlines())
+    assert len(lines) == len(urls) + 1
+    assert lines[failing].startswith("error\tCLARIFAI_ERROR_API")
+    expected = official_top_concepts(server, app_id, urls)
+    for url in urls:
+        name, value = lines[url].split("\t")
+        assert (name, round(float(value), 4)) == (expected[url][0], round(expected[url][1], 4))
+
+
+# ---------------------------------------------------------------------------------------------
+# asyncio
+
+
+def test_acall_answers_as_call(pyclient):
+    async def main():
+        return await pyclient.acall("ListModels", {"per_page": 3})
+    answer = run(main())
+    assert answer["status"]["code"] == 10000
+    blocking = pyclient.call("ListModels", {"per_page": 3})
+    del answer["status"]["req_id"], blocking["status"]["req_id"]
+    assert answer == blocking
+
+
+def test_many_apredicts_from_one_thread_match_the_official_client(pyclient, server, app_id):
+    urls = [f"https://samples.clarifai.com/many/{i % 40}.jpg" for i in range(400)]
+    threads_before = task_count()
+
+    async def main():
+        predictions = await asyncio.gather(*(pyclient.apredict("general-image-recognition", url=url) for url in urls))
+        return predictions, task_count()
+    predictions, threads_during = run(main())
+    # No thread per call: at most the channel's I/O thread(s) more.
+    assert threads_during - threads_before <= 3
+    expected = official_top_concepts(server, app_id, urls[:40])
+    for url, prediction in zip(urls, predictions):
+        top = prediction.concepts[0]
+        assert (top.name, top.value) == pytest.approx(expected[url])
+
+
+def test_apredict_takes_every_kind_of_input(pyclient, tmp_path):
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(b"\xff\xd8 some jpeg bytes")
+
+    async def main():
+        return await asyncio.gather(
+            pyclient.apredict("general-image-recognition", data=image.read_bytes()),
+            pyclient.apredict("general-image-recognition", file=image),
+            pyclient.apredict("text-echo", text="hello"),
+            pyclient.apredict("general-image-recognition", inputs=[Input(url=f"https://x/{i}.jpg", id=f"in-{i}")
+                                                                  for i in range(300)]))
+    by_data, by_file, by_text, many = run(main())
+    assert by_data.concepts == by_file.concepts and by_data.concepts
+    assert by_data.concepts == pyclient.predict("general-image-recognition", data=image.read_bytes()).concepts
+    assert by_text.text == "echo: hello"
+    assert len(many.outputs) == 300  # three requests, one answer in input order
+    assert [o["input"]["id"] for o in many.json["outputs"]] == [f"in-{i}" for i in range(300)]
+
+    async def fifo():
+        os.mkfifo(tmp_path / "pipe")
+        await pyclient.apredict("general-image-recognition", file=tmp_path / "pipe")
+    with pytest.raises(InvalidArgumentError, match="not a regular file"):
+        run(fifo())
+
+
+def test_errors_are_those_of_blocking_calls(pyclient):
+    async def main():
+        return await asyncio.gather(pyclient.acall("GetModel", {"model_id": "no-such-model"}),
+                                    pyclient.apredict("general-image-recognition",
+                                                      inputs=[Input(url="https://x/ok.jpg"),
+                                                              Input(url="https://x/fail/no.jpg")]),
+                                    return_exceptions=True)
+    missing, mixed = run(main())
+    assert isinstance(missing, ApiError) and missing.status_code == 21200 and "no-such-model" in missing.details
+    assert isinstance(mixed, ApiError) and mixed.status_code == 10010
+    assert [o.concepts != [] for o in mixed.prediction.outputs] == [True, False]
+
+    async def before_sending():
+        await pyclient.acall("NoSuchMethod")
+    with pytest.raises(InvalidArgumentError, match="NoSuchMethod"):
+        run(before_sending())
+
+
+def test_deadline_and_cancellation_reach_the_server(pyclient, server):
+    clear_predict_stats(server.rest_url)
+
+    async def timed_out():
+        started = time.monotonic()
+        with pytest.raises(ClarifaiTimeoutError):
+            await pyclient.apredict("slow-3000", url="https://x/slow.jpg", timeout=0.3)
+        return time.monotonic() - started
+    assert run(timed_out()) < 2
+
+    async def cancelled():
+        task = asyncio.ensure_future(pyclient.apredict("slow-3001", url="https://x/slow.jpg"))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The loop goes on, and the next call on the same queue works.
+        prediction = await pyclient.apredict("general-image-recognition", url="https://x/after.jpg")
+        return time.monotonic() - started, prediction
+    elapsed, prediction = run(cancelled())
+    assert elapsed < 2 and prediction.concepts
+    # The server saw the call go away (its handler stops waiting when the client cancels).
+    deadline = time.monotonic() + 5
+    while predict_stats(server.rest_url).get("slow-3001", {}).get("in_flight", 1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert predict_stats(server.rest_url)["slow-3001"]["in_flight"] == 0
+
+    async def wait_for():
+        await asyncio.wait_for(pyclient.acall("PostModelOutputs", {"model_id": "slow-3002",
+                                                                   "inputs": [{"data": {"image": {"url": "https://x/y"}}}]}), 0.2)
+    with pytest.raises(asyncio.TimeoutError):
+        run(wait_for())
+
+
+def test_calls_run_concurrently_within_the_channels_connection_limit(pyclient, server, kind):
+    clear_predict_stats(server.rest_url)
+
+    async def main():
+        started = time.monotonic()
+        await asyncio.gather(*(pyclient.apredict("slow-300", url=f"https://x/c{i}.jpg") for i in range(64)))
+        return time.monotonic() - started
+    elapsed = run(main())
+    stats = predict_stats(server.rest_url)["slow-300"]
+    assert stats["requests"] == 64 and stats["duplicates"] == 0
+    # 16 connections at most (HTTP/1.1 and libcurl's cleartext HTTP/2 take one per call), all busy.
+    assert 8 <= stats["max_in_flight"] <= 16
+    assert elapsed < 64 * 0.3 / 4
+
+
+def test_a_closed_client_lets_its_calls_finish(server, app_id):
+    async def main():
+        with Channel.grpc_insecure(server.grpc_target) as channel:
+            client = Client(channel, server.token, USER, app_id)
+            pending = asyncio.ensure_future(client.apredict("slow-200", url="https://x/z.jpg"))
+            await asyncio.sleep(0)  # started
+            client.close()
+        return await pending
+    assert run(main()).concepts
+
+
+def test_cancelled_before_the_answer_is_reported_once(pyclient):
+    async def main():
+        tasks = [asyncio.ensure_future(pyclient.apredict("slow-500", url=f"https://x/k{i}.jpg")) for i in range(20)]
+        await asyncio.sleep(0.1)
+        for task in tasks[::2]:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        return results
+    results = run(main())
+    assert all(isinstance(r, asyncio.CancelledError) for r in results[::2])
+    assert all(r.concepts for r in results[1::2])
