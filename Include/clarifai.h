@@ -475,6 +475,58 @@ size_t clarifai_queue_cancel(clarifai_queue *queue, void *tag);
 void clarifai_queue_free(clarifai_queue *queue);
 
 /* ---------------------------------------------------------------------------------------------
+ * Bulk prediction (since 1.1): a model run over any number of inputs, pulled from a callback as
+ * they are needed (memory stays bounded: at most concurrency x batch_size inputs are held), in
+ * requests of batch_size inputs, `concurrency` requests in flight at once, at most `rate`
+ * requests per second. Each input's outcome goes to a callback as its request ends.
+ *
+ * The rate is kept as evenly spaced requests (no bursts: a server counting its limit over any
+ * second sees at most `rate`). When the server answers CONN_THROTTLED (11005), that request is
+ * sent again (its inputs are neither lost nor reported twice) and the rate halves, at most once
+ * a second, then grows back by one request per second each second up to `rate`; with rate 0 (no
+ * limit) the first throttling sets one at half the rate of the last second. Other transient
+ * failures (clarifai_last_error_transient) are retried per request up to the client's retry
+ * budget; each request has the client's deadline. An input the server failed (e.g. its URL could
+ * not be downloaded) is reported with its own status; the others go on.
+ * ------------------------------------------------------------------------------------------- */
+/* Supplies the next input: fills *input (zeroed before each call) and returns 1; returns 0 when
+   there are no more, a negative value to stop (clarifai_predict_many then returns CANCELLED).
+   The input's strings and data are copied before the next call: they may change after it. */
+typedef int (*clarifai_input_fn)(void *userdata, clarifai_input *input);
+/* One input's outcome, once, in the order requests end: `index` counts the inputs in the order
+   they were supplied (from 0). code CLARIFAI_OK: `result` holds the input's output alone (output
+   0: concepts, regions, text, embedding, any field by path), its status the output's; code
+   CLARIFAI_ERROR_API: the input failed with the status in `result` (the output's, or the
+   request's when the server answered it without outputs); any other code: the input could not be
+   read, or its request failed, and `result` is NULL. Unless OK, clarifai_last_error() and the
+   clarifai_last_error_* functions describe the failure during the call. `result` is borrowed for
+   the duration of the call. Return 0 to go on, non-zero to stop (then CANCELLED). */
+typedef int (*clarifai_result_fn)(void *userdata, size_t index, int code, const clarifai_response *result);
+/* Where a bulk prediction stands: after each request that ended, and once at the end. Fields may
+   be added at the end in later versions (the library owns the struct). */
+typedef struct clarifai_bulk_progress {
+  size_t supplied;  /* inputs taken from the input callback */
+  size_t done;      /* inputs reported to the result callback, failures included */
+  size_t failed;    /* of those, failed */
+  size_t in_flight; /* inputs of requests in flight or waiting to be sent again */
+  double rate;      /* inputs reported per second since the start */
+} clarifai_bulk_progress;
+typedef void (*clarifai_progress_fn)(void *userdata, const clarifai_bulk_progress *progress);
+
+/* Runs model `model_id` (version `version_id`, or the default when NULL) over every input
+   next_input supplies; on_result gets each input's outcome; on_progress (may be NULL) the
+   progress. batch_size: inputs per request, 1 to 128 (0: 32); a request closes earlier at 120 MB
+   of inputs (the API takes 128 MB). concurrency: requests in flight, 1 to 1024 (0: 8). rate:
+   requests per second at most (0: no limit). The callbacks run on the calling thread, which
+   waits meanwhile; they may call the library, but not free the client. Returns CLARIFAI_OK once
+   every input supplied was reported (count the failures in on_result or in the progress),
+   CLARIFAI_ERROR_CANCELLED when a callback asked to stop (requests in flight are cancelled, their
+   inputs not reported), INVALID_ARGUMENT for a bad argument (nothing supplied then). */
+int clarifai_predict_many(clarifai_client *client, const char *model_id, const char *version_id, size_t batch_size,
+                          size_t concurrency, double rate, clarifai_input_fn next_input, clarifai_result_fn on_result,
+                          clarifai_progress_fn on_progress, void *userdata);
+
+/* ---------------------------------------------------------------------------------------------
  * Responses: JSON or struct buffers
  * All strings and arrays below belong to the response and stay valid until it is freed.
  * Strings absent from the response are "" (never NULL) unless said otherwise.

@@ -509,14 +509,64 @@ private func predictionInputs(_ inputs: UnsafePointer<clarifai_input>?, _ count:
     guard (0...(Int.max / MemoryLayout<clarifai_input>.stride)).contains(count) else {
         throw ClarifaiError(.invalidArgument, "\(function): count \(UInt(bitPattern: count)) is larger than any array of inputs")
     }
-    return try (0..<count).map { position in
-        let input = inputs[position]
-        let name = "inputs[\(position)]"
-        let data = try borrowedBytes(input.data, input.data_len, "\(name).data", in: function)
-        let bytes = data.isEmpty ? nil : data
-        return try PredictionInput(kindNumber: input.kind, url: try optionalString(input.url, "\(name).url", in: function),
-                                   data: bytes, text: try optionalString(input.text, "\(name).text", in: function),
-                                   id: try optionalString(input.id, "\(name).id", in: function), position: position)
+    return try (0..<count).map { try predictionInput(inputs[$0], position: $0, in: function) }
+}
+
+/// One C input, whose bytes stay borrowed.
+private func predictionInput(_ input: clarifai_input, position: Int, in function: String) throws -> PredictionInput {
+    let name = "inputs[\(position)]"
+    let data = try borrowedBytes(input.data, input.data_len, "\(name).data", in: function)
+    return try PredictionInput(kindNumber: input.kind, url: try optionalString(input.url, "\(name).url", in: function),
+                               data: data.isEmpty ? nil : data, text: try optionalString(input.text, "\(name).text", in: function),
+                               id: try optionalString(input.id, "\(name).id", in: function), position: position)
+}
+
+@_cdecl("clarifai_predict_many")
+public func clarifai_predict_many(_ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?, _ versionID: UnsafePointer<CChar>?,
+                                  _ batchSize: Int, _ concurrency: Int, _ rate: Double, _ nextInput: clarifai_input_fn?,
+                                  _ onResult: clarifai_result_fn?, _ onProgress: clarifai_progress_fn?,
+                                  _ userdata: UnsafeMutableRawPointer?) -> Int32 {
+    let function = "clarifai_predict_many"
+    return entryPoint {
+        let caller: Client = try required(client, "client", in: function)
+        guard let nextInput, let onResult else {
+            throw ClarifaiError(.invalidArgument, "\(function): \(nextInput == nil ? "next_input" : "on_result") is NULL")
+        }
+        // size_t arguments past Int.max arrive negative.
+        let options: BulkOptions
+        do {
+            options = try BulkOptions(batchSize: batchSize == 0 ? BulkOptions.defaultBatchSize : batchSize,
+                                      concurrency: concurrency == 0 ? BulkOptions.defaultConcurrency : concurrency,
+                                      rate: rate == 0 ? nil : rate)
+        } catch let error as ClarifaiError {
+            throw ClarifaiError(error.code, "\(function): \(error.message)")
+        }
+        var supplied = 0
+        try caller.predictMany(modelID: try requiredString(modelID, "model_id", in: function),
+                               versionID: try optionalString(versionID, "version_id", in: function), options: options,
+                               nextInput: {
+            var input = clarifai_input()
+            let more = nextInput(userdata, &input)
+            guard more >= 0 else { throw ClarifaiError(.cancelled, "\(function): stopped by next_input after \(supplied) inputs") }
+            guard more > 0 else { return nil }
+            defer { supplied += 1 }
+            return Result { try predictionInput(input, position: supplied, in: "next_input") }
+                .mapError { $0 as? ClarifaiError ?? ClarifaiError(.internal, "\($0)") }
+        }, onResult: { index, outcome in
+            switch outcome {
+            case .success(let response):
+                LastError.clear()
+                return onResult(userdata, index, 0, OpaquePointer(Unmanaged.passUnretained(response).toOpaque())) == 0
+            case .failure(let error):
+                LastError.set(error)
+                let response = error.response.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) }
+                return onResult(userdata, index, error.code.rawValue, response) == 0
+            }
+        }, onProgress: onProgress.map { onProgress in { progress in
+            var report = clarifai_bulk_progress(supplied: progress.supplied, done: progress.done, failed: progress.failed,
+                                                in_flight: progress.inFlight, rate: progress.rate)
+            onProgress(userdata, &report)
+        } })
     }
 }
 

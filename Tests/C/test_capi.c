@@ -718,6 +718,122 @@ static void test_async(clarifai_client *client, clarifai_channel *channel) {
   clarifai_queue_free(NULL);
 }
 
+/* Bulk prediction: inputs made up on the fly, outcomes recorded by index. */
+struct bulk {
+  size_t count, supplied, results, stop_after;
+  int *codes;                /* per index, -1 until reported */
+  int reported_twice, order_ok;
+  int statuses[8];           /* status codes of a few failed inputs, by index */
+  char first_concept[64];    /* input 0's top concept */
+  clarifai_bulk_progress last;
+  size_t progress_calls;
+  char url[96];
+};
+
+static int bulk_next(void *userdata, clarifai_input *input) {
+  struct bulk *b = userdata;
+  if (b->supplied == b->count) return 0;
+  size_t i = b->supplied++;
+  input->kind = CLARIFAI_INPUT_IMAGE;
+  if (i == 3) return 1; /* no source: this input alone fails, as INVALID_ARGUMENT */
+  snprintf(b->url, sizeof b->url, i == 5 ? "https://samples.clarifai.com/fail/%zu.jpg" : "https://samples.clarifai.com/bulk/%zu.jpg", i);
+  input->url = b->url; /* reused for the next input: the library copies it first */
+  return 1;
+}
+
+static int bulk_result(void *userdata, size_t index, int code, const clarifai_response *result) {
+  struct bulk *b = userdata;
+  if (index >= b->count) return 1;
+  if (b->codes[index] != -1) b->reported_twice++;
+  b->codes[index] = code;
+  if (index < 8) b->statuses[index] = clarifai_response_status_code(result);
+  if (index == 3) b->order_ok &= code == CLARIFAI_ERROR_INVALID_ARGUMENT && result == NULL && CONTAINS(clarifai_last_error(), "inputs[3]");
+  if (index == 0 && code == CLARIFAI_OK) {
+    const clarifai_concept *concepts = NULL;
+    size_t n = 0;
+    if (clarifai_response_output_count(result) == 1 && clarifai_response_concepts(result, 0, &concepts, &n) == CLARIFAI_OK && n > 0)
+      snprintf(b->first_concept, sizeof b->first_concept, "%s %.6f", concepts[0].id, concepts[0].value);
+  }
+  return b->stop_after && ++b->results >= b->stop_after;
+}
+
+static void bulk_progress(void *userdata, const clarifai_bulk_progress *progress) {
+  struct bulk *b = userdata;
+  b->order_ok &= progress->done >= b->last.done && progress->done <= progress->supplied;
+  b->last = *progress;
+  b->progress_calls++;
+}
+
+static int bulk_stop_supplying(void *userdata, clarifai_input *input) {
+  struct bulk *b = userdata;
+  return b->supplied == 20 ? -1 : bulk_next(userdata, input);
+}
+
+static void test_predict_many(clarifai_client *client) {
+  enum { N = 1000 };
+  static int codes[N];
+  for (int i = 0; i < N; i++) codes[i] = -1;
+  struct bulk b = {.count = N, .codes = codes, .order_ok = 1};
+  CHECK(clarifai_predict_many(client, model, NULL, 32, 8, 0, bulk_next, bulk_result, bulk_progress, &b) == CLARIFAI_OK);
+  int ok = 0, missing = 0;
+  for (int i = 0; i < N; i++) {
+    ok += codes[i] == CLARIFAI_OK;
+    missing += codes[i] == -1;
+  }
+  CHECK(ok == N - 2 && missing == 0 && b.reported_twice == 0 && b.order_ok);
+  CHECK(codes[3] == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(codes[5] == CLARIFAI_ERROR_API && b.statuses[5] == 30002 && b.statuses[4] == 10000);
+  CHECK(b.last.supplied == N && b.last.done == N && b.last.failed == 2 && b.last.in_flight == 0 && b.last.rate > 0);
+  CHECK(b.progress_calls >= N / 32);
+  /* The same answer as a blocking prediction of the same input. */
+  clarifai_response *blocking = NULL;
+  CHECK(clarifai_predict_url(client, model, NULL, "https://samples.clarifai.com/bulk/0.jpg", &blocking) == CLARIFAI_OK);
+  const clarifai_concept *concepts = NULL;
+  size_t n = 0;
+  char expected[64] = "";
+  if (clarifai_response_concepts(blocking, 0, &concepts, &n) == CLARIFAI_OK && n > 0)
+    snprintf(expected, sizeof expected, "%s %.6f", concepts[0].id, concepts[0].value);
+  CHECK(expected[0] != '\0' && strcmp(expected, b.first_concept) == 0);
+  clarifai_response_free(blocking);
+
+  /* A throttling server: every input comes back once, none lost. */
+  for (int i = 0; i < 120; i++) codes[i] = -1;
+  struct bulk throttled = {.count = 120, .codes = codes, .order_ok = 1};
+  CHECK(clarifai_predict_many(client, "rate-limited-40", NULL, 2, 16, 0, bulk_next, bulk_result, NULL, &throttled) == CLARIFAI_OK);
+  CHECK(throttled.reported_twice == 0 && codes[0] == CLARIFAI_OK && codes[119] == CLARIFAI_OK && codes[5] == CLARIFAI_ERROR_API);
+
+  /* Stops: from the result callback, from the input callback. */
+  for (int i = 0; i < N; i++) codes[i] = -1;
+  struct bulk stopped = {.count = N, .codes = codes, .stop_after = 50, .order_ok = 1};
+  CHECK(clarifai_predict_many(client, model, NULL, 10, 4, 0, bulk_next, bulk_result, bulk_progress, &stopped) == CLARIFAI_ERROR_CANCELLED);
+  CHECK(CONTAINS(clarifai_last_error(), "stopped"));
+  CHECK(stopped.results == 50 && stopped.supplied < N); /* nothing reported after the stop */
+  for (int i = 0; i < N; i++) codes[i] = -1;
+  struct bulk no_more = {.count = N, .codes = codes, .order_ok = 1};
+  CHECK(clarifai_predict_many(client, model, NULL, 10, 4, 0, bulk_stop_supplying, bulk_result, NULL, &no_more) == CLARIFAI_ERROR_CANCELLED);
+  CHECK(CONTAINS(clarifai_last_error(), "next_input"));
+
+  /* Bad arguments: refused before any input is taken. */
+  struct bulk none = {.count = 10, .codes = codes};
+  CHECK(clarifai_predict_many(client, model, NULL, 129, 1, 0, bulk_next, bulk_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "batch_size"));
+  CHECK(clarifai_predict_many(client, model, NULL, 1, 5000, 0, bulk_next, bulk_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "concurrency"));
+  CHECK(clarifai_predict_many(client, model, NULL, (size_t)-1, 1, 0, bulk_next, bulk_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_many(client, model, NULL, 1, 1, -1, bulk_next, bulk_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "rate"));
+  CHECK(clarifai_predict_many(client, model, NULL, 1, 1, 0.0 / 0.0, bulk_next, bulk_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_many(client, model, NULL, 1, 1, 0, NULL, bulk_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_many(client, model, NULL, 1, 1, 0, bulk_next, NULL, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_many(NULL, model, NULL, 1, 1, 0, bulk_next, bulk_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_predict_many(client, "", NULL, 1, 1, 0, bulk_next, bulk_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(none.supplied == 0);
+  /* No input at all: nothing to do. */
+  struct bulk empty = {.count = 0, .codes = codes, .order_ok = 1};
+  CHECK(clarifai_predict_many(client, model, NULL, 0, 0, 0, bulk_next, bulk_result, bulk_progress, &empty) == CLARIFAI_OK);
+  CHECK(empty.last.done == 0 && empty.progress_calls == 1);
+}
+
 struct worker { clarifai_client *client; int failures; };
 
 static void *predict_many(void *arg) {
@@ -775,6 +891,7 @@ int main(void) {
   test_client_settings(client, channel);
   test_streams(client);
   test_async(client, channel);
+  test_predict_many(client);
   test_refused_connection();
   test_last_error_is_per_thread(client);
   test_threads_share_a_client(client);

@@ -5,6 +5,7 @@ and errors as for blocking calls, without a thread per call.
 
 (The C API's own checks, queue by queue and tag by tag, are in Tests/C/test_capi.c.)"""
 import asyncio
+import math
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from testserver import clear_predict_stats, predict_stats
 
 sys.path.insert(0, str(capi.ROOT / "Bindings" / "python"))
 os.environ.setdefault("LIBCLARIFAI_PATH", str(capi.ROOT / "build" / "lib" / "libclarifai.so.1"))
+import libclarifai  # noqa: E402
 from libclarifai import (ApiError, Channel, Client, ClarifaiTimeoutError,  # noqa: E402
                          Input, InvalidArgumentError)
 
@@ -227,3 +229,88 @@ def test_cancelled_before_the_answer_is_reported_once(pyclient):
     results = run(main())
     assert all(isinstance(r, asyncio.CancelledError) for r in results[::2])
     assert all(r.concepts for r in results[1::2])
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk prediction: predict_many (clarifai_predict_many underneath)
+
+
+def test_predict_many_reports_every_input_once_as_the_official_client(pyclient, server, app_id):
+    clear_predict_stats(server.rest_url)
+    count = 2000
+    failing = {17, 1501}
+    urls = (f"https://samples.clarifai.com/{'fail' if i in failing else 'bulk'}/{i}.jpg" for i in range(count))
+    progress = []
+    results = dict(pyclient.predict_many("general-image-recognition", urls, batch_size=32, concurrency=8,
+                                         on_progress=progress.append))
+    assert sorted(results) == list(range(count))
+    failed = {i for i, value in results.items() if not isinstance(value, libclarifai.Prediction)}
+    assert failed == failing
+    for i in failing:
+        assert isinstance(results[i], ApiError) and results[i].status_code == 30002
+    stats = predict_stats(server.rest_url)["general-image-recognition"]
+    assert stats["inputs"] == count and stats["duplicates"] == 0 and stats["requests"] == count // 32 + 1
+    assert progress[-1] == libclarifai.BulkProgress(count, count, len(failing), 0, progress[-1].rate)
+    sample = [f"https://samples.clarifai.com/bulk/{i}.jpg" for i in range(0, count, 250)]
+    expected = official_top_concepts(server, app_id, sample)
+    for url in sample:
+        top = results[int(url.rsplit("/", 1)[1][:-4])].concepts[0]
+        assert (top.name, top.value) == pytest.approx(expected[url])
+
+
+def test_predict_many_holds_a_rate_and_loses_nothing_when_throttled(pyclient, server):
+    clear_predict_stats(server.rest_url)
+    started = time.monotonic()
+    held = dict(pyclient.predict_many("rate-limited-15", (f"https://x/held/{i}.jpg" for i in range(45)),
+                                      batch_size=1, concurrency=8, rate=15))
+    elapsed = time.monotonic() - started
+    assert all(isinstance(v, libclarifai.Prediction) for v in held.values()) and len(held) == 45
+    stats = predict_stats(server.rest_url)["rate-limited-15"]
+    assert stats["throttled"] <= 2 and stats["inputs"] == 45 and stats["duplicates"] == 0
+    assert elapsed >= 44 / 15 * 0.9
+
+    # No limit given: the server's throttling slows the requests down; every input comes back once.
+    clear_predict_stats(server.rest_url)
+    pushed = dict(pyclient.predict_many("rate-limited-15", (f"https://x/pushed/{i}.jpg" for i in range(30)),
+                                        batch_size=1, concurrency=16))
+    assert sorted(pushed) == list(range(30)) and all(isinstance(v, libclarifai.Prediction) for v in pushed.values())
+    stats = predict_stats(server.rest_url)["rate-limited-15"]
+    assert stats["throttled"] > 0 and stats["inputs"] == 30 and stats["duplicates"] == 0
+
+
+def test_predict_many_pulls_inputs_lazily_and_stops_when_left(pyclient, server):
+    pulled = []
+
+    def endless():
+        i = 0
+        while True:
+            pulled.append(i)
+            yield Input(url=f"https://x/endless/{i}.jpg", id=f"e{i}")
+            i += 1
+    taken = []
+    for index, prediction in pyclient.predict_many("general-image-recognition", endless(), batch_size=10, concurrency=4,
+                                                   buffer=16):
+        taken.append(index)
+        if len(taken) == 50:
+            break
+    # Bounded: what is held is the requests in flight and the buffer, not the whole iterable.
+    assert len(pulled) <= 50 + 16 + 10 * 4 + 10
+    # The client goes on working.
+    assert pyclient.predict("general-image-recognition", url="https://x/after.jpg").concepts
+
+
+def test_predict_many_errors(pyclient):
+    def broken():
+        yield "https://x/1.jpg"
+        raise RuntimeError("the source broke")
+    with pytest.raises(RuntimeError, match="the source broke"):
+        list(pyclient.predict_many("general-image-recognition", broken()))
+    bad = dict(pyclient.predict_many("general-image-recognition", ["https://x/ok.jpg", {"id": "nothing"}, b"\xff\xd8"]))
+    assert isinstance(bad[0], libclarifai.Prediction) and isinstance(bad[2], libclarifai.Prediction)
+    assert isinstance(bad[1], InvalidArgumentError) and "exactly one of url" in str(bad[1])
+    missing = dict(pyclient.predict_many("no-such-model", ["https://x/1.jpg", "https://x/2.jpg"]))
+    assert all(isinstance(v, ApiError) and v.status_code == 21200 for v in missing.values())
+    for arguments in ({"batch_size": 129}, {"concurrency": 0}, {"rate": -1}, {"rate": math.nan}):
+        with pytest.raises(InvalidArgumentError):
+            list(pyclient.predict_many("general-image-recognition", [], **arguments))
+    assert list(pyclient.predict_many("general-image-recognition", [])) == []

@@ -157,6 +157,8 @@ HANDLE = r"clarifai_(channel|client|response|stream|queue)"
 C_TYPES = {
     "void": None, "int": ctypes.c_int, "unsigned": ctypes.c_uint, "long": ctypes.c_long, "size_t": ctypes.c_size_t,
     "const char *": ctypes.c_char_p, "void *": ctypes.c_void_p, "clarifai_stream_fn": _native.STREAM_FN,
+    "double": ctypes.c_double, "clarifai_input_fn": _native.INPUT_FN, "clarifai_result_fn": _native.RESULT_FN,
+    "clarifai_progress_fn": _native.PROGRESS_FN,
     "const void *": ctypes.c_char_p,  # bytes in, passed without a copy
     "void **": ctypes.POINTER(ctypes.c_void_p), "const void **": ctypes.POINTER(ctypes.c_void_p),
     "char **": ctypes.POINTER(ctypes.c_void_p),

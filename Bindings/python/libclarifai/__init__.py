@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._client import (BidiStream, BoundingBox, Channel, Client, Concept, Input, InputKind, Output, Prediction, Region,
-                      Stream, api_version, json_to_proto, methods, proto_to_json, version)
+from ._client import (BidiStream, BoundingBox, BulkProgress, Channel, Client, Concept, Input, InputKind, Output,
+                      Prediction, Region, Stream, api_version, json_to_proto, methods, proto_to_json, version)
 from ._native import LibraryNotFoundError, library_path, load_library
 from .errors import (ApiError, AuthError, CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InternalError,
                      InvalidArgumentError, ProtocolError, TransportError, UnsupportedError)
@@ -25,7 +25,7 @@ __version__ = "1.1.0"
 
 __all__ = [
     "Channel", "Client", "Prediction", "Output", "Concept", "Region", "BoundingBox", "Input", "InputKind", "Stream",
-    "BidiStream",
+    "BidiStream", "BulkProgress",
     "ClarifaiError", "InvalidArgumentError", "TransportError", "ClarifaiTimeoutError", "ProtocolError", "ApiError",
     "UnsupportedError", "CancelledError", "InternalError", "AuthError", "ErrorCode", "LibraryNotFoundError",
     "json_to_proto", "proto_to_json", "version", "api_version", "methods", "library_path", "load_library",

@@ -15,15 +15,16 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import (Any, Callable, Deque, Dict, Generic, Iterator, List, Mapping, NamedTuple, Optional, Sequence,
-                    Tuple, TypeVar, Union, cast)
+from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
+                    Sequence, Tuple, TypeVar, Union, cast)
 
-from ._native import STREAM_FN, ConceptStruct, InputStruct, RegionStruct, load_library
+from ._native import (INPUT_FN, PROGRESS_FN, RESULT_FN, STREAM_FN, BulkProgressStruct, ConceptStruct, InputStruct,
+                      RegionStruct, load_library)
 from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, error_class
 
 __all__ = [
     "Channel", "Client", "Concept", "BoundingBox", "Region", "Output", "Prediction", "Input", "InputKind",
-    "Stream", "BidiStream", "json_to_proto", "proto_to_json", "version", "api_version", "methods",
+    "Stream", "BidiStream", "BulkProgress", "json_to_proto", "proto_to_json", "version", "api_version", "methods",
 ]
 
 #: A request: a dict (sent as JSON), a JSON text, or None for an empty request.
@@ -486,6 +487,17 @@ def _one_source(function: str, **sources: Any) -> None:
                                    + (f" (got {', '.join(given)})" if given else ""))
 
 
+def _input_of(item: Union[str, Bytes, Input, Mapping[str, Any]]) -> Input:
+    """An input of predict_many: an Input, a dict of its fields, a URL, or bytes."""
+    if isinstance(item, Input):
+        return item
+    if isinstance(item, str):
+        return Input(url=item)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return Input(data=_as_bytes(item))
+    return Input(**item)
+
+
 def _input_array(inputs: Sequence[Union[Input, Mapping[str, Any]]]) -> Tuple[Any, int, List[bytes]]:
     """A C array of clarifai_input, its length, and the data buffers it points into (which must
     outlive the call)."""
@@ -559,6 +571,130 @@ class _Completions:
         if not loop.is_closed():
             loop.remove_reader(self._fd)
         self._handle.close()
+
+
+@dataclass(frozen=True)
+class BulkProgress:
+    """Where a predict_many stands: inputs taken from the iterable, reported (failures
+    included), failed, in requests in flight; inputs reported per second since the start."""
+    supplied: int
+    done: int
+    failed: int
+    in_flight: int
+    rate: float
+
+
+class _BulkRun:
+    """One predict_many: clarifai_predict_many on a background thread, whose callbacks pull the
+    inputs from the iterable and put the results in a bounded queue for the caller's generator."""
+
+    _END = object()
+
+    def __init__(self, client: Client, model_id: str, inputs: Iterable[Any], version_id: Optional[str], batch_size: int,
+                 concurrency: int, rate: Optional[float], on_progress: Optional[Callable[[BulkProgress], None]],
+                 buffer: int) -> None:
+        import queue
+        for name, value, low, high in (("batch_size", batch_size, 1, 128), ("concurrency", concurrency, 1, 1024)):
+            if not isinstance(value, int) or not low <= value <= high:
+                raise InvalidArgumentError(f"predict_many: {name} must be {low} to {high}, got {value!r}")
+        if rate is not None and not (rate > 0 and math.isfinite(rate)):
+            raise InvalidArgumentError(f"predict_many: rate must be a positive number of requests per second, got {rate!r}")
+        self._client, self._lib = client, client._lib
+        self._inputs = iter(inputs)
+        self._results: Any = queue.Queue(maxsize=max(1, buffer))
+        self._stopping = threading.Event()
+        self._input_error: Optional[BaseException] = None
+        self._progress_error: Optional[BaseException] = None
+        self._on_progress = on_progress
+        self._current: Tuple[Any, ...] = ()  # the last input's encoded fields, read by the library before the next
+        self._callbacks = (INPUT_FN(self._next_input), RESULT_FN(self._on_result), PROGRESS_FN(self._progress))
+        arguments = (model_id.encode(), _enc(version_id), batch_size, concurrency, float(rate or 0), *self._callbacks, None)
+        self._thread = threading.Thread(target=self._run, args=arguments, name="libclarifai-predict-many", daemon=True)
+        self._thread.start()
+
+    def _run(self, *arguments: Any) -> None:
+        failure: Optional[_Failure] = None
+        try:
+            with self._client._handle.held() as pointer:
+                if self._lib.clarifai_predict_many(pointer, *arguments):
+                    failure = _last_failure()
+        finally:
+            self._put((self._END, failure))
+
+    def _put(self, item: Any) -> None:
+        """Waits for room, unless the caller went away."""
+        import queue
+        while not self._stopping.is_set():
+            try:
+                return self._results.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+
+    def _next_input(self, _userdata: int, slot: Any) -> int:
+        if self._stopping.is_set():
+            return -1
+        try:
+            item = next(self._inputs)
+        except StopIteration:
+            return 0
+        except BaseException as error:  # the iterable's own failure ends the run, and is raised to the caller
+            self._input_error = error
+            return -1
+        try:
+            given = _input_of(item)
+            kind = given._kind()
+        except BaseException as error:
+            self._input_error = error
+            return -1
+        data = None if given.data is None else _as_bytes(given.data)
+        self._current = (_enc(given.url), _enc(given.text), _enc(given.id), data)
+        fields = slot.contents
+        fields.kind = kind
+        fields.url, fields.text, fields.id = self._current[:3]
+        if data is not None:
+            fields.data = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+            fields.data_len = len(data)
+        return 1
+
+    def _on_result(self, _userdata: int, index: int, code: int, result: Optional[int]) -> int:
+        if self._stopping.is_set():
+            return 1
+        value: Union[Prediction, ClarifaiError]
+        if code == 0:
+            value = _read_prediction(result or 0)
+        else:
+            failure = _last_failure()
+            value = _api_error(result, failure, True) if code == ErrorCode.API and result else failure.error()
+        self._put((index, value))
+        return 1 if self._stopping.is_set() else 0
+
+    def _progress(self, _userdata: int, progress: Any) -> None:
+        if self._on_progress is None or self._progress_error is not None:
+            return
+        p = progress.contents
+        try:
+            self._on_progress(BulkProgress(p.supplied, p.done, p.failed, p.in_flight, p.rate))
+        except BaseException as error:  # raised to the caller; the run stops
+            self._progress_error = error
+            self._stopping.set()
+
+    def results(self) -> Iterator[Tuple[int, Union[Prediction, ClarifaiError]]]:
+        while True:
+            item = self._results.get()
+            if item[0] is self._END:
+                break
+            yield item
+        failure = item[1]
+        for error in (self._input_error, self._progress_error):
+            if error is not None:
+                raise error
+        if failure is not None:
+            raise failure.error()
+
+    def stop(self) -> None:
+        """Cancels what is in flight (when the caller left early) and waits for the thread."""
+        self._stopping.set()
+        self._thread.join()
 
 
 #: The completion queue of each event loop, made by its first asynchronous call.
@@ -747,6 +883,27 @@ class Client(_Owner):
         with self._handle.held() as pointer:
             return _completions().start(lambda queue, tag: begin(pointer, queue, tag),
                                         lambda outcome: self._finish(outcome, read, prediction))
+
+    # -- bulk --------------------------------------------------------------------------------
+
+    def predict_many(self, model_id: str, inputs: Iterable[Union[str, Bytes, Input, Mapping[str, Any]]], *,
+                     batch_size: int = 32, concurrency: int = 8, rate: Optional[float] = None,
+                     on_progress: Optional[Callable[["BulkProgress"], None]] = None, version_id: Optional[str] = None,
+                     buffer: int = 1024) -> Iterator[Tuple[int, Union[Prediction, ClarifaiError]]]:
+        """Runs a model over every input of `inputs` (URLs, bytes, Input objects or dicts; any
+        iterable, taken lazily: a generator over a million lines is fine) and yields (index,
+        Prediction) or (index, the input's error) as each request ends, index counting the inputs
+        from 0. Requests of `batch_size` inputs (1 to 128), `concurrency` in flight, at most `rate`
+        requests per second; a throttling server slows them down by itself, and no input is lost
+        or reported twice (see clarifai_predict_many). The work runs in one background thread
+        (no thread per request), at most `buffer` results ahead of you; `on_progress` gets a
+        BulkProgress there after each request. Leaving the loop early (break, close()) cancels
+        what is in flight."""
+        run = _BulkRun(self, model_id, inputs, version_id, batch_size, concurrency, rate, on_progress, buffer)
+        try:
+            yield from run.results()
+        finally:
+            run.stop()
 
     def stream(self, method: str, request: Request = None, *, buffer: int = 64,
                timeout: Optional[float] = None) -> "Stream[Dict[str, Any]]":

@@ -41,6 +41,19 @@ class InputStruct(ctypes.Structure):
 #: int (*clarifai_stream_fn)(const clarifai_response *message, void *userdata)
 STREAM_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
+
+class BulkProgressStruct(ctypes.Structure):
+    _fields_ = [("supplied", ctypes.c_size_t), ("done", ctypes.c_size_t), ("failed", ctypes.c_size_t),
+                ("in_flight", ctypes.c_size_t), ("rate", ctypes.c_double)]
+
+
+#: int (*clarifai_input_fn)(void *userdata, clarifai_input *input)
+INPUT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(InputStruct))
+#: int (*clarifai_result_fn)(void *userdata, size_t index, int code, const clarifai_response *result)
+RESULT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p)
+#: void (*clarifai_progress_fn)(void *userdata, const clarifai_bulk_progress *progress)
+PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(BulkProgressStruct))
+
 _p, _s, _i, _z, _long = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t, ctypes.c_long
 _out = ctypes.POINTER(ctypes.c_void_p)
 #: restype and argtypes of every function of clarifai.h, in the header's order. Handles are
@@ -96,6 +109,7 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_queue_next": (_i, [_p, _long, _out, ctypes.POINTER(_i), _out]),
     "clarifai_queue_cancel": (_z, [_p, _p]),
     "clarifai_queue_free": (None, [_p]),
+    "clarifai_predict_many": (_i, [_p, _s, _s, _z, _z, ctypes.c_double, INPUT_FN, RESULT_FN, PROGRESS_FN, _p]),
     "clarifai_response_status_code": (_i, [_p]),
     "clarifai_response_status_description": (_s, [_p]),
     "clarifai_response_status_details": (_s, [_p]),

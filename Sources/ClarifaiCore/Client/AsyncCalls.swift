@@ -34,17 +34,20 @@ extension Client {
         }
     }
 
-    private func startAsync(_ method: Method, message: [UInt8], queue: CompletionQueue, tag: UnsafeMutableRawPointer?) throws {
-        let call = try asyncCall(method, message: message, tag: tag) { call, outcome in queue.post(call, outcome) }
+    /// Starts one call; `maxRetries` overrides the client's retry budget.
+    func startAsync(_ method: Method, message: [UInt8], queue: CompletionQueue, tag: UnsafeMutableRawPointer?,
+                    maxRetries: Int? = nil) throws {
+        let call = try asyncCall(method, message: message, tag: tag, maxRetries: maxRetries) { call, outcome in queue.post(call, outcome) }
         try queue.run(call) { try call.start() }
     }
 
     /// A call of `method` with `message` (its user_app_id filled in), not started yet.
-    private func asyncCall(_ method: Method, message: [UInt8], tag: UnsafeMutableRawPointer?,
+    private func asyncCall(_ method: Method, message: [UInt8], tag: UnsafeMutableRawPointer?, maxRetries: Int? = nil,
                            deliver: @escaping (AsyncCall, Result<Response, ClarifaiError>) -> Void) throws -> AsyncCall {
         var message = message
         try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &message, for: method) }
-        return AsyncCall(client: self, attempts: attempts(of: method), message: message, tag: tag, deliver: deliver)
+        return AsyncCall(client: self, attempts: attempts(of: method, maxRetries: maxRetries), message: message, tag: tag,
+                         deliver: deliver)
     }
 }
 

@@ -38,7 +38,7 @@ public final class Client: HandleObject, @unchecked Sendable {
     private let userID: String?
     private let appID: String?
     let schema: Schema
-    private let retryPolicy: RetryPolicy
+    let retryPolicy: RetryPolicy
     private let settings: Locked<Settings>
 
     /// `token` nil: $CLARIFAI_PAT. `userID`/`appID` nil: $CLARIFAI_USER_ID / $CLARIFAI_APP_ID, as the
@@ -243,12 +243,15 @@ public final class Client: HandleObject, @unchecked Sendable {
         }
     }
 
-    /// The attempts of a call starting now, with this client's settings.
-    func attempts(of method: Method) -> CallAttempts {
+    /// The attempts of a call starting now, with this client's settings (`maxRetries`: another budget).
+    func attempts(of method: Method, maxRetries: Int? = nil) -> CallAttempts {
         let (timeout, metadata) = callSettings()
         return CallAttempts(method: method, policy: retryPolicy, timeoutMilliseconds: timeout, metadata: metadata,
-                            maxRetries: settings.withLock { $0.maxRetries } ?? channel.options.current.maxRetries)
+                            maxRetries: maxRetries ?? self.maxRetries)
     }
+
+    /// The retry budget of this client's calls (its own, else the channel's).
+    var maxRetries: Int { settings.withLock { $0.maxRetries } ?? channel.options.current.maxRetries }
 
     func method(named name: String) throws -> Method {
         guard let method = schema.method(named: name) else {

@@ -154,6 +154,31 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// The payload of outputs[index], with its status and input parts (for merging batches).
     func output(_ index: Int) -> UnsafeRawBufferPointer { outputs[index] }
 
+    /// A response of the same type holding outputs[index] alone, whose status is the output's
+    /// (with this response's request id); with index nil, this response's status alone.
+    func singleOutput(_ index: Int?) throws -> Response {
+        guard let type = Schema.official.message(messageType), let statusField = type.field(named: "status"),
+              let outputsField = type.field(named: "outputs"), let fields = try? ResponseFields.official.get() else {
+            throw ClarifaiError(.internal, "\(messageType) has no outputs and status in the schema")
+        }
+        var writer = WireWriter()
+        if let index {
+            try WireFields.forEach(outputs[index]) { number, value in
+                if number == fields.outputStatus { writer.field(statusField.number, value) }
+            }
+            // A second part of the status, which protobuf merges into the first.
+            let status = writer.beginLengthDelimited(statusField.number)
+            writer.string(fields.statusRequestID, requestID)
+            writer.endLengthDelimited(status)
+            writer.field(outputsField.number, .payload(outputs[index]))
+        } else {
+            try WireFields.forEach(proto) { number, value in
+                if number == statusField.number { writer.field(number, value) }
+            }
+        }
+        return try writer.bytes.withUnsafeBytes { try Response(binary: $0, messageType: messageType) }
+    }
+
     // MARK: Struct views
 
     /// outputs[index].data.concepts as C structs; empty for an output without concepts.

@@ -10,12 +10,15 @@ struct RetryPolicy {
     static let longestPauseMilliseconds = 2000.0
 
     let retriedStatuses: Set<Int32>
+    /// CONN_THROTTLED: the server's rate limit was passed.
+    let throttledStatus: Int32
 
     static let official = RetryPolicy(schema: .official)
 
     init(schema: Schema) {
         let codes = schema.enums["clarifai.api.status.StatusCode"]
         retriedStatuses = Set(RetryPolicy.retriedStatusNames.compactMap { codes?.number(named: $0) })
+        throttledStatus = codes?.number(named: "CONN_THROTTLED") ?? 11005
     }
 
     func isRetried(_ error: ClarifaiError) -> Bool {
