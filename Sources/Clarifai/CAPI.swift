@@ -444,7 +444,7 @@ public func clarifai_queue_next(_ queue: OpaquePointer?, _ timeoutMilliseconds: 
         guard let tag, let code, let out else {
             throw ClarifaiError(.invalidArgument, "\(function): \(tag == nil ? "tag" : code == nil ? "code" : "out") is NULL")
         }
-        guard let completion = completions.next(timeoutMilliseconds: timeoutMilliseconds) else {
+        guard let completion = try completions.next(timeoutMilliseconds: timeoutMilliseconds) else {
             throw ClarifaiError(.timeout, timeoutMilliseconds < 0 ? "\(function): nothing is running on the queue"
                                 : "\(function): nothing completed within \(timeoutMilliseconds) ms")
         }
@@ -472,8 +472,10 @@ public func clarifai_queue_cancel(_ queue: OpaquePointer?, _ tag: UnsafeMutableR
 
 @_cdecl("clarifai_queue_free")
 public func clarifai_queue_free(_ queue: OpaquePointer?) {
-    let completions: CompletionQueue? = object(queue)
-    completions?.shutDown()
+    guard let completions: CompletionQueue = object(queue) else { return }
+    // A forked child's copy of a parent's queue is left as it is (see CompletionQueue.owner).
+    guard !completions.isInherited else { return }
+    completions.shutDown()
     releaseHandle(queue, as: CompletionQueue.self)
 }
 

@@ -211,6 +211,49 @@ static int run_fork(const char *kind, enum fork_mode mode) {
   return 0;
 }
 
+/* A completion queue with a call in flight at the moment of fork(): the call and the queue stay
+   the parent's, whose completion comes as usual; in the child the inherited queue is refused at
+   once (a wait for the parent's call would never end), freeing it returns at once, and a queue
+   of the child's own works. */
+static int fork_queue(const char *kind) {
+  clarifai_client *client = new_client(kind, 10000);
+  clarifai_queue *queue = clarifai_queue_new();
+  if (queue == NULL) setup_failed("queue");
+  clarifai_input slow = {.kind = CLARIFAI_INPUT_IMAGE, .url = "https://samples.clarifai.com/fork.jpg"};
+  if (clarifai_predict_async(client, "slow-1500", NULL, &slow, 1, queue, (void *)1) != CLARIFAI_OK) setup_failed("predict_async");
+  double deadline = now_seconds() + FORK_SECONDS;
+  pid_t child = fork();
+  if (child < 0) setup_failed("fork");
+  void *tag = NULL;
+  int code = -1;
+  clarifai_response *out = NULL;
+  if (child == 0) {
+    int next = clarifai_queue_next(queue, -1, &tag, &code, &out);
+    int refused = next == CLARIFAI_ERROR_INVALID_ARGUMENT && contains(clarifai_last_error(), "fork");
+    if (!refused) printf("child: queue_next on the inherited queue -> %s: %.200s\n", clarifai_error_name(next), clarifai_last_error());
+    clarifai_queue_free(queue);
+    clarifai_queue *own = clarifai_queue_new();
+    clarifai_input echo = {.kind = CLARIFAI_INPUT_TEXT, .text = "child"};
+    int works = own != NULL && clarifai_predict_async(client, "text-echo", NULL, &echo, 1, own, (void *)2) == CLARIFAI_OK &&
+                clarifai_queue_next(own, -1, &tag, &code, &out) == CLARIFAI_OK && tag == (void *)2 && code == CLARIFAI_OK;
+    if (!works) printf("child: its own queue failed: %s: %.200s\n", clarifai_error_name(code), clarifai_last_error());
+    clarifai_response_free(out);
+    clarifai_queue_free(own);
+    clarifai_client_free(client);
+    exit(refused && works ? EXIT_SUCCESS : EXIT_WRONG);
+  }
+  int next = clarifai_queue_next(queue, 10000, &tag, &code, &out);
+  int parent_ok = next == CLARIFAI_OK && tag == (void *)1 && code == CLARIFAI_OK && clarifai_response_output_count(out) == 1;
+  if (!parent_ok) printf("parent: %s / %s: %.200s\n", clarifai_error_name(next), clarifai_error_name(code), clarifai_last_error());
+  clarifai_response_free(out);
+  clarifai_queue_free(queue);
+  clarifai_client_free(client);
+  int child_ok = child_succeeded(child, deadline);
+  check(parent_ok && child_ok, "%s fork with a call in flight on a queue (parent %s, child %s)", kind, parent_ok ? "ok" : "wrong",
+        child_ok ? "ok" : "wrong");
+  return 0;
+}
+
 static int fork_warm(const char *kind) { return run_fork(kind, FORK_WARM); }
 static int fork_cold(const char *kind) { return run_fork(kind, FORK_COLD); }
 static int fork_free(const char *kind) { return run_fork(kind, FORK_FREE); }
@@ -594,6 +637,7 @@ static const struct scenario scenarios[] = {
     {"fork", fork_warm, "rest|grpc|grpcs", 2 * FORK_SECONDS},
     {"fork-cold", fork_cold, "rest|grpc|grpcs", 2 * FORK_SECONDS},
     {"fork-free", fork_free, "rest|grpc|grpcs", 2 * FORK_SECONDS},
+    {"fork-queue", fork_queue, "rest|grpc|grpcs", 2 * FORK_SECONDS},
     {"truncated-file", truncated_file, NULL, 300},
     {"fifo", fifo, NULL, 10},
     {"directory", directory, NULL, 10},

@@ -21,7 +21,7 @@ HUNG = 3  # hostile.c's exit code when its watchdog finds the scenario blocked
 # (scenario, argument or None, seconds before the process counts as hung). hostile.c's own
 # watchdog reports a hang sooner (exit 3); these limits are the backstop.
 SCENARIOS = [
-    *[(mode, channel, 90) for mode in ("fork", "fork-cold", "fork-free") for channel in CHANNELS],
+    *[(mode, channel, 90) for mode in ("fork", "fork-cold", "fork-free", "fork-queue") for channel in CHANNELS],
     ("truncated-file", None, 330),
     ("fifo", None, 30),
     ("directory", None, 30),

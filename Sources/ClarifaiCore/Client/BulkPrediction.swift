@@ -239,7 +239,7 @@ extension Client {
                 if slot > 0 { timeout = slot }
                 if let due = waiting.first?.due { timeout = timeout < 0 ? max(0, due - now) : min(timeout, max(0, due - now)) }
             }
-            guard let completion = queue.next(timeoutMilliseconds: timeout < 0 ? (inFlight.isEmpty ? 0 : -1) : Int(timeout.rounded(.up))),
+            guard let completion = try queue.next(timeoutMilliseconds: timeout < 0 ? (inFlight.isEmpty ? 0 : -1) : Int(timeout.rounded(.up))),
                   let tag = completion.tag.map({ Int(bitPattern: $0) }), let batch = inFlight.removeValue(forKey: tag) else { continue }
             try finished(batch, completion.outcome)
             progress.inFlight = inFlight.values.reduce(0) { $0 + $1.indices.count } + waiting.reduce(0) { $0 + $1.indices.count }

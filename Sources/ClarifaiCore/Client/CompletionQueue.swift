@@ -28,6 +28,10 @@ public final class CompletionQueue: HandleObject, @unchecked Sendable {
     /// The eventfd: its counter is non-zero exactly while a completion waits.
     public let descriptor: Int32
     private let state = Locked(State())
+    /// The process that made the queue. Its work runs there: a forked child's copy is refused
+    /// (a wait for the parent's calls would never end) and never touched (its lock may have been
+    /// held by a thread the child does not have).
+    private let owner = getpid()
 
     public init() throws {
         descriptor = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -39,8 +43,18 @@ public final class CompletionQueue: HandleObject, @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    public var isInherited: Bool { getpid() != owner }
+
+    private func checkOwner() throws {
+        guard !isInherited else {
+            throw ClarifaiError.invalidArgument("the queue was made before fork(), by the parent process, whose calls it holds: "
+                                                + "a child makes queues of its own")
+        }
+    }
+
     /// Runs `work` (`start` throws what stops it before anything was sent: nothing is queued then).
     func run(_ work: any AsyncWork, start: () throws -> Void) throws {
+        try checkOwner()
         try state.withLock { state in
             guard !state.closed else { throw ClarifaiError.invalidArgument("the queue is being freed") }
             state.running[ObjectIdentifier(work)] = work
@@ -68,7 +82,8 @@ public final class CompletionQueue: HandleObject, @unchecked Sendable {
 
     /// The next completion, waiting up to `timeoutMilliseconds` (negative: as long as work runs);
     /// nil when none came in time.
-    public func next(timeoutMilliseconds: Int) -> Completion? {
+    public func next(timeoutMilliseconds: Int) throws -> Completion? {
+        try checkOwner()
         let deadline = timeoutMilliseconds < 0 ? nil : monotonicMilliseconds() + Double(timeoutMilliseconds)
         let ready: (State) -> Bool = { state in
             state.head < state.completions.count || (deadline == nil && state.running.isEmpty)
@@ -90,6 +105,7 @@ public final class CompletionQueue: HandleObject, @unchecked Sendable {
     /// Cancels the work started with `tag` that is still running; the number of such.
     @discardableResult
     public func cancel(tag: UnsafeMutableRawPointer?) -> Int {
+        guard !isInherited else { return 0 }
         let matching = state.withLock { $0.running.values.filter { $0.tag == tag } }
         for work in matching { work.cancel() }
         return matching.count

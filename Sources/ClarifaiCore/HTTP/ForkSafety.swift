@@ -44,8 +44,10 @@ enum ForkSafety {
         return close(descriptor)
     }
 
-    // The handlers take the locks in one order: the client list, each client's, the sockets.
+    // The handlers take the locks in one order: the client list, each client's, the sockets; the
+    // multi handle threads wait first (they may take a client's lock).
     private static let prepare: @convention(c) () -> Void = {
+        Multiplexer.parkAll()
         for client in clients.lock().values { client.takeUnretainedValue().connections.lock() }
         sockets.lock()
     }
@@ -55,6 +57,7 @@ enum ForkSafety {
         clients.unlock { registered in
             for client in registered.values { client.takeUnretainedValue().connections.unlock() }
         }
+        Multiplexer.unparkAll(inChild: false)
     }
 
     private static let child: @convention(c) () -> Void = {
@@ -70,5 +73,6 @@ enum ForkSafety {
                 }
             }
         }
+        Multiplexer.unparkAll(inChild: true)
     }
 }

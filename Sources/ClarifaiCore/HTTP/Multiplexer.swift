@@ -15,8 +15,20 @@ final class Multiplexer: @unchecked Sendable {
     private let multi: UnsafeMutableRawPointer
     /// Kept alive while the multi handle's connections may use its TLS sessions.
     private let share: CurlShare
-    /// `stopping`: end once the exchanges in progress are done; `ended`: done, takes no more.
-    private let requests = Locked<(operations: [Operation], stopping: Bool, ended: Bool)>(([], false, false))
+    private struct Requests {
+        var operations: [Operation] = []
+        /// End once the exchanges in progress are done.
+        var stopping = false
+        /// Done: takes no more.
+        var ended = false
+        /// A fork() is coming: the thread waits, at a point where it holds no lock (see parkAll).
+        var parkRequested = false
+        var parked = false
+    }
+
+    private let requests = Locked(Requests())
+    /// The multi handles whose threads run, for fork() (see parkAll).
+    private static let running = Locked<[ObjectIdentifier: Unmanaged<Multiplexer>]>([:])
     /// The exchanges in progress; touched by the multi handle's thread only.
     private var active: [UnsafeMutableRawPointer: ExchangeSink] = [:]
     /// Actions due at a time (monotonicMilliseconds()), soonest last; touched by the multi handle's thread only.
@@ -40,6 +52,28 @@ final class Multiplexer: @unchecked Sendable {
             Unmanaged<Multiplexer>.fromOpaque(context).release()
             curl_multi_cleanup(multi)
             return nil
+        }
+        Multiplexer.running.withLock { $0[ObjectIdentifier(self)] = .passUnretained(self) }
+    }
+
+    /// Before fork(): every multi handle thread waits, for up to a second each, at the top of its
+    /// loop, where it holds no lock of its own, of libcurl or of the Swift runtime (a child would
+    /// inherit such a lock held, by a thread it does not have, and block on it forever). Holds
+    /// the list of threads until `unparkAll`.
+    static func parkAll() {
+        for multiplexer in running.lock().values.map({ $0.takeUnretainedValue() }) {
+            guard multiplexer.notify({ $0.parkRequested = true }) else { continue }
+            multiplexer.requests.withLock(waitingUntil: { $0.parked || $0.ended }, deadline: monotonicMilliseconds() + 1000) { _ in }
+        }
+    }
+
+    /// After fork(): the parent's threads go on; a child, which has none of them, forgets them.
+    static func unparkAll(inChild: Bool) {
+        running.unlock { running in
+            for multiplexer in running.values.map({ $0.takeUnretainedValue() }) {
+                multiplexer.requests.update { $0.parkRequested = false }
+            }
+            if inChild { running.removeAll() }
         }
     }
 
@@ -109,7 +143,7 @@ final class Multiplexer: @unchecked Sendable {
     /// Changes the requests and wakes the multi handle's thread, unless it has ended (then false).
     /// Under the lock: the thread ends, and frees the multi handle, only after taking it.
     @discardableResult
-    private func notify(_ change: (inout (operations: [Operation], stopping: Bool, ended: Bool)) -> Void) -> Bool {
+    private func notify(_ change: (inout Requests) -> Void) -> Bool {
         requests.withLock { state in
             guard !state.ended else { return false }
             change(&state)
@@ -119,7 +153,10 @@ final class Multiplexer: @unchecked Sendable {
     }
 
     private func loop() {
-        defer { curl_multi_cleanup(multi) }
+        defer {
+            Multiplexer.running.withLock { $0[ObjectIdentifier(self)] = nil }
+            curl_multi_cleanup(multi)
+        }
         while true {
             let stopping = !applyRequests()
             if stopping && active.isEmpty && timers.isEmpty && hasEnded() { return }
@@ -138,6 +175,10 @@ final class Multiplexer: @unchecked Sendable {
 
     /// Carries out the operations the calling threads asked for; false once stopping.
     private func applyRequests() -> Bool {
+        requests.update { state in
+            if state.parkRequested { state.parked = true }
+        }
+        requests.withLock(waitingUntil: { !$0.parkRequested }) { $0.parked = false }
         let (operations, stopping) = requests.withLock { state in
             defer { state.operations = [] }
             return (state.operations, state.stopping)
