@@ -231,12 +231,14 @@ static int fork_queue(const char *kind) {
     int next = clarifai_queue_next(queue, -1, &tag, &code, &out);
     int refused = next == CLARIFAI_ERROR_INVALID_ARGUMENT && contains(clarifai_last_error(), "fork");
     if (!refused) printf("child: queue_next on the inherited queue -> %s: %.200s\n", clarifai_error_name(next), clarifai_last_error());
+    fflush(stdout); /* a child killed as hung still tells how far it got */
     clarifai_queue_free(queue);
     clarifai_queue *own = clarifai_queue_new();
     clarifai_input echo = {.kind = CLARIFAI_INPUT_TEXT, .text = "child"};
     int works = own != NULL && clarifai_predict_async(client, "text-echo", NULL, &echo, 1, own, (void *)2) == CLARIFAI_OK &&
                 clarifai_queue_next(own, -1, &tag, &code, &out) == CLARIFAI_OK && tag == (void *)2 && code == CLARIFAI_OK;
     if (!works) printf("child: its own queue failed: %s: %.200s\n", clarifai_error_name(code), clarifai_last_error());
+    fflush(stdout);
     clarifai_response_free(out);
     clarifai_queue_free(own);
     clarifai_client_free(client);

@@ -53,17 +53,16 @@ final class Multiplexer: @unchecked Sendable {
             curl_multi_cleanup(multi)
             return nil
         }
-        Multiplexer.running.withLock { $0[ObjectIdentifier(self)] = .passUnretained(self) }
     }
 
-    /// Before fork(): every multi handle thread waits, for up to a second each, at the top of its
+    /// Before fork(): every multi handle thread waits, for up to 3 seconds each, at the top of its
     /// loop, where it holds no lock of its own, of libcurl or of the Swift runtime (a child would
     /// inherit such a lock held, by a thread it does not have, and block on it forever). Holds
     /// the list of threads until `unparkAll`.
     static func parkAll() {
         for multiplexer in running.lock().values.map({ $0.takeUnretainedValue() }) {
             guard multiplexer.notify({ $0.parkRequested = true }) else { continue }
-            multiplexer.requests.withLock(waitingUntil: { $0.parked || $0.ended }, deadline: monotonicMilliseconds() + 1000) { _ in }
+            multiplexer.requests.withLock(waitingUntil: { $0.parked || $0.ended }, deadline: monotonicMilliseconds() + 3000) { _ in }
         }
     }
 
@@ -153,6 +152,9 @@ final class Multiplexer: @unchecked Sendable {
     }
 
     private func loop() {
+        // Registered by the thread itself: a thread starting a multi handle may hold a client's
+        // lock, which the fork handlers take after this list's.
+        Multiplexer.running.withLock { $0[ObjectIdentifier(self)] = .passUnretained(self) }
         defer {
             Multiplexer.running.withLock { $0[ObjectIdentifier(self)] = nil }
             curl_multi_cleanup(multi)
@@ -175,13 +177,13 @@ final class Multiplexer: @unchecked Sendable {
 
     /// Carries out the operations the calling threads asked for; false once stopping.
     private func applyRequests() -> Bool {
-        requests.update { state in
-            if state.parkRequested { state.parked = true }
-        }
-        requests.withLock(waitingUntil: { !$0.parkRequested }) { $0.parked = false }
-        let (operations, stopping) = requests.withLock { state in
+        let (operations, stopping, parks) = requests.withLock { state in
             defer { state.operations = [] }
-            return (state.operations, state.stopping)
+            return (state.operations, state.stopping, state.parkRequested)
+        }
+        if parks {
+            requests.update { $0.parked = true }
+            requests.withLock(waitingUntil: { !$0.parkRequested }) { $0.parked = false }
         }
         for operation in operations {
             switch operation {
