@@ -452,6 +452,10 @@ int clarifai_queue_fd(const clarifai_queue *queue);
    comes; CLARIFAI_OK means exactly one completion will come. */
 int clarifai_call_async(clarifai_client *client, const char *method, const char *request_json,
                         clarifai_queue *queue, void *tag);
+/* The same with a serialized protobuf request message, checked on the wire as clarifai_call_proto
+   checks it (the bytes are copied before it returns). */
+int clarifai_call_proto_async(clarifai_client *client, const char *method, const void *request, size_t len,
+                              clarifai_queue *queue, void *tag);
 /* Starts a prediction as clarifai_predict makes it (more than 128 inputs: several requests, in
    flight at once, merged into one response) and returns at once; one completion for it. The
    inputs are copied before it returns: their memory may go. */

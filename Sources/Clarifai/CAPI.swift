@@ -419,6 +419,18 @@ public func clarifai_call_async(_ client: OpaquePointer?, _ method: UnsafePointe
     }
 }
 
+@_cdecl("clarifai_call_proto_async")
+public func clarifai_call_proto_async(_ client: OpaquePointer?, _ method: UnsafePointer<CChar>?, _ request: UnsafeRawPointer?,
+                                      _ length: Int, _ queue: OpaquePointer?, _ tag: UnsafeMutableRawPointer?) -> Int32 {
+    let function = "clarifai_call_proto_async"
+    return entryPoint {
+        let caller: Client = try required(client, "client", in: function)
+        let completions: CompletionQueue = try required(queue, "queue", in: function)
+        try caller.callAsync(method: try requiredString(method, "method", in: function),
+                             requestProto: try borrowedBytes(request, length, "request", in: function), queue: completions, tag: tag)
+    }
+}
+
 @_cdecl("clarifai_predict_async")
 public func clarifai_predict_async(_ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?, _ versionID: UnsafePointer<CChar>?,
                                    _ inputs: UnsafePointer<clarifai_input>?, _ count: Int, _ queue: OpaquePointer?,

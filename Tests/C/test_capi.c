@@ -648,6 +648,19 @@ static void test_async(clarifai_client *client, clarifai_channel *channel) {
     clarifai_response_free(responses[i]);
   }
 
+  /* A protobuf request: checked on the wire before anything is sent, answered as the JSON one. */
+  unsigned char *proto = NULL;
+  size_t proto_len = 0;
+  CHECK(clarifai_json_to_proto("clarifai.api.GetModelRequest", "{\"model_id\": \"missing-two\"}", (void **)&proto, &proto_len) == CLARIFAI_OK);
+  CHECK(clarifai_call_proto_async(client, "GetModel", proto, proto_len, queue, (void *)9) == CLARIFAI_OK);
+  CHECK(clarifai_call_proto_async(client, "GetModel", "\xff", 1, queue, (void *)10) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_call_proto_async(client, "GetModel", NULL, 3, queue, (void *)10) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  clarifai_free(proto);
+  CHECK(clarifai_queue_next(queue, -1, &tag, &code, &out) == CLARIFAI_OK);
+  CHECK(tag == (void *)9 && code == CLARIFAI_ERROR_API && clarifai_response_status_code(out) == 21200);
+  CHECK(CONTAINS(clarifai_last_error(), "missing-two"));
+  clarifai_response_free(out);
+
   /* The call's failure is the last error after queue_next. */
   CHECK(clarifai_call_async(client, "GetModel", "{\"model_id\": \"missing-one\"}", queue, (void *)7) == CLARIFAI_OK);
   CHECK(clarifai_queue_next(queue, -1, &tag, &code, &out) == CLARIFAI_OK);

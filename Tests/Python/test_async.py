@@ -314,3 +314,72 @@ def test_predict_many_errors(pyclient):
         with pytest.raises(InvalidArgumentError):
             list(pyclient.predict_many("general-image-recognition", [], **arguments))
     assert list(pyclient.predict_many("general-image-recognition", [])) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The official V2Stub on asyncio: libclarifai.aio_stub_channel beside grpc.aio
+
+
+def test_aio_stub_answers_as_the_official_aio_channel(kind, server, app_id):
+    metadata = (("authorization", f"Key {server.token}"),)
+    ids = res.UserAppIDSet(user_id=USER, app_id=app_id)
+    requests = [service_pb2.PostModelOutputsRequest(user_app_id=ids, model_id="general-image-recognition",
+                                                    inputs=[res.Input(data=res.Data(image=res.Image(url=f"https://x/{i}.jpg")))])
+                for i in range(20)]
+    missing = service_pb2.GetModelRequest(user_app_id=ids, model_id="no-such-model")
+
+    async def run_with(channel):
+        stub = service_pb2_grpc.V2Stub(channel)
+        answers = await asyncio.gather(*(stub.PostModelOutputs(r, metadata=metadata) for r in requests))
+        failed = await stub.GetModel(missing, metadata=metadata)  # a Clarifai failure is an answer
+        return answers, failed
+
+    async def ours():
+        made = Channel.json(server.rest_url) if kind == "rest" else Channel.grpc_insecure(server.grpc_target)
+        with made:
+            async with libclarifai.aio_stub_channel(made) as channel:
+                return await run_with(channel)
+
+    async def official():
+        channel = ClarifaiChannel.get_aio_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
+        try:
+            return await run_with(channel)
+        finally:
+            await channel.close()
+    (our_answers, our_failed), (their_answers, their_failed) = run(ours()), run(official())
+    for a, b in zip(our_answers, their_answers):
+        a.status.req_id = b.status.req_id = ""
+        for output in (*a.outputs, *b.outputs):
+            output.ClearField("created_at")
+        assert a == b
+    assert our_failed.status.code == their_failed.status.code == 21200
+
+
+def test_aio_stub_errors_deadlines_and_cancel(server, app_id):
+    import grpc
+    metadata = (("authorization", f"Key {server.token}"),)
+    slow = service_pb2.PostModelOutputsRequest(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id), model_id="slow-3000",
+                                               inputs=[res.Input(data=res.Data(image=res.Image(url="https://x/s.jpg")))])
+
+    async def main():
+        with Channel.grpc_insecure(server.grpc_target) as made:
+            stub = service_pb2_grpc.V2Stub(libclarifai.aio_stub_channel(made))
+            with pytest.raises(grpc.RpcError) as timed_out:
+                await stub.PostModelOutputs(slow, metadata=metadata, timeout=0.3)
+            call = stub.PostModelOutputs(slow, metadata=metadata)
+            await asyncio.sleep(0.2)
+            started = time.monotonic()
+            assert call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            assert await call.code() == grpc.StatusCode.CANCELLED
+            with pytest.raises(grpc.RpcError) as unauthenticated:
+                await stub.ListModels(service_pb2.ListModelsRequest())
+            with pytest.raises(grpc.RpcError) as streaming:
+                stub.GenerateModelOutputs(slow, metadata=metadata)
+            return timed_out.value, time.monotonic() - started, unauthenticated.value, streaming.value
+    timed_out, cancel_time, unauthenticated, streaming = run(main())
+    assert timed_out.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert cancel_time < 1
+    assert unauthenticated.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert streaming.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -14,7 +14,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as res
 from clarifai_grpc.grpc.api import service_pb2, service_pb2_grpc
 
 from test_binding import BINDING, USER, libclarifai  # noqa: F401  (sets LIBCLARIFAI_PATH, sys.path)
-from testserver import clear_recorded_requests, recorded_requests
+from testserver import clear_predict_stats, clear_recorded_requests, predict_stats, recorded_requests
 
 import grpc  # noqa: E402
 from libclarifai import Channel  # noqa: E402
@@ -103,6 +103,37 @@ def test_future_deadline_is_an_rpc_error_as_grpcio(server, app_id):
         assert raised.value.code() == theirs.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         assert future.exception() is raised.value and isinstance(future.exception(), grpc.RpcError)
         assert future.traceback() is not None and future.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_future_cancel_reaches_the_server_as_grpcio(server, app_id):
+    """grpcio: cancel() of a running future returns True, the call ends CANCELLED on both sides;
+    closing the channel cancels the futures still running."""
+    auth = (("authorization", "Key " + server.token),)
+    slow = service_pb2.PostModelOutputsRequest(
+        user_app_id=res.UserAppIDSet(user_id="test-user", app_id=app_id), model_id="slow-3000",
+        inputs=[res.Input(data=res.Data(image=res.Image(url="https://x/f.jpg")))])
+    clear_predict_stats(server.rest_url)
+    channel, stub_channel = ours(server)
+    with channel, stub_channel:
+        stub = service_pb2_grpc.V2Stub(stub_channel)
+        futures = [stub.PostModelOutputs.future(slow, metadata=auth) for _ in range(10)]
+        time.sleep(0.3)
+        assert all(f.running() or not f.done() for f in futures)
+        started = time.monotonic()
+        assert futures[0].cancel() and futures[0].cancelled() and futures[0].done()
+        with pytest.raises(grpc.FutureCancelledError):
+            futures[0].result()
+        assert futures[0].code() == grpc.StatusCode.CANCELLED
+        assert time.monotonic() - started < 1
+        # The server saw it go: one call fewer in flight, long before the others end.
+        deadline = time.monotonic() + 2
+        while predict_stats(server.rest_url)["slow-3000"]["in_flight"] != 9 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert predict_stats(server.rest_url)["slow-3000"]["in_flight"] == 9
+    # Closing the channel cancelled the other 9.
+    for future in futures[1:]:
+        with pytest.raises(grpc.FutureCancelledError):
+            future.result(timeout=2)
 
 
 # -- 3. Credentials and metadata ---------------------------------------------------------------

@@ -19,7 +19,7 @@ from .errors import (ApiError, AuthError, CancelledError, ClarifaiError, Clarifa
                      InvalidArgumentError, ProtocolError, TransportError, UnsupportedError)
 
 if TYPE_CHECKING:
-    from .stub import StubChannel
+    from .stub import AioStubChannel, StubChannel
 
 __version__ = "1.1.0"
 
@@ -29,7 +29,7 @@ __all__ = [
     "ClarifaiError", "InvalidArgumentError", "TransportError", "ClarifaiTimeoutError", "ProtocolError", "ApiError",
     "UnsupportedError", "CancelledError", "InternalError", "AuthError", "ErrorCode", "LibraryNotFoundError",
     "json_to_proto", "proto_to_json", "version", "api_version", "methods", "library_path", "load_library",
-    "stub_channel", "StubChannel", "__version__",
+    "stub_channel", "StubChannel", "aio_stub_channel", "AioStubChannel", "__version__",
 ]
 
 
@@ -40,8 +40,16 @@ def stub_channel(channel: Channel, pat: str | None = None, *, max_clients: int =
     return StubChannel(channel, pat, max_clients=max_clients)
 
 
+def aio_stub_channel(channel: Channel, pat: str | None = None, *, max_clients: int = 32) -> "AioStubChannel":
+    """A grpc.aio.Channel look-alike for the official V2Stub used with asyncio: `await
+    stub.PostModelOutputs(...)` through libclarifai, without a thread per call (unary methods;
+    see libclarifai.stub). Needs grpcio (from clarifai-grpc)."""
+    from .stub import AioStubChannel
+    return AioStubChannel(channel, pat, max_clients=max_clients)
+
+
 def __getattr__(name: str) -> Any:
-    if name == "StubChannel":  # imported on use: it needs grpcio
-        from .stub import StubChannel
-        return StubChannel
+    if name in ("StubChannel", "AioStubChannel"):  # imported on use: they need grpcio
+        from . import stub
+        return getattr(stub, name)
     raise AttributeError(f"module 'libclarifai' has no attribute {name!r}")

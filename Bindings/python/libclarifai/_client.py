@@ -793,7 +793,11 @@ class Client(_Owner):
     def _call_proto_answer(self, method: str, request: bytes) -> bytes:
         """For the gRPC stub, to which a Clarifai status other than SUCCESS is an answer as any
         other: the serialized response on OK and API."""
-        response, failure = self._invoke(self._lib.clarifai_call_proto, method.encode(), request, len(request))
+        return self._proto_answer(self._invoke(self._lib.clarifai_call_proto, method.encode(), request, len(request)))
+
+    def _proto_answer(self, outcome: _Outcome) -> bytes:
+        """The serialized response of a call on OK and API; else its failure raised. Frees it."""
+        response, failure = outcome
         try:
             if failure is not None and failure.code != ErrorCode.API:
                 raise failure.error()
@@ -856,7 +860,8 @@ class Client(_Owner):
         cancels the call on the server."""
         text = _request_text(request)
         return await self._start_async(lambda client, queue, tag: self._lib.clarifai_call_async(
-            client, method.encode(), text, queue, tag), _response_dict, timeout=timeout)
+            client, method.encode(), text, queue, tag), lambda outcome: self._finish(outcome, _response_dict),
+            timeout=timeout)
 
     async def apredict(self, model_id: str, *, url: Optional[str] = None, data: Optional[Bytes] = None,
                        file: Optional[PathLike] = None, text: Optional[str] = None,
@@ -871,18 +876,24 @@ class Client(_Owner):
         array, count, buffers = _input_array(inputs)
         model, version = model_id.encode(), _enc(version_id)
         return await self._start_async(lambda client, queue, tag: self._lib.clarifai_predict_async(
-            client, model, version, array, count, queue, tag), _read_prediction, prediction=True, timeout=timeout)
+            client, model, version, array, count, queue, tag),
+            lambda outcome: self._finish(outcome, _read_prediction, prediction=True), timeout=timeout)
 
-    def _start_async(self, begin: Callable[[int, int, int], int], read: Callable[[int], T], *, prediction: bool = False,
+    async def _acall_proto_answer(self, method: str, request: bytes) -> bytes:
+        """_call_proto_answer for asyncio (the aio stub channel's calls)."""
+        return await self._start_async(lambda client, queue, tag: self._lib.clarifai_call_proto_async(
+            client, method.encode(), request, len(request), queue, tag), self._proto_answer)
+
+    def _start_async(self, begin: Callable[[int, int, int], int], finish: Callable[[_Outcome], T], *,
                      timeout: Optional[float] = None) -> "asyncio.Future[T]":
-        """Starts begin(client, queue, tag) on the loop's completion queue, through a copy of the
-        client with `timeout` when one is given (the call keeps what it needs of it)."""
+        """Starts begin(client, queue, tag) on the loop's completion queue, whose completion
+        finish(outcome) reads, through a copy of the client with `timeout` when one is given (the
+        call keeps what it needs of it)."""
         if timeout is not None:
             with self.with_options(timeout=timeout) as timed:
-                return timed._start_async(begin, read, prediction=prediction)
+                return timed._start_async(begin, finish)
         with self._handle.held() as pointer:
-            return _completions().start(lambda queue, tag: begin(pointer, queue, tag),
-                                        lambda outcome: self._finish(outcome, read, prediction))
+            return _completions().start(lambda queue, tag: begin(pointer, queue, tag), finish)
 
     # -- bulk --------------------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_queue_new": (_p, []),
     "clarifai_queue_fd": (_i, [_p]),
     "clarifai_call_async": (_i, [_p, _s, _s, _p, _p]),
+    "clarifai_call_proto_async": (_i, [_p, _s, _s, _z, _p, _p]),
     "clarifai_predict_async": (_i, [_p, _s, _s, ctypes.POINTER(InputStruct), _z, _p, _p]),
     "clarifai_queue_next": (_i, [_p, _long, _out, ctypes.POINTER(_i), _out]),
     "clarifai_queue_cancel": (_z, [_p, _p]),

@@ -20,6 +20,7 @@ with clarifai-grpc).
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import random
@@ -37,7 +38,7 @@ from ._client import (BidiStream, Channel, Client, Stream, _check, _milliseconds
 from .errors import (AuthError, CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InvalidArgumentError,
                      UnsupportedError)
 
-__all__ = ["StubChannel", "stub_channel", "RpcErrorMixin"]
+__all__ = ["StubChannel", "stub_channel", "AioStubChannel", "aio_stub_channel", "RpcErrorMixin"]
 
 SERVICE_PREFIX = "/clarifai.api.V2/"
 # A failure is never OK: a grpc_status of 0 comes with a Clarifai status (an answer).
@@ -196,7 +197,8 @@ class _Done(_FinishedCall):
 
 
 class _Future(grpc.Future, grpc.Call):  # type: ignore[misc]
-    """unary_unary(...).future(): the call running on the channel's thread pool."""
+    """unary_unary(...).future(): the call running on the stub channel's event loop thread;
+    cancel() cancels it on the server while it runs, as grpcio's."""
 
     def __init__(self, inner: "futures.Future[Any]") -> None:
         self._inner = inner
@@ -319,7 +321,8 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
 
     def future(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
                credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _Future:
-        return _Future(self._owner._executor().submit(self._call, request, timeout, metadata))
+        asynchronous = _AioUnaryUnary(self._owner, self._method, self._serialize, self._deserialize)
+        return _Future(asyncio.run_coroutine_threadsafe(asynchronous._call(request, timeout, metadata), self._owner._loop()))
 
 
 class _StreamCall(grpc.Call, grpc.Future):  # type: ignore[misc]
@@ -589,7 +592,7 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
         self._max_clients = max(1, max_clients)
         self._clients: "collections.OrderedDict[Tuple[_Identity, Optional[int]], Client]" = collections.OrderedDict()
         self._lock = threading.Lock()
-        self._pool: Optional[futures.ThreadPoolExecutor] = None
+        self._futures_loop: Optional[asyncio.AbstractEventLoop] = None
         self._closed = False
         self._methods = frozenset(methods())
         _fix_official_deserializer_hook()
@@ -639,11 +642,21 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
             raise
         return client
 
-    def _executor(self) -> futures.ThreadPoolExecutor:
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop of the futures' calls, on a thread of its own (started by the first):
+        each call waits on the library's completion queue there, so that any number run at
+        once and cancel() reaches a running one."""
         with self._lock:
-            if self._pool is None:
-                self._pool = futures.ThreadPoolExecutor(8, thread_name_prefix="libclarifai-stub")
-            return self._pool
+            if self._closed:
+                raise _rpc_error(InvalidArgumentError("the stub channel is closed"))
+            if self._futures_loop is None:
+                loop = self._futures_loop = asyncio.new_event_loop()
+
+                def run() -> None:
+                    loop.run_forever()
+                    loop.close()
+                threading.Thread(target=run, name="libclarifai-stub-futures", daemon=True).start()
+            return self._futures_loop
 
     def _name(self, method: str) -> str:
         name = method[len(SERVICE_PREFIX):] if method.startswith(SERVICE_PREFIX) else method
@@ -674,9 +687,9 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
         with self._lock:
             self._closed = True
             clients, self._clients = list(self._clients.values()), collections.OrderedDict()
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False)
+            loop, self._futures_loop = self._futures_loop, None
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(_cancel_all_and_stop(), loop)
         for client in clients:
             client.close()  # waits for nothing: frees once calls in flight are done
 
@@ -685,6 +698,166 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+async def _cancel_all_and_stop() -> None:
+    """Ends the futures' loop: the calls still running are cancelled (their futures with them),
+    as grpcio's channel.close() cancels its calls."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    asyncio.get_running_loop().stop()
+
+
+class _AioUnaryCall:
+    """A grpc.aio unary call: awaited for the response (or its RpcError); cancel() cancels the
+    call on the server (the awaiting side then sees asyncio.CancelledError, as with grpc.aio)."""
+
+    def __init__(self, task: "asyncio.Task[Any]") -> None:
+        self._task = task
+
+    def __await__(self) -> Any:
+        return self._task.__await__()
+
+    def cancel(self) -> bool:
+        return self._task.cancel()
+
+    def cancelled(self) -> bool:
+        return self._task.cancelled()
+
+    def done(self) -> bool:
+        return self._task.done()
+
+    def add_done_callback(self, callback: Callable[[Any], None]) -> None:
+        self._task.add_done_callback(lambda _: callback(self))
+
+    def time_remaining(self) -> Optional[float]:
+        return None
+
+    async def _failure(self) -> Optional[BaseException]:
+        try:
+            await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            return None
+        except BaseException as error:  # the call's RpcError
+            return error
+        return None
+
+    async def code(self) -> grpc.StatusCode:
+        error = await self._failure()
+        if self._task.cancelled():
+            return grpc.StatusCode.CANCELLED
+        return error.code() if isinstance(error, grpc.RpcError) else grpc.StatusCode.OK
+
+    async def details(self) -> str:
+        error = await self._failure()
+        return error.details() if isinstance(error, grpc.RpcError) else ""
+
+    async def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    async def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    async def wait_for_connection(self) -> None:
+        return None
+
+
+class _AioUnaryUnary:
+    """aio_channel.unary_unary(...): each call runs on the loop's completion queue (no thread),
+    retried on UNAVAILABLE as the blocking stub's calls are."""
+
+    def __init__(self, owner: StubChannel, method: str, serializer: Any, deserializer: Any) -> None:
+        self._owner, self._method = owner, method
+        self._serialize = serializer or (lambda request: request)
+        self._deserialize = _deserializer(deserializer)
+
+    def __call__(self, request: Any, *, timeout: Optional[float] = None, metadata: Any = None, credentials: Any = None,
+                 wait_for_ready: Any = None, compression: Any = None) -> _AioUnaryCall:
+        return _AioUnaryCall(asyncio.ensure_future(self._call(request, timeout, metadata)))
+
+    async def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Any:
+        data = _serialized(self._serialize, request)
+        identity = self._owner._identity(metadata)
+        if timeout is not None and timeout <= 0:
+            raise _expired()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        backoff = _INITIAL_BACKOFF
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise _expired()
+            try:
+                if attempt == 1 or remaining is None:
+                    answer = await self._owner._client(identity, timeout)._acall_proto_answer(self._method, data)
+                else:  # the deadline covers all attempts: a client for what is left of it
+                    with self._owner._new_client(identity, remaining) as timed:
+                        answer = await timed._acall_proto_answer(self._method, data)
+                return self._deserialize(answer)  # a Clarifai failure is an answer, as with grpcio
+            except ClarifaiError as error:
+                failure = _rpc_error(error)
+                if failure.code() is not grpc.StatusCode.UNAVAILABLE or attempt == _MAX_ATTEMPTS:  # type: ignore[attr-defined]
+                    raise failure from None
+            pause = random.uniform(0, backoff)
+            backoff = min(backoff * _BACKOFF_MULTIPLIER, _MAX_BACKOFF)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+                raise _expired()
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+
+class _AioUnsupported:
+    """Streaming methods on the aio channel: the stub creates them, calling one fails."""
+
+    def __init__(self, method: str) -> None:
+        self._method = method
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise _rpc_error(UnsupportedError(f"{self._method}: the aio stub channel carries unary methods only; "
+                                          "use libclarifai.stub_channel for streams"))
+
+
+class AioStubChannel:
+    """A grpc.aio.Channel look-alike for `service_pb2_grpc.V2Stub`, as the official client's
+    ClarifaiChannel.get_aio_grpc_channel() is used: `await stub.PostModelOutputs(request,
+    metadata=...)`. Unary calls run on libclarifai's completion queue through the running event
+    loop (no thread per call), with StubChannel's rules for credentials, metadata, timeouts and
+    retries; their errors are StubChannel's RpcErrors. Streaming methods are refused
+    (UNIMPLEMENTED): use StubChannel for those. `close()` is a coroutine, as grpc.aio's."""
+
+    def __init__(self, channel: Channel, pat: Optional[str] = None, *, max_clients: int = 32) -> None:
+        self._stubs = StubChannel(channel, pat, max_clients=max_clients)
+
+    def unary_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                    _registered_method: Any = False, **_: Any) -> _AioUnaryUnary:
+        return _AioUnaryUnary(self._stubs, self._stubs._name(method), request_serializer, response_deserializer)
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> _AioUnsupported:
+        return _AioUnsupported(method)
+
+    stream_unary = stream_stream = unary_stream
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return grpc.ChannelConnectivity.READY  # connections are made per call, by libcurl
+
+    async def channel_ready(self) -> None:
+        return None
+
+    async def close(self, grace: Optional[float] = None) -> None:
+        self._stubs.close()
+
+    async def __aenter__(self) -> "AioStubChannel":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def aio_stub_channel(channel: Channel, pat: Optional[str] = None, *, max_clients: int = 32) -> AioStubChannel:
+    """A channel for the official `V2Stub` used with asyncio (as over grpc.aio)."""
+    return AioStubChannel(channel, pat, max_clients=max_clients)
 
 
 def _fix_official_deserializer_hook() -> None:

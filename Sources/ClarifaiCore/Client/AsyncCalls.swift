@@ -8,6 +8,14 @@ extension Client {
         try startAsync(method, message: try requestMessage(method, json: requestJSON), queue: queue, tag: tag)
     }
 
+    /// Starts `methodName` with a serialized request, checked on the wire as `call` checks it.
+    public func callAsync(method methodName: String, requestProto: UnsafeRawBufferPointer, queue: CompletionQueue,
+                          tag: UnsafeMutableRawPointer?) throws {
+        let method = try unaryMethod(named: methodName)
+        try checkRequest(requestProto, of: method)
+        try startAsync(method, message: Array(requestProto), queue: queue, tag: tag)
+    }
+
     /// Starts a prediction as `predict` makes it (more than 128 inputs: several requests, whose
     /// outputs make one response); one completion for all.
     public func predictAsync(modelID: String, versionID: String?, inputs: [PredictionInput], queue: CompletionQueue,
