@@ -17,7 +17,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as res
 from clarifai_grpc.grpc.api import service_pb2, service_pb2_grpc
 
 import capi
-from testserver import clear_predict_stats, predict_stats
+from testserver import clear_predict_stats, clear_recorded_requests, predict_stats, recorded_requests, start_server
 
 sys.path.insert(0, str(capi.ROOT / "Bindings" / "python"))
 os.environ.setdefault("LIBCLARIFAI_PATH", str(capi.ROOT / "build" / "lib" / "libclarifai.so.1"))
@@ -383,3 +383,24 @@ def test_aio_stub_errors_deadlines_and_cancel(server, app_id):
     assert cancel_time < 1
     assert unauthenticated.code() == grpc.StatusCode.UNAUTHENTICATED
     assert streaming.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_tls_grpc_calls_open_another_connection_at_the_servers_stream_limit(app_id):
+    """A server that takes 4 streams per connection: 24 slow calls in flight from one loop use
+    several connections (libcurl opens another when one is full), all finish, and in about the
+    time of 24 / (4 x connections) rounds."""
+    with start_server(tls=True, extra_args=["--max-concurrent-streams", "4"]) as limited:
+        clear_recorded_requests(limited.rest_url)
+
+        async def main():
+            with Channel.grpc(limited.grpcs_target, ca_file=str(limited.tls_cert)) as channel:
+                with Client(channel, limited.token, USER, app_id) as client:
+                    started = time.monotonic()
+                    predictions = await asyncio.gather(*(client.apredict("slow-500", url=f"https://x/t{i}.jpg")
+                                                         for i in range(24)))
+                    return predictions, time.monotonic() - started
+        predictions, elapsed = run(main())
+        assert all(p.concepts for p in predictions)
+        peers = {r["peer"] for r in recorded_requests(limited.rest_url) if r["method"] == "PostModelOutputs"}
+        assert 2 <= len(peers) <= 16, peers
+        assert elapsed < 24 / 4 * 0.5  # one connection of 4 streams would take 3 s

@@ -1560,6 +1560,8 @@ def main(argv=None):
     parser.add_argument("--tls-cert", metavar="PEM", help="certificate (chain) of the TLS gRPC port")
     parser.add_argument("--tls-key", metavar="PEM", help="private key of the TLS gRPC port")
     parser.add_argument("--grpcs-port", type=int, default=0, help="TLS gRPC port (0: pick a free one)")
+    parser.add_argument("--max-concurrent-streams", type=int, default=0,
+                        help="HTTP/2 streams a gRPC connection carries at once (SETTINGS_MAX_CONCURRENT_STREAMS; 0: grpcio's default)")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -1580,7 +1582,8 @@ def main(argv=None):
     # every running RPC holds a worker (a stream until it ends): room for many open streams and
     # slow calls; maximum_concurrent_rpcs stays None (no limit besides the workers)
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS), maximum_concurrent_rpcs=None,
-                              options=[("grpc.max_receive_message_length", MAX_REQUEST_SIZE)])
+                              options=[("grpc.max_receive_message_length", MAX_REQUEST_SIZE)]
+                              + ([("grpc.max_concurrent_streams", args.max_concurrent_streams)] if args.max_concurrent_streams else []))
     service_pb2_grpc.add_V2Servicer_to_server(Servicer(api), grpc_server)
     router = Router()
     try:
