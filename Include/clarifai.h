@@ -512,7 +512,7 @@ typedef struct clarifai_bulk_progress {
   size_t supplied;  /* inputs taken from the input callback */
   size_t done;      /* inputs reported to the result callback, failures included */
   size_t failed;    /* of those, failed */
-  size_t in_flight; /* inputs of requests in flight or waiting to be sent again */
+  size_t in_flight; /* inputs supplied and not reported yet (in requests in flight or to be sent) */
   double rate;      /* inputs reported per second since the start */
 } clarifai_bulk_progress;
 typedef void (*clarifai_progress_fn)(void *userdata, const clarifai_bulk_progress *progress);

@@ -278,6 +278,12 @@ def test_predict_many_holds_a_rate_and_loses_nothing_when_throttled(pyclient, se
     assert stats["throttled"] > 0 and stats["inputs"] == 30 and stats["duplicates"] == 0
 
 
+def test_predict_many_ends_with_its_last_answer_under_a_rate(pyclient):
+    started = time.monotonic()
+    assert len(list(pyclient.predict_many("general-image-recognition", ["https://x/one.jpg"], rate=0.5))) == 1
+    assert time.monotonic() - started < 1  # not a rate slot (2 s) later
+
+
 def test_predict_many_pulls_inputs_lazily_and_stops_when_left(pyclient, server):
     pulled = []
 
@@ -305,9 +311,12 @@ def test_predict_many_errors(pyclient):
         raise RuntimeError("the source broke")
     with pytest.raises(RuntimeError, match="the source broke"):
         list(pyclient.predict_many("general-image-recognition", broken()))
-    bad = dict(pyclient.predict_many("general-image-recognition", ["https://x/ok.jpg", {"id": "nothing"}, b"\xff\xd8"]))
+    bad = dict(pyclient.predict_many("general-image-recognition",
+                                     ["https://x/ok.jpg", {"id": "nothing"}, b"\xff\xd8", None, {"color": "red"}, 42]))
     assert isinstance(bad[0], libclarifai.Prediction) and isinstance(bad[2], libclarifai.Prediction)
     assert isinstance(bad[1], InvalidArgumentError) and "exactly one of url" in str(bad[1])
+    # What is not an input at all fails alone too, naming its type.
+    assert all(isinstance(bad[i], InvalidArgumentError) for i in (3, 4, 5)) and "NoneType" in str(bad[3])
     missing = dict(pyclient.predict_many("no-such-model", ["https://x/1.jpg", "https://x/2.jpg"]))
     assert all(isinstance(v, ApiError) and v.status_code == 21200 for v in missing.values())
     for arguments in ({"batch_size": 129}, {"concurrency": 0}, {"rate": -1}, {"rate": math.nan}):

@@ -607,6 +607,8 @@ class _BulkRun:
         self._progress_error: Optional[BaseException] = None
         self._on_progress = on_progress
         self._current: Tuple[Any, ...] = ()  # the last input's encoded fields, read by the library before the next
+        self._supplied = 0
+        self._unreadable: Dict[int, ClarifaiError] = {}  # inputs that are not inputs, by index
         self._callbacks = (INPUT_FN(self._next_input), RESULT_FN(self._on_result), PROGRESS_FN(self._progress))
         arguments = (model_id.encode(), _enc(version_id), batch_size, concurrency, float(rate or 0), *self._callbacks, None)
         self._thread = threading.Thread(target=self._run, args=arguments, name="libclarifai-predict-many", daemon=True)
@@ -640,12 +642,17 @@ class _BulkRun:
         except BaseException as error:  # the iterable's own failure ends the run, and is raised to the caller
             self._input_error = error
             return -1
+        index = self._supplied
+        self._supplied += 1
         try:
             given = _input_of(item)
             kind = given._kind()
-        except BaseException as error:
-            self._input_error = error
-            return -1
+        except (TypeError, ValueError, ClarifaiError) as error:
+            # This input alone fails: the library reports an input without a source as INVALID_ARGUMENT,
+            # and the result carries this reason instead.
+            self._unreadable[index] = InvalidArgumentError(f"predict_many: input {index} ({type(item).__name__}): {error}")
+            self._current = ()
+            return 1
         data = None if given.data is None else _as_bytes(given.data)
         self._current = (_enc(given.url), _enc(given.text), _enc(given.id), data)
         fields = slot.contents
@@ -660,7 +667,9 @@ class _BulkRun:
         if self._stopping.is_set():
             return 1
         value: Union[Prediction, ClarifaiError]
-        if code == 0:
+        if index in self._unreadable:
+            value = self._unreadable.pop(index)
+        elif code == 0:
             value = _read_prediction(result or 0)
         else:
             failure = _last_failure()

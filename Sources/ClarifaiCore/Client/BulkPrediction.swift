@@ -31,7 +31,7 @@ public struct BulkOptions: Sendable {
 public struct BulkProgress: Sendable {
     /// Inputs taken from the caller, reported (successes and failures), reported as failed.
     public var supplied = 0, done = 0, failed = 0
-    /// Inputs of the requests in flight or waiting to be sent again.
+    /// Inputs supplied and not reported yet: in requests in flight, or waiting to be sent.
     public var inFlight = 0
     /// Inputs reported per second since the start.
     public var rate = 0.0
@@ -132,6 +132,9 @@ extension Client {
         var nextTag = 1
         /// An encoded input that did not fit the last batch: the first of the next.
         var carried: (index: Int, id: String?, bytes: [UInt8])?
+        /// The next batch of new inputs, made before its rate slot comes (so that the end of the
+        /// inputs is known as soon as the last answer is).
+        var ready: BulkBatch?
 
         func stop(_ reason: String) -> ClarifaiError {
             ClarifaiError(.cancelled, "predict_many: \(reason) after \(progress.done) of \(progress.supplied) inputs")
@@ -219,18 +222,17 @@ extension Client {
             // Start what may start: batches due again first, then new ones.
             while inFlight.count < options.concurrency {
                 let now = monotonicMilliseconds()
-                guard limiter.wait(now: now) == 0 else { break }
-                if let first = waiting.first, first.due <= now {
-                    waiting.removeFirst()
-                    try send(first)
-                } else if !inputsEnded || carried != nil, let batch = try nextBatch() {
+                let due = waiting.first.map { $0.due <= now } ?? false
+                if !due && ready == nil && (!inputsEnded || carried != nil) { ready = try nextBatch() }
+                guard due || ready != nil, limiter.wait(now: now) == 0 else { break }
+                if due {
+                    try send(waiting.removeFirst())
+                } else if let batch = ready {
+                    ready = nil
                     try send(batch)
-                } else {
-                    break
                 }
             }
-            progress.inFlight = inFlight.values.reduce(0) { $0 + $1.indices.count } + waiting.reduce(0) { $0 + $1.indices.count }
-            if inFlight.isEmpty && waiting.isEmpty && inputsEnded && carried == nil { break }
+            if inFlight.isEmpty && waiting.isEmpty && ready == nil && inputsEnded && carried == nil { break }
             // Wait for an answer, the rate's next slot or a batch's due time, whichever comes first.
             let now = monotonicMilliseconds()
             var timeout = -1.0
@@ -242,10 +244,11 @@ extension Client {
             guard let completion = try queue.next(timeoutMilliseconds: timeout < 0 ? (inFlight.isEmpty ? 0 : -1) : Int(timeout.rounded(.up))),
                   let tag = completion.tag.map({ Int(bitPattern: $0) }), let batch = inFlight.removeValue(forKey: tag) else { continue }
             try finished(batch, completion.outcome)
-            progress.inFlight = inFlight.values.reduce(0) { $0 + $1.indices.count } + waiting.reduce(0) { $0 + $1.indices.count }
+            progress.inFlight = progress.supplied - progress.done
             progress.rate = Double(progress.done) * 1000 / max(1, monotonicMilliseconds() - started)
             onProgress?(progress)
         }
+        progress.inFlight = 0
         progress.rate = Double(progress.done) * 1000 / max(1, monotonicMilliseconds() - started)
         onProgress?(progress)
     }
