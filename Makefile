@@ -44,9 +44,9 @@ $(REAL_LIB): $(SWIFT_SOURCES) | deps
 PY_BINDING := $(shell find Bindings/python -type f \( -name '*.py' -o -name '*.toml' -o -name '*.md' -o -name py.typed \) -not -path '*/build/*')
 
 venv: $(VENV)/.installed $(VENV)/.binding
-$(VENV)/.installed: Tests/Server/requirements.txt
+$(VENV)/.installed: Tests/Server/requirements.txt Tests/Python/requirements-engine.txt
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install -q -r Tests/Server/requirements.txt
+	$(PYTHON) -m pip install -q -r Tests/Server/requirements.txt -r Tests/Python/requirements-engine.txt
 	touch $@
 
 # The Python package, reinstalled whenever its files change.
