@@ -411,5 +411,7 @@ def test_tls_grpc_calls_open_another_connection_at_the_servers_stream_limit(app_
         predictions, elapsed = run(main())
         assert all(p.concepts for p in predictions)
         peers = {r["peer"] for r in recorded_requests(limited.rest_url) if r["method"] == "PostModelOutputs"}
-        assert 2 <= len(peers) <= 16, peers
+        # (Counted over the whole run: a stream the server refused before libcurl read its limit
+        # goes again on a new connection, so connections made can pass the 16 open at once.)
+        assert len(peers) >= 2, peers
         assert elapsed < 24 / 4 * 0.5  # one connection of 4 streams would take 3 s

@@ -574,12 +574,16 @@ def far_future_server():
 
 def test_a_response_without_a_json_form_is_a_protocol_error(far_future_server):
     """clarifai_response_json gives NULL (the reason in the last error) for such a message: the
-    package raises that failure, from calls and at that message of a stream."""
+    package raises that failure, from calls, at that message of a stream, and from a prediction's
+    json."""
     with Channel.grpc_insecure(far_future_server) as channel, Client(channel, "token", USER, "app") as client:
         with pytest.raises(ProtocolError, match=r"no JSON form: clarifai.api.MultiConceptResponse: concepts\[0\].created_at"):
             client.call("ListConcepts")
-        with pytest.raises(ProtocolError, match="no JSON form"):
-            client.predict("any-model", text="x")
+        # A prediction reads its outputs from the protobuf; its JSON is written only when asked for.
+        prediction = client.predict("any-model", text="x")
+        assert prediction.outputs
+        with pytest.raises(ProtocolError, match="no JSON form: .*created_at"):
+            prediction.json
         stream = client.stream("GenerateModelOutputs", count_request("any-model", 2))
         assert next(stream)["status"]["code"] == 10000
         with pytest.raises(ProtocolError, match=r"no JSON form: .*outputs\[0\].created_at"):

@@ -20,7 +20,7 @@ from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, Lis
 
 from ._native import (INPUT_FN, PROGRESS_FN, RESULT_FN, STREAM_FN, BulkProgressStruct, ConceptStruct, InputStruct,
                       RegionStruct, load_library)
-from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, error_class
+from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, ProtocolError, error_class
 
 __all__ = [
     "Channel", "Client", "Concept", "BoundingBox", "Region", "Output", "Prediction", "Input", "InputKind",
@@ -96,16 +96,20 @@ def _request_text(request: Request) -> Optional[bytes]:
     raise TypeError(f"a request is a dict, a JSON str or None, not {type(request).__name__}")
 
 
+_FLOAT32 = struct.Struct("f")
+
+
 def _f32(value: float) -> float:
     """A C float as the shortest decimal that reads back to the same float, like the REST JSON
     (0.87 rather than 0.8700000047683716)."""
     if not math.isfinite(value):
         return value
-    for digits in (6, 7, 8, 9):
-        short = float(f"{value:.{digits}g}")
-        if struct.unpack("f", struct.pack("f", short))[0] == value:
+    pack, unpack = _FLOAT32.pack, _FLOAT32.unpack
+    for digits in ("%.6g", "%.7g", "%.8g"):
+        short = float(digits % value)
+        if unpack(pack(short))[0] == value:
             return short
-    return value
+    return float("%.9g" % value)  # 9 digits always read back
 
 
 def _milliseconds(seconds: float, what: str) -> int:
@@ -391,7 +395,8 @@ class Prediction:
     status_description: str
     request_id: str
     outputs: List[Output]
-    json_text: str = field(repr=False, compare=False)
+    #: The response as protobuf binary (clarifai.api.MultiOutputResponse).
+    proto: bytes = field(repr=False, compare=False)
 
     @property
     def concepts(self) -> List[Concept]:
@@ -410,9 +415,21 @@ class Prediction:
         return self.outputs[0].embedding if self.outputs else None
 
     @cached_property
+    def json_text(self) -> str:
+        """The response as JSON in the REST API's form, written on first use (ProtocolError for a
+        message that has none, e.g. a timestamp past year 9999: its outputs are read all the same)."""
+        try:
+            return _dec(_proto_to_json_text(_PREDICTION_TYPE, self.proto))
+        except InvalidArgumentError as error:  # the server's message, not the caller's
+            raise ProtocolError(f"the answer has no JSON form: {error.message}", ErrorCode.PROTOCOL) from None
+
+    @cached_property
     def json(self) -> Dict[str, Any]:
         result: Dict[str, Any] = _json.loads(self.json_text)
         return result
+
+
+_PREDICTION_TYPE = "clarifai.api.MultiOutputResponse"
 
 
 def _concepts(array: Any, count: int) -> List[Concept]:
@@ -455,8 +472,7 @@ def _read_prediction(response: int) -> Prediction:
         outputs.append(Output(output_concepts, output_regions, None if text is None else _dec(text), embedding))
     return Prediction(lib.clarifai_response_status_code(response),
                       _dec(lib.clarifai_response_status_description(response)),
-                      _dec(lib.clarifai_response_request_id(response)), outputs,
-                      _dec(_response_json(response)))
+                      _dec(lib.clarifai_response_request_id(response)), outputs, _response_proto(response))
 
 
 def _api_error(response: int, failure: _Failure, with_prediction: bool) -> ApiError:
