@@ -6,6 +6,7 @@ and errors as for blocking calls, without a thread per call.
 (The C API's own checks, queue by queue and tag by tag, are in Tests/C/test_capi.c.)"""
 import asyncio
 import math
+import resource
 import os
 import subprocess
 import sys
@@ -276,6 +277,18 @@ def test_predict_many_holds_a_rate_and_loses_nothing_when_throttled(pyclient, se
     assert sorted(pushed) == list(range(30)) and all(isinstance(v, libclarifai.Prediction) for v in pushed.values())
     stats = predict_stats(server.rest_url)["rate-limited-15"]
     assert stats["throttled"] > 0 and stats["inputs"] == 30 and stats["duplicates"] == 0
+
+
+def test_predict_many_waits_without_spinning_when_throttled(pyclient):
+    """Throttled requests waiting for their turn cost no CPU while they wait (a busy loop once
+    polled the completion queue until the rate's next slot)."""
+    before, started = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    results = dict(pyclient.predict_many("rate-limited-4", (f"https://x/spin/{i}.jpg" for i in range(16)),
+                                         batch_size=1, concurrency=8))
+    wall, after = time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    assert len(results) == 16 and all(isinstance(r, libclarifai.Prediction) for r in results.values())
+    assert wall > 1.5 and cpu < 0.25 * wall, (cpu, wall)
 
 
 def test_predict_many_ends_with_its_last_answer_under_a_rate(pyclient):

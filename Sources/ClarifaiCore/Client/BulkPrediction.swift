@@ -233,15 +233,17 @@ extension Client {
                 }
             }
             if inFlight.isEmpty && waiting.isEmpty && ready == nil && inputsEnded && carried == nil { break }
-            // Wait for an answer, the rate's next slot or a batch's due time, whichever comes first.
+            // Wait for an answer, or until the next request may start: a new batch at the rate's
+            // next slot, a batch to send again at its due time or that slot, whichever is later.
             let now = monotonicMilliseconds()
-            var timeout = -1.0
+            var timeout: Double?
             if inFlight.count < options.concurrency {
                 let slot = limiter.wait(now: now)
-                if slot > 0 { timeout = slot }
-                if let due = waiting.first?.due { timeout = timeout < 0 ? max(0, due - now) : min(timeout, max(0, due - now)) }
+                if ready != nil { timeout = slot }
+                if let due = waiting.first?.due { timeout = min(timeout ?? .infinity, max(slot, due - now)) }
             }
-            guard let completion = try queue.next(timeoutMilliseconds: timeout < 0 ? (inFlight.isEmpty ? 0 : -1) : Int(timeout.rounded(.up))),
+            let milliseconds = timeout.map { Int($0.rounded(.up)) } ?? (inFlight.isEmpty ? 0 : -1)
+            guard let completion = try queue.next(timeoutMilliseconds: milliseconds),
                   let tag = completion.tag.map({ Int(bitPattern: $0) }), let batch = inFlight.removeValue(forKey: tag) else { continue }
             try finished(batch, completion.outcome)
             progress.inFlight = progress.supplied - progress.done
