@@ -14,7 +14,7 @@ SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
 
 .PHONY: all deps test-deps venv test test-swift test-python test-header test-bindings test-trixie demo clean install uninstall deb test-deb examples \
-        bench bench-codec fuzz fuzz-replay check-asan check-tsan check-valgrind
+        bench bench-codec bench-bulk fuzz fuzz-replay check-asan check-tsan check-valgrind
 PREFIX ?= /usr/local
 
 all: $(REAL_LIB)
@@ -173,6 +173,22 @@ bench: all venv
 # Tests/Benchmarks/CODEC_RESULTS.md. Best on a quiet machine.
 bench-codec: all venv
 	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) Tests/Benchmarks/codec_bench.py
+
+# Bulk prediction, 10,000 inputs by URL in batches of 32 and 128 (not part of `make test`):
+# libclarifai predict_many (C, Python) and async calls (C) against the official clients (V2Stub in a
+# thread pool, grpc.aio) on grpc_responder (h2c and TLS), then predict_many under the test server's
+# 15 requests/s limit. Writes the "Bulk prediction" section of Tests/Benchmarks/RESULTS.md and
+# build/bench/bulk.json. About 3 minutes.
+BULK_APT_PACKAGES := libnghttp2-dev libssl-dev
+bench-bulk: all venv
+	@missing=$$(for p in $(BULK_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing packages: $$missing (run: sudo apt-get install $$missing)"; exit 1; fi; fi
+	mkdir -p build/bench
+	gcc $(BENCH_CFLAGS) -o build/bench/grpc_responder Tests/Benchmarks/grpc_responder.c -lnghttp2 -lssl -lcrypto
+	gcc $(BENCH_CFLAGS) -IInclude -o build/bench/bulk_clarifai Tests/Benchmarks/bulk_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+	$(PYTHON) Tests/Benchmarks/bulk_bench.py --lib $(CURDIR)/$(REAL_LIB)
 
 # libFuzzer + ASan on the codec, FUZZ_SECONDS per direction; failing inputs land in Tests/Fuzz/crashes/.
 FUZZ_SECONDS ?= 300

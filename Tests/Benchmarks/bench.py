@@ -288,8 +288,16 @@ def write_results(results, cap, prof, info, rounds, seconds):
                 lines.append(f"| {ir / p['calls']:,.0f} | {ir / p['total'] * 100:.1f}% | {fn} |")
             lines += [""]
     lines += ["![client CPU per call](RESULTS.png)", ""]
-    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
-        f.write("\n".join(lines))
+    path = os.path.join(HERE, "RESULTS.md")
+    kept = ""  # the section `make bench-bulk` (bulk_bench.py) writes stays
+    if os.path.exists(path):
+        old = open(path).read()
+        start = old.find("\n## Bulk prediction")
+        if start >= 0:
+            end = old.find("\n## ", start + 1)
+            kept = "\n" + old[start + 1:end + 1 if end >= 0 else len(old)].rstrip("\n") + "\n"
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + kept)
 
 
 def chart(results):

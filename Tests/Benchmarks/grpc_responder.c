@@ -3,11 +3,17 @@
  * or over TLS (OpenSSL, ALPN h2). Answers every POST with a canned gRPC answer and the trailers
  * grpc-status: 0.
  *
- *   grpc_responder [--tls CERT KEY] [s]PORT:UNARY_FILE[:STREAM_FILE] ...
+ *   grpc_responder [--tls CERT KEY] [--per-input] [s]PORT:UNARY_FILE[:STREAM_FILE] ...
  *
  * A port written "sPORT" serves TLS with --tls's certificate.
  * UNARY_FILE holds one serialized response message (framed here with the 5-byte gRPC prefix);
  * STREAM_FILE holds already framed messages, sent for paths ending in "GenerateModelOutputs".
+ * --per-input (bulk benchmark): the unary answer has one output per input of the request (1 to
+ * 128; PostModelOutputsRequest.inputs counted in the request body), each a copy of UNARY_FILE's
+ * first output (MultiOutputResponse.outputs), the rest of UNARY_FILE kept; answers for every
+ * count are built at start. A request whose inputs cannot be counted gets UNARY_FILE as it is.
+ * SIGUSR1 prints the process's CPU time so far (user+sys, every thread, those ended too) as a
+ * line "cpu_us N" on stdout.
  * One thread per listening port accepts; one thread per connection serves it with blocking I/O.
  * The request body is read and dropped. Large flow-control windows so that 1 MB uploads do not
  * wait for WINDOW_UPDATEs.
@@ -24,14 +30,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct { unsigned char *data; size_t len; } blob;
-typedef struct { int port; blob unary; blob stream; int fd; int tls; } endpoint;
+#define MAX_INPUTS 128
+typedef struct { int port; blob unary; blob stream; int fd; int tls; blob by_count[MAX_INPUTS + 1]; } endpoint;
 typedef struct { int fd; endpoint *ep; nghttp2_session *session; SSL *ssl; } conn;
 static SSL_CTX *tls_context;
-typedef struct { const blob *body; size_t off; int streaming; } stream_state;
+typedef struct { const blob *body; size_t off; int streaming; unsigned char *req; size_t req_len, req_cap; } stream_state;
+static int per_input;
 
 static blob read_file(const char *path, int framed) {
   FILE *f = fopen(path, "rb");
@@ -49,6 +58,90 @@ static blob read_file(const char *path, int framed) {
   if (fread(b.data + pre, 1, (size_t)n, f) != (size_t)n) { perror(path); exit(1); }
   fclose(f);
   return b;
+}
+
+/* Protobuf wire format, top level only: the next field's number, wire type and extent in
+   [*p, end); 0 at the end or on malformed input. */
+static int next_field(const unsigned char **p, const unsigned char *end, uint64_t *number, int *type,
+                      const unsigned char **start, const unsigned char **stop) {
+  const unsigned char *q = *p;
+  uint64_t v = 0, len = 0;
+  int shift = 0;
+  if (q >= end) return 0;
+  *start = q;
+  do { if (q >= end || shift > 63) return 0; v |= (uint64_t)(*q & 0x7f) << shift; shift += 7; } while (*q++ & 0x80);
+  *number = v >> 3;
+  *type = (int)(v & 7);
+  switch (*type) {
+  case 0: do { if (q >= end) return 0; } while (*q++ & 0x80); break;
+  case 1: if (end - q < 8) return 0; q += 8; break;
+  case 5: if (end - q < 4) return 0; q += 4; break;
+  case 2:
+    shift = 0;
+    do { if (q >= end || shift > 63) return 0; len |= (uint64_t)(*q & 0x7f) << shift; shift += 7; } while (*q++ & 0x80);
+    if (len > (uint64_t)(end - q)) return 0;
+    q += len;
+    break;
+  default: return 0;
+  }
+  *stop = *p = q;
+  return 1;
+}
+
+/* --per-input: answers with 1..MAX_INPUTS outputs from a framed MultiOutputResponse. */
+static void build_by_count(endpoint *ep) {
+  const unsigned char *p = ep->unary.data + 5, *end = ep->unary.data + ep->unary.len, *s, *e, *out = NULL;
+  size_t out_len = 0, head_len = 0;
+  unsigned char *head = malloc(ep->unary.len);
+  uint64_t number;
+  int type;
+  while (next_field(&p, end, &number, &type, &s, &e)) {
+    if (number == 2 && type == 2) { if (!out) { out = s; out_len = (size_t)(e - s); } }
+    else { memcpy(head + head_len, s, (size_t)(e - s)); head_len += (size_t)(e - s); }
+  }
+  if (!out) { fprintf(stderr, "--per-input: the unary answer of port %d has no output\n", ep->port); exit(2); }
+  for (size_t k = 1; k <= MAX_INPUTS; k++) {
+    size_t n = head_len + k * out_len;
+    blob *b = &ep->by_count[k];
+    b->len = n + 5;
+    b->data = malloc(b->len);
+    b->data[0] = 0;
+    b->data[1] = (unsigned char)(n >> 24); b->data[2] = (unsigned char)(n >> 16);
+    b->data[3] = (unsigned char)(n >> 8);  b->data[4] = (unsigned char)n;
+    memcpy(b->data + 5, head, head_len);
+    for (size_t i = 0; i < k; i++) memcpy(b->data + 5 + head_len + i * out_len, out, out_len);
+  }
+  free(head);
+}
+
+/* PostModelOutputsRequest.inputs (field 4) in a framed, uncompressed request; -1 if unknown. */
+static int count_inputs(const stream_state *st) {
+  if (!st->req || st->req_len < 5 || st->req[0] != 0) return -1;
+  size_t n = ((size_t)st->req[1] << 24) | ((size_t)st->req[2] << 16) | ((size_t)st->req[3] << 8) | st->req[4];
+  if (n > st->req_len - 5) return -1;
+  const unsigned char *p = st->req + 5, *end = p + n, *s, *e;
+  uint64_t number;
+  int type, count = 0;
+  while (next_field(&p, end, &number, &type, &s, &e))
+    if (number == 4 && type == 2) count++;
+  return p == end ? count : -1;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *user) {
+  (void)flags; (void)user;
+  stream_state *st = nghttp2_session_get_stream_user_data(s, id);
+  if (!per_input || !st) return 0;
+  if (st->req_len + len > st->req_cap) {
+    size_t cap = st->req_cap ? st->req_cap : 4096;
+    while (cap < st->req_len + len) cap *= 2;
+    unsigned char *r = realloc(st->req, cap);
+    if (!r) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    st->req = r;
+    st->req_cap = cap;
+  }
+  memcpy(st->req + st->req_len, data, len);
+  st->req_len += len;
+  return 0;
 }
 
 static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
@@ -94,6 +187,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     stream_state *st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
     if (!st) return 0;
     st->body = st->streaming && c->ep->stream.data ? &c->ep->stream : &c->ep->unary;
+    if (per_input && !st->streaming) {
+      int k = count_inputs(st);
+      if (k >= 1 && k <= MAX_INPUTS) st->body = &c->ep->by_count[k];
+    }
     nghttp2_nv hdrs[] = { NV(":status", "200"), NV("content-type", "application/grpc") };
     nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_body };
     nghttp2_submit_response(s, frame->hd.stream_id, hdrs, 2, &prd);
@@ -116,7 +213,9 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *u
 
 static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *user) {
   (void)code; (void)user;
-  free(nghttp2_session_get_stream_user_data(s, id));
+  stream_state *st = nghttp2_session_get_stream_user_data(s, id);
+  if (st) free(st->req);
+  free(st);
   nghttp2_session_set_stream_user_data(s, id, NULL);
   return 0;
 }
@@ -171,6 +270,7 @@ static void *serve(void *arg) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   /* libcurl 7.88 ends every finished stream with an RST_STREAM; nghttp2's rapid-reset guard
      (1,000 resets, then 33/s) would tear a long-lived connection down after ~1,000 calls. */
   nghttp2_option *options;
@@ -235,8 +335,16 @@ int main(int argc, char **argv) {
     SSL_CTX_set_alpn_select_cb(tls_context, select_h2, NULL);
     first = 4;
   }
-  if (argc <= first) { fprintf(stderr, "usage: %s [--tls CERT KEY] [s]PORT:UNARY_FILE[:STREAM_FILE] ...\n", argv[0]); return 2; }
+  if (argc > first && !strcmp(argv[first], "--per-input")) {
+    per_input = 1;
+    first++;
+  }
+  if (argc <= first) { fprintf(stderr, "usage: %s [--tls CERT KEY] [--per-input] [s]PORT:UNARY_FILE[:STREAM_FILE] ...\n", argv[0]); return 2; }
   signal(SIGPIPE, SIG_IGN);
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, NULL); /* every thread inherits it; main takes it with sigwait */
   pthread_t threads[16];
   int n = argc - first < 16 ? argc - first : 16;
   for (int i = 0; i < n; i++) {
@@ -249,6 +357,7 @@ int main(int argc, char **argv) {
     ep->port = atoi(port + ep->tls);
     ep->unary = read_file(unary, 1);
     if (stream) ep->stream = read_file(stream, 0);
+    if (per_input) build_by_count(ep);
     ep->fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(ep->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -258,6 +367,12 @@ int main(int argc, char **argv) {
     pthread_create(&threads[i], NULL, accept_loop, ep);
   }
   fprintf(stderr, "grpc_responder ready\n");
-  for (int i = 0; i < n; i++) pthread_join(threads[i], NULL);
-  return 0;
+  for (;;) {
+    int sig;
+    if (sigwait(&usr1, &sig)) continue;
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    printf("cpu_us %lld\n", (long long)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000000 + r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+    fflush(stdout);
+  }
 }
