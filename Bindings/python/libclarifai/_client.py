@@ -617,7 +617,10 @@ class _BulkRun:
             raise InvalidArgumentError(f"predict_many: rate must be a positive number of requests per second, got {rate!r}")
         self._client, self._lib = client, client._lib
         self._inputs = iter(inputs)
-        self._results: Any = queue.Queue(maxsize=max(1, buffer))
+        # Results go over in the chunks of one request each (a queue operation per input cost more
+        # than reading it); `buffer` inputs at most are held, rounded up to whole requests.
+        self._results: Any = queue.Queue(maxsize=max(1, -(-buffer // batch_size)))
+        self._chunk: List[Tuple[int, Union[Prediction, ClarifaiError]]] = []
         self._stopping = threading.Event()
         self._input_error: Optional[BaseException] = None
         self._progress_error: Optional[BaseException] = None
@@ -637,6 +640,7 @@ class _BulkRun:
                 if self._lib.clarifai_predict_many(pointer, *arguments):
                     failure = _last_failure()
         finally:
+            self._flush()
             self._put((self._END, failure))
 
     def _put(self, item: Any) -> None:
@@ -690,10 +694,17 @@ class _BulkRun:
         else:
             failure = _last_failure()
             value = _api_error(result, failure, True) if code == ErrorCode.API and result else failure.error()
-        self._put((index, value))
-        return 1 if self._stopping.is_set() else 0
+        self._chunk.append((index, value))
+        return 0
+
+    def _flush(self) -> None:
+        """Hands the results of the request that just ended to the caller's side."""
+        if self._chunk:
+            chunk, self._chunk = self._chunk, []
+            self._put(chunk)
 
     def _progress(self, _userdata: int, progress: Any) -> None:
+        self._flush()  # called after each request
         if self._on_progress is None or self._progress_error is not None:
             return
         p = progress.contents
@@ -706,9 +717,9 @@ class _BulkRun:
     def results(self) -> Iterator[Tuple[int, Union[Prediction, ClarifaiError]]]:
         while True:
             item = self._results.get()
-            if item[0] is self._END:
+            if isinstance(item, tuple):  # the end
                 break
-            yield item
+            yield from item
         failure = item[1]
         for error in (self._input_error, self._progress_error):
             if error is not None:
@@ -932,9 +943,9 @@ class Client(_Owner):
         from 0. Requests of `batch_size` inputs (1 to 128), `concurrency` in flight, at most `rate`
         requests per second; a throttling server slows them down by itself, and no input is lost
         or reported twice (see clarifai_predict_many). The work runs in one background thread
-        (no thread per request), at most `buffer` results ahead of you; `on_progress` gets a
-        BulkProgress there after each request. Leaving the loop early (break, close()) cancels
-        what is in flight."""
+        (no thread per request), at most `buffer` results (in whole requests) ahead of you;
+        `on_progress` gets a BulkProgress there after each request. Leaving the loop early
+        (break, close()) cancels what is in flight."""
         run = _BulkRun(self, model_id, inputs, version_id, batch_size, concurrency, rate, on_progress, buffer)
         try:
             yield from run.results()
