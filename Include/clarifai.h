@@ -531,6 +531,31 @@ int clarifai_predict_many(clarifai_client *client, const char *model_id, const c
                           clarifai_progress_fn on_progress, void *userdata);
 
 /* ---------------------------------------------------------------------------------------------
+ * Pagination (since 1.1): every page of a List* or Search method, one call each.
+ *
+ * The pager sets the request's `page` and `per_page` (or those of its `pagination`: the Post*Searches
+ * methods), or its `last_id` cursor to the id of the previous page's last item (StreamInputs), and
+ * keeps the rest of the request as given. A page's items are the entries of its longest repeated
+ * message field (inputs, models, concepts, hits, ...). It stops after the first page shorter than
+ * per_page, and at the first empty page, which is not handed out; with per_page 0 (the server's
+ * default size) only an empty page ends it. Items added or deleted while paging can shift the
+ * pages of a page-numbered method (an item seen twice or not at all): the API's own behaviour.
+ * A pager is used by one thread at a time; it keeps its client alive.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_pager clarifai_pager;
+
+/* A pager over `method` (unary, with page and per_page, pagination, or last_id in its request)
+   starting at page 1, for the request `request_json` (NULL or "" for an empty one; checked as
+   by clarifai_call). NULL with the last error set for another method or a bad request. */
+clarifai_pager *clarifai_pager_new(clarifai_client *client, const char *method, const char *request_json,
+                                   unsigned per_page);
+/* The next page: CLARIFAI_OK with *page set (free it); CLARIFAI_OK with *page NULL: no more
+   pages. A failed call returns its code as clarifai_call does (*page set for CLARIFAI_ERROR_API)
+   and leaves the pager where it was: the next call asks for the same page again. */
+int clarifai_pager_next(clarifai_pager *pager, clarifai_response **page);
+void clarifai_pager_free(clarifai_pager *pager);
+
+/* ---------------------------------------------------------------------------------------------
  * Responses: JSON or struct buffers
  * All strings and arrays below belong to the response and stay valid until it is freed.
  * Strings absent from the response are "" (never NULL) unless said otherwise.

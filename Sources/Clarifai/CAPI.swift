@@ -41,6 +41,11 @@ extension Stream: CHandle {
     static let typeName = "clarifai_stream"
 }
 
+extension Pager: CHandle {
+    static let tag = HandleTag.pager
+    static let typeName = "clarifai_pager"
+}
+
 extension CompletionQueue: CHandle {
     static let tag = HandleTag.queue
     static let typeName = "clarifai_queue"
@@ -393,6 +398,39 @@ public func clarifai_stream_cancel(_ stream: OpaquePointer?) {
 
 @_cdecl("clarifai_stream_free")
 public func clarifai_stream_free(_ stream: OpaquePointer?) { releaseHandle(stream, as: Stream.self) }
+
+// MARK: - Pagination
+
+@_cdecl("clarifai_pager_new")
+public func clarifai_pager_new(_ client: OpaquePointer?, _ method: UnsafePointer<CChar>?, _ requestJSON: UnsafePointer<CChar>?,
+                               _ perPage: UInt32) -> OpaquePointer? {
+    let function = "clarifai_pager_new"
+    return constructor {
+        let caller: Client = try required(client, "client", in: function)
+        return retainedHandle(try Pager(client: caller, method: try requiredString(method, "method", in: function),
+                                        requestJSON: try optionalString(requestJSON, "request_json", in: function),
+                                        perPage: Int(perPage)))
+    }
+}
+
+@_cdecl("clarifai_pager_next")
+public func clarifai_pager_next(_ pager: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "clarifai_pager_next"
+    out?.pointee = nil
+    return entryPoint {
+        guard let out else { throw ClarifaiError(.invalidArgument, "\(function): page is NULL") }
+        let pages: Pager = try required(pager, "pager", in: function)
+        do {
+            out.pointee = try pages.next().map(retainedHandle)
+        } catch let error as ClarifaiError {
+            if let response = error.response { out.pointee = retainedHandle(response) }
+            throw error
+        }
+    }
+}
+
+@_cdecl("clarifai_pager_free")
+public func clarifai_pager_free(_ pager: OpaquePointer?) { releaseHandle(pager, as: Pager.self) }
 
 // MARK: - Asynchronous calls
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int passed, failed;
 
@@ -847,6 +848,55 @@ static void test_predict_many(clarifai_client *client) {
   CHECK(empty.last.done == 0 && empty.progress_calls == 1);
 }
 
+/* Pagination: ListConcepts page by page, in an app of this process's own. */
+static void test_pager(clarifai_channel *channel) {
+  char app[64];
+  snprintf(app, sizeof app, "pager-%ld", (long)getpid());
+  clarifai_client *client = clarifai_client_new(channel, NULL, "test-user", app);
+  char request[4096] = "{\"concepts\": [";
+  for (int i = 0; i < 30; i++)
+    snprintf(request + strlen(request), sizeof request - strlen(request), "%s{\"id\": \"c%02d\", \"name\": \"c%02d\"}",
+             i ? ", " : "", i, i);
+  strcat(request, "]}");
+  clarifai_response *out = NULL;
+  CHECK(clarifai_call(client, "PostConcepts", request, &out) == CLARIFAI_OK);
+  clarifai_response_free(out);
+
+  clarifai_pager *pager = clarifai_pager_new(client, "ListConcepts", NULL, 7);
+  CHECK(pager != NULL);
+  size_t sizes[8] = {0}, pages = 0;
+  clarifai_response *page = NULL;
+  while (pages < 8 && clarifai_pager_next(pager, &page) == CLARIFAI_OK && page != NULL) {
+    sizes[pages++] = clarifai_response_count(page, "concepts");
+    clarifai_response_free(page);
+  }
+  CHECK(pages == 5 && sizes[0] == 7 && sizes[3] == 7 && sizes[4] == 2);
+  /* Ended: more calls say so, without calling the server. */
+  CHECK(clarifai_pager_next(pager, &page) == CLARIFAI_OK && page == NULL);
+  clarifai_pager_free(pager);
+
+  /* The server's default page size: one page of 30, then an empty one ends it. */
+  pager = clarifai_pager_new(client, "ListConcepts", "{}", 0);
+  CHECK(clarifai_pager_next(pager, &page) == CLARIFAI_OK && clarifai_response_count(page, "concepts") == 30);
+  clarifai_response_free(page);
+  CHECK(clarifai_pager_next(pager, &page) == CLARIFAI_OK && page == NULL);
+  clarifai_pager_free(pager);
+
+  /* Refused: a method without paging, a bad request, bad handles. */
+  CHECK(clarifai_pager_new(client, "GetModel", "{\"model_id\": \"x\"}", 5) == NULL);
+  CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_INVALID_ARGUMENT && CONTAINS(clarifai_last_error(), "not paginated"));
+  CHECK(clarifai_pager_new(client, "ListConcepts", "{\"page\": \"x\"}", 5) == NULL);
+  CHECK(clarifai_pager_new(NULL, "ListConcepts", NULL, 5) == NULL && CONTAINS(clarifai_last_error(), "client is NULL"));
+  CHECK(clarifai_pager_next(NULL, &page) == CLARIFAI_ERROR_INVALID_ARGUMENT && page == NULL);
+  CHECK(clarifai_pager_next((clarifai_pager *)client, &page) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "not a clarifai_pager"));
+  pager = clarifai_pager_new(client, "ListConcepts", NULL, 5);
+  CHECK(clarifai_pager_next(pager, NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  clarifai_pager_free(pager);
+  clarifai_pager_free(NULL);
+  clarifai_client_free(client);
+}
+
 struct worker { clarifai_client *client; int failures; };
 
 static void *predict_many(void *arg) {
@@ -905,6 +955,7 @@ int main(void) {
   test_streams(client);
   test_async(client, channel);
   test_predict_many(client);
+  test_pager(channel);
   test_refused_connection();
   test_last_error_is_per_thread(client);
   test_threads_share_a_client(client);

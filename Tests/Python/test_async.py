@@ -429,3 +429,67 @@ def test_tls_grpc_calls_open_another_connection_at_the_servers_stream_limit(app_
         # goes again on a new connection, so connections made can pass the 16 open at once.)
         assert len(peers) >= 2, peers
         assert elapsed < 24 / 4 * 0.5  # one connection of 4 streams would take 3 s
+
+
+# ---------------------------------------------------------------------------------------------
+# Pagination: clarifai_pager underneath
+
+
+def post_inputs(client, ids):
+    for start in range(0, len(ids), 128):
+        client.call("PostInputs", {"inputs": [{"id": i, "data": {"image": {"url": f"https://x/{i}.jpg"}}}
+                                              for i in ids[start:start + 128]]})
+
+
+def test_paginate_every_input_of_an_app_in_pages(pyclient, server):
+    ids = [f"in-{i:04d}" for i in range(1000)]
+    post_inputs(pyclient, ids)
+    clear_recorded_requests(server.rest_url)
+    pages = list(pyclient.paginate("ListInputs", per_page=128))
+    assert [len(p.get("inputs", [])) for p in pages] == [128] * 7 + [104]
+    # The short last page ended it: no ninth call.
+    calls = [r for r in recorded_requests(server.rest_url) if r["method"] == "ListInputs"]
+    assert [c["request"].get("page") for c in calls] == list(range(1, 9))
+    assert sorted(i["id"] for i in pyclient.iterate("ListInputs", per_page=128)) == ids
+    # As the official client pages it, page by page.
+    expected = []
+    for page in range(1, 9):
+        expected += [i["id"] for i in pyclient.call("ListInputs", {"page": page, "per_page": 128}).get("inputs", [])]
+    assert [i["id"] for i in pyclient.iterate("ListInputs", per_page=128)] == expected
+
+
+def test_iterate_while_items_are_added(pyclient):
+    ids = [f"first-{i:03d}" for i in range(300)]
+    post_inputs(pyclient, ids)
+    seen = []
+    for number, item in enumerate(pyclient.iterate("ListInputs", per_page=50)):
+        seen.append(item["id"])
+        if number == 60:
+            post_inputs(pyclient, [f"later-{i:03d}" for i in range(40)])
+    assert set(ids) <= set(seen)  # every item there from the start is seen (maybe twice, as the API pages it)
+
+
+def test_pager_errors_and_other_kinds_of_paging(pyclient, kind):
+    with pytest.raises(InvalidArgumentError, match="not paginated"):
+        next(pyclient.paginate("GetModel", {"model_id": "x"}))
+    with pytest.raises(InvalidArgumentError, match="per_page"):
+        next(pyclient.paginate("ListInputs", per_page=-1))
+    with pytest.raises(InvalidArgumentError, match="NoSuchMethod"):
+        next(pyclient.paginate("NoSuchMethod"))
+    concepts = [{"id": f"c{i}", "name": f"c{i}"} for i in range(25)]
+    pyclient.call("PostConcepts", {"concepts": concepts})
+    # The server's default page size: only an empty page ends it.
+    assert sorted(c["id"] for c in pyclient.iterate("ListConcepts")) == sorted(c["id"] for c in concepts)
+    assert [len(p["concepts"]) for p in pyclient.paginate("ListConcepts", per_page=10)] == [10, 10, 5]
+
+
+def test_pager_follows_a_cursor(pyclient, server):
+    """StreamInputs takes last_id, the id of the previous page's last input."""
+    ids = [f"cursor-{i:03d}" for i in range(230)]
+    post_inputs(pyclient, ids)
+    clear_recorded_requests(server.rest_url)
+    pages = list(pyclient.paginate("StreamInputs", {"order_by_id": True}, per_page=100))
+    assert [len(p["inputs"]) for p in pages] == [100, 100, 30]
+    assert [i["id"] for p in pages for i in p["inputs"]] == ids
+    calls = [r["request"] for r in recorded_requests(server.rest_url) if r["method"] == "StreamInputs"]
+    assert [c.get("last_id") for c in calls] == [None, "cursor-099", "cursor-199"]

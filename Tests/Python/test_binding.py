@@ -153,7 +153,7 @@ def header_functions():
 
 
 # The ctypes type each C type of clarifai.h is declared with; handles are c_void_p.
-HANDLE = r"clarifai_(channel|client|response|stream|queue)"
+HANDLE = r"clarifai_(channel|client|response|stream|queue|pager)"
 C_TYPES = {
     "void": None, "int": ctypes.c_int, "unsigned": ctypes.c_uint, "long": ctypes.c_long, "size_t": ctypes.c_size_t,
     "const char *": ctypes.c_char_p, "void *": ctypes.c_void_p, "clarifai_stream_fn": _native.STREAM_FN,

@@ -818,6 +818,17 @@ def ListInputs(req, auth):
 
 
 @handler
+def StreamInputs(req, auth):
+    """The inputs after `last_id` (a cursor), in the order they were added (or by id), per_page at a time."""
+    inputs = list(auth.state.inputs.values())
+    if req.order_by_id:
+        inputs.sort(key=lambda i: i.id, reverse=req.descending)
+    ids = [i.id for i in inputs]
+    start = ids.index(req.last_id) + 1 if req.last_id in ids else (len(ids) if req.last_id else 0)
+    return service_pb2.MultiInputResponse(inputs=inputs[start:start + (req.per_page or DEFAULT_PER_PAGE)])
+
+
+@handler
 def GetInput(req, auth):
     return service_pb2.SingleInputResponse(input=get_input(auth, req.input_id))
 

@@ -931,6 +931,39 @@ class Client(_Owner):
         with self._handle.held() as pointer:
             return _completions().start(lambda queue, tag: begin(pointer, queue, tag), finish)
 
+    # -- pages ---------------------------------------------------------------------------------
+
+    def paginate(self, method: str, request: Request = None, *, per_page: int = 0) -> Iterator[Dict[str, Any]]:
+        """Every page of a List* or Search method ("ListInputs", "PostInputsSearches",
+        "StreamInputs", ...) as a dict, one call each, `per_page` items per page (0: the server's
+        default). Ends after the first short page or at an empty one (see clarifai_pager_new)."""
+        if not isinstance(per_page, int) or not 0 <= per_page < 2 ** 32:
+            raise InvalidArgumentError(f"paginate: per_page must be 0 (the server's default) or positive, got {per_page!r}")
+        with self._handle.held() as pointer:
+            pager = _Handle(_created(self._lib.clarifai_pager_new(pointer, method.encode(), _request_text(request), per_page)),
+                            self._lib.clarifai_pager_free, "pager")
+        try:
+            while True:
+                page = ctypes.c_void_p()
+                with pager.held() as handle:
+                    code = self._lib.clarifai_pager_next(handle, ctypes.byref(page))
+                    failure = _last_failure() if code else None
+                if failure is None and not page.value:
+                    return
+                yield self._finish((page.value or 0, failure), _response_dict)
+        finally:
+            pager.close()
+
+    def iterate(self, method: str, request: Request = None, *, field: Optional[str] = None,
+                per_page: int = 0) -> Iterator[Dict[str, Any]]:
+        """Every item of every page of `method` (see paginate): the entries of each page's
+        `field` ("inputs", "models", "hits", ...; None: its longest list)."""
+        for page in self.paginate(method, request, per_page=per_page):
+            name = field or max((key for key, value in page.items() if isinstance(value, list)),
+                                key=lambda key: len(page[key]), default=None)
+            if name is not None:
+                yield from page.get(name, [])
+
     # -- bulk --------------------------------------------------------------------------------
 
     def predict_many(self, model_id: str, inputs: Iterable[Union[str, Bytes, Input, Mapping[str, Any]]], *,

@@ -26,4 +26,5 @@ public enum HandleTag {
     public static let response: UInt64 = 0x434C_4649_5245_5350 // "CLFIRESP"
     public static let stream: UInt64 = 0x434C_4649_5354_524D   // "CLFISTRM"
     public static let queue: UInt64 = 0x434C_4649_5155_4555    // "CLFIQUEU"
+    public static let pager: UInt64 = 0x434C_4649_5041_4745    // "CLFIPAGE"
 }
