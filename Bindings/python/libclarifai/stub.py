@@ -123,6 +123,41 @@ def _rpc_error(error: ClarifaiError, code: Optional[grpc.StatusCode] = None) -> 
 _MAX_ATTEMPTS, _INITIAL_BACKOFF, _MAX_BACKOFF, _BACKOFF_MULTIPLIER = 5, 0.01, 5.0, 2.0
 
 
+class _Retries:
+    """The attempts of one unary call under that policy, all within its deadline (a timeout of 0
+    or less fails at once, unsent, as grpcio's)."""
+
+    def __init__(self, timeout: Optional[float]) -> None:
+        if timeout is not None and timeout <= 0:
+            raise _expired()
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.attempt = 0
+        self._backoff = _INITIAL_BACKOFF
+
+    def next_attempt(self) -> Optional[float]:
+        """Counts an attempt; the time it has (None: no deadline), DEADLINE_EXCEEDED when none is left."""
+        self.attempt += 1
+        if self.deadline is None:
+            return None
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise _expired()
+        return remaining
+
+    def pause_after(self, error: ClarifaiError) -> Tuple[float, bool]:
+        """After a failed attempt: the pause before the next, and whether the deadline passes
+        during it (then the call ends with DEADLINE_EXCEEDED after the pause); raises the call's
+        RpcError when it is not retried."""
+        failure = _rpc_error(error)
+        if failure.code() is not grpc.StatusCode.UNAVAILABLE or self.attempt == _MAX_ATTEMPTS:  # type: ignore[attr-defined]
+            raise failure from None
+        pause = random.uniform(0, self._backoff)
+        self._backoff = min(self._backoff * _BACKOFF_MULTIPLIER, _MAX_BACKOFF)
+        if self.deadline is not None and time.monotonic() + pause >= self.deadline:
+            return max(0.0, self.deadline - time.monotonic()), True
+        return pause, False
+
+
 class _Identity(NamedTuple):
     """Who a call is from, as its metadata says: ("pat" or "session", the token) and the other
     metadata (lower-case names, sorted), sent as they are."""
@@ -281,35 +316,21 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
     def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Any:
         data = _serialized(self._serialize, request)
         identity = self._owner._identity(metadata)
-        if timeout is not None and timeout <= 0:
-            raise _expired()  # grpcio: a deadline already past, the call not sent
-        deadline = None if timeout is None else time.monotonic() + timeout
-        backoff = _INITIAL_BACKOFF
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+        retries = _Retries(timeout)
+        while True:
+            remaining = retries.next_attempt()
             try:
-                if attempt == 1:
+                if retries.attempt == 1 or remaining is None:
                     answer = self._owner._client(identity, timeout)._call_proto_answer(self._method, data)
                 else:  # the deadline covers all attempts: a client for what is left of it
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        raise _expired()
-                    if remaining is None:
-                        answer = self._owner._client(identity, None)._call_proto_answer(self._method, data)
-                    else:
-                        with self._owner._new_client(identity, remaining) as timed:
-                            answer = timed._call_proto_answer(self._method, data)
-                break
+                    with self._owner._new_client(identity, remaining) as timed:
+                        answer = timed._call_proto_answer(self._method, data)
+                return self._deserialize(answer)  # a Clarifai failure is an answer, as with grpcio
             except ClarifaiError as error:
-                failure = _rpc_error(error)
-                if failure.code() is not grpc.StatusCode.UNAVAILABLE or attempt == _MAX_ATTEMPTS:  # type: ignore[attr-defined]
-                    raise failure from None
-            pause = random.uniform(0, backoff)
-            backoff = min(backoff * _BACKOFF_MULTIPLIER, _MAX_BACKOFF)
-            if deadline is not None and time.monotonic() + pause >= deadline:
-                time.sleep(max(0.0, deadline - time.monotonic()))
-                raise _expired()
+                pause, expires = retries.pause_after(error)
             time.sleep(pause)
-        return self._deserialize(answer)  # a Clarifai failure is an answer, as with grpcio
+            if expires:
+                raise _expired()
 
     def __call__(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
                  credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> Any:
@@ -780,32 +801,21 @@ class _AioUnaryUnary:
     async def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Any:
         data = _serialized(self._serialize, request)
         identity = self._owner._identity(metadata)
-        if timeout is not None and timeout <= 0:
-            raise _expired()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        backoff = _INITIAL_BACKOFF
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise _expired()
+        retries = _Retries(timeout)
+        while True:
+            remaining = retries.next_attempt()
             try:
-                if attempt == 1 or remaining is None:
+                if retries.attempt == 1 or remaining is None:
                     answer = await self._owner._client(identity, timeout)._acall_proto_answer(self._method, data)
                 else:  # the deadline covers all attempts: a client for what is left of it
                     with self._owner._new_client(identity, remaining) as timed:
                         answer = await timed._acall_proto_answer(self._method, data)
                 return self._deserialize(answer)  # a Clarifai failure is an answer, as with grpcio
             except ClarifaiError as error:
-                failure = _rpc_error(error)
-                if failure.code() is not grpc.StatusCode.UNAVAILABLE or attempt == _MAX_ATTEMPTS:  # type: ignore[attr-defined]
-                    raise failure from None
-            pause = random.uniform(0, backoff)
-            backoff = min(backoff * _BACKOFF_MULTIPLIER, _MAX_BACKOFF)
-            if deadline is not None and time.monotonic() + pause >= deadline:
-                await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-                raise _expired()
+                pause, expires = retries.pause_after(error)
             await asyncio.sleep(pause)
-        raise AssertionError("unreachable")
+            if expires:
+                raise _expired()
 
 
 class _AioUnsupported:
