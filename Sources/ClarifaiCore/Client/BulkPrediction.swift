@@ -242,7 +242,9 @@ extension Client {
                 if ready != nil { timeout = slot }
                 if let due = waiting.first?.due { timeout = min(timeout ?? .infinity, max(slot, due - now)) }
             }
-            let milliseconds = timeout.map { Int($0.rounded(.up)) } ?? (inFlight.isEmpty ? 0 : -1)
+            // (A tiny rate makes a wait longer than any Int: capped as every time setting is.)
+            let longest = Double(ChannelOptions.longestTimeMilliseconds)
+            let milliseconds = timeout.map { Int(min($0, longest).rounded(.up)) } ?? (inFlight.isEmpty ? 0 : -1)
             guard let completion = try queue.next(timeoutMilliseconds: milliseconds),
                   let tag = completion.tag.map({ Int(bitPattern: $0) }), let batch = inFlight.removeValue(forKey: tag) else { continue }
             try finished(batch, completion.outcome)
