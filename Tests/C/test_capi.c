@@ -31,6 +31,20 @@ static int passed, failed;
 
 static const char *model = "general-image-recognition";
 static int on_grpc; /* the calls go over the cleartext gRPC channel, not REST */
+static int on_tls_grpc; /* ... over the TLS gRPC channel */
+
+static long milliseconds_since(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* A new channel of the kind the tests run on (CLARIFAI_TEST_CHANNEL), with connections of its own. */
+static clarifai_channel *new_test_channel(void) {
+  return on_tls_grpc ? clarifai_channel_new_grpc(getenv("CLARIFAI_GRPCS_BASE"))
+         : on_grpc   ? clarifai_channel_new_grpc_insecure(NULL)
+                     : clarifai_channel_new_json(NULL);
+}
 
 static void test_codec(void) {
   void *bytes = (void *)&bytes;
@@ -713,11 +727,10 @@ static void test_async(clarifai_client *client, clarifai_channel *channel) {
   /* Freeing a queue cancels what runs, without waiting for the server. */
   for (int i = 0; i < 20; i++)
     CHECK(clarifai_predict_async(client, "slow-5000", NULL, &(clarifai_input){.url = "https://x/4.jpg"}, 1, queue, NULL) == CLARIFAI_OK);
-  struct timespec start, end;
+  struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   clarifai_queue_free(queue);
-  clock_gettime(CLOCK_MONOTONIC, &end);
-  CHECK((end.tv_sec - start.tv_sec) * 1000 + (end.tv_nsec - start.tv_nsec) / 1000000 < 2000);
+  CHECK(milliseconds_since(&start) < 2000);
 
   /* Calls that cannot connect fail after their retries, as blocking ones. */
   clarifai_channel *nowhere = clarifai_channel_new_json("http://127.0.0.1:1");
@@ -730,6 +743,39 @@ static void test_async(clarifai_client *client, clarifai_channel *channel) {
   clarifai_client_free(lost);
   clarifai_channel_free(nowhere);
   clarifai_queue_free(NULL);
+}
+
+/* A connection whose first call ended before any answer (its deadline passed, or it was
+   cancelled) takes the next calls at once: libcurl 8.13 to 8.16 would make a call that waits for
+   a multiplexed connection wait for that one until its connect timeout (curl #18177). */
+static void test_connection_whose_first_call_got_no_answer(void) {
+  for (int cancelled = 0; cancelled < 2; cancelled++) {
+    clarifai_channel *channel = new_test_channel();
+    clarifai_client *client = clarifai_client_new(channel, NULL, "test-user", "main");
+    clarifai_client *hurried = clarifai_client_dup(client);
+    CHECK(clarifai_client_set_timeout_ms(hurried, 300) == CLARIFAI_OK);
+    clarifai_queue *queue = clarifai_queue_new();
+    void *tag = NULL;
+    int code = -1;
+    clarifai_response *out = NULL;
+    CHECK(clarifai_predict_async(hurried, "slow-2000", NULL, &(clarifai_input){.url = "https://x/1.jpg"}, 1, queue, NULL) == CLARIFAI_OK);
+    if (cancelled) {
+      struct timespec pause = {0, 100 * 1000000};
+      nanosleep(&pause, NULL); /* connected and sent, no answer yet */
+      CHECK(clarifai_queue_cancel(queue, NULL) == 1);
+    }
+    CHECK(clarifai_queue_next(queue, 5000, &tag, &code, &out) == CLARIFAI_OK);
+    CHECK(code == (cancelled ? CLARIFAI_ERROR_CANCELLED : CLARIFAI_ERROR_TIMEOUT));
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    CHECK(clarifai_predict_url(client, model, NULL, "https://x/t.jpg", &out) == CLARIFAI_OK);
+    CHECK(milliseconds_since(&start) < 3000);
+    clarifai_response_free(out);
+    clarifai_queue_free(queue);
+    clarifai_client_free(hurried);
+    clarifai_client_free(client);
+    clarifai_channel_free(channel);
+  }
 }
 
 /* Bulk prediction: inputs made up on the fly, outcomes recorded by index. */
@@ -931,11 +977,9 @@ int main(void) {
     return 2;
   }
   const char *kind = getenv("CLARIFAI_TEST_CHANNEL");
-  int on_tls_grpc = kind != NULL && strcmp(kind, "grpcs") == 0;
+  on_tls_grpc = kind != NULL && strcmp(kind, "grpcs") == 0;
   on_grpc = on_tls_grpc || (kind != NULL && strcmp(kind, "grpc") == 0);
-  clarifai_channel *channel = on_tls_grpc ? clarifai_channel_new_grpc(getenv("CLARIFAI_GRPCS_BASE"))
-                              : on_grpc   ? clarifai_channel_new_grpc_insecure(NULL)
-                                          : clarifai_channel_new_json(NULL);
+  clarifai_channel *channel = new_test_channel();
   CHECK(channel != NULL);
   CHECK(clarifai_channel_set_timeout_ms(channel, 20000) == CLARIFAI_OK);
   clarifai_client *client = clarifai_client_new(channel, NULL, "test-user", "main");
@@ -954,6 +998,7 @@ int main(void) {
   test_client_settings(client, channel);
   test_streams(client);
   test_async(client, channel);
+  test_connection_whose_first_call_got_no_answer();
   test_predict_many(client);
   test_pager(channel);
   test_refused_connection();

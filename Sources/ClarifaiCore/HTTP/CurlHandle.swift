@@ -105,13 +105,13 @@ final class CurlHandle: @unchecked Sendable {
         ccurl_setopt_closesocket(raw, ForkSafety.closeSocket)
         ccurl_setopt_share(raw, share.raw)
         // A second stream waits for the connection being set up rather than opening another.
-        if multiplexes { ccurl_setopt_long(raw, CURLOPT_PIPEWAIT, 1) }
+        if multiplexes && !(request.version == .http2PriorKnowledge && HTTPClient.waitsOnUnansweredCleartextConnections) {
+            ccurl_setopt_long(raw, CURLOPT_PIPEWAIT, 1)
+        }
         ccurl_setopt_string(raw, CURLOPT_USERAGENT, userAgent)
         ccurl_setopt_slist(raw, CURLOPT_HTTPHEADER, headers)
         ccurl_setopt_long(raw, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
-        let connectTimeout = request.timeoutMilliseconds > 0
-            ? min(request.timeoutMilliseconds, HTTPClient.connectTimeoutMilliseconds) : HTTPClient.connectTimeoutMilliseconds
-        ccurl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, connectTimeout)
+        ccurl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMilliseconds)
         if request.idleTimeoutMilliseconds > 0 {
             // Not CURLOPT_LOW_SPEED_*: libcurl's speed is an average over 5 s that includes the upload.
             ccurl_setopt_long(raw, CURLOPT_NOPROGRESS, 0)
@@ -214,8 +214,12 @@ final class CurlHandle: @unchecked Sendable {
                                     + "or almost nothing: under \(CurlHandle.idleBytesPerSecond) bytes/s)")
             }
             if code == CURLE_OPERATION_TIMEDOUT {
-                let limit = request.timeoutMilliseconds > 0 ? "deadline of \(request.timeoutMilliseconds) ms passed"
-                    : "no connection within \(HTTPClient.connectTimeoutMilliseconds) ms"
+                // The connect timeout, when shorter, ends the wait for a connection, free or new.
+                var elapsedMicroseconds: curl_off_t = 0
+                ccurl_getinfo_off(raw, CURLINFO_TOTAL_TIME_T, &elapsedMicroseconds)
+                let deadlinePassed = request.timeoutMilliseconds > 0 && elapsedMicroseconds / 1000 >= request.timeoutMilliseconds
+                let limit = deadlinePassed ? "deadline of \(request.timeoutMilliseconds) ms passed"
+                    : "no connection within \(request.connectTimeoutMilliseconds) ms"
                 throw ClarifaiError(.timeout, "\(exchange): \(limit) (\(reason))")
             }
             // Nothing was sent when the connection could not be made: safe to try again.

@@ -35,6 +35,11 @@ struct HTTPRequest {
     /// A stream: its consumer may be slow, and may take any time.
     var isStream = false
 
+    /// How long the exchange may wait for a connection, free or new.
+    var connectTimeoutMilliseconds: Int {
+        timeoutMilliseconds > 0 ? min(timeoutMilliseconds, HTTPClient.connectTimeoutMilliseconds) : HTTPClient.connectTimeoutMilliseconds
+    }
+
     /// The URL as messages show it: without the user and password it may carry.
     var displayURL: String {
         guard let schemeEnd = url.firstRange(of: "://")?.upperBound else { return url }
@@ -170,6 +175,14 @@ final class HTTPClient: @unchecked Sendable {
 
     /// libcurl before 8.0 cannot reuse a cleartext HTTP/2 (h2c) connection (curl issue #10634).
     static let reusesCleartextHTTP2: Bool = ccurl_version_info().pointee.version_num >= 0x08_00_00
+
+    /// libcurl 8.13 to 8.16 make an exchange that waits for a multiplexed connection
+    /// (CURLOPT_PIPEWAIT) wait for any cleartext HTTP/2 connection that has yet to carry an
+    /// answer, which one whose first exchange got none (deadline passed, cancelled) never does:
+    /// every later exchange then waits out its connect timeout (curl #18177, fixed in 8.17).
+    /// There, concurrent first exchanges open connections of their own instead.
+    static let waitsOnUnansweredCleartextConnections: Bool =
+        (0x08_0D_00..<0x08_11_00).contains(ccurl_version_info().pointee.version_num)
 
     /// libcurl before 8.1 drops the trailers of an HTTP/2 stream when the server closes the
     /// connection right after them, or sends GOAWAY, and still reports success (curl PRs #10715,
