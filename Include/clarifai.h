@@ -251,6 +251,15 @@ clarifai_client *clarifai_client_new(clarifai_channel *channel, const char *pat,
 clarifai_client *clarifai_client_new_session(clarifai_channel *channel, const char *session_token,
                                              const char *user_id, const char *app_id);
 
+/* A client whose calls carry "authorization: <authorization>" exactly as given: a scheme and its
+   credentials ("Bearer <token>", "Key <pat>"); NULL sends no credential at all, and the server
+   answers such calls as it answers any (the API: CONN_KEY_NOT_FOUND, 11009, where one is needed).
+   The credential never comes from the environment; the ids do, as in clarifai_client_new.
+   INVALID_ARGUMENT for "" or a value with control characters. For programs that pass on a
+   caller's credential as it is (libclarifai's drop-in gRPC stub). Since 1.1. */
+clarifai_client *clarifai_client_new_authorization(clarifai_channel *channel, const char *authorization,
+                                                   const char *user_id, const char *app_id);
+
 /* A new client on the same channel with the same credential, ids and settings (below); its
    settings then change on their own. Clients are cheap: make one per set of settings rather
    than a channel per setting (a channel holds connections and, on TLS gRPC, a thread). NULL

@@ -264,6 +264,19 @@ public func clarifai_client_new_session(_ channel: OpaquePointer?, _ sessionToke
     }
 }
 
+@_cdecl("clarifai_client_new_authorization")
+public func clarifai_client_new_authorization(_ channel: OpaquePointer?, _ authorization: UnsafePointer<CChar>?,
+                                              _ userID: UnsafePointer<CChar>?, _ appID: UnsafePointer<CChar>?) -> OpaquePointer? {
+    constructor {
+        let function = "clarifai_client_new_authorization"
+        let handle: ChannelHandle = try required(channel, "channel", in: function)
+        return retainedHandle(try Client(channel: handle.channel,
+                                         authorization: try optionalString(authorization, "authorization", in: function),
+                                         userID: try optionalString(userID, "user_id", in: function),
+                                         appID: try optionalString(appID, "app_id", in: function)))
+    }
+}
+
 @_cdecl("clarifai_client_dup")
 public func clarifai_client_dup(_ client: OpaquePointer?) -> OpaquePointer? {
     constructor {

@@ -281,6 +281,29 @@ static void test_client_settings(clarifai_client *client, clarifai_channel *chan
   clarifai_client_free(session);
   CHECK(clarifai_client_new_session(channel, "", NULL, NULL) == NULL);
   CHECK(clarifai_client_new_session(NULL, "t", NULL, NULL) == NULL);
+
+  /* The caller's authorization as given, or none: the server answers, never $CLARIFAI_PAT. */
+  char key[512];
+  snprintf(key, sizeof key, "Key %s", getenv("CLARIFAI_PAT"));
+  clarifai_client *given = clarifai_client_new_authorization(channel, key, "test-user", "main");
+  CHECK(given != NULL && clarifai_call(given, "ListConcepts", NULL, &out) == CLARIFAI_OK);
+  clarifai_response_free(out);
+  clarifai_client_free(given);
+  given = clarifai_client_new_authorization(channel, "Bearer not-a-known-token", "test-user", "main");
+  CHECK(clarifai_call(given, "ListConcepts", NULL, &out) == CLARIFAI_ERROR_API);
+  CHECK(clarifai_response_status_code(out) == 11008 && !CONTAINS(clarifai_last_error(), "not-a-known-token"));
+  clarifai_response_free(out);
+  clarifai_client_free(given);
+  given = clarifai_client_new_authorization(channel, NULL, "test-user", "main");
+  CHECK(clarifai_call(given, "ListConcepts", NULL, &out) == CLARIFAI_ERROR_API);
+  CHECK(clarifai_response_status_code(out) == 11009);
+  clarifai_response_free(out);
+  clarifai_client_free(given);
+  CHECK(clarifai_client_new_authorization(channel, "", NULL, NULL) == NULL);
+  CHECK(clarifai_last_error_code() == CLARIFAI_ERROR_INVALID_ARGUMENT && CONTAINS(clarifai_last_error(), "NULL"));
+  CHECK(clarifai_client_new_authorization(channel, "Bearer x\r\nX-Evil: 1", NULL, NULL) == NULL);
+  CHECK(CONTAINS(clarifai_last_error(), "control characters"));
+  CHECK(clarifai_client_new_authorization(NULL, NULL, NULL, NULL) == NULL);
 }
 
 /* Streams pulled message by message (1.1): a server-streaming method through the stream API, a

@@ -916,8 +916,9 @@ def test_stub_timeouts_are_clients_on_the_same_channel(monkeypatch, server, app_
         with pytest.raises(grpc.RpcError) as raised:
             stub.PostModelOutputs(slow, timeout=0.3, metadata=auth)
         assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and "300 ms" in raised.value.details()
+        key = "Key " + server.token
         assert sorted(((identity.credential, ms) for identity, ms in ours._clients), key=lambda key: key[1] or 0) == [
-            (server.token, None), (server.token, 300), (server.token, 5000), (server.token, 10000)]
+            (key, None), (key, 300), (key, 5000), (key, 10000)]
 
 
 def test_stub_stream_cancel_and_errors(server, app_id):

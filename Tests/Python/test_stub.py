@@ -150,16 +150,19 @@ def test_credentials_are_only_the_callers(monkeypatch, server, app_id):
     monkeypatch.setenv("CLARIFAI_USER_ID", "env-user")
     monkeypatch.setenv("CLARIFAI_APP_ID", "env-app")
     channel, stub_channel = ours(server)
+    official = official_stub(server)
     with channel, stub_channel:
         stub = service_pb2_grpc.V2Stub(stub_channel)
-        # No credentials: grpcio sends none (the server answers 11009); libclarifai cannot send a
-        # call without one, so the call fails here rather than with the environment's token.
-        with pytest.raises(grpc.RpcError) as raised:
-            stub.ListConcepts(service_pb2.ListConceptsRequest())
-        assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED and "no credentials" in raised.value.details()
-        with pytest.raises(grpc.RpcError) as raised:
-            stub.ListConcepts(service_pb2.ListConceptsRequest(), metadata=(("authorization", "Bearer " + server.token),))
-        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # No credentials, or another scheme: sent as they are, as grpcio sends them, and the
+        # server's answers are the same (11009 for none, 11008 for a scheme it does not take).
+        for metadata, code in (((), 11009), ((("authorization", "Bearer " + server.token),), 11008),
+                               ((("authorization", "Key not-a-known-token"),), 11008)):
+            clear_recorded_requests(server.rest_url)
+            response = stub.ListConcepts(service_pb2.ListConceptsRequest(), metadata=metadata)
+            [entry] = recorded_requests(server.rest_url)
+            assert entry["authorization"] in ((metadata[0][1],) if metadata else (None, ""))
+            assert response.status.code == code
+            assert official.ListConcepts(service_pb2.ListConceptsRequest(), metadata=metadata).status.code == code
         # A session token alone is sent as such, with the caller's other metadata.
         clear_recorded_requests(server.rest_url)
         metadata = (("x-clarifai-session-token", "test-session-token"), ("x-clarifai-request-id-prefix", "mine"),
@@ -177,7 +180,7 @@ def test_credentials_are_only_the_callers(monkeypatch, server, app_id):
         response = stub.ListConcepts(service_pb2.ListConceptsRequest(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id)),
                                      metadata=(("authorization", "Key " + server.token), ("x-clarifai-request-id-prefix", "p")))
         assert response.status.code == 10000 and response.status.req_id.startswith("p-")
-        assert len(stub_channel._clients) == 3
+        assert len(stub_channel._clients) == 6
 
 
 # -- 4. Retries ----------------------------------------------------------------------------------

@@ -770,6 +770,20 @@ class Client(_Owner):
             pointer = _created(new(channel_pointer, _enc(credential), _enc(user_id), _enc(app_id)))
         self._adopt(pointer, channel, user_id, app_id)
 
+    @classmethod
+    def with_authorization(cls, channel: Channel, authorization: Optional[str], user_id: Optional[str] = None,
+                           app_id: Optional[str] = None) -> "Client":
+        """A client whose calls carry `authorization` as the header's value, exactly as given
+        ("Bearer <token>", "Key <pat>"); None: no credential at all (the server answers such
+        calls, e.g. CONN_KEY_NOT_FOUND). The credential never comes from the environment."""
+        lib = load_library()
+        with channel._handle.held() as channel_pointer:
+            pointer = _created(lib.clarifai_client_new_authorization(channel_pointer, _enc(authorization), _enc(user_id),
+                                                                     _enc(app_id)))
+        client = cls.__new__(cls)
+        client._adopt(pointer, channel, user_id, app_id)
+        return client
+
     def _adopt(self, pointer: int, channel: Channel, user_id: Optional[str], app_id: Optional[str]) -> None:
         self._lib = load_library()
         self._handle = _Handle(pointer, self._lib.clarifai_client_free, "client")

@@ -80,6 +80,7 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_channel_free": (None, [_p]),
     "clarifai_client_new": (_p, [_p, _s, _s, _s]),
     "clarifai_client_new_session": (_p, [_p, _s, _s, _s]),
+    "clarifai_client_new_authorization": (_p, [_p, _s, _s, _s]),
     "clarifai_client_dup": (_p, [_p]),
     "clarifai_client_set_timeout_ms": (_i, [_p, _long]),
     "clarifai_client_set_max_retries": (_i, [_p, _i]),

@@ -10,8 +10,9 @@ request converted to JSON with the library's schema), each message's protobuf by
 deserializer. Bidirectional calls (StreamModelOutputs, PostModelVersionsUpload, ...) open a
 clarifai_stream: a thread sends the serialized requests the request iterator yields, then
 half-closes, while the caller iterates the answers. The credential comes from each call's
-`authorization` metadata ("Key <token>") or `x-clarifai-session-token`, never from the
-environment; other metadata is sent as it is (clarifai_client_set_header). One C client is kept
+`authorization` metadata (as it is) or `x-clarifai-session-token`, never from the environment; a
+call without either goes out without a credential, as over grpcio; other metadata is sent as it
+is (clarifai_client_set_header). One C client is kept
 per credential and metadata, with a retry budget of 0 (unary calls retry UNAVAILABLE in Python,
 as grpcio's official service config), and one more per distinct timeout. Calls fail with exceptions that are both the
 libclarifai error and a grpc.RpcError with code() (the gRPC status the server sent, else the
@@ -35,7 +36,7 @@ import grpc._channel  # the official SDK refers to grpc._channel._MultiThreadedR
 
 from ._client import (BidiStream, Channel, Client, Stream, _check, _milliseconds, _proto_to_json_text, _response_proto,
                       methods)
-from .errors import (AuthError, CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InvalidArgumentError,
+from .errors import (CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InvalidArgumentError,
                      UnsupportedError)
 
 __all__ = ["StubChannel", "stub_channel", "AioStubChannel", "aio_stub_channel", "RpcErrorMixin"]
@@ -159,11 +160,12 @@ class _Retries:
 
 
 class _Identity(NamedTuple):
-    """Who a call is from, as its metadata says: ("pat" or "session", the token) and the other
-    metadata (lower-case names, sorted), sent as they are."""
+    """Who a call is from, as its metadata says: its credential ("authorization" with the
+    header's value, "session" with the token, or "none") and the other metadata (lower-case
+    names, sorted), all sent as they are."""
 
     kind: str
-    credential: str
+    credential: Optional[str]
     headers: Tuple[Tuple[str, str], ...]
 
 
@@ -174,9 +176,9 @@ def _text(key: str, value: Any) -> str:
 
 
 def _identity(metadata: Optional[Sequence[Tuple[str, Any]]], pat: Optional[str]) -> _Identity:
-    """The credential a call's metadata gives ("authorization: Key <token>", else
-    "x-clarifai-session-token"), else the stub channel's `pat`; never one from the environment.
-    The rest of the metadata is passed on as it is."""
+    """The credential a call's metadata gives (authorization as it is, or
+    x-clarifai-session-token), else the stub channel's `pat` ("Key <pat>"), else none; never one
+    from the environment. The rest of the metadata is passed on as it is."""
     authorization = session = None
     headers: Dict[str, str] = {}
     for key, value in metadata or ():
@@ -189,19 +191,15 @@ def _identity(metadata: Optional[Sequence[Tuple[str, Any]]], pat: Optional[str])
             headers[name] = _text(name, value)
     extra = tuple(sorted(headers.items()))
     if authorization is not None:
-        if not authorization.startswith("Key "):
-            raise _rpc_error(InvalidArgumentError("authorization metadata: libclarifai sends 'Key <token>' only"))
         if session is not None:
             raise _rpc_error(InvalidArgumentError(
                 "libclarifai sends one credential: authorization or x-clarifai-session-token, not both"))
-        return _Identity("pat", authorization[4:], extra)
+        return _Identity("authorization", authorization, extra)
     if session is not None:
         return _Identity("session", session, extra)
     if pat is not None:
-        return _Identity("pat", pat, extra)
-    raise _rpc_error(AuthError("no credentials: the call has no authorization or x-clarifai-session-token "
-                               "metadata and the stub channel no pat (libclarifai cannot send a call "
-                               "without one, and does not take $CLARIFAI_PAT here)", ErrorCode.AUTH))
+        return _Identity("authorization", "Key " + pat, extra)
+    return _Identity("none", None, extra)
 
 
 def _expired() -> ClarifaiError:
@@ -598,10 +596,9 @@ class _Unsupported(grpc.StreamUnaryMultiCallable):  # type: ignore[misc]
 class StubChannel(grpc.Channel):  # type: ignore[misc]
     """A grpc.Channel for `service_pb2_grpc.V2Stub` that sends every call through libclarifai on
     `channel` (any kind: REST carries the unary methods, gRPC also the streaming ones). The
-    credential of each call comes from its metadata ("authorization", "Key <token>"; else
+    credential of each call comes from its metadata ("authorization" as it is, else
     "x-clarifai-session-token"), else from `pat`, never from the environment (a call with none
-    fails with UNAUTHENTICATED: libclarifai cannot send a call without credentials); its other
-    metadata is sent as it is; `user_app_id` comes from each request. One C client per
+    goes out without one, as over grpcio); its other metadata is sent as it is; `user_app_id` comes from each request. One C client per
     credential and metadata, with no retries of its own: unary calls retry UNAVAILABLE as
     grpcio's official service config does (at most 5 attempts). A call's `timeout` (seconds) is
     honoured by another client with that deadline, on the same channel and connections.
@@ -648,8 +645,8 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
         """A client of `identity` on the channel, without retries, with `timeout`. Made anew
         rather than with clarifai_client_dup (Client.with_options): the copy of a client made
         with user_id and app_id "" fills requests from $CLARIFAI_USER_ID/$CLARIFAI_APP_ID."""
-        client = (Client(self._channel, identity.credential, "", "") if identity.kind == "pat" else
-                  Client(self._channel, None, "", "", session_token=identity.credential))
+        client = (Client(self._channel, None, "", "", session_token=identity.credential) if identity.kind == "session" else
+                  Client.with_authorization(self._channel, identity.credential, "", ""))
         try:
             lib = client._lib
             with client._handle.held() as pointer:

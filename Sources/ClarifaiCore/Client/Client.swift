@@ -9,17 +9,27 @@ public final class Client: HandleObject, @unchecked Sendable {
         case key(String)
         /// A session token, as the official SDK sends it: `x-clarifai-session-token: <token>`.
         case sessionToken(String)
+        /// An authorization header's value as the caller gives it (`Bearer <token>`, `Key <pat>`).
+        case authorization(String)
+        /// None: calls go out without a credential, and the server answers them as such.
+        case none
 
-        var secret: String {
+        /// What is secret in it, kept out of every message: an authorization value's credentials
+        /// (after its scheme).
+        var secret: String? {
             switch self {
             case .key(let token), .sessionToken(let token): return token
+            case .authorization(let value): return value.firstIndex(of: " ").map { String(value[value.index(after: $0)...]) } ?? value
+            case .none: return nil
             }
         }
 
-        var header: String {
+        var header: String? {
             switch self {
             case .key(let token): return "Authorization: Key \(token)"
             case .sessionToken(let token): return "X-Clarifai-Session-Token: \(token)"
+            case .authorization(let value): return "Authorization: \(value)"
+            case .none: return nil
             }
         }
     }
@@ -60,15 +70,27 @@ public final class Client: HandleObject, @unchecked Sendable {
                       appID: appID ?? environmentValue("CLARIFAI_APP_ID"), schema: .official)
     }
 
+    /// A client whose calls carry `authorization` as the header's value, exactly as given (a
+    /// scheme and its credentials); nil: no credential at all. Nothing comes from the environment
+    /// but the ids (as above).
+    public convenience init(channel: any Channel, authorization: String?, userID: String?, appID: String?) throws {
+        if authorization?.isEmpty == true {
+            throw ClarifaiError.invalidArgument("the authorization value is empty: pass NULL for a call without credentials")
+        }
+        try self.init(channel: channel, credential: authorization.map(Credential.authorization) ?? .none,
+                      userID: userID ?? environmentValue("CLARIFAI_USER_ID"), appID: appID ?? environmentValue("CLARIFAI_APP_ID"),
+                      schema: .official)
+    }
+
     private init(channel: any Channel, credential: Credential, userID: String?, appID: String?, schema: Schema,
                  settings: Settings = Settings()) throws {
         // A CR or LF would let the token add HTTP headers; the token itself is never echoed.
-        guard !credential.secret.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !(credential.header ?? "").unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw ClarifaiError.invalidArgument("the token contains control characters (CR, LF, ...)")
         }
         self.channel = channel
         self.credential = credential
-        Redaction.register(credential.secret)
+        if let secret = credential.secret { Redaction.register(secret) }
         self.userID = userID.flatMap { $0.isEmpty ? nil : $0 }
         self.appID = appID.flatMap { $0.isEmpty ? nil : $0 }
         self.schema = schema
@@ -77,7 +99,7 @@ public final class Client: HandleObject, @unchecked Sendable {
         super.init(tag: HandleTag.client)
     }
 
-    deinit { Redaction.unregister(credential.secret) }
+    deinit { if let secret = credential.secret { Redaction.unregister(secret) } }
 
     /// A client with the same channel, credential, ids and settings, whose settings then change
     /// on their own.
@@ -143,7 +165,7 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// The headers of a call: the credential, the request-id prefix (the library's unless set),
     /// then the extra headers.
     private func metadata(_ settings: Settings) -> [String] {
-        var lines = [credential.header]
+        var lines = credential.header.map { [$0] } ?? []
         if !settings.headers.contains(where: { $0.name == "x-clarifai-request-id-prefix" }) {
             lines.append("X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)")
         }
