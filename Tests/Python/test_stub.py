@@ -217,6 +217,35 @@ def test_retries_unavailable_only_as_grpcio(server, app_id):
         faults.stop()
 
 
+def test_streams_retried_on_unavailable_before_their_first_answer_as_grpcio(server, app_id):
+    """A server-streaming call that ends with UNAVAILABLE before any answer is started again,
+    at most 5 attempts; one that already answered is not: as over grpcio."""
+    from test_faults import FaultServer, fault_model
+    faults = FaultServer(server)
+    auth = (("authorization", "Key " + server.token),)
+
+    def outcomes(stub):
+        twice, always, late = fault_model("unavailable", 2), fault_model("unavailable"), fault_model("messages-then-unavailable", 1)
+        answers = [response.status.code for response in stub.GenerateModelOutputs(text_request(app_id, twice), metadata=auth)]
+        with pytest.raises(grpc.RpcError) as failed:
+            list(stub.GenerateModelOutputs(text_request(app_id, always), metadata=auth))
+        received = []
+        with pytest.raises(grpc.RpcError) as failed_late:
+            for response in stub.GenerateModelOutputs(text_request(app_id, late), metadata=auth):
+                received.append(response)
+        return (len(answers) > 0, faults.attempts(twice), failed.value.code(), faults.attempts(always),
+                len(received), failed_late.value.code(), faults.attempts(late))
+    try:
+        channel = Channel.grpc_insecure(faults.grpc_target)
+        with channel, libclarifai.stub_channel(channel) as stub_channel:
+            ours = outcomes(service_pb2_grpc.V2Stub(stub_channel))
+        theirs = outcomes(service_pb2_grpc.V2Stub(ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1",
+                                                                                          port=faults.grpc_port)))
+    finally:
+        faults.stop()
+    assert ours == theirs == (True, 3, grpc.StatusCode.UNAVAILABLE, 5, 2, grpc.StatusCode.UNAVAILABLE, 1)
+
+
 # -- 5. Edge cases as grpcio ---------------------------------------------------------------------
 
 

@@ -475,13 +475,47 @@ class _UnaryStream(grpc.UnaryStreamMultiCallable):  # type: ignore[misc]
         identity = self._owner._identity(metadata)
         if timeout is not None and timeout <= 0:
             return _StreamCall(_Failed(_expired()), timeout)
-        client = self._owner._client(identity, timeout)
         try:
             request_json = _proto_to_json_text(self._request_type(request), data)
         except ClarifaiError as error:
             raise _rpc_error(error) from None
-        stream = _RpcStream(client, self._method, request_json, self._deserialize, _response_proto)
-        return _StreamCall(stream, timeout)
+
+        def start(remaining: Optional[float], first: bool) -> _RpcStream:
+            client = (self._owner._client(identity, timeout) if first or remaining is None
+                      else self._owner._new_client(identity, remaining))  # what is left of the deadline
+            return _RpcStream(client, self._method, request_json, self._deserialize, _response_proto)
+        return _StreamCall(_RetriedStream(start, _Retries(timeout)), timeout)
+
+
+class _RetriedStream(Iterator[Any]):
+    """The answers of a server-streaming call, started again after UNAVAILABLE until the first
+    answer arrives, under the unary calls' policy (_Retries): grpcio retries a call until it
+    commits, which a stream does with its first answer."""
+
+    def __init__(self, start: Callable[[Optional[float], bool], Iterator[Any]], retries: _Retries) -> None:
+        self._start, self._retries = start, retries
+        self._current = start(retries.next_attempt(), True)
+        self._answered = self._closed = False
+
+    def __next__(self) -> Any:
+        while True:
+            try:
+                answer = next(self._current)
+                self._answered = True
+                return answer
+            except RpcErrorMixin as error:
+                if self._answered or self._closed:
+                    raise
+                pause, expires = self._retries.pause_after(error)
+            time.sleep(pause)
+            if expires:
+                raise _expired()
+            self._current.close()
+            self._current = self._start(self._retries.next_attempt(), False)
+
+    def close(self) -> None:
+        self._closed = True
+        self._current.close()
 
 
 class _Failed(Iterator[Any]):
