@@ -397,14 +397,71 @@ def test_aio_stub_errors_deadlines_and_cancel(server, app_id):
                 await call
             assert await call.code() == grpc.StatusCode.CANCELLED
             unauthenticated = await stub.ListModels(service_pb2.ListModelsRequest())  # sent without a credential
-            with pytest.raises(grpc.RpcError) as streaming:
-                stub.GenerateModelOutputs(slow, metadata=metadata)
-            return timed_out.value, time.monotonic() - started, unauthenticated, streaming.value
-    timed_out, cancel_time, unauthenticated, streaming = run(main())
+            return timed_out.value, time.monotonic() - started, unauthenticated
+    timed_out, cancel_time, unauthenticated = run(main())
     assert timed_out.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert cancel_time < 1
     assert unauthenticated.status.code == 11009  # CONN_KEY_NOT_FOUND, as over grpcio
-    assert streaming.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_aio_stub_streams_as_the_official_aio_channel(server, app_id):
+    """Server-streaming and bidirectional calls on asyncio: async for, read() to EOF, an async
+    request generator, write()/done_writing(), cancel and a deadline, beside grpc.aio."""
+    import grpc
+    metadata = (("authorization", f"Key {server.token}"),)
+    ids = res.UserAppIDSet(user_id=USER, app_id=app_id)
+
+    def text(model, raw):
+        return service_pb2.PostModelOutputsRequest(user_app_id=ids, model_id=model,
+                                                   inputs=[res.Input(data=res.Data(text=res.Text(raw=raw)))])
+
+    def texts(answers):
+        return [(a.status.code, [o.data.text.raw for o in a.outputs]) for a in answers]
+
+    async def run_with(channel):
+        stub = service_pb2_grpc.V2Stub(channel)
+        counted = texts([a async for a in stub.GenerateModelOutputs(text("stream-count", "3"), metadata=metadata)])
+        call = stub.GenerateModelOutputs(text("stream-count", "2"), metadata=metadata)
+        read = []
+        while (answer := await call.read()) is not grpc.aio.EOF:
+            read.append(answer)
+        ended = await call.code()
+
+        async def requests():
+            for word in ("one", "two", "three"):
+                yield text("text-echo", word)
+        echoed = texts([a async for a in stub.StreamModelOutputs(requests(), metadata=metadata)])
+        written = stub.StreamModelOutputs(metadata=metadata)
+        await written.write(text("text-echo", "a"))
+        first = await written.read()
+        await written.write(text("text-echo", "b"))
+        await written.done_writing()
+        rest = []
+        while (answer := await written.read()) is not grpc.aio.EOF:
+            rest.append(answer)
+        forever = stub.GenerateModelOutputs(text("stream-forever", "x"), metadata=metadata)
+        await forever.read()
+        cancelled = forever.cancel()
+        cancel_code = await forever.code()
+        with pytest.raises(grpc.RpcError) as expired:
+            [a async for a in stub.GenerateModelOutputs(text("stream-forever", "x"), metadata=metadata, timeout=0.3)]
+        return (counted, texts(read), ended, echoed, texts([first, *rest]), cancelled, cancel_code, expired.value.code())
+
+    async def ours():
+        with Channel.grpc_insecure(server.grpc_target) as made:
+            async with libclarifai.aio_stub_channel(made) as channel:
+                return await run_with(channel)
+
+    async def official():
+        channel = ClarifaiChannel.get_aio_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
+        try:
+            return await run_with(channel)
+        finally:
+            await channel.close()
+    theirs = run(official())
+    assert run(ours()) == theirs
+    assert theirs[0] == [(10000, ["0"]), (10000, ["1"]), (10000, ["2"])] and theirs[2] == grpc.StatusCode.OK
+    assert theirs[5:] == (True, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def test_tls_grpc_calls_open_another_connection_at_the_servers_stream_limit(app_id):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import queue
 import random
 import threading
 import time
@@ -849,15 +850,135 @@ class _AioUnaryUnary:
                 raise _expired()
 
 
-class _AioUnsupported:
-    """Streaming methods on the aio channel: the stub creates them, calling one fails."""
+class _AioStreamCall:
+    """A grpc.aio streaming call over the blocking stub's (_StreamCall): `async for` or `await
+    read()` (grpc.aio.EOF at the end) take the answers; waiting for one runs on the loop's
+    default executor, while the stream itself runs on the library's stream thread. write() and
+    done_writing() send requests when the call was made without a request iterator."""
 
-    def __init__(self, method: str) -> None:
-        self._method = method
+    def __init__(self, start: Callable[[Iterable[Any]], _StreamCall], requests: Any, writable: bool) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._outbox: "queue.Queue[Any]" = queue.Queue()
+        self._writable = writable
+        self._feeder: "Optional[asyncio.Task[None]]" = None
+        if hasattr(requests, "__aiter__"):  # an async iterator's requests reach the sending thread one by one
+            self._feeder = asyncio.ensure_future(self._feed(requests))
+            requests = self._drain()
+        elif writable:
+            requests = self._drain()
+        self._call = start(requests)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise _rpc_error(UnsupportedError(f"{self._method}: the aio stub channel carries unary methods only; "
-                                          "use libclarifai.stub_channel for streams"))
+    async def _feed(self, requests: Any) -> None:
+        try:
+            async for request in requests:
+                self._outbox.put(request)
+        finally:
+            self._outbox.put(_END_OF_REQUESTS)
+
+    def _drain(self) -> Iterator[Any]:
+        while (request := self._outbox.get()) is not _END_OF_REQUESTS:
+            yield request
+
+    async def write(self, request: Any) -> None:
+        if not self._writable:
+            raise _rpc_error(InvalidArgumentError("write(): the call was made with a request iterator"))
+        self._outbox.put(request)
+
+    async def done_writing(self) -> None:
+        if self._writable:
+            self._writable = False
+            self._outbox.put(_END_OF_REQUESTS)
+
+    def __aiter__(self) -> "_AioStreamCall":
+        return self
+
+    async def _next(self) -> Any:
+        """The next answer, or _END_OF_ANSWERS; once the answers end, so do the requests."""
+        try:
+            answer = await self._loop.run_in_executor(None, next, self._call, _END_OF_ANSWERS)
+        except BaseException:
+            self._stop_sending()
+            raise
+        if answer is _END_OF_ANSWERS:
+            self._stop_sending()
+        return answer
+
+    async def __anext__(self) -> Any:
+        answer = await self._next()
+        if answer is _END_OF_ANSWERS:
+            raise StopAsyncIteration
+        return answer
+
+    async def read(self) -> Any:
+        answer = await self._next()
+        return grpc.aio.EOF if answer is _END_OF_ANSWERS else answer
+
+    def _stop_sending(self) -> None:
+        """Lets the sending thread go: no more requests are taken."""
+        if self._feeder is not None:
+            self._feeder.cancel()  # its end puts _END_OF_REQUESTS
+        if self._writable:
+            self._writable = False
+            self._outbox.put(_END_OF_REQUESTS)
+
+    def cancel(self) -> bool:
+        self._stop_sending()
+        return self._call.cancel()
+
+    def cancelled(self) -> bool:
+        return self._call.cancelled()
+
+    def done(self) -> bool:
+        return self._call.done()
+
+    def add_done_callback(self, callback: Callable[[Any], None]) -> None:
+        self._call.add_done_callback(lambda _: self._loop.call_soon_threadsafe(callback, self))
+
+    def time_remaining(self) -> Optional[float]:
+        return self._call.time_remaining()
+
+    async def _ended(self) -> None:
+        await self._loop.run_in_executor(None, self._call._ended.wait)
+
+    async def code(self) -> grpc.StatusCode:
+        await self._ended()
+        return self._call.code()
+
+    async def details(self) -> str:
+        await self._ended()
+        return self._call.details() or ""
+
+    async def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    async def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
+        return ()
+
+    async def wait_for_connection(self) -> None:
+        return None
+
+
+#: Ends the requests of _AioStreamCall's sending side, and marks the end of its answers.
+_END_OF_REQUESTS, _END_OF_ANSWERS = object(), object()
+
+
+class _AioUnaryStream:
+    def __init__(self, blocking: _UnaryStream) -> None:
+        self._blocking = blocking
+
+    def __call__(self, request: Any, *, timeout: Optional[float] = None, metadata: Any = None, credentials: Any = None,
+                 wait_for_ready: Any = None, compression: Any = None) -> _AioStreamCall:
+        return _AioStreamCall(lambda _: self._blocking(request, timeout=timeout, metadata=metadata), None, False)
+
+
+class _AioStreamStream:
+    def __init__(self, blocking: _StreamStream) -> None:
+        self._blocking = blocking
+
+    def __call__(self, request_iterator: Any = None, *, timeout: Optional[float] = None, metadata: Any = None,
+                 credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _AioStreamCall:
+        return _AioStreamCall(lambda requests: self._blocking(requests, timeout=timeout, metadata=metadata), request_iterator,
+                              request_iterator is None)
 
 
 class AioStubChannel:
@@ -865,8 +986,9 @@ class AioStubChannel:
     ClarifaiChannel.get_aio_grpc_channel() is used: `await stub.PostModelOutputs(request,
     metadata=...)`. Unary calls run on libclarifai's completion queue through the running event
     loop (no thread per call), with StubChannel's rules for credentials, metadata, timeouts and
-    retries; their errors are StubChannel's RpcErrors. Streaming methods are refused
-    (UNIMPLEMENTED): use StubChannel for those. `close()` is a coroutine, as grpc.aio's."""
+    retries; their errors are StubChannel's RpcErrors. Streams (server-streaming and both ways)
+    are StubChannel's, iterated with `async for` or read(); a wait for the next answer runs on the
+    loop's default executor. `close()` is a coroutine, as grpc.aio's."""
 
     def __init__(self, channel: Channel, pat: Optional[str] = None, *, max_clients: int = 32) -> None:
         self._stubs = StubChannel(channel, pat, max_clients=max_clients)
@@ -875,10 +997,16 @@ class AioStubChannel:
                     _registered_method: Any = False, **_: Any) -> _AioUnaryUnary:
         return _AioUnaryUnary(self._stubs, self._stubs._name(method), request_serializer, response_deserializer)
 
-    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> _AioUnsupported:
-        return _AioUnsupported(method)
+    def unary_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                     _registered_method: Any = False, **_: Any) -> _AioUnaryStream:
+        return _AioUnaryStream(self._stubs.unary_stream(method, request_serializer, response_deserializer))
 
-    stream_unary = stream_stream = unary_stream
+    def stream_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                      _registered_method: Any = False, **_: Any) -> _AioStreamStream:
+        return _AioStreamStream(self._stubs.stream_stream(method, request_serializer, response_deserializer))
+
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> _Unsupported:
+        return self._stubs.stream_unary(method, *args, **kwargs)
 
     def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
         return grpc.ChannelConnectivity.READY  # connections are made per call, by libcurl
