@@ -244,7 +244,7 @@ def test_predict_concepts_from_url_bytes_file(pyclient, tmp_path):
     by_file = pyclient.predict("general-image-recognition", file=tmp_path / "image.png")
     for prediction in (by_url, by_bytes, by_file):
         assert prediction.status_code == 10000 and prediction.status_description == "Ok"
-        assert re.fullmatch(r"c-libclarifai-[\d.]+-\d+", prediction.request_id)
+        assert re.fullmatch(r"libclarifai-python-[\d.]+-\d+", prediction.request_id)
         assert prediction.request_id == prediction.json["status"]["req_id"]
         [output] = prediction.json["outputs"]
         # The struct buffers give the very values of the JSON (floats in their shortest form).
@@ -304,7 +304,7 @@ def test_errors_map_to_exception_classes(pyclient, channel, kind, server, app_id
     error = raised.value
     assert error.status_code == 11008 and error.json["status"]["code"] == 11008
     assert error.description == "API key not found" and "authorization" in error.details
-    assert error.request_id.startswith("c-libclarifai-") and error.request_id in str(error)
+    assert error.request_id.startswith("libclarifai-python-") and error.request_id in str(error)
     assert "not-a-token" not in str(error) and error.error_name == "CLARIFAI_ERROR_API"
 
     with pytest.raises(InvalidArgumentError, match="unknown method 'NoSuchMethod'"):

@@ -103,7 +103,7 @@ def test_call_returns_the_servers_json(lib, any_client, server):
     assert listed.code == capi.OK and listed.error == ""
     assert listed.status_code == 10000
     assert [item["id"] for item in listed.json["inputs"]] == ["one"]
-    assert listed.json["status"]["req_id"].startswith("c-libclarifai-1.1.0")
+    assert listed.json["status"]["req_id"].startswith("libclarifai-c-1.1.0")
 
 
 def test_sends_auth_and_identifying_headers(lib, client, server):
@@ -111,7 +111,7 @@ def test_sends_auth_and_identifying_headers(lib, client, server):
     assert capi.call(lib, client, "ListConcepts").code == capi.OK
     [record] = recorded_requests(server.rest_url)
     assert record["authorization"] == "Key " + server.token
-    assert record["headers"]["x-clarifai-request-id-prefix"] == "c-libclarifai-1.1.0"
+    assert record["headers"]["x-clarifai-request-id-prefix"] == "libclarifai-c-1.1.0"
     assert record["headers"]["user-agent"].startswith("libclarifai/1.1.0 (libcurl/")
     assert record["http_method"] == "GET" and record["raw_path"].startswith("/v2/users/test-user/apps/")
 
@@ -404,7 +404,7 @@ def test_grpc_sends_auth_and_identifying_metadata(lib, server, app_id):
     [record] = recorded_requests(server.rest_url)
     assert record["front"] == "grpc" and record["method"] == "ListConcepts"
     assert record["authorization"] == "Key " + server.token
-    assert record["headers"]["x-clarifai-request-id-prefix"] == "c-libclarifai-1.1.0"
+    assert record["headers"]["x-clarifai-request-id-prefix"] == "libclarifai-c-1.1.0"
     assert "libclarifai/1.1.0" in record["headers"]["user-agent"]
     assert record["request"]["user_app_id"] == {"user_id": "test-user", "app_id": app_id}
 

@@ -97,7 +97,7 @@ VARYING_KEYS = {"created_at", "modified_at"}  # wall-clock timestamps set by the
 
 def comparable(response):
     """A response dict without what legitimately differs between two runs: status.req_id (a
-    counter with a per-client prefix: 'c-libclarifai-…' or 'python-json-…') and timestamps."""
+    counter with a per-client prefix: 'libclarifai-c-…' or 'python-json-…') and timestamps."""
     if isinstance(response, list):
         return [comparable(v) for v in response]
     if not isinstance(response, dict):

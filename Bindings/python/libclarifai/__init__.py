@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._client import (BidiStream, BoundingBox, BulkProgress, Channel, Client, Concept, Input, InputKind, Output,
                       Prediction, Region, Stream, api_version, json_to_proto, methods, proto_to_json, version)
-from ._native import LibraryNotFoundError, library_path, load_library
+from ._native import PACKAGE_VERSION, LibraryNotFoundError, library_path, load_library
 from .errors import (ApiError, AuthError, CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InternalError,
                      InvalidArgumentError, ProtocolError, TransportError, UnsupportedError)
 
 if TYPE_CHECKING:
     from .stub import AioStubChannel, StubChannel
 
-__version__ = "1.1.0"
+__version__ = PACKAGE_VERSION
 
 __all__ = [
     "Channel", "Client", "Prediction", "Output", "Concept", "Region", "BoundingBox", "Input", "InputKind", "Stream",

@@ -19,7 +19,7 @@ from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, Lis
                     Sequence, Tuple, TypeVar, Union, cast)
 
 from ._native import (INPUT_FN, PROGRESS_FN, RESULT_FN, STREAM_FN, BulkProgressStruct, ConceptStruct, InputStruct,
-                      RegionStruct, load_library)
+                      REQUEST_ID_PREFIX, RegionStruct, load_library)
 from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, ProtocolError, error_class
 
 __all__ = [
@@ -769,6 +769,7 @@ class Client(_Owner):
         with channel._handle.held() as channel_pointer:
             pointer = _created(new(channel_pointer, _enc(credential), _enc(user_id), _enc(app_id)))
         self._adopt(pointer, channel, user_id, app_id)
+        self._identify()
 
     @classmethod
     def with_authorization(cls, channel: Channel, authorization: Optional[str], user_id: Optional[str] = None,
@@ -782,7 +783,13 @@ class Client(_Owner):
                                                                      _enc(app_id)))
         client = cls.__new__(cls)
         client._adopt(pointer, channel, user_id, app_id)
+        client._identify()
         return client
+
+    def _identify(self) -> None:
+        """A new client's calls say they come from this package (copies keep what they have)."""
+        with self._handle.held() as pointer:
+            _check(self._lib.clarifai_client_set_header(pointer, b"x-clarifai-request-id-prefix", REQUEST_ID_PREFIX.encode()))
 
     def _adopt(self, pointer: int, channel: Channel, user_id: Optional[str], app_id: Optional[str]) -> None:
         self._lib = load_library()

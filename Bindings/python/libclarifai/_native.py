@@ -10,6 +10,10 @@ from typing import Dict, List, Optional, Tuple
 
 __all__ = ["LibraryNotFoundError", "load_library", "library_path", "declare", "SIGNATURES"]
 
+#: This package's version (libclarifai.__version__).
+PACKAGE_VERSION = "1.1.0"
+#: The package's calls carry it as x-clarifai-request-id-prefix, as the SDK sends its own.
+REQUEST_ID_PREFIX = f"libclarifai-python-{PACKAGE_VERSION}"
 #: The library's file name, its SONAME: the major version this package speaks to.
 LIBRARY_NAME = "libclarifai.so.1"
 #: clarifai_version_number() of the oldest library this package works with: 1.1.0 brought the

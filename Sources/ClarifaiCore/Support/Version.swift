@@ -11,5 +11,5 @@ public enum LibraryVersion {
         return "libclarifai/\(string) (libcurl/\(curl))"
     }()
     /// Sent as X-Clarifai-Request-ID-Prefix, so that Clarifai can tell which client made a request.
-    static let requestIDPrefix = "c-libclarifai-\(string)"
+    static let requestIDPrefix = "libclarifai-c-\(string)"
 }
