@@ -565,6 +565,28 @@ int clarifai_pager_next(clarifai_pager *pager, clarifai_response **page);
 void clarifai_pager_free(clarifai_pager *pager);
 
 /* ---------------------------------------------------------------------------------------------
+ * Resource URLs (since 1.1): the ids a clarifai.com address names, read as the official SDK reads
+ * them (ClarifaiUrlHelper), for programs that take a model's or workflow's URL from their user.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_resource_ids {
+  const char *user_id;
+  const char *app_id;
+  const char *resource_type; /* "models", "workflows", "datasets", ...; NULL for an app's URL */
+  const char *resource_id;   /* NULL for an app's URL */
+  const char *version_id;    /* NULL unless the URL names a version */
+} clarifai_resource_ids;
+
+/* Reads https://HOST/{user_id}/{app_id}[/{resource_type}/{resource_id}[/{version_type}/{version_id}]]
+   (e.g. https://clarifai.com/clarifai/main/models/general-image-recognition/model_version/aa7f...):
+   any host, http:// or https://, a trailing slash, query and fragment ignored, ids as written
+   (no percent-decoding). The ids are copied into `buffer` (buffer_size bytes, of which
+   strlen(url) + 1 always suffice) and *ids points into it; the library keeps nothing. No call is
+   made and no file read. INVALID_ARGUMENT, naming the URL, for any other form (an empty part,
+   4 or 6 parts, another scheme), and for a buffer too small (the message says how many bytes the
+   ids need); *ids is then all NULL. */
+int clarifai_parse_resource_url(const char *url, clarifai_resource_ids *ids, char *buffer, size_t buffer_size);
+
+/* ---------------------------------------------------------------------------------------------
  * Responses: JSON or struct buffers
  * All strings and arrays below belong to the response and stay valid until it is freed.
  * Strings absent from the response are "" (never NULL) unless said otherwise.

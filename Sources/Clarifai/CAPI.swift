@@ -891,3 +891,38 @@ public func clarifai_proto_to_json(_ messageType: UnsafePointer<CChar>?, _ data:
 
 @_cdecl("clarifai_free")
 public func clarifai_free(_ memory: UnsafeMutableRawPointer?) { free(memory) }
+
+// MARK: - Resource URLs
+
+@_cdecl("clarifai_parse_resource_url")
+public func clarifai_parse_resource_url(_ url: UnsafePointer<CChar>?, _ ids: UnsafeMutablePointer<clarifai_resource_ids>?,
+                                        _ buffer: UnsafeMutablePointer<CChar>?, _ bufferSize: Int) -> Int32 {
+    let function = "clarifai_parse_resource_url"
+    ids?.pointee = clarifai_resource_ids()
+    return entryPoint {
+        let text = try requiredString(url, "url", in: function)
+        guard let ids else { throw ClarifaiError(.invalidArgument, "\(function): ids is NULL") }
+        guard let buffer else { throw ClarifaiError(.invalidArgument, "\(function): buffer is NULL") }
+        let parsed = try ResourceURL(parsing: text)
+        let parts = [parsed.userID, parsed.appID, parsed.resourceType, parsed.resourceID, parsed.versionID]
+        let needed = parts.reduce(0) { $0 + ($1.map { $0.utf8.count + 1 } ?? 0) }
+        // (A size_t past Int.max arrives negative: more than enough.)
+        guard bufferSize < 0 || bufferSize >= needed else {
+            throw ClarifaiError(.invalidArgument, "\(function): a buffer of \(bufferSize) bytes is too small: the ids of '\(text)' need \(needed)")
+        }
+        var next = buffer
+        let copies: [UnsafePointer<CChar>?] = parts.map { part in
+            guard let part else { return nil }
+            let start = next
+            for byte in part.utf8 {
+                next.pointee = CChar(bitPattern: byte)
+                next += 1
+            }
+            next.pointee = 0
+            next += 1
+            return UnsafePointer(start)
+        }
+        ids.pointee = clarifai_resource_ids(user_id: copies[0], app_id: copies[1], resource_type: copies[2],
+                                            resource_id: copies[3], version_id: copies[4])
+    }
+}

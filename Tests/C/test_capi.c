@@ -966,6 +966,33 @@ static void test_pager(clarifai_channel *channel) {
   clarifai_client_free(client);
 }
 
+/* Resource URLs: the ids as the official SDK splits them, into the caller's buffer. */
+static void test_resource_urls(void) {
+  clarifai_resource_ids ids;
+  char buffer[256];
+  const char *version = "https://clarifai.com/clarifai/main/models/general-image-recognition/model_version/aa7f35c01e0642fda5cf400f543e7c40";
+  CHECK(clarifai_parse_resource_url(version, &ids, buffer, strlen(version) + 1) == CLARIFAI_OK);
+  CHECK(strcmp(ids.user_id, "clarifai") == 0 && strcmp(ids.app_id, "main") == 0 && strcmp(ids.resource_type, "models") == 0);
+  CHECK(strcmp(ids.resource_id, "general-image-recognition") == 0 && strcmp(ids.version_id, "aa7f35c01e0642fda5cf400f543e7c40") == 0);
+  CHECK(ids.user_id >= buffer && ids.version_id < buffer + sizeof buffer);
+  CHECK(clarifai_parse_resource_url("http://web-dev.clarifai.com/u/a/workflows/w/?tab=versions#x", &ids, buffer, sizeof buffer) == CLARIFAI_OK);
+  CHECK(strcmp(ids.resource_type, "workflows") == 0 && strcmp(ids.resource_id, "w") == 0 && ids.version_id == NULL);
+  CHECK(clarifai_parse_resource_url("https://clarifai.com/u/a", &ids, buffer, (size_t)-1) == CLARIFAI_OK);
+  CHECK(strcmp(ids.app_id, "a") == 0 && ids.resource_type == NULL && ids.resource_id == NULL);
+  /* Refused, saying why: other forms, a short buffer, NULLs. */
+  const char *bad[] = {"https://clarifai.com/u/a/models", "https://clarifai.com/u//models/m", "clarifai.com/u/a/models/m",
+                       "ftp://clarifai.com/u/a/models/m", "https://clarifai.com/u/a/models/m/model_version", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    CHECK(clarifai_parse_resource_url(bad[i], &ids, buffer, sizeof buffer) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+    CHECK(ids.user_id == NULL && CONTAINS(clarifai_last_error(), bad[i]));
+  }
+  CHECK(clarifai_parse_resource_url("https://clarifai.com/user/app/models/m", &ids, buffer, 8) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "need 18") && ids.user_id == NULL);
+  CHECK(clarifai_parse_resource_url(NULL, &ids, buffer, sizeof buffer) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_parse_resource_url("https://clarifai.com/u/a", NULL, buffer, sizeof buffer) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_parse_resource_url("https://clarifai.com/u/a", &ids, NULL, 0) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+}
+
 struct worker { clarifai_client *client; int failures; };
 
 static void *predict_many(void *arg) {
@@ -1024,6 +1051,7 @@ int main(void) {
   test_connection_whose_first_call_got_no_answer();
   test_predict_many(client);
   test_pager(channel);
+  test_resource_urls();
   test_refused_connection();
   test_last_error_is_per_thread(client);
   test_threads_share_a_client(client);

@@ -167,6 +167,8 @@ C_TYPES = {
     "const clarifai_input *": ctypes.POINTER(_native.InputStruct),
     "const clarifai_concept **": ctypes.POINTER(ctypes.POINTER(_native.ConceptStruct)),
     "const clarifai_region **": ctypes.POINTER(ctypes.POINTER(_native.RegionStruct)),
+    "clarifai_resource_ids *": ctypes.POINTER(_native.ResourceIdsStruct),
+    "char *": ctypes.c_void_p,  # a buffer the library writes into
 }
 
 
@@ -217,6 +219,19 @@ def test_json_and_proto_conversions():
 
 # ---------------------------------------------------------------------------------------------
 # Calls and predictions, on both channels
+
+
+def test_resource_urls_as_the_sdk_reads_them():
+    from libclarifai import ResourceIds, parse_resource_url
+    assert parse_resource_url("https://clarifai.com/clarifai/main/models/general-image-recognition/model_version/aa7f") == \
+        ResourceIds("clarifai", "main", "models", "general-image-recognition", "aa7f")
+    assert parse_resource_url("https://clarifai.com/u/a/workflows/w/?tab=1") == ResourceIds("u", "a", "workflows", "w", None)
+    assert parse_resource_url("http://localhost:3000/u/a") == ResourceIds("u", "a", None, None, None)
+    assert parse_resource_url("https://clarifai.com/ü/a").user_id == "ü"
+    for bad in ("https://clarifai.com/u/a/models", "clarifai.com/u/a/models/m", "https://clarifai.com//a/models/m"):
+        with pytest.raises(InvalidArgumentError, match="names no Clarifai resource|not a Clarifai URL") as raised:
+            parse_resource_url(bad)
+        assert bad in str(raised.value)
 
 
 def test_call_any_method(pyclient):

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._client import (BidiStream, BoundingBox, BulkProgress, Channel, Client, Concept, Input, InputKind, Output,
-                      Prediction, Region, Stream, api_version, json_to_proto, methods, proto_to_json, version)
+                      Prediction, Region, ResourceIds, Stream, api_version, json_to_proto, methods, parse_resource_url,
+                      proto_to_json, version)
 from ._native import PACKAGE_VERSION, LibraryNotFoundError, library_path, load_library
 from .errors import (ApiError, AuthError, CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InternalError,
                      InvalidArgumentError, ProtocolError, TransportError, UnsupportedError)
@@ -28,7 +29,8 @@ __all__ = [
     "BidiStream", "BulkProgress",
     "ClarifaiError", "InvalidArgumentError", "TransportError", "ClarifaiTimeoutError", "ProtocolError", "ApiError",
     "UnsupportedError", "CancelledError", "InternalError", "AuthError", "ErrorCode", "LibraryNotFoundError",
-    "json_to_proto", "proto_to_json", "version", "api_version", "methods", "library_path", "load_library",
+    "json_to_proto", "proto_to_json", "parse_resource_url", "ResourceIds", "version", "api_version", "methods",
+    "library_path", "load_library",
     "stub_channel", "StubChannel", "aio_stub_channel", "AioStubChannel", "__version__",
 ]
 

@@ -19,7 +19,7 @@ from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, Lis
                     Sequence, Tuple, TypeVar, Union, cast)
 
 from ._native import (INPUT_FN, PROGRESS_FN, RESULT_FN, STREAM_FN, BulkProgressStruct, ConceptStruct, InputStruct,
-                      REQUEST_ID_PREFIX, RegionStruct, load_library)
+                      REQUEST_ID_PREFIX, RegionStruct, ResourceIdsStruct, load_library)
 from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, ProtocolError, error_class
 
 __all__ = [
@@ -199,6 +199,29 @@ def methods() -> List[str]:
     """The names of the V2 service's methods, in the order of the official definition."""
     lib = load_library()
     return [_dec(lib.clarifai_method_name(i)) for i in range(lib.clarifai_method_count())]
+
+
+class ResourceIds(NamedTuple):
+    """The ids a clarifai.com URL names (parse_resource_url)."""
+
+    user_id: str
+    app_id: str
+    #: "models", "workflows", ...; None for an app's URL
+    resource_type: Optional[str]
+    resource_id: Optional[str]
+    #: None unless the URL names a version
+    version_id: Optional[str]
+
+
+def parse_resource_url(url: str) -> ResourceIds:
+    """The ids of https://HOST/{user_id}/{app_id}[/{type}/{id}[/{version_type}/{version_id}]], as
+    the official SDK reads them (e.g. a model's page URL copied from the browser);
+    InvalidArgumentError for any other form."""
+    encoded = url.encode()
+    ids, buffer = ResourceIdsStruct(), ctypes.create_string_buffer(len(encoded) + 1)
+    _check(load_library().clarifai_parse_resource_url(encoded, ctypes.byref(ids), buffer, len(buffer)))
+    optional = [None if part is None else part.decode() for part in (ids.resource_type, ids.resource_id, ids.version_id)]
+    return ResourceIds(ids.user_id.decode(), ids.app_id.decode(), *optional)
 
 
 def json_to_proto(message_type: str, message: Union[Mapping[str, Any], str, bytes]) -> bytes:

@@ -51,6 +51,11 @@ class BulkProgressStruct(ctypes.Structure):
                 ("in_flight", ctypes.c_size_t), ("rate", ctypes.c_double)]
 
 
+class ResourceIdsStruct(ctypes.Structure):
+    _fields_ = [("user_id", ctypes.c_char_p), ("app_id", ctypes.c_char_p), ("resource_type", ctypes.c_char_p),
+                ("resource_id", ctypes.c_char_p), ("version_id", ctypes.c_char_p)]
+
+
 #: int (*clarifai_input_fn)(void *userdata, clarifai_input *input)
 INPUT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(InputStruct))
 #: int (*clarifai_result_fn)(void *userdata, size_t index, int code, const clarifai_response *result)
@@ -119,6 +124,7 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_pager_new": (_p, [_p, _s, _s, ctypes.c_uint]),
     "clarifai_pager_next": (_i, [_p, _out]),
     "clarifai_pager_free": (None, [_p]),
+    "clarifai_parse_resource_url": (_i, [_s, ctypes.POINTER(ResourceIdsStruct), _p, _z]),
     "clarifai_response_status_code": (_i, [_p]),
     "clarifai_response_status_description": (_s, [_p]),
     "clarifai_response_status_details": (_s, [_p]),
