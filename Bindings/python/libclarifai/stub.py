@@ -474,6 +474,10 @@ class _UnaryStream(grpc.UnaryStreamMultiCallable):  # type: ignore[misc]
                  credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _StreamCall:
         data = _serialized(self._serialize, request)
         identity = self._owner._identity(metadata)
+        if self._owner._channel.kind == "json":
+            # Raised at the call, as for streams both ways: a failure at the first next() reads as
+            # "retry" to the official SDK's wrapper, which then spins for 45 s.
+            raise _rpc_error(UnsupportedError(f"{self._method} streams its answer: streaming needs a gRPC channel"))
         if timeout is not None and timeout <= 0:
             return _StreamCall(_Failed(_expired()), timeout)
         try:
@@ -817,7 +821,7 @@ class _AioUnaryCall:
         return None
 
 
-class _AioUnaryUnary:
+class _AioUnaryUnary(grpc.aio.UnaryUnaryMultiCallable):  # type: ignore[misc]
     """aio_channel.unary_unary(...): each call runs on the loop's completion queue (no thread),
     retried on UNAVAILABLE as the blocking stub's calls are."""
 
@@ -962,7 +966,7 @@ class _AioStreamCall:
 _END_OF_REQUESTS, _END_OF_ANSWERS = object(), object()
 
 
-class _AioUnaryStream:
+class _AioUnaryStream(grpc.aio.UnaryStreamMultiCallable):  # type: ignore[misc]
     def __init__(self, blocking: _UnaryStream) -> None:
         self._blocking = blocking
 
@@ -971,7 +975,7 @@ class _AioUnaryStream:
         return _AioStreamCall(lambda _: self._blocking(request, timeout=timeout, metadata=metadata), None, False)
 
 
-class _AioStreamStream:
+class _AioStreamStream(grpc.aio.StreamStreamMultiCallable):  # type: ignore[misc]
     def __init__(self, blocking: _StreamStream) -> None:
         self._blocking = blocking
 
