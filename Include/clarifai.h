@@ -137,6 +137,13 @@ int clarifai_last_error_grpc_status(void);
 /* 1 when the last failure is of a kind the retry policy retries (see
    clarifai_channel_set_max_retries): trying again later may succeed. 0 otherwise. Since 1.1. */
 int clarifai_last_error_transient(void);
+/* The server's metadata on the answer behind the last failure, as clarifai_response_metadata
+   gives it for a response: the count, then field `index` (strings valid until this thread's
+   next failure; NULL pointers are skipped). 0 fields when no answer arrived. Reading them leaves
+   the last error as it is; past the end *name and *value are NULL and the result is
+   INVALID_ARGUMENT. Since 1.1. */
+size_t clarifai_last_error_metadata_count(void);
+int clarifai_last_error_metadata(size_t index, const char **name, const char **value, int *trailing);
 
 /* ---------------------------------------------------------------------------------------------
  * Versions
@@ -612,6 +619,17 @@ const char *clarifai_response_status_description(const clarifai_response *respon
 const char *clarifai_response_status_details(const clarifai_response *response);
 /* status.req_id: the server's id for the request, to quote to Clarifai support. */
 const char *clarifai_response_request_id(const clarifai_response *response);
+
+/* The server's metadata on a unary call's answer: on gRPC its initial metadata (*trailing 0),
+   then its trailing metadata (*trailing 1); on REST the answer's HTTP headers (*trailing 0).
+   Names are lower case, in arrival order; the fields of HTTP and gRPC themselves (content-type,
+   content-length, te, grpc-status, grpc-message, grpc-encoding, ...) are left out, as grpcio
+   leaves them out, but grpc-status-details-bin stays. A stream's messages have none. The count,
+   then field `index` (strings owned by the response; NULL pointers are skipped); past the end
+   *name and *value are NULL and the result is INVALID_ARGUMENT. Since 1.1. */
+size_t clarifai_response_metadata_count(const clarifai_response *response);
+int clarifai_response_metadata(const clarifai_response *response, size_t index, const char **name, const char **value,
+                               int *trailing);
 
 /* The whole response message as JSON in the REST API's own form (original snake_case field
    names, enums as numbers, 64-bit integers as strings, defaults left out except the fields the

@@ -153,6 +153,28 @@ public func clarifai_last_error_grpc_status() -> Int32 { LastError.grpcStatus }
 @_cdecl("clarifai_last_error_transient")
 public func clarifai_last_error_transient() -> Int32 { LastError.isTransient ? 1 : 0 }
 
+@_cdecl("clarifai_last_error_metadata_count")
+public func clarifai_last_error_metadata_count() -> Int { LastError.metadataCount }
+
+@_cdecl("clarifai_last_error_metadata")
+public func clarifai_last_error_metadata(_ index: Int, _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                         _ value: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                         _ trailing: UnsafeMutablePointer<Int32>?) -> Int32 {
+    // Not an entry point: reading the last error leaves it as it is.
+    handOut(LastError.metadataField(index), name, value, trailing)
+}
+
+/// Hands a metadata field out through the C pointers given (NULL ones are skipped); all NULL and
+/// INVALID_ARGUMENT for none.
+private func handOut(_ field: (name: UnsafePointer<CChar>, value: UnsafePointer<CChar>, trailing: Bool)?,
+                     _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ value: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                     _ trailing: UnsafeMutablePointer<Int32>?) -> Int32 {
+    name?.pointee = field?.name
+    value?.pointee = field?.value
+    trailing?.pointee = field.map { $0.trailing ? 1 : 0 } ?? 0
+    return field == nil ? ErrorCode.invalidArgument.rawValue : 0
+}
+
 nonisolated(unsafe) private let versionText = permanentCStrings([LibraryVersion.string])[0]
 
 @_cdecl("clarifai_version")
@@ -711,6 +733,23 @@ public func clarifai_response_status_details(_ handle: OpaquePointer?) -> Unsafe
 @_cdecl("clarifai_response_request_id")
 public func clarifai_response_request_id(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
     response(handle)?.requestIDPointer
+}
+
+@_cdecl("clarifai_response_metadata_count")
+public func clarifai_response_metadata_count(_ handle: OpaquePointer?) -> Int { response(handle)?.metadata.count ?? 0 }
+
+@_cdecl("clarifai_response_metadata")
+public func clarifai_response_metadata(_ handle: OpaquePointer?, _ index: Int, _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                       _ value: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                       _ trailing: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let source = response(handle) else { return handOut(nil, name, value, trailing) }
+    guard let field = source.metadataField(index) else {
+        // Success leaves the last error alone, as the other getters do; this failure says why.
+        LastError.set(code: ErrorCode.invalidArgument.rawValue,
+                      message: "clarifai_response_metadata: index \(index) is past the response's \(source.metadata.count) metadata fields")
+        return handOut(nil, name, value, trailing)
+    }
+    return handOut(field, name, value, trailing)
 }
 
 @_cdecl("clarifai_response_json")

@@ -11,13 +11,27 @@ enum LastError {
         var httpStatus: Int32
         var grpcStatus: Int32
         var transient: Bool
+        /// The server's metadata of the failed call, as malloc'd C strings.
+        var metadata: [(name: UnsafeMutablePointer<CChar>, value: UnsafeMutablePointer<CChar>, trailing: Bool)] = []
+
+        /// Frees the C strings.
+        mutating func release() {
+            free(message)
+            message = nil
+            for field in metadata {
+                free(field.name)
+                free(field.value)
+            }
+            metadata = []
+        }
     }
 
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key) { record in
             guard let record = record?.assumingMemoryBound(to: Record.self) else { return }
-            free(record.pointee.message)
+            record.pointee.release()
+            record.deinitialize(count: 1)
             record.deallocate()
         }
         return key
@@ -35,27 +49,37 @@ enum LastError {
     static var grpcStatus: Int32 { record?.pointee.grpcStatus ?? -1 }
     static var isTransient: Bool { record?.pointee.transient ?? false }
 
+    /// Field `index` of the last failure's metadata; nil past the end.
+    static func metadataField(_ index: Int) -> (name: UnsafePointer<CChar>, value: UnsafePointer<CChar>, trailing: Bool)? {
+        guard let fields = record?.pointee.metadata, index >= 0, index < fields.count else { return nil }
+        return (UnsafePointer(fields[index].name), UnsafePointer(fields[index].value), fields[index].trailing)
+    }
+
+    static var metadataCount: Int { record?.pointee.metadata.count ?? 0 }
+
     static func set(_ error: ClarifaiError) {
         set(code: error.code.rawValue, message: error.message, httpStatus: error.httpStatus, grpcStatus: error.grpcStatus,
-            transient: error.isRetried)
+            transient: error.isRetried, metadata: error.metadata)
     }
 
     /// A failure without an answer behind it (e.g. a response that has no JSON form).
-    static func set(code: Int32, message: String, httpStatus: Int = 0, grpcStatus: Int = -1, transient: Bool = false) {
+    static func set(code: Int32, message: String, httpStatus: Int = 0, grpcStatus: Int = -1, transient: Bool = false,
+                    metadata: [MetadataField] = []) {
         let record = self.record ?? {
             let created = UnsafeMutablePointer<Record>.allocate(capacity: 1)
             created.initialize(to: Record(message: nil, code: 0, httpStatus: 0, grpcStatus: -1, transient: false))
             pthread_setspecific(key, created)
             return created
         }()
-        free(record.pointee.message)
+        record.pointee.release()
         record.pointee = Record(message: strdup(Redaction.publicText(message)), code: code,
-                                httpStatus: Int32(clamping: httpStatus), grpcStatus: Int32(clamping: grpcStatus), transient: transient)
+                                httpStatus: Int32(clamping: httpStatus), grpcStatus: Int32(clamping: grpcStatus), transient: transient,
+                                metadata: metadata.map { (strdup($0.name)!, strdup($0.value)!, $0.trailing) })
     }
 
     static func clear() {
         guard let record else { return }
-        free(record.pointee.message)
+        record.pointee.release()
         record.pointee = Record(message: nil, code: 0, httpStatus: 0, grpcStatus: -1, transient: false)
     }
 }

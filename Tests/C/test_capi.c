@@ -966,6 +966,55 @@ static void test_pager(clarifai_channel *channel) {
   clarifai_client_free(client);
 }
 
+/* The metadata field named `name` of a response (or of the last error, for NULL): its value and
+   whether it is trailing; NULL when there is none. */
+static const char *metadata_value(const clarifai_response *response, const char *name, int *trailing) {
+  size_t count = response ? clarifai_response_metadata_count(response) : clarifai_last_error_metadata_count();
+  for (size_t i = 0; i < count; i++) {
+    const char *field = NULL, *value = NULL;
+    int code = response ? clarifai_response_metadata(response, i, &field, &value, trailing)
+                        : clarifai_last_error_metadata(i, &field, &value, trailing);
+    if (code == CLARIFAI_OK && strcmp(field, name) == 0) return value;
+  }
+  return NULL;
+}
+
+/* The server's metadata, from a response and from the last error: initial and trailing on gRPC,
+   headers on REST; none of HTTP's or gRPC's own fields. */
+static void test_server_metadata(clarifai_client *client) {
+  clarifai_client *asking = clarifai_client_dup(client);
+  CHECK(clarifai_client_set_header(asking, "x-test-metadata", "m1") == CLARIFAI_OK);
+  clarifai_response *out = NULL;
+  int trailing = -1;
+  CHECK(clarifai_call(asking, "ListConcepts", NULL, &out) == CLARIFAI_OK);
+  const char *initial = metadata_value(out, "x-test-initial", &trailing);
+  CHECK(initial != NULL && strcmp(initial, "m1") == 0 && trailing == 0);
+  const char *last = metadata_value(out, "x-test-trailing", &trailing);
+  CHECK(on_grpc ? last != NULL && strcmp(last, "m1") == 0 && trailing == 1 : last == NULL);
+  CHECK(metadata_value(out, "content-type", &trailing) == NULL && metadata_value(out, "grpc-status", &trailing) == NULL);
+  const char *name = "x", *value = "x";
+  CHECK(clarifai_response_metadata(out, clarifai_response_metadata_count(out), &name, &value, &trailing) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(name == NULL && value == NULL && CONTAINS(clarifai_last_error(), "past"));
+  CHECK(clarifai_response_metadata(out, 0, NULL, NULL, NULL) == CLARIFAI_OK);
+  clarifai_response_free(out);
+  CHECK(clarifai_response_metadata_count(NULL) == 0 && clarifai_response_metadata(NULL, 0, &name, NULL, NULL) != CLARIFAI_OK);
+  /* A failure the server answered: its metadata stays with the last error. */
+  CHECK(clarifai_predict_url(asking, "no-such-model", NULL, "https://x/t.jpg", &out) == CLARIFAI_ERROR_API);
+  clarifai_response_free(out);
+  initial = metadata_value(NULL, "x-test-initial", &trailing);
+  CHECK(initial != NULL && strcmp(initial, "m1") == 0 && clarifai_last_error_code() == CLARIFAI_ERROR_API);
+  if (on_grpc) {
+    CHECK(clarifai_predict_url(asking, "grpc-status-12", NULL, "https://x/t.jpg", &out) == CLARIFAI_ERROR_UNSUPPORTED);
+    last = metadata_value(NULL, "x-test-trailing", &trailing);
+    CHECK(last != NULL && strcmp(last, "m1") == 0 && trailing == 1);
+  }
+  CHECK(clarifai_last_error_metadata(clarifai_last_error_metadata_count(), &name, &value, NULL) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  /* A failure found before any answer has none. */
+  CHECK(clarifai_call(asking, "NoSuchMethod", NULL, &out) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_last_error_metadata_count() == 0);
+  clarifai_client_free(asking);
+}
+
 /* Resource URLs: the ids as the official SDK splits them, into the caller's buffer. */
 static void test_resource_urls(void) {
   clarifai_resource_ids ids;
@@ -1046,6 +1095,7 @@ int main(void) {
   test_channel_limits(client, channel);
   test_handle_misuse(client, channel);
   test_client_settings(client, channel);
+  test_server_metadata(client);
   test_streams(client);
   test_async(client, channel);
   test_connection_whose_first_call_got_no_answer();

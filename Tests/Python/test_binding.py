@@ -169,6 +169,7 @@ C_TYPES = {
     "const clarifai_region **": ctypes.POINTER(ctypes.POINTER(_native.RegionStruct)),
     "clarifai_resource_ids *": ctypes.POINTER(_native.ResourceIdsStruct),
     "char *": ctypes.c_void_p,  # a buffer the library writes into
+    "const char **": ctypes.POINTER(ctypes.c_char_p),
 }
 
 

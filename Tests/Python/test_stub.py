@@ -3,6 +3,7 @@ class, futures, credentials and metadata, retries, and grpcio's edge cases. Agai
 server; where grpcio's behaviour is the reference, the official gRPC channel to the same server
 (each V2Stub built right after its own channel: the official ClarifaiChannel sets a module-global
 deserializer)."""
+import asyncio
 import os
 import subprocess
 import sys
@@ -181,6 +182,46 @@ def test_credentials_are_only_the_callers(monkeypatch, server, app_id):
                                      metadata=(("authorization", "Key " + server.token), ("x-clarifai-request-id-prefix", "p")))
         assert response.status.code == 10000 and response.status.req_id.startswith("p-")
         assert len(stub_channel._clients) == 6
+
+
+def test_server_metadata_comes_back_as_over_grpcio(server, app_id):
+    """with_call()'s Call, an RpcError, a future and an aio call show the server's initial and
+    trailing metadata as grpcio's do."""
+    metadata = (("authorization", "Key " + server.token), ("x-test-metadata", "m1"))
+    listed = service_pb2.ListConceptsRequest(user_app_id=res.UserAppIDSet(user_id=USER, app_id=app_id))
+
+    def seen(stub):
+        _, call = stub.ListConcepts.with_call(listed, metadata=metadata)
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.PostModelOutputs(text_request(app_id, "grpc-status-12"), metadata=metadata)
+        future = stub.ListConcepts.future(listed, metadata=metadata)
+        future.result()
+        return [(call.initial_metadata(), call.trailing_metadata()),
+                (failed.value.initial_metadata(), failed.value.trailing_metadata(), failed.value.code()),
+                (future.initial_metadata(), future.trailing_metadata())]
+
+    async def seen_on_asyncio(channel):
+        call = service_pb2_grpc.V2Stub(channel).ListConcepts(listed, metadata=metadata)
+        await call
+        return await call.initial_metadata(), await call.trailing_metadata()
+
+    async def official_aio():
+        channel = ClarifaiChannel.get_aio_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
+        try:
+            return await seen_on_asyncio(channel)
+        finally:
+            await channel.close()
+
+    async def our_aio(made):
+        async with libclarifai.aio_stub_channel(made) as channel:
+            return await seen_on_asyncio(channel)
+    theirs = seen(official_stub(server)) + [asyncio.run(official_aio())]
+    channel, stub_channel = ours(server)
+    with channel, stub_channel:
+        mine = seen(service_pb2_grpc.V2Stub(stub_channel)) + [asyncio.run(our_aio(channel))]
+    assert mine == theirs
+    assert dict(mine[0][0])["x-test-initial"] == "m1" and dict(mine[0][1])["x-test-trailing"] == "m1"
+    assert dict(mine[1][1])["x-test-trailing"] == "m1" and mine[1][2] == grpc.StatusCode.UNIMPLEMENTED
 
 
 # -- 4. Retries ----------------------------------------------------------------------------------

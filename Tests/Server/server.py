@@ -1465,6 +1465,8 @@ def make_http_handler(api, router):
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if "x-test-metadata" in self.headers:  # as the gRPC front's initial metadata
+                self.send_header("X-Test-Initial", self.headers["x-test-metadata"])
             self.end_headers()
             self.wfile.write(data)
 
@@ -1542,6 +1544,9 @@ def _grpc_method(method):
         if method.server_streaming:
             stream = self.api.stream(method, request, authorization, headers, context, fault)
             return default(self, request, context) if stream is None else stream
+        if "x-test-metadata" in headers:  # metadata of the server's own, both ways, for the clients' tests
+            context.send_initial_metadata((("x-test-initial", headers["x-test-metadata"]),))
+            context.set_trailing_metadata((("x-test-trailing", headers["x-test-metadata"]),))
         try:
             response = self.api.call(method, request, authorization, headers, "grpc", fault,
                                      wait=lambda seconds: RpcWatch(context).wait(seconds), peer=context.peer())

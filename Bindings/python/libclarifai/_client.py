@@ -20,7 +20,7 @@ from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, Lis
 
 from ._native import (INPUT_FN, PROGRESS_FN, RESULT_FN, STREAM_FN, BulkProgressStruct, ConceptStruct, InputStruct,
                       REQUEST_ID_PREFIX, RegionStruct, ResourceIdsStruct, load_library)
-from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, ProtocolError, error_class
+from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, Metadata, ProtocolError, error_class
 
 __all__ = [
     "Channel", "Client", "Concept", "BoundingBox", "Region", "Output", "Prediction", "Input", "InputKind",
@@ -56,11 +56,29 @@ class _Failure(NamedTuple):
     http_status: int
     grpc_status: int
     transient: bool
+    metadata: Metadata
 
     def error(self, **fields: Any) -> ClarifaiError:
         """The exception of the failure's code; `fields` are ApiError's."""
         return error_class(self.code)(self.message, self.code, http_status=self.http_status,
-                                      grpc_status=self.grpc_status, transient=self.transient, **fields)
+                                      grpc_status=self.grpc_status, transient=self.transient, metadata=self.metadata,
+                                      **fields)
+
+
+def _metadata(count: int, field: Callable[..., int]) -> Metadata:
+    """`count` fields of metadata, each read by field(index, &name, &value, &trailing)."""
+    fields = []
+    for index in range(count):
+        name, value, trailing = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_int()
+        if field(index, ctypes.byref(name), ctypes.byref(value), ctypes.byref(trailing)) == ErrorCode.OK:
+            fields.append((_dec(name.value), _dec(value.value), bool(trailing.value)))
+    return tuple(fields)
+
+
+def _response_metadata(response: int) -> Metadata:
+    lib = load_library()
+    return _metadata(lib.clarifai_response_metadata_count(response),
+                     lambda *out: lib.clarifai_response_metadata(response, *out))
 
 
 def _last_failure() -> _Failure:
@@ -69,7 +87,8 @@ def _last_failure() -> _Failure:
     lib = load_library()
     return _Failure(lib.clarifai_last_error_code(), _dec(lib.clarifai_last_error()),
                     lib.clarifai_last_error_http_status(), lib.clarifai_last_error_grpc_status(),
-                    bool(lib.clarifai_last_error_transient()))
+                    bool(lib.clarifai_last_error_transient()),
+                    _metadata(lib.clarifai_last_error_metadata_count(), lib.clarifai_last_error_metadata))
 
 
 def _check(code: int) -> None:
@@ -870,18 +889,19 @@ class Client(_Owner):
         finally:
             self._lib.clarifai_response_free(response)
 
-    def _call_proto_answer(self, method: str, request: bytes) -> bytes:
+    def _call_proto_answer(self, method: str, request: bytes) -> Tuple[bytes, Metadata]:
         """For the gRPC stub, to which a Clarifai status other than SUCCESS is an answer as any
-        other: the serialized response on OK and API."""
+        other: the serialized response on OK and API, and the server's metadata."""
         return self._proto_answer(self._invoke(self._lib.clarifai_call_proto, method.encode(), request, len(request)))
 
-    def _proto_answer(self, outcome: _Outcome) -> bytes:
-        """The serialized response of a call on OK and API; else its failure raised. Frees it."""
+    def _proto_answer(self, outcome: _Outcome) -> Tuple[bytes, Metadata]:
+        """The serialized response of a call on OK and API, with its metadata; else its failure
+        raised. Frees it."""
         response, failure = outcome
         try:
             if failure is not None and failure.code != ErrorCode.API:
                 raise failure.error()
-            return _response_proto(response)
+            return _response_proto(response), _response_metadata(response)
         finally:
             self._lib.clarifai_response_free(response)
 
@@ -959,7 +979,7 @@ class Client(_Owner):
             client, model, version, array, count, queue, tag),
             lambda outcome: self._finish(outcome, _read_prediction, prediction=True), timeout=timeout)
 
-    async def _acall_proto_answer(self, method: str, request: bytes) -> bytes:
+    async def _acall_proto_answer(self, method: str, request: bytes) -> Tuple[bytes, Metadata]:
         """_call_proto_answer for asyncio (the aio stub channel's calls)."""
         return await self._start_async(lambda client, queue, tag: self._lib.clarifai_call_proto_async(
             client, method.encode(), request, len(request), queue, tag), self._proto_answer)

@@ -65,6 +65,7 @@ PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(BulkProgres
 
 _p, _s, _i, _z, _long = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t, ctypes.c_long
 _out = ctypes.POINTER(ctypes.c_void_p)
+_strings = ctypes.POINTER(ctypes.c_char_p)
 #: restype and argtypes of every function of clarifai.h, in the header's order. Handles are
 #: c_void_p; byte buffers passed in (const void *) are c_char_p, so that bytes go without a copy.
 SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
@@ -74,6 +75,8 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_last_error_http_status": (_i, []),
     "clarifai_last_error_grpc_status": (_i, []),
     "clarifai_last_error_transient": (_i, []),
+    "clarifai_last_error_metadata_count": (_z, []),
+    "clarifai_last_error_metadata": (_i, [_z, _strings, _strings, ctypes.POINTER(_i)]),
     "clarifai_version": (_s, []),
     "clarifai_version_number": (ctypes.c_uint, []),
     "clarifai_api_version": (_s, []),
@@ -129,6 +132,8 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_response_status_description": (_s, [_p]),
     "clarifai_response_status_details": (_s, [_p]),
     "clarifai_response_request_id": (_s, [_p]),
+    "clarifai_response_metadata_count": (_z, [_p]),
+    "clarifai_response_metadata": (_i, [_p, _z, _strings, _strings, ctypes.POINTER(_i)]),
     "clarifai_response_json": (_s, [_p]),
     "clarifai_response_proto": (_i, [_p, _out, ctypes.POINTER(_z)]),
     "clarifai_response_output_count": (_z, [_p]),

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Optional, Tuple, Type
+
+#: A call's metadata from the server: (name, value, trailing) per field, in arrival order.
+Metadata = Tuple[Tuple[str, str, bool], ...]
 
 __all__ = [
     "ErrorCode", "ClarifaiError", "InvalidArgumentError", "TransportError", "ClarifaiTimeoutError",
@@ -34,7 +37,7 @@ class ClarifaiError(Exception):
     error_code: int = ErrorCode.INTERNAL
 
     def __init__(self, message: str, error_code: Optional[int] = None, *, http_status: int = 0,
-                 grpc_status: int = -1, transient: bool = False) -> None:
+                 grpc_status: int = -1, transient: bool = False, metadata: Metadata = ()) -> None:
         super().__init__(message)
         self.message = message
         if error_code is not None:
@@ -48,6 +51,10 @@ class ClarifaiError(Exception):
         #: True when the failure is of a kind the library's retry policy retries: trying again
         #: later may succeed.
         self.transient = transient
+        #: The server's metadata on the answer behind the failure: (name, value, trailing) in
+        #: arrival order (gRPC initial then trailing metadata, or REST headers); () when no
+        #: answer arrived.
+        self.metadata = metadata
 
     @property
     def error_name(self) -> str:
@@ -94,8 +101,9 @@ class ApiError(ClarifaiError):
     def __init__(self, message: str, error_code: Optional[int] = None, *, status_code: int = 0,
                  description: str = "", details: str = "", request_id: str = "",
                  json: Optional[Dict[str, Any]] = None, http_status: int = 0, grpc_status: int = -1,
-                 transient: bool = False) -> None:
-        super().__init__(message, error_code, http_status=http_status, grpc_status=grpc_status, transient=transient)
+                 transient: bool = False, metadata: Metadata = ()) -> None:
+        super().__init__(message, error_code, http_status=http_status, grpc_status=grpc_status, transient=transient,
+                         metadata=metadata)
         self.status_code = status_code
         self.description = description
         self.details = details

@@ -37,7 +37,7 @@ import grpc._channel  # the official SDK refers to grpc._channel._MultiThreadedR
 
 from ._client import (BidiStream, Channel, Client, Stream, _check, _milliseconds, _proto_to_json_text, _response_proto,
                       methods)
-from .errors import (CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InvalidArgumentError,
+from .errors import (CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InvalidArgumentError, Metadata,
                      UnsupportedError)
 
 __all__ = ["StubChannel", "stub_channel", "AioStubChannel", "aio_stub_channel", "RpcErrorMixin"]
@@ -59,10 +59,12 @@ _DEFAULT_GRPC_CODES: Dict[int, grpc.StatusCode] = {
 
 
 class _FinishedCall(grpc.Call):  # type: ignore[misc]
-    """A grpc.Call that has ended with `_grpc_code`: no metadata, nothing left to cancel."""
+    """A grpc.Call that has ended with `_grpc_code` and the server's `metadata` (libclarifai's
+    (name, value, trailing) fields): nothing left to cancel."""
 
     _grpc_code: grpc.StatusCode = grpc.StatusCode.OK
     _grpc_details: str = ""
+    metadata: Metadata = ()
 
     def code(self) -> grpc.StatusCode:
         return self._grpc_code
@@ -71,10 +73,10 @@ class _FinishedCall(grpc.Call):  # type: ignore[misc]
         return self._grpc_details
 
     def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
-        return ()
+        return _initial(self.metadata)
 
     def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
-        return ()
+        return _trailing(self.metadata)
 
     def is_active(self) -> bool:
         return False
@@ -87,6 +89,14 @@ class _FinishedCall(grpc.Call):  # type: ignore[misc]
 
     def add_callback(self, callback: Callable[[], None]) -> bool:
         return False
+
+
+def _initial(metadata: Metadata) -> Tuple[Tuple[str, str], ...]:
+    return tuple((name, value) for name, value, trailing in metadata if not trailing)
+
+
+def _trailing(metadata: Metadata) -> Tuple[Tuple[str, str], ...]:
+    return tuple((name, value) for name, value, trailing in metadata if trailing)
 
 
 class RpcErrorMixin(grpc.RpcError, _FinishedCall):  # type: ignore[misc]
@@ -113,7 +123,7 @@ def _rpc_error(error: ClarifaiError, code: Optional[grpc.StatusCode] = None) -> 
         cls = _RPC_CLASSES.setdefault(base, type("Rpc" + base.__name__, (base, RpcErrorMixin), {
             "__module__": __name__, "__doc__": f"{base.__name__} that is also a grpc.RpcError."}))
     rpc = cls(error.message, error.error_code, http_status=error.http_status, grpc_status=error.grpc_status,
-              transient=error.transient)
+              transient=error.transient, metadata=error.metadata)
     rpc._grpc_code = (code or _CODES_BY_NUMBER.get(error.grpc_status)  # type: ignore[attr-defined]
                       or _DEFAULT_GRPC_CODES.get(error.error_code, grpc.StatusCode.UNKNOWN))
     rpc._grpc_details = error.message  # type: ignore[attr-defined]
@@ -229,6 +239,9 @@ def _deserializer(deserializer: Any) -> Callable[[bytes], Any]:
 class _Done(_FinishedCall):
     """The Call half of with_call's answer: a call that completed OK."""
 
+    def __init__(self, metadata: Metadata) -> None:
+        self.metadata = metadata
+
 
 class _Future(grpc.Future, grpc.Call):  # type: ignore[misc]
     """unary_unary(...).future(): the call running on the stub channel's event loop thread;
@@ -251,7 +264,7 @@ class _Future(grpc.Future, grpc.Call):  # type: ignore[misc]
 
     def result(self, timeout: Optional[float] = None) -> Any:
         try:
-            return self._inner.result(timeout)
+            return self._inner.result(timeout)[0]
         except RpcErrorMixin:
             raise  # the call's own failure (a deadline's RpcError is also a TimeoutError)
         except futures.TimeoutError:
@@ -279,11 +292,20 @@ class _Future(grpc.Future, grpc.Call):  # type: ignore[misc]
             return None
         return self._inner.exception()
 
+    def _metadata(self) -> Metadata:
+        """The server's metadata, once the call has ended (grpcio waits for it)."""
+        try:
+            return self._inner.result()[1]
+        except RpcErrorMixin as error:
+            return error.metadata
+        except futures.CancelledError:
+            return ()
+
     def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
-        return ()
+        return _initial(self._metadata())
 
     def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
-        return ()
+        return _trailing(self._metadata())
 
     def code(self) -> Optional[grpc.StatusCode]:
         if self._inner.cancelled():
@@ -312,7 +334,8 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
         self._serialize = serializer or (lambda request: request)
         self._deserialize = _deserializer(deserializer)
 
-    def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Any:
+    def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Tuple[Any, Metadata]:
+        """The response and the server's metadata."""
         data = _serialized(self._serialize, request)
         identity = self._owner._identity(metadata)
         retries = _Retries(timeout)
@@ -320,11 +343,11 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
             remaining = retries.next_attempt()
             try:
                 if retries.attempt == 1 or remaining is None:
-                    answer = self._owner._client(identity, timeout)._call_proto_answer(self._method, data)
+                    answer, server_metadata = self._owner._client(identity, timeout)._call_proto_answer(self._method, data)
                 else:  # the deadline covers all attempts: a client for what is left of it
                     with self._owner._new_client(identity, remaining) as timed:
-                        answer = timed._call_proto_answer(self._method, data)
-                return self._deserialize(answer)  # a Clarifai failure is an answer, as with grpcio
+                        answer, server_metadata = timed._call_proto_answer(self._method, data)
+                return self._deserialize(answer), server_metadata  # a Clarifai failure is an answer, as with grpcio
             except ClarifaiError as error:
                 pause, expires = retries.pause_after(error)
             time.sleep(pause)
@@ -333,11 +356,12 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
 
     def __call__(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
                  credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> Any:
-        return self._call(request, timeout, metadata)
+        return self._call(request, timeout, metadata)[0]
 
     def with_call(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
                   credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> Tuple[Any, grpc.Call]:
-        return self._call(request, timeout, metadata), _Done()
+        response, server_metadata = self._call(request, timeout, metadata)
+        return response, _Done(server_metadata)
 
     def future(self, request: Any, timeout: Optional[float] = None, metadata: Any = None,
                credentials: Any = None, wait_for_ready: Any = None, compression: Any = None) -> _Future:
@@ -769,13 +793,17 @@ async def _cancel_all_and_stop() -> None:
 
 class _AioUnaryCall:
     """A grpc.aio unary call: awaited for the response (or its RpcError); cancel() cancels the
-    call on the server (the awaiting side then sees asyncio.CancelledError, as with grpc.aio)."""
+    call on the server (the awaiting side then sees asyncio.CancelledError, as with grpc.aio).
+    Its task's result is the response and the server's metadata."""
 
-    def __init__(self, task: "asyncio.Task[Any]") -> None:
+    def __init__(self, task: "asyncio.Task[Tuple[Any, Metadata]]") -> None:
         self._task = task
 
+    async def _response(self) -> Any:
+        return (await self._task)[0]
+
     def __await__(self) -> Any:
-        return self._task.__await__()
+        return self._response().__await__()
 
     def cancel(self) -> bool:
         return self._task.cancel()
@@ -811,11 +839,17 @@ class _AioUnaryCall:
         error = await self._failure()
         return error.details() if isinstance(error, grpc.RpcError) else ""
 
+    async def _metadata(self) -> Metadata:
+        error = await self._failure()
+        if self._task.cancelled():
+            return ()
+        return error.metadata if isinstance(error, RpcErrorMixin) else self._task.result()[1]
+
     async def initial_metadata(self) -> Tuple[Tuple[str, str], ...]:
-        return ()
+        return _initial(await self._metadata())
 
     async def trailing_metadata(self) -> Tuple[Tuple[str, str], ...]:
-        return ()
+        return _trailing(await self._metadata())
 
     async def wait_for_connection(self) -> None:
         return None
@@ -834,7 +868,8 @@ class _AioUnaryUnary(grpc.aio.UnaryUnaryMultiCallable):  # type: ignore[misc]
                  wait_for_ready: Any = None, compression: Any = None) -> _AioUnaryCall:
         return _AioUnaryCall(asyncio.ensure_future(self._call(request, timeout, metadata)))
 
-    async def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Any:
+    async def _call(self, request: Any, timeout: Optional[float], metadata: Any) -> Tuple[Any, Metadata]:
+        """The response and the server's metadata."""
         data = _serialized(self._serialize, request)
         identity = self._owner._identity(metadata)
         retries = _Retries(timeout)
@@ -842,11 +877,11 @@ class _AioUnaryUnary(grpc.aio.UnaryUnaryMultiCallable):  # type: ignore[misc]
             remaining = retries.next_attempt()
             try:
                 if retries.attempt == 1 or remaining is None:
-                    answer = await self._owner._client(identity, timeout)._acall_proto_answer(self._method, data)
+                    answer, server_metadata = await self._owner._client(identity, timeout)._acall_proto_answer(self._method, data)
                 else:  # the deadline covers all attempts: a client for what is left of it
                     with self._owner._new_client(identity, remaining) as timed:
-                        answer = await timed._acall_proto_answer(self._method, data)
-                return self._deserialize(answer)  # a Clarifai failure is an answer, as with grpcio
+                        answer, server_metadata = await timed._acall_proto_answer(self._method, data)
+                return self._deserialize(answer), server_metadata  # a Clarifai failure is an answer, as with grpcio
             except ClarifaiError as error:
                 pause, expires = retries.pause_after(error)
             await asyncio.sleep(pause)

@@ -19,6 +19,10 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// The statuses of the answer as it travelled: HTTP (0: none) and gRPC (-1: none, REST).
     var httpStatus = 0
     var grpcStatus = -1
+    /// The server's metadata of a unary call's answer (none for a stream's messages).
+    public internal(set) var metadata: [MetadataField] = []
+    /// `metadata` as C strings in `strings`, made on first request.
+    private var metadataStrings: [(name: UnsafePointer<CChar>, value: UnsafePointer<CChar>)]?
     /// The payload of each entry of `outputs` (when the message type has Output entries).
     private let outputs: [UnsafeRawBufferPointer]
     /// Whether the message carries a `status` (a REST answer without one is not a Clarifai reply).
@@ -340,6 +344,17 @@ public final class Response: HandleObject, @unchecked Sendable {
         } catch let error as WireReader.WireError {
             throw ClarifaiError(.protocol, "\(place()) does not decode: \(error.description)")
         }
+    }
+
+    /// Field `index` of the metadata as C strings the response owns; nil past the end.
+    public func metadataField(_ index: Int) -> (name: UnsafePointer<CChar>, value: UnsafePointer<CChar>, trailing: Bool)? {
+        guard index >= 0, index < metadata.count else { return nil }
+        let made = metadataStrings ?? metadata.map { field in
+            (name: Array(field.name.utf8).withUnsafeBytes { strings.add($0) },
+             value: Array(field.value.utf8).withUnsafeBytes { strings.add($0) })
+        }
+        metadataStrings = made
+        return (made[index].name, made[index].value, metadata[index].trailing)
     }
 
     // MARK: Memory

@@ -41,6 +41,9 @@ final class ExchangeSink: @unchecked Sendable {
     var connectionClosed = false
     /// Header lines arrived after body bytes: HTTP trailers.
     private(set) var receivedTrailers = false
+    /// Where the trailers begin in `fields` (the fields after the header block), if any came.
+    private(set) var trailersStart: Int?
+    private var headerBlockEnded = false
     private var receivedBody = false
     /// The idle limit (HTTPRequest.idleTimeoutMilliseconds): when the transfer last moved
     /// `CurlHandle.idleBytesPerSecond` bytes, and its total then; nil until libcurl first reports
@@ -179,9 +182,16 @@ final class ExchangeSink: @unchecked Sendable {
         if line.starts(with: "HTTP/".utf8) {
             let words = String(decoding: line, as: UTF8.self).split(separator: " ")
             head = ResponseHead(status: words.count > 1 ? Int(words[1]) ?? 0 : 0)
+            headerBlockEnded = false  // (after an interim 1xx answer)
             return
         }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else {
+            headerBlockEnded = headerBlockEnded || line.allSatisfy { $0 == 0x0D || $0 == 0x0A }
+            return
+        }
+        // Fields after the header block's blank line are trailers (a gRPC answer's may follow
+        // its headers without a body between).
+        if headerBlockEnded && trailersStart == nil { trailersStart = fields.count }
         let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
         let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIIWhitespace()
         if name == "content-type" { head.contentType = value }

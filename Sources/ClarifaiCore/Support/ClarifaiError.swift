@@ -53,6 +53,8 @@ public struct ClarifaiError: Error, Sendable {
     public var httpStatus = 0
     /// The gRPC status of the answer that failed the call; -1 when there was none (REST, no answer).
     public var grpcStatus = -1
+    /// The server's metadata of the answer that failed the call (none without an answer).
+    public var metadata: [MetadataField] = []
 
     /// Whether the library's retry policy tries such a failure again (clarifai_last_error_transient).
     public var isRetried: Bool { RetryPolicy.official.isRetried(self) }
@@ -75,6 +77,7 @@ public struct ClarifaiError: Error, Sendable {
         isTransient = false
         httpStatus = response.httpStatus
         grpcStatus = response.grpcStatus
+        metadata = response.metadata
     }
 
     /// The same failure, its message after `prefix` (e.g. the method's name).
@@ -96,6 +99,13 @@ public struct ClarifaiError: Error, Sendable {
         var error = self
         error.httpStatus = http
         error.grpcStatus = grpc
+        return error
+    }
+
+    /// The same failure, with the server's metadata of the answer that caused it.
+    func withMetadata(_ metadata: [MetadataField]) -> ClarifaiError {
+        var error = self
+        error.metadata = metadata
         return error
     }
 
