@@ -214,12 +214,15 @@ final class CurlHandle: @unchecked Sendable {
                                     + "or almost nothing: under \(CurlHandle.idleBytesPerSecond) bytes/s)")
             }
             if code == CURLE_OPERATION_TIMEDOUT {
-                // The connect timeout, when shorter, ends the wait for a connection, free or new.
+                // The connect timeout, when shorter than the deadline, ends the wait for a
+                // connection, free or new, before the deadline does.
                 var elapsedMicroseconds: curl_off_t = 0
                 ccurl_getinfo_off(raw, CURLINFO_TOTAL_TIME_T, &elapsedMicroseconds)
-                let deadlinePassed = request.timeoutMilliseconds > 0 && elapsedMicroseconds / 1000 >= request.timeoutMilliseconds
-                let limit = deadlinePassed ? "deadline of \(request.timeoutMilliseconds) ms passed"
-                    : "no connection within \(request.connectTimeoutMilliseconds) ms"
+                let deadline = request.timeoutMilliseconds
+                let waitedForConnection = deadline == 0
+                    || (request.connectTimeoutMilliseconds < deadline && Int(elapsedMicroseconds / 1000) < deadline)
+                let limit = waitedForConnection ? "no connection within \(request.connectTimeoutMilliseconds) ms"
+                    : "deadline of \(deadline) ms passed"
                 throw ClarifaiError(.timeout, "\(exchange): \(limit) (\(reason))")
             }
             // Nothing was sent when the connection could not be made: safe to try again.
