@@ -18,6 +18,17 @@ public struct UnaryExchange {
     /// The call's answer (its Clarifai status not checked yet), or the failure the answer tells.
     let interpret: (HTTPResponse) throws -> Response
 
+    /// interpret's outcome, with the server's metadata on the answer.
+    private func read(_ answer: HTTPResponse) throws -> Response {
+        do {
+            let response = try interpret(answer)
+            response.metadata = answer.metadata
+            return response
+        } catch let error as ClarifaiError {
+            throw error.withMetadata(answer.metadata)
+        }
+    }
+
     /// Runs the exchange on the calling thread.
     func perform(_ call: CallRequest) throws -> Response {
         let answer: HTTPResponse
@@ -26,14 +37,14 @@ public struct UnaryExchange {
         } catch let error as ClarifaiError {
             throw failed(call, error)
         }
-        return try interpret(answer)
+        return try read(answer)
     }
 
     /// Runs the exchange on the client's multi handle: `completion` gets the outcome there.
     func start(_ call: CallRequest, completion: @escaping (Result<Response, ClarifaiError>) -> Void) throws -> AsyncExchange {
         try AsyncExchange(request, on: http) { result in
             completion(result.mapError { failed(call, $0) }.flatMap { answer in
-                Result { try interpret(answer) }.mapError { $0 as? ClarifaiError ?? ClarifaiError(.internal, "\($0)") }
+                Result { try read(answer) }.mapError { $0 as? ClarifaiError ?? ClarifaiError(.internal, "\($0)") }
             })
         }
     }

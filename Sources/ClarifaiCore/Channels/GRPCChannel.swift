@@ -28,13 +28,7 @@ public final class GRPCChannel: Channel {
         var exchange = httpRequest(request, options, body: GRPCFrameDecoder.frame(request.message))
         exchange.oversizeMessage = "the answer's message is over the \(options.maximumReceiveBytes)-byte limit (the channel's receive limit)"
         return UnaryExchange(http: http, request: exchange) { answer in
-            do {
-                let response = try self.unaryAnswer(answer, request, maximumMessageBytes: options.maximumReceiveBytes, started: started)
-                response.metadata = answer.metadata
-                return response
-            } catch let error as ClarifaiError {
-                throw error.withMetadata(answer.metadata)
-            }
+            try self.unaryAnswer(answer, request, maximumMessageBytes: options.maximumReceiveBytes, started: started)
         }
     }
 

@@ -58,13 +58,7 @@ public final class RESTChannel: Channel {
         let origin = "\(request.method.name): \(exchange.method) \(exchange.displayURL)"
         let started = monotonicMilliseconds()
         return UnaryExchange(http: http, request: exchange) { answer in
-            do {
-                let response = try RESTChannel.response(answer, request, origin: origin, started: started)
-                response.metadata = answer.metadata
-                return response
-            } catch let error as ClarifaiError {
-                throw error.withMetadata(answer.metadata)
-            }
+            try RESTChannel.response(answer, request, origin: origin, started: started)
         }
     }
 
