@@ -814,6 +814,22 @@ class Client(_Owner):
         self._identify()
 
     @classmethod
+    def from_config(cls, context: Optional[str] = None, *, path: Optional[PathLike] = None,
+                    channel: Optional[Channel] = None) -> "Client":
+        """A client as a context of the official SDK's config file sets one up
+        (libclarifai.config.read_context: ~/.config/clarifai/config, the environment first): its
+        CLARIFAI_PAT (else CLARIFAI_SESSION_TOKEN), CLARIFAI_USER_ID and CLARIFAI_APP_ID, on
+        `channel`, else on a REST channel to its CLARIFAI_API_BASE."""
+        from .config import read_context
+        settings = read_context(context, path)
+        pat, session = settings.get("CLARIFAI_PAT"), settings.get("CLARIFAI_SESSION_TOKEN")
+        if not pat and not session:
+            raise InvalidArgumentError(f"the SDK's config context {context or '(current)'} has no CLARIFAI_PAT "
+                                       "or CLARIFAI_SESSION_TOKEN")
+        return cls(channel or Channel.json(settings["CLARIFAI_API_BASE"]), pat or None, settings.get("CLARIFAI_USER_ID", ""),
+                   settings.get("CLARIFAI_APP_ID", ""), session_token=None if pat else session)
+
+    @classmethod
     def with_authorization(cls, channel: Channel, authorization: Optional[str], user_id: Optional[str] = None,
                            app_id: Optional[str] = None) -> "Client":
         """A client whose calls carry `authorization` as the header's value, exactly as given
