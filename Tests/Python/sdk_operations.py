@@ -8,10 +8,31 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
 
 IMAGE_URL = "https://samples.clarifai.com/metro-north.jpg"
 IMAGE_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+# A model folder as `clarifai model upload` takes it: the least the SDK's ModelBuilder needs.
+MODEL_PY = """from clarifai.runners.models.model_class import ModelClass
+
+
+class Echo(ModelClass):
+    def load_model(self):
+        pass
+
+    @ModelClass.method
+    def predict(self, text: str = "") -> str:
+        return text
+"""
+CONFIG_YAML = """model:
+  id: upload-echo
+  user_id: test-user
+  app_id: {app_id}
+  model_type_id: text-to-text
+inference_compute_info: {{cpu_limit: "1", cpu_memory: 1Gi, num_accelerators: 0}}
+build_info: {{python_version: "3.11"}}
+"""
 
 
 def main(transport, grpc_target, rest_url, app_id):
@@ -23,7 +44,7 @@ def main(transport, grpc_target, rest_url, app_id):
     from clarifai.client.app import App
     from clarifai.client.input import Inputs
     from clarifai.client.model import Model
-    from clarifai_grpc.grpc.api import resources_pb2
+    from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
     ids = dict(user_id="test-user", base_url=base_url)
 
@@ -63,6 +84,25 @@ def main(transport, grpc_target, rest_url, app_id):
         job, response = getattr(Inputs(app_id=app_id, **ids), how)(**source)
         return [response.status.code, [i.id for i in response.inputs], len(job) > 0]
 
+    def upload_model():
+        """ModelBuilder's upload (PostModelVersionsUpload, then GetModelVersion until built),
+        without the checks of calls the test server lacks (GetApp, ListLogEntries)."""
+        from clarifai.runners.models.model_builder import ModelBuilder
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = os.path.join(scratch, "model")
+            os.makedirs(os.path.join(folder, "1"))
+            with open(os.path.join(folder, "config.yaml"), "w") as config:
+                config.write(CONFIG_YAML.format(app_id=app_id))
+            with open(os.path.join(folder, "requirements.txt"), "w") as requirements:
+                requirements.write("clarifai\n")
+            with open(os.path.join(folder, "1", "model.py"), "w") as model:
+                model.write(MODEL_PY)
+            builder = ModelBuilder(folder, download_validation_only=True, pat=os.environ["CLARIFAI_PAT"], base_url=base_url)
+            version_id = builder.upload_model_version(show_client_script=False, quiet_build=True)
+        version = builder.client.STUB.GetModelVersion(service_pb2.GetModelVersionRequest(
+            user_app_id=builder.client.user_app_id, model_id="upload-echo", version_id=version_id or ""))
+        return [len(version_id or "") > 0, version.model_version.status.code]
+
     operations = [
         ("Model.load_info", load_info),
         ("Model.predict_by_url", lambda: concepts(general_model().predict_by_url(IMAGE_URL, input_type="image"))),
@@ -79,6 +119,7 @@ def main(transport, grpc_target, rest_url, app_id):
                                       iter([[text_input("a")], [text_input("b")]]))]),
         ("Model.async_predict", async_predict),
         ("session token", session_token),
+        ("ModelBuilder.upload_model_version", upload_model),
     ]
     for name, operation in operations:
         started = time.monotonic()
