@@ -67,6 +67,8 @@ RATE_LIMITED_MODEL = re.compile(r"rate-limited-([1-9][0-9]{0,5})")  # at most N 
 SLOW_MODEL = re.compile(r"slow-(0|[1-9][0-9]{0,5})")  # answers after MS ms
 SLOW_MS_MAX = 600000
 FAILING_URL = "/fail/"  # an input whose URL contains this gets INPUT_DOWNLOAD_FAILED
+FLAKY_URL = re.compile(r"/flaky-(\d+)/")  # an input whose URL has /flaky-N/ fails its first N downloads
+ADD_JOB_SECONDS = 0.3  # an inputs add job's downloads take this long (GetInputsAddJob: in progress)
 PREDICT_KEYS_MAX = 500000  # distinct inputs remembered per model id to count duplicates
 # room for many concurrent calls: every running gRPC call holds a worker (threads start on
 # demand), every REST connection a thread; the listen backlog takes a burst of new connections
@@ -183,6 +185,8 @@ class AppState:
         self.uploads = {}  # ("model"|"pipeline_step"|"artifact", id, version id) -> Upload
         self.next_input = 0
         self.next_version = 0
+        self.add_jobs = {}  # id -> (InputsAddJob, monotonic time its downloads end)
+        self.downloads = collections.Counter()  # URL -> download attempts (for FLAKY_URL)
 
 
 class Auth:
@@ -803,17 +807,50 @@ def PostInputs(req, auth):
             raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input", f"inputs[{i}] has no data")
         inp.created_at.CopyFrom(now())
         inp.modified_at.CopyFrom(inp.created_at)
-        inp.status.code, inp.status.description = sc.INPUT_DOWNLOAD_SUCCESS, "Download complete"
         new.append(inp)
+    job = res.InputsAddJob(id=req.inputs_add_job_id or stable_id("add-job", auth.user_id, auth.app_id, new[0].id),
+                           created_at=now())
     for inp in new:
+        if download_fails(auth, inp.data):
+            inp.status.code, inp.status.description = sc.INPUT_DOWNLOAD_FAILED, "Download failed"
+            job.progress.failed_count += 1
+        else:
+            inp.status.code, inp.status.description = sc.INPUT_DOWNLOAD_SUCCESS, "Download complete"
+            job.progress.success_count += 1
         auth.state.inputs[inp.id] = inp
         add_app_concepts(auth, inp.data.concepts)
-    return service_pb2.MultiInputResponse(inputs=new)
+    auth.state.add_jobs[job.id] = (job, time.monotonic() + ADD_JOB_SECONDS)
+    return service_pb2.MultiInputResponse(inputs=new, inputs_add_job=job)
+
+
+def download_fails(auth, data):
+    """Whether the server "cannot download" the input's URL: FAILING_URL always, FLAKY_URL the
+    first N times."""
+    url = next((u for u in (data.image.url, data.video.url, data.audio.url, data.text.url) if u), "")
+    auth.state.downloads[url] += 1
+    flaky = FLAKY_URL.search(url)
+    return FAILING_URL in url or (flaky is not None and auth.state.downloads[url] <= int(flaky[1]))
+
+
+@handler
+def GetInputsAddJob(req, auth):
+    """An add job's progress: every input in progress for ADD_JOB_SECONDS, then the downloads'
+    outcomes (which the inputs' statuses already tell, as the API's do once it is done)."""
+    if req.id not in auth.state.add_jobs:
+        raise ApiError(sc.INPUT_DOES_NOT_EXIST, "Inputs add job does not exist", f"inputs add job '{req.id}' not found")
+    done, ends = auth.state.add_jobs[req.id]
+    job = res.InputsAddJob()
+    job.CopyFrom(done)
+    if time.monotonic() < ends:
+        job.progress.in_progress_count = done.progress.success_count + done.progress.failed_count
+        job.progress.success_count = job.progress.failed_count = 0
+    return service_pb2.SingleInputsAddJobResponse(inputs_add_job=job)
 
 
 @handler
 def ListInputs(req, auth):
-    inputs = [i for i in auth.state.inputs.values() if not req.ids or i.id in req.ids]
+    inputs = [i for i in auth.state.inputs.values()
+              if (not req.ids or i.id in req.ids) and (not req.status.code or i.status.code == req.status.code)]
     return service_pb2.MultiInputResponse(inputs=page_of(inputs, req.page, req.per_page))
 
 

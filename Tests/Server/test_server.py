@@ -100,6 +100,31 @@ TEXT = r.Data(text=r.Text(raw="hello world"))
 # --- routing ---------------------------------------------------------------------------------
 
 
+def test_inputs_add_job_downloads_fail_and_flaky_urls_succeed_on_retry(stub):
+    """PostInputs as the API takes a bulk upload: the add job in progress for a while, then its
+    counts; /fail/ URLs never download, /flaky-1/ ones on the second try; ListInputs by status
+    finds the failed ones (what the SDK's upload reads to retry)."""
+    ids = app(f"add-job-{stub.kind}")
+    urls = ["https://x/ok.jpg", "https://x/fail/a.jpg", "https://x/flaky-1/b.jpg"]
+    inputs = [r.Input(id=f"in{i}", data=r.Data(image=r.Image(url=url))) for i, url in enumerate(urls)]
+    posted = stub.PostInputs(s.PostInputsRequest(user_app_id=ids, inputs=inputs, inputs_add_job_id="job-1"), metadata=key())
+    assert posted.status.code == sc.SUCCESS and posted.inputs_add_job.id == "job-1"
+    pending = stub.GetInputsAddJob(s.GetInputsAddJobRequest(user_app_id=ids, id="job-1"), metadata=key())
+    assert pending.inputs_add_job.progress.in_progress_count == 3
+    time.sleep(server_module.ADD_JOB_SECONDS)
+    done = stub.GetInputsAddJob(s.GetInputsAddJobRequest(user_app_id=ids, id="job-1"), metadata=key()).inputs_add_job
+    assert (done.progress.in_progress_count, done.progress.success_count, done.progress.failed_count) == (0, 1, 2)
+    succeeded = stub.ListInputs(s.ListInputsRequest(user_app_id=ids, ids=["in0", "in1", "in2"],
+                                                    status=st.Status(code=sc.INPUT_DOWNLOAD_SUCCESS)), metadata=key())
+    assert [i.id for i in succeeded.inputs] == ["in0"]
+    # Sent again (after deleting the failed ones): the flaky URL downloads now, the failing one never.
+    assert stub.DeleteInputs(s.DeleteInputsRequest(user_app_id=ids, ids=["in1", "in2"]), metadata=key()).status.code == sc.SUCCESS
+    again = stub.PostInputs(s.PostInputsRequest(user_app_id=ids, inputs=inputs[1:]), metadata=key())
+    assert [i.status.code for i in again.inputs] == [sc.INPUT_DOWNLOAD_FAILED, sc.INPUT_DOWNLOAD_SUCCESS]
+    missing = stub.GetInputsAddJob(s.GetInputsAddJobRequest(user_app_id=ids, id="no-such-job"), metadata=key())
+    assert missing.status.code == sc.INPUT_DOES_NOT_EXIST
+
+
 def test_every_http_binding_is_routed():
     router = server_module.Router()
     assert len(router.routes) == 467
