@@ -12,12 +12,13 @@ clarifai_stream: a thread sends the serialized requests the request iterator yie
 half-closes, while the caller iterates the answers. The credential comes from each call's
 `authorization` metadata (as it is) or `x-clarifai-session-token`, never from the environment; a
 call without either goes out without a credential, as over grpcio; other metadata is sent as it
-is (clarifai_client_set_header). One C client is kept
-per credential and metadata, with a retry budget of 0 (unary calls retry UNAVAILABLE in Python,
-as grpcio's official service config), and one more per distinct timeout. Calls fail with exceptions that are both the
-libclarifai error and a grpc.RpcError with code() (the gRPC status the server sent, else the
-nearest to the library's code) and details() (the library's message). Needs grpcio (installed
-with clarifai-grpc).
+is (clarifai_client_set_header), and the server's comes back (initial_metadata(),
+trailing_metadata()). One C client is kept per credential and metadata, with a retry budget of 0
+(unary calls, and server-streaming ones until their first answer, retry UNAVAILABLE in Python, as
+grpcio's official service config), and one more per distinct timeout. Calls fail with exceptions
+that are both the libclarifai error and a grpc.RpcError with code() (the gRPC status the server
+sent, else the nearest to the library's code) and details() (the library's message). Needs grpcio
+(installed with clarifai-grpc).
 """
 from __future__ import annotations
 
@@ -661,9 +662,10 @@ class StubChannel(grpc.Channel):  # type: ignore[misc]
     `channel` (any kind: REST carries the unary methods, gRPC also the streaming ones). The
     credential of each call comes from its metadata ("authorization" as it is, else
     "x-clarifai-session-token"), else from `pat`, never from the environment (a call with none
-    goes out without one, as over grpcio); its other metadata is sent as it is; `user_app_id` comes from each request. One C client per
-    credential and metadata, with no retries of its own: unary calls retry UNAVAILABLE as
-    grpcio's official service config does (at most 5 attempts). A call's `timeout` (seconds) is
+    goes out without one, as over grpcio); its other metadata is sent as it is; `user_app_id`
+    comes from each request. One C client per credential and metadata, with no retries of its
+    own: unary calls (and streams until their first answer) retry UNAVAILABLE as grpcio's
+    official service config does (at most 5 attempts). A call's `timeout` (seconds) is
     honoured by another client with that deadline, on the same channel and connections.
     The Channel stays yours: close() frees the clients made here."""
 
