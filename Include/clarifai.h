@@ -547,6 +547,45 @@ int clarifai_predict_many(clarifai_client *client, const char *model_id, const c
                           clarifai_progress_fn on_progress, void *userdata);
 
 /* ---------------------------------------------------------------------------------------------
+ * Uploads (since 1.1): inputs added to the client's app so that the upload finishes, as the
+ * official SDK's does and more: PostInputs requests of batch_size inputs (0: 32; at most 128),
+ * `concurrency` of them at once (0: 4; at most 64); each request's add job followed until done
+ * (GetInputsAddJob); the inputs whose download failed (a URL the server could not fetch) read
+ * (ListInputs), deleted, and sent again, up to max_retries more times (at most 100); those still
+ * failing deleted and reported. An input without an id gets one made from its content ("in-" and
+ * 32 hex digits of a SHA-256), so that uploading the same content again never adds it twice: an
+ * input already in the app is left as it is (PostInputs' input_id_conflict_resolution SKIP), and
+ * the same content twice in one upload is sent once. Inputs are pulled from next_input, at most
+ * batch_size x concurrency at a time (memory stays bounded), and their outcomes come in order.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct clarifai_upload_input {
+  clarifai_input input;         /* the data, its kind and (optionally) the input's id */
+  const char *const *concepts;  /* ids of the concepts it shows (value 1); NULL when concept_count is 0 */
+  size_t concept_count;
+  const char *metadata_json;    /* a JSON object kept with the input (data.metadata); NULL for none */
+} clarifai_upload_input;
+
+/* Fills *input (zeroed before each call) with the next input and returns 1; 0 when there are no
+   more; -1 stops the upload (CLARIFAI_ERROR_CANCELLED). The library copies what it needs before
+   the next call. An input that cannot be sent (no data, a metadata_json that is not an object)
+   is reported alone with INVALID_ARGUMENT. */
+typedef int (*clarifai_upload_input_fn)(void *userdata, clarifai_upload_input *input);
+/* The outcome of input `index` (counted from 0 in the order supplied): code CLARIFAI_OK when the
+   input is in the app, downloaded; CLARIFAI_ERROR_API when its download still failed after every
+   try (status_code: its Clarifai status, e.g. 30002 INPUT_DOWNLOAD_FAILED; it was deleted);
+   another code when its request failed (clarifai_last_error says why). input_id is the input's
+   id ("" for one refused before sending), valid during the call; tries: how many times it was
+   sent. A non-zero return stops the upload (CLARIFAI_ERROR_CANCELLED). */
+typedef int (*clarifai_upload_result_fn)(void *userdata, size_t index, int code, const char *input_id, int status_code,
+                                         unsigned tries);
+/* Returns CLARIFAI_OK once every input supplied was reported (whatever each one's outcome),
+   CLARIFAI_ERROR_CANCELLED when a callback stopped it, INVALID_ARGUMENT for bad arguments (before
+   any input is taken). on_progress may be NULL; it is called after each round of inputs. */
+int clarifai_upload_inputs(clarifai_client *client, size_t batch_size, size_t concurrency, unsigned max_retries,
+                           clarifai_upload_input_fn next_input, clarifai_upload_result_fn on_result,
+                           clarifai_progress_fn on_progress, void *userdata);
+
+/* ---------------------------------------------------------------------------------------------
  * Pagination (since 1.1): every page of a List* or Search method, one call each.
  *
  * The pager sets the request's `page` and `per_page` (or those of its `pagination`: the Post*Searches

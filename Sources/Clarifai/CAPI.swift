@@ -657,6 +657,66 @@ public func clarifai_predict_many(_ client: OpaquePointer?, _ modelID: UnsafePoi
     }
 }
 
+@_cdecl("clarifai_upload_inputs")
+public func clarifai_upload_inputs(_ client: OpaquePointer?, _ batchSize: Int, _ concurrency: Int, _ maxRetries: UInt32,
+                                   _ nextInput: clarifai_upload_input_fn?, _ onResult: clarifai_upload_result_fn?,
+                                   _ onProgress: clarifai_progress_fn?, _ userdata: UnsafeMutableRawPointer?) -> Int32 {
+    let function = "clarifai_upload_inputs"
+    return entryPoint {
+        let caller: Client = try required(client, "client", in: function)
+        guard let nextInput, let onResult else {
+            throw ClarifaiError(.invalidArgument, "\(function): \(nextInput == nil ? "next_input" : "on_result") is NULL")
+        }
+        let options: UploadOptions
+        do {
+            // (size_t arguments past Int.max arrive negative, and are refused as such.)
+            options = try UploadOptions(batchSize: batchSize == 0 ? UploadOptions.defaultBatchSize : batchSize,
+                                        concurrency: concurrency == 0 ? UploadOptions.defaultConcurrency : concurrency,
+                                        maxRetries: Int(maxRetries))
+        } catch let error as ClarifaiError {
+            throw ClarifaiError(error.code, "\(function): \(error.message)")
+        }
+        var supplied = 0
+        try caller.upload(options: options, next: {
+            var input = clarifai_upload_input()
+            let more = nextInput(userdata, &input)
+            guard more >= 0 else { throw ClarifaiError(.cancelled, "\(function): stopped by next_input after \(supplied) inputs") }
+            guard more > 0 else { return .end }
+            defer { supplied += 1 }
+            do {
+                return .input(try uploadInput(input, position: supplied, client: caller))
+            } catch let error as ClarifaiError {
+                return .invalid(error)
+            }
+        }, report: { index, outcome in
+            if let failure = outcome.failure { LastError.set(failure) } else { LastError.clear() }
+            return outcome.id.withCString { id in
+                onResult(userdata, index, outcome.failure?.code.rawValue ?? 0, id, outcome.statusCode, UInt32(outcome.tries)) == 0
+            }
+        }, progress: onProgress.map { onProgress in { progress in
+            var report = clarifai_bulk_progress(supplied: progress.supplied, done: progress.done, failed: progress.failed,
+                                                in_flight: progress.inFlight, rate: progress.rate)
+            onProgress(userdata, &report)
+        } })
+    }
+}
+
+/// One C upload input, its bytes copied into its message.
+private func uploadInput(_ upload: clarifai_upload_input, position: Int, client: Client) throws -> UploadInput {
+    let name = "inputs[\(position)]"
+    guard upload.concept_count == 0 || upload.concepts != nil else {
+        throw ClarifaiError(.invalidArgument, "next_input: \(name).concepts is NULL with concept_count \(UInt(bitPattern: upload.concept_count))")
+    }
+    guard (0...Client.maximumConceptsPerInput).contains(upload.concept_count) else {
+        throw ClarifaiError(.invalidArgument, "next_input: \(name).concept_count \(UInt(bitPattern: upload.concept_count)) is over "
+                                            + "\(Client.maximumConceptsPerInput)")
+    }
+    let concepts = try (0..<upload.concept_count).map { try requiredString(upload.concepts[$0], "\(name).concepts[\($0)]", in: "next_input") }
+    return try UploadInput(try predictionInput(upload.input, position: position, in: "next_input"), conceptIDs: concepts,
+                           metadataJSON: try optionalString(upload.metadata_json, "\(name).metadata_json", in: "next_input"),
+                           position: position, client: client)
+}
+
 /// The single-input predictions: checks the common arguments, then runs `body`.
 private func predictOne(_ function: String, _ client: OpaquePointer?, _ modelID: UnsafePointer<CChar>?,
                         _ versionID: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,

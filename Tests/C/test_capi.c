@@ -966,6 +966,125 @@ static void test_pager(clarifai_channel *channel) {
   clarifai_client_free(client);
 }
 
+/* Uploads: inputs made up on the fly (every 10th fails its download, every 10th a flaky URL,
+   text, bytes, ids given or made from content, a repeat of input 0), outcomes recorded. */
+struct upload {
+  size_t count, supplied, reported, stop_after;
+  int codes[64], statuses[64];
+  unsigned tries[64];
+  char ids[64][64], url[128], text[32];
+  const char *concepts[1];
+  int bad_kind; /* 1: an input without data; 2: metadata that is not an object */
+  size_t progress_calls;
+  clarifai_bulk_progress last;
+};
+
+static int upload_next(void *userdata, clarifai_upload_input *input) {
+  struct upload *u = userdata;
+  if (u->supplied == u->count) return 0;
+  size_t i = u->supplied++;
+  if (u->bad_kind == 1 && i == 1) return 1; /* no data at all */
+  input->input.kind = CLARIFAI_INPUT_IMAGE;
+  snprintf(u->url, sizeof u->url, "https://samples.clarifai.com/upload/%zu.jpg", i == u->count - 1 ? (size_t)0 : i);
+  if (i % 10 == 3) snprintf(u->url, sizeof u->url, "https://samples.clarifai.com/fail/%zu.jpg", i);
+  if (i % 10 == 5) snprintf(u->url, sizeof u->url, "https://samples.clarifai.com/flaky-1/%zu-%d.jpg", i, (int)getpid());
+  input->input.url = u->url;
+  if (i % 10 == 7) {
+    snprintf(u->text, sizeof u->text, "text %zu", i);
+    input->input = (clarifai_input){.kind = CLARIFAI_INPUT_TEXT, .text = u->text};
+  }
+  if (i % 10 == 8) input->input = (clarifai_input){.kind = CLARIFAI_INPUT_IMAGE, .data = u->text, .data_len = 6 + i % 3};
+  if (i % 10 == 9) input->input.id = "given-9";
+  if (i % 2 == 0) {
+    u->concepts[0] = "cat";
+    input->concepts = u->concepts;
+    input->concept_count = 1;
+  }
+  if (i == 0) input->metadata_json = "{\"n\": 0, \"source\": \"test\"}";
+  if (u->bad_kind == 2 && i == 2) input->metadata_json = "[1, 2]";
+  return 1;
+}
+
+static int upload_result(void *userdata, size_t index, int code, const char *input_id, int status_code, unsigned tries) {
+  struct upload *u = userdata;
+  if (index < 64) {
+    u->codes[index] = code;
+    u->statuses[index] = status_code;
+    u->tries[index] = tries;
+    snprintf(u->ids[index], sizeof u->ids[index], "%s", input_id);
+  }
+  return u->stop_after && ++u->reported >= u->stop_after;
+}
+
+static void upload_progress(void *userdata, const clarifai_bulk_progress *progress) {
+  struct upload *u = userdata;
+  u->last = *progress;
+  u->progress_calls++;
+}
+
+static size_t app_input_count(clarifai_client *client) {
+  clarifai_response *out = NULL;
+  size_t count = 0;
+  if (clarifai_call(client, "ListInputs", "{\"per_page\": 1000}", &out) == CLARIFAI_OK) count = clarifai_response_count(out, "inputs");
+  clarifai_response_free(out);
+  return count;
+}
+
+static void test_upload_inputs(clarifai_channel *channel) {
+  char app[64];
+  snprintf(app, sizeof app, "upload-%ld", (long)getpid());
+  clarifai_client *client = clarifai_client_new(channel, NULL, "test-user", app);
+  struct upload u = {.count = 41};
+  CHECK(clarifai_upload_inputs(client, 8, 3, 2, upload_next, upload_result, upload_progress, &u) == CLARIFAI_OK);
+  int as_expected = 1;
+  for (size_t i = 0; i < u.count; i++) {
+    int fails = i % 10 == 3, flaky = i % 10 == 5;
+    as_expected &= u.codes[i] == (fails ? CLARIFAI_ERROR_API : CLARIFAI_OK);
+    as_expected &= u.statuses[i] == (fails ? 30002 : 30000) && u.tries[i] == (fails ? 3u : flaky ? 2u : 1u);
+    as_expected &= i % 10 == 9 ? strcmp(u.ids[i], "given-9") == 0 : strncmp(u.ids[i], "in-", 3) == 0 && strlen(u.ids[i]) == 35;
+  }
+  CHECK(as_expected);
+  CHECK(strcmp(u.ids[40], u.ids[0]) == 0 && strcmp(u.ids[1], u.ids[0]) != 0); /* the same content: the same input */
+  CHECK(u.last.supplied == 41 && u.last.done == 41 && u.last.failed == 4 && u.last.in_flight == 0 && u.progress_calls >= 2);
+  /* 41 supplied: 4 failed downloads deleted, input 40 repeats input 0, given-9 four times: 33 inputs. */
+  CHECK(app_input_count(client) == 33);
+  /* The labels and metadata went with the input. */
+  char request[128];
+  snprintf(request, sizeof request, "{\"input_id\": \"%s\"}", u.ids[0]);
+  clarifai_response *out = NULL;
+  CHECK(clarifai_call(client, "GetInput", request, &out) == CLARIFAI_OK);
+  CHECK(CONTAINS(clarifai_response_string(out, "input.data.concepts[0].id"), "cat"));
+  CHECK(CONTAINS(clarifai_response_json(out), "\"source\":\"test\""));
+  clarifai_response_free(out);
+
+  /* Again: nothing is added twice (the content names the input), the failing ones fail again. */
+  struct upload again = {.count = 41};
+  CHECK(clarifai_upload_inputs(client, 0, 0, 0, upload_next, upload_result, NULL, &again) == CLARIFAI_OK);
+  CHECK(again.codes[0] == CLARIFAI_OK && strcmp(again.ids[0], u.ids[0]) == 0 && again.codes[3] == CLARIFAI_ERROR_API);
+  CHECK(app_input_count(client) == 33);
+
+  /* A bad input fails alone; a stop from on_result or next_input; bad arguments. */
+  struct upload bad = {.count = 3, .bad_kind = 1};
+  CHECK(clarifai_upload_inputs(client, 0, 0, 0, upload_next, upload_result, NULL, &bad) == CLARIFAI_OK);
+  CHECK(bad.codes[0] == CLARIFAI_OK && bad.codes[1] == CLARIFAI_ERROR_INVALID_ARGUMENT && bad.ids[1][0] == '\0' && bad.codes[2] == CLARIFAI_OK);
+  struct upload bad_metadata = {.count = 3, .bad_kind = 2};
+  CHECK(clarifai_upload_inputs(client, 0, 0, 0, upload_next, upload_result, NULL, &bad_metadata) == CLARIFAI_OK);
+  CHECK(bad_metadata.codes[2] == CLARIFAI_ERROR_INVALID_ARGUMENT && bad_metadata.codes[0] == CLARIFAI_OK);
+  struct upload stopped = {.count = 20, .stop_after = 5};
+  CHECK(clarifai_upload_inputs(client, 4, 1, 0, upload_next, upload_result, NULL, &stopped) == CLARIFAI_ERROR_CANCELLED);
+  CHECK(stopped.reported == 5 && CONTAINS(clarifai_last_error(), "stopped"));
+  struct upload none = {.count = 5};
+  CHECK(clarifai_upload_inputs(client, 129, 0, 0, upload_next, upload_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "batch_size"));
+  CHECK(clarifai_upload_inputs(client, (size_t)-1, 0, 0, upload_next, upload_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_upload_inputs(client, 0, 65, 0, upload_next, upload_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_upload_inputs(client, 0, 0, 101, upload_next, upload_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_upload_inputs(client, 0, 0, 0, NULL, upload_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_upload_inputs(NULL, 0, 0, 0, upload_next, upload_result, NULL, &none) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(none.supplied == 0);
+  clarifai_client_free(client);
+}
+
 /* The metadata field named `name` of a response (or of the last error, for NULL): its value and
    whether it is trailing; NULL when there is none. */
 static const char *metadata_value(const clarifai_response *response, const char *name, int *trailing) {
@@ -1101,6 +1220,7 @@ int main(void) {
   test_connection_whose_first_call_got_no_answer();
   test_predict_many(client);
   test_pager(channel);
+  test_upload_inputs(channel);
   test_resource_urls();
   test_refused_connection();
   test_last_error_is_per_thread(client);

@@ -158,7 +158,8 @@ C_TYPES = {
     "void": None, "int": ctypes.c_int, "unsigned": ctypes.c_uint, "long": ctypes.c_long, "size_t": ctypes.c_size_t,
     "const char *": ctypes.c_char_p, "void *": ctypes.c_void_p, "clarifai_stream_fn": _native.STREAM_FN,
     "double": ctypes.c_double, "clarifai_input_fn": _native.INPUT_FN, "clarifai_result_fn": _native.RESULT_FN,
-    "clarifai_progress_fn": _native.PROGRESS_FN,
+    "clarifai_progress_fn": _native.PROGRESS_FN, "clarifai_upload_input_fn": _native.UPLOAD_INPUT_FN,
+    "clarifai_upload_result_fn": _native.UPLOAD_RESULT_FN,
     "const void *": ctypes.c_char_p,  # bytes in, passed without a copy
     "void **": ctypes.POINTER(ctypes.c_void_p), "const void **": ctypes.POINTER(ctypes.c_void_p),
     "char **": ctypes.POINTER(ctypes.c_void_p),
@@ -1174,10 +1175,40 @@ def test_readme_example_runs(number, tls_server):
     env = {k: v for k, v in os.environ.items() if k != "CLARIFAI_LOG"}
     env.update(CLARIFAI_API_BASE=tls_server.rest_url, CLARIFAI_GRPC_BASE=tls_server.grpcs_target,
                CLARIFAI_ROOT_CERTIFICATES_PATH=str(tls_server.tls_cert), CLARIFAI_PAT=tls_server.token,
-               CLARIFAI_SESSION_TOKEN="test-session-token",
+               CLARIFAI_SESSION_TOKEN="test-session-token", CLARIFAI_USER_ID=USER, CLARIFAI_APP_ID=f"readme-{number}",
                LIBCLARIFAI_PATH=str(LIBRARY),
                PYTHONPATH=os.pathsep.join([str(BINDING), os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, "-c", readme_blocks()[number]], env=env, capture_output=True, text=True,
                             timeout=60, cwd=capi.ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() and result.stderr == ""
+
+
+def test_upload_inputs_finishes(channel, server, app_id):
+    """URLs, bytes, text and dicts with concepts and metadata: the failing download reported after
+    its retries, the flaky one in after a second try, ids made from content so that a second
+    upload adds nothing."""
+    from libclarifai import UploadResult
+    inputs = ["https://x/up/0.jpg", b"\x89PNG raw bytes", {"text": "hello", "concepts": ["greeting"], "metadata": {"n": 1}},
+              "https://x/fail/1.jpg", f"https://x/flaky-1/{app_id}.jpg", {"url": "https://x/up/5.jpg", "id": "mine"},
+              {"nonsense": 1}]
+    seen = []
+    with Client(channel, server.token, USER, app_id) as client:
+        results = client.upload_inputs(inputs, batch_size=2, concurrency=2, max_retries=2, on_progress=seen.append)
+        assert [r.index for r in results] == list(range(7)) and all(isinstance(r, UploadResult) for r in results)
+        assert [r.error is None for r in results] == [True, True, True, False, True, True, False]
+        assert (results[3].status_code, results[3].tries, type(results[3].error)) == (30002, 3, ApiError)
+        assert results[4].tries == 2 and results[5].input_id == "mine" and results[0].input_id.startswith("in-")
+        assert isinstance(results[6].error, InvalidArgumentError) and "input 6" in str(results[6].error)
+        assert seen[-1].supplied == seen[-1].done == 7 and seen[-1].failed == 2
+        listed = client.call("ListInputs", {"per_page": 100})["inputs"]
+        assert sorted(i["id"] for i in listed) == sorted(r.input_id for r in results if r.error is None)
+        [text] = [i for i in listed if i["id"] == results[2].input_id]
+        assert text["data"]["concepts"][0]["id"] == "greeting" and text["data"]["metadata"] == {"n": 1}
+        again = client.upload_inputs(inputs[:3])
+        assert [r.input_id for r in again] == [r.input_id for r in results[:3]] and all(r.error is None for r in again)
+        assert len(client.call("ListInputs", {"per_page": 100})["inputs"]) == len(listed)
+        with pytest.raises(InvalidArgumentError, match="batch_size"):
+            client.upload_inputs(inputs, batch_size=129)
+        with pytest.raises(ZeroDivisionError):
+            client.upload_inputs(1 / 0 for _ in range(3))

@@ -794,22 +794,26 @@ def get_input(auth, input_id):
 def PostInputs(req, auth):
     if not req.inputs:
         raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input", "no inputs given")
-    new = []
+    new, kept = [], []
+    skips = req.input_id_conflict_resolution == res.InputIDConflictResolution.SKIP
     for i, given in enumerate(req.inputs):
         inp = res.Input()
         inp.CopyFrom(given)
         if not inp.id:
             auth.state.next_input += 1
             inp.id = stable_id("input", auth.user_id, auth.app_id, auth.state.next_input)
-        if inp.id in auth.state.inputs or any(inp.id == n.id for n in new):
+        if any(inp.id == n.id for n in new) or (inp.id in auth.state.inputs and not skips):
             raise ApiError(sc.INPUT_DUPLICATE, "Input has a duplicate ID", f"input id '{inp.id}' already exists")
+        if inp.id in auth.state.inputs:  # SKIP: left as it is
+            kept.append(auth.state.inputs[inp.id])
+            continue
         if content_of(inp.data) is None:
             raise ApiError(sc.INPUT_INVALID_ARGUMENT, "Invalid input", f"inputs[{i}] has no data")
         inp.created_at.CopyFrom(now())
         inp.modified_at.CopyFrom(inp.created_at)
         new.append(inp)
-    job = res.InputsAddJob(id=req.inputs_add_job_id or stable_id("add-job", auth.user_id, auth.app_id, new[0].id),
-                           created_at=now())
+    job = res.InputsAddJob(id=req.inputs_add_job_id or stable_id("add-job", auth.user_id, auth.app_id, req.inputs[0].id,
+                                                                  auth.state.next_input), created_at=now())
     for inp in new:
         if download_fails(auth, inp.data):
             inp.status.code, inp.status.description = sc.INPUT_DOWNLOAD_FAILED, "Download failed"
@@ -820,7 +824,7 @@ def PostInputs(req, auth):
         auth.state.inputs[inp.id] = inp
         add_app_concepts(auth, inp.data.concepts)
     auth.state.add_jobs[job.id] = (job, time.monotonic() + ADD_JOB_SECONDS)
-    return service_pb2.MultiInputResponse(inputs=new, inputs_add_job=job)
+    return service_pb2.MultiInputResponse(inputs=new + kept, inputs_add_job=job)
 
 
 def download_fails(auth, data):

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._client import (BidiStream, BoundingBox, BulkProgress, Channel, Client, Concept, Input, InputKind, Output,
-                      Prediction, Region, ResourceIds, Stream, api_version, json_to_proto, methods, parse_resource_url,
-                      proto_to_json, version)
+                      Prediction, Region, ResourceIds, Stream, UploadResult, api_version, json_to_proto, methods,
+                      parse_resource_url, proto_to_json, version)
 from ._native import PACKAGE_VERSION, LibraryNotFoundError, library_path, load_library
 from .errors import (ApiError, AuthError, CancelledError, ClarifaiError, ClarifaiTimeoutError, ErrorCode, InternalError,
                      InvalidArgumentError, ProtocolError, TransportError, UnsupportedError)
@@ -26,7 +26,7 @@ __version__ = PACKAGE_VERSION
 
 __all__ = [
     "Channel", "Client", "Prediction", "Output", "Concept", "Region", "BoundingBox", "Input", "InputKind", "Stream",
-    "BidiStream", "BulkProgress",
+    "BidiStream", "BulkProgress", "UploadResult",
     "ClarifaiError", "InvalidArgumentError", "TransportError", "ClarifaiTimeoutError", "ProtocolError", "ApiError",
     "UnsupportedError", "CancelledError", "InternalError", "AuthError", "ErrorCode", "LibraryNotFoundError",
     "json_to_proto", "proto_to_json", "parse_resource_url", "ResourceIds", "version", "api_version", "methods",

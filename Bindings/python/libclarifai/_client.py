@@ -18,8 +18,8 @@ from functools import cached_property
 from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
                     Sequence, Tuple, TypeVar, Union, cast)
 
-from ._native import (INPUT_FN, PROGRESS_FN, RESULT_FN, STREAM_FN, BulkProgressStruct, ConceptStruct, InputStruct,
-                      REQUEST_ID_PREFIX, RegionStruct, ResourceIdsStruct, load_library)
+from ._native import (INPUT_FN, PROGRESS_FN, REQUEST_ID_PREFIX, RESULT_FN, STREAM_FN, UPLOAD_INPUT_FN, UPLOAD_RESULT_FN,
+                      BulkProgressStruct, ConceptStruct, InputStruct, RegionStruct, ResourceIdsStruct, load_library)
 from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, Metadata, ProtocolError, error_class
 
 __all__ = [
@@ -632,6 +632,81 @@ class _Completions:
 
 
 @dataclass(frozen=True)
+class UploadResult:
+    """One input's outcome of Client.upload_inputs: `error` None when the input is in the app,
+    downloaded; `status_code` its Clarifai status (30000 INPUT_DOWNLOAD_SUCCESS, 30002 for a
+    download that failed every try; 0 when none came); `tries`: how many times it was sent."""
+    index: int
+    input_id: str
+    error: Optional[ClarifaiError]
+    status_code: int
+    tries: int
+
+
+class _Upload:
+    """One clarifai_upload_inputs, on the calling thread: the callbacks take the inputs from the
+    iterable and collect the outcomes."""
+
+    def __init__(self, inputs: Iterable[Any], on_progress: Optional[Callable[["BulkProgress"], None]]) -> None:
+        self._inputs = iter(inputs)
+        self._on_progress = on_progress
+        self._supplied = 0
+        self._current: Tuple[Any, ...] = ()  # what the library reads of the input last supplied
+        self._unreadable: Dict[int, ClarifaiError] = {}
+        self.failure: Optional[BaseException] = None  # the iterable's, or a callback's, ending the upload
+        self.results: List[UploadResult] = []
+
+    def next_input(self, _userdata: int, slot: Any) -> int:
+        try:
+            item = next(self._inputs)
+        except StopIteration:
+            return 0
+        except BaseException as error:
+            self.failure = error
+            return -1
+        index = self._supplied
+        self._supplied += 1
+        try:
+            fields = dict(item) if isinstance(item, Mapping) else None
+            concepts = [_enc(str(c)) for c in (fields.pop("concepts", None) or ())] if fields is not None else []
+            metadata = fields.pop("metadata", None) if fields is not None else None
+            given = _input_of(fields if fields is not None else item)
+            kind = given._kind()
+            metadata_json = None if metadata is None else _json.dumps(metadata).encode()
+        except (TypeError, ValueError, ClarifaiError) as error:
+            # This input alone fails: the library reports an input without data as INVALID_ARGUMENT.
+            self._unreadable[index] = InvalidArgumentError(f"upload_inputs: input {index} ({type(item).__name__}): {error}")
+            self._current = ()
+            return 1
+        data = None if given.data is None else _as_bytes(given.data)
+        concept_array = (ctypes.c_char_p * max(1, len(concepts)))(*concepts)
+        self._current = (_enc(given.url), _enc(given.text), _enc(given.id), data, concept_array, metadata_json)
+        upload = slot.contents
+        upload.input.kind = kind
+        upload.input.url, upload.input.text, upload.input.id = self._current[:3]
+        if data is not None:
+            upload.input.data = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+            upload.input.data_len = len(data)
+        upload.concepts = ctypes.cast(concept_array, ctypes.POINTER(ctypes.c_char_p))
+        upload.concept_count = len(concepts)
+        upload.metadata_json = metadata_json
+        return 1
+
+    def on_result(self, _userdata: int, index: int, code: int, input_id: Optional[bytes], status: int, tries: int) -> int:
+        error = None if code == ErrorCode.OK else (self._unreadable.pop(index, None) or _last_failure().error())
+        self.results.append(UploadResult(index, _dec(input_id), error, status, tries))
+        return 0
+
+    def on_progress(self, _userdata: int, progress: Any) -> None:
+        if self._on_progress is not None:
+            counts = progress.contents
+            try:
+                self._on_progress(BulkProgress(counts.supplied, counts.done, counts.failed, counts.in_flight, counts.rate))
+            except BaseException as error:  # raised once the upload returns
+                self.failure = self.failure or error
+
+
+@dataclass(frozen=True)
 class BulkProgress:
     """Where a predict_many stands: inputs taken from the iterable, reported (failures
     included), failed, in requests in flight; inputs reported per second since the start."""
@@ -1064,6 +1139,31 @@ class Client(_Owner):
             yield from run.results()
         finally:
             run.stop()
+
+    def upload_inputs(self, inputs: Iterable[Union[str, Bytes, Input, Mapping[str, Any]]], *, batch_size: int = 32,
+                      concurrency: int = 4, max_retries: int = 2,
+                      on_progress: Optional[Callable[["BulkProgress"], None]] = None) -> List[UploadResult]:
+        """Adds `inputs` (URLs, bytes, Input objects, or dicts of Input's fields with
+        "concepts": [concept ids] and "metadata": {a JSON object}) to the client's app so that
+        the upload finishes (see clarifai_upload_inputs): PostInputs batches of `batch_size`,
+        `concurrency` at once, each add job followed until done, the inputs whose download failed
+        deleted and sent again up to `max_retries` times. An input without an id gets one made
+        from its content, so that uploading it again never adds it twice. Returns every input's
+        UploadResult, in order; the failed ones have `error`. `on_progress` gets a BulkProgress
+        after each round of batch_size x concurrency inputs."""
+        for name, value, largest in (("batch_size", batch_size, 128), ("concurrency", concurrency, 64),
+                                     ("max_retries", max_retries, 100)):
+            if not isinstance(value, int) or not (0 if name == "max_retries" else 1) <= value <= largest:
+                raise InvalidArgumentError(f"upload_inputs: {name} {value!r} is out of range (at most {largest})")
+        run = _Upload(inputs, on_progress)
+        callbacks = (UPLOAD_INPUT_FN(run.next_input), UPLOAD_RESULT_FN(run.on_result), PROGRESS_FN(run.on_progress))
+        with self._handle.held() as pointer:
+            code = self._lib.clarifai_upload_inputs(pointer, batch_size, concurrency, max_retries, *callbacks, None)
+        if run.failure is not None:
+            raise run.failure
+        if code != ErrorCode.OK:
+            raise _last_failure().error()
+        return run.results
 
     def stream(self, method: str, request: Request = None, *, buffer: int = 64,
                timeout: Optional[float] = None) -> "Stream[Dict[str, Any]]":

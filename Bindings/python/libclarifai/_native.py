@@ -56,12 +56,23 @@ class ResourceIdsStruct(ctypes.Structure):
                 ("resource_id", ctypes.c_char_p), ("version_id", ctypes.c_char_p)]
 
 
+class UploadInputStruct(ctypes.Structure):
+    _fields_ = [("input", InputStruct), ("concepts", ctypes.POINTER(ctypes.c_char_p)), ("concept_count", ctypes.c_size_t),
+                ("metadata_json", ctypes.c_char_p)]
+
+
 #: int (*clarifai_input_fn)(void *userdata, clarifai_input *input)
 INPUT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(InputStruct))
 #: int (*clarifai_result_fn)(void *userdata, size_t index, int code, const clarifai_response *result)
 RESULT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p)
 #: void (*clarifai_progress_fn)(void *userdata, const clarifai_bulk_progress *progress)
 PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(BulkProgressStruct))
+#: int (*clarifai_upload_input_fn)(void *userdata, clarifai_upload_input *input)
+UPLOAD_INPUT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(UploadInputStruct))
+#: int (*clarifai_upload_result_fn)(void *userdata, size_t index, int code, const char *input_id, int status_code,
+#:                                  unsigned tries)
+UPLOAD_RESULT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                    ctypes.c_uint)
 
 _p, _s, _i, _z, _long = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t, ctypes.c_long
 _out = ctypes.POINTER(ctypes.c_void_p)
@@ -124,6 +135,7 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_queue_cancel": (_z, [_p, _p]),
     "clarifai_queue_free": (None, [_p]),
     "clarifai_predict_many": (_i, [_p, _s, _s, _z, _z, ctypes.c_double, INPUT_FN, RESULT_FN, PROGRESS_FN, _p]),
+    "clarifai_upload_inputs": (_i, [_p, _z, _z, ctypes.c_uint, UPLOAD_INPUT_FN, UPLOAD_RESULT_FN, PROGRESS_FN, _p]),
     "clarifai_pager_new": (_p, [_p, _s, _s, ctypes.c_uint]),
     "clarifai_pager_next": (_i, [_p, _out]),
     "clarifai_pager_free": (None, [_p]),

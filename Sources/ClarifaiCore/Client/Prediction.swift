@@ -50,8 +50,10 @@ public struct PredictionInput: @unchecked Sendable {
         self.init(kind: kind, source: source, id: id.flatMap { $0.isEmpty ? nil : $0 })
     }
 
-    /// Writes the Input message: {id, data: {image|text|video|audio: {url | base64 | raw}}}.
-    func write(to writer: inout WireWriter, field: Int, schema: PredictionSchema, position: Int) throws {
+    /// Writes the Input message: {id, data: {image|text|video|audio: {url | base64 | raw}}};
+    /// `moreData` writes more fields of its data (an upload's concepts and metadata).
+    func write(to writer: inout WireWriter, field: Int, schema: PredictionSchema, position: Int,
+               moreData: (inout WireWriter) -> Void = { _ in }) throws {
         let media = try schema.media(kind)
         let (name, missing) = switch source {
         case .url: ("url", "a url")
@@ -74,6 +76,7 @@ public struct PredictionInput: @unchecked Sendable {
             writer.append(bytes)
         }
         writer.endLengthDelimited(mediaMark)
+        moreData(&writer)
         writer.endLengthDelimited(data)
         writer.endLengthDelimited(input)
     }
