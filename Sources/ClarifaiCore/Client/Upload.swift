@@ -198,7 +198,7 @@ extension Client {
                 let status = statuses[input.id] ?? 0
                 guard status != UploadSchema.downloadSuccess else { return (nil, status, false) }
                 let failure = ClarifaiError(.api, "PostInputs: input '\(input.id)' "
-                                            + (status == 0 ? "is missing after its add job" : "has status \(status)") + " (deleted)")
+                                            + (status == 0 ? "is missing after its add job" : "did not download (status \(status)); deleted"))
                 return (failure, status, !lastTry)
             }
         } catch let error as ClarifaiError {
