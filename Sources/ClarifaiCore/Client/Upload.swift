@@ -57,8 +57,7 @@ public struct UploadInput: Sendable {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         _ = EVP_Digest(bytes, bytes.count, &digest, &length, EVP_sha256(), nil)
-        let hex = Array("0123456789abcdef".utf8)
-        return "in-" + String(decoding: digest.prefix(16).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
+        return "in-" + hexDigits(digest.prefix(16))
     }
 }
 
@@ -280,8 +279,7 @@ struct UploadSchema {
     static func newJobID() -> String {
         var random = [UInt8](repeating: 0, count: 16)
         _ = RAND_bytes(&random, Int32(random.count))
-        let hex = Array("0123456789abcdef".utf8)
-        return String(decoding: random.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
+        return hexDigits(random)
     }
 
     /// PostInputsRequest{inputs (each already an `inputs` field), inputs_add_job_id, SKIP}.
@@ -305,4 +303,10 @@ struct UploadSchema {
         writer.string(getJobID, id)
         return writer.bytes
     }
+}
+
+/// Lower-case hex, two digits a byte.
+private func hexDigits<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    let digits = Array("0123456789abcdef".utf8)
+    return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
 }
