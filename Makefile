@@ -63,6 +63,12 @@ build/tests/load: Tests/C/load.c Include/clarifai.h $(REAL_LIB)
 	mkdir -p build/tests
 	gcc $(CFLAGS_TEST) -O2 -pthread -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
+# The command-line tool (Bindings/cli), a C program on the public API.
+build/bin/clarifai-cli: Bindings/cli/clarifai-cli.c Include/clarifai.h $(REAL_LIB)
+	mkdir -p build/bin
+	gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -IInclude -o $@ $< -L$(LIB_DIR) -lclarifai -ljansson \
+	  -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+
 EXAMPLES := predict stream call predict_async
 examples: $(addprefix build/examples/,$(EXAMPLES))
 build/examples/%: Bindings/c/examples/%.c Include/clarifai.h $(REAL_LIB)
@@ -99,7 +105,7 @@ test-swift: | deps
 
 # pytest drives everything that needs the local server: the C test program, the ctypes tests,
 # the comparisons with the official client, and the library's packaging checks.
-test-python: all venv build/tests/test_capi build/tests/load examples | test-deps
+test-python: all venv build/tests/test_capi build/tests/load examples build/bin/clarifai-cli | test-deps
 	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Server Tests/Python Tests/Fuzz
 
 # The Go and Rust bindings (Bindings/go, Bindings/rust) built against build/lib, their tests and

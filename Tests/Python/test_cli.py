@@ -1,0 +1,74 @@
+"""clarifai-cli (Bindings/cli) end to end against the local server, on REST and cleartext gRPC:
+its output compared with what the library's own calls give, its exit codes, its usage errors."""
+import json
+import os
+import subprocess
+
+import pytest
+
+import capi
+
+CLI = capi.ROOT / "build" / "bin" / "clarifai-cli"
+
+
+@pytest.fixture(params=["rest", "grpc"])
+def cli(request, server, app_id):
+    """cli(*args, stdin=None) -> CompletedProcess, the channel's options first."""
+    channel = ["--base", server.rest_url] if request.param == "rest" else ["--grpc", "--base", "http://" + server.grpc_target]
+    env = {**os.environ, "CLARIFAI_PAT": server.token, "CLARIFAI_USER_ID": "test-user", "CLARIFAI_APP_ID": app_id}
+
+    def run(*args, stdin=None):
+        return subprocess.run([str(CLI), *channel, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    return run
+
+
+def test_methods_lists_the_service():
+    done = subprocess.run([str(CLI), "methods"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and len(done.stdout.split()) == 273 and "PostModelOutputs" in done.stdout.split()
+
+
+def test_call_prints_the_response_and_exits_with_the_error_code(cli):
+    posted = cli("call", "PostConcepts", '{"concepts": [{"id": "cat"}, {"id": "dog"}]}')
+    assert posted.returncode == 0 and json.loads(posted.stdout)["status"]["code"] == 10000
+    listed = cli("call", "ListConcepts", "-", stdin='{"per_page": 1}')  # the request from stdin
+    assert [c["id"] for c in json.loads(listed.stdout)["concepts"]] == ["cat"]
+    assert "\n" not in listed.stdout.strip()  # one line when stdout is not a terminal
+    missing = cli("call", "GetModel", '{"model_id": "no-such-model"}')
+    assert missing.returncode == 5 and json.loads(missing.stdout)["status"]["code"] == 21200 and "21200" in missing.stderr
+    unknown = cli("call", "NoSuchMethod")
+    assert unknown.returncode == 1 and "unknown method 'NoSuchMethod'" in unknown.stderr and unknown.stdout == ""
+
+
+def test_predict_prints_concepts_as_the_library_reads_them(cli, pyclient_for_cli):
+    done = cli("predict", "general-image-recognition", "https://samples.clarifai.com/metro-north.jpg")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    expected = pyclient_for_cli.predict("general-image-recognition", url="https://samples.clarifai.com/metro-north.jpg")
+    assert lines[0] == "https://samples.clarifai.com/metro-north.jpg" and len(lines) == 1 + len(expected.concepts)
+    assert lines[1].split() == [expected.concepts[0].name, expected.concepts[0].id, f"{expected.concepts[0].value:.4f}"]
+    as_json = cli("--json", "predict", "general-image-recognition", "https://samples.clarifai.com/metro-north.jpg")
+    assert json.loads(as_json.stdout)["outputs"][0]["data"]["concepts"][0]["id"] == expected.concepts[0].id
+    failing = cli("predict", "general-image-recognition", "https://samples.clarifai.com/fail/1.jpg", "/no/such/file.jpg")
+    assert failing.returncode == 5 and "30002" in failing.stderr and "/no/such/file.jpg" in failing.stderr
+
+
+@pytest.fixture
+def pyclient_for_cli(server, app_id):
+    from libclarifai import Channel, Client
+    with Channel.json(server.rest_url) as channel, Client(channel, server.token, "test-user", app_id) as client:
+        yield client
+
+
+def test_list_walks_every_page(cli):
+    concepts = [{"id": f"c{i:03d}"} for i in range(300)]
+    assert cli("call", "PostConcepts", json.dumps({"concepts": concepts})).returncode == 0
+    ids = cli("list", "concepts")
+    assert ids.returncode == 0 and ids.stdout.split() == [c["id"] for c in concepts]  # 3 pages of 128
+    lines = cli("--json", "list", "concepts").stdout.splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [c["id"] for c in concepts]
+
+
+def test_usage_errors_exit_64():
+    for args in ([], ["frobnicate"], ["list", "everything"], ["--timeout", "soon", "methods"], ["call"], ["--base"]):
+        done = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 64 and "usage: clarifai-cli" in done.stderr, args
