@@ -3,10 +3,15 @@
  *   clarifai-cli methods                              every method of clarifai.api.V2
  *   clarifai-cli call METHOD [JSON|-]                 any method; the response as JSON
  *   clarifai-cli predict MODEL URL|FILE...            concepts as a table (--json: the responses)
+ *   clarifai-cli predict MODEL -                      URLs or paths from stdin, one a line, run in bulk
+ *                                                     (clarifai_predict_many): JSON Lines out;
+ *                                                     --resume FILE skips the inputs FILE (an
+ *                                                     earlier run's output) has as done
  *   clarifai-cli list inputs|models|concepts|apps     every item, one id a line (--json: JSON Lines)
  *
  * Options (before the command): --rest (the default) or --grpc (TLS; cleartext for a base of
- * http://HOST:PORT), --base URL|HOST:PORT, --timeout SECONDS, --user ID, --app ID, --json. The token comes from $CLARIFAI_PAT; the base, user and app
+ * http://HOST:PORT), --base URL|HOST:PORT, --timeout SECONDS, --user ID, --app ID, --json,
+ * --resume FILE. A bulk run shows its progress on stderr when that is a terminal. The token comes from $CLARIFAI_PAT; the base, user and app
  * from $CLARIFAI_API_BASE (or $CLARIFAI_GRPC_BASE), $CLARIFAI_USER_ID and $CLARIFAI_APP_ID unless
  * given. JSON goes out indented when stdout is a terminal, on one line otherwise.
  *
@@ -15,6 +20,7 @@
  * bad usage. Messages go to stderr. */
 #define _POSIX_C_SOURCE 200809L
 #include <clarifai.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,15 +31,17 @@
 
 struct options {
   int grpc, json;
-  const char *base, *user, *app;
+  const char *base, *user, *app, *resume;
   long timeout_ms;
 };
 
 static int usage(void) {
-  fputs("usage: clarifai-cli [--rest|--grpc] [--base URL] [--timeout SECONDS] [--user ID] [--app ID] [--json] COMMAND\n"
+  fputs("usage: clarifai-cli [--rest|--grpc] [--base URL] [--timeout SECONDS] [--user ID] [--app ID] [--json]\n"
+        "                    [--resume FILE] COMMAND\n"
         "  methods\n"
         "  call METHOD [JSON|-]\n"
         "  predict MODEL URL|FILE...\n"
+        "  predict MODEL -\n"
         "  list inputs|models|concepts|apps\n",
         stderr);
   return USAGE_ERROR;
@@ -127,6 +135,149 @@ static int predict(clarifai_client *client, const struct options *options, int a
   return first_failure;
 }
 
+/* A bulk run (predict MODEL -): the lines read, by index, until their outcome is written. At most
+   concurrency x batch_size inputs are out at once (256 here), well under the ring's size. */
+#define BULK_BATCH 32
+#define BULK_CONCURRENCY 8
+#define BULK_RING 4096
+struct bulk {
+  char *lines[BULK_RING];
+  char *unreadable[BULK_RING]; /* why a file could not be read, by index */
+  size_t supplied;
+  char *data;       /* the last file's bytes */
+  json_t *done;     /* --resume: the inputs an earlier run did, as keys */
+  int first_failure; /* the code of the failed input supplied first (the exit status) */
+  size_t first_failure_index;
+  int progress;     /* stderr is a terminal */
+  size_t skipped;
+};
+
+static int bulk_next(void *userdata, clarifai_input *input) {
+  struct bulk *bulk = userdata;
+  char *line = NULL;
+  size_t size = 0;
+  ssize_t length;
+  while ((length = getline(&line, &size, stdin)) >= 0) {
+    while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r')) line[--length] = '\0';
+    if (length == 0) continue;
+    if (bulk->done && json_object_get(bulk->done, line)) {
+      bulk->skipped++;
+      continue;
+    }
+    size_t slot = bulk->supplied++ % BULK_RING;
+    free(bulk->lines[slot]);
+    free(bulk->unreadable[slot]);
+    bulk->lines[slot] = line;
+    bulk->unreadable[slot] = NULL;
+    input->kind = CLARIFAI_INPUT_IMAGE;
+    if (strstr(line, "://")) {
+      input->url = line;
+      return 1;
+    }
+    /* A file: its bytes, read here (the library copies them before the next call). */
+    free(bulk->data);
+    bulk->data = NULL;
+    FILE *file = fopen(line, "rb");
+    size_t capacity = 0, used = 0;
+    while (file && !feof(file) && !ferror(file)) {
+      char *bigger = used < capacity ? bulk->data : realloc(bulk->data, capacity = capacity ? capacity * 2 : 65536);
+      if (!bigger) break;
+      bulk->data = bigger;
+      used += fread(bulk->data + used, 1, capacity - used, file);
+    }
+    if (!file || used == 0) { /* sent without data: the library reports this input alone */
+      char reason[512];
+      snprintf(reason, sizeof reason, "cannot read file '%s': %s", line, file ? "empty or unreadable" : strerror(errno));
+      bulk->unreadable[slot] = strdup(reason);
+    }
+    if (file) fclose(file);
+    input->data = bulk->data;
+    input->data_len = used;
+    return 1;
+  }
+  free(line);
+  return 0;
+}
+
+static int bulk_result(void *userdata, size_t index, int code, const clarifai_response *result) {
+  struct bulk *bulk = userdata;
+  json_t *row = json_pack("{s:s, s:I, s:i}", "input", bulk->lines[index % BULK_RING], "index", (json_int_t)index, "code", code);
+  if (result) json_object_set_new(row, "status", json_integer(clarifai_response_status_code(result)));
+  const clarifai_concept *concepts = NULL;
+  size_t count = 0;
+  if (code == CLARIFAI_OK && clarifai_response_concepts(result, 0, &concepts, &count) == CLARIFAI_OK) {
+    json_t *list = json_array();
+    for (size_t c = 0; c < count; c++)
+      json_array_append_new(list, json_pack("{s:s, s:s, s:f}", "id", concepts[c].id, "name", concepts[c].name, "value",
+                                            (double)concepts[c].value));
+    json_object_set_new(row, "concepts", list);
+  } else {
+    const char *unreadable = bulk->unreadable[index % BULK_RING];
+    json_object_set_new(row, "error", json_string(unreadable ? unreadable
+                                                  : result ? clarifai_response_status_description(result) : clarifai_last_error()));
+    if (bulk->first_failure == CLARIFAI_OK || index < bulk->first_failure_index) {
+      bulk->first_failure = code;
+      bulk->first_failure_index = index;
+    }
+  }
+  char *text = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)); /* a float32 round-trips */
+  if (text) puts(text);
+  free(text);
+  json_decref(row);
+  return 0;
+}
+
+static void bulk_progress(void *userdata, const clarifai_bulk_progress *progress) {
+  struct bulk *bulk = userdata;
+  if (bulk->progress)
+    fprintf(stderr, "\r%zu done, %zu failed, %zu in flight, %.1f inputs/s   ", progress->done, progress->failed,
+            progress->in_flight, progress->rate);
+}
+
+/* The inputs an earlier run's output (JSON Lines) has as done (code 0), as the keys of an object. */
+static json_t *done_inputs(const char *path) {
+  FILE *file = fopen(path, "r");
+  if (!file) return NULL;
+  json_t *done = json_object();
+  char *line = NULL;
+  size_t size = 0;
+  while (getline(&line, &size, file) >= 0) {
+    json_t *row = json_loads(line, 0, NULL);
+    json_t *input = json_object_get(row, "input");
+    if (json_is_string(input) && json_integer_value(json_object_get(row, "code")) == 0 && json_object_get(row, "code"))
+      json_object_set(done, json_string_value(input), json_true());
+    json_decref(row);
+  }
+  free(line);
+  fclose(file);
+  return done;
+}
+
+static int predict_stdin(clarifai_client *client, const struct options *options, const char *model) {
+  struct bulk *bulk = calloc(1, sizeof *bulk);
+  if (!bulk) return CLARIFAI_ERROR_INTERNAL;
+  bulk->progress = isatty(STDERR_FILENO);
+  if (options->resume && !(bulk->done = done_inputs(options->resume))) {
+    fprintf(stderr, "clarifai-cli: --resume %s: cannot read it\n", options->resume);
+    free(bulk);
+    return USAGE_ERROR;
+  }
+  int code = clarifai_predict_many(client, model, NULL, BULK_BATCH, BULK_CONCURRENCY, 0, bulk_next, bulk_result,
+                                   bulk_progress, bulk);
+  if (bulk->progress) fputc('\n', stderr);
+  if (bulk->skipped) fprintf(stderr, "clarifai-cli: %zu inputs done before (--resume), skipped\n", bulk->skipped);
+  if (code != CLARIFAI_OK) failed(model, code, NULL);
+  int status = code != CLARIFAI_OK ? code : bulk->first_failure;
+  for (size_t i = 0; i < BULK_RING; i++) {
+    free(bulk->lines[i]);
+    free(bulk->unreadable[i]);
+  }
+  free(bulk->data);
+  json_decref(bulk->done);
+  free(bulk);
+  return status;
+}
+
 /* The List method of what `list` lists; NULL for anything else. */
 static const char *list_method(const char *kind) {
   static const char *const kinds[][2] = {
@@ -174,6 +325,7 @@ int main(int argc, char **argv) {
     else if (strcmp(option, "--base") == 0) options.base = argv[++i];
     else if (strcmp(option, "--user") == 0) options.user = argv[++i];
     else if (strcmp(option, "--app") == 0) options.app = argv[++i];
+    else if (strcmp(option, "--resume") == 0) options.resume = argv[++i];
     else if (strcmp(option, "--timeout") == 0) {
       char *end = NULL;
       double seconds = strtod(argv[++i], &end);
@@ -203,7 +355,11 @@ int main(int argc, char **argv) {
   clarifai_client *client = channel ? clarifai_client_new(channel, NULL, options.user, options.app) : NULL;
   clarifai_channel_free(channel); /* the client keeps it */
   if (!client) return failed("setup", clarifai_last_error_code(), NULL);
-  int code = is_call ? call(client, count, rest) : is_predict ? predict(client, &options, count, rest) : list(client, &options, rest);
+  int bulk = is_predict && count == 2 && strcmp(rest[1], "-") == 0;
+  int code = is_call ? call(client, count, rest)
+             : bulk  ? predict_stdin(client, &options, rest[0])
+             : is_predict ? predict(client, &options, count, rest)
+                          : list(client, &options, rest);
   clarifai_client_free(client);
   return code;
 }

@@ -72,3 +72,55 @@ def test_usage_errors_exit_64():
     for args in ([], ["frobnicate"], ["list", "everything"], ["--timeout", "soon", "methods"], ["call"], ["--base"]):
         done = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=30)
         assert done.returncode == 64 and "usage: clarifai-cli" in done.stderr, args
+
+
+def test_bulk_predict_from_stdin_writes_json_lines_and_resumes(cli, tmp_path, pyclient_for_cli):
+    """`predict MODEL -`: URLs and files from stdin through predict_many, one JSON line each
+    (in the order requests end), the failures with their own status; --resume skips what an
+    earlier run did and runs the rest."""
+    image = tmp_path / "image.png"
+    image.write_bytes(b"\x89PNG not really")
+    lines = [f"https://samples.clarifai.com/bulk/{i}.jpg" for i in range(60)] + ["https://x/fail/1.jpg", str(image),
+                                                                                  str(tmp_path / "missing.jpg")]
+    first = cli("predict", "general-image-recognition", "-", stdin="\n".join(lines) + "\n\n")
+    rows = {row["input"]: row for row in map(json.loads, first.stdout.splitlines())}
+    assert first.returncode == 5 and sorted(rows) == sorted(lines) and first.stderr == ""  # no progress bar off a terminal
+    assert rows["https://x/fail/1.jpg"]["status"] == 30002 and rows[str(tmp_path / "missing.jpg")]["code"] == 1
+    assert "cannot read file" in rows[str(tmp_path / "missing.jpg")]["error"]
+    expected = pyclient_for_cli.predict("general-image-recognition", url=lines[0]).concepts[0]
+    assert rows[lines[0]]["concepts"][0] == {"id": expected.id, "name": expected.name, "value": pytest.approx(expected.value)}
+    assert rows[str(image)]["code"] == 0 and [rows[line]["index"] for line in lines] == list(range(len(lines)))
+    done = tmp_path / "results.jsonl"
+    done.write_text(first.stdout)
+    again = cli("--resume", str(done), "predict", "general-image-recognition", "-",
+                stdin="\n".join(lines + ["https://samples.clarifai.com/bulk/new.jpg"]))
+    assert sorted(json.loads(row)["input"] for row in again.stdout.splitlines()) == sorted(
+        ["https://x/fail/1.jpg", str(tmp_path / "missing.jpg"), "https://samples.clarifai.com/bulk/new.jpg"])
+    assert "61 inputs done before (--resume), skipped" in again.stderr
+    unreadable = cli("--resume", str(tmp_path / "nope.jsonl"), "predict", "general-image-recognition", "-", stdin="")
+    assert unreadable.returncode == 64 and "--resume" in unreadable.stderr
+
+
+def test_bulk_progress_shows_on_a_terminal(server, app_id):
+    """With stderr on a pseudo-terminal, a bulk run draws its progress there (done, failed, in
+    flight, rate), redrawn in place; stdout stays JSON Lines."""
+    import pty
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "CLARIFAI_PAT": server.token, "CLARIFAI_USER_ID": "test-user", "CLARIFAI_APP_ID": app_id}
+    urls = "".join(f"https://samples.clarifai.com/tty/{i}.jpg\n" for i in range(100)) + "https://x/fail/tty.jpg\n"
+    process = subprocess.Popen([str(CLI), "--base", server.rest_url, "predict", "general-image-recognition", "-"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=terminal, env=env)
+    os.close(terminal)
+    stdout, _ = process.communicate(urls.encode(), timeout=60)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(controller)
+    assert len(stdout.decode().splitlines()) == 101
+    assert drawn.count(b"\r") >= 2 and b"101 done, 1 failed, 0 in flight" in drawn and drawn.endswith(b"\r\n")
