@@ -701,6 +701,10 @@ def test_open_stream_failures(grpc_client, server, app_id):
     with grpc_client.open_stream("StreamModelOutputs") as stream:
         stream.send(text_request("bidi-error-after-2", "a"))
         stream.send(text_request("bidi-error-after-2", "b"))
+        # Half-closed first: with libcurl 7.88 a server ending the stream while the request is
+        # still open can lose the answer's last messages (the known limit in clarifai.h; seen
+        # once in CI), which is not what this test is about.
+        stream.close_send()
         assert [m["outputs"][0]["data"]["text"]["raw"] for m in (next(stream), next(stream))] == ["echo: a", "echo: b"]
         for _ in range(2):  # and every later recv the same
             with pytest.raises(ProtocolError, match="model crashed after 2 answers") as raised:
