@@ -552,7 +552,8 @@ int clarifai_predict_many(clarifai_client *client, const char *model_id, const c
  * `concurrency` of them at once (0: 4; at most 64); each request's add job followed until done
  * (GetInputsAddJob); the inputs whose download failed (a URL the server could not fetch) read
  * (ListInputs), deleted, and sent again, up to max_retries more times (at most 100); those still
- * failing deleted and reported. An input without an id gets one made from its content ("in-" and
+ * failing deleted and reported (an add job unfinished after 30 minutes fails its inputs with
+ * CLARIFAI_ERROR_TIMEOUT). An input without an id gets one made from its content ("in-" and
  * 32 hex digits of a SHA-256), so that uploading the same content again never adds it twice: an
  * input already in the app is left as it is (PostInputs' input_id_conflict_resolution SKIP), and
  * the same content twice in one upload is sent once. Inputs are pulled from next_input, at most

@@ -649,12 +649,17 @@ public func clarifai_predict_many(_ client: OpaquePointer?, _ modelID: UnsafePoi
                 let response = error.response.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) }
                 return onResult(userdata, index, error.code.rawValue, response) == 0
             }
-        }, onProgress: onProgress.map { onProgress in { progress in
-            var report = clarifai_bulk_progress(supplied: progress.supplied, done: progress.done, failed: progress.failed,
-                                                in_flight: progress.inFlight, rate: progress.rate)
-            onProgress(userdata, &report)
-        } })
+        }, onProgress: progressReporter(onProgress, userdata))
     }
+}
+
+/// A bulk run's progress handed to the caller's C callback; nil without one.
+private func progressReporter(_ onProgress: clarifai_progress_fn?, _ userdata: UnsafeMutableRawPointer?) -> ((BulkProgress) -> Void)? {
+    onProgress.map { onProgress in { progress in
+        var report = clarifai_bulk_progress(supplied: progress.supplied, done: progress.done, failed: progress.failed,
+                                            in_flight: progress.inFlight, rate: progress.rate)
+        onProgress(userdata, &report)
+    } }
 }
 
 @_cdecl("clarifai_upload_inputs")
@@ -684,7 +689,7 @@ public func clarifai_upload_inputs(_ client: OpaquePointer?, _ batchSize: Int, _
             guard more > 0 else { return .end }
             defer { supplied += 1 }
             do {
-                return .input(try uploadInput(input, position: supplied, client: caller))
+                return try uploadSupply(input, position: supplied)
             } catch let error as ClarifaiError {
                 return .invalid(error)
             }
@@ -693,16 +698,12 @@ public func clarifai_upload_inputs(_ client: OpaquePointer?, _ batchSize: Int, _
             return outcome.id.withCString { id in
                 onResult(userdata, index, outcome.failure?.code.rawValue ?? 0, id, outcome.statusCode, UInt32(outcome.tries)) == 0
             }
-        }, progress: onProgress.map { onProgress in { progress in
-            var report = clarifai_bulk_progress(supplied: progress.supplied, done: progress.done, failed: progress.failed,
-                                                in_flight: progress.inFlight, rate: progress.rate)
-            onProgress(userdata, &report)
-        } })
+        }, progress: progressReporter(onProgress, userdata))
     }
 }
 
-/// One C upload input, its bytes copied into its message.
-private func uploadInput(_ upload: clarifai_upload_input, position: Int, client: Client) throws -> UploadInput {
+/// One C upload input, whose bytes stay borrowed.
+private func uploadSupply(_ upload: clarifai_upload_input, position: Int) throws -> Client.UploadSupply {
     let name = "inputs[\(position)]"
     guard upload.concept_count == 0 || upload.concepts != nil else {
         throw ClarifaiError(.invalidArgument, "next_input: \(name).concepts is NULL with concept_count \(UInt(bitPattern: upload.concept_count))")
@@ -712,9 +713,8 @@ private func uploadInput(_ upload: clarifai_upload_input, position: Int, client:
                                             + "\(Client.maximumConceptsPerInput)")
     }
     let concepts = try (0..<upload.concept_count).map { try requiredString(upload.concepts[$0], "\(name).concepts[\($0)]", in: "next_input") }
-    return try UploadInput(try predictionInput(upload.input, position: position, in: "next_input"), conceptIDs: concepts,
-                           metadataJSON: try optionalString(upload.metadata_json, "\(name).metadata_json", in: "next_input"),
-                           position: position, client: client)
+    return .input(try predictionInput(upload.input, position: position, in: "next_input"), conceptIDs: concepts,
+                  metadataJSON: try optionalString(upload.metadata_json, "\(name).metadata_json", in: "next_input"))
 }
 
 /// The single-input predictions: checks the common arguments, then runs `body`.

@@ -4,23 +4,22 @@ import Glibc
 /// An input to add to the client's app: its data (and id, if the caller gives one), the concepts
 /// it shows, and metadata to keep with it; held as its Input message, so that the caller's bytes
 /// are copied once, at once.
-public struct UploadInput: Sendable {
+struct UploadInput: Sendable {
     /// The input's id: the caller's, else one made from its content, so that uploading the same
     /// content again names the same input (and never adds it twice).
-    public let id: String
+    let id: String
     /// The Input message, as protobuf binary.
     let message: [UInt8]
 
     /// `conceptIDs`: the concepts it shows (value 1); `metadataJSON`: a JSON object. `position`
     /// names the input in error messages.
-    public init(_ input: PredictionInput, conceptIDs: [String], metadataJSON: String?, position: Int, client: Client) throws {
-        let fields = try UploadSchema(client.schema)
+    init(_ input: PredictionInput, conceptIDs: [String], metadataJSON: String?, position: Int, fields: UploadSchema) throws {
         let metadata: [UInt8]? = try metadataJSON.map { json in
             var text = json
             return try text.withUTF8 { bytes in
                 do {
                     return try Codec.jsonToProto(typeName: "google.protobuf.Struct", json: UnsafeRawBufferPointer(bytes),
-                                                 schema: client.schema)
+                                                 schema: fields.prediction.schema)
                 } catch let error as ClarifaiError {
                     throw ClarifaiError.invalidArgument("inputs[\(position)].metadata_json is not a JSON object: \(error.message)")
                 }
@@ -105,7 +104,7 @@ extension Client {
     /// input already in the app is left as it is), each batch's add job followed until done
     /// (GetInputsAddJob), the inputs whose download failed read (ListInputs), deleted and sent
     /// again up to `maxRetries` times. Outcomes come in the order of `inputs`.
-    public func upload(_ inputs: [UploadInput], options: UploadOptions) -> [UploadOutcome] {
+    private func upload(_ inputs: [UploadInput], options: UploadOptions, fields: UploadSchema) -> [UploadOutcome] {
         var outcomes = [UploadOutcome?](repeating: nil, count: inputs.count)
         var firstOfID: [String: Int] = [:]  // inputs of the same id (content) go once
         var pending: [Int] = []
@@ -118,7 +117,7 @@ extension Client {
                 Array(pending[$0..<min($0 + options.batchSize, pending.count)])
             }
             let results = parallelMap(batches, width: options.concurrency) { batch in
-                self.uploadBatch(batch.map { inputs[$0] }, lastTry: attempt == options.maxRetries + 1)
+                self.uploadBatch(batch.map { inputs[$0] }, lastTry: attempt == options.maxRetries + 1, fields: fields)
             }
             pending = []
             for (batch, result) in zip(batches, results) {
@@ -129,15 +128,14 @@ extension Client {
                 }
             }
         }
-        return inputs.indices.map { index in
-            let first = outcomes[firstOfID[inputs[index].id]!]!
-            return UploadOutcome(id: first.id, failure: first.failure, statusCode: first.statusCode, tries: first.tries)
-        }
+        return inputs.map { outcomes[firstOfID[$0.id]!]! }
     }
 
     /// What the caller supplies next to an upload.
     public enum UploadSupply {
-        case input(UploadInput)
+        /// An input, the concepts it shows (value 1) and its metadata (a JSON object); its bytes
+        /// are read before the next supply.
+        case input(PredictionInput, conceptIDs: [String], metadataJSON: String?)
         /// An input that cannot be sent: reported with this failure, the others go on.
         case invalid(ClarifaiError)
         case end
@@ -150,13 +148,20 @@ extension Client {
     public func upload(options: UploadOptions, next: () throws -> UploadSupply, report: (Int, UploadOutcome) -> Bool,
                        progress: ((BulkProgress) -> Void)?) throws {
         let started = monotonicMilliseconds()
+        let fields = try UploadSchema(schema)
         var counts = BulkProgress()
         var ended = false
         while !ended {
             var round: [(input: UploadInput?, invalid: ClarifaiError?)] = []
             while !ended && round.count < options.batchSize * options.concurrency {
                 switch try next() {
-                case .input(let input): round.append((input, nil))
+                case .input(let input, let conceptIDs, let metadataJSON):
+                    do {
+                        round.append((try UploadInput(input, conceptIDs: conceptIDs, metadataJSON: metadataJSON,
+                                                      position: counts.supplied + round.count, fields: fields), nil))
+                    } catch let error as ClarifaiError {
+                        round.append((nil, error))
+                    }
                 case .invalid(let error): round.append((nil, error))
                 case .end: ended = true
                 }
@@ -166,7 +171,7 @@ extension Client {
             counts.supplied += round.count
             counts.inFlight = round.count
             progress?(counts)
-            var sent = upload(round.compactMap(\.input), options: options).makeIterator()
+            var sent = upload(round.compactMap(\.input), options: options, fields: fields).makeIterator()
             for (offset, entry) in round.enumerated() {
                 let outcome = entry.invalid.map { UploadOutcome(id: "", failure: $0, statusCode: 0, tries: 0) } ?? sent.next()!
                 counts.done += 1
@@ -182,9 +187,9 @@ extension Client {
     }
 
     /// One batch's outcomes, and whether each may go again (a failed download, deleted first).
-    private func uploadBatch(_ batch: [UploadInput], lastTry: Bool) -> [(failure: ClarifaiError?, statusCode: Int32, retry: Bool)] {
+    private func uploadBatch(_ batch: [UploadInput], lastTry: Bool,
+                             fields: UploadSchema) -> [(failure: ClarifaiError?, statusCode: Int32, retry: Bool)] {
         do {
-            let fields = try UploadSchema(schema)
             let jobID = UploadSchema.newJobID()
             _ = try call(try unaryMethod(named: "PostInputs"), message: fields.postInputs(batch, jobID: jobID))
             try waitForAddJob(jobID, fields)
