@@ -22,10 +22,10 @@ public struct UnaryExchange {
     private func read(_ answer: HTTPResponse) throws -> Response {
         do {
             let response = try interpret(answer)
-            response.metadata = answer.metadata
+            response.answerFields = answer.answerFields
             return response
         } catch let error as ClarifaiError {
-            throw error.withMetadata(answer.metadata)
+            throw error.withMetadata(answer.answerFields.metadata)
         }
     }
 

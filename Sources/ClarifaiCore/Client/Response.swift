@@ -19,10 +19,10 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// The statuses of the answer as it travelled: HTTP (0: none) and gRPC (-1: none, REST).
     var httpStatus = 0
     var grpcStatus = -1
-    /// The server's metadata of a unary call's answer (none for a stream's messages).
-    public internal(set) var metadata: [MetadataField] = []
-    /// `metadata` as C strings in `strings`, made on first request.
-    private var metadataStrings: [(name: UnsafePointer<CChar>, value: UnsafePointer<CChar>)]?
+    /// The fields of a unary call's answer (none for a stream's messages).
+    var answerFields: AnswerFields?
+    /// The server's metadata and its C strings (in `strings`), made on first request.
+    private var metadataRead: (fields: [MetadataField], strings: [(name: UnsafePointer<CChar>, value: UnsafePointer<CChar>)])?
     /// The payload of each entry of `outputs` (when the message type has Output entries).
     private let outputs: [UnsafeRawBufferPointer]
     /// Whether the message carries a `status` (a REST answer without one is not a Clarifai reply).
@@ -346,15 +346,25 @@ public final class Response: HandleObject, @unchecked Sendable {
         }
     }
 
+    /// The server's metadata on the answer (a unary call's; none for a stream's messages).
+    public var metadata: [MetadataField] { readMetadata().fields }
+
     /// Field `index` of the metadata as C strings the response owns; nil past the end.
     public func metadataField(_ index: Int) -> (name: UnsafePointer<CChar>, value: UnsafePointer<CChar>, trailing: Bool)? {
-        guard index >= 0, index < metadata.count else { return nil }
-        let made = metadataStrings ?? metadata.map { field in
+        let (fields, texts) = readMetadata()
+        guard index >= 0, index < fields.count else { return nil }
+        return (texts[index].name, texts[index].value, fields[index].trailing)
+    }
+
+    private func readMetadata() -> (fields: [MetadataField], strings: [(name: UnsafePointer<CChar>, value: UnsafePointer<CChar>)]) {
+        if let metadataRead { return metadataRead }
+        let fields = answerFields?.metadata ?? []
+        let read = (fields, fields.map { field in
             (name: Array(field.name.utf8).withUnsafeBytes { strings.add($0) },
              value: Array(field.value.utf8).withUnsafeBytes { strings.add($0) })
-        }
-        metadataStrings = made
-        return (made[index].name, made[index].value, metadata[index].trailing)
+        })
+        metadataRead = read
+        return read
     }
 
     // MARK: Memory

@@ -236,7 +236,7 @@ final class CurlHandle: @unchecked Sendable {
         var contentType: UnsafePointer<CChar>?
         ccurl_getinfo_string(raw, CURLINFO_CONTENT_TYPE, &contentType)
         return HTTPResponse(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: sink.body,
-                            fields: sink.fields, trailersStart: sink.trailersStart ?? sink.fields.count, majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
+                            answerFields: AnswerFields(fields: sink.fields, trailersStart: sink.trailersStart ?? sink.fields.count), majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
                             connectionClosed: request.forbidsReuse || sink.connectionClosed)
     }
 

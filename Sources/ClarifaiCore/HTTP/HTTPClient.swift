@@ -62,30 +62,15 @@ struct HTTPResponse {
     let contentType: String
     /// The body, unless the request streamed it to a consumer.
     let body: [UInt8]
-    /// Header and trailer fields in arrival order, names lower-cased.
-    let fields: [(name: String, value: String)]
-    /// Where the trailers (the fields after the header block) begin in `fields`.
-    let trailersStart: Int
+    /// Header and trailer fields.
+    let answerFields: AnswerFields
     /// 2 for HTTP/2, 1 for HTTP/1.x.
     let majorVersion: Int
     /// The connection was closed when the exchange ended (by the server, or by a request that
     /// forbids reuse).
     let connectionClosed: Bool
 
-    func field(_ name: String) -> String? { fields.last { $0.name == name }?.value }
-
-    /// The server's own metadata: its fields but those of HTTP and gRPC themselves. A gRPC
-    /// answer of trailers only (grpc-status in its one block of fields) has trailing metadata only.
-    var metadata: [MetadataField] {
-        let trailersStart = self.trailersStart == fields.count && field("grpc-status") != nil ? 0 : self.trailersStart
-        return fields.indices.compactMap { index in
-            let (name, value) = fields[index]
-            guard !MetadataField.transportNames.contains(name), !name.hasPrefix("grpc-") || name == "grpc-status-details-bin" else {
-                return nil
-            }
-            return MetadataField(name: name, value: value, trailing: index >= trailersStart)
-        }
-    }
+    func field(_ name: String) -> String? { answerFields.fields.last { $0.name == name }?.value }
 
     /// Another attempt may get through: 429 (throttled), 502 and 503 (a gateway could not reach
     /// the server, which never took the request), 504 only when repeating the request is harmless
