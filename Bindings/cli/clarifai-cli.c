@@ -21,6 +21,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <clarifai.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +142,7 @@ static int predict(clarifai_client *client, const struct options *options, int a
 #define BULK_BATCH 32
 #define BULK_CONCURRENCY 8
 #define BULK_RING 4096
+#define BULK_FILE_LIMIT (128LL * 1024 * 1024)
 struct bulk {
   char *lines[BULK_RING];
   char *unreadable[BULK_RING]; /* why a file could not be read, by index */
@@ -151,6 +154,31 @@ struct bulk {
   int progress;     /* stderr is a terminal */
   size_t skipped;
 };
+
+/* A regular file's bytes into *data (malloc'd) and *length; what is wrong otherwise (a FIFO or a
+   device would block or never end; over the API's 128 MB request limit it cannot be sent). */
+static const char *read_file(const char *path, char **data, size_t *length) {
+  int descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  struct stat info;
+  if (descriptor < 0 || fstat(descriptor, &info) != 0) {
+    const char *reason = strerror(errno);
+    if (descriptor >= 0) close(descriptor);
+    return reason;
+  }
+  const char *problem = !S_ISREG(info.st_mode)          ? "not a regular file"
+                        : info.st_size == 0              ? "empty"
+                        : info.st_size > BULK_FILE_LIMIT ? "over 128 MB"
+                        : !(*data = malloc((size_t)info.st_size)) ? "out of memory"
+                                                                  : NULL;
+  size_t used = 0;
+  ssize_t got = 1;
+  while (!problem && used < (size_t)info.st_size && (got = read(descriptor, *data + used, (size_t)info.st_size - used)) > 0)
+    used += (size_t)got;
+  if (!problem && got < 0) problem = strerror(errno);
+  close(descriptor);
+  *length = problem ? 0 : used; /* a file that shrank while read: what it still had */
+  return problem;
+}
 
 static int bulk_next(void *userdata, clarifai_input *input) {
   struct bulk *bulk = userdata;
@@ -177,22 +205,13 @@ static int bulk_next(void *userdata, clarifai_input *input) {
     /* A file: its bytes, read here (the library copies them before the next call). */
     free(bulk->data);
     bulk->data = NULL;
-    FILE *file = fopen(line, "rb");
-    size_t capacity = 0, used = 0;
-    while (file && !feof(file) && !ferror(file)) {
-      char *bigger = used < capacity ? bulk->data : realloc(bulk->data, capacity = capacity ? capacity * 2 : 65536);
-      if (!bigger) break;
-      bulk->data = bigger;
-      used += fread(bulk->data + used, 1, capacity - used, file);
-    }
-    if (!file || used == 0) { /* sent without data: the library reports this input alone */
+    const char *problem = read_file(line, &bulk->data, &input->data_len);
+    if (problem) { /* sent without data: the library reports this input alone */
       char reason[512];
-      snprintf(reason, sizeof reason, "cannot read file '%s': %s", line, file ? "empty or unreadable" : strerror(errno));
+      snprintf(reason, sizeof reason, "cannot read file '%s': %s", line, problem);
       bulk->unreadable[slot] = strdup(reason);
     }
-    if (file) fclose(file);
     input->data = bulk->data;
-    input->data_len = used;
     return 1;
   }
   free(line);

@@ -124,3 +124,13 @@ def test_bulk_progress_shows_on_a_terminal(server, app_id):
     os.close(controller)
     assert len(stdout.decode().splitlines()) == 101
     assert drawn.count(b"\r") >= 2 and b"101 done, 1 failed, 0 in flight" in drawn and drawn.endswith(b"\r\n")
+
+
+def test_bulk_refuses_what_is_not_a_regular_file(cli, tmp_path):
+    """A FIFO (which would block its reader) and a device fail alone, at once."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    done = cli("predict", "general-image-recognition", "-", stdin=f"{fifo}\n/dev/zero\nhttps://x/ok.jpg\n")
+    rows = {row["input"]: row for row in map(json.loads, done.stdout.splitlines())}
+    assert rows[str(fifo)]["error"] == f"cannot read file '{fifo}': not a regular file"
+    assert rows["/dev/zero"]["code"] == 1 and rows["https://x/ok.jpg"]["code"] == 0
