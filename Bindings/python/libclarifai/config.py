@@ -52,7 +52,9 @@ def read_context(context: Optional[str] = None, path: Union[str, "os.PathLike[st
     if not isinstance(chosen, dict):
         raise InvalidArgumentError(f"the SDK's config file {file} has no context {name!r} "
                                    f"(it has {', '.join(map(str, contexts)) or 'none'})")
-    written = chosen.get("env", {}) or {}
+    written = chosen.get("env") or {}
+    if not isinstance(written, dict):
+        raise InvalidArgumentError(f"context {name!r} of {file}: its env is not a mapping")
     settings = dict(_DEFAULTS)
     for key, value in written.items():
         if isinstance(value, dict):

@@ -922,7 +922,8 @@ class _AioStreamCall:
 
     async def write(self, request: Any) -> None:
         if not self._writable:
-            raise _rpc_error(InvalidArgumentError("write(): the call was made with a request iterator"))
+            raise _rpc_error(InvalidArgumentError("write(): the call takes no more requests (made with a request "
+                                                  "iterator, or after done_writing())"))
         self._outbox.put(request)
 
     async def done_writing(self) -> None:
