@@ -343,6 +343,21 @@ def test_predict_many_errors(pyclient):
 # The official V2Stub on asyncio: libclarifai.aio_stub_channel beside grpc.aio
 
 
+async def on_official_aio(server, use):
+    """use(channel) on the official client's grpc.aio channel to the local server, closed after."""
+    channel = ClarifaiChannel.get_aio_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
+    try:
+        return await use(channel)
+    finally:
+        await channel.close()
+
+
+async def on_our_aio(made, use):
+    """use(channel) on libclarifai's aio stub channel over the Channel `made`."""
+    async with libclarifai.aio_stub_channel(made) as channel:
+        return await use(channel)
+
+
 def test_aio_stub_answers_as_the_official_aio_channel(kind, server, app_id):
     metadata = (("authorization", f"Key {server.token}"),)
     ids = res.UserAppIDSet(user_id=USER, app_id=app_id)
@@ -358,18 +373,9 @@ def test_aio_stub_answers_as_the_official_aio_channel(kind, server, app_id):
         return answers, failed
 
     async def ours():
-        made = Channel.json(server.rest_url) if kind == "rest" else Channel.grpc_insecure(server.grpc_target)
-        with made:
-            async with libclarifai.aio_stub_channel(made) as channel:
-                return await run_with(channel)
-
-    async def official():
-        channel = ClarifaiChannel.get_aio_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
-        try:
-            return await run_with(channel)
-        finally:
-            await channel.close()
-    (our_answers, our_failed), (their_answers, their_failed) = run(ours()), run(official())
+        with Channel.json(server.rest_url) if kind == "rest" else Channel.grpc_insecure(server.grpc_target) as made:
+            return await on_our_aio(made, run_with)
+    (our_answers, our_failed), (their_answers, their_failed) = run(ours()), run(on_official_aio(server, run_with))
     for a, b in zip(our_answers, their_answers):
         a.status.req_id = b.status.req_id = ""
         for output in (*a.outputs, *b.outputs):
@@ -449,16 +455,8 @@ def test_aio_stub_streams_as_the_official_aio_channel(server, app_id):
 
     async def ours():
         with Channel.grpc_insecure(server.grpc_target) as made:
-            async with libclarifai.aio_stub_channel(made) as channel:
-                return await run_with(channel)
-
-    async def official():
-        channel = ClarifaiChannel.get_aio_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
-        try:
-            return await run_with(channel)
-        finally:
-            await channel.close()
-    theirs = run(official())
+            return await on_our_aio(made, run_with)
+    theirs = run(on_official_aio(server, run_with))
     assert run(ours()) == theirs
     assert theirs[0] == [(10000, ["0"]), (10000, ["1"]), (10000, ["2"])] and theirs[2] == grpc.StatusCode.OK
     assert theirs[5:] == (True, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)

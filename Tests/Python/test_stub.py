@@ -14,6 +14,7 @@ from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2 as res
 from clarifai_grpc.grpc.api import service_pb2, service_pb2_grpc
 
+from test_async import on_official_aio, on_our_aio
 from test_binding import BINDING, USER, libclarifai  # noqa: F401  (sets LIBCLARIFAI_PATH, sys.path)
 from testserver import clear_predict_stats, clear_recorded_requests, predict_stats, recorded_requests
 
@@ -205,20 +206,10 @@ def test_server_metadata_comes_back_as_over_grpcio(server, app_id):
         await call
         return await call.initial_metadata(), await call.trailing_metadata()
 
-    async def official_aio():
-        channel = ClarifaiChannel.get_aio_insecure_grpc_channel(base="127.0.0.1", port=server.grpc_port)
-        try:
-            return await seen_on_asyncio(channel)
-        finally:
-            await channel.close()
-
-    async def our_aio(made):
-        async with libclarifai.aio_stub_channel(made) as channel:
-            return await seen_on_asyncio(channel)
-    theirs = seen(official_stub(server)) + [asyncio.run(official_aio())]
+    theirs = seen(official_stub(server)) + [asyncio.run(on_official_aio(server, seen_on_asyncio))]
     channel, stub_channel = ours(server)
     with channel, stub_channel:
-        mine = seen(service_pb2_grpc.V2Stub(stub_channel)) + [asyncio.run(our_aio(channel))]
+        mine = seen(service_pb2_grpc.V2Stub(stub_channel)) + [asyncio.run(on_our_aio(channel, seen_on_asyncio))]
     assert mine == theirs
     assert dict(mine[0][0])["x-test-initial"] == "m1" and dict(mine[0][1])["x-test-trailing"] == "m1"
     assert dict(mine[1][1])["x-test-trailing"] == "m1" and mine[1][2] == grpc.StatusCode.UNIMPLEMENTED
