@@ -7,21 +7,23 @@ LIB_DIR := build/lib
 REAL_LIB := $(LIB_DIR)/libclarifai.so.$(VERSION)
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libjansson-dev zlib1g-dev pkg-config
 # What the tests use beyond the build: memory checks, certificates, and the Debian packaging tools.
-TEST_APT_PACKAGES := valgrind openssl lintian debootstrap dpkg-dev cmake
+TEST_APT_PACKAGES := valgrind openssl lintian debootstrap dpkg-dev cmake man-db
+# What the command-line tool builds on beyond the library: JSON and the SDK's YAML config file.
+CLI_APT_PACKAGES := libjansson-dev libyaml-dev
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
 
-.PHONY: all deps test-deps venv test test-swift test-python test-header test-bindings test-trixie demo clean install uninstall deb test-deb examples \
+.PHONY: all deps test-deps cli-deps venv test test-swift test-python test-header test-bindings test-trixie demo clean install uninstall deb test-deb examples \
         bench bench-codec bench-bulk fuzz fuzz-replay check-asan check-tsan check-valgrind
 PREFIX ?= /usr/local
 
 all: $(REAL_LIB)
 
 # Installs the system libraries the build needs when they are missing (as root; else says what to install).
-deps test-deps: PACKAGES = $(if $(filter test-deps,$@),$(TEST_APT_PACKAGES),$(APT_PACKAGES))
-deps test-deps:
+deps test-deps cli-deps: PACKAGES = $(if $(filter test-deps,$@),$(TEST_APT_PACKAGES),$(if $(filter cli-deps,$@),$(CLI_APT_PACKAGES),$(APT_PACKAGES)))
+deps test-deps cli-deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -64,9 +66,9 @@ build/tests/load: Tests/C/load.c Include/clarifai.h $(REAL_LIB)
 	gcc $(CFLAGS_TEST) -O2 -pthread -o $@ $< -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
 # The command-line tool (Bindings/cli), a C program on the public API.
-build/bin/clarifai-cli: Bindings/cli/clarifai-cli.c Include/clarifai.h $(REAL_LIB)
+build/bin/clarifai-cli: Bindings/cli/clarifai-cli.c Include/clarifai.h $(REAL_LIB) | cli-deps
 	mkdir -p build/bin
-	gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -IInclude -o $@ $< -L$(LIB_DIR) -lclarifai -ljansson \
+	gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -IInclude -pthread -o $@ $< -L$(LIB_DIR) -lclarifai -ljansson -lyaml \
 	  -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 
 EXAMPLES := predict stream call predict_async

@@ -5,6 +5,10 @@
 #                                                      libclarifai.so.<version>
 #   build/deb/libclarifai-dev_<version>_<arch>.deb    clarifai.h, libclarifai.so, clarifai.pc, the
 #                                                      CMake package, examples
+#   build/deb/clarifai-tools_<version>_<arch>.deb     /usr/bin/clarifai-cli (Bindings/cli, built here
+#                                                      with dpkg-buildflags' hardening), its man page
+#                                                      (checked with `man -l`: any warning fails) and
+#                                                      bash completion
 #
 # The files come from Bindings/c/install.sh (PREFIX=/usr, stripped, RUNPATH removed); the control
 # data from the templates beside this script:
@@ -19,7 +23,7 @@
 #                              Bindings/debian/update-symbols.sh)
 #   libclarifai1.shlibs, libclarifai1.triggers
 #
-# Then lintian runs on both packages (when installed) and any error fails the build; its output is
+# Then lintian runs on the packages (when installed) and any error fails the build; its output is
 # kept in build/deb/lintian.txt. Environment: OUT (default build/deb), LINTIAN=0 to skip lintian.
 set -euo pipefail
 
@@ -29,8 +33,8 @@ OUT=${OUT:-$ROOT/build/deb}
 LINTIAN=${LINTIAN:-1}
 
 die() { echo "build-deb.sh: $*" >&2; exit 1; }
-for tool in dpkg-deb dpkg-shlibdeps dpkg-gensymbols dpkg-parsechangelog readelf strip; do
-  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install dpkg-dev binutils)"
+for tool in dpkg-deb dpkg-shlibdeps dpkg-gensymbols dpkg-parsechangelog dpkg-buildflags readelf strip gcc man; do
+  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install dpkg-dev binutils gcc man-db)"
 done
 
 VERSION=$(sed -n 's/^#define CLARIFAI_VERSION_STRING "\(.*\)"/\1/p' "$ROOT/Include/clarifai.h")
@@ -51,6 +55,8 @@ LIBDIR=usr/lib/$TRIPLET
 REAL=libclarifai.so.$VERSION
 RUNTIME=libclarifai$MAJOR
 DEV=libclarifai-dev
+TOOLS=clarifai-tools
+PACKAGES=("$RUNTIME" "$DEV" "$TOOLS")
 [ -f "$ROOT/build/lib/$REAL" ] || die "build/lib/$REAL is missing: build the library first (make)"
 
 # A debhelper-like tree: dpkg-shlibdeps and dpkg-gensymbols want debian/control and
@@ -58,7 +64,7 @@ DEV=libclarifai-dev
 WORK=$OUT/work
 rm -rf "$WORK"
 mkdir -p "$WORK/debian"
-rm -f "$OUT"/libclarifai*.deb "$OUT/lintian.txt"
+rm -f "$OUT"/libclarifai*.deb "$OUT"/clarifai-tools*.deb "$OUT/lintian.txt"
 cp "$HERE/changelog" "$WORK/debian/changelog"
 cat > "$WORK/debian/control" <<EOF
 Source: libclarifai
@@ -68,6 +74,9 @@ Package: $RUNTIME
 Architecture: any
 
 Package: $DEV
+Architecture: any
+
+Package: $TOOLS
 Architecture: any
 EOF
 umask 022
@@ -92,8 +101,26 @@ move "$DV" usr/include/clarifai.h "$LIBDIR/libclarifai.so" "$LIBDIR/pkgconfig/cl
 left=$(find "$STAGE" -not -type d)
 [ -z "$left" ] || die "install.sh installed files no package takes: $left"
 
+# The command-line tool, linked against the packaged library (its SONAME), hardened as Debian
+# builds programs; its man page must render without a warning.
+TL=$WORK/debian/$TOOLS
+install -d "$TL/usr/bin" "$TL/usr/share/man/man1" "$TL/usr/share/bash-completion/completions"
+export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+# shellcheck disable=SC2046 # (the flags are words)
+gcc $(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS) -std=c99 -Wall -Wextra -pedantic -pthread \
+    -I"$ROOT/Include" -o "$TL/usr/bin/clarifai-cli" "$ROOT/Bindings/cli/clarifai-cli.c" "$RT/$LIBDIR/$REAL" \
+    -ljansson -lyaml $(dpkg-buildflags --get LDFLAGS) || die "building clarifai-cli failed"
+strip --remove-section=.comment --remove-section=.note "$TL/usr/bin/clarifai-cli"
+chmod 0755 "$TL/usr/bin/clarifai-cli"
+gzip -9n < "$ROOT/Bindings/cli/clarifai-cli.1" > "$TL/usr/share/man/man1/clarifai-cli.1.gz"
+man_warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$TL/usr/share/man/man1/clarifai-cli.1.gz" 2>&1 >/dev/null) ||
+  die "man -l clarifai-cli.1 failed: $man_warnings"
+[ -z "$man_warnings" ] || die "Bindings/cli/clarifai-cli.1 does not render cleanly (man -l): $man_warnings"
+install -m 0644 "$ROOT/Bindings/cli/clarifai-cli.bash-completion" "$TL/usr/share/bash-completion/completions/clarifai-cli"
+chmod 0644 "$TL/usr/share/man/man1/clarifai-cli.1.gz"
+
 # Documentation.
-for package in "$RUNTIME" "$DEV"; do
+for package in "${PACKAGES[@]}"; do
   doc=$WORK/debian/$package/usr/share/doc/$package
   install -d "$doc"
   install -m 0644 "$HERE/copyright" "$doc/copyright"
@@ -107,7 +134,7 @@ install -m 0644 "$ROOT"/Bindings/c/examples/*.c "$ROOT/Bindings/c/examples/CMake
 
 # Control data of the runtime package: symbols (checked against the library), shlibs, ldconfig
 # trigger, and Depends from the libraries it links.
-mkdir -p "$RT/DEBIAN" "$DV/DEBIAN"
+mkdir -p "$RT/DEBIAN" "$DV/DEBIAN" "$TL/DEBIAN"
 (
   cd "$WORK"
   if ! dpkg-gensymbols -c4 -p"$RUNTIME" -P"debian/$RUNTIME" -v"$DEB_VERSION" \
@@ -122,17 +149,23 @@ chmod 0644 "$RT/DEBIAN/symbols"
 SHLIBS_DEPENDS=$(cd "$WORK" && dpkg-shlibdeps -O -e"debian/$RUNTIME/$LIBDIR/$REAL" 2>"$WORK/shlibdeps.txt" |
                  sed -n 's/^shlibs:Depends=//p') || { cat "$WORK/shlibdeps.txt" >&2; die "dpkg-shlibdeps failed"; }
 [ -n "$SHLIBS_DEPENDS" ] || { cat "$WORK/shlibdeps.txt" >&2; die "dpkg-shlibdeps found no dependencies"; }
+# The tool's: libclarifai1 at the version of the newest symbol it uses (from the symbols file above).
+TOOLS_DEPENDS=$(cd "$WORK" && dpkg-shlibdeps -O -l"debian/$RUNTIME/$LIBDIR" -e"debian/$TOOLS/usr/bin/clarifai-cli" 2>"$WORK/shlibdeps-tools.txt" |
+                sed -n 's/^shlibs:Depends=//p') || { cat "$WORK/shlibdeps-tools.txt" >&2; die "dpkg-shlibdeps failed on clarifai-cli"; }
+case "$TOOLS_DEPENDS" in *"$RUNTIME "*) ;; *) cat "$WORK/shlibdeps-tools.txt" >&2; die "clarifai-cli's Depends lack $RUNTIME: $TOOLS_DEPENDS" ;; esac
 
 # Timestamps from the changelog (reproducible packages), then control files and md5sums.
-find "$RT" "$DV" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+find "$RT" "$DV" "$TL" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 installed_size() {  # like dpkg-gencontrol: KiB per file, rounded up, 1 per directory and symlink
   find "$1" -path "$1/DEBIAN" -prune -o -mindepth 1 -printf '%y %s\n' |
     awk '{ total += ($1 == "f") ? int(($2 + 1023) / 1024) : 1 } END { print total }'
 }
-for package in "$RUNTIME" "$DEV"; do
+for package in "${PACKAGES[@]}"; do
   root=$WORK/debian/$package
+  depends=$SHLIBS_DEPENDS
+  [ "$package" = "$TOOLS" ] && depends=$TOOLS_DEPENDS
   sed -e "s|@DEB_VERSION@|$DEB_VERSION|g" -e "s|@ARCH@|$ARCH|g" -e "s|@MAINTAINER@|$MAINTAINER|g" \
-      -e "s|@INSTALLED_SIZE@|$(installed_size "$root")|g" -e "s|@SHLIBS_DEPENDS@|$SHLIBS_DEPENDS|g" \
+      -e "s|@INSTALLED_SIZE@|$(installed_size "$root")|g" -e "s|@SHLIBS_DEPENDS@|$depends|g" \
       "$HERE/control.$package.in" > "$root/DEBIAN/control"
   if grep -q '@[A-Z_]*@' "$root/DEBIAN/control"; then die "unfilled template field in control.$package.in"; fi
   (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0r md5sum > DEBIAN/md5sums)
@@ -142,6 +175,7 @@ for package in "$RUNTIME" "$DEV"; do
   echo "built $OUT/${package}_${DEB_VERSION}_${ARCH}.deb"
 done
 echo "$RUNTIME Depends: $SHLIBS_DEPENDS"
+echo "$TOOLS Depends: $TOOLS_DEPENDS"
 
 if [ "$LINTIAN" = 0 ]; then
   echo "build-deb.sh: lintian skipped (LINTIAN=0)"
@@ -151,7 +185,8 @@ else
   # Lintian refuses to run as root unless told; the packages are only read.
   status=0
   lintian --allow-root --fail-on error --display-level '>=pedantic' --show-overrides \
-    "$OUT/${RUNTIME}_${DEB_VERSION}_${ARCH}.deb" "$OUT/${DEV}_${DEB_VERSION}_${ARCH}.deb" > "$OUT/lintian.txt" 2>&1 || status=$?
+    "$OUT/${RUNTIME}_${DEB_VERSION}_${ARCH}.deb" "$OUT/${DEV}_${DEB_VERSION}_${ARCH}.deb" \
+    "$OUT/${TOOLS}_${DEB_VERSION}_${ARCH}.deb" > "$OUT/lintian.txt" 2>&1 || status=$?
   if [ -s "$OUT/lintian.txt" ]; then cat "$OUT/lintian.txt"; else echo "lintian: no tags"; fi
   [ "$status" = 0 ] || die "lintian reported errors (see above and $OUT/lintian.txt)"
 fi

@@ -5,14 +5,17 @@
 # 1. chroot variant (needs root, debootstrap and chroot): a minimal Debian bookworm
 #    (debootstrap --variant=minbase --include=gcc,libc6-dev,pkg-config) from the mirror the host's
 #    apt uses, cached in build/cleanroom/base-<suite>-<arch> (about 2.5 min to create, 420 MB);
-#    every run starts from a fresh overlayfs on it (or a copy); there `dpkg -i` the two packages, `apt-get -f install` their Depends from the distribution, check
-#    that no Swift is anywhere, compile the README's ```c block with
+#    every run starts from a fresh overlayfs on it (or a copy); there `dpkg -i` the three packages
+#    (libclarifai1, libclarifai-dev, clarifai-tools), `apt-get -f install` their Depends from the
+#    distribution, check that no Swift is anywhere, compile the README's ```c block with
 #    `gcc app.c $(pkg-config --cflags --libs clarifai)` and the examples call.c and stream.c, and
-#    run them with an empty environment (env -i) against the local test server on the host (the
-#    chroot shares the host's network): 20 concept lines, a REST call, a gRPC stream.
-# 2. extract variant (always runs; needs no privileges): `dpkg -x` both packages into a folder,
-#    compile the same example against the extracted header and clarifai.pc, run it with
-#    `env -i LD_LIBRARY_PATH=<folder>/usr/lib/<triplet>` against the local test server.
+#    run them and the installed clarifai-cli with an empty environment (env -i) against the local
+#    test server on the host (the chroot shares the host's network): 20 concept lines, a REST
+#    call, a gRPC stream, `clarifai-cli methods` (273) and `clarifai-cli predict` (20 concepts).
+# 2. extract variant (always runs; needs no privileges): `dpkg -x` the packages into a folder,
+#    compile the same example against the extracted header and clarifai.pc, run it and the
+#    extracted clarifai-cli with `env -i LD_LIBRARY_PATH=<folder>/usr/lib/<triplet>` against the
+#    local test server.
 #
 # When the chroot variant cannot run, the script says so loudly and runs the extract variant
 # anyway; it then exits 0, unless REQUIRE_CHROOT=1 (exit 3). Any failing check exits non-zero.
@@ -65,7 +68,8 @@ DEB_VERSION=$(dpkg-parsechangelog -l "$ROOT/Bindings/debian/changelog" -SVersion
 DEB_DIR=${DEB_DIR:-$ROOT/build/deb}
 RUNTIME_DEB=$DEB_DIR/libclarifai${VERSION%%.*}_${DEB_VERSION}_${ARCH}.deb
 DEV_DEB=$DEB_DIR/libclarifai-dev_${DEB_VERSION}_${ARCH}.deb
-for deb in "$RUNTIME_DEB" "$DEV_DEB"; do
+TOOLS_DEB=$DEB_DIR/clarifai-tools_${DEB_VERSION}_${ARCH}.deb
+for deb in "$RUNTIME_DEB" "$DEV_DEB" "$TOOLS_DEB"; do
   [ -f "$deb" ] || die "$deb is missing: build the packages first (make deb)"
 done
 [ -x "$PYTHON" ] || die "$PYTHON is missing: create the test server's venv first (make venv)"
@@ -89,6 +93,18 @@ check_concepts() {  # check_concepts STDOUT_FILE STDERR_FILE
     return 1
   fi
   echo "README example: $lines concept lines, e.g. $(head -1 "$1")"
+}
+
+# Checks clarifai-cli's outputs: `methods` (every method), `predict` (a URL's concepts as a table).
+check_cli() {  # check_cli METHODS_FILE PREDICT_FILE
+  local methods concepts
+  methods=$(wc -l < "$1")
+  concepts=$(grep -cE '^  .+ [01]\.[0-9]{4}$' "$2" || true)
+  if [ "$methods" != 273 ] || [ "$concepts" != "$EXPECTED_CONCEPTS" ]; then
+    echo "--- methods: $methods lines"; echo "--- predict"; cat "$2"
+    return 1
+  fi
+  echo "clarifai-cli: methods $methods, predict $concepts concepts, e.g. $(sed -n 2p "$2" | tr -s ' ')"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -241,19 +257,20 @@ chroot_variant() {
   if in_chroot 'command -v swift' >/dev/null; then die "swift is on the clean root's PATH"; fi
 
   say "dpkg -i the packages, then apt-get -f install their Depends"
-  mkdir -p "$RUN/tmp/debs" && cp "$RUNTIME_DEB" "$DEV_DEB" "$RUN/tmp/debs/" || die "cannot copy the packages"
+  mkdir -p "$RUN/tmp/debs" && cp "$RUNTIME_DEB" "$DEV_DEB" "$TOOLS_DEB" "$RUN/tmp/debs/" || die "cannot copy the packages"
   install_packages() {
     in_chroot 'apt-get update -qq' || return 1
     in_chroot 'dpkg -i /tmp/debs/*.deb' > "$CR/dpkg-i.log" 2>&1 || true  # fails until the Depends are there
     in_chroot 'apt-get -f install -y -q --no-install-recommends' > "$CR/apt-get-f-install.log" 2>&1 ||
       { cat "$CR/dpkg-i.log" "$CR/apt-get-f-install.log"; return 1; }
     grep -E '^(Setting up|Unpacking) ' "$CR/apt-get-f-install.log" | sed 's/^/  /' | sort -u | head -40
-    in_chroot "dpkg-query -W -f='\${Package} \${Version} \${Status}\n' libclarifai1 libclarifai-dev" | tee "$CR/installed.txt"
-    [ "$(grep -c ' install ok installed$' "$CR/installed.txt")" = 2 ]
+    in_chroot "dpkg-query -W -f='\${Package} \${Version} \${Status}\n' libclarifai1 libclarifai-dev clarifai-tools" | tee "$CR/installed.txt"
+    [ "$(grep -c ' install ok installed$' "$CR/installed.txt")" = 3 ]
   }
   timed "dpkg -i + apt-get -f install" install_packages || die "installing the packages in the clean root failed"
   cp -n "$RUN"/var/cache/apt/archives/*.deb "$CR/apt-archives/" 2>/dev/null || true
-  in_chroot 'dpkg -L libclarifai1 libclarifai-dev' | grep -E 'libclarifai|clarifai\.(h|pc)|cmake' | sed 's/^/  /'
+  in_chroot 'dpkg -L libclarifai1 libclarifai-dev clarifai-tools' |
+    grep -E 'libclarifai|clarifai\.(h|pc)|cmake|clarifai-cli' | sed 's/^/  /'
 
   say "compile the README's C example with pkg-config (and the examples call.c, stream.c)"
   mkdir -p "$RUN/tmp/app" && cp "$APP_C" "$RUN/tmp/app/app.c" || die "cannot copy app.c"
@@ -279,10 +296,14 @@ chroot_variant() {
       $clean ./app > app.out 2> app.err || { echo "app exited $?"; cat app.err; exit 1; }
       $clean ./call ListModels > call.out || { echo "call exited $?"; exit 1; }
       $clean ./stream --insecure stream-count 3 > stream.out || { echo "stream exited $?"; exit 1; }
+      $clean clarifai-cli methods > methods.out || { echo "clarifai-cli methods exited $?"; exit 1; }
+      $clean clarifai-cli predict general-image-recognition https://samples.clarifai.com/metro-north.jpg > predict.out ||
+        { echo "clarifai-cli predict exited $?"; exit 1; }
     ' || return 1
+    check_cli "$RUN/tmp/app/methods.out" "$RUN/tmp/app/predict.out" || return 1
     check_concepts "$RUN/tmp/app/app.out" "$RUN/tmp/app/app.err" || return 1
     grep -q '"general-image-recognition"' "$RUN/tmp/app/call.out" || { cat "$RUN/tmp/app/call.out"; return 1; }
-    echo "call ListModels: $(grep -o '"id": "[^"]*"' "$RUN/tmp/app/call.out" | head -4 | tr '\n' ' ')..."
+    echo "call ListModels: $(grep -o '"id": *"[^"]*"' "$RUN/tmp/app/call.out" | head -4 | tr '\n' ' ')..."
     [ "$(cat "$RUN/tmp/app/stream.out")" = "$(printf '0\n1\n2')" ] || { cat "$RUN/tmp/app/stream.out"; return 1; }
     echo "stream --insecure stream-count 3 (gRPC h2c): $(tr '\n' ' ' < "$RUN/tmp/app/stream.out")"
   }
@@ -299,7 +320,8 @@ extract_variant() {
   remove_tree "$EXTRACT"
   # (functions run by `timed` are in an `||` context, where set -e does not act: check each step)
   mkdir -p "$EXTRACT/root" "$EXTRACT/app" || die "cannot create $EXTRACT"
-  dpkg -x "$RUNTIME_DEB" "$EXTRACT/root" && dpkg -x "$DEV_DEB" "$EXTRACT/root" || die "dpkg -x failed"
+  dpkg -x "$RUNTIME_DEB" "$EXTRACT/root" && dpkg -x "$DEV_DEB" "$EXTRACT/root" && dpkg -x "$TOOLS_DEB" "$EXTRACT/root" ||
+    die "dpkg -x failed"
   local libdir=$EXTRACT/root/usr/lib/$TRIPLET flags
   cp "$APP_C" "$EXTRACT/app/app.c" || die "cannot copy app.c"
   flags=$(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --define-variable=prefix="$EXTRACT/root/usr" --cflags --libs clarifai) ||
@@ -317,6 +339,12 @@ extract_variant() {
       cat "$EXTRACT/app/app.err"; die "the README example failed against the extracted packages"; }
   grep -v '^local Clarifai test server at ' "$EXTRACT/app/app.err" > "$EXTRACT/app/app.err.own" || true
   check_concepts "$EXTRACT/app/app.out" "$EXTRACT/app/app.err.own" || die "unexpected output from the README example"
+  "$PYTHON" "$WITH_SERVER" -- /bin/sh -c '
+    env -i LD_LIBRARY_PATH="$1" "$2" methods > "$3/methods.out" &&
+    exec env -i LD_LIBRARY_PATH="$1" CLARIFAI_API_BASE="$CLARIFAI_API_BASE" CLARIFAI_PAT="$CLARIFAI_PAT" \
+      "$2" predict general-image-recognition https://samples.clarifai.com/metro-north.jpg > "$3/predict.out"' \
+    sh "$libdir" "$EXTRACT/root/usr/bin/clarifai-cli" "$EXTRACT/app" || die "the extracted clarifai-cli failed"
+  check_cli "$EXTRACT/app/methods.out" "$EXTRACT/app/predict.out" || die "unexpected output from the extracted clarifai-cli"
   echo "extract variant: PASSED"
 }
 

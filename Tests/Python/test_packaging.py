@@ -224,7 +224,7 @@ def test_cmake_version_check_rejects_another_major(prefix, tmp_path):
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def debs(tmp_path_factory):
-    """The two packages, built from build/lib into a temporary folder (lintian runs separately)."""
+    """The three packages, built from build/lib into a temporary folder (lintian runs separately)."""
     needs("dpkg-deb", "dpkg-shlibdeps", "dpkg-gensymbols", "dpkg-parsechangelog")
     out = tmp_path_factory.mktemp("deb")
     result = subprocess.run([str(DEBIAN / "build-deb.sh")], capture_output=True, text=True,
@@ -233,8 +233,9 @@ def debs(tmp_path_factory):
     arch = run("dpkg", "--print-architecture").strip()
     version = run("dpkg-parsechangelog", "-l", str(DEBIAN / "changelog"), "-SVersion").strip()
     runtime, dev = out / f"libclarifai{MAJOR}_{version}_{arch}.deb", out / f"libclarifai-dev_{version}_{arch}.deb"
-    assert runtime.is_file() and dev.is_file(), sorted(os.listdir(out))
-    return {"runtime": runtime, "dev": dev, "dir": out, "version": version, "arch": arch}
+    tools = out / f"clarifai-tools_{version}_{arch}.deb"
+    assert runtime.is_file() and dev.is_file() and tools.is_file(), sorted(os.listdir(out))
+    return {"runtime": runtime, "dev": dev, "tools": tools, "dir": out, "version": version, "arch": arch}
 
 
 def control(deb):
@@ -348,8 +349,32 @@ def test_dev_package_contents_and_depends(debs):
         assert owner in depends_names(fields["Depends"]), (module, owner, fields["Depends"])
 
 
-def test_changelog_and_copyright_in_both_packages(debs, tmp_path):
-    for key in ("runtime", "dev"):
+def test_tools_package_holds_the_cli_its_man_page_and_completion(debs, tmp_path):
+    """clarifai-tools: the program (hardened, stripped, no RUNPATH, on libclarifai1 at the
+    version of the newest symbol it uses), a man page that renders without a warning, and bash
+    completion where bash-completion looks."""
+    files = contents(debs["tools"])
+    assert files["/usr/bin/clarifai-cli"][0] == "-rwxr-xr-x"
+    for path in ("/usr/share/man/man1/clarifai-cli.1.gz", "/usr/share/bash-completion/completions/clarifai-cli"):
+        assert files[path][0] == "-rw-r--r--", path
+    fields = control(debs["tools"])
+    assert fields["Section"] == "utils" and fields["Multi-Arch"] == "foreign"
+    assert f"libclarifai{MAJOR} (>= {VERSION})" in fields["Depends"].split(", ")
+    assert {"libjansson4", "libyaml-0-2"} <= depends_names(fields["Depends"])
+    run("dpkg-deb", "-x", str(debs["tools"]), str(tmp_path))
+    program = tmp_path / "usr" / "bin" / "clarifai-cli"
+    dynamic = run("readelf", "-d", str(program))
+    assert "RUNPATH" not in dynamic and "BIND_NOW" in dynamic and "libclarifai.so.1" in dynamic
+    assert ".debug_info" not in run("readelf", "-S", str(program))
+    rendered = subprocess.run(["man", "-l", str(tmp_path / "usr/share/man/man1/clarifai-cli.1.gz")], capture_output=True,
+                              text=True, env=dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8"), timeout=60)
+    assert rendered.returncode == 0 and rendered.stderr == "", rendered.stderr
+    assert "clarifai-cli - call the Clarifai API from a shell" in rendered.stdout and "EXIT STATUS" in rendered.stdout
+    assert f"libclarifai {VERSION}" in rendered.stdout  # the page's version is the library's
+
+
+def test_changelog_and_copyright_in_every_package(debs, tmp_path):
+    for key in ("runtime", "dev", "tools"):
         run("dpkg-deb", "-x", str(debs[key]), str(tmp_path / key))
         package = control(debs[key])["Package"]
         doc = tmp_path / key / "usr" / "share" / "doc" / package
@@ -364,7 +389,8 @@ def test_changelog_and_copyright_in_both_packages(debs, tmp_path):
 def test_lintian_reports_no_errors(debs):
     if shutil.which("lintian") is None:
         pytest.skip("LINTIAN IS NOT INSTALLED: the packages were not checked (apt-get install lintian)")
-    result = subprocess.run(["lintian", "--allow-root", "--fail-on", "error", str(debs["runtime"]), str(debs["dev"])],
+    result = subprocess.run(["lintian", "--allow-root", "--fail-on", "error", str(debs["runtime"]), str(debs["dev"]),
+                             str(debs["tools"])],
                             capture_output=True, text=True, timeout=600)
     errors = [line for line in result.stdout.splitlines() if line.startswith("E:")]
     assert result.returncode == 0 and not errors, result.stdout + result.stderr
@@ -378,6 +404,7 @@ def test_clean_room_extract_variant(debs, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "extract variant: PASSED" in result.stdout
     assert "README example: 20 concept lines" in result.stdout
+    assert "clarifai-cli: methods 273, predict 20 concepts" in result.stdout
 
 
 # ---------------------------------------------------------------------------------------------

@@ -595,6 +595,7 @@ BUILTIN_MODELS = {
         ("general-image-detection", "visual-detector"),
         ("general-image-embedding", "visual-embedder"),
         ("text-echo", "text-to-text"),
+        ("gpt-4o", "text-to-text"),  # a stand-in for the hosted chat model of the README's examples
     ]
 }
 
