@@ -231,7 +231,8 @@ def test_models(stub):
     assert made.status.code == sc.SUCCESS and made.model.app_id == where.app_id
     again = stub.PostModels(s.PostModelsRequest(user_app_id=where, model=r.Model(id="my-echo")), metadata=key())
     assert again.status.code == sc.MODEL_INVALID_ARGUMENT
-    page = stub.ListModels(s.ListModelsRequest(user_app_id=where, page=3, per_page=2), metadata=key())
+    builtin = len(server_module.BUILTIN_MODELS)
+    page = stub.ListModels(s.ListModelsRequest(user_app_id=where, page=2, per_page=builtin), metadata=key())
     assert [m.id for m in page.models] == ["my-echo"]
     got = stub.GetModel(s.GetModelRequest(user_app_id=where, model_id="my-echo"), metadata=key())
     assert got.model.model_version.id == made.model.model_version.id
