@@ -701,6 +701,15 @@ const char *clarifai_response_text(const clarifai_response *response, size_t out
    *vector = NULL, *dim = 0. */
 int clarifai_response_embedding(const clarifai_response *response, size_t output,
                                 const float **vector, size_t *dim);
+/* outputs[output].data.concepts as one block of text, for bindings that build their own objects
+   from it in one step rather than from each struct's fields (since 1.1): for each concept, its id,
+   name, value and app_id, each followed by a NUL byte (4 per concept); the strings as
+   clarifai_response_concepts has them, the value as the shortest decimal that reads back as the
+   same float ("0.87", as in the JSON; "nan", "inf", "-inf"). *text belongs to the response,
+   *len counts its bytes, *count the concepts. An output without concepts gives *text = NULL,
+   *len = *count = 0; an output index past the end is INVALID_ARGUMENT. */
+int clarifai_response_concepts_text(const clarifai_response *response, size_t output, const char **text,
+                                    size_t *len, size_t *count);
 
 /* Any field of any response, without a JSON parser (since 1.1). `path` names a field by its
    original (snake_case) name, "." between levels and [i] for an element of a repeated field:

@@ -868,6 +868,27 @@ public func clarifai_response_concepts(_ handle: OpaquePointer?, _ output: Int,
     buffer("clarifai_response_concepts", handle, output, concepts, count) { try $0.concepts(output: $1) }
 }
 
+@_cdecl("clarifai_response_concepts_text")
+public func clarifai_response_concepts_text(_ handle: OpaquePointer?, _ output: Int,
+                                            _ text: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                            _ length: UnsafeMutablePointer<Int>?, _ count: UnsafeMutablePointer<Int>?) -> Int32 {
+    text?.pointee = nil
+    length?.pointee = 0
+    count?.pointee = 0
+    return entryPoint {
+        let source: Response = try required(handle, "response", in: "clarifai_response_concepts_text")
+        guard let text, let length, let count else {
+            throw ClarifaiError(.invalidArgument, "clarifai_response_concepts_text: an out-parameter is NULL")
+        }
+        let made = try source.conceptsText(output: output)
+        if made.count > 0 {
+            text.pointee = made.text.baseAddress?.assumingMemoryBound(to: CChar.self)
+            length.pointee = made.text.count
+            count.pointee = made.count
+        }
+    }
+}
+
 @_cdecl("clarifai_response_regions")
 public func clarifai_response_regions(_ handle: OpaquePointer?, _ output: Int,
                                       _ regions: UnsafeMutablePointer<UnsafePointer<clarifai_region>?>?,

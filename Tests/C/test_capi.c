@@ -449,6 +449,25 @@ static void test_predictions(clarifai_client *client) {
     CHECK(strlen(concepts[i].name) > 0 && strlen(concepts[i].id) > 0);
     if (i > 0) CHECK(concepts[i].value <= concepts[i - 1].value);
   }
+  /* The same concepts as one block of text (1.1): id, name, value, app_id, each ended by a NUL. */
+  const char *text = NULL;
+  size_t text_len = 0, text_count = 0;
+  CHECK(clarifai_response_concepts_text(out, 0, &text, &text_len, &text_count) == CLARIFAI_OK);
+  CHECK(text_count == count && text != NULL && text[text_len - 1] == '\0');
+  for (size_t i = 0, at = 0; i < count && at < text_len; i++) {
+    const char *fields[4];
+    for (int f = 0; f < 4; f++) {
+      fields[f] = text + at;
+      at += strlen(text + at) + 1;
+    }
+    CHECK(strcmp(fields[0], concepts[i].id) == 0 && strcmp(fields[1], concepts[i].name) == 0);
+    CHECK(strtof(fields[2], NULL) == concepts[i].value && strcmp(fields[3], concepts[i].app_id) == 0);
+    if (i == count - 1) CHECK(at == text_len);
+  }
+  CHECK(clarifai_response_concepts_text(out, 1, &text, &text_len, &text_count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(text == NULL && text_len == 0 && text_count == 0);
+  CHECK(clarifai_response_concepts_text(out, 0, &text, NULL, &text_count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_response_concepts_text(NULL, 0, &text, &text_len, &text_count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   const clarifai_concept *again = NULL;
   CHECK(clarifai_response_concepts(out, 0, &again, &count) == CLARIFAI_OK && again == concepts);
   CHECK(clarifai_response_concepts(out, 1, &again, &count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
@@ -498,6 +517,8 @@ static void test_predictions(clarifai_client *client) {
   CHECK(clarifai_predict_text(client, "text-echo", NULL, "hello", &out) == CLARIFAI_OK);
   CHECK(clarifai_response_text(out, 0) != NULL && strcmp(clarifai_response_text(out, 0), "echo: hello") == 0);
   CHECK(clarifai_response_text(out, 5) == NULL);
+  CHECK(clarifai_response_concepts_text(out, 0, &text, &text_len, &text_count) == CLARIFAI_OK);
+  CHECK(text == NULL && text_len == 0 && text_count == 0); /* an output without concepts */
   clarifai_response_free(out);
 
   CHECK(clarifai_predict_url(client, "general-image-embedding", NULL, "https://x/e.jpg", &out) == CLARIFAI_OK);

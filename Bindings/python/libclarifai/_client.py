@@ -19,7 +19,7 @@ from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, Lis
                     Sequence, Tuple, TypeVar, Union, cast)
 
 from ._native import (INPUT_FN, PROGRESS_FN, REQUEST_ID_PREFIX, RESULT_FN, STREAM_FN, UPLOAD_INPUT_FN, UPLOAD_RESULT_FN,
-                      BulkProgressStruct, ConceptStruct, InputStruct, RegionStruct, ResourceIdsStruct, load_library)
+                      BulkProgressStruct, InputStruct, RegionStruct, ResourceIdsStruct, load_library)
 from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, Metadata, ProtocolError, error_class
 
 __all__ = [
@@ -478,6 +478,18 @@ def _concepts(array: Any, count: int) -> List[Concept]:
     return [Concept(_dec(c.id), _dec(c.name), _f32(c.value), _dec(c.app_id)) for c in array[:count]] if count else []
 
 
+def _output_concepts(lib: Any, response: int, index: int) -> List[Concept]:
+    """An output's concepts from one block of text the library writes (values already in their
+    shortest decimal form): one call and one decode for all of them."""
+    text, length, count = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
+    _check(lib.clarifai_response_concepts_text(response, index, ctypes.byref(text), ctypes.byref(length),
+                                               ctypes.byref(count)))
+    if not count.value:
+        return []
+    fields = ctypes.string_at(text, length.value).decode("utf-8", "replace").split("\0")
+    return [Concept(fields[i], fields[i + 1], float(fields[i + 2]), fields[i + 3]) for i in range(0, 4 * count.value, 4)]
+
+
 def _response_json(response: int) -> bytes:
     """The response as JSON text. The library has none for a message without a JSON form (a
     timestamp past year 9999 from a gRPC server): its failure (PROTOCOL) is raised then."""
@@ -497,12 +509,10 @@ def _read_prediction(response: int) -> Prediction:
     lib = load_library()
     outputs = []
     for index in range(lib.clarifai_response_output_count(response)):
-        concepts = ctypes.POINTER(ConceptStruct)()
         regions = ctypes.POINTER(RegionStruct)()
         vector = ctypes.POINTER(ctypes.c_float)()
         count = ctypes.c_size_t()
-        _check(lib.clarifai_response_concepts(response, index, ctypes.byref(concepts), ctypes.byref(count)))
-        output_concepts = _concepts(concepts, count.value)
+        output_concepts = _output_concepts(lib, response, index)
         _check(lib.clarifai_response_regions(response, index, ctypes.byref(regions), ctypes.byref(count)))
         output_regions = [
             Region(_dec(r.id), BoundingBox(_f32(r.top_row), _f32(r.left_col), _f32(r.bottom_row), _f32(r.right_col)),

@@ -33,6 +33,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// The strings handed out by path (ResponsePath), so that asking again adds nothing.
     var stringsByPath: [String: UnsafePointer<CChar>] = [:]
     private var conceptBuffers: [Int: UnsafeMutableBufferPointer<clarifai_concept>] = [:]
+    private var conceptTexts: [Int: (text: UnsafeRawBufferPointer, count: Int)] = [:]
     private var regionBuffers: [Int: UnsafeMutableBufferPointer<clarifai_region>] = [:]
     private var regionConceptBuffers: [UnsafeMutableBufferPointer<clarifai_concept>] = []
     private var embeddingBuffers: [Int: UnsafeMutableBufferPointer<Float>] = [:]
@@ -40,16 +41,16 @@ public final class Response: HandleObject, @unchecked Sendable {
 
     /// Reads a REST answer into the response type (fields a newer server added are skipped);
     /// throws .protocol when it is not JSON of that type with a Clarifai status.
-    convenience init(restBody body: [UInt8], origin: String, messageType: String) throws {
+    convenience init(restBody body: [UInt8], origin: @autoclosure () -> String, messageType: String) throws {
         let binary: [UInt8]
         do {
             binary = try body.withUnsafeBytes { try Codec.jsonToProto(typeName: messageType, json: $0, ignoresUnknownFields: true) }
         } catch let error as ClarifaiError {
-            throw ClarifaiError(.protocol, "\(origin): answer: \(error.message)")
+            throw ClarifaiError(.protocol, "\(origin()): answer: \(error.message)")
         }
         try self.init(owning: binary.withUnsafeBytes { Response.ownedCopy(of: $0) }, messageType: messageType)
         guard hasStatus else {
-            throw ClarifaiError(.protocol, "\(origin): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
+            throw ClarifaiError(.protocol, "\(origin()): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
         }
     }
 
@@ -195,6 +196,32 @@ public final class Response: HandleObject, @unchecked Sendable {
         let buffer = try conceptBuffer(concepts, fields)
         conceptBuffers[index] = buffer
         return UnsafeBufferPointer(buffer)
+    }
+
+    /// outputs[index].data.concepts as one block of text, for bindings that build their own
+    /// objects from it in one step: per concept its id, name, value (the shortest decimal that
+    /// reads back as the same Float; nan, inf, -inf) and app_id, each ended by a NUL byte; the
+    /// strings as the struct views have them.
+    public func conceptsText(output index: Int) throws -> (text: UnsafeRawBufferPointer, count: Int) {
+        if let cached = conceptTexts[index] { return cached }
+        let concepts = try self.concepts(output: index)
+        var text: [UInt8] = []
+        text.reserveCapacity(concepts.count * 64)
+        func append(_ string: UnsafePointer<CChar>) {
+            text.append(contentsOf: UnsafeRawBufferPointer(start: string, count: strlen(string)))
+            text.append(0)
+        }
+        for concept in concepts {
+            append(concept.id)
+            append(concept.name)
+            let value = concept.value
+            text.append(contentsOf: (value.isNaN ? "nan" : value.isInfinite ? (value < 0 ? "-inf" : "inf") : value.description).utf8)
+            text.append(0)
+            append(concept.app_id)
+        }
+        let made = (text: strings.keep(text), count: concepts.count)
+        conceptTexts[index] = made
+        return made
     }
 
     /// outputs[index].data.regions as C structs, with their bounding boxes and concepts.
