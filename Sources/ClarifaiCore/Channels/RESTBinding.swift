@@ -11,125 +11,189 @@ struct RESTBinding {
 
     /// `message`: the serialized request, already checked against the schema.
     init(method: Method, message: UnsafeRawBufferPointer, schema: Schema) throws {
-        guard let inputType = schema.message(method.inputType) else {
+        let route = method.restRoute ?? RESTRoute(method, messageNamed: schema.message)
+        guard let inputType = route.inputType else {
             throw ClarifaiError(.internal, "\(method.name): request type \(method.inputType) is missing from the schema")
         }
-        guard !method.httpRules.isEmpty else {
+        guard !route.rules.isEmpty else {
             throw ClarifaiError(.unsupported, "\(method.name) has no REST binding: use a gRPC channel")
         }
-        // The filled binding with the most path variables; the first of equals.
-        var best: (rule: HTTPRule, values: [PathValue])?
-        for rule in method.httpRules {
-            let values = rule.variables.compactMap { PathValue(path: $0, in: message, type: inputType, schema: schema) }
-            guard values.count == rule.variables.count, values.count > best?.values.count ?? -1 else { continue }
-            best = (rule, values)
+        // Each variable's value read once; the filled rule with the most variables, the first of equals.
+        let values = route.variables.map { $0.value(in: message) }
+        guard let rule = route.rules.filter({ $0.needs.allSatisfy { values[$0] != nil } }).max(by: { $0.needs.count < $1.needs.count }) else {
+            throw ClarifaiError.invalidArgument(route.unfilledMessage(method, values: values))
         }
-        guard let (rule, values) = best else {
-            throw ClarifaiError.invalidArgument(RESTBinding.unfilledMessage(method, message: message, type: inputType, schema: schema))
-        }
-
-        var path = ""
-        var remainingValues = values[...]
+        var path: [UInt8] = []
         for segment in rule.segments {
             switch segment {
-            case .literal(let text): path += "/" + text
-            case .variable: path += "/" + PercentEncoding.pathSegment(remainingValues.popFirst()?.text ?? "")
+            case .literal(let text): path += text
+            case .variable(let index):
+                path.append(UInt8(ascii: "/"))
+                PercentEncoding.appendPathSegment(values[index] ?? [], to: &path)
             }
         }
         // The rest of the request, in the REST API's JSON form, without the fields of the path.
         let rest: [UInt8]
         do {
-            rest = try ProtoToJSON.convert(message, type: inputType, schema: schema, excluding: FieldPathSet(values.map(\.path)))
+            rest = try ProtoToJSON.convert(message, type: inputType, schema: schema, excluding: rule.excluded)
         } catch {
             throw error.clarifaiError(messageType: inputType.fullName)
         }
         verb = rule.verb
         if rule.body == "*" {
-            target = path
+            target = String(decoding: path, as: UTF8.self)
             body = rest
         } else {
             let tree = try rest.withUnsafeBytes { try JSONTree.parse($0, what: "\(method.name): request") }
             var query: [String] = []
             try QueryEncoder(method: method.name, schema: schema).append(tree.root, type: inputType, prefix: "", into: &query)
-            target = query.isEmpty ? path : path + "?" + query.joined(separator: "&")
+            let pathText = String(decoding: path, as: UTF8.self)
+            target = query.isEmpty ? pathText : pathText + "?" + query.joined(separator: "&")
             body = nil
         }
     }
+}
 
-    private static func unfilledMessage(_ method: Method, message: UnsafeRawBufferPointer, type: MessageType, schema: Schema) -> String {
-        let missing = { (rule: HTTPRule) in rule.variables.filter { PathValue(path: $0, in: message, type: type, schema: schema) == nil } }
-        guard let closest = method.httpRules.min(by: { missing($0).count < missing($1).count }) else { return "\(method.name): no REST path" }
-        let fields = missing(closest).map { $0.joined(separator: ".") }
-        let template = closest.segments.map {
-            switch $0 {
-            case .literal(let text): return text
-            case .variable(let path): return "{" + path.joined(separator: ".") + "}"
+/// What a method's REST bindings need, worked out once per method when the schema loads: each
+/// rule's verb and path, and every distinct path variable with the field numbers it follows, so
+/// that a call reads each value once, straight from the serialized request.
+final class RESTRoute: Sendable {
+    enum Segment: Sendable {
+        /// "/" and the literal text.
+        case literal([UInt8])
+        /// An index into `variables`.
+        case variable(Int)
+    }
+
+    struct Rule: Sendable {
+        let verb: String
+        let body: String
+        let segments: [Segment]
+        /// The variables it needs (indexes into `variables`).
+        let needs: [Int]
+        /// Their fields, which the JSON body or query leaves out.
+        let excluded: FieldPathSet
+        /// The path template as the API documents it, for messages.
+        let template: String
+    }
+
+    let inputType: MessageType?
+    let rules: [Rule]
+    let variables: [PathVariable]
+
+    init(_ method: Method, messageNamed message: (String) -> MessageType?) {
+        let inputType = message(method.inputType)
+        var variables: [PathVariable] = []
+        rules = method.httpRules.map { rule in
+            var needs: [Int] = []
+            let segments = rule.segments.map { segment -> Segment in
+                switch segment {
+                case .literal(let text): return .literal(Array("/\(text)".utf8))
+                case .variable(let names):
+                    let index = variables.firstIndex { $0.names == names } ?? {
+                        variables.append(PathVariable(names: names, from: inputType, messageNamed: message))
+                        return variables.count - 1
+                    }()
+                    needs.append(index)
+                    return .variable(index)
+                }
             }
-        }.joined(separator: "/")
-        return "\(method.name): the request does not fill any of its REST paths; set \(fields.joined(separator: ", ")) (for \(closest.verb) /\(template))"
+            let template = rule.segments.map {
+                switch $0 {
+                case .literal(let text): return text
+                case .variable(let names): return "{" + names.joined(separator: ".") + "}"
+                }
+            }.joined(separator: "/")
+            return Rule(verb: rule.verb, body: rule.body, segments: segments, needs: needs,
+                        excluded: FieldPathSet(needs.map { variables[$0].names }), template: template)
+        }
+        self.inputType = inputType
+        self.variables = variables
+    }
+
+    /// Names the fields of the rule closest to being filled.
+    func unfilledMessage(_ method: Method, values: [[UInt8]?]) -> String {
+        let missing = { (rule: Rule) in rule.needs.filter { values[$0] == nil } }
+        guard let closest = rules.min(by: { missing($0).count < missing($1).count }) else { return "\(method.name): no REST path" }
+        let fields = missing(closest).map { variables[$0].names.joined(separator: ".") }
+        return "\(method.name): the request does not fill any of its REST paths; set \(fields.joined(separator: ", ")) (for \(closest.verb) /\(closest.template))"
     }
 }
 
-/// A path variable's value in the request: the text of a non-empty string or non-zero number
-/// found by following field names through the serialized message.
-private struct PathValue {
-    let path: [String]
-    let text: String
+/// A path variable (`user_app_id.user_id`): the field numbers it follows through the request.
+struct PathVariable: Sendable {
+    struct Step: Sendable {
+        let number: Int
+        let kind: Field.Kind
+    }
 
-    init?(path: [String], in message: UnsafeRawBufferPointer, type: MessageType, schema: Schema) {
-        var bytes = Array(message)
-        var messageType = type
-        for (depth, name) in path.enumerated() {
-            guard let field = messageType.field(named: name), !field.isRepeated,
-                  let occurrences = try? PathValue.occurrences(of: field.number, in: bytes), let last = occurrences.last else {
-                return nil
+    let names: [String]
+    /// nil when the schema has no such path of singular fields (messages on the way).
+    let steps: [Step]?
+
+    init(names: [String], from type: MessageType?, messageNamed message: (String) -> MessageType?) {
+        self.names = names
+        var steps: [Step] = []
+        var type = type
+        for (depth, name) in names.enumerated() {
+            guard let field = type?.field(named: name), !field.isRepeated,
+                  depth == names.count - 1 || field.kind == .message else {
+                self.steps = nil
+                return
             }
-            if depth < path.count - 1 {
-                // A message field seen several times is the merge of its parts (as the client's
-                // user_app_id filling relies on).
-                guard field.kind == .message, let next = schema.message(field.typeName) else { return nil }
-                bytes = occurrences.flatMap(\.payload)
-                messageType = next
-                continue
-            }
-            switch field.kind {
-            case .string:
-                guard !last.payload.isEmpty else { return nil }
-                text = String(decoding: last.payload, as: UTF8.self)
-            case .int32, .int64, .enum: text = String(Int64(bitPattern: last.bits))
-            case .uint32, .uint64, .fixed32, .fixed64: text = String(last.bits)
-            default: return nil
-            }
-            guard last.bits != 0 || field.kind == .string else { return nil }
-            self.path = path
-            return
+            steps.append(Step(number: field.number, kind: field.kind))
+            type = depth < names.count - 1 ? message(field.typeName) : nil
         }
-        return nil
+        self.steps = steps
     }
 
-    private struct Occurrence {
-        var bits: UInt64 = 0
-        var payload: [UInt8] = []
+    /// The text of the non-empty string or non-zero number the path leads to in `message`; nil
+    /// when it leads to nothing (absent, empty, zero, or a kind a path cannot hold).
+    func value(in message: UnsafeRawBufferPointer) -> [UInt8]? {
+        steps.flatMap { PathVariable.value(of: $0[...], in: message) }
     }
 
-    private static func occurrences(of number: Int, in bytes: [UInt8]) throws -> [Occurrence] {
-        try bytes.withUnsafeBytes { buffer in
-            var reader = WireReader(buffer)
-            var found: [Occurrence] = []
+    private static func value(of steps: ArraySlice<Step>, in message: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard let step = steps.first else { return nil }
+        var reader = WireReader(message)
+        var lastBits: UInt64?, lastPayload: UnsafeRawBufferPointer?
+        var parts: [UnsafeRawBufferPointer] = []
+        do {
             while let (field, wireType) = try reader.readTag() {
-                guard field == UInt64(number) else {
+                guard field == UInt64(step.number) else {
                     try reader.skip(wireType)
                     continue
                 }
+                lastPayload = nil
                 switch wireType {
-                case .varint: found.append(Occurrence(bits: try reader.readVarint()))
-                case .fixed32: found.append(Occurrence(bits: UInt64(try reader.readFixed32())))
-                case .fixed64: found.append(Occurrence(bits: try reader.readFixed64()))
-                case .lengthDelimited: found.append(Occurrence(payload: Array(try reader.readLengthDelimited())))
+                case .varint: lastBits = try reader.readVarint()
+                case .fixed32: lastBits = UInt64(try reader.readFixed32())
+                case .fixed64: lastBits = try reader.readFixed64()
+                case .lengthDelimited:
+                    let payload = try reader.readLengthDelimited()
+                    (lastBits, lastPayload) = (0, payload)
+                    parts.append(payload)
                 case .startGroup, .endGroup: try reader.skip(wireType)
                 }
             }
-            return found
+        } catch {
+            return nil
+        }
+        guard let bits = lastBits else { return nil }
+        if steps.count > 1 {
+            // A message field seen several times is the merge of its parts (as the client's
+            // user_app_id filling relies on).
+            if parts.count == 1 { return value(of: steps.dropFirst(), in: parts[0]) }
+            let merged = parts.flatMap { Array($0) }
+            return merged.withUnsafeBytes { value(of: steps.dropFirst(), in: $0) }
+        }
+        switch step.kind {
+        case .string:
+            guard let payload = lastPayload, !payload.isEmpty else { return nil }
+            return Array(payload)
+        case .int32, .int64, .enum: return bits == 0 ? nil : Array(String(Int64(bitPattern: bits)).utf8)
+        case .uint32, .uint64, .fixed32, .fixed64: return bits == 0 ? nil : Array(String(bits).utf8)
+        default: return nil
         }
     }
 }
@@ -178,24 +242,33 @@ private struct QueryEncoder {
 /// RFC 3986 percent-encoding: everything but the unreserved characters is escaped.
 enum PercentEncoding {
     static func component(_ text: String) -> String {
-        var result = ""
-        for byte in text.utf8 {
-            if isUnreserved(byte) {
-                result.unicodeScalars.append(UnicodeScalar(byte))
-            } else {
-                result += "%" + hexDigit(byte >> 4) + hexDigit(byte & 0xF)
-            }
-        }
-        return result
+        var encoded: [UInt8] = []
+        append(text.utf8, to: &encoded)
+        return String(decoding: encoded, as: UTF8.self)
     }
 
     /// A path segment: also "." and "..", which would otherwise move up the path.
-    static func pathSegment(_ text: String) -> String {
-        text == "." || text == ".." ? String(repeating: "%2E", count: text.count) : component(text)
+    static func appendPathSegment(_ bytes: [UInt8], to output: inout [UInt8]) {
+        if bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) && (1...2).contains(bytes.count) {
+            for _ in bytes { output += Array("%2E".utf8) }
+        } else {
+            append(bytes, to: &output)
+        }
     }
 
-    private static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
+    private static func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to output: inout [UInt8]) {
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in bytes {
+            if unreserved[Int(byte)] {
+                output.append(byte)
+            } else {
+                output += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            }
+        }
+    }
+
+    private static let unreserved: [Bool] = (0...255).map { byte in
+        switch UInt8(byte) {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
              UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
             return true
@@ -203,6 +276,4 @@ enum PercentEncoding {
             return false
         }
     }
-
-    private static func hexDigit(_ value: UInt8) -> String { String(UnicodeScalar(value < 10 ? 48 + value : 55 + value)) }
 }

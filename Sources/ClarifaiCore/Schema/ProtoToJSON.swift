@@ -469,7 +469,7 @@ struct ProtoToJSON {
 }
 
 /// Field paths as a tree of field names: a name without children stands for the whole field.
-struct FieldPathSet {
+struct FieldPathSet: Sendable {
     var children: [String: FieldPathSet] = [:]
 
     init(_ paths: [[String]]) {

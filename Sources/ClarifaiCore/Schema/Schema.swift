@@ -37,7 +37,11 @@ public final class Schema: Sendable {
             }
         }
         self.enums = enums
-        self.methods = methods
+        self.methods = methods.map { method in
+            var routed = method
+            routed.restRoute = RESTRoute(method) { messages[$0] }
+            return routed
+        }
         methodIndex = Dictionary(methods.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -235,6 +239,8 @@ public struct Method: Sendable {
     let clientStreaming: Bool
     /// The google.api.http rule followed by its additional_bindings.
     let httpRules: [HTTPRule]
+    /// The rules worked out for calls (set when the schema loads).
+    var restRoute: RESTRoute?
 
     /// Whether sending the request twice is harmless: the REST API binds it to GET only.
     var isIdempotent: Bool { !httpRules.isEmpty && httpRules.allSatisfy { $0.verb == "GET" } }
