@@ -33,7 +33,6 @@ public final class GRPCChannel: Channel {
     }
 
     private func unaryAnswer(_ answer: HTTPResponse, _ request: CallRequest, maximumMessageBytes: Int, started: Double) throws -> Response {
-        let origin = origin(request)
         var decoder = GRPCFrameDecoder(maximumMessageBytes: maximumMessageBytes)
         var message: Response?
         // The start of a body that is not gRPC (a proxy's error page), for the error message.
@@ -48,20 +47,20 @@ public final class GRPCChannel: Channel {
                     }
                 }
             } catch let frameError as GRPCFrameDecoder.FrameError {
-                throw ClarifaiError(.protocol, "\(origin): \(frameError.message)")
+                throw ClarifaiError(.protocol, "\(origin(request)): \(frameError.message)")
             } catch let error as ClarifaiError {
-                throw error.prefixed("\(origin): ")
+                throw error.prefixed("\(origin(request)): ")
             }
         } else {
             foreignBody = Array(answer.body.prefix(512))
         }
-        Log.debug("\(origin): HTTP \(answer.status), grpc-status \(answer.field("grpc-status") ?? "none"), \(Int(monotonicMilliseconds() - started)) ms")
+        Log.debug("\(origin(request)): HTTP \(answer.status), grpc-status \(answer.field("grpc-status") ?? "none"), \(Int(monotonicMilliseconds() - started)) ms")
         if try ending(of: answer, request, decoder: decoder, foreignBody: foreignBody) == .trailersLost {
             // A Clarifai answer carries its outcome in its own status, which then stands for the lost one.
             guard let message, message.statusCode != 0 else { throw trailersLost(request) }
-            Log.debug("\(origin): gRPC trailers lost as the connection closed; the answer's status \(message.statusCode) stands")
+            Log.debug("\(origin(request)): gRPC trailers lost as the connection closed; the answer's status \(message.statusCode) stands")
         }
-        guard let message else { throw ClarifaiError(.protocol, "\(origin): the answer carried no message") }
+        guard let message else { throw ClarifaiError(.protocol, "\(origin(request)): the answer carried no message") }
         message.httpStatus = 200
         message.grpcStatus = 0
         return message

@@ -55,7 +55,8 @@ public final class RESTChannel: Channel {
                                    timeoutMilliseconds: request.timeoutMilliseconds,
                                    idleTimeoutMilliseconds: options.idleTimeoutMilliseconds,
                                    maximumBodyBytes: options.maximumReceiveBytes, caFile: options.caFile)
-        let origin = "\(request.method.name): \(exchange.method) \(exchange.displayURL)"
+        // "Method: VERB URL", the start of the call's messages, written only when one is.
+        let origin = { "\(request.method.name): \(exchange.method) \(exchange.displayURL)" }
         let started = monotonicMilliseconds()
         return UnaryExchange(http: http, request: exchange) { answer in
             try RESTChannel.response(answer, request, origin: origin, started: started)
@@ -64,18 +65,18 @@ public final class RESTChannel: Channel {
 
     /// The call's answer from the server's: its Clarifai status (checked by the caller), or the
     /// failure a reply without one tells.
-    private static func response(_ answer: HTTPResponse, _ request: CallRequest, origin: String, started: Double) throws -> Response {
+    private static func response(_ answer: HTTPResponse, _ request: CallRequest, origin: () -> String, started: Double) throws -> Response {
         do {
-            let response = try Response(restBody: answer.body, origin: origin, messageType: request.method.outputType)
+            let response = try Response(restBody: answer.body, origin: origin(), messageType: request.method.outputType)
             response.httpStatus = answer.status
-            Log.debug("\(origin): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
+            Log.debug("\(origin()): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
             return response
         } catch is ClarifaiError where !(200...299).contains(answer.status) {
             // Not a Clarifai reply and not a success: a proxy, a gateway or a server error page.
-            Log.debug("\(origin): HTTP \(answer.status) without a Clarifai status, \(Int(monotonicMilliseconds() - started)) ms")
+            Log.debug("\(origin()): HTTP \(answer.status) without a Clarifai status, \(Int(monotonicMilliseconds() - started)) ms")
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
             throw ClarifaiError(.forHTTPStatus(answer.status),
-                                "\(origin): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
+                                "\(origin()): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
                                 transient: answer.isTransientFailure(idempotent: request.method.isIdempotent)).answered(http: answer.status)
         } catch let error as ClarifaiError {
             throw error.answered(http: answer.status)

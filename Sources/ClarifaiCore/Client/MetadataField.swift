@@ -13,17 +13,26 @@ public struct MetadataField: Sendable, Equatable {
                                               "connection", "keep-alive"]
 }
 
-/// An answer's header and trailer fields as they came, read as metadata only when asked (most
-/// calls never are: no work on the call path).
-struct AnswerFields: Sendable {
+/// An answer's header and trailer fields, kept as the lines that came and read into fields only
+/// when asked (a REST call's never are unless its metadata is): no work on the call path. Used
+/// by one thread at a time, as the answer it belongs to.
+final class AnswerFields: @unchecked Sendable {
+    /// The header and trailer lines as libcurl handed them over, each ending in a line feed.
+    private let lines: [UInt8]
+    private var read: (fields: [(name: String, value: String)], trailersStart: Int)?
+
+    init(lines: [UInt8]) { self.lines = lines }
+
     /// In arrival order, names lower-cased.
-    let fields: [(name: String, value: String)]
+    var fields: [(name: String, value: String)] { parsed().fields }
+
     /// Where the trailers (the fields after the header block) begin in `fields`.
-    let trailersStart: Int
+    var trailersStart: Int { parsed().trailersStart }
 
     /// The server's own metadata: the fields but those of HTTP and gRPC themselves. A gRPC answer
     /// of trailers only (grpc-status in its one block of fields) has trailing metadata only.
     var metadata: [MetadataField] {
+        let (fields, trailersStart) = parsed()
         let trailersOnly = trailersStart == fields.count && fields.contains { $0.name == "grpc-status" }
         return fields.indices.compactMap { index in
             let (name, value) = fields[index]
@@ -32,5 +41,46 @@ struct AnswerFields: Sendable {
             }
             return MetadataField(name: name, value: value, trailing: trailersOnly || index >= trailersStart)
         }
+    }
+
+    /// The last value of field `name` (lower case).
+    func field(_ name: String) -> String? { fields.last { $0.name == name }?.value }
+
+    private func parsed() -> (fields: [(name: String, value: String)], trailersStart: Int) {
+        if let read { return read }
+        var fields: [(name: String, value: String)] = []
+        var trailersStart: Int?
+        var headerBlockEnded = false
+        for line in lines.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
+            if line.starts(with: "HTTP/".utf8) {
+                headerBlockEnded = false  // (after an interim 1xx answer)
+                continue
+            }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
+                headerBlockEnded = headerBlockEnded || line.allSatisfy { $0 == 0x0D }
+                continue
+            }
+            // Fields after the header block's blank line are trailers (a gRPC answer's may follow
+            // its headers without a body between).
+            if headerBlockEnded && trailersStart == nil { trailersStart = fields.count }
+            fields.append((String(decoding: line[..<colon].map(AnswerFields.lowercased), as: UTF8.self),
+                           String(decoding: AnswerFields.trimmed(line[(colon + 1)...]), as: UTF8.self)))
+        }
+        let made = (fields, trailersStart ?? fields.count)
+        read = made
+        return made
+    }
+
+    static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+    }
+
+    /// Without leading and trailing spaces, tabs, CRs and LFs.
+    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+            return []
+        }
+        return bytes[first...last]
     }
 }

@@ -189,7 +189,8 @@ final class CurlHandle: @unchecked Sendable {
     /// sink tell.
     func outcome(_ code: CURLcode, of request: HTTPRequest, _ sink: ExchangeSink) throws -> HTTPResponse {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
-        let exchange = "\(request.method) \(request.displayURL)"
+        // "VERB URL", the start of a failure's message.
+        var exchange: String { "\(request.method) \(request.displayURL)" }
         // A server may end its complete answer with RST_STREAM(NO_ERROR) while the request still
         // goes out (RFC 9113, 8.1): the answer stands; libcurl 8.x calls that a reset.
         let completed = code == CURLE_OK || (code == CURLE_HTTP2_STREAM && sink.receivedTrailers)
@@ -236,7 +237,7 @@ final class CurlHandle: @unchecked Sendable {
         var contentType: UnsafePointer<CChar>?
         ccurl_getinfo_string(raw, CURLINFO_CONTENT_TYPE, &contentType)
         return HTTPResponse(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: sink.body,
-                            answerFields: AnswerFields(fields: sink.fields, trailersStart: sink.trailersStart ?? sink.fields.count), majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
+                            answerFields: AnswerFields(lines: sink.headerLines), majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
                             connectionClosed: request.forbidsReuse || sink.connectionClosed)
     }
 
@@ -262,7 +263,7 @@ final class CurlHandle: @unchecked Sendable {
     /// Whether an exchange failed before any answer on a connection made before it: the server
     /// closed the connection as the request went out, and cannot have carried it out.
     static func failedOnReusedConnection(_ code: CURLcode, _ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) -> Bool {
-        code != CURLE_OK && code != CURLE_OPERATION_TIMEDOUT && !sink.consumerStopped && sink.fields.isEmpty
+        code != CURLE_OK && code != CURLE_OPERATION_TIMEDOUT && !sink.consumerStopped && sink.headerLines.isEmpty
             && reusedConnection(easy)
     }
 

@@ -32,7 +32,8 @@ final class ExchangeSink: @unchecked Sendable {
     }
 
     var body: [UInt8] = []
-    var fields: [(name: String, value: String)] = []
+    /// The header and trailer lines as they came (AnswerFields reads them when asked).
+    private(set) var headerLines: [UInt8] = []
     var head = ResponseHead()
     var overflowed = false
     var consumerStopped = false
@@ -41,9 +42,6 @@ final class ExchangeSink: @unchecked Sendable {
     var connectionClosed = false
     /// Header lines arrived after body bytes: HTTP trailers.
     private(set) var receivedTrailers = false
-    /// Where the trailers begin in `fields` (the fields after the header block), if any came.
-    private(set) var trailersStart: Int?
-    private var headerBlockEnded = false
     private var receivedBody = false
     /// The idle limit (HTTPRequest.idleTimeoutMilliseconds): when the transfer last moved
     /// `CurlHandle.idleBytesPerSecond` bytes, and its total then; nil until libcurl first reports
@@ -176,39 +174,31 @@ final class ExchangeSink: @unchecked Sendable {
         finished?(code)
     }
 
-    /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200").
+    /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200"): kept as
+    /// it came; only what the body's consumer needs is read now.
     func receiveHeader(_ line: UnsafeRawBufferPointer) {
         if receivedBody { receivedTrailers = true }
+        headerLines.append(contentsOf: line)
+        if line.last != UInt8(ascii: "\n") { headerLines.append(UInt8(ascii: "\n")) }
         if line.starts(with: "HTTP/".utf8) {
-            let words = String(decoding: line, as: UTF8.self).split(separator: " ")
-            head = ResponseHead(status: words.count > 1 ? Int(words[1]) ?? 0 : 0)
-            headerBlockEnded = false  // (after an interim 1xx answer)
-            return
+            // "HTTP/1.1 200 OK": the digits after the first space.
+            var status = 0
+            for byte in line.drop(while: { $0 != 0x20 }).dropFirst().prefix(while: { (48...57).contains($0) }) {
+                status = status * 10 + Int(byte - 48)
+            }
+            head = ResponseHead(status: status)
+        } else if let value = ExchangeSink.value(of: "content-type", in: line) {
+            head.contentType = value
+        } else if let value = ExchangeSink.value(of: "grpc-encoding", in: line) {
+            head.messageEncoding = value
         }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else {
-            headerBlockEnded = headerBlockEnded || line.allSatisfy { $0 == 0x0D || $0 == 0x0A }
-            return
-        }
-        // Fields after the header block's blank line are trailers (a gRPC answer's may follow
-        // its headers without a body between).
-        if headerBlockEnded && trailersStart == nil { trailersStart = fields.count }
-        let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
-        let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIIWhitespace()
-        if name == "content-type" { head.contentType = value }
-        if name == "grpc-encoding" { head.messageEncoding = value }
-        fields.append((name, value))
+    }
+
+    /// The value of a header line if it is field `name` (lower case), in any case.
+    private static func value(of name: StaticString, in line: UnsafeRawBufferPointer) -> String? {
+        let count = name.utf8CodeUnitCount
+        guard line.count > count, line[count] == UInt8(ascii: ":") else { return nil }
+        for index in 0..<count where AnswerFields.lowercased(line[index]) != name.utf8Start[index] { return nil }
+        return String(decoding: AnswerFields.trimmed(Array(line[(count + 1)...])[...]), as: UTF8.self)
     }
 }
-
-extension String {
-    /// Without leading and trailing spaces, tabs, CRs and LFs (byte-wise: "\r\n" is one Character).
-    func trimmingASCIIWhitespace() -> String {
-        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
-        let bytes = Array(utf8)
-        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
-            return ""
-        }
-        return String(decoding: bytes[first...last], as: UTF8.self)
-    }
-}
-

@@ -70,7 +70,7 @@ struct HTTPResponse {
     /// forbids reuse).
     let connectionClosed: Bool
 
-    func field(_ name: String) -> String? { answerFields.fields.last { $0.name == name }?.value }
+    func field(_ name: String) -> String? { answerFields.field(name) }
 
     /// Another attempt may get through: 429 (throttled), 502 and 503 (a gateway could not reach
     /// the server, which never took the request), 504 only when repeating the request is harmless
