@@ -23,7 +23,7 @@ extension Client {
         guard !modelID.isEmpty else { throw ClarifaiError.invalidArgument("model_id is empty") }
         guard !inputs.isEmpty else { throw ClarifaiError.invalidArgument("no inputs: count must be at least 1") }
         let method = try unaryMethod(named: "PostModelOutputs")
-        let fields = try PredictionSchema(schema)
+        let fields = try PredictionSchema.of(schema)
         let chunks = Client.requestChunks(inputs)
         let messages = try chunks.map { try Client.predictionRequest(fields, modelID: modelID, versionID: versionID, inputs: $0) }
         guard messages.count > 1 else { return try startAsync(method, message: messages[0], queue: queue, tag: tag) }

@@ -116,7 +116,7 @@ extension Client {
                             onProgress: ((BulkProgress) -> Void)?) throws {
         guard !modelID.isEmpty else { throw ClarifaiError.invalidArgument("model_id is empty") }
         let method = try unaryMethod(named: "PostModelOutputs")
-        let fields = try PredictionSchema(schema)
+        let fields = try PredictionSchema.of(schema)
         var header = WireWriter()
         header.string(fields.modelID, modelID)
         if let versionID, !versionID.isEmpty { header.string(fields.versionID, versionID) }

@@ -296,16 +296,13 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// field and leaves them empty: appending a partial `user_app_id` merges into the one given,
     /// as protobuf merges repeated occurrences of a message field.
     func fillUserAppID(of message: inout [UInt8], for method: Method) throws {
-        guard userID != nil || appID != nil,
-              let field = schema.message(method.inputType)?.field(named: "user_app_id"),
-              let idsType = schema.message(field.typeName),
-              let userField = idsType.field(named: "user_id"), let appField = idsType.field(named: "app_id") else { return }
+        guard userID != nil || appID != nil, let fields = method.userAppID else { return }
         var given = Set<UInt64>()
         do {
             try message.withUnsafeBytes { bytes in
                 var reader = WireReader(bytes)
                 while let (number, wireType) = try reader.readTag() {
-                    guard number == field.number, wireType == .lengthDelimited else {
+                    guard number == fields.container, wireType == .lengthDelimited else {
                         try reader.skip(wireType)
                         continue
                     }
@@ -323,10 +320,10 @@ public final class Client: HandleObject, @unchecked Sendable {
             throw ClarifaiError.invalidArgument("the request is not a valid \(method.inputType) message: \(error.description)")
         }
         var writer = WireWriter()
-        let mark = writer.beginLengthDelimited(field.number)
-        for (idField, value) in [(userField, userID), (appField, appID)] {
-            guard let value, !given.contains(UInt64(idField.number)) else { continue }
-            writer.tag(idField.number, .lengthDelimited)
+        let mark = writer.beginLengthDelimited(fields.container)
+        for (idField, value) in [(fields.user, userID), (fields.app, appID)] {
+            guard let value, !given.contains(UInt64(idField)) else { continue }
+            writer.tag(idField, .lengthDelimited)
             writer.varint(UInt64(value.utf8.count))
             writer.append(contentsOf: value.utf8)
         }

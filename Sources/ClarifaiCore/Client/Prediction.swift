@@ -54,19 +54,19 @@ public struct PredictionInput: @unchecked Sendable {
     /// `moreData` writes more fields of its data (an upload's concepts and metadata).
     func write(to writer: inout WireWriter, field: Int, schema: PredictionSchema, position: Int,
                moreData: (inout WireWriter) -> Void = { _ in }) throws {
-        let media = try schema.media(kind)
-        let (name, missing) = switch source {
-        case .url: ("url", "a url")
-        case .text: ("raw", "text")
-        case .bytes: ("base64", "data")
+        let media = schema.media[Int(kind.rawValue)]
+        let (value, missing) = switch source {
+        case .url: (media.url, "a url")
+        case .text: (media.raw, "text")
+        case .bytes: (media.base64, "data")
         }
-        guard let value = schema.mediaField(name, of: media) else {
+        guard let value else {
             throw ClarifaiError.invalidArgument("inputs[\(position)]: \(kind) inputs cannot take \(missing)")
         }
         let input = writer.beginLengthDelimited(field)
         if let id { writer.string(schema.inputID, id) }
         let data = writer.beginLengthDelimited(schema.inputData)
-        let mediaMark = writer.beginLengthDelimited(media.number)
+        let mediaMark = writer.beginLengthDelimited(media.field.number)
         switch source {
         case .url(let url): writer.string(value.number, url)
         case .text(let text): writer.string(value.number, text)
@@ -82,27 +82,40 @@ public struct PredictionInput: @unchecked Sendable {
     }
 }
 
-/// Where the prediction messages' fields are, read from the schema (not hard-coded).
+/// Where the prediction messages' fields are, read from the schema (not hard-coded), once per
+/// schema: a call looks nothing up by name.
 struct PredictionSchema: Sendable {
-    let schema: Schema
-    let modelID: Int, versionID: Int, inputs: Int, inputID: Int, inputData: Int
+    /// Data's field for a kind of input (image, text, ...) and its media type's fields for each
+    /// source (nil where the type has none).
+    struct Media: Sendable {
+        let field: Field
+        let url: Field?, raw: Field?, base64: Field?
+    }
 
-    init(_ schema: Schema) throws {
-        self.schema = schema
+    let modelID: Int, versionID: Int, inputs: Int, inputID: Int, inputData: Int
+    /// By PredictionInput.Kind's raw value.
+    let media: [Media]
+
+    private static let official = Result { try PredictionSchema(.official) }
+
+    /// The fields of `schema` (those of the built-in one are read once).
+    static func of(_ schema: Schema) throws -> PredictionSchema {
+        schema === Schema.official ? try official.get() : try PredictionSchema(schema)
+    }
+
+    private init(_ schema: Schema) throws {
         modelID = try PredictionSchema.field("model_id", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
         versionID = try PredictionSchema.field("version_id", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
         inputs = try PredictionSchema.field("inputs", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
         inputID = try PredictionSchema.field("id", of: "clarifai.api.Input", in: schema).number
         inputData = try PredictionSchema.field("data", of: "clarifai.api.Input", in: schema).number
+        media = try [PredictionInput.Kind.image, .text, .video, .audio].map { kind in
+            let field = try PredictionSchema.field(kind.dataField, of: "clarifai.api.Data", in: schema)
+            let type = schema.message(field.typeName)
+            return Media(field: field, url: type?.field(named: "url"), raw: type?.field(named: "raw"),
+                         base64: type?.field(named: "base64"))
+        }
     }
-
-    /// Data's field for a kind of input (image, text, ...).
-    func media(_ kind: PredictionInput.Kind) throws -> Field {
-        try PredictionSchema.field(kind.dataField, of: "clarifai.api.Data", in: schema)
-    }
-
-    /// A field of a media message (Image.url, Text.raw, ...); nil when the type has none.
-    func mediaField(_ name: String, of media: Field) -> Field? { schema.message(media.typeName)?.field(named: name) }
 
     private static func field(_ name: String, of type: String, in schema: Schema) throws -> Field {
         guard let field = schema.message(type)?.field(named: name) else {
@@ -126,7 +139,7 @@ extension Client {
         guard !modelID.isEmpty else { throw ClarifaiError.invalidArgument("model_id is empty") }
         guard !inputs.isEmpty else { throw ClarifaiError.invalidArgument("no inputs: count must be at least 1") }
         let method = try unaryMethod(named: "PostModelOutputs")
-        let fields = try PredictionSchema(schema)
+        let fields = try PredictionSchema.of(schema)
         let chunks = Client.requestChunks(inputs)
         let results = parallelMap(chunks, width: Client.batchConcurrency) { chunk in
             Result {

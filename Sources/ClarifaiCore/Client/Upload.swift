@@ -19,7 +19,7 @@ struct UploadInput: Sendable {
             return try text.withUTF8 { bytes in
                 do {
                     return try Codec.jsonToProto(typeName: "google.protobuf.Struct", json: UnsafeRawBufferPointer(bytes),
-                                                 schema: fields.prediction.schema)
+                                                 schema: fields.schema)
                 } catch let error as ClarifaiError {
                     throw ClarifaiError.invalidArgument("inputs[\(position)].metadata_json is not a JSON object: \(error.message)")
                 }
@@ -255,6 +255,7 @@ struct UploadSchema {
     /// InputIDConflictResolution.SKIP: an input already in the app is left as it is.
     static let skipConflicts: UInt64 = 1
 
+    let schema: Schema
     let prediction: PredictionSchema
     let postInputs: Int, jobID: Int, conflicts: Int, concepts: Int, metadata: Int, conceptID: Int, conceptValue: Int
     let listIDs: Int, listPerPage: Int, deleteIDs: Int, getJobID: Int
@@ -266,7 +267,8 @@ struct UploadSchema {
             }
             return field.number
         }
-        prediction = try PredictionSchema(schema)
+        self.schema = schema
+        prediction = try PredictionSchema.of(schema)
         postInputs = try number("PostInputsRequest", "inputs")
         jobID = try number("PostInputsRequest", "inputs_add_job_id")
         conflicts = try number("PostInputsRequest", "input_id_conflict_resolution")
