@@ -5,7 +5,8 @@ measures the responders' own CPU per call (their capacity), then runs every scen
 client in the same invocation, several rounds, alternating the order of the clients. Each client is
 a separate process that measures itself (bench_common.h / bench_py.py). Writes
 Tests/Benchmarks/RESULTS.md, Tests/Benchmarks/RESULTS.png and build/bench/results.json.
-A callgrind profile of the C client (scenario a) follows unless --no-profile.
+Callgrind instruction counts per call (scenario a) of the C client and of raw libcurl, and the
+C client's profile, follow unless --no-profile.
 """
 import argparse
 import json
@@ -178,14 +179,20 @@ def machine():
     }
 
 
-def profile(transport):
-    """callgrind on the C client, scenario a, measured calls only (collection toggled per thread)."""
-    out = os.path.join(BENCH, f"callgrind.{transport}.out")
+PROFILED_OURS, PROFILED_FLOOR = "libclarifai C (struct API)", "raw libcurl (floor)"
+PROFILED = {PROFILED_OURS: "bench_clarifai_cg", PROFILED_FLOOR: "bench_curl_cg"}
+
+
+def profile(binary, transport, scenario="a"):
+    """callgrind on a C client, measured calls only (collection toggled per thread): instructions
+    of every thread of the process (the caller's and libcurl's or libclarifai's own)."""
+    out = os.path.join(BENCH, f"callgrind.{binary}.{transport}.{scenario}.out")
     calls = 200
     p = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}",
-                        os.path.join(BENCH, "bench_clarifai_cg"), "--transport", transport, "--scenario", "a",
-                        "--target", target(transport, "a"), "--data", DATA, "--calls", str(calls), "--warmup", "20"],
-                       capture_output=True, text=True, timeout=600)
+                        os.path.join(BENCH, binary), "--transport", transport, "--scenario", scenario,
+                        "--target", target(transport, scenario), "--data", DATA, "--calls", str(calls), "--warmup", "20"],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, CLARIFAI_ROOT_CERTIFICATES_PATH=os.path.join(TLS_DIR, "cert.pem")))
     if p.returncode != 0:
         raise RuntimeError(f"callgrind failed: {p.stderr[-1500:]}")
     total = None
@@ -277,12 +284,23 @@ def write_results(results, cap, prof, info, rounds, seconds):
             lines += ["", "CPU per message = CPU per stream / 1,000."]
         lines += [""]
     if prof:
-        lines += ["## Profile: libclarifai C client, scenario (a)", "",
-                  "`valgrind --tool=callgrind` on build/bench/bench_clarifai_cg (instruction counts, measured calls "
-                  "only: collection toggled around them). Self cost (exclusive) per function; `???:0x...` are "
-                  "stripped system libraries' internal functions, named by their library.", ""]
-        for transport, p in prof.items():
-            lines += [f"### {transport}: {p['total'] / p['calls']:,.0f} instructions per call ({p['calls']} calls)", "",
+        lines += ["## Instructions per call, scenario (a)", "",
+                  "`valgrind --tool=callgrind` on the C clients built with collection toggled around the measured calls "
+                  "(build/bench/*_cg): instructions of every thread of the process per call, the same exchange for "
+                  "both. Unlike CPU times they do not move with the machine's load.", "",
+                  "| channel | libclarifai C (struct API) | raw libcurl (floor) | vs floor |", "| --- | ---: | ---: | ---: |"]
+        for transport in dict.fromkeys(t for _, t in prof):
+            ours, floor = prof.get((PROFILED_OURS, transport)), prof.get((PROFILED_FLOOR, transport))
+            if ours and floor:
+                a, b = ours["total"] / ours["calls"], floor["total"] / floor["calls"]
+                lines.append(f"| {transport} | {a:,.0f} | {b:,.0f} | {a / b:.2f}x |")
+        lines += ["", "### Where libclarifai's instructions go", "",
+                  "Self cost (exclusive) per function; `???:0x...` are stripped system libraries' internal functions, "
+                  "named by their library.", ""]
+        for (label, transport), p in prof.items():
+            if label != PROFILED_OURS:
+                continue
+            lines += [f"#### {transport}: {p['total'] / p['calls']:,.0f} instructions per call ({p['calls']} calls)", "",
                       "| instructions/call | share | function |", "| ---: | ---: | --- |"]
             for ir, fn in p["rows"]:
                 lines.append(f"| {ir / p['calls']:,.0f} | {ir / p['total'] * 100:.1f}% | {fn} |")
@@ -357,8 +375,9 @@ def main():
         results = {k: aggregate(v) for k, v in runs.items()}
         prof = {}
         if not a.no_profile:
-            for transport in ("rest", "grpc"):
-                prof[transport] = profile(transport)
+            for transport in ("rest", "grpc", "grpcs"):
+                for label, binary in PROFILED.items():
+                    prof[(label, transport)] = profile(binary, transport)
     finally:
         for p in (nginx, grpc):
             p.send_signal(signal.SIGTERM)
@@ -369,7 +388,7 @@ def main():
     seconds = time.time() - t0
     with open(os.path.join(BENCH, "results.json"), "w") as f:
         json.dump({"capacity": cap, "results": [dict(scenario=k[0], client=k[1], channel=k[2], **v) for k, v in results.items()],
-                   "profile": prof}, f, indent=1)
+                   "profile": [dict(client=k[0], channel=k[1], **v) for k, v in prof.items()]}, f, indent=1)
     write_results(results, cap, prof, machine(), a.rounds, seconds)
     chart(results)
     print(f"wrote Tests/Benchmarks/RESULTS.md and RESULTS.png in {seconds:.0f} s")
