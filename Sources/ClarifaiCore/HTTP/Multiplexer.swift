@@ -1,9 +1,13 @@
 import CCurl
 import Glibc
 
-/// A libcurl multi handle driven by a thread of its own: exchanges handed to it share its
-/// connections, concurrent HTTP/2 ones as streams of one connection. The calling thread waits for
-/// its exchange and runs the consumer on the bytes the multi handle's thread hands over.
+/// A libcurl multi handle: exchanges handed to it share its connections, concurrent HTTP/2 ones as
+/// streams of one connection. One thread at a time drives it (leader/follower): a blocking call
+/// that finds no one driving drives it itself until its own exchange is done (no hand-off to
+/// another thread and back); otherwise the thread of the multi handle's own drives it, whenever
+/// exchanges are in progress that no caller drives (other callers', streams, asynchronous calls,
+/// timers). A caller that does not drive waits for its exchange and runs the consumer on the
+/// bytes handed over.
 final class Multiplexer: @unchecked Sendable {
     private enum Operation {
         case add(UnsafeMutableRawPointer, ExchangeSink)
@@ -21,17 +25,24 @@ final class Multiplexer: @unchecked Sendable {
         var stopping = false
         /// Done: takes no more.
         var ended = false
-        /// A fork() is coming: the thread waits, at a point where it holds no lock (see parkAll).
+        /// A fork() is coming: the driver waits, at a point where it holds no lock (see parkAll).
         var parkRequested = false
         var parked = false
+        /// A thread drives the multi handle (only the driver touches it, `active` and `timers`).
+        var driving = false
+        /// The calling thread that drives it, if one does (rather than the multi handle's own).
+        var leader: pthread_t?
+        /// Exchanges or timers were left when the last driver let go: the multi handle's thread
+        /// takes over.
+        var busy = false
     }
 
     private let requests = Locked(Requests())
     /// The multi handles whose threads run, for fork() (see parkAll).
     private static let running = Locked<[ObjectIdentifier: Unmanaged<Multiplexer>]>([:])
-    /// The exchanges in progress; touched by the multi handle's thread only.
+    /// The exchanges in progress; touched by the driver only.
     private var active: [UnsafeMutableRawPointer: ExchangeSink] = [:]
-    /// Actions due at a time (monotonicMilliseconds()), soonest last; touched by the multi handle's thread only.
+    /// Actions due at a time (monotonicMilliseconds()), soonest last; touched by the driver only.
     private var timers: [(due: Double, action: () -> Void)] = []
     private var thread = pthread_t()
 
@@ -55,14 +66,15 @@ final class Multiplexer: @unchecked Sendable {
         }
     }
 
-    /// Before fork(): every multi handle thread waits, for up to 3 seconds each, at the top of its
-    /// loop, where it holds no lock of its own, of libcurl or of the Swift runtime (a child would
-    /// inherit such a lock held, by a thread it does not have, and block on it forever). Holds
-    /// the list of threads until `unparkAll`.
+    /// Before fork(): every multi handle's driver waits, for up to 3 seconds each, at the top of
+    /// its loop, where it holds no lock of its own, of libcurl or of the Swift runtime (a child
+    /// would inherit such a lock held, by a thread it does not have, and block on it forever); no
+    /// thread starts driving meanwhile. Holds the list of multi handles until `unparkAll`.
     static func parkAll() {
         for multiplexer in running.lock().values.map({ $0.takeUnretainedValue() }) {
             guard multiplexer.notify({ $0.parkRequested = true }) else { continue }
-            multiplexer.requests.withLock(waitingUntil: { $0.parked || $0.ended }, deadline: monotonicMilliseconds() + 3000) { _ in }
+            multiplexer.requests.withLock(waitingUntil: { $0.parked || $0.ended || !$0.driving },
+                                          deadline: monotonicMilliseconds() + 3000) { _ in }
         }
     }
 
@@ -81,9 +93,10 @@ final class Multiplexer: @unchecked Sendable {
     static let connectionsPerHost = 16
 
     /// Ends the thread, and the multi handle with its connections, once the exchanges in progress
-    /// are done; waits for that (unless called on that thread, by an exchange's completion).
+    /// are done; waits for that (unless called while driving it, by an exchange's completion).
     func stop() {
-        guard pthread_equal(pthread_self(), thread) == 0 else { return retire() }
+        let drives = requests.withLock { state in state.leader.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        guard pthread_equal(pthread_self(), thread) == 0, !drives else { return retire() }
         notify { $0.stopping = true }
         pthread_join(thread, nil)
     }
@@ -99,7 +112,20 @@ final class Multiplexer: @unchecked Sendable {
     /// took nothing.
     func run(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink, consumer: Consumer?) -> CURLcode? {
         guard let handOff = sink.handOff else { return CURLE_FAILED_INIT }
-        guard submit(.add(easy, sink)) else { return nil }
+        // Handed over, and driven from here when no one drives.
+        let leads: Bool? = requests.withLock { state in
+            guard !state.ended else { return nil }
+            state.operations.append(.add(easy, sink))
+            guard !state.driving, !state.parkRequested else {
+                curl_multi_wakeup(multi)
+                return false
+            }
+            state.driving = true
+            state.leader = pthread_self()
+            return true
+        }
+        guard let leads else { return nil }
+        if leads { lead(until: { handOff.withLock { $0.result != nil || !$0.pending.isEmpty } }) }
         guard let consumer else { return handOff.withLock(waitingUntil: { $0.result != nil }) { $0.result! } }
         while true {
             let (chunk, head, resumes, result) = handOff.withLock(waitingUntil: { !$0.pending.isEmpty || $0.result != nil }) { state in
@@ -114,7 +140,43 @@ final class Multiplexer: @unchecked Sendable {
                 if sink.consumerStopped { submit(.cancel(easy)) } else if resumes { submit(.resume(easy)) }
             }
             if let result { return sink.consumerStopped ? CURLE_WRITE_ERROR : result }
+            if tryToLead() { lead(until: { handOff.withLock { $0.result != nil || !$0.pending.isEmpty } }) }
         }
+    }
+
+    /// Takes the multi handle to drive from this thread, when no one drives it.
+    private func tryToLead() -> Bool {
+        requests.withLock { state in
+            guard !state.ended, !state.driving, !state.parkRequested else { return false }
+            state.driving = true
+            state.leader = pthread_self()
+            return true
+        }
+    }
+
+    /// Drives the multi handle from the calling thread until `done` (its exchange ended, or has
+    /// bytes for the consumer), then lets go: the multi handle's thread takes over what is left.
+    private func lead(until done: () -> Bool) {
+        while true {
+            _ = applyRequests()
+            step()
+            if done() { break }
+            poll()
+        }
+        letGo()
+    }
+
+    /// Ends a turn of driving; whatever is left in progress wakes the multi handle's thread (and
+    /// only then: a wakeup for nothing would cost a context switch per call).
+    private func letGo() {
+        let busy = !active.isEmpty || !timers.isEmpty
+        let wakes = requests.withLock { state in
+            state.driving = false
+            state.leader = nil
+            state.busy = busy
+            return busy || !state.operations.isEmpty || state.stopping || state.parkRequested
+        }
+        if wakes { requests.update { _ in } }
     }
 
     /// Starts the exchange configured on `easy`, whose caller pulls its answer from the sink
@@ -139,11 +201,12 @@ final class Multiplexer: @unchecked Sendable {
         notify { $0.operations.append(operation) }
     }
 
-    /// Changes the requests and wakes the multi handle's thread, unless it has ended (then false).
-    /// Under the lock: the thread ends, and frees the multi handle, only after taking it.
+    /// Changes the requests and wakes the driver, or the multi handle's thread when no one drives,
+    /// unless it has ended (then false). Under the lock: the thread ends, and frees the multi
+    /// handle, only after taking it.
     @discardableResult
     private func notify(_ change: (inout Requests) -> Void) -> Bool {
-        requests.withLock { state in
+        requests.update { state in
             guard !state.ended else { return false }
             change(&state)
             curl_multi_wakeup(multi)
@@ -160,19 +223,33 @@ final class Multiplexer: @unchecked Sendable {
             curl_multi_cleanup(multi)
         }
         while true {
+            // Drives when there is something to do and no caller drives; waits otherwise.
+            requests.withLock(waitingUntil: { state in
+                !state.driving && !state.parkRequested && (!state.operations.isEmpty || state.busy || state.stopping)
+            }) { $0.driving = true }
             let stopping = !applyRequests()
             if stopping && active.isEmpty && timers.isEmpty && hasEnded() { return }
-            var running: Int32 = 0
-            curl_multi_perform(multi, &running)
-            keepAlive()
-            endUploadsOfEndedAnswers()
-            finishCompleted()
-            runDueTimers()
+            step()
             // An ending multi handle whose last exchange just finished ends now, not after a poll.
-            if stopping && active.isEmpty && timers.isEmpty { continue }
-            let untilTimer = timers.last.map { max(0, $0.due - monotonicMilliseconds()) } ?? 1000
-            curl_multi_poll(multi, nil, 0, Int32(min(1000, untilTimer.rounded(.up))), nil)
+            if !(active.isEmpty && timers.isEmpty) { poll() }
+            letGo()
         }
+    }
+
+    /// One round of the multi handle's work.
+    private func step() {
+        var running: Int32 = 0
+        curl_multi_perform(multi, &running)
+        keepAlive()
+        endUploadsOfEndedAnswers()
+        finishCompleted()
+        runDueTimers()
+    }
+
+    /// Waits for the connections' sockets, the next timer (at most a second), or a wakeup.
+    private func poll() {
+        let untilTimer = timers.last.map { max(0, $0.due - monotonicMilliseconds()) } ?? 1000
+        curl_multi_poll(multi, nil, 0, Int32(min(1000, untilTimer.rounded(.up))), nil)
     }
 
     /// Carries out the operations the calling threads asked for; false once stopping.
