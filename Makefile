@@ -174,8 +174,6 @@ bench: all venv
 	gcc $(BENCH_CFLAGS) -o build/bench/grpc_responder Tests/Benchmarks/grpc_responder.c -lnghttp2 -lssl -lcrypto
 	gcc $(BENCH_CFLAGS) -o build/bench/bench_curl Tests/Benchmarks/bench_curl.c -lcurl
 	gcc $(BENCH_CFLAGS) -IInclude -o build/bench/bench_clarifai Tests/Benchmarks/bench_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
-	gcc $(BENCH_CFLAGS) -g -DBENCH_CALLGRIND -IInclude -o build/bench/bench_clarifai_cg Tests/Benchmarks/bench_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
-	gcc $(BENCH_CFLAGS) -g -DBENCH_CALLGRIND -o build/bench/bench_curl_cg Tests/Benchmarks/bench_curl.c -lcurl
 	$(PYTHON) Tests/Benchmarks/bench.py
 
 # Codec MB/s against the official Python runtime (not part of `make test`); writes

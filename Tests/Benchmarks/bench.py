@@ -180,31 +180,37 @@ def machine():
 
 
 PROFILED_OURS, PROFILED_FLOOR = "libclarifai C (struct API)", "raw libcurl (floor)"
-PROFILED = {PROFILED_OURS: "bench_clarifai_cg", PROFILED_FLOOR: "bench_curl_cg"}
+PROFILED = {PROFILED_OURS: "bench_clarifai", PROFILED_FLOOR: "bench_curl"}
 
 
 def profile(binary, transport, scenario="a"):
-    """callgrind on a C client, measured calls only (collection toggled per thread): instructions
-    of every thread of the process (the caller's and libcurl's or libclarifai's own)."""
-    out = os.path.join(BENCH, f"callgrind.{binary}.{transport}.{scenario}.out")
-    calls = 200
-    p = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}",
-                        os.path.join(BENCH, binary), "--transport", transport, "--scenario", scenario,
-                        "--target", target(transport, scenario), "--data", DATA, "--calls", str(calls), "--warmup", "20"],
-                       capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ, CLARIFAI_ROOT_CERTIFICATES_PATH=os.path.join(TLS_DIR, "cert.pem")))
-    if p.returncode != 0:
-        raise RuntimeError(f"callgrind failed: {p.stderr[-1500:]}")
-    total = None
-    rows = []
-    annotated = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True).stdout
-    for line in annotated.splitlines():
-        m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)", line)
-        if "PROGRAM TOTALS" in line:
-            total = int(line.split()[0].replace(",", ""))
-        elif m and total is not None and len(rows) < 15:
-            rows.append((int(m.group(1).replace(",", "")), demangle(m.group(2))))
-    return {"calls": calls, "total": total, "rows": rows}
+    """callgrind on a C client, every thread of the process counted (the caller's, libcurl's and
+    libclarifai's own): two runs of different lengths, whose difference is the cost of the extra
+    calls alone (no start-up, no warm-up). Per function: self cost (exclusive) of the extra calls."""
+    runs = []
+    for calls in (100, 300):
+        out = os.path.join(BENCH, f"callgrind.{binary}.{transport}.{scenario}.{calls}.out")
+        p = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", os.path.join(BENCH, binary),
+                            "--transport", transport, "--scenario", scenario, "--target", target(transport, scenario),
+                            "--data", DATA, "--calls", str(calls), "--warmup", "20"],
+                           capture_output=True, text=True, timeout=900,
+                           env=dict(os.environ, CLARIFAI_ROOT_CERTIFICATES_PATH=os.path.join(TLS_DIR, "cert.pem")))
+        if p.returncode != 0:
+            raise RuntimeError(f"callgrind failed: {p.stderr[-1500:]}")
+        functions, total = {}, None
+        annotated = subprocess.run(["callgrind_annotate", "--inclusive=no", "--auto=no", "--threshold=100", out], capture_output=True, text=True).stdout
+        for line in annotated.splitlines():
+            m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)", line)
+            if "PROGRAM TOTALS" in line:
+                total = int(line.split()[0].replace(",", ""))
+            elif m and total is not None:
+                name = demangle(m.group(2))
+                functions[name] = functions.get(name, 0) + int(m.group(1).replace(",", ""))
+        runs.append((calls, total, functions))
+    (calls1, total1, functions1), (calls2, total2, functions2) = runs
+    extra = calls2 - calls1
+    rows = sorted(((count - functions1.get(name, 0), name) for name, count in functions2.items()), reverse=True)[:15]
+    return {"calls": extra, "total": total2 - total1, "rows": rows}
 
 
 def demangle(name):
@@ -285,9 +291,9 @@ def write_results(results, cap, prof, info, rounds, seconds):
         lines += [""]
     if prof:
         lines += ["## Instructions per call, scenario (a)", "",
-                  "`valgrind --tool=callgrind` on the C clients built with collection toggled around the measured calls "
-                  "(build/bench/*_cg): instructions of every thread of the process per call, the same exchange for "
-                  "both. Unlike CPU times they do not move with the machine's load.", "",
+                  "`valgrind --tool=callgrind` on the C clients: instructions of every thread of the process per call "
+                  "(the difference between a run of 300 calls and one of 100, so neither start-up nor warm-up counts), "
+                  "the same exchange for both. Unlike CPU times they do not move with the machine's load.", "",
                   "| channel | libclarifai C (struct API) | raw libcurl (floor) | vs floor |", "| --- | ---: | ---: | ---: |"]
         for transport in dict.fromkeys(t for _, t in prof):
             ours, floor = prof.get((PROFILED_OURS, transport)), prof.get((PROFILED_FLOOR, transport))
@@ -300,7 +306,7 @@ def write_results(results, cap, prof, info, rounds, seconds):
         for (label, transport), p in prof.items():
             if label != PROFILED_OURS:
                 continue
-            lines += [f"#### {transport}: {p['total'] / p['calls']:,.0f} instructions per call ({p['calls']} calls)", "",
+            lines += [f"#### {transport}: {p['total'] / p['calls']:,.0f} instructions per call", "",
                       "| instructions/call | share | function |", "| ---: | ---: | --- |"]
             for ir, fn in p["rows"]:
                 lines.append(f"| {ir / p['calls']:,.0f} | {ir / p['total'] * 100:.1f}% | {fn} |")

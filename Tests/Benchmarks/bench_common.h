@@ -14,12 +14,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#ifdef BENCH_CALLGRIND /* profile the measured calls only: valgrind --tool=callgrind --collect-atstart=no */
-#include <valgrind/callgrind.h>
-#define BENCH_PROFILE() CALLGRIND_TOGGLE_COLLECT /* per thread */
-#else
-#define BENCH_PROFILE() do { } while (0)
-#endif
 
 typedef struct {
   const char *transport; /* rest | grpc */
@@ -58,13 +52,11 @@ static void *bench_thread(void *arg) {
     if (bench_call(t)) __atomic_add_fetch(&bench_failures, 1, __ATOMIC_RELAXED);
   pthread_barrier_wait(&bench_b1);
   pthread_barrier_wait(&bench_b2);
-  BENCH_PROFILE();
   for (int i = 0; i < per; i++) {
     double s = bench_now();
     if (bench_call(t)) __atomic_add_fetch(&bench_failures, 1, __ATOMIC_RELAXED);
     bench_lat[t * per + i] = bench_now() - s;
   }
-  BENCH_PROFILE();
   return NULL;
 }
 
