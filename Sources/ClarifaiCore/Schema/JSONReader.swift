@@ -225,7 +225,11 @@ struct JSONReader {
             let quote = word ^ (ones &* UInt64(UInt8(ascii: "\""))), backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
             let control = (word &- ones &* 0x20) & ~word
             let special = (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | word) & highs
-            guard special == 0 else { break }
+            // The lowest flagged byte is exact (borrows only flag bytes above it): the first special one.
+            guard special == 0 else {
+                offset = index + special.trailingZeroBitCount / 8
+                return
+            }
             index += 8
         }
         while index < end {
