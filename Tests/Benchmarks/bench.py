@@ -231,7 +231,40 @@ def ratio(a, b):
     return f"{x:.2f}x" if x >= 0.1 else f"{x:.2g}x"
 
 
-def write_results(results, cap, prof, info, rounds, seconds):
+SCALING_THREADS = (1, 2, 4, 8)
+
+
+def scaling(rounds):
+    """Scenario (a) on one client with 1, 2, 4 and 8 threads: calls/s and CPU per call, for
+    libclarifai and the floor, on REST and TLS gRPC."""
+    rows = {}
+    for _ in range(rounds):
+        for transport in ("rest", "grpcs"):
+            for threads in SCALING_THREADS:
+                for label, binary in PROFILED.items():
+                    r = run_client([os.path.join(BENCH, binary)], transport, "a", calls=400 * threads, threads=threads, warmup=5)
+                    rows.setdefault((transport, threads, label), []).append(r)
+    return {key: aggregate(runs) for key, runs in rows.items()}
+
+
+def allocations(binary, transport):
+    """Heap blocks allocated per call (valgrind's heap summary), every thread counted: the
+    difference between a run of 300 calls and one of 100."""
+    counts = []
+    for calls in (100, 300):
+        p = subprocess.run(["valgrind", "--tool=memcheck", "--leak-check=no", os.path.join(BENCH, binary), "--transport", transport,
+                            "--scenario", "a", "--target", target(transport, "a"), "--data", DATA, "--calls", str(calls),
+                            "--warmup", "20"], capture_output=True, text=True, timeout=900,
+                           env=dict(os.environ, CLARIFAI_ROOT_CERTIFICATES_PATH=os.path.join(TLS_DIR, "cert.pem")))
+        m = re.search(r"total heap usage: ([\d,]+) allocs, [\d,]+ frees, ([\d,]+) bytes allocated", p.stderr)
+        if p.returncode != 0 or not m:
+            raise RuntimeError(f"valgrind failed: {p.stderr[-1500:]}")
+        counts.append((calls, int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))))
+    (calls1, allocs1, bytes1), (calls2, allocs2, bytes2) = counts
+    return {"allocs": (allocs2 - allocs1) / (calls2 - calls1), "bytes": (bytes2 - bytes1) / (calls2 - calls1)}
+
+
+def write_results(results, cap, prof, info, rounds, seconds, scaled=None, allocated=None):
     lines = ["# Client benchmarks: libclarifai vs the official clients and raw libcurl", "",
              "Written by `make bench` (Tests/Benchmarks/bench.py); numbers measured in one run on the machine below.",
              "Do not edit by hand: rerun `make bench`.", "", "## Machine", ""]
@@ -311,6 +344,27 @@ def write_results(results, cap, prof, info, rounds, seconds):
             for ir, fn in p["rows"]:
                 lines.append(f"| {ir / p['calls']:,.0f} | {ir / p['total'] * 100:.1f}% | {fn} |")
             lines += [""]
+    if scaled:
+        lines += ["## Thread scaling, scenario (a)", "",
+                  "One client process, N threads calling at once (400 calls per thread, 5 warm-up calls each), "
+                  f"{rounds} rounds; calls/s of the whole process and CPU per call.", "",
+                  "| channel | threads | libclarifai calls/s | libclarifai CPU/call (µs) | floor calls/s | floor CPU/call (µs) |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for transport in ("rest", "grpcs"):
+            for threads in SCALING_THREADS:
+                ours, floor = scaled[(transport, threads, PROFILED_OURS)], scaled[(transport, threads, PROFILED_FLOOR)]
+                lines.append(f"| {transport} | {threads} | {ours['calls_s']:,.0f} | {ours['cpu_us']:,.0f} | "
+                             f"{floor['calls_s']:,.0f} | {floor['cpu_us']:,.0f} |")
+        lines += [""]
+    if allocated:
+        lines += ["## Heap allocations per call, scenario (a)", "",
+                  "valgrind's heap summary (every thread), the difference between a run of 300 calls and one of 100.", "",
+                  "| channel | libclarifai allocations/call | bytes/call | floor allocations/call | bytes/call |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for transport in dict.fromkeys(t for _, t in allocated):
+            ours, floor = allocated[(PROFILED_OURS, transport)], allocated[(PROFILED_FLOOR, transport)]
+            lines.append(f"| {transport} | {ours['allocs']:,.0f} | {ours['bytes']:,.0f} | {floor['allocs']:,.0f} | {floor['bytes']:,.0f} |")
+        lines += [""]
     lines += ["![client CPU per call](RESULTS.png)", ""]
     path = os.path.join(HERE, "RESULTS.md")
     kept = ""  # the section `make bench-bulk` (bulk_bench.py) writes stays
@@ -379,11 +433,13 @@ def main():
                     print(f"round {rnd + 1} ({s}) {label} [{channel}]: {r['cpu_s'] / r['calls'] * 1e6:,.0f} µs CPU/call, "
                           f"{r['calls'] / r['wall_s']:,.0f} calls/s", flush=True)
         results = {k: aggregate(v) for k, v in runs.items()}
-        prof = {}
+        scaled = scaling(a.rounds)
+        prof, allocated = {}, {}
         if not a.no_profile:
             for transport in ("rest", "grpc", "grpcs"):
                 for label, binary in PROFILED.items():
                     prof[(label, transport)] = profile(binary, transport)
+                    allocated[(label, transport)] = allocations(binary, transport)
     finally:
         for p in (nginx, grpc):
             p.send_signal(signal.SIGTERM)
@@ -395,7 +451,7 @@ def main():
     with open(os.path.join(BENCH, "results.json"), "w") as f:
         json.dump({"capacity": cap, "results": [dict(scenario=k[0], client=k[1], channel=k[2], **v) for k, v in results.items()],
                    "profile": [dict(client=k[0], channel=k[1], **v) for k, v in prof.items()]}, f, indent=1)
-    write_results(results, cap, prof, machine(), a.rounds, seconds)
+    write_results(results, cap, prof, machine(), a.rounds, seconds, scaled, allocated)
     chart(results)
     print(f"wrote Tests/Benchmarks/RESULTS.md and RESULTS.png in {seconds:.0f} s")
 
