@@ -42,10 +42,11 @@ struct options {
   unsigned retries;
 };
 
-static int usage(void) {
-  fputs("usage: clarifai-cli [--rest|--grpc] [--base URL] [--timeout SECONDS] [--user ID] [--app ID] [--json]\n"
-        "                    [--config FILE] [--context NAME] [--resume FILE] [--concepts ID,...] [--retries N]\n"
-        "                    COMMAND\n"
+/* The synopsis, on `to`; the exit status of a usage error (64). */
+static int usage_on(FILE *to) {
+  fputs("usage: clarifai-cli [--help] [--version] [--rest|--grpc] [--base URL] [--timeout SECONDS]\n"
+        "                    [--user ID] [--app ID] [--json] [--config FILE] [--context NAME]\n"
+        "                    [--resume FILE] [--concepts ID,...] [--retries N] COMMAND\n"
         "  methods\n"
         "  call METHOD [JSON|-]\n"
         "  stream METHOD [JSON|-]\n"
@@ -54,10 +55,13 @@ static int usage(void) {
         "  upload URL|FILE...\n"
         "  upload -\n"
         "  list inputs|models|concepts|apps\n"
-        "  config\n",
-        stderr);
+        "  config\n"
+        "See clarifai-cli(1) for the whole manual.\n",
+        to);
   return USAGE_ERROR;
 }
+
+static int usage(void) { return usage_on(stderr); }
 
 /* ---- Settings: the environment first, then the SDK's config file ------------------------------ */
 
@@ -841,6 +845,14 @@ int main(int argc, char **argv) {
   int i = 1;
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
     const char *option = argv[i];
+    if (strcmp(option, "--help") == 0) {
+      usage_on(stdout);
+      return CLARIFAI_OK;
+    }
+    if (strcmp(option, "--version") == 0) {
+      printf("clarifai-cli %s (API %s)\n", clarifai_version(), clarifai_api_version());
+      return CLARIFAI_OK;
+    }
     if (strcmp(option, "--grpc") == 0) options.grpc = 1;
     else if (strcmp(option, "--rest") == 0) options.grpc = 0;
     else if (strcmp(option, "--json") == 0) options.json = 1;

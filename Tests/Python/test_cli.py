@@ -2,6 +2,7 @@
 its output compared with what the library's own calls give, its exit codes, its usage errors."""
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -66,6 +67,15 @@ def test_list_walks_every_page(cli):
     assert ids.returncode == 0 and ids.stdout.split() == [c["id"] for c in concepts]  # 3 pages of 128
     lines = cli("--json", "list", "concepts").stdout.splitlines()
     assert [json.loads(line)["id"] for line in lines] == [c["id"] for c in concepts]
+
+
+def test_help_and_version_exit_0_on_stdout():
+    helped = subprocess.run([str(CLI), "--help"], capture_output=True, text=True, timeout=30)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: clarifai-cli") and helped.stderr == ""
+    version = subprocess.run([str(CLI), "--version"], capture_output=True, text=True, timeout=30)
+    header = (capi.ROOT / "Include" / "clarifai.h").read_text()
+    library = re.search(r'#define CLARIFAI_VERSION_STRING "(.*)"', header).group(1)
+    assert version.returncode == 0 and version.stdout.split()[:2] == ["clarifai-cli", library]
 
 
 def test_usage_errors_exit_64():
