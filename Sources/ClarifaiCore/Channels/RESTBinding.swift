@@ -11,7 +11,7 @@ struct RESTBinding {
 
     /// `message`: the serialized request, already checked against the schema.
     init(method: Method, message: UnsafeRawBufferPointer, schema: Schema) throws {
-        let route = method.restRoute ?? RESTRoute(method, messageNamed: schema.message)
+        let route = RESTRoute.table(of: schema)[method.index]
         guard let inputType = route.inputType else {
             throw ClarifaiError(.internal, "\(method.name): request type \(method.inputType) is missing from the schema")
         }
@@ -54,9 +54,9 @@ struct RESTBinding {
     }
 }
 
-/// What a method's REST bindings need, worked out once per method when the schema loads: each
-/// rule's verb and path, and every distinct path variable with the field numbers it follows, so
-/// that a call reads each value once, straight from the serialized request.
+/// What a method's REST bindings need, worked out once per method (for the built-in schema, once
+/// per process): each rule's verb and path, and every distinct path variable with the field
+/// numbers it follows, so that a call reads each value once, straight from the serialized request.
 final class RESTRoute: Sendable {
     enum Segment: Sendable {
         /// "/" and the literal text.
@@ -109,6 +109,15 @@ final class RESTRoute: Sendable {
         }
         self.inputType = inputType
         self.variables = variables
+    }
+
+    private static let official = table(for: .official)
+
+    /// Every method's, by Method.index.
+    static func table(of schema: Schema) -> [RESTRoute] { schema === Schema.official ? official : table(for: schema) }
+
+    private static func table(for schema: Schema) -> [RESTRoute] {
+        schema.methods.map { RESTRoute($0, messageNamed: schema.message) }
     }
 
     /// Names the fields of the rule closest to being filled.

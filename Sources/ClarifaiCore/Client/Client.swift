@@ -296,7 +296,7 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// field and leaves them empty: appending a partial `user_app_id` merges into the one given,
     /// as protobuf merges repeated occurrences of a message field.
     func fillUserAppID(of message: inout [UInt8], for method: Method) throws {
-        guard userID != nil || appID != nil, let fields = method.userAppID else { return }
+        guard userID != nil || appID != nil, let fields = UserAppIDFields.table(of: schema)[method.index] else { return }
         var given = Set<UInt64>()
         do {
             try message.withUnsafeBytes { bytes in
@@ -339,5 +339,26 @@ func prefixingErrors<R>(with prefix: String, _ body: () throws -> R) throws -> R
         return try body()
     } catch let error as ClarifaiError where error.response == nil {
         throw error.prefixed(prefix)
+    }
+}
+
+/// The field numbers of a request's user_app_id and of the ids in it.
+struct UserAppIDFields: Sendable {
+    let container: Int, user: Int, app: Int
+
+    /// nil when the request type has no user_app_id with user_id and app_id.
+    init?(_ requestType: String, messageNamed message: (String) -> MessageType?) {
+        guard let field = message(requestType)?.field(named: "user_app_id"), let ids = message(field.typeName),
+              let user = ids.field(named: "user_id"), let app = ids.field(named: "app_id") else { return nil }
+        (container, self.user, self.app) = (field.number, user.number, app.number)
+    }
+
+    private static let official = table(for: .official)
+
+    /// Every method's, by Method.index (the built-in schema's worked out once).
+    static func table(of schema: Schema) -> [UserAppIDFields?] { schema === Schema.official ? official : table(for: schema) }
+
+    private static func table(for schema: Schema) -> [UserAppIDFields?] {
+        schema.methods.map { UserAppIDFields($0.inputType, messageNamed: schema.message) }
     }
 }

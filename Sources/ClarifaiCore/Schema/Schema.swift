@@ -37,11 +37,10 @@ public final class Schema: Sendable {
             }
         }
         self.enums = enums
-        self.methods = methods.map { method in
-            var routed = method
-            routed.restRoute = RESTRoute(method) { messages[$0] }
-            routed.userAppID = UserAppIDFields(method.inputType) { messages[$0] }
-            return routed
+        self.methods = methods.enumerated().map { position, method in
+            var placed = method
+            placed.index = position
+            return placed
         }
         methodIndex = Dictionary(methods.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -240,25 +239,12 @@ public struct Method: Sendable {
     let clientStreaming: Bool
     /// The google.api.http rule followed by its additional_bindings.
     let httpRules: [HTTPRule]
-    /// The rules worked out for calls, and where the request's user_app_id is (set when the
-    /// schema loads).
-    var restRoute: RESTRoute?
-    var userAppID: UserAppIDFields?
+    /// Its position in Schema.methods (set when the schema loads): where per-method tables of
+    /// other layers (REST routes, the client's user_app_id fields) keep its entry.
+    var index = 0
 
     /// Whether sending the request twice is harmless: the REST API binds it to GET only.
     var isIdempotent: Bool { !httpRules.isEmpty && httpRules.allSatisfy { $0.verb == "GET" } }
-}
-
-/// The field numbers of a request's user_app_id and of the ids in it.
-struct UserAppIDFields: Sendable {
-    let container: Int, user: Int, app: Int
-
-    /// nil when the request type has no user_app_id with user_id and app_id.
-    init?(_ requestType: String, messageNamed message: (String) -> MessageType?) {
-        guard let field = message(requestType)?.field(named: "user_app_id"), let ids = message(field.typeName),
-              let user = ids.field(named: "user_id"), let app = ids.field(named: "app_id") else { return nil }
-        (container, self.user, self.app) = (field.number, user.number, app.number)
-    }
 }
 
 /// A google.api.http binding: verb, path template and body selector ("*" or "").
