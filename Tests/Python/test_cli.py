@@ -12,11 +12,15 @@ import capi
 CLI = capi.ROOT / "build" / "bin" / "clarifai-cli"
 
 
+def cli_env(server, app_id):
+    return {**os.environ, "CLARIFAI_PAT": server.token, "CLARIFAI_USER_ID": "test-user", "CLARIFAI_APP_ID": app_id}
+
+
 @pytest.fixture(params=["rest", "grpc"])
 def cli(request, server, app_id):
     """cli(*args, stdin=None) -> CompletedProcess, the channel's options first."""
     channel = ["--base", server.rest_url] if request.param == "rest" else ["--grpc", "--base", "http://" + server.grpc_target]
-    env = {**os.environ, "CLARIFAI_PAT": server.token, "CLARIFAI_USER_ID": "test-user", "CLARIFAI_APP_ID": app_id}
+    env = cli_env(server, app_id)
 
     def run(*args, stdin=None):
         return subprocess.run([str(CLI), *channel, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
@@ -111,45 +115,6 @@ def test_bulk_predict_from_stdin_writes_json_lines_and_resumes(cli, tmp_path, py
     assert unreadable.returncode == 64 and "--resume" in unreadable.stderr
 
 
-def test_bulk_progress_shows_on_a_terminal(server, app_id):
-    """With stderr on a pseudo-terminal, a bulk run draws its progress there (done, failed, in
-    flight, rate), redrawn in place; stdout stays JSON Lines."""
-    import pty
-    controller, terminal = pty.openpty()
-    env = {**os.environ, "CLARIFAI_PAT": server.token, "CLARIFAI_USER_ID": "test-user", "CLARIFAI_APP_ID": app_id}
-    urls = "".join(f"https://samples.clarifai.com/tty/{i}.jpg\n" for i in range(100)) + "https://x/fail/tty.jpg\n"
-    process = subprocess.Popen([str(CLI), "--base", server.rest_url, "predict", "general-image-recognition", "-"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=terminal, env=env)
-    os.close(terminal)
-    stdout, _ = process.communicate(urls.encode(), timeout=60)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the terminal's other side is closed
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(controller)
-    assert len(stdout.decode().splitlines()) == 101
-    assert drawn.count(b"\r") >= 2 and b"101 done, 1 failed, 0 in flight" in drawn and drawn.endswith(b"\r\n")
-
-
-def test_bulk_refuses_what_is_not_a_regular_file(cli, tmp_path):
-    """A FIFO (which would block its reader) and a device fail alone, at once."""
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    done = cli("predict", "general-image-recognition", "-", stdin=f"{fifo}\n/dev/zero\nhttps://x/ok.jpg\n")
-    rows = {row["input"]: row for row in map(json.loads, done.stdout.splitlines())}
-    assert rows[str(fifo)]["error"] == f"cannot read file '{fifo}': not a regular file"
-    assert rows["/dev/zero"]["code"] == 1 and rows["https://x/ok.jpg"]["code"] == 0
-
-
-def cli_env(server, app_id, **extra):
-    return {**os.environ, "CLARIFAI_PAT": server.token, "CLARIFAI_USER_ID": "test-user", "CLARIFAI_APP_ID": app_id, **extra}
-
-
 def read_terminal(controller):
     """All a pseudo-terminal's program side wrote, once it has closed it."""
     drawn = b""
@@ -163,6 +128,31 @@ def read_terminal(controller):
         drawn += chunk
     os.close(controller)
     return drawn
+
+
+def test_bulk_progress_shows_on_a_terminal(server, app_id):
+    """With stderr on a pseudo-terminal, a bulk run draws its progress there (done, failed, in
+    flight, rate), redrawn in place; stdout stays JSON Lines."""
+    import pty
+    controller, terminal = pty.openpty()
+    urls = "".join(f"https://samples.clarifai.com/tty/{i}.jpg\n" for i in range(100)) + "https://x/fail/tty.jpg\n"
+    process = subprocess.Popen([str(CLI), "--base", server.rest_url, "predict", "general-image-recognition", "-"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=terminal, env=cli_env(server, app_id))
+    os.close(terminal)
+    stdout, _ = process.communicate(urls.encode(), timeout=60)
+    drawn = read_terminal(controller)
+    assert len(stdout.decode().splitlines()) == 101
+    assert drawn.count(b"\r") >= 2 and b"101 done, 1 failed, 0 in flight" in drawn and drawn.endswith(b"\r\n")
+
+
+def test_bulk_refuses_what_is_not_a_regular_file(cli, tmp_path):
+    """A FIFO (which would block its reader) and a device fail alone, at once."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    done = cli("predict", "general-image-recognition", "-", stdin=f"{fifo}\n/dev/zero\nhttps://x/ok.jpg\n")
+    rows = {row["input"]: row for row in map(json.loads, done.stdout.splitlines())}
+    assert rows[str(fifo)]["error"] == f"cannot read file '{fifo}': not a regular file"
+    assert rows["/dev/zero"]["code"] == 1 and rows["https://x/ok.jpg"]["code"] == 0
 
 
 def test_bulk_progress_has_a_bar_and_an_eta_when_the_count_is_known(server, app_id, tmp_path):
