@@ -26,16 +26,20 @@ public final class Schema: Sendable {
     /// The service's methods in declaration order.
     public let methods: [Method]
     private let methodIndex: [String: Int]
+    /// What validating a message checks in each field, by type (see WireFields.validate).
+    let wireChecks: WireChecks
 
     init(messages: [String: MessageType], enums: [String: EnumType], methods: [Method]) {
         self.messages = messages
         messageList = messages.values.sorted { $0.fullName < $1.fullName }
         let positions = Dictionary(uniqueKeysWithValues: messageList.enumerated().map { ($1.fullName, $0) })
-        for type in messageList {
+        for (position, type) in messageList.enumerated() {
+            type.index = position
             for field in type.fields where field.kind == .message || field.kind == .group {
                 field.messageIndex = positions[field.typeName] ?? -1
             }
         }
+        wireChecks = WireChecks(messageList)
         self.enums = enums
         self.methods = methods.enumerated().map { position, method in
             var placed = method
@@ -54,9 +58,12 @@ public final class Schema: Sendable {
     func messageType(of field: Field) -> MessageType? { field.messageIndex >= 0 ? messageList[field.messageIndex] : nil }
 }
 
-/// A protobuf message type.
-final class MessageType: Sendable {
+/// A protobuf message type. Unchecked Sendable: `index` is written only while the Schema is
+/// built, before any other thread sees it.
+final class MessageType: @unchecked Sendable {
     let fullName: String
+    /// Its position in the schema's message types (see Schema.messageType(of:)).
+    fileprivate(set) var index = -1
     let fields: [Field]
     let isMapEntry: Bool
     /// Set for the google.protobuf types with a JSON form of their own.

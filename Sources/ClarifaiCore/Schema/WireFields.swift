@@ -41,8 +41,16 @@ enum WireFields {
 
     /// Checks a whole message as the official runtime does when it parses one: the wire format at
     /// every level, and UTF-8 in string fields. Unknown fields are stepped over. The error names
-    /// the field path (an unknown field by its number).
-    static func validate(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema, depth: Int = 0) throws(CodecError) {
+    /// the field path (an unknown field by its number). A message that passes the schema's flat
+    /// checks is done in one tight pass; the others are walked again field by field, to name
+    /// what is wrong.
+    static func validate(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema) throws(CodecError) {
+        if schema.wireChecks.passes(bytes, type: type.index) { return }
+        try validateByField(bytes, type: type, schema: schema, depth: 0)
+    }
+
+    /// validate's second pass, which names the field at fault.
+    static func validateByField(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema, depth: Int) throws(CodecError) {
         guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
         do {
             var reader = WireReader(bytes)
@@ -55,7 +63,7 @@ enum WireFields {
                     switch field.kind {
                     case .message, .group:
                         guard let nested = schema.messageType(of: field) else { return }
-                        try validate(payload, type: nested, schema: schema, depth: depth + 1)
+                        try validateByField(payload, type: nested, schema: schema, depth: depth + 1)
                     case .string:
                         guard ProtoToJSON.isValidUTF8(payload) else { throw CodecError("string is not valid UTF-8") }
                     default:

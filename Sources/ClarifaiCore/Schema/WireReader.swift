@@ -18,7 +18,16 @@ struct WireReader {
 
     var isAtEnd: Bool { offset >= bytes.count }
 
+    @inline(__always)
     mutating func readVarint() throws -> UInt64 {
+        if offset < bytes.count, bytes[offset] < 0x80 {  // most varints (tags, lengths) are one byte
+            offset += 1
+            return UInt64(bytes[offset - 1])
+        }
+        return try readLongVarint()
+    }
+
+    private mutating func readLongVarint() throws -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -33,24 +42,29 @@ struct WireReader {
     }
 
     /// The next field's number and wire type, or nil at the end of the buffer.
+    @inline(__always)
     mutating func readTag() throws -> (field: UInt64, wireType: WireType)? {
         guard !isAtEnd else { return nil }
         let tag = try readVarint()
-        guard let wireType = WireType(rawValue: UInt8(tag & 7)), tag >> 3 != 0, tag >> 3 <= 0x1FFF_FFFF else {
-            throw WireError(description: "invalid tag \(tag) at byte \(offset)")
-        }
+        guard let wireType = WireType(rawValue: UInt8(tag & 7)), tag >> 3 != 0, tag >> 3 <= 0x1FFF_FFFF else { throw invalidTag(tag) }
         lastField = tag >> 3
         return (tag >> 3, wireType)
     }
 
+    @inline(__always)
     mutating func readLengthDelimited() throws -> UnsafeRawBufferPointer {
         let length = try readVarint()
-        guard length <= UInt64(bytes.count - offset) else {
-            throw WireError(description: "length \(length) at byte \(offset) runs past the end (\(bytes.count) bytes)")
-        }
+        guard length <= UInt64(bytes.count - offset) else { throw pastTheEnd(length) }
         let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Int(length)])
         offset += Int(length)
         return slice
+    }
+
+    // The errors are made out of line: the readers above are inlined into every loop.
+    private func invalidTag(_ tag: UInt64) -> WireError { WireError(description: "invalid tag \(tag) at byte \(offset)") }
+
+    private func pastTheEnd(_ length: UInt64) -> WireError {
+        WireError(description: "length \(length) at byte \(offset) runs past the end (\(bytes.count) bytes)")
     }
 
     mutating func readFixed32() throws -> UInt32 {
