@@ -6,7 +6,7 @@ import Testing
         let binary = try Array(json.utf8).withUnsafeBytes {
             try Codec.jsonToProto(typeName: "clarifai.api.MultiOutputResponse", json: $0)
         }
-        return try binary.withUnsafeBytes { try Response(binary: $0, messageType: "clarifai.api.MultiOutputResponse") }
+        return try binary.withUnsafeBytes { try Response(protoMessage: $0, messageType: "clarifai.api.MultiOutputResponse") }
     }
 
     /// The concepts' text block: 4 NUL-ended fields per concept, the value's shortest float32
@@ -27,5 +27,25 @@ import Testing
         #expect(try answer.conceptsText(output: 0).text.baseAddress == text.baseAddress)  // made once
         #expect(try answer.conceptsText(output: 1).count == 0)
         #expect(throws: ClarifaiError.self) { try answer.conceptsText(output: 2) }
+    }
+
+    /// A Data message sent in two parts is their merge: the concepts of both, in order.
+    @Test func readsTheConceptsOfADataMessageInParts() throws {
+        let fields = try ResponseFields.official.get()
+        let outputsField = try #require(Schema.official.message("clarifai.api.MultiOutputResponse")?.field(named: "outputs"))
+        var writer = WireWriter()
+        let output = writer.beginLengthDelimited(outputsField.number)
+        for id in ["a", "b"] {
+            let data = writer.beginLengthDelimited(fields.outputData)
+            let concept = writer.beginLengthDelimited(fields.dataConcepts)
+            writer.string(fields.conceptID, id)
+            writer.endLengthDelimited(concept)
+            writer.endLengthDelimited(data)
+        }
+        writer.endLengthDelimited(output)
+        let answer = try writer.bytes.withUnsafeBytes { try Response(protoMessage: $0, messageType: "clarifai.api.MultiOutputResponse") }
+        #expect(try answer.concepts(output: 0).map { String(cString: $0.id) } == ["a", "b"])
+        let text = try answer.conceptsText(output: 0)
+        #expect(text.count == 2 && String(decoding: text.text, as: UTF8.self) == "a\0\00.0\0\0b\0\00.0\0\0")
     }
 }

@@ -168,9 +168,8 @@ extension Client {
         guard failures.count < results.count, let base = results.lazy.compactMap({ try? $0.get() }).first else {
             throw failures[0].1
         }
-        guard let type = schema.message(base.messageType), let outputsField = type.field(named: "outputs"),
-              let statusField = type.field(named: "status") else {
-            throw ClarifaiError(.internal, "\(base.messageType) has no outputs and status in the schema")
+        guard let outputsField = base.type.field(named: "outputs"), let statusField = base.type.field(named: "status") else {
+            throw ClarifaiError(.internal, "\(base.type.fullName) has no outputs and status in the schema")
         }
         let fields = try ResponseFields.official.get()
         var writer = WireWriter(capacity: results.reduce(base.proto.count) { size, result in size + ((try? result.get())?.proto.count ?? 0) })
@@ -196,13 +195,13 @@ extension Client {
             }
         }
         guard let (firstIndex, firstError) = failures.first else {
-            return try writer.bytes.withUnsafeBytes { try Response(binary: $0, messageType: base.messageType) }
+            return try writer.bytes.withUnsafeBytes { try Response(binary: $0, type: base.type) }
         }
         let mixed = schema.enums["clarifai.api.status.StatusCode"]?.number(named: "MIXED_STATUS") ?? 10010
         let details = "\(failures.count) of \(results.count) requests of the batch failed; request \(firstIndex + 1): "
             + ((firstError as? ClarifaiError)?.message ?? "\(firstError)")
         Client.writeStatus(code: mixed, description: "Mixed Success", details: details, field: statusField.number, fields, to: &writer)
-        let response = try writer.bytes.withUnsafeBytes { try Response(binary: $0, messageType: base.messageType) }
+        let response = try writer.bytes.withUnsafeBytes { try Response(binary: $0, type: base.type) }
         throw ClarifaiError(apiFailure: response, method: method.name)
     }
 

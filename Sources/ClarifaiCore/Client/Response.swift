@@ -8,8 +8,8 @@ import Glibc
 public final class Response: HandleObject, @unchecked Sendable {
     public static let successCode: Int32 = 10000
 
-    /// Full name of the response message type, e.g. clarifai.api.MultiOutputResponse.
-    let messageType: String
+    /// The response message type, e.g. clarifai.api.MultiOutputResponse.
+    let type: MessageType
     /// The message as protobuf binary; `outputs` point into it.
     private let binary: UnsafeMutableRawBufferPointer
     public let statusCode: Int32
@@ -48,7 +48,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         } catch let error as ClarifaiError {
             throw ClarifaiError(.protocol, "\(origin()): answer: \(error.message)")
         }
-        try self.init(owning: binary.withUnsafeBytes { Response.ownedCopy(of: $0) }, messageType: messageType)
+        try self.init(owning: binary.withUnsafeBytes { Response.ownedCopy(of: $0) }, type: Response.type(messageType))
         guard hasStatus else {
             throw ClarifaiError(.protocol, "\(origin()): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
         }
@@ -56,44 +56,47 @@ public final class Response: HandleObject, @unchecked Sendable {
 
     /// A message received as protobuf binary (gRPC), checked as the official runtime checks it.
     convenience init(protoMessage bytes: UnsafeRawBufferPointer, messageType: String) throws {
-        guard let type = Schema.official.message(messageType) else { throw ClarifaiError(.internal, "unknown type \(messageType)") }
+        let type = try Response.type(messageType)
         do {
             try WireFields.validate(bytes, type: type, schema: .official)
         } catch {
             throw ClarifaiError(.protocol, "the answer does not decode as \(messageType): \(error.message)")
         }
-        try self.init(binary: bytes, messageType: messageType)
+        try self.init(binary: bytes, type: type)
     }
 
     /// A message already checked, or built by the library (e.g. merged batch outputs).
-    convenience init(binary bytes: UnsafeRawBufferPointer, messageType: String) throws {
-        try self.init(owning: Response.ownedCopy(of: bytes), messageType: messageType)
+    convenience init(binary bytes: UnsafeRawBufferPointer, type: MessageType) throws {
+        try self.init(owning: Response.ownedCopy(of: bytes), type: type)
+    }
+
+    private static func type(_ messageType: String) throws -> MessageType {
+        guard let type = Schema.official.message(messageType) else { throw ClarifaiError(.internal, "unknown type \(messageType)") }
+        return type
     }
 
     /// Takes over `binary` (freed with the response, or at once when this throws), reads its
     /// status and finds its outputs.
-    private init(owning binary: UnsafeMutableRawBufferPointer, messageType: String) throws {
-        self.messageType = messageType
+    private init(owning binary: UnsafeMutableRawBufferPointer, type: MessageType) throws {
+        self.type = type
         self.binary = binary
         guard let fields = try? ResponseFields.official.get() else {
             binary.deallocate()
             throw ClarifaiError(.internal, "the schema lacks the fields of responses")
         }
         let message = UnsafeRawBufferPointer(binary)
-        let type = Schema.official.message(messageType)
-        let statusField = type?.field(named: "status").flatMap { $0.typeName == ResponseFields.statusType ? $0 : nil }
-        let outputsField = type?.field(named: "outputs").flatMap { $0.typeName == ResponseFields.outputType ? $0 : nil }
+        let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index]
         var statusParts: [UnsafeRawBufferPointer] = []
         var outputs: [UnsafeRawBufferPointer] = []
         do {
             try WireFields.forEach(message) { number, value in
                 guard let payload = value.payload else { return }
-                if number == statusField?.number { statusParts.append(payload) }
-                if number == outputsField?.number { outputs.append(payload) }
+                if number == statusNumber { statusParts.append(payload) }
+                if number == outputsNumber { outputs.append(payload) }
             }
         } catch {
             binary.deallocate()
-            throw ClarifaiError(.protocol, "the answer does not decode as \(messageType): \(error)")
+            throw ClarifaiError(.protocol, "the answer does not decode as \(type.fullName): \(error)")
         }
         self.outputs = outputs
         hasStatus = !statusParts.isEmpty
@@ -145,7 +148,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         if let jsonText { return UnsafePointer(jsonText) }
         let text: [UInt8]
         do {
-            text = try Codec.protoToJSON(typeName: messageType, bytes: UnsafeRawBufferPointer(binary))
+            text = try Codec.protoToJSON(typeName: type.fullName, bytes: UnsafeRawBufferPointer(binary))
         } catch let error as ClarifaiError {
             throw ClarifaiError(.protocol, "the answer has no JSON form: \(error.message)")
         }
@@ -162,26 +165,26 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// A response of the same type holding outputs[index] alone, whose status is the output's
     /// (with this response's request id); with index nil, this response's status alone.
     func singleOutput(_ index: Int?) throws -> Response {
-        guard let type = Schema.official.message(messageType), let statusField = type.field(named: "status"),
-              let outputsField = type.field(named: "outputs"), let fields = try? ResponseFields.official.get() else {
-            throw ClarifaiError(.internal, "\(messageType) has no outputs and status in the schema")
+        guard let fields = try? ResponseFields.official.get(), case let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index],
+              statusNumber >= 0, outputsNumber >= 0 else {
+            throw ClarifaiError(.internal, "\(type.fullName) has no outputs and status in the schema")
         }
         var writer = WireWriter()
         if let index {
             try WireFields.forEach(outputs[index]) { number, value in
-                if number == fields.outputStatus { writer.field(statusField.number, value) }
+                if number == fields.outputStatus { writer.field(statusNumber, value) }
             }
             // A second part of the status, which protobuf merges into the first.
-            let status = writer.beginLengthDelimited(statusField.number)
+            let status = writer.beginLengthDelimited(statusNumber)
             writer.string(fields.statusRequestID, requestID)
             writer.endLengthDelimited(status)
-            writer.field(outputsField.number, .payload(outputs[index]))
+            writer.field(outputsNumber, .payload(outputs[index]))
         } else {
             try WireFields.forEach(proto) { number, value in
-                if number == statusField.number { writer.field(number, value) }
+                if number == statusNumber { writer.field(number, value) }
             }
         }
-        return try writer.bytes.withUnsafeBytes { try Response(binary: $0, messageType: messageType) }
+        return try writer.bytes.withUnsafeBytes { try Response(binary: $0, type: type) }
     }
 
     // MARK: Struct views
@@ -190,10 +193,21 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func concepts(output index: Int) throws -> UnsafeBufferPointer<clarifai_concept> {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
-        let concepts = try data(of: index, fields).map { data in
-            try decoding("outputs[\(index)].data") { try WireFields.payloads(data, fields.dataConcepts) }
-        } ?? []
-        let buffer = try conceptBuffer(concepts, fields)
+        var count = 0
+        try forEachConcept(output: index, fields) { _ in count += 1 }
+        let buffer = UnsafeMutableBufferPointer<clarifai_concept>.allocate(capacity: count)
+        var position = 0
+        do {
+            try forEachConcept(output: index, fields) { payload in
+                let concept = try WireConcept(payload, fields)
+                buffer[position] = clarifai_concept(id: strings.add(concept.id), name: strings.add(concept.name), value: concept.value,
+                                                    app_id: strings.add(concept.appID))
+                position += 1
+            }
+        } catch {
+            buffer.deallocate()
+            throw error
+        }
         conceptBuffers[index] = buffer
         return UnsafeBufferPointer(buffer)
     }
@@ -201,27 +215,60 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// outputs[index].data.concepts as one block of text, for bindings that build their own
     /// objects from it in one step: per concept its id, name, value (the shortest decimal that
     /// reads back as the same Float; nan, inf, -inf) and app_id, each ended by a NUL byte; the
-    /// strings as the struct views have them.
+    /// strings as the struct views have them (up to a NUL byte of their own).
     public func conceptsText(output index: Int) throws -> (text: UnsafeRawBufferPointer, count: Int) {
         if let cached = conceptTexts[index] { return cached }
-        let concepts = try self.concepts(output: index)
-        var text: [UInt8] = []
-        text.reserveCapacity(concepts.count * 64)
-        func append(_ string: UnsafePointer<CChar>) {
-            text.append(contentsOf: UnsafeRawBufferPointer(start: string, count: strlen(string)))
-            text.append(0)
+        let fields = try ResponseFields.official.get()
+        var size = 0, count = 0
+        try forEachConcept(output: index, fields) { payload in
+            size += payload.count + ConceptText.valueRoom  // its strings take at most the message's size
+            count += 1
         }
-        for concept in concepts {
-            append(concept.id)
-            append(concept.name)
-            let value = concept.value
-            text.append(contentsOf: (value.isNaN ? "nan" : value.isInfinite ? (value < 0 ? "-inf" : "inf") : value.description).utf8)
-            text.append(0)
-            append(concept.app_id)
+        let text = try strings.write(atMost: size) { start in
+            var cursor = start
+            func append(_ bytes: UnsafeRawBufferPointer?) {
+                if let bytes, let base = bytes.baseAddress {
+                    let length = memchr(base, 0, bytes.count).map { UnsafeRawPointer($0) - base } ?? bytes.count
+                    cursor.copyMemory(from: base, byteCount: length)
+                    cursor += length
+                }
+                cursor.storeBytes(of: 0, as: UInt8.self)
+                cursor += 1
+            }
+            try forEachConcept(output: index, fields) { payload in
+                let concept = try WireConcept(payload, fields)
+                append(concept.id)
+                append(concept.name)
+                cursor += ConceptText.write(concept.value, to: cursor)
+                cursor.storeBytes(of: 0, as: UInt8.self)
+                cursor += 1
+                append(concept.appID)
+            }
+            return cursor - start
         }
-        let made = (text: strings.keep(text), count: concepts.count)
+        let made = (text: text, count: count)
         conceptTexts[index] = made
         return made
+    }
+
+    /// Calls `body` with each Concept message of outputs[index].data, in order (of a data message
+    /// sent in parts, which protobuf merges, the parts' concepts one after the other).
+    @inline(__always)
+    private func forEachConcept(output index: Int, _ fields: ResponseFields, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard index >= 0, index < outputCount else {
+            throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
+        }
+        try decoding("outputs[\(index)].data.concepts") {
+            var output = WireReader(outputs[index])
+            while let (number, wireType) = try output.readTag() {
+                guard number == fields.outputData, wireType == .lengthDelimited else { try output.skip(wireType); continue }
+                var data = WireReader(try output.readLengthDelimited())
+                while let (number, wireType) = try data.readTag() {
+                    guard number == fields.dataConcepts, wireType == .lengthDelimited else { try data.skip(wireType); continue }
+                    try body(try data.readLengthDelimited())
+                }
+            }
+        }
     }
 
     /// outputs[index].data.regions as C structs, with their bounding boxes and concepts.
@@ -343,23 +390,16 @@ public final class Response: HandleObject, @unchecked Sendable {
 
     private func conceptBuffer(_ concepts: [UnsafeRawBufferPointer], _ fields: ResponseFields) throws -> UnsafeMutableBufferPointer<clarifai_concept> {
         let buffer = UnsafeMutableBufferPointer<clarifai_concept>.allocate(capacity: concepts.count)
-        for (position, concept) in concepts.enumerated() {
-            var id: UnsafeRawBufferPointer?, name: UnsafeRawBufferPointer?, appID: UnsafeRawBufferPointer?, value: Float = 0
+        for (position, payload) in concepts.enumerated() {
+            let concept: WireConcept
             do {
-                try WireFields.forEach(concept) { number, field in
-                    switch number {
-                    case fields.conceptID: id = field.payload ?? id
-                    case fields.conceptName: name = field.payload ?? name
-                    case fields.conceptValue: value = field.float ?? value
-                    case fields.conceptAppID: appID = field.payload ?? appID
-                    default: break
-                    }
-                }
+                concept = try WireConcept(payload, fields)
             } catch {
                 buffer.deallocate()
                 throw ClarifaiError(.protocol, "concept \(position) does not decode: \(error)")
             }
-            buffer[position] = clarifai_concept(id: strings.add(id), name: strings.add(name), value: value, app_id: strings.add(appID))
+            buffer[position] = clarifai_concept(id: strings.add(concept.id), name: strings.add(concept.name), value: concept.value,
+                                                app_id: strings.add(concept.appID))
         }
         return buffer
     }
@@ -421,7 +461,9 @@ public final class Response: HandleObject, @unchecked Sendable {
 /// NUL-terminated strings and byte copies that live as long as their arena: carved from large
 /// blocks, so a response with hundreds of concept names makes a few allocations, not hundreds.
 final class StringArena {
-    private static let blockSize = 16 * 1024
+    /// Blocks double from 1 KB (a status and a few concepts) up to 16 KB.
+    private static let largestBlock = 16 * 1024
+    private var blockSize = 1024
     private var blocks: [UnsafeMutableRawPointer] = []
     private var free = 0
     private var next: UnsafeMutableRawPointer?
@@ -446,9 +488,21 @@ final class StringArena {
         return UnsafeRawBufferPointer(start: copy, count: bytes.count)
     }
 
+    /// Bytes that `body` writes at the start it is given (at most `capacity`; it returns how many),
+    /// living as long as the arena.
+    func write(atMost capacity: Int, _ body: (UnsafeMutableRawPointer) throws -> Int) rethrows -> UnsafeRawBufferPointer {
+        let start = reserve(max(capacity, 1))
+        let written = try body(start)
+        precondition(written <= capacity, "StringArena.write: \(written) bytes written in room for \(capacity)")
+        next = start + written
+        free += max(capacity, 1) - written
+        return UnsafeRawBufferPointer(start: start, count: written)
+    }
+
     private func reserve(_ count: Int) -> UnsafeMutableRawPointer {
         if count > free || next == nil {
-            let size = max(count, StringArena.blockSize)
+            let size = max(count, blockSize)
+            blockSize = min(blockSize * 2, StringArena.largestBlock)
             let block = malloc(size)!
             blocks.append(block)
             next = block
@@ -458,6 +512,52 @@ final class StringArena {
         next = start + count
         free -= count
         return start
+    }
+}
+
+/// The fields of a Concept message the struct views read, pointing into the message.
+struct WireConcept {
+    var id: UnsafeRawBufferPointer?
+    var name: UnsafeRawBufferPointer?
+    var value: Float = 0
+    var appID: UnsafeRawBufferPointer?
+
+    /// `fields` borrowed: an initializer takes its arguments owned, which copied them per concept.
+    init(_ message: UnsafeRawBufferPointer, _ fields: borrowing ResponseFields) throws {
+        var reader = WireReader(message)
+        while let (number, wireType) = try reader.readTag() {
+            switch wireType {
+            case .lengthDelimited:
+                let payload = try reader.readLengthDelimited()
+                switch Int(number) {
+                case fields.conceptID: id = payload
+                case fields.conceptName: name = payload
+                case fields.conceptAppID: appID = payload
+                default: break
+                }
+            case .fixed32:
+                let bits = try reader.readFixed32()
+                if number == fields.conceptValue { value = Float(bitPattern: bits) }
+            default:
+                try reader.skip(wireType)
+            }
+        }
+    }
+}
+
+/// A concept's value in Response.conceptsText.
+enum ConceptText {
+    /// Room per concept besides its strings: a NUL after each of its 4 fields, and its value
+    /// (Float.description is at most 15 bytes, e.g. "-1.26820195e-11"; twice that, to be safe).
+    static let valueRoom = 4 + 32
+
+    /// Writes the shortest decimal that reads back as `value` (nan, inf, -inf); returns its length.
+    static func write(_ value: Float, to output: UnsafeMutableRawPointer) -> Int {
+        var text = value.isNaN ? "nan" : value.isInfinite ? (value < 0 ? "-inf" : "inf") : value.description
+        return text.withUTF8 { bytes in
+            output.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            return bytes.count
+        }
     }
 }
 
@@ -474,6 +574,9 @@ struct ResponseFields: Sendable {
     let regionID, regionInfo, regionValue, regionData: Int
     let infoBoundingBox, boxTop, boxLeft, boxBottom, boxRight: Int
     let textRaw, embeddingVector: Int
+    /// Per message type (by its index in the schema): the numbers of its `status` field (a
+    /// Status) and of its `outputs` (Output entries), -1 when it has none.
+    let statusAndOutputs: [(status: Int, outputs: Int)]
 
     init(_ schema: Schema) throws {
         func number(_ type: String, _ name: String) throws -> Int {
@@ -509,5 +612,13 @@ struct ResponseFields: Sendable {
         boxRight = try number("clarifai.api.BoundingBox", "right_col")
         textRaw = try number("clarifai.api.Text", "raw")
         embeddingVector = try number("clarifai.api.Embedding", "vector")
+        var statusAndOutputs = [(status: Int, outputs: Int)](repeating: (-1, -1), count: schema.messages.count)
+        for type in schema.messages.values {
+            func number(_ name: String, of typeName: String) -> Int {
+                type.field(named: name).flatMap { $0.typeName == typeName ? $0.number : nil } ?? -1
+            }
+            statusAndOutputs[type.index] = (number("status", of: ResponseFields.statusType), number("outputs", of: ResponseFields.outputType))
+        }
+        self.statusAndOutputs = statusAndOutputs
     }
 }

@@ -88,7 +88,7 @@ extension Response {
 
     private func resolve(_ path: String) throws -> Target {
         let components = try Response.components(of: path)
-        guard var type = Schema.official.message(messageType) else { throw ClarifaiError(.internal, "unknown type \(messageType)") }
+        var type = self.type
         // The message the next component is read from, in the parts protobuf merges it from.
         var parts = [proto]
         var walked = ""
