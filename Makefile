@@ -39,7 +39,8 @@ $(REAL_LIB): $(SWIFT_SOURCES) | deps
 	  -Xlinker --version-script=$(CURDIR)/Sources/Clarifai/exports.map -Xlinker -soname=libclarifai.so.$(MAJOR) \
 	  -Xlinker -z -Xlinker now
 	mkdir -p $(LIB_DIR)
-	cp .build/release/libclarifai.so $@
+	# Replaced by a rename, not overwritten: a process that has the old file mapped keeps it intact.
+	cp .build/release/libclarifai.so $@.tmp && mv -f $@.tmp $@
 	ln -sf libclarifai.so.$(VERSION) $(LIB_DIR)/libclarifai.so.$(MAJOR)
 	ln -sf libclarifai.so.$(MAJOR) $(LIB_DIR)/libclarifai.so
 
