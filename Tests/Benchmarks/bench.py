@@ -264,7 +264,17 @@ def allocations(binary, transport):
     return {"allocs": (allocs2 - allocs1) / (calls2 - calls1), "bytes": (bytes2 - bytes1) / (calls2 - calls1)}
 
 
-def write_results(results, cap, prof, info, rounds, seconds, scaled=None, allocated=None):
+MEMORY_CALLS = 20_000
+
+
+def memory(binary, transport):
+    """Resident set size after the warm-up and after MEMORY_CALLS calls of scenario (a) on one
+    thread: flat when nothing accumulates per call."""
+    r = run_client([os.path.join(BENCH, binary)], transport, "a", calls=MEMORY_CALLS, threads=1, warmup=100)
+    return {"start_kb": r["rss_after_warmup_kb"], "end_kb": r["rss_end_kb"]}
+
+
+def write_results(results, cap, prof, info, rounds, seconds, scaled=None, allocated=None, resident=None):
     lines = ["# Client benchmarks: libclarifai vs the official clients and raw libcurl", "",
              "Written by `make bench` (Tests/Benchmarks/bench.py); numbers measured in one run on the machine below.",
              "Do not edit by hand: rerun `make bench`.", "", "## Machine", ""]
@@ -365,6 +375,16 @@ def write_results(results, cap, prof, info, rounds, seconds, scaled=None, alloca
             ours, floor = allocated[(PROFILED_OURS, transport)], allocated[(PROFILED_FLOOR, transport)]
             lines.append(f"| {transport} | {ours['allocs']:,.0f} | {ours['bytes']:,.0f} | {floor['allocs']:,.0f} | {floor['bytes']:,.0f} |")
         lines += [""]
+    if resident:
+        lines += [f"## Resident memory over {MEMORY_CALLS:,} calls, scenario (a)", "",
+                  f"RSS of the client process after 100 warm-up calls and after {MEMORY_CALLS:,} more (one thread, /proc/self/statm).", "",
+                  "| channel | libclarifai after warm-up (kB) | after the calls (kB) | growth (kB) | floor after warm-up (kB) | after (kB) | growth (kB) |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for transport in dict.fromkeys(t for _, t in resident):
+            ours, floor = resident[(PROFILED_OURS, transport)], resident[(PROFILED_FLOOR, transport)]
+            lines.append(f"| {transport} | {ours['start_kb']:,} | {ours['end_kb']:,} | {ours['end_kb'] - ours['start_kb']:+,} | "
+                         f"{floor['start_kb']:,} | {floor['end_kb']:,} | {floor['end_kb'] - floor['start_kb']:+,} |")
+        lines += [""]
     lines += ["![client CPU per call](RESULTS.png)", ""]
     path = os.path.join(HERE, "RESULTS.md")
     kept = ""  # the section `make bench-bulk` (bulk_bench.py) writes stays
@@ -434,6 +454,7 @@ def main():
                           f"{r['calls'] / r['wall_s']:,.0f} calls/s", flush=True)
         results = {k: aggregate(v) for k, v in runs.items()}
         scaled = scaling(a.rounds)
+        resident = {(label, transport): memory(binary, transport) for transport in ("rest", "grpcs") for label, binary in PROFILED.items()}
         prof, allocated = {}, {}
         if not a.no_profile:
             for transport in ("rest", "grpc", "grpcs"):
@@ -451,7 +472,7 @@ def main():
     with open(os.path.join(BENCH, "results.json"), "w") as f:
         json.dump({"capacity": cap, "results": [dict(scenario=k[0], client=k[1], channel=k[2], **v) for k, v in results.items()],
                    "profile": [dict(client=k[0], channel=k[1], **v) for k, v in prof.items()]}, f, indent=1)
-    write_results(results, cap, prof, machine(), a.rounds, seconds, scaled, allocated)
+    write_results(results, cap, prof, machine(), a.rounds, seconds, scaled, allocated, resident)
     chart(results)
     print(f"wrote Tests/Benchmarks/RESULTS.md and RESULTS.png in {seconds:.0f} s")
 

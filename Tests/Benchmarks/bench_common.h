@@ -3,7 +3,7 @@
  * A client defines setup/call and calls bench_main. Each thread first makes `warmup` calls (not
  * measured: connections, lazy initialisation), then all threads start together; the process's
  * user+sys CPU time and the wall time are taken around the measured calls only.
- * Result: one JSON line on stdout.
+ * Result: one JSON line on stdout (with the resident set size after the warm-up and at the end).
  */
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
   const char *transport; /* rest | grpc */
@@ -44,6 +45,17 @@ static double bench_cpu(void) {
   getrusage(RUSAGE_SELF, &r);
   return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec * 1e-6 + (double)r.ru_stime.tv_sec +
          (double)r.ru_stime.tv_usec * 1e-6;
+}
+
+/* The resident set size now (kB), from /proc/self/statm. */
+static long bench_rss_kb(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static void *bench_thread(void *arg) {
@@ -102,14 +114,16 @@ static int bench_main(int argc, char **argv) {
   pthread_t *th = calloc((size_t)o->threads, sizeof *th);
   for (int t = 0; t < o->threads; t++) pthread_create(&th[t], NULL, bench_thread, (void *)(long)t);
   pthread_barrier_wait(&bench_b1);
+  long rss0 = bench_rss_kb();
   double c0 = bench_cpu(), w0 = bench_now();
   pthread_barrier_wait(&bench_b2);
   for (int t = 0; t < o->threads; t++) pthread_join(th[t], NULL);
   double w1 = bench_now(), c1 = bench_cpu();
   struct rusage r;
   getrusage(RUSAGE_SELF, &r);
-  printf("{\"calls\": %d, \"failures\": %d, \"cpu_s\": %.6f, \"wall_s\": %.6f, \"maxrss_kb\": %ld, \"lat_us\": [", n,
-         bench_failures, c1 - c0, w1 - w0, r.ru_maxrss);
+  printf("{\"calls\": %d, \"failures\": %d, \"cpu_s\": %.6f, \"wall_s\": %.6f, \"maxrss_kb\": %ld, "
+         "\"rss_after_warmup_kb\": %ld, \"rss_end_kb\": %ld, \"lat_us\": [", n, bench_failures, c1 - c0, w1 - w0, r.ru_maxrss,
+         rss0, bench_rss_kb());
   for (int i = 0; i < n; i++) printf(i ? ",%.1f" : "%.1f", bench_lat[i] * 1e6);
   printf("]}\n");
   if (bench_failures) fprintf(stderr, "%d failed calls\n", bench_failures);
