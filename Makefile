@@ -156,6 +156,7 @@ check-tsan: venv | deps
 	  -L$(SWIFT_RUNTIME) -ldispatch -lBlocksRuntime -Wl,-rpath,$(CURDIR)/.build-tsan/debug -Wl,-rpath,$(SWIFT_RUNTIME) \
 	  2>&1 | grep -v 'Cannot export' || true
 	for channel in rest grpc grpcs; do TSAN_OPTIONS=halt_on_error=1 $(RUN_WITH_SERVER) build/tsan/load $$channel 16 40 || exit 1; done
+	TSAN_OPTIONS=halt_on_error=1 $(RUN_WITH_SERVER) build/tsan/load grpcs 16 40 3
 
 check-valgrind: all venv build/tests/test_capi
 	LIBCLARIFAI_PATH=$(CURDIR)/$(REAL_LIB) $(PYTHON) -m pytest -q Tests/Python/test_c_program.py -k valgrind

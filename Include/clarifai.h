@@ -226,6 +226,16 @@ int clarifai_channel_set_max_receive_bytes(clarifai_channel *channel, size_t max
    retried once a message arrived. The last attempt's result is the call's. */
 int clarifai_channel_set_max_retries(clarifai_channel *channel, int retries);
 
+/* gRPC channels: how many HTTP/2 connections the concurrent calls of all threads (blocking,
+   asynchronous, streams) are spread over, taken in turn; default 1: every call a stream of one
+   connection. A connection's TLS and HTTP/2 work is done by one thread at a time (the calling
+   threads take turns driving it), so one connection serves about one core's worth of calls:
+   with several, as many threads work at once (make bench: 8 threads over TLS on 2 cores, 2
+   connections: see RESULTS.md, "Thread scaling"). 1 to 64, else INVALID_ARGUMENT. REST channels
+   take it and go on opening a connection per concurrent call. Applies to calls started after it
+   returns. Since 1.1. */
+int clarifai_channel_set_connections(clarifai_channel *channel, int count);
+
 /* Trust the CA certificates in this PEM file instead of the system store (e.g. for a proxy or a
    private deployment). A path that is not a readable regular file holding a PEM certificate
    (-----BEGIN CERTIFICATE-----) is INVALID_ARGUMENT. */
@@ -233,8 +243,8 @@ int clarifai_channel_set_ca_file(clarifai_channel *channel, const char *pem_path
 
 /* Drops the caller's reference; the channel lives on while clients hold it. Its connections
    close, and a TLS gRPC channel's I/O thread (started by its first call, which runs the
-   concurrent calls of all threads as streams of one HTTP/2 connection) ends, when the last
-   reference goes. */
+   concurrent calls of all threads as streams of one HTTP/2 connection; one per connection of
+   clarifai_channel_set_connections) ends, when the last reference goes. */
 void clarifai_channel_free(clarifai_channel *channel);
 
 /* ---------------------------------------------------------------------------------------------

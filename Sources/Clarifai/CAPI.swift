@@ -230,6 +230,11 @@ public func clarifai_channel_set_max_retries(_ channel: OpaquePointer?, _ retrie
     channelSetting("clarifai_channel_set_max_retries", channel) { try $0.setMaxRetries(Int(retries)) }
 }
 
+@_cdecl("clarifai_channel_set_connections")
+public func clarifai_channel_set_connections(_ channel: OpaquePointer?, _ count: Int32) -> Int32 {
+    channelSetting("clarifai_channel_set_connections", channel) { try $0.setConnections(Int(count)) }
+}
+
 @_cdecl("clarifai_channel_set_idle_timeout_ms")
 public func clarifai_channel_set_idle_timeout_ms(_ channel: OpaquePointer?, _ idleMilliseconds: Int) -> Int32 {
     channelSetting("clarifai_channel_set_idle_timeout_ms", channel) { try $0.setIdleTimeout(milliseconds: idleMilliseconds) }

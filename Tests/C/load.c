@@ -5,7 +5,7 @@
  * the process's resident memory is compared after a warm-up and at the end, each time after
  * malloc_trim(): glibc keeps memory freed by other threads in per-thread arenas (here up to
  * ~100 MB over 32 threads, all of it free: it is the memory in use that must stay flat).
- *   load rest|grpc THREADS CALLS
+ *   load rest|grpc|grpcs THREADS CALLS [CONNECTIONS]
  * Server from CLARIFAI_API_BASE / CLARIFAI_GRPC_BASE, token from CLARIFAI_PAT. Prints
  * "N passed, M failed" and "rss_kb warm=<kB> end=<kB>". */
 #define _POSIX_C_SOURCE 200809L
@@ -120,14 +120,18 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s rest|grpc|grpcs THREADS CALLS\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: %s rest|grpc|grpcs THREADS CALLS [CONNECTIONS]\n", argv[0]);
     return 2;
   }
-  int threads = atoi(argv[2]), calls = atoi(argv[3]);
+  int threads = atoi(argv[2]), calls = atoi(argv[3]), connections = argc == 5 ? atoi(argv[4]) : 1;
   clarifai_channel *channel = strcmp(argv[1], "grpc") == 0    ? clarifai_channel_new_grpc_insecure(NULL)
                               : strcmp(argv[1], "grpcs") == 0 ? clarifai_channel_new_grpc(getenv("CLARIFAI_GRPCS_BASE"))
                                                               : clarifai_channel_new_json(NULL);
+  if (channel && clarifai_channel_set_connections(channel, connections) != CLARIFAI_OK) {
+    clarifai_channel_free(channel);
+    channel = NULL;
+  }
   clarifai_client *client = channel ? clarifai_client_new(channel, NULL, "test-user", "load") : NULL;
   clarifai_channel_free(channel);
   if (!client || threads < 1 || calls < 20) {

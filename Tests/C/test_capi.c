@@ -1210,6 +1210,27 @@ static void test_threads_share_a_client(clarifai_client *client) {
   }
 }
 
+/* Calls spread over several connections (since 1.1): what the setting refuses, then threads,
+   a bulk prediction (asynchronous calls) and a stream over 3 connections, and back to 1. */
+static void test_connections(clarifai_client *client, clarifai_channel *channel) {
+  CHECK(clarifai_channel_set_connections(NULL, 2) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_connections(channel, 0) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(CONTAINS(clarifai_last_error(), "count") && CONTAINS(clarifai_last_error(), "64"));
+  CHECK(clarifai_channel_set_connections(channel, -1) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_connections(channel, 65) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(clarifai_channel_set_connections(channel, 3) == CLARIFAI_OK);
+  test_threads_share_a_client(client);
+  test_predict_many(client);
+  if (on_grpc) {
+    int messages = 0;
+    const char *request = "{\"model_id\": \"stream-count\", \"inputs\": [{\"data\": {\"text\": {\"raw\": \"3\"}}}]}";
+    CHECK(clarifai_call_stream(client, "GenerateModelOutputs", request, count_messages, &messages) == CLARIFAI_OK);
+    CHECK(messages == 3);
+  }
+  CHECK(clarifai_channel_set_connections(channel, 1) == CLARIFAI_OK);
+  test_threads_share_a_client(client);
+}
+
 int main(void) {
   if (!getenv("CLARIFAI_API_BASE") || !getenv("CLARIFAI_PAT")) {
     fprintf(stderr, "set CLARIFAI_API_BASE and CLARIFAI_PAT (the local test server's)\n");
@@ -1246,6 +1267,7 @@ int main(void) {
   test_refused_connection();
   test_last_error_is_per_thread(client);
   test_threads_share_a_client(client);
+  test_connections(client, channel);
 
   clarifai_client_free(client);
   clarifai_channel_free(channel);

@@ -445,6 +445,16 @@ def test_max_retries(server, app_id):
         make(address, max_retries=0).close()
 
 
+def test_channel_connections_option(server, app_id):
+    """connections=: concurrent calls over that many connections (test_connections counts them);
+    out of 1..64 refused when the channel is made."""
+    for wrong in (0, 65):
+        with pytest.raises(InvalidArgumentError, match="count"):
+            Channel.grpc_insecure(server.grpc_target, connections=wrong)
+    with Channel.grpc_insecure(server.grpc_target, connections=2) as channel, Client(channel, server.token, USER, app_id) as client:
+        assert client.predict("general-image-recognition", url=IMAGE_URL).concepts
+
+
 def test_gil_is_released_during_calls(server, app_id):
     """8 calls that each wait 0.5 s on the server finish together: ctypes drops the GIL."""
     with Channel.grpc_insecure(server.grpc_target, timeout=0.5) as channel, Client(channel, server.token, USER, app_id) as client:

@@ -71,6 +71,39 @@ def test_tls_grpc_multiplexes_concurrent_calls(lib, tls_server):
     assert len(peers) <= 2, peers
 
 
+@pytest.mark.parametrize("connections", [1, 3])
+def test_tls_grpc_spreads_concurrent_calls_over_the_connections_asked(lib, tls_server, connections):
+    """clarifai_channel_set_connections(n): 16 threads' calls travel over n connections, taken in
+    turn (each multi handle opens one, its later streams waiting for it; as for one connection
+    above, a second may come of a race at the start)."""
+    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
+    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
+    assert lib.clarifai_channel_set_connections(channel, connections) == capi.OK
+    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"spread")
+    lib.clarifai_channel_free(channel)
+    clear_recorded_requests(tls_server.rest_url)
+    failures = []
+    start = threading.Barrier(16)
+
+    def work():
+        start.wait()
+        for _ in range(20):
+            result = capi.call(lib, client, "ListConcepts", {"per_page": 2})
+            if result.code != capi.OK:
+                failures.append(result.error)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lib.clarifai_client_free(client)
+    assert not failures, failures[:3]
+    peers = [record["peer"] for record in recorded_requests(tls_server.rest_url)]
+    assert len(peers) == 16 * 20
+    assert connections <= len(set(peers)) <= 2 * connections, set(peers)
+
+
 def test_tls_grpc_moves_to_new_connections_every_500_calls(lib, tls_server):
     """libcurl 7.88 resets every finished HTTP/2 stream, and servers guarding against rapid resets
     (nghttp2: 1,000, then 33/s) close a connection that sent too many: the channel starts a new

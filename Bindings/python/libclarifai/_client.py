@@ -309,13 +309,16 @@ class Channel(_Owner):
         before it fails with ClarifaiTimeoutError (default 120; math.inf turns it off).
     max_receive_bytes: the largest answer accepted, once decompressed (default 1 GiB).
     max_retries: tries after a transient failure (default 4; 0 to 100).
+    connections: gRPC: HTTP/2 connections concurrent calls are spread over (default 1; 1 to 64):
+        one connection's work is done by one thread at a time, so more let more cores work.
     ca_file: a PEM file of CA certificates to trust instead of the system store."""
 
     KINDS = ("json", "grpc", "grpc_insecure")
 
     def __init__(self, kind: str = "json", address: Optional[str] = None, *, timeout: Optional[float] = None,
                  idle_timeout: Optional[float] = None, max_receive_bytes: Optional[int] = None,
-                 max_retries: Optional[int] = None, ca_file: Optional[PathLike] = None) -> None:
+                 max_retries: Optional[int] = None, connections: Optional[int] = None,
+                 ca_file: Optional[PathLike] = None) -> None:
         if kind not in self.KINDS:
             raise InvalidArgumentError(f"channel kind {kind!r}: one of {', '.join(self.KINDS)}")
         if max_receive_bytes is not None and max_receive_bytes < 0:  # ctypes would wrap it to a huge size_t
@@ -334,6 +337,8 @@ class Channel(_Owner):
                 _check(lib.clarifai_channel_set_max_receive_bytes(pointer, max_receive_bytes))
             if max_retries is not None:
                 _check(lib.clarifai_channel_set_max_retries(pointer, max_retries))
+            if connections is not None:
+                _check(lib.clarifai_channel_set_connections(pointer, connections))
             if ca_file is not None:
                 _check(lib.clarifai_channel_set_ca_file(pointer, _enc(os.fspath(ca_file))))
         except BaseException:

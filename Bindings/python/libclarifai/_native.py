@@ -99,6 +99,7 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_channel_set_keepalive_ms": (_i, [_p, _long]),
     "clarifai_channel_set_max_receive_bytes": (_i, [_p, _z]),
     "clarifai_channel_set_max_retries": (_i, [_p, _i]),
+    "clarifai_channel_set_connections": (_i, [_p, _i]),
     "clarifai_channel_set_ca_file": (_i, [_p, _s]),
     "clarifai_channel_free": (None, [_p]),
     "clarifai_client_new": (_p, [_p, _s, _s, _s]),

@@ -97,6 +97,8 @@ public final class ChannelOptions: Sendable {
         var maxRetries = 4
         var maximumReceiveBytes = HTTPClient.defaultMaximumBodyBytes
         var caFile: String?
+        /// HTTP/2 connections a gRPC channel spreads concurrent calls over.
+        var connections = 1
     }
 
     /// Unary calls fail after this long with (almost) nothing received.
@@ -153,6 +155,16 @@ public final class ChannelOptions: Sendable {
     public func setMaximumReceiveBytes(_ bytes: Int) {
         values.withLock { $0.maximumReceiveBytes = bytes }
     }
+
+    /// How many HTTP/2 connections (each with its own multi handle) gRPC calls are spread over.
+    public func setConnections(_ count: Int) throws {
+        guard (1...ChannelOptions.mostConnections).contains(count) else {
+            throw ClarifaiError.invalidArgument("count must be between 1 and \(ChannelOptions.mostConnections), got \(count)")
+        }
+        values.withLock { $0.connections = count }
+    }
+
+    static let mostConnections = 64
 
     /// A readable regular file holding at least one PEM certificate: else every call would fail.
     public func setCAFile(_ path: String) throws {

@@ -165,7 +165,7 @@ public final class GRPCChannel: Channel {
                            caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
                            version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
                            forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2,
-                           isStream: isStream)
+                           isStream: isStream, connections: options.connections)
     }
 
     /// How an answer ended, from its status line, content type and trailers: OK, its trailers

@@ -34,6 +34,9 @@ struct HTTPRequest {
     var forbidsReuse = false
     /// A stream: its consumer may be slow, and may take any time.
     var isStream = false
+    /// How many multi handles, each with its own HTTP/2 connection, multiplexed exchanges are
+    /// spread over (see HTTPClient.multiplexer(spreadOver:)).
+    var connections = 1
 
     /// How long the exchange may wait for a connection, free or new.
     var connectTimeoutMilliseconds: Int {
@@ -82,9 +85,10 @@ struct HTTPResponse {
 
 /// Runs HTTP exchanges on libcurl easy handles kept in a pool: a handle keeps its connection
 /// between calls, so sequential calls reuse connections; DNS answers and TLS sessions are shared
-/// by all handles of the client. HTTP/2 exchanges go through one multi handle instead, so that
-/// concurrent calls from many threads become streams of one connection. Thread-safe, and safe
-/// across fork(): a child's exchanges start afresh (ForkSafety).
+/// by all handles of the client. HTTP/2 exchanges go through a multi handle instead (or a few,
+/// taken in turn, as the request asks), so that concurrent calls from many threads become streams
+/// of one connection (of each). Thread-safe, and safe across fork(): a child's exchanges start
+/// afresh (ForkSafety).
 final class HTTPClient: @unchecked Sendable {
     /// The official clients' limit for an answer.
     static let defaultMaximumBodyBytes = 1 << 30
@@ -98,9 +102,10 @@ final class HTTPClient: @unchecked Sendable {
     struct Connections {
         var idleHandles: [CurlHandle] = []
         let share = CurlShare()
-        /// The multi handle of multiplexed exchanges (started by the first), and how many it took.
-        var multiplexer: Multiplexer?
-        var multiplexerExchanges = 0
+        /// The multi handles of multiplexed exchanges (each started by the first exchange given
+        /// to it), with how many exchanges each took, and the one whose turn is next.
+        var multiplexers: [(multiplexer: Multiplexer, exchanges: Int)?] = []
+        var nextMultiplexer = 0
     }
 
     let connections = Locked(Connections())
@@ -121,11 +126,11 @@ final class HTTPClient: @unchecked Sendable {
 
     deinit {
         ForkSafety.unregister(self)
-        let multiplexer = connections.withLock { state in
-            defer { state.multiplexer = nil }
-            return state.multiplexer
+        let multiplexers = connections.withLock { state in
+            defer { state.multiplexers = [] }
+            return state.multiplexers
         }
-        multiplexer?.stop()
+        multiplexers.forEach { $0?.multiplexer.stop() }
         // The handles go before the share they use.
         connections.withLock { $0.idleHandles.removeAll() }
     }
@@ -136,7 +141,7 @@ final class HTTPClient: @unchecked Sendable {
     func perform(_ request: HTTPRequest, consumer: Consumer? = nil) throws -> HTTPResponse {
         let handle = takeHandle()
         let share = connections.withLock { $0.share }
-        let multiplexer = request.multiplexes ? { self.multiplexerForNextExchange() } : nil
+        let multiplexer = request.multiplexes ? { self.multiplexer(spreadOver: request.connections) } : nil
         let response = try handle.perform(request, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
         // A handle goes back to the pool only after a clean exchange.
         returnHandle(handle)
@@ -157,18 +162,26 @@ final class HTTPClient: @unchecked Sendable {
     /// asynchronous calls were in flight.
     static let idleHandleLimit = 64
 
-    /// The multi handle for the next exchange (a stream's, for as long as it lasts); nil when
-    /// libcurl cannot start one.
-    func multiplexerForNextExchange() -> Multiplexer? {
+    /// The multi handle for the next exchange (a stream's, for as long as it lasts): of `count`
+    /// multi handles, each with its connection, the one whose turn it is. One connection is
+    /// driven by one thread at a time (its TLS and HTTP/2 work): several let as many threads work
+    /// at once. nil when libcurl cannot start one.
+    func multiplexer(spreadOver count: Int) -> Multiplexer? {
         connections.withLock { state in
-            if let current = state.multiplexer, state.multiplexerExchanges < HTTPClient.exchangesPerMultiplexer {
-                state.multiplexerExchanges += 1
+            if state.multiplexers.count != count {
+                // A changed setting: the multi handles past the new count end once their exchanges are done.
+                state.multiplexers.dropFirst(count).forEach { $0?.multiplexer.retire() }
+                state.multiplexers = Array(state.multiplexers.prefix(count)) + Array(repeating: nil, count: max(0, count - state.multiplexers.count))
+            }
+            let slot = state.nextMultiplexer % count
+            state.nextMultiplexer = (slot + 1) % count
+            if let (current, exchanges) = state.multiplexers[slot], exchanges < HTTPClient.exchangesPerMultiplexer {
+                state.multiplexers[slot] = (current, exchanges + 1)
                 return current
             }
             guard let started = Multiplexer(share: state.share) else { return nil }
-            state.multiplexer?.retire()
-            state.multiplexer = started
-            state.multiplexerExchanges = 1
+            state.multiplexers[slot]?.multiplexer.retire()
+            state.multiplexers[slot] = (started, 1)
             return started
         }
     }
