@@ -232,17 +232,21 @@ def ratio(a, b):
 
 
 SCALING_THREADS = (1, 2, 4, 8)
+SPREAD = "libclarifai, 2 connections"  # clarifai_channel_set_connections(channel, 2), TLS gRPC
 
 
 def scaling(rounds):
     """Scenario (a) on one client with 1, 2, 4 and 8 threads: calls/s and CPU per call, for
-    libclarifai and the floor, on REST and TLS gRPC."""
+    libclarifai and the floor, on REST and TLS gRPC (and libclarifai over 2 connections)."""
     rows = {}
     for _ in range(rounds):
         for transport in ("rest", "grpcs"):
             for threads in SCALING_THREADS:
-                for label, binary in PROFILED.items():
-                    r = run_client([os.path.join(BENCH, binary)], transport, "a", calls=400 * threads, threads=threads, warmup=5)
+                clients = [(label, [os.path.join(BENCH, binary)]) for label, binary in PROFILED.items()]
+                if transport == "grpcs":
+                    clients.append((SPREAD, [os.path.join(BENCH, PROFILED[PROFILED_OURS]), "--connections", "2"]))
+                for label, command in clients:
+                    r = run_client(command, transport, "a", calls=400 * threads, threads=threads, warmup=5)
                     rows.setdefault((transport, threads, label), []).append(r)
     return {key: aggregate(runs) for key, runs in rows.items()}
 
@@ -357,13 +361,18 @@ def write_results(results, cap, prof, info, rounds, seconds, scaled=None, alloca
     if scaled:
         lines += ["## Thread scaling, scenario (a)", "",
                   "One client process, N threads calling at once (400 calls per thread, 5 warm-up calls each), "
-                  f"{rounds} rounds; calls/s of the whole process and CPU per call.", "",
-                  "| channel | threads | libclarifai calls/s | libclarifai CPU/call (µs) | floor calls/s | floor CPU/call (µs) |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+                  f"{rounds} rounds; calls/s of the whole process and CPU per call. On TLS gRPC libclarifai also with "
+                  "`clarifai_channel_set_connections(channel, 2)` (calls spread over two connections, each driven by one "
+                  "thread at a time); the floor opens a connection per thread.", "",
+                  "| channel | threads | libclarifai calls/s | libclarifai CPU/call (µs) | 2 connections: calls/s | CPU/call (µs) "
+                  "| floor calls/s | floor CPU/call (µs) |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for transport in ("rest", "grpcs"):
             for threads in SCALING_THREADS:
                 ours, floor = scaled[(transport, threads, PROFILED_OURS)], scaled[(transport, threads, PROFILED_FLOOR)]
-                lines.append(f"| {transport} | {threads} | {ours['calls_s']:,.0f} | {ours['cpu_us']:,.0f} | "
+                spread = scaled.get((transport, threads, SPREAD))
+                spread_cells = f"{spread['calls_s']:,.0f} | {spread['cpu_us']:,.0f}" if spread else "– | –"
+                lines.append(f"| {transport} | {threads} | {ours['calls_s']:,.0f} | {ours['cpu_us']:,.0f} | {spread_cells} | "
                              f"{floor['calls_s']:,.0f} | {floor['cpu_us']:,.0f} |")
         lines += [""]
     if allocated:

@@ -19,7 +19,10 @@ static int bench_setup(const bench_opts *o) {
   clarifai_channel *ch = !strcmp(o->transport, "rest")    ? clarifai_channel_new_json(o->target)
                          : !strcmp(o->transport, "grpcs") ? clarifai_channel_new_grpc(o->target)
                                                           : clarifai_channel_new_grpc_insecure(o->target);
-  if (!ch) { fprintf(stderr, "channel: %s\n", clarifai_last_error()); return 1; }
+  if (!ch || clarifai_channel_set_connections(ch, o->connections) != CLARIFAI_OK) {
+    fprintf(stderr, "channel: %s\n", clarifai_last_error());
+    return 1;
+  }
   client = clarifai_client_new(ch, "bench-token", "bench-user", "bench-app");
   clarifai_channel_free(ch);
   if (!client) return 1;
