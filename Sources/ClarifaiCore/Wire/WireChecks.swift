@@ -90,12 +90,16 @@ struct WireChecks: Sendable {
         /// A varint of at most 10 bytes, as WireReader reads it; nil when truncated or longer.
         @inline(__always)
         static func varint(_ cursor: inout UnsafeRawPointer, _ end: UnsafeRawPointer) -> UInt64? {
-            var result: UInt64 = 0
-            var shift: UInt64 = 0
+            guard cursor < end else { return nil }
+            let first = cursor.load(as: UInt8.self)
+            cursor += 1
+            if first < 0x80 { return UInt64(first) }  // tags and short lengths
+            var result = UInt64(first & 0x7F)
+            var shift: UInt64 = 7
             while cursor < end, shift < 64 {
                 let byte = cursor.load(as: UInt8.self)
                 cursor += 1
-                result |= UInt64(byte & 0x7F) << shift
+                result |= UInt64(byte & 0x7F) &<< shift
                 if byte < 0x80 { return result }
                 shift += 7
             }

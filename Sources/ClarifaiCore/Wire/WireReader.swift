@@ -35,7 +35,7 @@ struct WireReader {
             let byte = bytes[offset]
             offset += 1
             guard shift < 64 else { throw WireError(description: "varint longer than 10 bytes at byte \(offset)") }
-            result |= UInt64(byte & 0x7F) << shift
+            result |= UInt64(byte & 0x7F) &<< shift
             if byte & 0x80 == 0 { return result }
             shift += 7
         }
