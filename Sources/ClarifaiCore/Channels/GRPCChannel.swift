@@ -9,6 +9,8 @@ public final class GRPCChannel: Channel {
     public let options = ChannelOptions()
     let target: GRPCTarget
     let usesTLS: Bool
+    /// "http[s]://authority/clarifai.api.V2/", to which a call adds its method's name.
+    private let servicePrefix: String
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
 
     /// `target` nil: $CLARIFAI_GRPC_BASE, else (TLS only) api.clarifai.com.
@@ -19,6 +21,7 @@ public final class GRPCChannel: Channel {
         }
         self.target = try GRPCTarget(parsing: given, defaultPort: usesTLS ? GRPCChannel.tlsPort : GRPCChannel.cleartextPort)
         self.usesTLS = usesTLS
+        servicePrefix = (usesTLS ? "https://" : "http://") + self.target.authority + "/clarifai.api.V2/"
     }
 
     /// A unary answer is held whole (one message, within the receive limit), then read.
@@ -26,7 +29,7 @@ public final class GRPCChannel: Channel {
         let options = options.current
         let started = monotonicMilliseconds()
         var exchange = httpRequest(request, options, body: GRPCFrameDecoder.frame(request.message))
-        exchange.oversizeMessage = "the answer's message is over the \(options.maximumReceiveBytes)-byte limit (the channel's receive limit)"
+        exchange.messageLimit = options.maximumReceiveBytes
         return UnaryExchange(http: http, request: exchange) { answer in
             try self.unaryAnswer(answer, request, maximumMessageBytes: options.maximumReceiveBytes, started: started)
         }
@@ -75,7 +78,7 @@ public final class GRPCChannel: Channel {
     func origin(_ request: CallRequest) -> String { "\(request.method.name): \(url(request))" }
 
     private func url(_ request: CallRequest) -> String {
-        (usesTLS ? "https://" : "http://") + target.authority + "/clarifai.api.V2/" + request.method.name
+        servicePrefix + request.method.name
     }
 
     public func openStream(_ request: CallRequest) throws -> any MessageStream {

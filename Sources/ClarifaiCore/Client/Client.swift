@@ -45,6 +45,8 @@ public final class Client: HandleObject, @unchecked Sendable {
 
     let channel: any Channel
     private let credential: Credential
+    /// The credential's header line, made once (every call sends it).
+    private let credentialHeader: String?
     private let userID: String?
     private let appID: String?
     let schema: Schema
@@ -90,6 +92,7 @@ public final class Client: HandleObject, @unchecked Sendable {
         }
         self.channel = channel
         self.credential = credential
+        credentialHeader = credential.header
         if let secret = credential.secret { Redaction.register(secret) }
         self.userID = userID.flatMap { $0.isEmpty ? nil : $0 }
         self.appID = appID.flatMap { $0.isEmpty ? nil : $0 }
@@ -165,13 +168,15 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// The headers of a call: the credential, the request-id prefix (the library's unless set),
     /// then the extra headers.
     private func metadata(_ settings: Settings) -> [String] {
-        var lines = credential.header.map { [$0] } ?? []
+        var lines = credentialHeader.map { [$0] } ?? []
         if !settings.headers.contains(where: { $0.name == "x-clarifai-request-id-prefix" }) {
-            lines.append("X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)")
+            lines.append(Client.requestIDPrefixHeader)
         }
         lines += settings.headers.map { "\($0.name): \($0.value)" }
         return lines
     }
+
+    private static let requestIDPrefixHeader = "X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)"
 
     /// Calls `methodName` with a proto3 JSON request (nil or "" for an empty one), checked
     /// against the schema first. Throws .api with the response when the Clarifai status is not

@@ -85,11 +85,11 @@ final class CurlHandle: @unchecked Sendable {
         errorText[0] = 0
         ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, errorText)
         // libcurl refuses URLs over 8 MB (as "out of memory"); say what was wrong instead.
-        guard ccurl_setopt_string(raw, CURLOPT_URL, request.url) == CURLE_OK else {
+        guard setString(raw, CURLOPT_URL, request.url) == CURLE_OK else {
             throw ClarifaiError.invalidArgument("the request's URL (\(request.url.utf8.count) bytes) is refused by libcurl: too long or malformed")
         }
         var headers: UnsafeMutablePointer<curl_slist>?
-        for header in request.headers { headers = curl_slist_append(headers, header) }
+        for header in request.headers { headers = header.withCString { curl_slist_append(headers, $0) } }
         ccurl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
         ccurl_setopt_long(raw, CURLOPT_PATH_AS_IS, 1)
         // TCP keepalive probes after a minute of silence, so that a NAT or load balancer keeps a
@@ -108,7 +108,7 @@ final class CurlHandle: @unchecked Sendable {
         if multiplexes && !(request.version == .http2PriorKnowledge && HTTPClient.waitsOnUnansweredCleartextConnections) {
             ccurl_setopt_long(raw, CURLOPT_PIPEWAIT, 1)
         }
-        ccurl_setopt_string(raw, CURLOPT_USERAGENT, userAgent)
+        setString(raw, CURLOPT_USERAGENT, userAgent)
         ccurl_setopt_slist(raw, CURLOPT_HTTPHEADER, headers)
         ccurl_setopt_long(raw, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
         ccurl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMilliseconds)
@@ -120,7 +120,7 @@ final class CurlHandle: @unchecked Sendable {
                 return Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue().progress(total: downloaded + uploaded) ? 0 : 1
             }
         }
-        if let caFile = request.caFile { ccurl_setopt_string(raw, CURLOPT_CAINFO, caFile) }
+        if let caFile = request.caFile { setString(raw, CURLOPT_CAINFO, caFile) }
         switch request.version {
         case .automatic:
             // The one encoding the API uses: each one offered is one more decoder a server can aim a bomb at.
@@ -159,7 +159,7 @@ final class CurlHandle: @unchecked Sendable {
         switch request.method {
         case "GET": ccurl_setopt_long(raw, CURLOPT_HTTPGET, 1)
         case "POST": ccurl_setopt_long(raw, CURLOPT_POST, 1)
-        default: ccurl_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method)
+        default: setString(raw, CURLOPT_CUSTOMREQUEST, request.method)
         }
         switch body {
         case .feed(let feed):
@@ -185,6 +185,13 @@ final class CurlHandle: @unchecked Sendable {
         return headers
     }
 
+    /// A string option, passed as the string's own NUL-terminated bytes (libcurl copies them):
+    /// a String given where C wants a pointer is copied into a new array first.
+    @discardableResult
+    private func setString(_ raw: UnsafeMutableRawPointer, _ option: CURLoption, _ value: String) -> CURLcode {
+        value.withCString { ccurl_setopt_string(raw, option, $0) }
+    }
+
     /// The answer of a finished exchange, or the error that `code` (libcurl's result) and the
     /// sink tell.
     func outcome(_ code: CURLcode, of request: HTTPRequest, _ sink: ExchangeSink) throws -> HTTPResponse {
@@ -198,7 +205,8 @@ final class CurlHandle: @unchecked Sendable {
             if sink.consumerStopped { throw ClarifaiError(.cancelled, "\(exchange): cancelled by the caller") }
             if sink.overflowed {
                 throw ClarifaiError(.protocol, "\(exchange): "
-                                    + (request.oversizeMessage ?? "the answer is larger than the receive limit of \(request.maximumBodyBytes) bytes"))
+                                    + (request.messageLimit.map { "the answer's message is over the \($0)-byte limit (the channel's receive limit)" }
+                                        ?? "the answer is larger than the receive limit of \(request.maximumBodyBytes) bytes"))
             }
             let detail = String(cString: errorText)
             let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail

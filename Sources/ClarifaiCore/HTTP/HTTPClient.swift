@@ -26,8 +26,9 @@ struct HTTPRequest {
     var keepaliveMilliseconds = 0
     /// The largest answer body accepted (after content decoding).
     var maximumBodyBytes = HTTPClient.defaultMaximumBodyBytes
-    /// What the error says of an answer over that limit; nil: the body's size and the limit.
-    var oversizeMessage: String?
+    /// gRPC: the receive limit of one message (maximumBodyBytes adds its frame's prefix), which the
+    /// error of an answer over it names; nil: the error names maximumBodyBytes.
+    var messageLimit: Int?
     var caFile: String?
     var version: Version = .automatic
     /// Close the connection after the exchange instead of keeping it for the next one.
