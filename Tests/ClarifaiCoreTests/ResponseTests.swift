@@ -49,3 +49,20 @@ import Testing
         #expect(text.count == 2 && String(decoding: text.text, as: UTF8.self) == "a\0\00.0\0\0b\0\00.0\0\0")
     }
 }
+
+/// A field looked up in the lines as they came reads as the parsed fields do.
+@Test func answerFieldsAreFoundAsParsed() {
+    let block = "HTTP/1.1 100 Continue\r\n\r\nHTTP/2 200\r\nContent-Type: application/grpc\r\ngrpc-encoding:gzip\r\n"
+        + "X-Dup: one\r\nx-dup:  two \t\r\nnocolon\r\n: empty-name\r\nGRPC-STATUS-X: no\r\n\r\n"
+        + "grpc-status: 0\r\ngrpc-message: \r\ngrpc-status-details-bin: abc:def\r\n"
+    let names = ["content-type", "grpc-encoding", "x-dup", "grpc-status", "grpc-message", "grpc-status-details-bin",
+                 "grpc-status-x", "nocolon", "missing", "http/2 200", ""]
+    for name in names {
+        let fresh = AnswerFields(lines: Array(block.utf8)).field(name)
+        let parsed = AnswerFields(lines: Array(block.utf8))
+        _ = parsed.fields
+        #expect(fresh == parsed.field(name), "\(name)")
+    }
+    #expect(AnswerFields(lines: Array(block.utf8)).field("x-dup") == "two")
+    #expect(AnswerFields(lines: Array(block.utf8)).field("grpc-message") == "")
+}

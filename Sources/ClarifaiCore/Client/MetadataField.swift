@@ -43,8 +43,29 @@ final class AnswerFields: @unchecked Sendable {
         }
     }
 
-    /// The last value of field `name` (lower case).
-    func field(_ name: String) -> String? { fields.last { $0.name == name }?.value }
+    /// The last value of field `name` (lower case). Found in the lines as they came, unless
+    /// they were read already: a call asks for two or three fields (the gRPC status, the
+    /// encoding), which need not turn every header into strings.
+    func field(_ name: String) -> String? {
+        if let read { return read.fields.last { $0.name == name }?.value }
+        guard !name.isEmpty else { return nil }  // a field has a name
+        var name = name
+        let value: Range<Int>? = name.withUTF8 { key in
+            lines.withUnsafeBufferPointer { text in
+                var found: Range<Int>?
+                var start = 0
+                while let end = text[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    if end - start > key.count, text[start + key.count] == UInt8(ascii: ":"),
+                       key.indices.allSatisfy({ AnswerFields.lowercased(text[start + $0]) == key[$0] }) {
+                        found = start + key.count + 1..<end
+                    }
+                    start = end + 1
+                }
+                return found
+            }
+        }
+        return value.map { String(decoding: AnswerFields.trimmed(lines[$0]), as: UTF8.self) }
+    }
 
     private func parsed() -> (fields: [(name: String, value: String)], trailersStart: Int) {
         if let read { return read }
