@@ -302,7 +302,8 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// as protobuf merges repeated occurrences of a message field.
     func fillUserAppID(of message: inout [UInt8], for method: Method) throws {
         guard userID != nil || appID != nil, let fields = UserAppIDFields.table(of: schema)[method.index] else { return }
-        var given = Set<UInt64>()
+        // Whether the message gives each id (non-empty, the last occurrence winning).
+        var userGiven = false, appGiven = false
         do {
             try message.withUnsafeBytes { bytes in
                 var reader = WireReader(bytes)
@@ -317,33 +318,32 @@ public final class Client: HandleObject, @unchecked Sendable {
                             try ids.skip(idWireType)
                             continue
                         }
-                        if try ids.readLengthDelimited().isEmpty { given.remove(idNumber) } else { given.insert(idNumber) }
+                        let given = try !ids.readLengthDelimited().isEmpty
+                        if idNumber == UInt64(fields.user) { userGiven = given }
+                        if idNumber == UInt64(fields.app) { appGiven = given }
                     }
                 }
             }
         } catch let error as WireReader.WireError {
             throw ClarifaiError.invalidArgument("the request is not a valid \(method.inputType) message: \(error.description)")
         }
-        var writer = WireWriter()
+        let user = userGiven ? nil : userID, app = appGiven ? nil : appID
+        guard user != nil || app != nil else { return }
+        var writer = WireWriter(capacity: 16 + (user?.utf8.count ?? 0) + (app?.utf8.count ?? 0))
         let mark = writer.beginLengthDelimited(fields.container)
-        for (idField, value) in [(fields.user, userID), (fields.app, appID)] {
-            guard let value, !given.contains(UInt64(idField)) else { continue }
-            writer.tag(idField, .lengthDelimited)
-            writer.varint(UInt64(value.utf8.count))
-            writer.append(contentsOf: value.utf8)
-        }
-        guard writer.count > mark else { return }
+        if let user { writer.string(fields.user, user) }
+        if let app { writer.string(fields.app, app) }
         writer.endLengthDelimited(mark)
         message += writer.bytes
     }
 }
 
 /// Runs `body`, putting `prefix` before the message of a ClarifaiError it throws.
-func prefixingErrors<R>(with prefix: String, _ body: () throws -> R) throws -> R {
+func prefixingErrors<R>(with prefix: @autoclosure () -> String, _ body: () throws -> R) throws -> R {
     do {
         return try body()
     } catch let error as ClarifaiError where error.response == nil {
-        throw error.prefixed(prefix)
+        throw error.prefixed(prefix())
     }
 }
 
