@@ -66,3 +66,24 @@ import Testing
     #expect(AnswerFields(lines: Array(block.utf8)).field("x-dup") == "two")
     #expect(AnswerFields(lines: Array(block.utf8)).field("grpc-message") == "")
 }
+
+/// A Concept message with a group in it (which the one-pass scan leaves to WireReader) reads the
+/// same fields; a malformed one is an error.
+@Test func readsConceptsWithGroupsAndRefusesMalformedOnes() throws {
+    let fields = try ResponseFields.official.get()
+    var writer = WireWriter()
+    writer.string(fields.conceptID, "c1")
+    writer.tag(99, .startGroup)
+    writer.tag(1, .varint)
+    writer.varint(7)
+    writer.tag(99, .endGroup)
+    writer.string(fields.conceptName, "cat")
+    writer.tag(fields.conceptValue, .fixed32)
+    writer.fixed32(Float(0.5).bitPattern)
+    let concept = try writer.bytes.withUnsafeBytes { try WireConcept($0, fields) }
+    #expect(concept.id.map { String(decoding: $0, as: UTF8.self) } == "c1")
+    #expect(concept.name.map { String(decoding: $0, as: UTF8.self) } == "cat")
+    #expect(concept.value == 0.5 && concept.appID == nil)
+    let truncated = Array(writer.bytes.dropLast(2))
+    #expect(throws: WireReader.WireError.self) { try truncated.withUnsafeBytes { try WireConcept($0, fields) } }
+}

@@ -524,6 +524,56 @@ struct WireConcept {
 
     /// `fields` borrowed: an initializer takes its arguments owned, which copied them per concept.
     init(_ message: UnsafeRawBufferPointer, _ fields: borrowing ResponseFields) throws {
+        if let scanned = WireConcept.scan(message, fields) {
+            self = scanned
+        } else {
+            try self.init(reading: message, fields)
+        }
+    }
+
+    private init() {}
+
+    /// One pass over raw bytes (a response holds hundreds of concepts); nil for a message with
+    /// groups, which it leaves aside, or not protobuf: WireReader reads it again, to step over
+    /// them or to say what is wrong.
+    private static func scan(_ message: UnsafeRawBufferPointer, _ fields: borrowing ResponseFields) -> WireConcept? {
+        var concept = WireConcept()
+        guard var cursor = message.baseAddress else { return concept }
+        let end = cursor + message.count
+        let (idNumber, nameNumber, appNumber) = (UInt64(fields.conceptID), UInt64(fields.conceptName), UInt64(fields.conceptAppID))
+        let valueNumber = UInt64(fields.conceptValue)
+        while cursor < end {
+            guard let tag = WireReader.varint(&cursor, end), tag >> 3 != 0 else { return nil }
+            let number = tag >> 3
+            switch tag & 7 {
+            case 2:
+                guard let length = WireReader.varint(&cursor, end), length <= UInt64(end - cursor) else { return nil }
+                let payload = UnsafeRawBufferPointer(start: cursor, count: Int(length))
+                cursor += Int(length)
+                if number == idNumber {
+                    concept.id = payload
+                } else if number == nameNumber {
+                    concept.name = payload
+                } else if number == appNumber {
+                    concept.appID = payload
+                }
+            case 5:
+                guard end - cursor >= 4 else { return nil }
+                if number == valueNumber { concept.value = Float(bitPattern: UInt32(littleEndian: cursor.loadUnaligned(as: UInt32.self))) }
+                cursor += 4
+            case 0:
+                guard WireReader.varint(&cursor, end) != nil else { return nil }
+            case 1:
+                guard end - cursor >= 8 else { return nil }
+                cursor += 8
+            default:
+                return nil
+            }
+        }
+        return concept
+    }
+
+    private init(reading message: UnsafeRawBufferPointer, _ fields: borrowing ResponseFields) throws {
         var reader = WireReader(message)
         while let (number, wireType) = try reader.readTag() {
             switch wireType {

@@ -61,16 +61,16 @@ struct WireChecks: Sendable {
             let end = cursor + bytes.count
             let first = starts[type], count = UInt64(counts[type])
             while cursor < end {
-                guard let tag = Walk.varint(&cursor, end), tag >> 3 != 0, tag >> 3 <= 0x1FFF_FFFF else { return false }
+                guard let tag = WireReader.varint(&cursor, end), tag >> 3 != 0, tag >> 3 <= 0x1FFF_FFFF else { return false }
                 switch tag & 7 {
                 case 0:
-                    guard Walk.varint(&cursor, end) != nil else { return false }
+                    guard WireReader.varint(&cursor, end) != nil else { return false }
                 case 1, 5:
                     let width = tag & 7 == 1 ? 8 : 4
                     guard end - cursor >= width else { return false }
                     cursor += width
                 case 2:
-                    guard let length = Walk.varint(&cursor, end), length <= UInt64(end - cursor) else { return false }
+                    guard let length = WireReader.varint(&cursor, end), length <= UInt64(end - cursor) else { return false }
                     let payload = UnsafeRawBufferPointer(start: cursor, count: Int(length))
                     cursor += Int(length)
                     let number = tag >> 3
@@ -85,25 +85,6 @@ struct WireChecks: Sendable {
                 }
             }
             return true
-        }
-
-        /// A varint of at most 10 bytes, as WireReader reads it; nil when truncated or longer.
-        @inline(__always)
-        static func varint(_ cursor: inout UnsafeRawPointer, _ end: UnsafeRawPointer) -> UInt64? {
-            guard cursor < end else { return nil }
-            let first = cursor.load(as: UInt8.self)
-            cursor += 1
-            if first < 0x80 { return UInt64(first) }  // tags and short lengths
-            var result = UInt64(first & 0x7F)
-            var shift: UInt64 = 7
-            while cursor < end, shift < 64 {
-                let byte = cursor.load(as: UInt8.self)
-                cursor += 1
-                result |= UInt64(byte & 0x7F) &<< shift
-                if byte < 0x80 { return result }
-                shift += 7
-            }
-            return nil
         }
     }
 }

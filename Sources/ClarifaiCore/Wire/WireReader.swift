@@ -16,6 +16,26 @@ struct WireReader {
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
+    /// A varint of at most 10 bytes at `cursor`, which moves past it; nil when truncated or
+    /// longer. For loops over raw pointers that check a whole message or pick a few fields.
+    @inline(__always)
+    static func varint(_ cursor: inout UnsafeRawPointer, _ end: UnsafeRawPointer) -> UInt64? {
+        guard cursor < end else { return nil }
+        let first = cursor.load(as: UInt8.self)
+        cursor += 1
+        if first < 0x80 { return UInt64(first) }  // tags and short lengths
+        var result = UInt64(first & 0x7F)
+        var shift: UInt64 = 7
+        while cursor < end, shift < 64 {
+            let byte = cursor.load(as: UInt8.self)
+            cursor += 1
+            result |= UInt64(byte & 0x7F) &<< shift
+            if byte < 0x80 { return result }
+            shift += 7
+        }
+        return nil
+    }
+
     var isAtEnd: Bool { offset >= bytes.count }
 
     @inline(__always)
