@@ -178,6 +178,7 @@ final class ExchangeSink: @unchecked Sendable {
     /// it came; only what the body's consumer needs is read now.
     func receiveHeader(_ line: UnsafeRawBufferPointer) {
         if receivedBody { receivedTrailers = true }
+        if headerLines.isEmpty { headerLines.reserveCapacity(512) }  // an answer's header lines, at once
         headerLines.append(contentsOf: line)
         if line.last != UInt8(ascii: "\n") { headerLines.append(UInt8(ascii: "\n")) }
         if line.starts(with: "HTTP/".utf8) {
