@@ -194,11 +194,11 @@ public final class Response: HandleObject, @unchecked Sendable {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
         var count = 0
-        try forEachConcept(output: index, fields) { _ in count += 1 }
+        try forEachDataField(fields.dataConcepts, output: index, fields) { _ in count += 1 }
         let buffer = UnsafeMutableBufferPointer<clarifai_concept>.allocate(capacity: count)
         var position = 0
         do {
-            try forEachConcept(output: index, fields) { payload in
+            try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
                 let concept = try WireConcept(payload, fields)
                 buffer[position] = clarifai_concept(id: strings.add(concept.id), name: strings.add(concept.name), value: concept.value,
                                                     app_id: strings.add(concept.appID))
@@ -220,7 +220,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         if let cached = conceptTexts[index] { return cached }
         let fields = try ResponseFields.official.get()
         var size = 0, count = 0
-        try forEachConcept(output: index, fields) { payload in
+        try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
             size += payload.count + ConceptText.valueRoom  // its strings take at most the message's size
             count += 1
         }
@@ -235,7 +235,7 @@ public final class Response: HandleObject, @unchecked Sendable {
                 cursor.storeBytes(of: 0, as: UInt8.self)
                 cursor += 1
             }
-            try forEachConcept(output: index, fields) { payload in
+            try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
                 let concept = try WireConcept(payload, fields)
                 append(concept.id)
                 append(concept.name)
@@ -251,30 +251,46 @@ public final class Response: HandleObject, @unchecked Sendable {
         return made
     }
 
-    /// Calls `body` with each Concept message of outputs[index].data, in order (of a data message
-    /// sent in parts, which protobuf merges, the parts' concepts one after the other).
+    /// Calls `body` with each occurrence of length-delimited field `number` of outputs[index].data,
+    /// in order (of a data message sent in parts, which protobuf merges, the parts' one after the
+    /// other).
     @inline(__always)
-    private func forEachConcept(output index: Int, _ fields: ResponseFields, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private func forEachDataField(_ number: Int, output index: Int, _ fields: ResponseFields,
+                                  _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard index >= 0, index < outputCount else {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
         }
-        try decoding("outputs[\(index)].data.concepts") {
+        try decoding("outputs[\(index)].data") {
             var output = WireReader(outputs[index])
-            while let (number, wireType) = try output.readTag() {
-                guard number == fields.outputData, wireType == .lengthDelimited else { try output.skip(wireType); continue }
+            while let (field, wireType) = try output.readTag() {
+                guard field == fields.outputData, wireType == .lengthDelimited else { try output.skip(wireType); continue }
                 var data = WireReader(try output.readLengthDelimited())
-                while let (number, wireType) = try data.readTag() {
-                    guard number == fields.dataConcepts, wireType == .lengthDelimited else { try data.skip(wireType); continue }
+                while let (field, wireType) = try data.readTag() {
+                    guard field == number, wireType == .lengthDelimited else { try data.skip(wireType); continue }
                     try body(try data.readLengthDelimited())
                 }
             }
         }
     }
 
+    /// Whether outputs[index].data has field `number`: when it has not, the struct view is empty
+    /// and need not be built (outputs have concepts, seldom regions, text or an embedding). A
+    /// malformed output says yes, for the view's full reading to report it.
+    private func dataHasField(_ number: Int, output index: Int, _ fields: ResponseFields) throws -> Bool {
+        var found = false
+        do {
+            try forEachDataField(number, output: index, fields) { _ in found = true }
+        } catch let error as ClarifaiError where error.code == .protocol {
+            return true
+        }
+        return found
+    }
+
     /// outputs[index].data.regions as C structs, with their bounding boxes and concepts.
     public func regions(output index: Int) throws -> UnsafeBufferPointer<clarifai_region> {
         if let cached = regionBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
+        guard try dataHasField(fields.dataRegions, output: index, fields) else { return UnsafeBufferPointer(start: nil, count: 0) }
         let regions = try data(of: index, fields).map { data in
             try decoding("outputs[\(index)].data") { try WireFields.payloads(data, fields.dataRegions) }
         } ?? []
@@ -337,7 +353,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func text(output index: Int) -> UnsafePointer<CChar>? {
         if let cached = texts[index] { return cached }
         guard index >= 0, index < outputCount, let fields = try? ResponseFields.official.get(),
-              let data = try? data(of: index, fields) else { return nil }
+              (try? dataHasField(fields.dataText, output: index, fields)) == true, let data = try? data(of: index, fields) else { return nil }
         var raw: UnsafeRawBufferPointer?
         for text in (try? WireFields.payloads(data, fields.dataText)) ?? [] {
             raw = (try? WireFields.payloads(text, fields.textRaw))?.last ?? raw
@@ -351,6 +367,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func embedding(output index: Int) throws -> UnsafeBufferPointer<Float> {
         if let cached = embeddingBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
+        guard try dataHasField(fields.dataEmbeddings, output: index, fields) else { return UnsafeBufferPointer(start: nil, count: 0) }
         var values: [Float] = []
         let embeddings = try data(of: index, fields).map { data in
             try decoding("outputs[\(index)].data") { try WireFields.payloads(data, fields.dataEmbeddings) }
