@@ -720,6 +720,21 @@ int clarifai_response_embedding(const clarifai_response *response, size_t output
    *len = *count = 0; an output index past the end is INVALID_ARGUMENT. */
 int clarifai_response_concepts_text(const clarifai_response *response, size_t output, const char **text,
                                     size_t *len, size_t *count);
+/* Every output at once, for bindings that read a whole answer in one call (since 1.1): the
+   concepts of all outputs in one block of text, output after output, each as
+   clarifai_response_concepts_text writes it; *outputs the output count;
+   (*concept_counts)[i] the concepts of output i; (*contents)[i] what else output i holds, in
+   bits: CLARIFAI_OUTPUT_REGIONS, _TEXT and _EMBEDDING, set when clarifai_response_regions,
+   clarifai_response_text and clarifai_response_embedding have something to read for it (a bit
+   clear: they give nothing, and need not be called). The text and both arrays belong to the
+   response; without any concept *text = NULL and *len = 0, without outputs the arrays are
+   NULL. */
+#define CLARIFAI_OUTPUT_REGIONS 1u
+#define CLARIFAI_OUTPUT_TEXT 2u
+#define CLARIFAI_OUTPUT_EMBEDDING 4u
+int clarifai_response_outputs_text(const clarifai_response *response, const char **text, size_t *len,
+                                   size_t *outputs, const size_t **concept_counts,
+                                   const unsigned char **contents);
 
 /* Any field of any response, without a JSON parser (since 1.1). `path` names a field by its
    original (snake_case) name, "." between levels and [i] for an element of a repeated field:

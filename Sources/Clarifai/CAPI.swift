@@ -894,6 +894,34 @@ public func clarifai_response_concepts_text(_ handle: OpaquePointer?, _ output: 
     }
 }
 
+@_cdecl("clarifai_response_outputs_text")
+public func clarifai_response_outputs_text(_ handle: OpaquePointer?, _ text: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                           _ length: UnsafeMutablePointer<Int>?, _ outputs: UnsafeMutablePointer<Int>?,
+                                           _ conceptCounts: UnsafeMutablePointer<UnsafePointer<Int>?>?,
+                                           _ contents: UnsafeMutablePointer<UnsafePointer<UInt8>?>?) -> Int32 {
+    text?.pointee = nil
+    length?.pointee = 0
+    outputs?.pointee = 0
+    conceptCounts?.pointee = nil
+    contents?.pointee = nil
+    return entryPoint {
+        let source: Response = try required(handle, "response", in: "clarifai_response_outputs_text")
+        guard let text, let length, let outputs, let conceptCounts, let contents else {
+            throw ClarifaiError(.invalidArgument, "clarifai_response_outputs_text: an out-parameter is NULL")
+        }
+        let made = try source.outputsText()
+        if !made.text.isEmpty {
+            text.pointee = made.text.baseAddress?.assumingMemoryBound(to: CChar.self)
+            length.pointee = made.text.count
+        }
+        if !made.conceptCounts.isEmpty {
+            outputs.pointee = made.conceptCounts.count
+            conceptCounts.pointee = made.conceptCounts.baseAddress
+            contents.pointee = made.contents.baseAddress
+        }
+    }
+}
+
 @_cdecl("clarifai_response_regions")
 public func clarifai_response_regions(_ handle: OpaquePointer?, _ output: Int,
                                       _ regions: UnsafeMutablePointer<UnsafePointer<clarifai_region>?>?,

@@ -432,6 +432,45 @@ static void test_channel_limits(clarifai_client *client, clarifai_channel *chann
   CHECK(clarifai_channel_set_idle_timeout_ms(channel, 30000) == CLARIFAI_OK);
 }
 
+/* clarifai_response_outputs_text (1.1) against the per-output functions: the same concepts text,
+   output after output, the same counts, and content bits that match what regions, text and
+   embedding give. Returns the contents bits of all outputs or'ed together. */
+static unsigned check_outputs_text(const clarifai_response *out) {
+  const char *text = NULL;
+  size_t len = 0, outputs = 0;
+  const size_t *counts = NULL;
+  const unsigned char *contents = NULL;
+  CHECK(clarifai_response_outputs_text(out, &text, &len, &outputs, &counts, &contents) == CLARIFAI_OK);
+  CHECK(outputs == clarifai_response_output_count(out));
+  CHECK((outputs == 0) == (counts == NULL) && (outputs == 0) == (contents == NULL));
+  size_t at = 0;
+  unsigned seen = 0;
+  for (size_t i = 0; i < outputs; i++) {
+    const char *one = NULL;
+    size_t one_len = 0, one_count = 0;
+    CHECK(clarifai_response_concepts_text(out, i, &one, &one_len, &one_count) == CLARIFAI_OK);
+    CHECK(counts[i] == one_count);
+    CHECK(at + one_len <= len && (one_len == 0 || memcmp(text + at, one, one_len) == 0));
+    at += one_len;
+    const clarifai_region *regions = NULL;
+    const float *vector = NULL;
+    size_t n = 0, dim = 0;
+    CHECK(clarifai_response_regions(out, i, &regions, &n) == CLARIFAI_OK);
+    CHECK(clarifai_response_embedding(out, i, &vector, &dim) == CLARIFAI_OK);
+    CHECK(!!(contents[i] & CLARIFAI_OUTPUT_REGIONS) == (n > 0));
+    CHECK(!!(contents[i] & CLARIFAI_OUTPUT_TEXT) == (clarifai_response_text(out, i) != NULL));
+    CHECK(!!(contents[i] & CLARIFAI_OUTPUT_EMBEDDING) == (dim > 0));
+    CHECK((contents[i] & ~7u) == 0);
+    seen |= contents[i];
+  }
+  CHECK(at == len && (len == 0) == (text == NULL));
+  const char *again = NULL;
+  size_t again_len = 0;
+  CHECK(clarifai_response_outputs_text(out, &again, &again_len, &outputs, &counts, &contents) == CLARIFAI_OK);
+  CHECK(again == text && again_len == len); /* made once, kept by the response */
+  return seen;
+}
+
 static void test_predictions(clarifai_client *client) {
   clarifai_response *out = NULL;
   CHECK(clarifai_predict_url(client, model, NULL, "https://samples.clarifai.com/metro-north.jpg", &out) == CLARIFAI_OK);
@@ -468,6 +507,13 @@ static void test_predictions(clarifai_client *client) {
   CHECK(text == NULL && text_len == 0 && text_count == 0);
   CHECK(clarifai_response_concepts_text(out, 0, &text, NULL, &text_count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   CHECK(clarifai_response_concepts_text(NULL, 0, &text, &text_len, &text_count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(check_outputs_text(out) == 0);
+  size_t outputs = 9;
+  const size_t *counts = NULL;
+  const unsigned char *contents = NULL;
+  CHECK(clarifai_response_outputs_text(out, &text, NULL, &outputs, &counts, &contents) == CLARIFAI_ERROR_INVALID_ARGUMENT);
+  CHECK(text == NULL && outputs == 0 && counts == NULL && contents == NULL);
+  CHECK(clarifai_response_outputs_text(NULL, &text, &text_len, &outputs, &counts, &contents) == CLARIFAI_ERROR_INVALID_ARGUMENT);
   const clarifai_concept *again = NULL;
   CHECK(clarifai_response_concepts(out, 0, &again, &count) == CLARIFAI_OK && again == concepts);
   CHECK(clarifai_response_concepts(out, 1, &again, &count) == CLARIFAI_ERROR_INVALID_ARGUMENT);
@@ -519,12 +565,14 @@ static void test_predictions(clarifai_client *client) {
   CHECK(clarifai_response_text(out, 5) == NULL);
   CHECK(clarifai_response_concepts_text(out, 0, &text, &text_len, &text_count) == CLARIFAI_OK);
   CHECK(text == NULL && text_len == 0 && text_count == 0); /* an output without concepts */
+  CHECK(check_outputs_text(out) == CLARIFAI_OUTPUT_TEXT);
   clarifai_response_free(out);
 
   CHECK(clarifai_predict_url(client, "general-image-embedding", NULL, "https://x/e.jpg", &out) == CLARIFAI_OK);
   const float *vector = NULL;
   size_t dim = 0;
   CHECK(clarifai_response_embedding(out, 0, &vector, &dim) == CLARIFAI_OK && dim == 16 && vector != NULL);
+  CHECK(check_outputs_text(out) == CLARIFAI_OUTPUT_EMBEDDING);
   clarifai_response_free(out);
 
   CHECK(clarifai_predict_url(client, "general-image-detection", NULL, "https://x/d.jpg", &out) == CLARIFAI_OK);
@@ -534,6 +582,11 @@ static void test_predictions(clarifai_client *client) {
     CHECK(regions[i].top_row < regions[i].bottom_row && regions[i].left_col < regions[i].right_col);
     CHECK(regions[i].concept_count == 3 && strlen(regions[i].concepts[0].name) > 0);
   }
+  CHECK(check_outputs_text(out) == CLARIFAI_OUTPUT_REGIONS);
+  clarifai_response_free(out);
+
+  CHECK(clarifai_call(client, "ListConcepts", "{}", &out) == CLARIFAI_OK); /* a response without outputs */
+  CHECK(check_outputs_text(out) == 0 && clarifai_response_output_count(out) == 0);
   clarifai_response_free(out);
 }
 
@@ -549,6 +602,7 @@ static void test_batches(clarifai_client *client) {
   clarifai_response *out = NULL;
   CHECK(clarifai_predict(client, model, NULL, inputs, COUNT, &out) == CLARIFAI_OK);
   CHECK(clarifai_response_output_count(out) == COUNT);
+  CHECK(check_outputs_text(out) == 0);
   /* Outputs come back in input order: output 200 is the prediction for input 200 alone. */
   clarifai_response *single = NULL;
   CHECK(clarifai_predict(client, model, NULL, &inputs[200], 1, &single) == CLARIFAI_OK);

@@ -171,6 +171,8 @@ C_TYPES = {
     "clarifai_resource_ids *": ctypes.POINTER(_native.ResourceIdsStruct),
     "char *": ctypes.c_void_p,  # a buffer the library writes into
     "const char **": ctypes.POINTER(ctypes.c_char_p),
+    "const size_t **": ctypes.POINTER(ctypes.POINTER(ctypes.c_size_t)),
+    "const unsigned char **": ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte)),
 }
 
 

@@ -14,7 +14,8 @@ import threading
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
+from itertools import repeat
 from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
                     Sequence, Tuple, TypeVar, Union, cast)
 
@@ -480,23 +481,10 @@ class Prediction:
 _PREDICTION_TYPE = "clarifai.api.MultiOutputResponse"
 
 
-_make_concept = partial(tuple.__new__, Concept)  # Concept from a 4-tuple, called from C without Python frames
 
 
 def _concepts(array: Any, count: int) -> List[Concept]:
     return [Concept(_dec(c.id), _dec(c.name), _f32(c.value), _dec(c.app_id)) for c in array[:count]] if count else []
-
-
-def _output_concepts(lib: Any, response: int, index: int) -> List[Concept]:
-    """An output's concepts from one block of text the library writes (values already in their
-    shortest decimal form): one call and one decode for all of them."""
-    text, length, count = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
-    _check(lib.clarifai_response_concepts_text(response, index, ctypes.byref(text), ctypes.byref(length),
-                                               ctypes.byref(count)))
-    if not count.value:
-        return []
-    fields = ctypes.string_at(text, length.value).decode("utf-8", "replace").split("\0")
-    return list(map(_make_concept, zip(fields[0::4], fields[1::4], map(float, fields[2::4]), fields[3::4])))
 
 
 def _response_json(response: int) -> bytes:
@@ -514,26 +502,56 @@ def _response_dict(response: int) -> Dict[str, Any]:
 
 
 def _read_prediction(response: int) -> Prediction:
-    """Everything of a PostModelOutputs response, read through the C struct buffers."""
+    """Everything of a PostModelOutputs response. Every output's concepts come from one block of
+    text the library writes (one call and one decode for all of them, values already in their
+    shortest decimal form); regions, text and embeddings are read for the outputs that have them."""
     lib = load_library()
+    text, length, count = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
+    counts, contents = ctypes.POINTER(ctypes.c_size_t)(), ctypes.POINTER(ctypes.c_ubyte)()
+    _check(lib.clarifai_response_outputs_text(response, ctypes.byref(text), ctypes.byref(length), ctypes.byref(count),
+                                              ctypes.byref(counts), ctypes.byref(contents)))
+    fields = ctypes.string_at(text, length.value).decode("utf-8", "replace").split("\0") if length.value else []
+    # Concepts made by tuple.__new__ called from C (map), no Python frame per concept.
+    concepts = list(map(tuple.__new__, repeat(Concept), zip(fields[0::4], fields[1::4], map(float, fields[2::4]), fields[3::4])))
     outputs = []
-    for index in range(lib.clarifai_response_output_count(response)):
-        regions = ctypes.POINTER(RegionStruct)()
-        vector = ctypes.POINTER(ctypes.c_float)()
-        count = ctypes.c_size_t()
-        output_concepts = _output_concepts(lib, response, index)
-        _check(lib.clarifai_response_regions(response, index, ctypes.byref(regions), ctypes.byref(count)))
-        output_regions = [
-            Region(_dec(r.id), BoundingBox(_f32(r.top_row), _f32(r.left_col), _f32(r.bottom_row), _f32(r.right_col)),
-                   _f32(r.value), _concepts(r.concepts, r.concept_count))
-            for r in regions[:count.value]] if count.value else []
-        text = lib.clarifai_response_text(response, index)
-        _check(lib.clarifai_response_embedding(response, index, ctypes.byref(vector), ctypes.byref(count)))
-        embedding = vector[:count.value] if count.value else None  # exact (widened) float32 values
-        outputs.append(Output(output_concepts, output_regions, None if text is None else _dec(text), embedding))
+    start = 0
+    for index, (concept_count, held) in enumerate(zip(counts[:count.value], contents[:count.value])):
+        output_concepts = concepts[start:start + concept_count]
+        start += concept_count
+        if held:
+            outputs.append(Output(output_concepts, *_output_extras(lib, response, index, held)))
+        else:
+            outputs.append(Output(output_concepts, [], None, None))
     return Prediction(lib.clarifai_response_status_code(response),
                       _dec(lib.clarifai_response_status_description(response)),
                       _dec(lib.clarifai_response_request_id(response)), outputs, _response_proto(response))
+
+
+_OUTPUT_REGIONS, _OUTPUT_TEXT, _OUTPUT_EMBEDDING = 1, 2, 4  # CLARIFAI_OUTPUT_* of clarifai.h
+
+
+def _output_extras(lib: Any, response: int, index: int,
+                   held: int) -> Tuple[List[Region], Optional[str], Optional[List[float]]]:
+    """The regions, text and embedding of output `index`, read where `held` (its
+    CLARIFAI_OUTPUT_* bits) says there are some."""
+    regions: List[Region] = []
+    text: Optional[str] = None
+    embedding: Optional[List[float]] = None
+    count = ctypes.c_size_t()
+    if held & _OUTPUT_REGIONS:
+        array = ctypes.POINTER(RegionStruct)()
+        _check(lib.clarifai_response_regions(response, index, ctypes.byref(array), ctypes.byref(count)))
+        regions = [Region(_dec(r.id), BoundingBox(_f32(r.top_row), _f32(r.left_col), _f32(r.bottom_row), _f32(r.right_col)),
+                          _f32(r.value), _concepts(r.concepts, r.concept_count))
+                   for r in array[:count.value]]
+    if held & _OUTPUT_TEXT:
+        raw = lib.clarifai_response_text(response, index)
+        text = None if raw is None else _dec(raw)
+    if held & _OUTPUT_EMBEDDING:
+        vector = ctypes.POINTER(ctypes.c_float)()
+        _check(lib.clarifai_response_embedding(response, index, ctypes.byref(vector), ctypes.byref(count)))
+        embedding = vector[:count.value] if count.value else None  # exact (widened) float32 values
+    return regions, text, embedding
 
 
 def _api_error(response: int, failure: _Failure, with_prediction: bool) -> ApiError:

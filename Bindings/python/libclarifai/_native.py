@@ -155,6 +155,8 @@ SIGNATURES: Dict[str, Tuple[object, List[object]]] = {
     "clarifai_response_text": (_s, [_p, _z]),
     "clarifai_response_embedding": (_i, [_p, _z, ctypes.POINTER(ctypes.POINTER(ctypes.c_float)), ctypes.POINTER(_z)]),
     "clarifai_response_concepts_text": (_i, [_p, _z, _strings, ctypes.POINTER(_z), ctypes.POINTER(_z)]),
+    "clarifai_response_outputs_text": (_i, [_p, _strings, ctypes.POINTER(_z), ctypes.POINTER(_z),
+                                           ctypes.POINTER(ctypes.POINTER(_z)), ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte))]),
     "clarifai_response_count": (_z, [_p, _s]),
     "clarifai_response_string": (_s, [_p, _s]),
     "clarifai_response_int64": (_i, [_p, _s, ctypes.POINTER(ctypes.c_longlong)]),

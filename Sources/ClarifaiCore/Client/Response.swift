@@ -38,6 +38,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     private var regionConceptBuffers: [UnsafeMutableBufferPointer<clarifai_concept>] = []
     private var embeddingBuffers: [Int: UnsafeMutableBufferPointer<Float>] = [:]
     private var texts: [Int: UnsafePointer<CChar>?] = [:]
+    private var outputsRead: OutputsText?
 
     /// Reads a REST answer into the response type (fields a newer server added are skipped);
     /// throws .protocol when it is not JSON of that type with a Clarifai status.
@@ -130,6 +131,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         regionBuffers.values.forEach { $0.deallocate() }
         regionConceptBuffers.forEach { $0.deallocate() }
         embeddingBuffers.values.forEach { $0.deallocate() }
+        outputsRead?.deallocate()
     }
 
     public var isSuccess: Bool { statusCode == Response.successCode }
@@ -219,36 +221,89 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func conceptsText(output index: Int) throws -> (text: UnsafeRawBufferPointer, count: Int) {
         if let cached = conceptTexts[index] { return cached }
         let fields = try ResponseFields.official.get()
-        var size = 0, count = 0
-        try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
-            size += payload.count + ConceptText.valueRoom  // its strings take at most the message's size
-            count += 1
-        }
-        let text = try strings.write(atMost: size) { start in
-            var cursor = start
-            func append(_ bytes: UnsafeRawBufferPointer?) {
-                if let bytes, let base = bytes.baseAddress {
-                    let length = memchr(base, 0, bytes.count).map { UnsafeRawPointer($0) - base } ?? bytes.count
-                    cursor.copyMemory(from: base, byteCount: length)
-                    cursor += length
-                }
-                cursor.storeBytes(of: 0, as: UInt8.self)
-                cursor += 1
-            }
-            try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
-                let concept = try WireConcept(payload, fields)
-                append(concept.id)
-                append(concept.name)
-                cursor += ConceptText.write(concept.value, to: cursor)
-                cursor.storeBytes(of: 0, as: UInt8.self)
-                cursor += 1
-                append(concept.appID)
-            }
-            return cursor - start
-        }
+        let (size, count) = try conceptsTextRoom(output: index, fields)
+        let text = try strings.write(atMost: size) { start in try writeConceptsText(output: index, fields, to: start) }
         let made = (text: text, count: count)
         conceptTexts[index] = made
         return made
+    }
+
+    /// What every output holds, read in one call by bindings that read a whole answer: the
+    /// concepts of all outputs as one block (conceptsText's, output after output), each output's
+    /// concept count, and its other contents (OutputContents: whether regions, text or an
+    /// embedding are there to be read).
+    public func outputsText() throws -> OutputsText {
+        if let outputsRead { return outputsRead }
+        let fields = try ResponseFields.official.get()
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(outputCount, 1))
+        let contents = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(outputCount, 1))
+        do {
+            var size = 0
+            for index in 0..<outputCount {
+                let (room, count) = try conceptsTextRoom(output: index, fields)
+                size += room
+                counts[index] = count
+                contents[index] = try outputContents(index, fields)
+            }
+            let text = try strings.write(atMost: size) { start in
+                var cursor = start
+                for index in 0..<outputCount { cursor += try writeConceptsText(output: index, fields, to: cursor) }
+                return cursor - start
+            }
+            let made = OutputsText(text: text, conceptCounts: UnsafeBufferPointer(rebasing: counts[..<outputCount]),
+                                   contents: UnsafeBufferPointer(rebasing: contents[..<outputCount]))
+            outputsRead = made
+            return made
+        } catch {
+            counts.deallocate()
+            contents.deallocate()
+            throw error
+        }
+    }
+
+    /// The bytes conceptsText needs at most for outputs[index] (its strings take at most their
+    /// messages' size), and its concept count.
+    private func conceptsTextRoom(output index: Int, _ fields: ResponseFields) throws -> (size: Int, count: Int) {
+        var size = 0, count = 0
+        try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
+            size += payload.count + ConceptText.valueRoom
+            count += 1
+        }
+        return (size, count)
+    }
+
+    /// Writes the concepts of outputs[index] as conceptsText has them at `start`; returns the
+    /// bytes written.
+    private func writeConceptsText(output index: Int, _ fields: ResponseFields, to start: UnsafeMutableRawPointer) throws -> Int {
+        var cursor = start
+        func append(_ bytes: UnsafeRawBufferPointer?) {
+            if let bytes, let base = bytes.baseAddress {
+                let length = memchr(base, 0, bytes.count).map { UnsafeRawPointer($0) - base } ?? bytes.count
+                cursor.copyMemory(from: base, byteCount: length)
+                cursor += length
+            }
+            cursor.storeBytes(of: 0, as: UInt8.self)
+            cursor += 1
+        }
+        try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
+            let concept = try WireConcept(payload, fields)
+            append(concept.id)
+            append(concept.name)
+            cursor += ConceptText.write(concept.value, to: cursor)
+            cursor.storeBytes(of: 0, as: UInt8.self)
+            cursor += 1
+            append(concept.appID)
+        }
+        return cursor - start
+    }
+
+    /// OutputContents bits of outputs[index]: the struct views that have something to read.
+    private func outputContents(_ index: Int, _ fields: ResponseFields) throws -> UInt8 {
+        var contents: UInt8 = 0
+        if try dataHasField(fields.dataRegions, output: index, fields) { contents |= OutputContents.regions }
+        if try dataHasField(fields.dataText, output: index, fields) { contents |= OutputContents.text }
+        if try dataHasField(fields.dataEmbeddings, output: index, fields) { contents |= OutputContents.embedding }
+        return contents
     }
 
     /// Calls `body` with each occurrence of length-delimited field `number` of outputs[index].data,
@@ -610,6 +665,26 @@ struct WireConcept {
             }
         }
     }
+}
+
+/// Every output's concepts as text and what else each output holds (Response.outputsText); the
+/// counts and contents are the response's, freed with it.
+public struct OutputsText {
+    public let text: UnsafeRawBufferPointer
+    public let conceptCounts: UnsafeBufferPointer<Int>
+    public let contents: UnsafeBufferPointer<UInt8>
+
+    fileprivate func deallocate() {
+        UnsafeMutableBufferPointer(mutating: conceptCounts).deallocate()
+        UnsafeMutableBufferPointer(mutating: contents).deallocate()
+    }
+}
+
+/// The bits of OutputsText.contents (CLARIFAI_OUTPUT_* in clarifai.h).
+public enum OutputContents {
+    public static let regions: UInt8 = 1
+    public static let text: UInt8 = 2
+    public static let embedding: UInt8 = 4
 }
 
 /// A concept's value in Response.conceptsText.
