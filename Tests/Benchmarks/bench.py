@@ -29,6 +29,8 @@ from testserver import make_self_signed_cert  # noqa: E402
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 REST, GRPC, GRPC_BATCH = "http://127.0.0.1:18431", "127.0.0.1:18432", "127.0.0.1:18433"
 GRPCS, GRPCS_BATCH = "127.0.0.1:18434", "127.0.0.1:18435"
+# slow_responder.c: REST answers after SLOW_ANSWER_US, as a server that runs a model takes time.
+REST_SLOW, SLOW_ANSWER_US = "http://127.0.0.1:18439", 500
 TLS_DIR = os.path.join(BENCH, "tls")
 
 SCENARIOS = {  # name: (description, calls, warmup per thread, threads)
@@ -54,6 +56,12 @@ CLIENTS = [
     ("libclarifai C (struct API)", "grpcs", [os.path.join(BENCH, "bench_clarifai"), "--api", "struct"]),
     ("official Python, gRPC (grpcio)", "grpcs", [PY, os.path.join(HERE, "bench_py.py"), "--client", "official"]),
     ("raw libcurl (floor)", "grpcs", [os.path.join(BENCH, "bench_curl")]),
+    # REST against a server that takes 0.5 ms per answer (scenario (a) only).
+    ("libclarifai C (struct API)", "rest-slow", [os.path.join(BENCH, "bench_clarifai"), "--api", "struct"]),
+    ("libclarifai C (JSON API)", "rest-slow", [os.path.join(BENCH, "bench_clarifai"), "--api", "json"]),
+    ("libclarifai Python binding", "rest-slow", [PY, os.path.join(HERE, "bench_py.py"), "--client", "binding"]),
+    ("official Python, JSON (requests)", "rest-slow", [PY, os.path.join(HERE, "bench_py.py"), "--client", "official"]),
+    ("raw libcurl (floor)", "rest-slow", [os.path.join(BENCH, "bench_curl")]),
 ]
 BASELINE = ("official Python, gRPC (grpcio)", "grpc")
 
@@ -61,6 +69,8 @@ BASELINE = ("official Python, gRPC (grpcio)", "grpc")
 def target(channel, scenario):
     if channel == "rest":
         return REST
+    if channel == "rest-slow":
+        return REST_SLOW
     if channel == "grpcs":
         return GRPCS_BATCH if scenario == "d" else GRPCS
     return GRPC_BATCH if scenario == "d" else GRPC
@@ -72,6 +82,8 @@ def baseline(channel):
 
 
 def applies(label, channel, scenario):
+    if channel == "rest-slow":
+        return scenario == "a"
     if scenario == "e":  # streaming: gRPC only; the C client's stream path is one (clarifai_call_stream)
         return channel != "rest" and "JSON API" not in label
     return True
@@ -79,7 +91,8 @@ def applies(label, channel, scenario):
 
 def run_client(cmd, channel, scenario, calls=None, threads=None, warmup=None):
     _, c, w, t = SCENARIOS[scenario]
-    args = cmd + ["--transport", channel, "--scenario", scenario, "--target", target(channel, scenario),
+    transport = "rest" if channel == "rest-slow" else channel
+    args = cmd + ["--transport", transport, "--scenario", scenario, "--target", target(channel, scenario),
                   "--data", DATA, "--calls", str(calls or c), "--warmup", str(w if warmup is None else warmup),
                   "--threads", str(threads or t)]
     env = dict(os.environ, LIBCLARIFAI_PATH=os.path.join(ROOT, "build", "lib", "libclarifai.so.1"),
@@ -110,12 +123,15 @@ def start_responders():
                              f"18432:{DATA}/predict1.pb:{DATA}/stream.pb", f"18433:{DATA}/predict32.pb",
                              f"s18434:{DATA}/predict1.pb:{DATA}/stream.pb", f"s18435:{DATA}/predict32.pb"],
                             stderr=subprocess.DEVNULL)
+    slow = subprocess.Popen([os.path.join(BENCH, "slow_responder"), REST_SLOW.rsplit(":", 1)[1], f"{DATA}/predict1.json",
+                             str(SLOW_ANSWER_US)])
     wait_port(18431, "nginx")
     wait_port(18432, "grpc_responder")
     wait_port(18433, "grpc_responder")
     wait_port(18434, "grpc_responder")
     wait_port(18435, "grpc_responder")
-    return nginx, grpc
+    wait_port(int(REST_SLOW.rsplit(":", 1)[1]), "slow_responder")
+    return nginx, grpc, slow
 
 
 def proc_cpu(pid):
@@ -302,6 +318,9 @@ def write_results(results, cap, prof, info, rounds, seconds, scaled=None, alloca
               "the channel's multi handle. The responder lifts nghttp2's rapid-reset guard: libcurl 7.88 resets "
               "every finished stream, and with the guard the floor's connection would be closed after ~1,000 calls "
               "(libclarifai moves to a new connection every 500 calls).",
+              f"- rest-slow: REST against slow_responder.c, which answers each request (HTTP/1.1 keep-alive) "
+              f"after sleeping {SLOW_ANSWER_US} µs, as a server running a model takes time: the client's cost "
+              "per call beside a server that is not instantaneous (nginx's `return 200` answers in ~10 µs).",
               f"- libcurl here is {info['libcurl']}: before 8.0 it cannot reuse an h2c (cleartext HTTP/2) "
               "connection, so libclarifai's gRPC channel (and the floor, to do the same exchange) opens a "
               "TCP connection per call; grpcio keeps one. TLS gRPC channels are not affected (the grpcs rows).",
@@ -444,7 +463,7 @@ def main():
     a = ap.parse_args()
     t0 = time.time()
     subprocess.run([PY, os.path.join(HERE, "make_responses.py"), DATA], check=True)
-    nginx, grpc = start_responders()
+    nginx, grpc, slow = start_responders()
     try:
         cap = capacity(nginx, grpc)
         print("responder capacity:", json.dumps(cap), flush=True)
@@ -471,7 +490,7 @@ def main():
                     prof[(label, transport)] = profile(binary, transport)
                     allocated[(label, transport)] = allocations(binary, transport)
     finally:
-        for p in (nginx, grpc):
+        for p in (nginx, grpc, slow):
             p.send_signal(signal.SIGTERM)
             try:
                 p.wait(5)
