@@ -54,6 +54,7 @@ CLIENTS = [
     ("raw libcurl (floor)", "grpc", [os.path.join(BENCH, "bench_curl")]),
     # gRPC over TLS, as api.clarifai.com is reached: connections kept (and multiplexed) by all.
     ("libclarifai C (struct API)", "grpcs", [os.path.join(BENCH, "bench_clarifai"), "--api", "struct"]),
+    ("libclarifai Python binding", "grpcs", [PY, os.path.join(HERE, "bench_py.py"), "--client", "binding"]),
     ("official Python, gRPC (grpcio)", "grpcs", [PY, os.path.join(HERE, "bench_py.py"), "--client", "official"]),
     ("raw libcurl (floor)", "grpcs", [os.path.join(BENCH, "bench_curl")]),
     # REST against a server that takes 0.5 ms per answer (scenario (a) only).
