@@ -93,7 +93,7 @@ struct ProtoToJSON {
         var reader = WireReader(bytes)
         while let (number, wireType) = try reader.readTag() {
             guard number <= UInt64(Int32.max), let index = type.fieldIndex(number: Int(number)),
-                  type.fields[index].accepts(wireType) else {
+                  type.field(index, accepts: wireType) else {
                 try reader.skip(wireType)
                 continue
             }
@@ -254,7 +254,7 @@ struct ProtoToJSON {
         output.append(UInt8(ascii: "{"))
         for (index, keyText) in keys.enumerated() {
             if index > 0 { output.append(UInt8(ascii: ",")) }
-            keyText.withUnsafeBytes { appendQuoted($0) }
+            guard keyText.withUnsafeBytes({ appendQuoted($0) }) else { throw CodecError("map key is not valid UTF-8") }
             output.append(UInt8(ascii: ":"))
             output.append(contentsOf: values[index])
         }
@@ -324,9 +324,7 @@ struct ProtoToJSON {
         switch field.kind {
         case .message: try message(slice(bytes, occurrence), type: try messageType(field), depth: depth + 1)
         case .string:
-            let text = slice(bytes, occurrence)
-            guard ProtoToJSON.isValidUTF8(text) else { throw CodecError("string is not valid UTF-8") }
-            appendQuoted(text)
+            guard appendQuoted(slice(bytes, occurrence)) else { throw CodecError("string is not valid UTF-8") }
         case .bytes:
             output.append(UInt8(ascii: "\""))
             ScalarText.appendBase64(slice(bytes, occurrence), to: &output)
@@ -406,20 +404,39 @@ struct ProtoToJSON {
         if quoted { output.append(UInt8(ascii: "\"")) }
     }
 
-    private mutating func appendQuoted(_ text: String) {
+    /// `text` as a JSON string with the escapes JSON requires (quote, backslash, control
+    /// characters), checked as UTF-8 on the way: false when it is not (the conversion fails; what
+    /// was written is left). Runs that need no look are found eight bytes at a time and copied whole.
+    private mutating func appendQuoted(_ text: UnsafeRawBufferPointer) -> Bool {
         output.append(UInt8(ascii: "\""))
-        output.append(contentsOf: text.utf8)
-        output.append(UInt8(ascii: "\""))
-    }
-
-    /// A JSON string with the escapes JSON requires (quote, backslash, control characters); runs
-    /// that need none are copied whole.
-    private mutating func appendQuoted(_ text: UnsafeRawBufferPointer) {
-        output.append(UInt8(ascii: "\""))
-        var runStart = 0
-        for (index, byte) in text.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+        var runStart = 0, index = 0
+        let count = text.count
+        while index < count {
+            let left = count - index
+            if left >= 8, ProtoToJSON.isPlainASCII(text.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                index += 8
+                continue
+            }
+            if left < 8 {
+                // A short string or the end of one: its last bytes in a word padded with spaces.
+                var tail = UInt64(0x2020_2020_2020_2020)
+                withUnsafeMutableBytes(of: &tail) { $0.baseAddress!.copyMemory(from: text.baseAddress! + index, byteCount: left) }
+                if ProtoToJSON.isPlainASCII(tail) {
+                    index = count
+                    continue
+                }
+            }
+            let byte = text[index]
+            if byte >= 0x80 {
+                guard let length = ProtoToJSON.utf8SequenceLength(text, at: index) else { return false }
+                index += length
+                continue
+            }
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
             appendRun(text, runStart..<index)
-            runStart = index + 1
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: "\\\"".utf8)
             case UInt8(ascii: "\\"): output.append(contentsOf: "\\\\".utf8)
@@ -432,9 +449,23 @@ struct ProtoToJSON {
                 output.append(hex[Int(byte >> 4)])
                 output.append(hex[Int(byte & 0xF)])
             }
+            index += 1
+            runStart = index
         }
-        appendRun(text, runStart..<text.count)
+        appendRun(text, runStart..<count)
         output.append(UInt8(ascii: "\""))
+        return true
+    }
+
+    /// Whether eight bytes are all ASCII that a JSON string carries as they are: no quote,
+    /// backslash or control character (byte-wise "has zero" / "has less than" tests).
+    @inline(__always)
+    private static func isPlainASCII(_ bytes: UInt64) -> Bool {
+        let word = UInt64(littleEndian: bytes)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\""))), backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        let control = (word &- ones &* 0x20) & ~word
+        return (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | word) & highs == 0
     }
 
     private mutating func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) {
@@ -450,26 +481,36 @@ struct ProtoToJSON {
                 index += 8
                 continue
             }
-            let lead = bytes[index]
-            if lead < 0x80 { index += 1; continue }
-            let length: Int, minimum: UInt32
-            switch lead {
-            case 0xC2...0xDF: (length, minimum) = (2, 0x80)
-            case 0xE0...0xEF: (length, minimum) = (3, 0x800)
-            case 0xF0...0xF4: (length, minimum) = (4, 0x10000)
-            default: return false
+            if bytes[index] < 0x80 {
+                index += 1
+                continue
             }
-            guard index + length <= bytes.count else { return false }
-            var scalar = UInt32(lead) & (0xFF >> (length + 1))
-            for offset in 1..<length {
-                let next = bytes[index + offset]
-                guard next & 0xC0 == 0x80 else { return false }
-                scalar = scalar << 6 | UInt32(next & 0x3F)
-            }
-            guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800..<0xE000).contains(scalar) else { return false }
+            guard let length = utf8SequenceLength(bytes, at: index) else { return false }
             index += length
         }
         return true
+    }
+
+    /// The length of the multi-byte UTF-8 sequence at `index` (whose byte is 0x80 or more); nil
+    /// when it is malformed, overlong, a surrogate or past U+10FFFF.
+    static func utf8SequenceLength(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Int? {
+        let lead = bytes[index]
+        let length: Int, minimum: UInt32
+        switch lead {
+        case 0xC2...0xDF: (length, minimum) = (2, 0x80)
+        case 0xE0...0xEF: (length, minimum) = (3, 0x800)
+        case 0xF0...0xF4: (length, minimum) = (4, 0x10000)
+        default: return nil
+        }
+        guard index + length <= bytes.count else { return nil }
+        var scalar = UInt32(lead) & (0xFF >> (length + 1))
+        for offset in 1..<length {
+            let next = bytes[index + offset]
+            guard next & 0xC0 == 0x80 else { return nil }
+            scalar = scalar << 6 | UInt32(next & 0x3F)
+        }
+        guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800..<0xE000).contains(scalar) else { return nil }
+        return length
     }
 }
 

@@ -80,6 +80,9 @@ final class MessageType: @unchecked Sendable {
     /// all in one buffer, so a lookup touches no reference counts.
     private let nameBytes: [UInt8]
     private let names: [(start: Int, count: Int, field: Int)]
+    /// Per field position, the wire types a value of it may come in (bit n: wire type n): the
+    /// codec's tag loops check them without touching (and reference counting) Field objects.
+    private let acceptedWireTypes: [UInt8]
 
     init(fullName: String, fields: [Field], isMapEntry: Bool) {
         self.fullName = fullName
@@ -104,6 +107,11 @@ final class MessageType: @unchecked Sendable {
         }
         self.nameBytes = nameBytes
         self.names = names
+        acceptedWireTypes = fields.map { field in
+            (0...5).reduce(UInt8(0)) { bits, raw in
+                WireReader.WireType(rawValue: raw).map { field.accepts($0) } == true ? bits | 1 << raw : bits
+            }
+        }
         let largest = fields.map(\.number).max() ?? 0
         var table = [Int32](repeating: -1, count: largest < 4096 ? largest + 1 : 0)
         for (index, field) in fields.enumerated().reversed() where !table.isEmpty { table[field.number] = Int32(index) }
@@ -122,6 +130,11 @@ final class MessageType: @unchecked Sendable {
 
     /// The position in `fields` of the field with this original or JSON name.
     func fieldIndex(named name: String) -> Int? { byName[name] }
+
+    /// Whether fields[index] takes a value of this wire type (Field.accepts).
+    func field(_ index: Int, accepts wireType: WireReader.WireType) -> Bool {
+        acceptedWireTypes[index] & 1 << wireType.rawValue != 0
+    }
 
     /// The position in `fields` of the field whose original or JSON name is `key`. The search
     /// starts at `cursor` and leaves it after the match: JSON usually lists fields in their
