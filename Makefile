@@ -174,7 +174,7 @@ bench: all venv
 	$(PYTHON) -m pip install -q -r Tests/Benchmarks/requirements.txt
 	mkdir -p build/bench
 	gcc $(BENCH_CFLAGS) -o build/bench/grpc_responder Tests/Benchmarks/grpc_responder.c -lnghttp2 -lssl -lcrypto
-	gcc $(BENCH_CFLAGS) -o build/bench/bench_curl Tests/Benchmarks/bench_curl.c -lcurl
+	gcc $(BENCH_CFLAGS) -IInclude -o build/bench/bench_curl Tests/Benchmarks/bench_curl.c -lcurl
 	gcc $(BENCH_CFLAGS) -o build/bench/slow_responder Tests/Benchmarks/slow_responder.c
 	gcc $(BENCH_CFLAGS) -IInclude -o build/bench/bench_clarifai Tests/Benchmarks/bench_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
 	$(PYTHON) Tests/Benchmarks/bench.py

@@ -1,5 +1,6 @@
 /*
- * The floor: raw libcurl doing the same HTTP exchange as the clients, with pre-built request
+ * The floor: raw libcurl doing the same HTTP exchange as the clients (the header lines libclarifai
+ * sends: its user agent, request-id prefix and accepted encodings too), with pre-built request
  * bodies (data/req_*.json for REST, data/req_*.pb, already gRPC-framed, for gRPC) and no
  * JSON/protobuf work on the answer: it is collected into a buffer and its size and the HTTP
  * status (and for gRPC the grpc-status trailer) are checked. One easy handle per thread, reused
@@ -7,6 +8,7 @@
  * gRPC always does with libcurl < 8.0.
  */
 #include "bench_common.h"
+#include <clarifai.h> /* CLARIFAI_VERSION_STRING only: the floor does not link the library */
 #include <curl/curl.h>
 
 typedef struct { char *data; size_t len, cap; int grpc_ok; } sink;
@@ -50,13 +52,24 @@ static int bench_setup(const bench_opts *o) {
   else
     snprintf(url, sizeof url, "%s/v2/users/bench-user/apps/bench-app/models/%s/outputs", o->target,
              !strcmp(s, "d") ? "batch32" : "general-image-recognition");
+  char user_agent[128];
+  snprintf(user_agent, sizeof user_agent, "libclarifai/%s (libcurl/%s)", CLARIFAI_VERSION_STRING,
+           curl_version_info(CURLVERSION_NOW)->version);
   for (int t = 0; t < o->threads; t++) {
     worker *w = &workers[t];
     w->h = curl_easy_init();
     w->hdr = curl_slist_append(NULL, "authorization: Key bench-token");
+    w->hdr = curl_slist_append(w->hdr, "X-Clarifai-Request-ID-Prefix: libclarifai-c-" CLARIFAI_VERSION_STRING);
     w->hdr = curl_slist_append(w->hdr, grpc ? "content-type: application/grpc" : "content-type: application/json");
+    w->hdr = curl_slist_append(w->hdr, grpc ? "Accept:" : "Accept: application/json");
     w->hdr = curl_slist_append(w->hdr, "expect:");
-    if (grpc) w->hdr = curl_slist_append(w->hdr, "te: trailers");
+    if (grpc) {
+      w->hdr = curl_slist_append(w->hdr, "te: trailers");
+      w->hdr = curl_slist_append(w->hdr, "grpc-accept-encoding: gzip");
+    } else {
+      curl_easy_setopt(w->h, CURLOPT_ACCEPT_ENCODING, "gzip");
+    }
+    curl_easy_setopt(w->h, CURLOPT_USERAGENT, user_agent);
     curl_easy_setopt(w->h, CURLOPT_URL, url);
     curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, w->hdr);
     curl_easy_setopt(w->h, CURLOPT_POSTFIELDS, body);
