@@ -469,6 +469,19 @@ def test_gil_is_released_during_calls(server, app_id):
         assert time.monotonic() - started < 3  # one after the other: 4 s
 
 
+def test_only_quick_getters_keep_the_gil():
+    """A response's fields and the last error are read with the GIL held (no hand-off to another
+    thread per getter); every other function, any of which may wait on the network or a lock,
+    releases it."""
+    lib = _native.load_library()
+    assert _native.GIL_HELD <= set(_native.SIGNATURES)
+    assert all(name.startswith(("clarifai_response_", "clarifai_last_error")) for name in _native.GIL_HELD)
+    assert "clarifai_response_json" not in _native.GIL_HELD  # writes JSON: as long as the answer
+    for name in _native.SIGNATURES:
+        holds = bool(getattr(lib, name)._flags_ & ctypes._FUNCFLAG_PYTHONAPI)
+        assert holds == (name in _native.GIL_HELD), name
+
+
 def test_tls_channel_with_ca_file(tls_server):
     with Channel.grpc(tls_server.grpcs_target) as untrusted, Client(untrusted, tls_server.token, USER, "tls") as client:
         with pytest.raises(TransportError, match="(?i)certificate"):

@@ -172,17 +172,34 @@ _library: Optional[ctypes.CDLL] = None
 _library_path: Optional[str] = None
 
 
+# Functions that return at once (a response's fields, the last error): called with the GIL held.
+# ctypes releases the GIL around every other call; with threads calling at once, each release
+# hands the GIL to another thread and the caller waits to get it back, several times per
+# prediction read.
+GIL_HELD = frozenset({
+    "clarifai_last_error", "clarifai_last_error_code", "clarifai_last_error_http_status",
+    "clarifai_last_error_grpc_status", "clarifai_last_error_transient", "clarifai_last_error_metadata_count",
+    "clarifai_last_error_metadata", "clarifai_response_status_code", "clarifai_response_status_description",
+    "clarifai_response_status_details", "clarifai_response_request_id", "clarifai_response_metadata_count",
+    "clarifai_response_metadata", "clarifai_response_proto", "clarifai_response_output_count",
+    "clarifai_response_outputs_text", "clarifai_response_concepts_text", "clarifai_response_concepts",
+    "clarifai_response_regions", "clarifai_response_text", "clarifai_response_embedding", "clarifai_response_free",
+})
+
+
 def declare(library: ctypes.CDLL) -> List[str]:
-    """Sets restype and argtypes of each function of clarifai.h that `library` exports; returns
-    the names of those it lacks."""
+    """Sets restype and argtypes of each function of clarifai.h that `library` exports (those of
+    GIL_HELD taken from a PyDLL handle of the same library); returns the names of those it lacks."""
+    held = ctypes.PyDLL(library._name)
     missing = []
     for name, (restype, argtypes) in SIGNATURES.items():
         try:
-            function = getattr(library, name)
+            function = getattr(held if name in GIL_HELD else library, name)
         except AttributeError:
             missing.append(name)
             continue
         function.restype, function.argtypes = restype, argtypes
+        setattr(library, name, function)
     return missing
 
 
