@@ -481,8 +481,6 @@ class Prediction:
 _PREDICTION_TYPE = "clarifai.api.MultiOutputResponse"
 
 
-
-
 def _concepts(array: Any, count: int) -> List[Concept]:
     return [Concept(_dec(c.id), _dec(c.name), _f32(c.value), _dec(c.app_id)) for c in array[:count]] if count else []
 
