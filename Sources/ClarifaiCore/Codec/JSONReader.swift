@@ -8,16 +8,28 @@ struct JSONReader {
 
     struct SyntaxError: Error { let message: String }
 
-    private let text: UnsafeRawBufferPointer
+    /// The text's bytes (a valid pointer even for empty text) and their count: read through
+    /// these rather than an UnsafeRawBufferPointer, whose every access unwraps its base address.
+    private let base: UnsafeRawPointer
+    private let count: Int
     private(set) var offset = 0
 
-    init(_ text: UnsafeRawBufferPointer) { self.text = text }
+    init(_ text: UnsafeRawBufferPointer) {
+        base = text.baseAddress ?? UnsafeRawPointer(JSONReader.emptyText)
+        count = text.count
+    }
+
+    /// Stands for the base of empty text, which is never read.
+    nonisolated(unsafe) private static let emptyText = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+
+    @inline(__always)
+    private func at(_ index: Int) -> UInt8 { base.load(fromByteOffset: index, as: UInt8.self) }
 
     private func fail(_ message: String) -> SyntaxError { SyntaxError(message: "invalid JSON at byte \(offset): \(message)") }
 
     mutating func skipWhitespace() {
-        while offset < text.count {
-            switch text[offset] {
+        while offset < count {
+            switch at(offset) {
             case 0x20, 0x0A, 0x0D, 0x09: offset += 1
             default: return
             }
@@ -27,31 +39,31 @@ struct JSONReader {
     /// The kind of the next value (after whitespace).
     mutating func peekKind() throws -> ValueKind {
         skipWhitespace()
-        guard offset < text.count else { throw fail("unexpected end of text") }
-        switch text[offset] {
+        guard offset < count else { throw fail("unexpected end of text") }
+        switch at(offset) {
         case UInt8(ascii: "{"): return .object
         case UInt8(ascii: "["): return .array
         case UInt8(ascii: "\""): return .string
         case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
         case UInt8(ascii: "n"): return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
-        default: throw fail("unexpected character '\(Character(UnicodeScalar(text[offset])))'")
+        default: throw fail("unexpected character '\(Character(UnicodeScalar(at(offset))))'")
         }
     }
 
     mutating func expectEnd() throws {
         skipWhitespace()
-        guard offset == text.count else { throw fail("text after the end of the value") }
+        guard offset == count else { throw fail("text after the end of the value") }
     }
 
     @inline(__always)
     private mutating func consume(_ byte: UInt8) throws {
-        if offset < text.count, text[offset] == byte {
+        if offset < count, at(offset) == byte {
             offset += 1
             return
         }
         skipWhitespace()
-        guard offset < text.count, text[offset] == byte else {
+        guard offset < count, at(offset) == byte else {
             throw fail("expected '\(Character(UnicodeScalar(byte)))'")
         }
         offset += 1
@@ -59,7 +71,7 @@ struct JSONReader {
 
     private mutating func consumeIf(_ byte: UInt8) -> Bool {
         skipWhitespace()
-        guard offset < text.count, text[offset] == byte else { return false }
+        guard offset < count, at(offset) == byte else { return false }
         offset += 1
         return true
     }
@@ -146,7 +158,7 @@ struct JSONReader {
 
     mutating func readBool() throws -> Bool {
         skipWhitespace()
-        if offset < text.count, text[offset] == UInt8(ascii: "t") {
+        if offset < count, at(offset) == UInt8(ascii: "t") {
             try literal("true")
             return true
         }
@@ -156,10 +168,10 @@ struct JSONReader {
 
     private mutating func literal(_ word: StaticString) throws {
         skipWhitespace()
-        let count = word.utf8CodeUnitCount
-        guard offset + count <= text.count,
-              memcmp(text.baseAddress! + offset, word.utf8Start, count) == 0 else { throw fail("expected \(word)") }
-        offset += count
+        let length = word.utf8CodeUnitCount
+        guard offset + length <= count,
+              memcmp(base + offset, word.utf8Start, length) == 0 else { throw fail("expected \(word)") }
+        offset += length
     }
 
     /// A number's exact text, checked against the JSON grammar.
@@ -168,24 +180,24 @@ struct JSONReader {
         let start = offset
         func digits() -> Int {
             let begin = offset
-            while offset < text.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[offset]) { offset += 1 }
+            while offset < count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(at(offset)) { offset += 1 }
             return offset - begin
         }
-        if offset < text.count, text[offset] == UInt8(ascii: "-") { offset += 1 }
+        if offset < count, at(offset) == UInt8(ascii: "-") { offset += 1 }
         let integerStart = offset
         let integerDigits = digits()
         guard integerDigits > 0 else { throw fail("a number needs digits") }
-        guard integerDigits == 1 || text[integerStart] != UInt8(ascii: "0") else { throw fail("leading zero in a number") }
-        if offset < text.count, text[offset] == UInt8(ascii: ".") {
+        guard integerDigits == 1 || at(integerStart) != UInt8(ascii: "0") else { throw fail("leading zero in a number") }
+        if offset < count, at(offset) == UInt8(ascii: ".") {
             offset += 1
             guard digits() > 0 else { throw fail("digits expected after '.'") }
         }
-        if offset < text.count, text[offset] == UInt8(ascii: "e") || text[offset] == UInt8(ascii: "E") {
+        if offset < count, at(offset) == UInt8(ascii: "e") || at(offset) == UInt8(ascii: "E") {
             offset += 1
-            if offset < text.count, text[offset] == UInt8(ascii: "+") || text[offset] == UInt8(ascii: "-") { offset += 1 }
+            if offset < count, at(offset) == UInt8(ascii: "+") || at(offset) == UInt8(ascii: "-") { offset += 1 }
             guard digits() > 0 else { throw fail("digits expected in the exponent") }
         }
-        return UnsafeRawBufferPointer(rebasing: text[start..<offset])
+        return UnsafeRawBufferPointer(start: base + start, count: offset - start)
     }
 
     /// Reads a string. Without escapes (the usual case) it is returned as a slice of the text,
@@ -195,11 +207,11 @@ struct JSONReader {
         let start = offset
         while true {
             skipPlainASCII()
-            guard offset < text.count else { throw fail("unterminated string") }
-            switch text[offset] {
+            guard offset < count else { throw fail("unterminated string") }
+            switch at(offset) {
             case UInt8(ascii: "\""):
                 offset += 1
-                return .slice(UnsafeRawBufferPointer(rebasing: text[start..<offset - 1]))
+                return .slice(UnsafeRawBufferPointer(start: base + start, count: offset - 1 - start))
             case UInt8(ascii: "\\"):
                 offset = start - 1
                 try readString(into: &scratch)
@@ -215,9 +227,8 @@ struct JSONReader {
     /// Steps over bytes that need no look in a string: ASCII but quote, backslash and control characters.
     @inline(__always)
     private mutating func skipPlainASCII() {
-        guard let base = text.baseAddress else { return }
         var index = offset
-        let end = text.count
+        let end = count
         // Eight bytes at a time while none is special (a byte-wise "has zero" / "has less than" test).
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         while index + 8 <= end {
@@ -247,8 +258,8 @@ struct JSONReader {
         var runStart = offset
         while true {
             skipPlainASCII()
-            guard offset < text.count else { throw fail("unterminated string") }
-            let byte = text[offset]
+            guard offset < count else { throw fail("unterminated string") }
+            let byte = at(offset)
             switch byte {
             case UInt8(ascii: "\""):
                 appendRun(from: runStart, to: &output)
@@ -269,16 +280,16 @@ struct JSONReader {
         }
     }
 
-    /// Appends text[start..<offset] (through a typed buffer: Array's contiguous fast path).
+    /// Appends the text's bytes start..<offset (through a typed buffer: Array's contiguous fast path).
     private func appendRun(from start: Int, to output: inout [UInt8]) {
         guard offset > start else { return }
-        output.append(contentsOf: UnsafeBufferPointer(start: text.baseAddress!.assumingMemoryBound(to: UInt8.self) + start,
+        output.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + start,
                                                       count: offset - start))
     }
 
     private mutating func readEscape(into output: inout [UInt8]) throws {
-        guard offset < text.count else { throw fail("unterminated escape") }
-        let byte = text[offset]
+        guard offset < count else { throw fail("unterminated escape") }
+        let byte = at(offset)
         offset += 1
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): output.append(byte)
@@ -290,7 +301,7 @@ struct JSONReader {
         case UInt8(ascii: "u"):
             var scalar = try hex4()
             if (0xD800..<0xDC00).contains(scalar) {
-                guard offset + 1 < text.count, text[offset] == UInt8(ascii: "\\"), text[offset + 1] == UInt8(ascii: "u") else {
+                guard offset + 1 < count, at(offset) == UInt8(ascii: "\\"), at(offset + 1) == UInt8(ascii: "u") else {
                     throw fail("unpaired surrogate in \\u escape")
                 }
                 offset += 2
@@ -308,10 +319,10 @@ struct JSONReader {
     }
 
     private mutating func hex4() throws -> UInt32 {
-        guard offset + 4 <= text.count else { throw fail("truncated \\u escape") }
+        guard offset + 4 <= count else { throw fail("truncated \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let byte = text[offset]
+            let byte = at(offset)
             let digit: UInt8
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
@@ -327,7 +338,7 @@ struct JSONReader {
 
     /// Steps over one multi-byte UTF-8 sequence, rejecting malformed, overlong and surrogate forms.
     private mutating func skipUTF8Sequence() throws {
-        let lead = text[offset]
+        let lead = at(offset)
         let length: Int, minimum: UInt32
         switch lead {
         case 0xC2...0xDF: (length, minimum) = (2, 0x80)
@@ -335,10 +346,10 @@ struct JSONReader {
         case 0xF0...0xF4: (length, minimum) = (4, 0x10000)
         default: throw fail("invalid UTF-8")
         }
-        guard offset + length <= text.count else { throw fail("invalid UTF-8") }
+        guard offset + length <= count else { throw fail("invalid UTF-8") }
         var scalar = UInt32(lead) & (0xFF >> (length + 1))
         for index in 1..<length {
-            let next = text[offset + index]
+            let next = at(offset + index)
             guard next & 0xC0 == 0x80 else { throw fail("invalid UTF-8") }
             scalar = scalar << 6 | UInt32(next & 0x3F)
         }
