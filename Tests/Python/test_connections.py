@@ -22,32 +22,21 @@ def peers_of(lib, client, server):
     return {record["peer"] for record in records}
 
 
-def test_rest_reuses_its_connection(lib, server):
-    client = capi.new_client(lib, server.rest_url, server.token, "test-user", "reuse")
-    peers = peers_of(lib, client, server)
-    lib.clarifai_client_free(client)
-    assert len(peers) <= 2, peers
-
-
-def test_tls_grpc_reuses_its_connection(lib, tls_server):
+def tls_grpc_client(lib, tls_server, app_id, connections=None):
+    """A client on a TLS gRPC channel to the test server (over `connections` connections)."""
     channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
     assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
-    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"reuse")
+    if connections is not None:
+        assert lib.clarifai_channel_set_connections(channel, connections) == capi.OK
+    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", app_id.encode())
     lib.clarifai_channel_free(channel)
-    peers = peers_of(lib, client, tls_server)
-    lib.clarifai_client_free(client)
-    assert len(peers) <= 2, peers
+    return client
 
 
-def test_tls_grpc_multiplexes_concurrent_calls(lib, tls_server):
-    """16 threads calling at once through one client share one HTTP/2 connection (a pool of
-    easy handles would open one per thread)."""
-    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
-    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
-    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"multiplex")
-    lib.clarifai_channel_free(channel)
-    clear_recorded_requests(tls_server.rest_url)
-    threads_count, calls_each = 16, 30
+def concurrent_peers(lib, client, server, threads_count, calls_each):
+    """The peer of every request when threads_count threads make calls_each calls at once
+    through `client` (which is freed); every call must succeed."""
+    clear_recorded_requests(server.rest_url)
     start = threading.Barrier(threads_count)
     failures = []
 
@@ -65,9 +54,29 @@ def test_tls_grpc_multiplexes_concurrent_calls(lib, tls_server):
         thread.join()
     lib.clarifai_client_free(client)
     assert not failures, failures[:3]
-    records = recorded_requests(tls_server.rest_url)
-    assert len(records) == threads_count * calls_each
-    peers = {record["peer"] for record in records}
+    peers = [record["peer"] for record in recorded_requests(server.rest_url)]
+    assert len(peers) == threads_count * calls_each
+    return peers
+
+
+def test_rest_reuses_its_connection(lib, server):
+    client = capi.new_client(lib, server.rest_url, server.token, "test-user", "reuse")
+    peers = peers_of(lib, client, server)
+    lib.clarifai_client_free(client)
+    assert len(peers) <= 2, peers
+
+
+def test_tls_grpc_reuses_its_connection(lib, tls_server):
+    client = tls_grpc_client(lib, tls_server, "reuse")
+    peers = peers_of(lib, client, tls_server)
+    lib.clarifai_client_free(client)
+    assert len(peers) <= 2, peers
+
+
+def test_tls_grpc_multiplexes_concurrent_calls(lib, tls_server):
+    """16 threads calling at once through one client share one HTTP/2 connection (a pool of
+    easy handles would open one per thread)."""
+    peers = set(concurrent_peers(lib, tls_grpc_client(lib, tls_server, "multiplex"), tls_server, 16, 30))
     assert len(peers) <= 2, peers
 
 
@@ -76,31 +85,7 @@ def test_tls_grpc_spreads_concurrent_calls_over_the_connections_asked(lib, tls_s
     """clarifai_channel_set_connections(n): 16 threads' calls travel over n connections, taken in
     turn (each multi handle opens one, its later streams waiting for it; as for one connection
     above, a second may come of a race at the start)."""
-    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
-    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
-    assert lib.clarifai_channel_set_connections(channel, connections) == capi.OK
-    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"spread")
-    lib.clarifai_channel_free(channel)
-    clear_recorded_requests(tls_server.rest_url)
-    failures = []
-    start = threading.Barrier(16)
-
-    def work():
-        start.wait()
-        for _ in range(20):
-            result = capi.call(lib, client, "ListConcepts", {"per_page": 2})
-            if result.code != capi.OK:
-                failures.append(result.error)
-
-    threads = [threading.Thread(target=work) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    lib.clarifai_client_free(client)
-    assert not failures, failures[:3]
-    peers = [record["peer"] for record in recorded_requests(tls_server.rest_url)]
-    assert len(peers) == 16 * 20
+    peers = concurrent_peers(lib, tls_grpc_client(lib, tls_server, "spread", connections), tls_server, 16, 20)
     assert connections <= len(set(peers)) <= 2 * connections, set(peers)
 
 
@@ -108,10 +93,7 @@ def test_tls_grpc_moves_to_new_connections_every_500_calls(lib, tls_server):
     """libcurl 7.88 resets every finished HTTP/2 stream, and servers guarding against rapid resets
     (nghttp2: 1,000, then 33/s) close a connection that sent too many: the channel starts a new
     multi handle, with a new connection, every 500 calls. 1,000 calls: two connections, in order."""
-    channel = lib.clarifai_channel_new_grpc(tls_server.grpcs_target.encode())
-    assert lib.clarifai_channel_set_ca_file(channel, str(tls_server.tls_cert).encode()) == capi.OK
-    client = lib.clarifai_client_new(channel, tls_server.token.encode(), b"test-user", b"rotate")
-    lib.clarifai_channel_free(channel)
+    client = tls_grpc_client(lib, tls_server, "rotate")
     clear_recorded_requests(tls_server.rest_url)
     for _ in range(CALLS):
         result = capi.call(lib, client, "ListConcepts")
