@@ -97,9 +97,9 @@ final class AnswerFields: @unchecked Sendable {
     }
 
     /// Without leading and trailing spaces, tabs, CRs and LFs.
-    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    static func trimmed<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence {
         guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
-            return []
+            return bytes[bytes.endIndex...]
         }
         return bytes[first...last]
     }

@@ -200,9 +200,6 @@ final class ExchangeSink: @unchecked Sendable {
         let count = name.utf8CodeUnitCount
         guard line.count > count, line[count] == UInt8(ascii: ":") else { return nil }
         for index in 0..<count where AnswerFields.lowercased(line[index]) != name.utf8Start[index] { return nil }
-        var value = line[(count + 1)...]
-        while let first = value.first, AnswerFields.isSpace(first) { value = value.dropFirst() }
-        while let last = value.last, AnswerFields.isSpace(last) { value = value.dropLast() }
-        return String(decoding: value, as: UTF8.self)
+        return String(decoding: AnswerFields.trimmed(line[(count + 1)...]), as: UTF8.self)
     }
 }
