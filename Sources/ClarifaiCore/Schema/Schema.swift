@@ -113,7 +113,7 @@ final class MessageType: @unchecked Sendable {
             }
         }
         let largest = fields.map(\.number).max() ?? 0
-        var table = [Int32](repeating: -1, count: largest < 4096 ? largest + 1 : 0)
+        var table = [Int32](repeating: -1, count: largest < MessageType.tabledNumbers ? largest + 1 : 0)
         for (index, field) in fields.enumerated().reversed() where !table.isEmpty { table[field.number] = Int32(index) }
         positionByNumber = table
         byNumber = table.isEmpty ? Dictionary(fields.enumerated().map { ($1.number, $0) }, uniquingKeysWith: { first, _ in first }) : [:]
@@ -121,6 +121,10 @@ final class MessageType: @unchecked Sendable {
 
     /// A field by its original (snake_case) name or its JSON (lowerCamel) name.
     func field(named name: String) -> Field? { byName[name].map { fields[$0] } }
+
+    /// Field numbers below this are looked up in tables indexed by number (here and in
+    /// WireChecks); a type with a larger one (none in the API) is read another way.
+    static let tabledNumbers = 4096
 
     /// The position in `fields` of the field with this number.
     func fieldIndex(number: Int) -> Int? {

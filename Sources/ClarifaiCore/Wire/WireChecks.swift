@@ -18,7 +18,7 @@ struct WireChecks: Sendable {
         for type in types {
             starts.append(entries.count)
             let largest = type.fields.map(\.number).max() ?? 0
-            guard largest < 4096 else {
+            guard largest < MessageType.tabledNumbers else {
                 counts.append(-1)
                 continue
             }
