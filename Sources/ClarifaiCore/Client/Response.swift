@@ -201,9 +201,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         var position = 0
         do {
             try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
-                let concept = try WireConcept(payload, fields)
-                buffer[position] = clarifai_concept(id: strings.add(concept.id), name: strings.add(concept.name), value: concept.value,
-                                                    app_id: strings.add(concept.appID))
+                buffer[position] = structConcept(try WireConcept(payload, fields))
                 position += 1
             }
         } catch {
@@ -470,10 +468,14 @@ public final class Response: HandleObject, @unchecked Sendable {
                 buffer.deallocate()
                 throw ClarifaiError(.protocol, "concept \(position) does not decode: \(error)")
             }
-            buffer[position] = clarifai_concept(id: strings.add(concept.id), name: strings.add(concept.name), value: concept.value,
-                                                app_id: strings.add(concept.appID))
+            buffer[position] = structConcept(concept)
         }
         return buffer
+    }
+
+    /// A concept as its C struct, its strings copied into the arena.
+    private func structConcept(_ concept: WireConcept) -> clarifai_concept {
+        clarifai_concept(id: strings.add(concept.id), name: strings.add(concept.name), value: concept.value, app_id: strings.add(concept.appID))
     }
 
     /// Runs `body`, reporting a malformed part of the binary as .protocol naming `place`.
