@@ -311,10 +311,10 @@ WdToffB/8y1ioKCGAQA=
     }
 
     func base64(_ text: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        let ok = Array(text.utf8.filter { $0 != 10 }).withUnsafeBytes { ScalarText.decodeBase64($0, appendingTo: &bytes) }
+        var writer = WireWriter()
+        let ok = Array(text.utf8.filter { $0 != 10 }).withUnsafeBytes { writer.appendBase64Decoded($0) }
         precondition(ok)
-        return bytes
+        return writer.bytes
     }
 
     /// A small LCG, so that the random inputs are the same on every run.

@@ -80,10 +80,13 @@ import Testing
     writer.string(fields.conceptName, "cat")
     writer.tag(fields.conceptValue, .fixed32)
     writer.fixed32(Float(0.5).bitPattern)
-    let concept = try writer.bytes.withUnsafeBytes { try WireConcept($0, fields) }
-    #expect(concept.id.map { String(decoding: $0, as: UTF8.self) } == "c1")
-    #expect(concept.name.map { String(decoding: $0, as: UTF8.self) } == "cat")
-    #expect(concept.value == 0.5 && concept.appID == nil)
-    let truncated = Array(writer.bytes.dropLast(2))
+    let message = writer.bytes
+    try message.withUnsafeBytes { bytes in
+        let concept = try WireConcept(bytes, fields)
+        #expect(concept.id.map { String(decoding: $0, as: UTF8.self) } == "c1")
+        #expect(concept.name.map { String(decoding: $0, as: UTF8.self) } == "cat")
+        #expect(concept.value == 0.5 && concept.appID == nil)
+    }
+    let truncated = Array(message.dropLast(2))
     #expect(throws: WireReader.WireError.self) { try truncated.withUnsafeBytes { try WireConcept($0, fields) } }
 }

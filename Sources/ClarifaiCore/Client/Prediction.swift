@@ -195,13 +195,13 @@ extension Client {
             }
         }
         guard let (firstIndex, firstError) = failures.first else {
-            return try writer.bytes.withUnsafeBytes { try Response(binary: $0, type: base.type) }
+            return try writer.withUnsafeBytes { try Response(binary: $0, type: base.type) }
         }
         let mixed = schema.enums["clarifai.api.status.StatusCode"]?.number(named: "MIXED_STATUS") ?? 10010
         let details = "\(failures.count) of \(results.count) requests of the batch failed; request \(firstIndex + 1): "
             + ((firstError as? ClarifaiError)?.message ?? "\(firstError)")
         Client.writeStatus(code: mixed, description: "Mixed Success", details: details, field: statusField.number, fields, to: &writer)
-        let response = try writer.bytes.withUnsafeBytes { try Response(binary: $0, type: base.type) }
+        let response = try writer.withUnsafeBytes { try Response(binary: $0, type: base.type) }
         throw ClarifaiError(apiFailure: response, method: method.name)
     }
 

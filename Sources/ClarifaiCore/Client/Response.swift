@@ -186,7 +186,7 @@ public final class Response: HandleObject, @unchecked Sendable {
                 if number == statusNumber { writer.field(number, value) }
             }
         }
-        return try writer.bytes.withUnsafeBytes { try Response(binary: $0, type: type) }
+        return try writer.withUnsafeBytes { try Response(binary: $0, type: type) }
     }
 
     // MARK: Struct views

@@ -51,6 +51,14 @@ struct JSONReader {
         }
     }
 
+    /// The next byte after whitespace, nil at the end of the text: which value follows, for
+    /// readers that expect one kind.
+    @inline(__always)
+    mutating func peekByte() -> UInt8? {
+        skipWhitespace()
+        return offset < count ? at(offset) : nil
+    }
+
     mutating func expectEnd() throws {
         skipWhitespace()
         guard offset == count else { throw fail("text after the end of the value") }
@@ -69,6 +77,7 @@ struct JSONReader {
         offset += 1
     }
 
+    @inline(__always)
     private mutating func consumeIf(_ byte: UInt8) -> Bool {
         skipWhitespace()
         guard offset < count, at(offset) == byte else { return false }
@@ -108,6 +117,7 @@ struct JSONReader {
     }
 
     /// Steps to the start of the next key; false after the closing `}`.
+    @inline(__always)
     private mutating func startKey(first: inout Bool) throws -> Bool {
         if consumeIf(UInt8(ascii: "}")) { return false }
         // A trailing comma fails below: a key must follow it.
@@ -174,30 +184,58 @@ struct JSONReader {
         offset += length
     }
 
-    /// A number's exact text, checked against the JSON grammar.
-    mutating func readNumber() throws -> UnsafeRawBufferPointer {
+    /// A number read and checked against the JSON grammar: its exact text, and its decimal digits
+    /// gathered on the way for the nearest double (see JSONNumber.double).
+    mutating func readNumber() throws -> JSONNumber {
         skipWhitespace()
         let start = offset
-        func digits() -> Int {
+        var number = JSONNumber()
+        func digits(fraction: Bool) -> Int {
             let begin = offset
-            while offset < count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(at(offset)) { offset += 1 }
+            while offset < count {
+                let digit = at(offset) &- UInt8(ascii: "0")
+                guard digit < 10 else { break }
+                if number.mantissa != 0 || digit != 0 { number.significantDigits += 1 }
+                // Past 15 digits the fast path is off (JSONNumber.double): the mantissa stops.
+                if number.significantDigits <= JSONNumber.exactDigits {
+                    number.mantissa = number.mantissa &* 10 &+ UInt64(digit)
+                    if fraction { number.scale -= 1 }
+                }
+                offset += 1
+            }
             return offset - begin
         }
-        if offset < count, at(offset) == UInt8(ascii: "-") { offset += 1 }
+        if offset < count, at(offset) == UInt8(ascii: "-") {
+            number.negative = true
+            offset += 1
+        }
         let integerStart = offset
-        let integerDigits = digits()
+        let integerDigits = digits(fraction: false)
         guard integerDigits > 0 else { throw fail("a number needs digits") }
         guard integerDigits == 1 || at(integerStart) != UInt8(ascii: "0") else { throw fail("leading zero in a number") }
         if offset < count, at(offset) == UInt8(ascii: ".") {
             offset += 1
-            guard digits() > 0 else { throw fail("digits expected after '.'") }
+            guard digits(fraction: true) > 0 else { throw fail("digits expected after '.'") }
         }
         if offset < count, at(offset) == UInt8(ascii: "e") || at(offset) == UInt8(ascii: "E") {
             offset += 1
-            if offset < count, at(offset) == UInt8(ascii: "+") || at(offset) == UInt8(ascii: "-") { offset += 1 }
-            guard digits() > 0 else { throw fail("digits expected in the exponent") }
+            var negativeExponent = false
+            if offset < count, at(offset) == UInt8(ascii: "+") || at(offset) == UInt8(ascii: "-") {
+                negativeExponent = at(offset) == UInt8(ascii: "-")
+                offset += 1
+            }
+            let exponentStart = offset
+            var exponent = 0
+            while offset < count, at(offset) &- UInt8(ascii: "0") < 10 {
+                // Beyond 9999 the exponent only matters to the full parser.
+                if exponent < 10_000 { exponent = exponent * 10 + Int(at(offset) &- UInt8(ascii: "0")) }
+                offset += 1
+            }
+            guard offset > exponentStart else { throw fail("digits expected in the exponent") }
+            number.scale += negativeExponent ? -exponent : exponent
         }
-        return UnsafeRawBufferPointer(start: base + start, count: offset - start)
+        number.text = UnsafeRawBufferPointer(start: base + start, count: offset - start)
+        return number
     }
 
     /// Reads a string. Without escapes (the usual case) it is returned as a slice of the text,
@@ -355,5 +393,36 @@ struct JSONReader {
         }
         guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800..<0xE000).contains(scalar) else { throw fail("invalid UTF-8") }
         offset += length
+    }
+}
+
+/// A JSON number as read: its text, and the value's decimal form (sign, up to 15 significant
+/// digits, a power of ten) for Clinger's fast path.
+struct JSONNumber {
+    var text = UnsafeRawBufferPointer(start: nil, count: 0)
+    var negative = false
+    var mantissa: UInt64 = 0
+    var significantDigits = 0
+    var scale = 0
+
+    /// Digits that fit in 2^53, so that the mantissa is an exact double.
+    static let exactDigits = 15
+
+    /// The nearest double. Clinger's fast path: a mantissa below 2^53 scaled by a power of ten up
+    /// to 10^22 are both exact doubles, so one multiplication or division rounds correctly; Swift's
+    /// full parser (locale-independent) reads the rest.
+    var double: Double {
+        if significantDigits <= JSONNumber.exactDigits, (-22...22).contains(scale) {
+            var value = Double(mantissa)
+            if scale < 0 { value /= JSONNumber.powersOfTen[-scale] } else { value *= JSONNumber.powersOfTen[scale] }
+            return negative ? -value : value
+        }
+        return Double(String(decoding: text, as: UTF8.self)) ?? .nan
+    }
+
+    private static let powersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
     }
 }

@@ -2,7 +2,7 @@
 /// original or lowerCamel names, enum names or numbers, integers as numbers or strings,
 /// "NaN"/"Infinity", standard or URL-safe base64 with or without padding, the well-known types.
 /// Unknown fields, wrong types and out-of-range values are errors naming the field path.
-struct JSONToProto {
+struct JSONToProto: ~Copyable {
     private let schema: Schema
     /// Skip fields the schema does not know (for answers from a newer server) instead of failing.
     private let ignoresUnknownFields: Bool
@@ -68,9 +68,11 @@ struct JSONToProto {
                 try reader.skipValue()
                 continue
             }
+            guard seenFields.insert(index) else { throw CodecError("field given more than once").inside(type.fields[index].name) }
+            let plan = type.jsonPlan(index)
+            if plan.isPlain, try within(type.fields[index].name, { try plainValue(plan, depth: depth) }) { continue }
             let field = type.fields[index]
             try within(field.name) {
-                guard seenFields.insert(index) else { throw CodecError("field given more than once") }
                 if try reader.peekKind() == .null && !JSONToProto.takesNull(field) {
                     try reader.readNull()
                     return
@@ -81,6 +83,34 @@ struct JSONToProto {
                 try fieldValue(field, depth: depth)
             }
         }
+    }
+
+    /// The value of a plain field (JSONPlan.isPlain) when it is of the kind the field expects and
+    /// needs no more than its plan: strings, nested messages and numbers, the bulk of every
+    /// message. False (nothing read) for the rest, which the field-by-field path reads and checks.
+    private mutating func plainValue(_ plan: JSONPlan, depth: Int) throws -> Bool {
+        guard let next = reader.peekByte() else { return false }
+        switch plan.kind {
+        case .string where next == UInt8(ascii: "\""):
+            switch try reader.readString(orDecodeInto: &text) {
+            case .slice(let value): writeString(plan.number, value, alwaysWrite: plan.alwaysWrites)
+            default:
+                let decoded = text  // a local: writing to self while self.text is borrowed would overlap
+                decoded.withUnsafeBytes { writeString(plan.number, $0, alwaysWrite: plan.alwaysWrites) }
+            }
+        case .message where next == UInt8(ascii: "{"):
+            guard let type = schema.messageType(at: plan.messageIndex), type.wellKnown == nil else { return false }
+            let mark = writer.beginLengthDelimited(plan.number)
+            try messageBody(type, depth: depth + 1)
+            writer.endLengthDelimited(mark)
+        case .float, .double, .int32, .int64, .uint32, .uint64, .fixed32, .fixed64, .sfixed32, .sfixed64, .sint32, .sint64:
+            guard next == UInt8(ascii: "-") || next &- UInt8(ascii: "0") < 10 else { return false }
+            let bits = try scalarBits(plan.kind)
+            if plan.alwaysWrites || bits != 0 { writer.field(plan.number, .bits(bits, plan.kind.wireType)) }
+        default:
+            return false
+        }
+        return true
     }
 
     /// Fields whose value may be JSON null: google.protobuf.Value and NullValue.
@@ -142,10 +172,10 @@ struct JSONToProto {
         case .string:
             guard try reader.peekKind() == .string else { throw CodecError("expected a string") }
             switch try reader.readString(orDecodeInto: &text) {
-            case .slice(let value): writeString(field, value, alwaysWrite: alwaysWrite)
+            case .slice(let value): writeString(field.number, value, alwaysWrite: alwaysWrite)
             default:
                 let decoded = text  // a local: writing to self while self.text is borrowed would overlap
-                decoded.withUnsafeBytes { writeString(field, $0, alwaysWrite: alwaysWrite) }
+                decoded.withUnsafeBytes { writeString(field.number, $0, alwaysWrite: alwaysWrite) }
             }
         case .bytes:
             guard try reader.peekKind() == .string else { throw CodecError("expected a base64 string") }
@@ -163,9 +193,9 @@ struct JSONToProto {
         }
     }
 
-    private mutating func writeString(_ field: Field, _ value: UnsafeRawBufferPointer, alwaysWrite: Bool) {
+    private mutating func writeString(_ number: Int, _ value: UnsafeRawBufferPointer, alwaysWrite: Bool) {
         guard alwaysWrite || !value.isEmpty else { return }
-        writer.tag(field.number, .lengthDelimited)
+        writer.tag(number, .lengthDelimited)
         writer.varint(UInt64(value.count))
         writer.append(value)
     }
@@ -189,12 +219,16 @@ struct JSONToProto {
     /// nil for an enum name the schema does not know when unknown fields are skipped (the official
     /// parser's ignore_unknown_fields skips those too): the value is left out.
     private mutating func scalarBits(_ field: Field) throws -> UInt64? {
-        switch field.kind {
+        if field.kind == .enum { return try enumNumber(field).map { UInt64(bitPattern: Int64($0)) } }
+        return try scalarBits(field.kind)
+    }
+
+    /// A number or bool (not an enum, whose names need its Field) as its wire bits.
+    private mutating func scalarBits(_ kind: Field.Kind) throws -> UInt64 {
+        switch kind {
         case .bool:
             guard try reader.peekKind() == .bool else { throw CodecError("expected true or false") }
             return try reader.readBool() ? 1 : 0
-        case .enum:
-            return try enumNumber(field).map { UInt64(bitPattern: Int64($0)) }
         case .float:
             let value = try floatingPoint()
             // Values that round to the largest float are fine; beyond that is an overflow.
@@ -203,17 +237,17 @@ struct JSONToProto {
         case .double:
             return try floatingPoint().bitPattern
         case .int32, .sfixed32, .sint32:
-            let value = try integer(in: Int64(Int32.min)...Int64(Int32.max), field.kind)
-            if field.kind == .sint32 { return UInt64(UInt32(bitPattern: Int32(value) << 1 ^ Int32(value) >> 31)) }
-            return field.kind == .sfixed32 ? UInt64(UInt32(bitPattern: Int32(value))) : UInt64(bitPattern: value)
+            let value = try integer(in: Int64(Int32.min)...Int64(Int32.max), kind)
+            if kind == .sint32 { return UInt64(UInt32(bitPattern: Int32(value) << 1 ^ Int32(value) >> 31)) }
+            return kind == .sfixed32 ? UInt64(UInt32(bitPattern: Int32(value))) : UInt64(bitPattern: value)
         case .uint32, .fixed32:
             return try unsignedInteger(maximum: UInt64(UInt32.max))
         case .int64, .sfixed64, .sint64:
-            let value = try integer(in: Int64.min...Int64.max, field.kind)
-            return field.kind == .sint64 ? UInt64(bitPattern: value << 1 ^ value >> 63) : UInt64(bitPattern: value)
+            let value = try integer(in: Int64.min...Int64.max, kind)
+            return kind == .sint64 ? UInt64(bitPattern: value << 1 ^ value >> 63) : UInt64(bitPattern: value)
         case .uint64, .fixed64:
             return try unsignedInteger(maximum: UInt64.max)
-        case .string, .bytes, .message, .group:
+        case .string, .bytes, .message, .group, .enum:
             throw CodecError("not a scalar field")
         }
     }
@@ -248,7 +282,7 @@ struct JSONToProto {
     private mutating func integerParts() throws -> (negative: Bool, magnitude: UInt64) {
         switch try reader.peekKind() {
         case .number:
-            return try JSONToProto.integerParts(of: try reader.readNumber())
+            return try JSONToProto.integerParts(of: try reader.readNumber().text)
         case .string:
             try reader.readString(into: &text)
             return try text.withUnsafeBytes { try JSONToProto.integerParts(of: $0) }
@@ -291,10 +325,10 @@ struct JSONToProto {
     private mutating func floatingPoint() throws -> Double {
         switch try reader.peekKind() {
         case .number:
-            let lexeme = try reader.readNumber()
-            let value = ScalarText.double(jsonNumber: lexeme)
+            let number = try reader.readNumber()
+            let value = number.double
             guard value.isFinite else {
-                throw CodecError("\(String(decoding: lexeme, as: UTF8.self)) is out of range for a double")
+                throw CodecError("\(String(decoding: number.text, as: UTF8.self)) is out of range for a double")
             }
             return value
         case .string:

@@ -31,67 +31,8 @@ enum ScalarText {
         var reader = JSONReader(text)
         // readNumber steps over leading whitespace, which a number in a string may not have.
         guard let first = text.first, first == UInt8(ascii: "-") || first &- UInt8(ascii: "0") < 10,
-              (try? reader.readNumber()) != nil, reader.offset == text.count else { return nil }
-        return double(jsonNumber: text)
-    }
-
-    /// A number already checked against JSON's grammar (e.g. by JSONReader.readNumber), which
-    /// Swift's parser reads in every locale.
-    static func double(jsonNumber text: UnsafeRawBufferPointer) -> Double {
-        exactDouble(text) ?? Double(String(decoding: text, as: UTF8.self)) ?? .nan
-    }
-
-    /// Clinger's fast path: digits that fit in 2^53 scaled by a power of ten up to 10^22 are both
-    /// exact doubles, so one multiplication or division rounds correctly. nil for anything else
-    /// (more digits, bigger exponents), which the full parser then reads.
-    private static func exactDouble(_ text: UnsafeRawBufferPointer) -> Double? {
-        var index = 0
-        let negative = text.first == UInt8(ascii: "-")
-        if negative { index += 1 }
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var scale = 0
-        var inFraction = false
-        while index < text.count {
-            let byte = text[index]
-            if byte == UInt8(ascii: ".") {
-                inFraction = true
-            } else if byte &- UInt8(ascii: "0") < 10 {
-                if mantissa != 0 || byte != UInt8(ascii: "0") { digits += 1 }
-                guard digits <= 15 else { return nil }
-                mantissa = mantissa * 10 + UInt64(byte &- UInt8(ascii: "0"))
-                if inFraction { scale -= 1 }
-            } else {
-                break
-            }
-            index += 1
-        }
-        if index < text.count {
-            // An exponent: e, an optional sign, digits (beyond 999 the full parser reads it).
-            index += 1
-            var exponentNegative = false
-            if index < text.count, text[index] == UInt8(ascii: "-") || text[index] == UInt8(ascii: "+") {
-                exponentNegative = text[index] == UInt8(ascii: "-")
-                index += 1
-            }
-            var exponent = 0
-            while index < text.count {
-                guard exponent < 1000 else { return nil }
-                exponent = exponent * 10 + Int(text[index] &- UInt8(ascii: "0"))
-                index += 1
-            }
-            scale += exponentNegative ? -exponent : exponent
-        }
-        guard (-22...22).contains(scale) else { return nil }
-        var value = Double(mantissa)
-        if scale < 0 { value /= powersOfTen[-scale] } else { value *= powersOfTen[scale] }
-        return negative ? -value : value
-    }
-
-    private static let powersOfTen: [Double] = (0...22).map { exponent in
-        var value = 1.0
-        for _ in 0..<exponent { value *= 10 }
-        return value
+              let number = try? reader.readNumber(), reader.offset == text.count else { return nil }
+        return number.double
     }
 
     /// Shortest text that reads back to the same Float (not the same Double).
@@ -121,46 +62,51 @@ enum ScalarText {
         return table
     }()
 
-    /// Decodes standard or URL-safe base64, padded or not, appending to `output`; false when the
-    /// text is not base64.
-    static func decodeBase64(_ text: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) -> Bool {
+    /// The decoded size of standard or URL-safe base64, padded or not; nil when `text` cannot be
+    /// base64 (its length or padding is wrong).
+    static func base64DecodedLength(_ text: UnsafeRawBufferPointer) -> Int? {
+        let length = base64Length(text)
+        guard text.count - length <= 2, length % 4 != 1 else { return nil }
+        if text.count != length && text.count % 4 != 0 { return nil }
+        return length / 4 * 3 + max(0, length % 4 - 1)
+    }
+
+    /// The text without its padding.
+    private static func base64Length(_ text: UnsafeRawBufferPointer) -> Int {
         var length = text.count
         while length > 0 && text[length - 1] == UInt8(ascii: "=") { length -= 1 }
-        guard text.count - length <= 2, length % 4 != 1 else { return false }
-        if text.count != length && text.count % 4 != 0 { return false }
+        return length
+    }
+
+    /// Decodes base64 whose size base64DecodedLength gave into `target`; false when a character
+    /// is not base64.
+    static func decodeBase64(_ text: UnsafeRawBufferPointer, into target: UnsafeMutablePointer<UInt8>) -> Bool {
+        let length = base64Length(text)
         guard length > 0, let source = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
-        let start = output.count
-        let decodedLength = length / 4 * 3 + max(0, length % 4 - 1)
-        // Room first, then filled through a pointer: appending byte by byte costs several times more.
-        output.append(contentsOf: repeatElement(0, count: decodedLength))
-        let valid = base64Values.withUnsafeBufferPointer { values in
-            output.withUnsafeMutableBufferPointer { buffer in
-                var target = buffer.baseAddress! + start
-                var index = 0
-                while index + 4 <= length {
-                    let a = values[Int(source[index])], b = values[Int(source[index + 1])]
-                    let c = values[Int(source[index + 2])], d = values[Int(source[index + 3])]
-                    guard (a | b | c | d) & 0xC0 == 0 else { return false }
-                    let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                    target[0] = UInt8(truncatingIfNeeded: group >> 16)
-                    target[1] = UInt8(truncatingIfNeeded: group >> 8)
-                    target[2] = UInt8(truncatingIfNeeded: group)
-                    target += 3
-                    index += 4
-                }
-                let rest = length - index
-                guard rest > 0 else { return true }
+        return base64Values.withUnsafeBufferPointer { values in
+            var target = target
+            var index = 0
+            while index + 4 <= length {
                 let a = values[Int(source[index])], b = values[Int(source[index + 1])]
-                let c = rest == 3 ? values[Int(source[index + 2])] : 0
-                guard (a | b | c) & 0xC0 == 0 else { return false }
-                let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+                let c = values[Int(source[index + 2])], d = values[Int(source[index + 3])]
+                guard (a | b | c | d) & 0xC0 == 0 else { return false }
+                let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
                 target[0] = UInt8(truncatingIfNeeded: group >> 16)
-                if rest == 3 { target[1] = UInt8(truncatingIfNeeded: group >> 8) }
-                return true
+                target[1] = UInt8(truncatingIfNeeded: group >> 8)
+                target[2] = UInt8(truncatingIfNeeded: group)
+                target += 3
+                index += 4
             }
+            let rest = length - index
+            guard rest > 0 else { return true }
+            let a = values[Int(source[index])], b = values[Int(source[index + 1])]
+            let c = rest == 3 ? values[Int(source[index + 2])] : 0
+            guard (a | b | c) & 0xC0 == 0 else { return false }
+            let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+            target[0] = UInt8(truncatingIfNeeded: group >> 16)
+            if rest == 3 { target[1] = UInt8(truncatingIfNeeded: group >> 8) }
+            return true
         }
-        if !valid { output.removeLast(decodedLength) }
-        return valid
     }
 
     /// Appends standard padded base64 of `bytes` (libcrypto's encoder, straight into `output`).

@@ -39,6 +39,9 @@ public final class Schema: Sendable {
                 field.messageIndex = positions[field.typeName] ?? -1
             }
         }
+        for type in messageList {
+            type.planJSON()
+        }
         wireChecks = WireChecks(messageList)
         self.enums = enums
         self.methods = methods.enumerated().map { position, method in
@@ -55,7 +58,11 @@ public final class Schema: Sendable {
 
     /// The type of a message field; nil for other kinds or a type missing from the schema.
     @inline(__always)
-    func messageType(of field: Field) -> MessageType? { field.messageIndex >= 0 ? messageList[field.messageIndex] : nil }
+    func messageType(of field: Field) -> MessageType? { messageType(at: field.messageIndex) }
+
+    /// The message type at a position of the schema's list (Field.messageIndex); nil for -1.
+    @inline(__always)
+    func messageType(at index: Int) -> MessageType? { index >= 0 ? messageList[index] : nil }
 }
 
 /// A protobuf message type. Unchecked Sendable: `index` is written only while the Schema is
@@ -77,9 +84,11 @@ final class MessageType: @unchecked Sendable {
     private let positionByNumber: [Int32]
     private let byNumber: [Int: Int]
     /// Original and JSON names as bytes, in field order, for lookups of keys read from JSON text:
-    /// all in one buffer, so a lookup touches no reference counts.
-    private let nameBytes: [UInt8]
-    private let names: [(start: Int, count: Int, field: Int)]
+    /// all in one block of memory the type owns, so a lookup touches no reference counts.
+    private let nameBytes: UnsafeMutableBufferPointer<UInt8>
+    private let names: UnsafeMutableBufferPointer<(start: Int, count: Int, field: Int)>
+    /// Per field position, what reading its JSON value needs, without Field's references (see JSONPlan).
+    private let jsonPlans: UnsafeMutableBufferPointer<JSONPlan>
     /// Per field position, the wire types a value of it may come in (bit n: wire type n): the
     /// codec's tag loops check them without touching (and reference counting) Field objects.
     private let acceptedWireTypes: [UInt8]
@@ -105,8 +114,11 @@ final class MessageType: @unchecked Sendable {
                 nameBytes.append(contentsOf: name.utf8)
             }
         }
-        self.nameBytes = nameBytes
-        self.names = names
+        self.nameBytes = .allocate(capacity: nameBytes.count)
+        _ = self.nameBytes.initialize(from: nameBytes)
+        self.names = .allocate(capacity: names.count)
+        _ = self.names.initialize(from: names)
+        jsonPlans = .allocate(capacity: fields.count)
         acceptedWireTypes = fields.map { field in
             (0...5).reduce(UInt8(0)) { bits, raw in
                 WireReader.WireType(rawValue: raw).map { field.accepts($0) } == true ? bits | 1 << raw : bits
@@ -117,6 +129,7 @@ final class MessageType: @unchecked Sendable {
         for (index, field) in fields.enumerated().reversed() where !table.isEmpty { table[field.number] = Int32(index) }
         positionByNumber = table
         byNumber = table.isEmpty ? Dictionary(fields.enumerated().map { ($1.number, $0) }, uniquingKeysWith: { first, _ in first }) : [:]
+        planJSON()
     }
 
     /// A field by its original (snake_case) name or its JSON (lowerCamel) name.
@@ -140,26 +153,59 @@ final class MessageType: @unchecked Sendable {
         acceptedWireTypes[index] & 1 << wireType.rawValue != 0
     }
 
+    deinit {
+        nameBytes.deallocate()
+        names.deallocate()
+        jsonPlans.deallocate()
+    }
+
     /// The position in `fields` of the field whose original or JSON name is `key`. The search
     /// starts at `cursor` and leaves it after the match: JSON usually lists fields in their
     /// declaration order, so the next key is found at the first try.
     func fieldIndex(named key: UnsafeRawBufferPointer, cursor: inout Int) -> Int? {
         let count = names.count
-        return nameBytes.withUnsafeBufferPointer { bytes in
-            names.withUnsafeBufferPointer { names in
-                var position = cursor < count ? cursor : 0
-                for _ in 0..<count {
-                    let candidate = names[position]
-                    if candidate.count == key.count,
-                       key.count == 0 || memcmp(bytes.baseAddress! + candidate.start, key.baseAddress!, key.count) == 0 {
-                        cursor = position + 1
-                        return candidate.field
-                    }
-                    position = position + 1 == count ? 0 : position + 1
-                }
-                return nil
+        var position = cursor < count ? cursor : 0
+        for _ in 0..<count {
+            let candidate = names[position]
+            if candidate.count == key.count,
+               key.count == 0 || memcmp(nameBytes.baseAddress! + candidate.start, key.baseAddress!, key.count) == 0 {
+                cursor = position + 1
+                return candidate.field
             }
+            position = position + 1 == count ? 0 : position + 1
         }
+        return nil
+    }
+
+    @inline(__always)
+    func jsonPlan(_ index: Int) -> JSONPlan { jsonPlans[index] }
+
+    /// Fills jsonPlans; again once the schema has placed every message type (Field.messageIndex).
+    fileprivate func planJSON() {
+        for (index, field) in fields.enumerated() { (jsonPlans.baseAddress! + index).initialize(to: JSONPlan(field)) }
+    }
+}
+
+/// What reading a field's JSON value needs, as plain values: JSONToProto reads the common fields
+/// (singular, outside oneofs, not maps) from it and no Field, whose reference counts cost more
+/// than the value's reading.
+struct JSONPlan {
+    let kind: Field.Kind
+    let number: Int
+    /// Singular, outside any oneof, not a map, not a field that takes JSON null as a value.
+    let isPlain: Bool
+    /// A default value is still written (Field.hasPresence).
+    let alwaysWrites: Bool
+    /// For messages: the type's position in the schema (Field.messageIndex).
+    let messageIndex: Int
+
+    init(_ field: Field) {
+        kind = field.kind
+        number = field.number
+        isPlain = !field.isRepeated && field.mapEntry == nil && field.oneofIndex == nil
+            && field.typeName != WellKnownType.value.rawValue && field.typeName != WellKnownType.nullValueEnum
+        alwaysWrites = field.hasPresence
+        messageIndex = field.messageIndex
     }
 }
 

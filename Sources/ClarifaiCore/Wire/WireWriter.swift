@@ -1,18 +1,72 @@
 /// Writes protobuf binary into a growing buffer. Nested messages are written in place: a
 /// one-byte length is reserved and widened afterwards when the message turned out longer, so
-/// large payloads are never copied into a separate buffer per level.
-struct WireWriter {
-    private(set) var bytes: [UInt8] = []
+/// large payloads are never copied into a separate buffer per level. Noncopyable: it owns raw
+/// memory, written through a pointer (an Array checked its uniqueness and capacity per byte).
+struct WireWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
 
-    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+    init(capacity: Int = 256) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
 
+    deinit { base.deallocate() }
+
+    /// What was written, as an array of its own.
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// What was written, lent to `body` (for a reader that copies what it keeps).
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Room for `size` more bytes; returns where they go (count is not moved).
+    @inline(__always)
+    private mutating func room(_ size: Int) -> UnsafeMutablePointer<UInt8> {
+        if size > capacity - count { grow(size) }
+        return base + count
+    }
+
+    @inline(never)
+    private mutating func grow(_ size: Int) {
+        let (needed, overflow) = count.addingReportingOverflow(size)
+        precondition(!overflow, "WireWriter: message larger than memory")
+        let newCapacity = max(needed, capacity * 2)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.update(from: base, count: count)
+        base.deallocate()
+        base = grown
+        capacity = newCapacity
+    }
+
+    mutating func byte(_ value: UInt8) {
+        room(1).pointee = value
+        count += 1
+    }
+
+    @inline(__always)
     mutating func varint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
+        // Tags and short lengths, most varints, take one byte.
+        if value < 0x80 && count < capacity {
+            base[count] = UInt8(truncatingIfNeeded: value)
+            count += 1
+        } else {
+            longVarint(value)
         }
-        bytes.append(UInt8(value))
+    }
+
+    private mutating func longVarint(_ value: UInt64) {
+        let target = room(10)
+        var value = value, length = 0
+        while value >= 0x80 {
+            target[length] = UInt8(truncatingIfNeeded: value) | 0x80
+            value >>= 7
+            length += 1
+        }
+        target[length] = UInt8(value)
+        count += length + 1
     }
 
     mutating func tag(_ field: Int, _ wireType: WireReader.WireType) {
@@ -20,56 +74,60 @@ struct WireWriter {
     }
 
     mutating func fixed32(_ value: UInt32) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        UnsafeMutableRawPointer(room(4)).storeBytes(of: value.littleEndian, as: UInt32.self)
+        count += 4
     }
 
     mutating func fixed64(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        UnsafeMutableRawPointer(room(8)).storeBytes(of: value.littleEndian, as: UInt64.self)
+        count += 8
     }
 
     mutating func append(_ data: UnsafeRawBufferPointer) {
-        guard let base = data.baseAddress else { return }
-        // A typed buffer takes Array's contiguous (memcpy) path; a raw one goes byte by byte.
-        bytes.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: data.count))
+        guard let source = data.baseAddress, !data.isEmpty else { return }
+        UnsafeMutableRawPointer(room(data.count)).copyMemory(from: source, byteCount: data.count)
+        count += data.count
+    }
+
+    mutating func append<Bytes: Sequence>(contentsOf data: Bytes) where Bytes.Element == UInt8 {
+        if let done = data.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) { return done }
+        for value in data { byte(value) }
     }
 
     /// Starts a length-delimited value (nested message, packed list, string or bytes) of `field`;
     /// returns the mark to pass to `endLengthDelimited`.
     mutating func beginLengthDelimited(_ field: Int) -> Int {
         tag(field, .lengthDelimited)
-        bytes.append(0)
-        return bytes.count
+        byte(0)
+        return count
     }
 
     mutating func endLengthDelimited(_ mark: Int) {
-        let length = bytes.count - mark
+        let length = count - mark
         if length < 0x80 {
-            bytes[mark - 1] = UInt8(length)
+            base[mark - 1] = UInt8(length)
             return
         }
         var prefixSize = 1
         while UInt64(length) >> (7 * prefixSize) != 0 { prefixSize += 1 }
         // Widen the reserved byte: move the payload up and write the varint in front of it.
-        bytes.append(contentsOf: repeatElement(0, count: prefixSize - 1))
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            UnsafeMutableRawPointer(base + mark - 1 + prefixSize).copyMemory(from: base + mark, byteCount: length)  // may overlap
-            var value = UInt64(length)
-            for position in 0..<prefixSize {
-                base[mark - 1 + position] = UInt8(truncatingIfNeeded: value) | (position < prefixSize - 1 ? 0x80 : 0)
-                value >>= 7
-            }
+        _ = room(prefixSize - 1)
+        (base + mark - 1 + prefixSize).update(from: base + mark, count: length)  // may overlap
+        count += prefixSize - 1
+        var value = UInt64(length)
+        for position in 0..<prefixSize {
+            base[mark - 1 + position] = UInt8(truncatingIfNeeded: value) | (position < prefixSize - 1 ? 0x80 : 0)
+            value >>= 7
         }
     }
 
-    mutating func append<Bytes: Sequence>(contentsOf data: Bytes) where Bytes.Element == UInt8 { bytes.append(contentsOf: data) }
-
-    /// Appends decoded base64; false when `text` is not base64.
+    /// Appends decoded base64; false when `text` is not base64 (nothing is appended then).
     mutating func appendBase64Decoded(_ text: UnsafeRawBufferPointer) -> Bool {
-        ScalarText.decodeBase64(text, appendingTo: &bytes)
+        guard let decodedLength = ScalarText.base64DecodedLength(text) else { return false }
+        guard ScalarText.decodeBase64(text, into: room(decodedLength)) else { return false }
+        count += decodedLength
+        return true
     }
-
-    var count: Int { bytes.count }
 }
 
 extension WireWriter {
