@@ -11,7 +11,6 @@ final class AsyncExchange: @unchecked Sendable {
     private let handle: CurlHandle
     /// A copy of the request body, which libcurl reads in place for the whole exchange.
     private let body: UnsafeMutableRawBufferPointer?
-    private var headers: UnsafeMutablePointer<curl_slist>?
     private var sink: ExchangeSink
     /// Nil once it ran.
     private var completion: Completion?
@@ -37,10 +36,7 @@ final class AsyncExchange: @unchecked Sendable {
         try start(freshConnection: false)
     }
 
-    deinit {
-        curl_slist_free_all(headers)
-        body?.deallocate()
-    }
+    deinit { body?.deallocate() }
 
     private static func newSink(for request: HTTPRequest) -> ExchangeSink {
         ExchangeSink(consumer: nil, handsOff: true, maximumBodyBytes: request.maximumBodyBytes,
@@ -50,12 +46,10 @@ final class AsyncExchange: @unchecked Sendable {
 
     private func start(freshConnection: Bool) throws {
         guard let raw = handle.raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
-        curl_slist_free_all(headers)
-        headers = nil
         let share = client.connections.withLock { $0.share }
-        headers = try handle.prepare(request, body: .bytes(body.map(UnsafeRawBufferPointer.init)), userAgent: client.userAgent,
-                                     share: share, sink: sink, multiplexes: true)
-        if freshConnection { ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1) }
+        try handle.prepare(request, body: .bytes(body.map(UnsafeRawBufferPointer.init)), userAgent: client.userAgent,
+                           share: share, sink: sink, multiplexes: true)
+        if freshConnection { handle.requireFreshConnection() }
         // The sink holds the exchange until it ends; the exchange drops the sink's hold then.
         sink.onFinish = { code in self.finished(code) }
         // A multi handle that ended before taking the exchange hands it on to the next one.

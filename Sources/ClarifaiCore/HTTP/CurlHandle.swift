@@ -10,10 +10,19 @@ final class CurlHandle: @unchecked Sendable {
     /// Below this rate, a transfer counts as idle (see HTTPRequest.idleTimeoutMilliseconds).
     static let idleBytesPerSecond = 16
 
+    /// What the last exchange set up, kept for the next one when it is the same: libcurl keeps its
+    /// options, and only the URL, the body and the sink are set again (a reset and twenty options
+    /// per call cost more than the rest of libcurl's own setup). nil: reset before the next one.
+    private var setup: Setup?
+    /// The header lines of `setup`, which libcurl reads during exchanges: freed when replaced or
+    /// with the handle.
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+
     init() { raw = curl_easy_init() }
 
     deinit {
         curl_easy_cleanup(raw)
+        curl_slist_free_all(headerList)
         errorText.deallocate()
     }
 
@@ -39,9 +48,7 @@ final class CurlHandle: @unchecked Sendable {
                          probesConnectionEnd: request.version != .automatic && HTTPClient.losesTrailersOnClose)
         }
         var sink = newSink()
-        var headers = try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink,
-                                  multiplexes: multiplexer != nil)
-        defer { curl_slist_free_all(headers) }
+        try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink, multiplexes: multiplexer != nil)
         let run = {
             guard let multiplexer else {
                 let result = curl_easy_perform(raw)
@@ -60,10 +67,9 @@ final class CurlHandle: @unchecked Sendable {
         var code = run()
         if multiplexer != nil, CurlHandle.failedOnReusedConnection(code, raw, sink) {
             Log.debug("\(request.method) \(request.displayURL): a reused connection failed before any answer; sending again")
-            curl_slist_free_all(headers)
             sink = newSink()
-            headers = try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink, multiplexes: true)
-            ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
+            try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink, multiplexes: true)
+            requireFreshConnection()
             code = run()
         }
         return try outcome(code, of: request, sink)
@@ -76,20 +82,95 @@ final class CurlHandle: @unchecked Sendable {
         case feed(RequestFeed)
     }
 
-    /// Sets the handle up for `request`, its callbacks writing to `sink`; returns the header list
-    /// to free after the exchange.
+    /// The options of an exchange that the next one can keep (see `setup`): all but its URL, body
+    /// and sink. nil for a body fed as it goes (its callbacks are the feed's).
+    private struct Setup: Equatable {
+        let method: String
+        let headers: [String]
+        let hasBody: Bool
+        let userAgent: String
+        let share: ObjectIdentifier
+        let multiplexes: Bool
+        let version: HTTPRequest.Version
+        let timeoutMilliseconds: Int
+        let idleTimeoutMilliseconds: Int
+        let keepaliveMilliseconds: Int
+        let caFile: String?
+        let forbidsReuse: Bool
+
+        init?(_ request: HTTPRequest, body: Body, userAgent: String, share: CurlShare, multiplexes: Bool) {
+            guard case .bytes(let bytes) = body else { return nil }
+            method = request.method
+            headers = request.headers
+            hasBody = bytes != nil
+            self.userAgent = userAgent
+            self.share = ObjectIdentifier(share)
+            self.multiplexes = multiplexes
+            version = request.version
+            timeoutMilliseconds = request.timeoutMilliseconds
+            idleTimeoutMilliseconds = request.idleTimeoutMilliseconds
+            keepaliveMilliseconds = request.keepaliveMilliseconds
+            caFile = request.caFile
+            forbidsReuse = request.forbidsReuse
+        }
+    }
+
+    /// Sets the handle up for `request`, its callbacks writing to `sink`: the options of the last
+    /// exchange kept when they are the same, else all of them set again after a reset.
     func prepare(_ request: HTTPRequest, body: Body, userAgent: String, share: CurlShare, sink: ExchangeSink,
-                 multiplexes: Bool) throws -> UnsafeMutablePointer<curl_slist>? {
+                 multiplexes: Bool) throws {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
-        curl_easy_reset(raw)
+        let wanted = Setup(request, body: body, userAgent: userAgent, share: share, multiplexes: multiplexes)
+        if wanted == nil || wanted != setup { configure(raw, request, userAgent: userAgent, share: share, multiplexes: multiplexes) }
+        // Kept again only once the exchange's own options are all set.
+        setup = nil
         errorText[0] = 0
-        ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, errorText)
         // libcurl refuses URLs over 8 MB (as "out of memory"); say what was wrong instead.
         guard setString(raw, CURLOPT_URL, request.url) == CURLE_OK else {
             throw ClarifaiError.invalidArgument("the request's URL (\(request.url.utf8.count) bytes) is refused by libcurl: too long or malformed")
         }
-        var headers: UnsafeMutablePointer<curl_slist>?
-        for header in request.headers { headers = header.withCString { curl_slist_append(headers, $0) } }
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
+        ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
+        ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
+        switch body {
+        case .feed(let feed):
+            // The body goes out as the caller sends it: its size is not known in advance.
+            ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, -1)
+            ccurl_setopt_pointer(raw, CURLOPT_READDATA, Unmanaged.passUnretained(feed).toOpaque())
+            ccurl_setopt_read_callback(raw) { buffer, size, count, context in
+                guard let buffer, let context else { return ccurl_read_abort() }
+                let feed = Unmanaged<RequestFeed>.fromOpaque(context).takeUnretainedValue()
+                return feed.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count)) ?? ccurl_read_pause()
+            }
+        case .bytes(let bytes?):
+            ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+            if let start = bytes.baseAddress {
+                ccurl_setopt_pointer(raw, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: start))
+            } else {
+                // Without POSTFIELDS libcurl would read the body from stdin.
+                ccurl_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, "")
+            }
+        case .bytes(nil):
+            break
+        }
+        setup = wanted
+    }
+
+    /// The exchange prepared last goes out on a new connection (the next one is set up afresh).
+    func requireFreshConnection() {
+        ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
+        setup = nil
+    }
+
+    /// Every option of an exchange but its URL, body and sink, after a reset.
+    private func configure(_ raw: UnsafeMutableRawPointer, _ request: HTTPRequest, userAgent: String, share: CurlShare,
+                           multiplexes: Bool) {
+        curl_easy_reset(raw)
+        ccurl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, errorText)
+        curl_slist_free_all(headerList)
+        headerList = nil
+        for header in request.headers { headerList = header.withCString { curl_slist_append(headerList, $0) } }
         ccurl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
         ccurl_setopt_long(raw, CURLOPT_PATH_AS_IS, 1)
         // TCP keepalive probes after a minute of silence, so that a NAT or load balancer keeps a
@@ -109,7 +190,7 @@ final class CurlHandle: @unchecked Sendable {
             ccurl_setopt_long(raw, CURLOPT_PIPEWAIT, 1)
         }
         setString(raw, CURLOPT_USERAGENT, userAgent)
-        ccurl_setopt_slist(raw, CURLOPT_HTTPHEADER, headers)
+        ccurl_setopt_slist(raw, CURLOPT_HTTPHEADER, headerList)
         ccurl_setopt_long(raw, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
         ccurl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMilliseconds)
         if request.idleTimeoutMilliseconds > 0 {
@@ -137,10 +218,6 @@ final class CurlHandle: @unchecked Sendable {
             ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
             ccurl_setopt_long(raw, CURLOPT_FORBID_REUSE, 1)
         }
-        let context = Unmanaged.passUnretained(sink).toOpaque()
-        ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
-        ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
-        ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
         ccurl_setopt_write_callback(raw, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
@@ -161,28 +238,6 @@ final class CurlHandle: @unchecked Sendable {
         case "POST": ccurl_setopt_long(raw, CURLOPT_POST, 1)
         default: setString(raw, CURLOPT_CUSTOMREQUEST, request.method)
         }
-        switch body {
-        case .feed(let feed):
-            // The body goes out as the caller sends it: its size is not known in advance.
-            ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, -1)
-            ccurl_setopt_pointer(raw, CURLOPT_READDATA, Unmanaged.passUnretained(feed).toOpaque())
-            ccurl_setopt_read_callback(raw) { buffer, size, count, context in
-                guard let buffer, let context else { return ccurl_read_abort() }
-                let feed = Unmanaged<RequestFeed>.fromOpaque(context).takeUnretainedValue()
-                return feed.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count)) ?? ccurl_read_pause()
-            }
-        case .bytes(let bytes?):
-            ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
-            if let start = bytes.baseAddress {
-                ccurl_setopt_pointer(raw, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: start))
-            } else {
-                // Without POSTFIELDS libcurl would read the body from stdin.
-                ccurl_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, "")
-            }
-        case .bytes(nil):
-            break
-        }
-        return headers
     }
 
     /// A string option, passed as the string's own NUL-terminated bytes (libcurl copies them):

@@ -20,7 +20,6 @@ final class HTTPStream: @unchecked Sendable {
     /// A multi handle of the stream's own, stopped with it.
     private let ownsMultiplexer: Bool
     private let client: HTTPClient
-    private var headers: UnsafeMutablePointer<curl_slist>?
     /// A one-message request's body, which libcurl reads from here during the exchange.
     private var wholeBody: [UInt8] = []
     /// The end of the whole stream (monotonicMilliseconds()), nil for none.
@@ -55,7 +54,6 @@ final class HTTPStream: @unchecked Sendable {
             _ = sink.handOff?.withLock(waitingUntil: { $0.result != nil }) { _ in }
         }
         if ownsMultiplexer { multiplexer.stop() }
-        curl_slist_free_all(headers)
     }
 
     /// Hands the exchange to the multi handle, once.
@@ -65,14 +63,14 @@ final class HTTPStream: @unchecked Sendable {
             let share = client.connections.withLock { $0.share }
             if startsWhenClosed, let whole = feed.takeAllIfClosed() {
                 wholeBody = whole
-                headers = try wholeBody.withUnsafeBytes { body in
+                try wholeBody.withUnsafeBytes { body in
                     // The array keeps its storage while nothing changes it: libcurl reads it there.
                     try handle.prepare(request, body: .bytes(body), userAgent: client.userAgent, share: share, sink: sink,
                                        multiplexes: true)
                 }
             } else {
-                headers = try handle.prepare(request, body: .feed(feed), userAgent: client.userAgent, share: share, sink: sink,
-                                             multiplexes: true)
+                try handle.prepare(request, body: .feed(feed), userAgent: client.userAgent, share: share, sink: sink,
+                                   multiplexes: true)
             }
             guard multiplexer.start(raw, sink) else {
                 throw ClarifaiError(.transport, "\(request.method) \(request.displayURL): the connection is closing")
