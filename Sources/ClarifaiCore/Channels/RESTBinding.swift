@@ -20,16 +20,19 @@ struct RESTBinding {
         }
         // Each variable's value read once; the filled rule with the most variables, the first of equals.
         let values = route.variables.map { $0.value(in: message) }
-        guard let rule = route.rules.filter({ $0.needs.allSatisfy { values[$0] != nil } }).max(by: { $0.needs.count < $1.needs.count }) else {
-            throw ClarifaiError.invalidArgument(route.unfilledMessage(method, values: values))
+        var chosen: RESTRoute.Rule?
+        for rule in route.rules where rule.needs.count > chosen?.needs.count ?? -1 && rule.needs.allSatisfy({ values[$0] != nil }) {
+            chosen = rule
         }
+        guard let rule = chosen else { throw ClarifaiError.invalidArgument(route.unfilledMessage(method, values: values)) }
         var path: [UInt8] = []
+        path.reserveCapacity(128)
         for segment in rule.segments {
             switch segment {
             case .literal(let text): path += text
             case .variable(let index):
                 path.append(UInt8(ascii: "/"))
-                PercentEncoding.appendPathSegment(values[index] ?? [], to: &path)
+                values[index]?.withBytes { PercentEncoding.appendPathSegment($0, to: &path) }
             }
         }
         // The rest of the request, in the REST API's JSON form, without the fields of the path.
@@ -105,7 +108,7 @@ final class RESTRoute: Sendable {
                 }
             }.joined(separator: "/")
             return Rule(verb: rule.verb, body: rule.body, segments: segments, needs: needs,
-                        excluded: FieldPathSet(needs.map { variables[$0].names }), template: template)
+                        excluded: FieldPathSet(needs.compactMap { variables[$0].steps?.map(\.number) }), template: template)
         }
         self.inputType = inputType
         self.variables = variables
@@ -121,7 +124,7 @@ final class RESTRoute: Sendable {
     }
 
     /// Names the fields of the rule closest to being filled.
-    func unfilledMessage(_ method: Method, values: [[UInt8]?]) -> String {
+    func unfilledMessage(_ method: Method, values: [PathValue?]) -> String {
         let missing = { (rule: Rule) in rule.needs.filter { values[$0] == nil } }
         guard let closest = rules.min(by: { missing($0).count < missing($1).count }) else { return "\(method.name): no REST path" }
         let fields = missing(closest).map { variables[$0].names.joined(separator: ".") }
@@ -158,14 +161,16 @@ struct PathVariable: Sendable {
 
     /// The text of the non-empty string or non-zero number the path leads to in `message`; nil
     /// when it leads to nothing (absent, empty, zero, or a kind a path cannot hold).
-    func value(in message: UnsafeRawBufferPointer) -> [UInt8]? {
+    func value(in message: UnsafeRawBufferPointer) -> PathValue? {
         steps.flatMap { PathVariable.value(of: $0[...], in: message) }
     }
 
-    private static func value(of steps: ArraySlice<Step>, in message: UnsafeRawBufferPointer) -> [UInt8]? {
+    private static func value(of steps: ArraySlice<Step>, in message: UnsafeRawBufferPointer) -> PathValue? {
         guard let step = steps.first else { return nil }
         var reader = WireReader(message)
         var lastBits: UInt64?, lastPayload: UnsafeRawBufferPointer?
+        // A message field seen in parts: the first, and an array only when there are more.
+        var firstPart: UnsafeRawBufferPointer?
         var parts: [UnsafeRawBufferPointer] = []
         do {
             while let (field, wireType) = try reader.readTag() {
@@ -181,7 +186,7 @@ struct PathVariable: Sendable {
                 case .lengthDelimited:
                     let payload = try reader.readLengthDelimited()
                     (lastBits, lastPayload) = (0, payload)
-                    parts.append(payload)
+                    if firstPart == nil { firstPart = payload } else { parts.append(payload) }
                 case .startGroup, .endGroup: try reader.skip(wireType)
                 }
             }
@@ -190,19 +195,34 @@ struct PathVariable: Sendable {
         }
         guard let bits = lastBits else { return nil }
         if steps.count > 1 {
+            guard let firstPart else { return nil }
+            if parts.isEmpty { return value(of: steps.dropFirst(), in: firstPart) }
             // A message field seen several times is the merge of its parts (as the client's
-            // user_app_id filling relies on).
-            if parts.count == 1 { return value(of: steps.dropFirst(), in: parts[0]) }
-            let merged = parts.flatMap { Array($0) }
-            return merged.withUnsafeBytes { value(of: steps.dropFirst(), in: $0) }
+            // user_app_id filling relies on); the value is copied out of the merge.
+            let merged = Array(firstPart) + parts.flatMap { Array($0) }
+            return merged.withUnsafeBytes { value(of: steps.dropFirst(), in: $0)?.withBytes { PathValue.text(Array($0)) } }
         }
         switch step.kind {
         case .string:
             guard let payload = lastPayload, !payload.isEmpty else { return nil }
-            return Array(payload)
-        case .int32, .int64, .enum: return bits == 0 ? nil : Array(String(Int64(bitPattern: bits)).utf8)
-        case .uint32, .uint64, .fixed32, .fixed64: return bits == 0 ? nil : Array(String(bits).utf8)
+            return .bytes(payload)
+        case .int32, .int64, .enum: return bits == 0 ? nil : .text(Array(String(Int64(bitPattern: bits)).utf8))
+        case .uint32, .uint64, .fixed32, .fixed64: return bits == 0 ? nil : .text(Array(String(bits).utf8))
         default: return nil
+        }
+    }
+}
+
+/// A path variable's value: a string in the request message (valid while the message is), or
+/// a number's text.
+enum PathValue {
+    case bytes(UnsafeRawBufferPointer)
+    case text([UInt8])
+
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        switch self {
+        case .bytes(let bytes): return body(bytes)
+        case .text(let text): return text.withUnsafeBytes(body)
         }
     }
 }
@@ -257,7 +277,7 @@ enum PercentEncoding {
     }
 
     /// A path segment: also "." and "..", which would otherwise move up the path.
-    static func appendPathSegment(_ bytes: [UInt8], to output: inout [UInt8]) {
+    static func appendPathSegment(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
         if bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) && (1...2).contains(bytes.count) {
             for _ in bytes { output += Array("%2E".utf8) }
         } else {
@@ -266,15 +286,18 @@ enum PercentEncoding {
     }
 
     private static func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to output: inout [UInt8]) {
-        let hex = Array("0123456789ABCDEF".utf8)
         for byte in bytes {
             if unreserved[Int(byte)] {
                 output.append(byte)
             } else {
-                output += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                output.append(UInt8(ascii: "%"))
+                output.append(hexDigits[Int(byte >> 4)])
+                output.append(hexDigits[Int(byte & 0xF)])
             }
         }
     }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     private static let unreserved: [Bool] = (0...255).map { byte in
         switch UInt8(byte) {

@@ -77,7 +77,7 @@ struct ProtoToJSON {
             if let oneof = field.oneofIndex, next > groupStart, oneofWinners[oneof] != index { continue }
             var excluded: FieldPathSet?
             if let excluding {
-                excluded = excluding.children[field.name]
+                excluded = excluding.child(field.number)
                 if let excluded, excluded.children.isEmpty { continue }
             }
             try within(field.name) {
@@ -514,18 +514,25 @@ struct ProtoToJSON {
     }
 }
 
-/// Field paths as a tree of field names: a name without children stands for the whole field.
+/// Field paths as a tree of field numbers: a number without children stands for the whole field.
 struct FieldPathSet: Sendable {
-    var children: [String: FieldPathSet] = [:]
+    /// Each first step with the rest of its paths: a handful at most (a REST path's variables),
+    /// searched in order, which costs less than hashing.
+    private(set) var children: [(number: Int, rest: FieldPathSet)] = []
 
-    init(_ paths: [[String]]) {
+    init(_ paths: [[Int]]) {
         for path in paths where !path.isEmpty { insert(path[...]) }
     }
 
-    private mutating func insert(_ path: ArraySlice<String>) {
-        guard let name = path.first else { return }
-        var child = children[name] ?? FieldPathSet([])
-        child.insert(path.dropFirst())
-        children[name] = child
+    /// The paths under field `number`; nil when none starts with it.
+    func child(_ number: Int) -> FieldPathSet? { children.first { $0.number == number }?.rest }
+
+    private mutating func insert(_ path: ArraySlice<Int>) {
+        guard let number = path.first else { return }
+        let position = children.firstIndex { $0.number == number } ?? {
+            children.append((number, FieldPathSet([])))
+            return children.count - 1
+        }()
+        children[position].rest.insert(path.dropFirst())
     }
 }
