@@ -92,6 +92,8 @@ struct PredictionSchema: Sendable {
         let url: Field?, raw: Field?, base64: Field?
     }
 
+    /// PostModelOutputs.
+    let method: Method
     let modelID: Int, versionID: Int, inputs: Int, inputID: Int, inputData: Int
     /// By PredictionInput.Kind's raw value.
     let media: [Media]
@@ -104,6 +106,10 @@ struct PredictionSchema: Sendable {
     }
 
     private init(_ schema: Schema) throws {
+        guard let method = schema.method(named: "PostModelOutputs") else {
+            throw ClarifaiError(.internal, "the schema has no method PostModelOutputs")
+        }
+        self.method = method
         modelID = try PredictionSchema.field("model_id", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
         versionID = try PredictionSchema.field("version_id", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
         inputs = try PredictionSchema.field("inputs", of: "clarifai.api.PostModelOutputsRequest", in: schema).number
@@ -138,8 +144,12 @@ extension Client {
     public func predict(modelID: String, versionID: String?, inputs: [PredictionInput]) throws -> Response {
         guard !modelID.isEmpty else { throw ClarifaiError.invalidArgument("model_id is empty") }
         guard !inputs.isEmpty else { throw ClarifaiError.invalidArgument("no inputs: count must be at least 1") }
-        let method = try unaryMethod(named: "PostModelOutputs")
         let fields = try PredictionSchema.of(schema)
+        let method = fields.method
+        // One request (the usual case) is sent from this thread, without parallelMap's machinery.
+        if inputs.count <= Client.maximumInputsPerRequest {
+            return try call(method, message: Client.predictionRequest(fields, modelID: modelID, versionID: versionID, inputs: inputs[...]))
+        }
         let chunks = Client.requestChunks(inputs)
         let results = parallelMap(chunks, width: Client.batchConcurrency) { chunk in
             Result {
