@@ -195,21 +195,30 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func concepts(output index: Int) throws -> UnsafeBufferPointer<clarifai_concept> {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
+        // One pass, the buffer grown as concepts come (a counting pass cost as much as the reading).
+        var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
         var count = 0
-        try forEachDataField(fields.dataConcepts, output: index, fields) { _ in count += 1 }
-        let buffer = UnsafeMutableBufferPointer<clarifai_concept>.allocate(capacity: count)
-        var position = 0
         do {
             try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
-                buffer[position] = structConcept(try WireConcept(payload, fields))
-                position += 1
+                if count == buffer.count { buffer = Response.grown(buffer) }
+                buffer[count] = structConcept(try WireConcept(payload, fields))
+                count += 1
             }
         } catch {
             buffer.deallocate()
             throw error
         }
-        conceptBuffers[index] = buffer
-        return UnsafeBufferPointer(buffer)
+        let concepts = UnsafeMutableBufferPointer(start: buffer.baseAddress, count: count)
+        conceptBuffers[index] = concepts
+        return UnsafeBufferPointer(concepts)
+    }
+
+    /// `buffer` moved into one twice as large (at least 32 concepts: most outputs have 20).
+    private static func grown(_ buffer: UnsafeMutableBufferPointer<clarifai_concept>) -> UnsafeMutableBufferPointer<clarifai_concept> {
+        let larger = UnsafeMutableBufferPointer<clarifai_concept>.allocate(capacity: max(32, buffer.count * 2))
+        if let base = buffer.baseAddress { larger.baseAddress!.moveInitialize(from: base, count: buffer.count) }
+        buffer.deallocate()
+        return larger
     }
 
     /// outputs[index].data.concepts as one block of text, for bindings that build their own

@@ -181,7 +181,7 @@ final class ExchangeSink: @unchecked Sendable {
         if headerLines.isEmpty { headerLines.reserveCapacity(512) }  // an answer's header lines, at once
         headerLines.append(contentsOf: line)
         if line.last != UInt8(ascii: "\n") { headerLines.append(UInt8(ascii: "\n")) }
-        if line.starts(with: "HTTP/".utf8) {
+        if line.count >= 5, memcmp(line.baseAddress!, "HTTP/", 5) == 0 {
             // "HTTP/1.1 200 OK": the digits after the first space.
             var status = 0
             for byte in line.drop(while: { $0 != 0x20 }).dropFirst().prefix(while: { (48...57).contains($0) }) {
