@@ -101,7 +101,7 @@ public final class GRPCChannel: Channel {
     private func exchange(_ request: CallRequest, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Ending {
         let options = options.current
         let exchange = httpRequest(request, options, body: GRPCFrameDecoder.frame(request.message))
-        let origin = origin(request)
+        var origin: String { self.origin(request) }
         var decoder = GRPCFrameDecoder(maximumMessageBytes: options.maximumReceiveBytes)
         // A slow consumer must not see messages past the deadline, however fast they arrive.
         let deadline = request.timeoutMilliseconds > 0 ? monotonicMilliseconds() + Double(request.timeoutMilliseconds) : nil
@@ -175,7 +175,8 @@ public final class GRPCChannel: Channel {
     /// lost, or the failure they tell.
     func ending(of answer: HTTPResponse, _ request: CallRequest, decoder: GRPCFrameDecoder,
                         foreignBody: [UInt8]) throws -> Ending {
-        let origin = origin(request)
+        // Only a failure's message names it.
+        var origin: String { self.origin(request) }
         guard answer.majorVersion == 2 else {
             throw ClarifaiError(.protocol, "\(origin): the server did not speak HTTP/2 (gRPC needs it)")
         }
