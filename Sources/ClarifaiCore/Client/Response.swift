@@ -87,12 +87,26 @@ public final class Response: HandleObject, @unchecked Sendable {
         }
         let message = UnsafeRawBufferPointer(binary)
         let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index]
-        var statusParts: [UnsafeRawBufferPointer] = []
         var outputs: [UnsafeRawBufferPointer] = []
+        var hasStatus = false
+        var code: Int32 = 0
+        var description: UnsafeRawBufferPointer?, details: UnsafeRawBufferPointer?, requestID: UnsafeRawBufferPointer?
         do {
             try WireFields.forEach(message) { number, value in
                 guard let payload = value.payload else { return }
-                if number == statusNumber { statusParts.append(payload) }
+                if number == statusNumber {
+                    hasStatus = true
+                    // A message seen in parts is their merge: later values win.
+                    try? WireFields.forEach(payload) { number, value in
+                        switch number {
+                        case fields.statusCode: code = value.varint.map { Int32(truncatingIfNeeded: $0) } ?? code
+                        case fields.statusDescription: description = value.payload ?? description
+                        case fields.statusDetails: details = value.payload ?? details
+                        case fields.statusRequestID: requestID = value.payload ?? requestID
+                        default: break
+                        }
+                    }
+                }
                 if number == outputsNumber { outputs.append(payload) }
             }
         } catch {
@@ -100,21 +114,7 @@ public final class Response: HandleObject, @unchecked Sendable {
             throw ClarifaiError(.protocol, "the answer does not decode as \(type.fullName): \(error)")
         }
         self.outputs = outputs
-        hasStatus = !statusParts.isEmpty
-        var code: Int32 = 0
-        var description: UnsafeRawBufferPointer?, details: UnsafeRawBufferPointer?, requestID: UnsafeRawBufferPointer?
-        // A message seen in parts is their merge: later values win.
-        for part in statusParts {
-            try? WireFields.forEach(part) { number, value in
-                switch number {
-                case fields.statusCode: code = value.varint.map { Int32(truncatingIfNeeded: $0) } ?? code
-                case fields.statusDescription: description = value.payload ?? description
-                case fields.statusDetails: details = value.payload ?? details
-                case fields.statusRequestID: requestID = value.payload ?? requestID
-                default: break
-                }
-            }
-        }
+        self.hasStatus = hasStatus
         statusCode = code
         let strings = StringArena()
         statusDescriptionPointer = strings.add(description)
