@@ -382,7 +382,7 @@ struct JSONToProto: ~Copyable {
         case .timestamp, .duration:
             guard try reader.peekKind() == .string else { throw CodecError("expected a string for \(type.fullName)") }
             try reader.readString(into: &text)
-            let word = String(decoding: text, as: UTF8.self)
+            var word: String { String(decoding: text, as: UTF8.self) }  // for durations and messages
             let parsed = wellKnown == .timestamp ? ScalarText.timestamp(text) : ScalarText.duration(word)
             guard let (seconds, nanos) = parsed else {
                 throw CodecError(wellKnown == .timestamp ? "invalid RFC 3339 timestamp '\(word)'" : "invalid duration '\(word)' (e.g. \"1.5s\")")
