@@ -45,7 +45,7 @@
  *  - CLARIFAI_API_BASE  base URL used when clarifai_channel_new_json gets base_url == NULL.
  *  - CLARIFAI_GRPC_BASE target used when clarifai_channel_new_grpc[_insecure] gets target == NULL.
  *  - CLARIFAI_ROOT_CERTIFICATES_PATH  CA certificates (PEM) for TLS gRPC channels without
- *                       clarifai_channel_set_ca_file.
+ *                       clarifai_channel_set_ca_file (read when the channel is made).
  *  - Proxies as libcurl reads them: https_proxy / HTTPS_PROXY for https:// URLs (REST over
  *    TLS and TLS gRPC), http_proxy (lower case only: libcurl ignores HTTP_PROXY) for http://
  *    URLs (cleartext REST, and cleartext gRPC, which goes through the proxy in a CONNECT

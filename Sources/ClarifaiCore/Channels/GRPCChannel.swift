@@ -11,6 +11,8 @@ public final class GRPCChannel: Channel {
     let usesTLS: Bool
     /// "http[s]://authority/clarifai.api.V2/", to which a call adds its method's name.
     private let servicePrefix: String
+    /// $CLARIFAI_ROOT_CERTIFICATES_PATH for TLS channels, read when the channel is made.
+    private let environmentCAFile: String?
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
 
     /// `target` nil: $CLARIFAI_GRPC_BASE, else (TLS only) api.clarifai.com.
@@ -22,6 +24,7 @@ public final class GRPCChannel: Channel {
         self.target = try GRPCTarget(parsing: given, defaultPort: usesTLS ? GRPCChannel.tlsPort : GRPCChannel.cleartextPort)
         self.usesTLS = usesTLS
         servicePrefix = (usesTLS ? "https://" : "http://") + self.target.authority + "/clarifai.api.V2/"
+        environmentCAFile = usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil
     }
 
     /// A unary answer is held whole (one message, within the receive limit), then read.
@@ -165,7 +168,7 @@ public final class GRPCChannel: Channel {
                            keepaliveMilliseconds: isStream ? options.keepaliveMilliseconds : 0,
                            // One message and its prefix: only unary answers are held whole.
                            maximumBodyBytes: options.maximumReceiveBytes > Int.max - 5 ? Int.max : options.maximumReceiveBytes + 5,
-                           caFile: options.caFile ?? (usesTLS ? environmentValue("CLARIFAI_ROOT_CERTIFICATES_PATH") : nil),
+                           caFile: options.caFile ?? environmentCAFile,
                            version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
                            forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2,
                            isStream: isStream, connections: options.connections)
