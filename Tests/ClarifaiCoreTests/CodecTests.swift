@@ -37,6 +37,21 @@ import Testing
 
     /// The fast path (digits below 2^53, powers of ten up to 22) must give what a full,
     /// correctly rounding parser gives; the rest falls through to it.
+    /// Short and long strings with a non-ASCII byte anywhere, valid UTF-8 or not: the verdict of
+    /// the standard library's validation.
+    @Test func checksUTF8AsTheStandardLibraryDoes() {
+        var generator = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = [[0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0x80], [0xC3], [0xED, 0xA0, 0x80], [0xFF]]
+        for _ in 0..<20_000 {
+            var bytes = (0..<Int.random(in: 0...40, using: &generator)).map { _ in UInt8.random(in: 0x20...0x7E, using: &generator) }
+            if Bool.random(using: &generator) {
+                bytes.insert(contentsOf: pieces.randomElement(using: &generator)!, at: Int.random(in: 0...bytes.count, using: &generator))
+            }
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            #expect(bytes.withUnsafeBytes { ProtoToJSON.isValidUTF8($0) } == expected, "\(bytes)")
+        }
+    }
+
     @Test func readsNumbersAsTheFullParserDoes() {
         var generator = SystemRandomNumberGenerator()
         var samples = ["0", "-0", "1e22", "1e23", "123456789012345", "1234567890123456789", "0.1", "0.30000000000000004",

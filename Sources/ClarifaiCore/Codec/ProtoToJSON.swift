@@ -474,6 +474,7 @@ struct ProtoToJSON {
     }
 
     static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if isASCII(bytes) { return true }
         var index = 0
         while index < bytes.count {
             // Eight ASCII bytes at a time: most strings are ASCII.
@@ -489,6 +490,30 @@ struct ProtoToJSON {
             index += length
         }
         return true
+    }
+
+    /// Whether every byte is below 0x80, in a few loads whatever the length (the last word
+    /// overlaps the one before it): the common case of isValidUTF8, for the short strings of
+    /// answers (ids, names), where a byte-by-byte tail would cost more than the rest.
+    @inline(__always)
+    private static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let count = bytes.count
+        guard count > 0, let base = bytes.baseAddress else { return true }
+        var seen: UInt64
+        if count >= 8 {
+            seen = base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            var index = 0
+            while index + 8 < count {
+                seen |= base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                index += 8
+            }
+        } else if count >= 4 {
+            seen = UInt64(base.loadUnaligned(as: UInt32.self) | base.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+        } else {
+            seen = UInt64(base.load(as: UInt8.self) | base.load(fromByteOffset: count / 2, as: UInt8.self)
+                          | base.load(fromByteOffset: count - 1, as: UInt8.self))
+        }
+        return seen & 0x8080_8080_8080_8080 == 0
     }
 
     /// The length of the multi-byte UTF-8 sequence at `index` (whose byte is 0x80 or more); nil
