@@ -482,9 +482,10 @@ public final class Response: HandleObject, @unchecked Sendable {
         return buffer
     }
 
-    /// A concept as its C struct, its strings copied into the arena.
+    /// A concept as its C struct, its strings copied into the arena together.
     private func structConcept(_ concept: WireConcept) -> clarifai_concept {
-        clarifai_concept(id: strings.add(concept.id), name: strings.add(concept.name), value: concept.value, app_id: strings.add(concept.appID))
+        let (id, name, appID) = strings.add(concept.id, concept.name, concept.appID)
+        return clarifai_concept(id: id, name: name, value: concept.value, app_id: appID)
     }
 
     /// Runs `body`, reporting a malformed part of the binary as .protocol naming `place`.
@@ -562,6 +563,20 @@ final class StringArena {
         copy.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         copy.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
         return UnsafePointer(copy.assumingMemoryBound(to: CChar.self))
+    }
+
+    /// Three NUL-terminated copies in one reservation (a concept's strings).
+    func add(_ first: UnsafeRawBufferPointer?, _ second: UnsafeRawBufferPointer?,
+             _ third: UnsafeRawBufferPointer?) -> (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>) {
+        var next = reserve((first?.count ?? 0) + (second?.count ?? 0) + (third?.count ?? 0) + 3)
+        func copy(_ bytes: UnsafeRawBufferPointer?) -> UnsafePointer<CChar> {
+            let start = next
+            if let bytes, let base = bytes.baseAddress { start.copyMemory(from: base, byteCount: bytes.count) }
+            start.storeBytes(of: 0, toByteOffset: bytes?.count ?? 0, as: UInt8.self)
+            next = start + (bytes?.count ?? 0) + 1
+            return UnsafePointer(start.assumingMemoryBound(to: CChar.self))
+        }
+        return (copy(first), copy(second), copy(third))
     }
 
     /// A copy of `bytes` that lives as long as the arena.
