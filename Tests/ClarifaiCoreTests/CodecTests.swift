@@ -108,6 +108,24 @@ import Testing
         #expect(json == #"{"model_id":"m","inputs":[{"data":{"concepts":[{"id":"c","value":0.1}]},"status":{"code":10000}}]}"#)
     }
 
+    /// Keys as writers lay them out (spaced, indented, out of order, escaped, lowerCamel) read
+    /// the same message; a key met twice, however written, or a near miss of a name is refused.
+    @Test func readsKeysHoweverTheyAreWritten() throws {
+        let type = "clarifai.api.Concept"
+        let expected = #"{"id":"c","name":"cat","value":0.5,"app_id":"main"}"#
+        for json in [#"{"id":"c","name":"cat","value":0.5,"app_id":"main"}"#,
+                     #"{ "id" : "c" , "name":"cat",  "value":0.5, "app_id":"main" }"#,
+                     "{\n  \"id\": \"c\",\n  \"name\": \"cat\",\n  \"value\": 0.5,\n  \"app_id\": \"main\"\n}",
+                     #"{"app_id":"main","value":0.5,"name":"cat","id":"c"}"#,
+                     #"{"i\u0064":"c","name":"cat","value":0.5,"appId":"main"}"#,
+                     #"{"id":"c","name":"cat","value":0.5,"appId":"main"}"#] {
+            #expect(try roundTrip(type, json) == expected, "\(json)")
+        }
+        for json in [#"{"id":"c","i\u0064":"d"}"#, #"{"app_id":"a","appId":"b"}"#, #"{"id":"c","id":"d"}"#, #"{"idx":"c"}"#, #"{"i":"c"}"#] {
+            #expect(throws: ClarifaiError.self, "\(json)") { try roundTrip(type, json) }
+        }
+    }
+
     @Test func printsShowIfEmptyFieldsAndInt64AsStrings() throws {
         #expect(try roundTrip("clarifai.api.MultiConceptResponse", "{}") == #"{"concepts":[]}"#)
         // int64 (AppResourceCounts) and uint64 (HitCount) are strings, read from numbers or strings;

@@ -98,10 +98,32 @@ struct JSONReader {
         return true
     }
 
-    /// The next member's key (its `:` consumed) as a slice of the text, or decoded into `scratch`
-    /// when it has escapes (see readString(orDecodeInto:)); `.end` after the closing `}`.
-    mutating func nextKey(first: inout Bool, orDecodeInto scratch: inout [UInt8]) throws -> StringRead {
-        guard try startKey(first: &first) else { return .end }
+    /// Steps to the next member of an object (over its `,`); false after the closing `}`. Then
+    /// skipKey or readKey reads its key.
+    @inline(__always)
+    mutating func nextMember(first: inout Bool) throws -> Bool { try startKey(first: &first) }
+
+    /// Steps over the member's key (and its `:`) when it is `expected` written without escapes;
+    /// false, nothing read, otherwise. A reader that knows which key usually comes next (the
+    /// next field of a message) checks it in one comparison instead of reading it and looking
+    /// it up.
+    @inline(__always)
+    mutating func skipKey(_ expected: UnsafeRawBufferPointer) -> Bool {
+        skipWhitespace()
+        let length = expected.count
+        guard length > 0, count - offset > length + 2, at(offset) == UInt8(ascii: "\""),
+              at(offset + length + 1) == UInt8(ascii: "\""),
+              memcmp(base + offset + 1, expected.baseAddress!, length) == 0 else { return false }
+        var next = offset + length + 2
+        while next < count, at(next) == 0x20 || at(next) == 0x0A || at(next) == 0x0D || at(next) == 0x09 { next += 1 }
+        guard next < count, at(next) == UInt8(ascii: ":") else { return false }
+        offset = next + 1
+        return true
+    }
+
+    /// The member's key (its `:` consumed) as a slice of the text, or decoded into `scratch` when
+    /// it has escapes (see readString(orDecodeInto:)).
+    mutating func readKey(orDecodeInto scratch: inout [UInt8]) throws -> StringRead {
         let read = try readString(orDecodeInto: &scratch)
         try consume(UInt8(ascii: ":"))
         return read
@@ -112,8 +134,6 @@ struct JSONReader {
         case slice(UnsafeRawBufferPointer)
         /// The string had escapes: its decoded bytes are in the scratch buffer.
         case decoded
-        /// No key: the object ended.
-        case end
     }
 
     /// Steps to the start of the next key; false after the closing `}`.

@@ -50,15 +50,19 @@ struct JSONToProto: ~Copyable {
         var seenOneofs = SmallIntSet()
         var first = true
         var cursor = 0
-        while true {
+        while try reader.nextMember(first: &first) {
             let index: Int?
             var name: UnsafeRawBufferPointer?
-            switch try reader.nextKey(first: &first, orDecodeInto: &key) {
-            case .end: return
-            case .slice(let slice):
-                name = slice
-                index = type.fieldIndex(named: slice, cursor: &cursor)
-            case .decoded: index = key.withUnsafeBytes { type.fieldIndex(named: $0, cursor: &cursor) }
+            if let expected = type.expectedKey(cursor), reader.skipKey(expected.name) {
+                index = expected.field
+                cursor = expected.next
+            } else {
+                switch try reader.readKey(orDecodeInto: &key) {
+                case .slice(let slice):
+                    name = slice
+                    index = type.fieldIndex(named: slice, cursor: &cursor)
+                case .decoded: index = key.withUnsafeBytes { type.fieldIndex(named: $0, cursor: &cursor) }
+                }
             }
             guard let index else {
                 guard ignoresUnknownFields else {

@@ -84,9 +84,11 @@ final class MessageType: @unchecked Sendable {
     private let positionByNumber: [Int32]
     private let byNumber: [Int: Int]
     /// Original and JSON names as bytes, in field order, for lookups of keys read from JSON text:
-    /// all in one block of memory the type owns, so a lookup touches no reference counts.
+    /// all in one block of memory the type owns, so a lookup touches no reference counts. `next`:
+    /// the entry of the original name of the field that JSON writers list after this one (they
+    /// list fields by number), where the search for the next key starts.
     private let nameBytes: UnsafeMutableBufferPointer<UInt8>
-    private let names: UnsafeMutableBufferPointer<(start: Int, count: Int, field: Int)>
+    private let names: UnsafeMutableBufferPointer<(start: Int, count: Int, field: Int, next: Int)>
     /// Per field position, what reading its JSON value needs, without Field's references (see JSONPlan).
     private let jsonPlans: UnsafeMutableBufferPointer<JSONPlan>
     /// Per field position, the wire types a value of it may come in (bit n: wire type n): the
@@ -107,12 +109,19 @@ final class MessageType: @unchecked Sendable {
         }
         self.byName = byName
         var nameBytes: [UInt8] = []
-        var names: [(start: Int, count: Int, field: Int)] = []
+        var names: [(start: Int, count: Int, field: Int, next: Int)] = []
+        var originalNameEntry: [Int] = []
         for (index, field) in fields.enumerated() {
+            originalNameEntry.append(names.count)
             for name in field.jsonName == field.name ? [field.name] : [field.name, field.jsonName] {
-                names.append((nameBytes.count, name.utf8.count, index))
+                names.append((nameBytes.count, name.utf8.count, index, 0))
                 nameBytes.append(contentsOf: name.utf8)
             }
+        }
+        let numberOrder = fields.indices.sorted { fields[$0].number < fields[$1].number }
+        for (rank, index) in numberOrder.enumerated() {
+            let following = originalNameEntry[numberOrder[(rank + 1) % numberOrder.count]]
+            for entry in names.indices where names[entry].field == index { names[entry].next = following }
         }
         self.nameBytes = .allocate(capacity: nameBytes.count)
         _ = self.nameBytes.initialize(from: nameBytes)
@@ -169,12 +178,21 @@ final class MessageType: @unchecked Sendable {
             let candidate = names[position]
             if candidate.count == key.count,
                key.count == 0 || memcmp(nameBytes.baseAddress! + candidate.start, key.baseAddress!, key.count) == 0 {
-                cursor = position + 1
+                cursor = candidate.next
                 return candidate.field
             }
             position = position + 1 == count ? 0 : position + 1
         }
         return nil
+    }
+
+    /// The key the search from `cursor` tries first (see fieldIndex(named:cursor:)): its name,
+    /// its field's position, and the cursor after it. nil for a type without fields.
+    @inline(__always)
+    func expectedKey(_ cursor: Int) -> (name: UnsafeRawBufferPointer, field: Int, next: Int)? {
+        guard !names.isEmpty else { return nil }
+        let entry = names[cursor < names.count ? cursor : 0]
+        return (UnsafeRawBufferPointer(start: nameBytes.baseAddress! + entry.start, count: entry.count), entry.field, entry.next)
     }
 
     @inline(__always)
