@@ -43,13 +43,16 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// Reads a REST answer into the response type (fields a newer server added are skipped);
     /// throws .protocol when it is not JSON of that type with a Clarifai status.
     convenience init(restBody body: [UInt8], origin: @autoclosure () -> String, messageType: String) throws {
-        let binary: [UInt8]
+        let type = try Response.type(messageType)
+        let binary: UnsafeMutableRawBufferPointer
         do {
-            binary = try body.withUnsafeBytes { try Codec.jsonToProto(typeName: messageType, json: $0, ignoresUnknownFields: true) }
-        } catch let error as ClarifaiError {
-            throw ClarifaiError(.protocol, "\(origin()): answer: \(error.message)")
+            binary = try body.withUnsafeBytes {
+                try JSONToProto.convertTakingMemory($0, type: type, schema: .official, ignoresUnknownFields: true)
+            }
+        } catch let error as CodecError {
+            throw ClarifaiError(.protocol, "\(origin()): answer: \(error.clarifaiError(messageType: type.fullName).message)")
         }
-        try self.init(owning: binary.withUnsafeBytes { Response.ownedCopy(of: $0) }, type: Response.type(messageType))
+        try self.init(owning: binary, type: type)
         guard hasStatus else {
             throw ClarifaiError(.protocol, "\(origin()): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
         }

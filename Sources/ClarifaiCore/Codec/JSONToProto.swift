@@ -22,6 +22,18 @@ struct JSONToProto: ~Copyable {
 
     static func convert(_ json: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
                         ignoresUnknownFields: Bool = false) throws(CodecError) -> [UInt8] {
+        try converted(json, type: type, schema: schema, ignoresUnknownFields: ignoresUnknownFields).writer.bytes
+    }
+
+    /// The binary in memory the caller takes over (and deallocates): no copy into an array.
+    static func convertTakingMemory(_ json: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
+                                    ignoresUnknownFields: Bool) throws(CodecError) -> UnsafeMutableRawBufferPointer {
+        let converter = try converted(json, type: type, schema: schema, ignoresUnknownFields: ignoresUnknownFields)
+        return converter.writer.takeBytes()
+    }
+
+    private static func converted(_ json: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
+                                  ignoresUnknownFields: Bool) throws(CodecError) -> JSONToProto {
         var converter = JSONToProto(schema: schema, json: json, ignoresUnknownFields: ignoresUnknownFields)
         do {
             try converter.messageBody(type, depth: 0)
@@ -29,7 +41,7 @@ struct JSONToProto: ~Copyable {
         } catch {
             throw CodecError(converting: error)
         }
-        return converter.writer.bytes
+        return converter
     }
 
     // MARK: Messages

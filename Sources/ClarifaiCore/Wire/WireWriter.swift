@@ -17,6 +17,13 @@ struct WireWriter: ~Copyable {
     /// What was written, as an array of its own.
     var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
+    /// What was written, handed over: the caller deallocates it.
+    consuming func takeBytes() -> UnsafeMutableRawBufferPointer {
+        let taken = UnsafeMutableRawBufferPointer(start: base, count: count)
+        discard self
+        return taken
+    }
+
     /// What was written, lent to `body` (for a reader that copies what it keeps).
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: base, count: count))
@@ -69,6 +76,7 @@ struct WireWriter: ~Copyable {
         count += length + 1
     }
 
+    @inline(__always)
     mutating func tag(_ field: Int, _ wireType: WireReader.WireType) {
         varint(UInt64(field) << 3 | UInt64(wireType.rawValue))
     }
