@@ -19,6 +19,15 @@ public struct PredictionInput: @unchecked Sendable {
         case url(String)
         case bytes(UnsafeRawBufferPointer)
         case text(String)
+
+        /// The content's size (the bytes, or the URL's or text's UTF-8): the room a message needs for it.
+        var byteCount: Int {
+            switch self {
+            case .url(let url): url.utf8.count
+            case .bytes(let bytes): bytes.count
+            case .text(let text): text.utf8.count
+            }
+        }
     }
 
     public let kind: Kind
@@ -263,12 +272,12 @@ extension Client {
         guard size <= Client.maximumRequestBytes else {
             throw ClarifaiError.invalidArgument("the inputs of one request add up to \(size) bytes, over the \(Client.maximumRequestBytes)-byte message limit")
         }
-        var writer = WireWriter(capacity: size)
-        writer.string(fields.modelID, modelID)
-        if let versionID, !versionID.isEmpty { writer.string(fields.versionID, versionID) }
-        for (position, input) in zip(inputs.indices, inputs) {
-            try input.write(to: &writer, field: fields.inputs, schema: fields, position: position)
+        return try WireWriter.array(capacity: size) { writer in
+            writer.string(fields.modelID, modelID)
+            if let versionID, !versionID.isEmpty { writer.string(fields.versionID, versionID) }
+            for (position, input) in zip(inputs.indices, inputs) {
+                try input.write(to: &writer, field: fields.inputs, schema: fields, position: position)
+            }
         }
-        return writer.bytes
     }
 }

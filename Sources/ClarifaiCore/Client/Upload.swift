@@ -25,24 +25,27 @@ struct UploadInput: Sendable {
                 }
             }
         }
-        id = input.id ?? UploadInput.contentID(input)
-        var writer = WireWriter()
-        try PredictionInput(kind: input.kind, source: input.source, id: id)
-            .write(to: &writer, field: fields.postInputs, schema: fields.prediction, position: position) { data in
-                for concept in conceptIDs {
-                    let mark = data.beginLengthDelimited(fields.concepts)
-                    data.string(fields.conceptID, concept)
-                    data.tag(fields.conceptValue, .fixed32)
-                    data.fixed32(Float(1).bitPattern)
-                    data.endLengthDelimited(mark)
+        let id = input.id ?? UploadInput.contentID(input)
+        self.id = id
+        // Room for the content, the concepts and the metadata: the message is written in place.
+        let size = conceptIDs.reduce(input.source.byteCount + (metadata?.count ?? 0) + 320) { $0 + $1.utf8.count + 16 }
+        message = try WireWriter.array(capacity: size) { writer in
+            try PredictionInput(kind: input.kind, source: input.source, id: id)
+                .write(to: &writer, field: fields.postInputs, schema: fields.prediction, position: position) { data in
+                    for concept in conceptIDs {
+                        let mark = data.beginLengthDelimited(fields.concepts)
+                        data.string(fields.conceptID, concept)
+                        data.tag(fields.conceptValue, .fixed32)
+                        data.fixed32(Float(1).bitPattern)
+                        data.endLengthDelimited(mark)
+                    }
+                    if let metadata {
+                        data.tag(fields.metadata, .lengthDelimited)
+                        data.varint(UInt64(metadata.count))
+                        data.append(contentsOf: metadata)
+                    }
                 }
-                if let metadata {
-                    data.tag(fields.metadata, .lengthDelimited)
-                    data.varint(UInt64(metadata.count))
-                    data.append(contentsOf: metadata)
-                }
-            }
-        message = writer.bytes
+        }
     }
 
     /// "in-" and the first 32 hex digits of the SHA-256 of the input's kind and content.
@@ -291,12 +294,12 @@ struct UploadSchema {
 
     /// PostInputsRequest{inputs (each already an `inputs` field), inputs_add_job_id, SKIP}.
     func postInputs(_ batch: [UploadInput], jobID id: String) -> [UInt8] {
-        var writer = WireWriter()
-        for upload in batch { writer.append(contentsOf: upload.message) }
-        writer.string(jobID, id)
-        writer.tag(conflicts, .varint)
-        writer.varint(UploadSchema.skipConflicts)
-        return writer.bytes
+        WireWriter.array(capacity: batch.reduce(id.utf8.count + 32) { $0 + $1.message.count }) { writer in
+            for upload in batch { writer.append(contentsOf: upload.message) }
+            writer.string(jobID, id)
+            writer.tag(conflicts, .varint)
+            writer.varint(UploadSchema.skipConflicts)
+        }
     }
 
     func ids(_ ids: [String], field: Int) -> [UInt8] {

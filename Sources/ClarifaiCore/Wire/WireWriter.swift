@@ -1,24 +1,48 @@
 /// Writes protobuf binary into a growing buffer. Nested messages are written in place: a
 /// one-byte length is reserved and widened afterwards when the message turned out longer, so
-/// large payloads are never copied into a separate buffer per level. Noncopyable: it owns raw
-/// memory, written through a pointer (an Array checked its uniqueness and capacity per byte).
+/// large payloads are never copied into a separate buffer per level. Noncopyable: it writes
+/// through a pointer into raw memory (an Array checked its uniqueness and capacity per byte),
+/// its own or an array's being made (see array(capacity:_:)).
 struct WireWriter: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
     private var capacity: Int
+    /// False while it writes into memory lent to it, until it outgrows it.
+    private var ownsMemory = true
 
     init(capacity: Int = 256) {
         self.capacity = max(capacity, 16)
         base = .allocate(capacity: self.capacity)
     }
 
-    deinit { base.deallocate() }
+    /// Writes into `memory` for as long as the message fits in it.
+    private init(lentMemory memory: UnsafeMutableBufferPointer<UInt8>) {
+        base = memory.baseAddress ?? .allocate(capacity: 16)
+        capacity = memory.baseAddress == nil ? 16 : memory.count
+        ownsMemory = memory.baseAddress == nil
+    }
+
+    deinit { if ownsMemory { base.deallocate() } }
+
+    /// A message written by `build` straight into the array returned, which has room for
+    /// `capacity` bytes: no copy unless the message turns out larger (requests carrying
+    /// megabytes of image are built this way).
+    static func array(capacity: Int, _ build: (inout WireWriter) throws -> Void) rethrows -> [UInt8] {
+        var outgrown: [UInt8]?
+        let written = try [UInt8](unsafeUninitializedCapacity: max(capacity, 16)) { memory, initializedCount in
+            var writer = WireWriter(lentMemory: memory)
+            try build(&writer)
+            if writer.ownsMemory { outgrown = writer.bytes } else { initializedCount = writer.count }
+        }
+        return outgrown ?? written
+    }
 
     /// What was written, as an array of its own.
     var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
     /// What was written, handed over: the caller deallocates it.
     consuming func takeBytes() -> UnsafeMutableRawBufferPointer {
+        precondition(ownsMemory, "WireWriter.takeBytes: the memory is lent")
         let taken = UnsafeMutableRawBufferPointer(start: base, count: count)
         discard self
         return taken
@@ -42,10 +66,11 @@ struct WireWriter: ~Copyable {
         precondition(!overflow, "WireWriter: message larger than memory")
         let newCapacity = max(needed, capacity * 2)
         let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-        grown.update(from: base, count: count)
-        base.deallocate()
+        grown.initialize(from: base, count: count)
+        if ownsMemory { base.deallocate() }
         base = grown
         capacity = newCapacity
+        ownsMemory = true
     }
 
     mutating func byte(_ value: UInt8) {
