@@ -13,16 +13,26 @@ struct JSONToProto: ~Copyable {
     /// until its field is found).
     private var key: [UInt8] = []
 
-    private init(schema: Schema, json: UnsafeRawBufferPointer, ignoresUnknownFields: Bool) {
+    private init(schema: Schema, json: UnsafeRawBufferPointer, ignoresUnknownFields: Bool,
+                 writer: consuming WireWriter? = nil) {
         self.schema = schema
         self.ignoresUnknownFields = ignoresUnknownFields
         reader = JSONReader(json)
-        writer = WireWriter(capacity: json.count / 2 + 16)
+        self.writer = writer ?? WireWriter(capacity: json.count / 2 + 16)
     }
 
     static func convert(_ json: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
                         ignoresUnknownFields: Bool = false) throws(CodecError) -> [UInt8] {
-        try converted(json, type: type, schema: schema, ignoresUnknownFields: ignoresUnknownFields).writer.bytes
+        do {
+            // Written straight into the array returned: the binary is seldom longer than its JSON
+            // (base64 shrinks to three quarters), and when it is, it is copied once.
+            return try WireWriter.array(capacity: json.count + 16) { (writer: consuming WireWriter) in
+                let converter = try converted(json, type: type, schema: schema, ignoresUnknownFields: ignoresUnknownFields, writer: writer)
+                return converter.writer
+            }
+        } catch {
+            throw CodecError(converting: error)
+        }
     }
 
     /// The binary in memory the caller takes over (and deallocates): no copy into an array.
@@ -33,8 +43,8 @@ struct JSONToProto: ~Copyable {
     }
 
     private static func converted(_ json: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
-                                  ignoresUnknownFields: Bool) throws(CodecError) -> JSONToProto {
-        var converter = JSONToProto(schema: schema, json: json, ignoresUnknownFields: ignoresUnknownFields)
+                                  ignoresUnknownFields: Bool, writer: consuming WireWriter? = nil) throws(CodecError) -> JSONToProto {
+        var converter = JSONToProto(schema: schema, json: json, ignoresUnknownFields: ignoresUnknownFields, writer: writer)
         do {
             try converter.messageBody(type, depth: 0)
             try converter.reader.expectEnd()

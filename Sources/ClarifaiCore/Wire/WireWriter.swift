@@ -28,10 +28,17 @@ struct WireWriter: ~Copyable {
     /// `capacity` bytes: no copy unless the message turns out larger (requests carrying
     /// megabytes of image are built this way).
     static func array(capacity: Int, _ build: (inout WireWriter) throws -> Void) rethrows -> [UInt8] {
+        try array(capacity: capacity) { (writer: consuming WireWriter) in
+            try build(&writer)
+            return writer
+        }
+    }
+
+    /// The same for a builder that keeps the writer while it works (and gives it back).
+    static func array(capacity: Int, _ build: (consuming WireWriter) throws -> WireWriter) rethrows -> [UInt8] {
         var outgrown: [UInt8]?
         let written = try [UInt8](unsafeUninitializedCapacity: max(capacity, 16)) { memory, initializedCount in
-            var writer = WireWriter(lentMemory: memory)
-            try build(&writer)
+            let writer = try build(WireWriter(lentMemory: memory))
             if writer.ownsMemory { outgrown = writer.bytes } else { initializedCount = writer.count }
         }
         return outgrown ?? written
