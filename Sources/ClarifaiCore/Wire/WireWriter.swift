@@ -15,11 +15,12 @@ struct WireWriter: ~Copyable {
         base = .allocate(capacity: self.capacity)
     }
 
-    /// Writes into `memory` for as long as the message fits in it.
+    /// Writes into `memory` (an array's, made with room for 16 bytes or more) for as long as the
+    /// message fits in it.
     private init(lentMemory memory: UnsafeMutableBufferPointer<UInt8>) {
-        base = memory.baseAddress ?? .allocate(capacity: 16)
-        capacity = memory.baseAddress == nil ? 16 : memory.count
-        ownsMemory = memory.baseAddress == nil
+        base = memory.baseAddress!
+        capacity = memory.count
+        ownsMemory = false
     }
 
     deinit { if ownsMemory { base.deallocate() } }
