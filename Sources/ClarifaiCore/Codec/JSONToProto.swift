@@ -118,17 +118,10 @@ struct JSONToProto: ~Copyable {
         guard let next = reader.peekByte() else { return false }
         switch plan.kind {
         case .string where next == UInt8(ascii: "\""):
-            switch try reader.readString(orDecodeInto: &text) {
-            case .slice(let value): writeString(plan.number, value, alwaysWrite: plan.alwaysWrites)
-            default:
-                let decoded = text  // a local: writing to self while self.text is borrowed would overlap
-                decoded.withUnsafeBytes { writeString(plan.number, $0, alwaysWrite: plan.alwaysWrites) }
-            }
+            try stringValue(plan.number, alwaysWrite: plan.alwaysWrites)
         case .message where next == UInt8(ascii: "{"):
             guard let type = schema.messageType(at: plan.messageIndex), type.wellKnown == nil else { return false }
-            let mark = writer.beginLengthDelimited(plan.number)
-            try messageBody(type, depth: depth + 1)
-            writer.endLengthDelimited(mark)
+            try nestedMessage(type, plan.number, depth: depth)
         case .float, .double, .int32, .int64, .uint32, .uint64, .fixed32, .fixed64, .sfixed32, .sfixed64, .sint32, .sint64:
             guard next == UInt8(ascii: "-") || next &- UInt8(ascii: "0") < 10 else { return false }
             let bits = try scalarBits(plan.kind)
@@ -192,17 +185,10 @@ struct JSONToProto: ~Copyable {
         switch field.kind {
         case .message, .group:
             guard let type = schema.messageType(of: field) else { throw CodecError("type \(field.typeName) is missing from the schema") }
-            let mark = writer.beginLengthDelimited(field.number)
-            try messageBody(type, depth: depth + 1)
-            writer.endLengthDelimited(mark)
+            try nestedMessage(type, field.number, depth: depth)
         case .string:
             guard try reader.peekKind() == .string else { throw CodecError("expected a string") }
-            switch try reader.readString(orDecodeInto: &text) {
-            case .slice(let value): writeString(field.number, value, alwaysWrite: alwaysWrite)
-            default:
-                let decoded = text  // a local: writing to self while self.text is borrowed would overlap
-                decoded.withUnsafeBytes { writeString(field.number, $0, alwaysWrite: alwaysWrite) }
-            }
+            try stringValue(field.number, alwaysWrite: alwaysWrite)
         case .bytes:
             guard try reader.peekKind() == .string else { throw CodecError("expected a base64 string") }
             let decoded: Bool
@@ -216,6 +202,24 @@ struct JSONToProto: ~Copyable {
         default:
             guard let bits = try scalarBits(field), alwaysWrite || bits != 0 else { return }
             writer.field(field.number, .bits(bits, field.kind.wireType))
+        }
+    }
+
+    /// A message of `type` as field `number` (its length written once its fields are).
+    private mutating func nestedMessage(_ type: MessageType, _ number: Int, depth: Int) throws {
+        let mark = writer.beginLengthDelimited(number)
+        try messageBody(type, depth: depth + 1)
+        writer.endLengthDelimited(mark)
+    }
+
+    /// Reads a JSON string (the reader is at its quote) as field `number`.
+    @inline(__always)
+    private mutating func stringValue(_ number: Int, alwaysWrite: Bool) throws {
+        switch try reader.readString(orDecodeInto: &text) {
+        case .slice(let value): writeString(number, value, alwaysWrite: alwaysWrite)
+        default:
+            let decoded = text  // a local: writing to self while self.text is borrowed would overlap
+            decoded.withUnsafeBytes { writeString(number, $0, alwaysWrite: alwaysWrite) }
         }
     }
 
