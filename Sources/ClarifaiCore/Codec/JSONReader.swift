@@ -114,10 +114,14 @@ struct JSONReader {
         guard length > 0, count - offset > length + 2, at(offset) == UInt8(ascii: "\""),
               at(offset + length + 1) == UInt8(ascii: "\""),
               memcmp(base + offset + 1, expected.baseAddress!, length) == 0 else { return false }
-        var next = offset + length + 2
-        while next < count, at(next) == 0x20 || at(next) == 0x0A || at(next) == 0x0D || at(next) == 0x09 { next += 1 }
-        guard next < count, at(next) == UInt8(ascii: ":") else { return false }
-        offset = next + 1
+        let start = offset
+        offset += length + 2
+        skipWhitespace()
+        guard offset < count, at(offset) == UInt8(ascii: ":") else {
+            offset = start
+            return false
+        }
+        offset += 1
         return true
     }
 
