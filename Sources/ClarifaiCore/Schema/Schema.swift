@@ -118,11 +118,11 @@ final class MessageType: @unchecked Sendable {
                 nameBytes.append(contentsOf: name.utf8)
             }
         }
+        // Per field position, the entry of the field with the next larger number (the first after the last).
         let numberOrder = fields.indices.sorted { fields[$0].number < fields[$1].number }
-        for (rank, index) in numberOrder.enumerated() {
-            let following = originalNameEntry[numberOrder[(rank + 1) % numberOrder.count]]
-            for entry in names.indices where names[entry].field == index { names[entry].next = following }
-        }
+        var following = [Int](repeating: 0, count: fields.count)
+        for (rank, index) in numberOrder.enumerated() { following[index] = originalNameEntry[numberOrder[(rank + 1) % numberOrder.count]] }
+        for entry in names.indices { names[entry].next = following[names[entry].field] }
         self.nameBytes = .allocate(capacity: nameBytes.count)
         _ = self.nameBytes.initialize(from: nameBytes)
         self.names = .allocate(capacity: names.count)
@@ -169,8 +169,8 @@ final class MessageType: @unchecked Sendable {
     }
 
     /// The position in `fields` of the field whose original or JSON name is `key`. The search
-    /// starts at `cursor` and leaves it after the match: JSON usually lists fields in their
-    /// declaration order, so the next key is found at the first try.
+    /// starts at `cursor` and leaves it at the field that follows the match by number: JSON
+    /// writers list fields by number, so the next key is usually found at the first try.
     func fieldIndex(named key: UnsafeRawBufferPointer, cursor: inout Int) -> Int? {
         let count = names.count
         var position = cursor < count ? cursor : 0
