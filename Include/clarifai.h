@@ -354,9 +354,13 @@ int clarifai_call_stream(clarifai_client *client, const char *method, const char
  * connection of its own (such libcurl cannot hold back one stream of a shared connection); from
  * 8.1 on, streams share the channel's TLS connection with unary calls. A server may end the
  * stream before the client closes its side (gRPC allows it): the stream then ends normally, and
- * later sends fail with CANCELLED. Known limit of libcurl 7.88 (Debian 12): when the server ends a
- * bidirectional stream while the client is still sending fast, the answer's last messages can
- * be lost; libcurl 8.21 keeps them.
+ * later sends fail with CANCELLED. Known limit of libcurl before 8.1 (Debian 12's 7.88): a server
+ * that ends a stream while the client's side is open sends RST_STREAM with its trailers (RFC 9113,
+ * 8.1), and such libcurl drops the answer's messages that it reads together with that end (a busy
+ * client, or a server that writes them at once). When that is the whole answer, recv returns
+ * CLARIFAI_ERROR_TRANSPORT ("only its trailers arrived"), never a clean end; when it is the last
+ * messages, it cannot be told. Closing the sending side once the last request is sent narrows
+ * the window; libcurl 8.1 and later keep every message.
  * ------------------------------------------------------------------------------------------- */
 typedef struct clarifai_stream clarifai_stream;
 

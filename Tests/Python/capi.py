@@ -3,6 +3,7 @@ are the package's (libclarifai._native.SIGNATURES): the tests and the package ca
 import ctypes
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +20,17 @@ INPUT_IMAGE, INPUT_TEXT, INPUT_VIDEO, INPUT_AUDIO = range(4)
 
 Concept, Region, Input = _native.ConceptStruct, _native.RegionStruct, _native.InputStruct
 STREAM_FN = _native.STREAM_FN
+
+
+def _libcurl_version():
+    curl = ctypes.CDLL("libcurl.so.4")
+    curl.curl_version.restype = ctypes.c_char_p
+    # "libcurl/7.88.1 OpenSSL/3.0.17 ...": the first word's numbers.
+    return tuple(int(part) for part in re.findall(rb"\d+", curl.curl_version().split()[0])[:3])
+
+
+# The libcurl the library runs with, as (major, minor, patch).
+LIBCURL_VERSION = _libcurl_version()
 
 
 def load(path=None):
@@ -46,6 +58,48 @@ def call(lib, client, method, request=None):
     text = request if isinstance(request, (str, type(None))) else json.dumps(request)
     code = lib.clarifai_call(client, method.encode(), text.encode() if text is not None else None, ctypes.byref(handle))
     return Result(lib, code, handle.value)
+
+
+class Stream:
+    """clarifai_stream_* around one stream; messages as decoded JSON."""
+
+    def __init__(self, lib, client, method):
+        self.lib = lib
+        self.handle = ctypes.c_void_p()
+        assert lib.clarifai_stream_open(client, method.encode(), ctypes.byref(self.handle)) == OK, lib.clarifai_last_error()
+
+    def send(self, request):
+        return self.lib.clarifai_stream_send(self.handle, json.dumps(request).encode())
+
+    def close_send(self):
+        return self.lib.clarifai_stream_close_send(self.handle)
+
+    def recv(self):
+        """(code, message JSON or None, last error)."""
+        message = ctypes.c_void_p()
+        code = self.lib.clarifai_stream_recv(self.handle, ctypes.byref(message))
+        error = self.lib.clarifai_last_error().decode()
+        if not message.value:
+            return code, None, error
+        answer = json.loads(self.lib.clarifai_response_json(message))
+        self.lib.clarifai_response_free(message)
+        return code, answer, error
+
+    def recv_all(self, on_message=lambda answer: None):
+        """Every message until the end: (messages, end code, last error)."""
+        messages = []
+        while True:
+            code, answer, error = self.recv()
+            if answer is None:
+                return messages, code, error
+            messages.append(answer)
+            on_message(answer)
+
+    def cancel(self):
+        self.lib.clarifai_stream_cancel(self.handle)
+
+    def free(self):
+        self.lib.clarifai_stream_free(self.handle)
 
 
 CHANNELS = {"rest": "clarifai_channel_new_json", "grpc": "clarifai_channel_new_grpc_insecure",

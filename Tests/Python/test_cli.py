@@ -261,11 +261,16 @@ def test_stream_sends_stdin_lines_while_answers_come(server, app_id):
     assert bad.returncode == 1 and "no_such_field" in stderr
     # The server ends the stream while stdin stays open: the program ends too, without waiting for stdin.
     early = grpc_cli(server, app_id, "stream", "StreamModelOutputs", "-", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                     text=True)
+                     stderr=subprocess.PIPE, text=True)
     early.stdin.write('{"model_id": "bidi-end-early", "inputs": [{"data": {"text": {"raw": "a"}}}]}\n' * 2)
     early.stdin.flush()
     try:
-        assert early.wait(timeout=30) == 0 and len(early.stdout.read().splitlines()) == 2
+        code = early.wait(timeout=30)
+        lines, stderr = early.stdout.read().splitlines(), early.stderr.read()
+        if capi.LIBCURL_VERSION >= (8, 1):
+            assert (code, len(lines)) == (0, 2), stderr
+        else:  # the answers that come with the end can be lost (clarifai.h, Streams), all of them only with an error
+            assert (code == 0 and 1 <= len(lines) <= 2) or (code == capi.TRANSPORT and "only its trailers arrived" in stderr), stderr
     finally:
         early.kill()
         early.stdin.close()

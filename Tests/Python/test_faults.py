@@ -338,6 +338,29 @@ def test_faults_on_a_grpc_stream(lib, faults, make_client, kind, fault, code, wo
     assert got == capi.OK and [m["outputs"][0]["data"]["text"]["raw"] for m in messages] == ["echo: hi"], error
 
 
+@pytest.mark.parametrize("kind", ["grpc", "grpcs"])
+def test_a_stream_ended_with_its_answer_while_the_request_is_open(lib, faults, make_client, kind):
+    """The server sends the whole answer, its trailers and RST_STREAM NO_ERROR at once while the
+    client's side of the stream is open. libcurl 8.1 and later deliver the two messages; libcurl
+    before 8.1 drops all but the trailers (clarifai.h, Streams): the stream must then fail saying
+    so, at once, rather than hang or end as if the server had sent nothing."""
+    client = make_client(kind)
+    model = fault_model("answers-with-reset")
+    stream = capi.Stream(lib, client, "StreamModelOutputs")
+    started = time.monotonic()
+    assert stream.send({"model_id": model, "inputs": PREDICT_INPUTS}) == capi.OK
+    messages, code, error = stream.recv_all()
+    assert stream.recv()[0] == code  # and every later recv the same
+    stream.free()
+    assert time.monotonic() - started < 3 and faults.attempts(model) == 1
+    if capi.LIBCURL_VERSION >= (8, 1):
+        assert (code, len(messages)) == (capi.OK, 2), error
+    else:
+        assert (code, messages) == (capi.TRANSPORT, []), error
+        assert error.startswith("StreamModelOutputs: POST ") and "only its trailers arrived" in error, error
+        assert "RST_STREAM" in error and "libcurl 7." in error, error
+
+
 def resident_kib():
     with open("/proc/self/status") as status:
         return int(next(line for line in status if line.startswith("VmRSS:")).split()[1])

@@ -5,7 +5,6 @@ that the server sees, a server that ends early or fails, a deadline mid-stream, 
 conversation compared message by message with the official gRPC client's."""
 import ctypes
 import json
-import subprocess
 import threading
 import time
 
@@ -18,9 +17,9 @@ import capi
 from testserver import clear_recorded_requests, recorded_requests
 
 KINDS = ("grpc", "grpcs")
-# libcurl 7.88 (Debian 12) can lose the last answer of a stream the server ends while the upload waits.
-LOSES_ANSWERS_ENDED_EARLY = tuple(map(int, subprocess.run(["curl-config", "--version"], capture_output=True, text=True)
-                                      .stdout.split()[-1].split(".")[:2])) < (8, 0)
+# libcurl before 8.1 (Debian 12's 7.88) can lose the last answers of a stream the server ends while the
+# request is still open (clarifai.h, Streams).
+LOSES_ANSWERS_ENDED_EARLY = capi.LIBCURL_VERSION < (8, 1)
 STREAMING_METHODS = [m for m in service_pb2.DESCRIPTOR.services_by_name["V2"].methods if m.client_streaming or m.server_streaming]
 
 
@@ -39,48 +38,6 @@ def stream_client(request, lib, tls_server):
     lib.clarifai_client_free(client)
 
 
-class Stream:
-    """clarifai_stream_* around one stream; messages as decoded JSON."""
-
-    def __init__(self, lib, client, method):
-        self.lib = lib
-        self.handle = ctypes.c_void_p()
-        assert lib.clarifai_stream_open(client, method.encode(), ctypes.byref(self.handle)) == capi.OK, lib.clarifai_last_error()
-
-    def send(self, request):
-        return self.lib.clarifai_stream_send(self.handle, json.dumps(request).encode())
-
-    def close_send(self):
-        return self.lib.clarifai_stream_close_send(self.handle)
-
-    def recv(self):
-        """(code, message JSON or None, last error)."""
-        message = ctypes.c_void_p()
-        code = self.lib.clarifai_stream_recv(self.handle, ctypes.byref(message))
-        error = self.lib.clarifai_last_error().decode()
-        if not message.value:
-            return code, None, error
-        answer = json.loads(self.lib.clarifai_response_json(message))
-        self.lib.clarifai_response_free(message)
-        return code, answer, error
-
-    def recv_all(self, on_message=lambda answer: None):
-        """Every message until the end: (messages, end code, last error)."""
-        messages = []
-        while True:
-            code, answer, error = self.recv()
-            if answer is None:
-                return messages, code, error
-            messages.append(answer)
-            on_message(answer)
-
-    def cancel(self):
-        self.lib.clarifai_stream_cancel(self.handle)
-
-    def free(self):
-        self.lib.clarifai_stream_free(self.handle)
-
-
 def echo_request(text, model="text-echo"):
     return {"model_id": model, "inputs": [{"data": {"text": {"raw": str(text)}}}]}
 
@@ -94,7 +51,7 @@ def test_every_streaming_method_is_callable(lib, tls_server, stream_client, meth
     """The library sends each streaming method's request and ends the call cleanly, whatever the
     server answers (the local server implements some of them: the others answer UNIMPLEMENTED)."""
     clear_recorded_requests(tls_server.rest_url)
-    stream = Stream(lib, stream_client, method)
+    stream = capi.Stream(lib, stream_client, method)
     assert stream.send({}) == capi.OK, lib.clarifai_last_error()
     assert stream.close_send() == capi.OK
     _, code, error = stream.recv_all()
@@ -105,7 +62,7 @@ def test_every_streaming_method_is_callable(lib, tls_server, stream_client, meth
 
 @pytest.mark.parametrize("count", [1, 1000])
 def test_a_conversation_both_ways_with_a_sender_thread(lib, stream_client, count):
-    stream = Stream(lib, stream_client, "StreamModelOutputs")
+    stream = capi.Stream(lib, stream_client, "StreamModelOutputs")
     failures = []
 
     def send_all():
@@ -126,7 +83,7 @@ def test_a_conversation_both_ways_with_a_sender_thread(lib, stream_client, count
 
 def test_a_slow_sender_and_a_slow_receiver(lib, stream_client):
     """200 messages, sent 2 ms apart, answered by a receiver that takes 2 ms per message."""
-    stream = Stream(lib, stream_client, "StreamModelOutputs")
+    stream = capi.Stream(lib, stream_client, "StreamModelOutputs")
 
     def send_slowly():
         for i in range(200):
@@ -152,7 +109,7 @@ def test_a_receiver_that_does_not_keep_up_holds_the_server_back(lib, stream_clie
     """Answers of 1 MiB for 300 requests (300 MiB in all) to a receiver that waits 1 s before it
     starts: the library holds a bounded amount, not the whole answer."""
     big = "x" * (1 << 20)
-    stream = Stream(lib, stream_client, "StreamModelOutputs")
+    stream = capi.Stream(lib, stream_client, "StreamModelOutputs")
 
     def send_all():
         for _ in range(300):
@@ -174,7 +131,7 @@ def test_a_receiver_that_does_not_keep_up_holds_the_server_back(lib, stream_clie
 
 def test_a_cancel_from_a_third_thread_unblocks_the_receiver_and_reaches_the_server(lib, tls_server, stream_client):
     clear_recorded_requests(tls_server.rest_url)
-    stream = Stream(lib, stream_client, "StreamModelOutputs")
+    stream = capi.Stream(lib, stream_client, "StreamModelOutputs")
     assert stream.send(echo_request("first")) == capi.OK
     code, answer, _ = stream.recv()
     assert code == capi.OK and echoes([answer]) == ["echo: first"]
@@ -205,7 +162,7 @@ def test_a_server_that_ends_the_stream_first(lib, stream_client, model, code, an
     upload waits (a documented limit; Tests/C/test_capi.c asserts the whole answer on Debian 13's
     libcurl in `make test-trixie`): here it must then still end as the server ended it, with the
     answers it kept in order."""
-    stream = Stream(lib, stream_client, "StreamModelOutputs")
+    stream = capi.Stream(lib, stream_client, "StreamModelOutputs")
     received = []
     for i in range(4):
         # A send after the server's end fails (CANCELLED); the end itself is read below.
@@ -232,7 +189,7 @@ def test_the_deadline_bounds_the_whole_stream(lib, tls_server):
     """stream-echo-slow answers 50 ms after each message: 100 messages cannot be done in 300 ms."""
     client = capi.new_client(lib, tls_server.grpc_target, tls_server.token, "test-user", "main", kind="grpc")
     assert lib.clarifai_client_set_timeout_ms(client, 300) == capi.OK
-    stream = Stream(lib, client, "StreamModelOutputs")
+    stream = capi.Stream(lib, client, "StreamModelOutputs")
     started = time.monotonic()
     for i in range(100):
         if stream.send(echo_request(i, "stream-echo-slow")) != capi.OK:
@@ -273,7 +230,7 @@ def test_an_upload_conversation_gives_what_the_official_client_gets(lib, tls_ser
                                        request_serializer=service_pb2.PostModelVersionsUploadRequest.SerializeToString,
                                        response_deserializer=service_pb2.PostModelVersionsUploadResponse.FromString)
         theirs = [comparable(a) for a in upload(iter(requests), metadata=(("authorization", "Key " + tls_server.token),))]
-    stream = Stream(lib, stream_client, "PostModelVersionsUpload")
+    stream = capi.Stream(lib, stream_client, "PostModelVersionsUpload")
     ours = []
     for request in requests:
         serialized = request.SerializeToString()

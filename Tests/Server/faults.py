@@ -74,6 +74,13 @@ Faults (R: REST front, G: gRPC front), all after the whole request was read:
   big-stream             G  valid 1 MiB MultiOutputResponse messages as fast as the client takes them,
                             for 30 s (then grpc-status 0) or until the client resets the stream
   nul-message            G  HEADERS, then trailers grpc-status 3 with grpc-message "before%00after"
+
+One fault for a bidirectional stream, StreamModelOutputs, whose first request message names it
+(met by every such stream, whatever the count, once that message arrived, while the client's
+side of the stream is still open):
+  answers-with-reset     G  HEADERS, two valid messages, trailers grpc-status 0 and RST_STREAM NO_ERROR,
+                            in one write: a server that ends a stream before the request ends (RFC 9113,
+                            8.1; gRPC servers send the RST_STREAM with the trailers)
 """
 
 import argparse
@@ -481,6 +488,7 @@ class GrpcConnection:
         self.flush()
         try:
             while self.pump():
+                self.end_streams_early()
                 while self.ended:
                     stream_id = self.ended.pop(0)
                     if stream_id in self.requests:
@@ -488,6 +496,28 @@ class GrpcConnection:
                         self.answer(stream_id, headers, bytes(body))
         except Stop:
             return
+
+    EARLY_END = "fault.answers-with-reset."
+
+    def end_streams_early(self):
+        """Answers fault answers-with-reset: a StreamModelOutputs stream whose first request
+        message arrived and names it, the request not ended."""
+        for stream_id, (headers, body) in list(self.requests.items()):
+            if not headers.get(":path", "").endswith("/StreamModelOutputs") or len(body) < 5:
+                continue
+            end = 5 + int.from_bytes(body[1:5], "big")
+            if len(body) < end:
+                continue
+            request = service_pb2.PostModelOutputsRequest.FromString(bytes(body[5:end]))
+            if not request.model_id.startswith(self.EARLY_END):
+                continue
+            del self.requests[stream_id]
+            self.front.faults.decide(request.model_id, headers)  # counts the attempt
+            self.h2.send_headers(stream_id, self.OK_HEADERS)
+            self.h2.send_data(stream_id, frame(reply_message("0")) + frame(reply_message("1")))
+            self.h2.send_headers(stream_id, self.status_fields(0), end_stream=True)
+            self.h2.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.NO_ERROR)
+            self.flush()
 
     def send_data(self, stream_id, data, end_stream=False):
         """Sends `data` within the flow-control windows, reading the client's frames (its window

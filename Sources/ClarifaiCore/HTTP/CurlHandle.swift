@@ -253,6 +253,12 @@ final class CurlHandle: @unchecked Sendable {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         // "VERB URL", the start of a failure's message.
         var exchange: String { "\(request.method) \(request.displayURL)" }
+        // (libcurl 7.88 then ends the exchange with CURLE_GOT_NOTHING, as if nothing had come.)
+        if sink.lostAnswerHead {
+            throw ClarifaiError(.transport, "\(exchange): the answer was lost: only its trailers arrived. The server ended the "
+                                + "stream while the request was still open (HTTP/2 RST_STREAM), and libcurl "
+                                + "\(LibraryVersion.libcurl) drops what arrives with that end (libcurl 8.1 and later keep it)")
+        }
         // A server may end its complete answer with RST_STREAM(NO_ERROR) while the request still
         // goes out (RFC 9113, 8.1): the answer stands; libcurl 8.x calls that a reset.
         let completed = code == CURLE_OK || (code == CURLE_HTTP2_STREAM && sink.receivedTrailers)

@@ -42,6 +42,14 @@ final class ExchangeSink: @unchecked Sendable {
     var connectionClosed = false
     /// Header lines arrived after body bytes: HTTP trailers.
     private(set) var receivedTrailers = false
+    /// Trailers arrived without the answer's head before them. libcurl before 8.1 drops the head
+    /// and body bytes of an HTTP/2 stream that it reads in the same pass as the server's
+    /// RST_STREAM, and delivers only the trailers. A server that ends a stream while the request
+    /// is still open sends RST_STREAM (NO_ERROR) right after its trailers (RFC 9113, 8.1; gRPC
+    /// servers do), so a stream's last messages, or all of its answer, are lost when they arrive
+    /// with them (a slow client, or a server that writes them at once). Only the loss of all of it
+    /// can be told: the exchange then fails rather than end as if nothing had come.
+    private(set) var lostAnswerHead = false
     private var receivedBody = false
     /// The idle limit (HTTPRequest.idleTimeoutMilliseconds): when the transfer last moved
     /// `CurlHandle.idleBytesPerSecond` bytes, and its total then; nil until libcurl first reports
@@ -177,11 +185,19 @@ final class ExchangeSink: @unchecked Sendable {
     /// One header or trailer line ("name: value\r\n") or a status line ("HTTP/2 200"): kept as
     /// it came; only what the body's consumer needs is read now.
     func receiveHeader(_ line: UnsafeRawBufferPointer) {
-        if receivedBody { receivedTrailers = true }
+        let isStatusLine = line.count >= 5 && memcmp(line.baseAddress!, "HTTP/", 5) == 0
+        if receivedBody {
+            receivedTrailers = true
+        } else if headerLines.isEmpty && !isStatusLine {
+            // An answer always starts with its status line: these are the trailers of one whose
+            // head never came. They end the exchange as trailers do (an upload paused then ends).
+            lostAnswerHead = true
+            receivedTrailers = true
+        }
         if headerLines.isEmpty { headerLines.reserveCapacity(512) }  // an answer's header lines, at once
         headerLines.append(contentsOf: line)
         if line.last != UInt8(ascii: "\n") { headerLines.append(UInt8(ascii: "\n")) }
-        if line.count >= 5, memcmp(line.baseAddress!, "HTTP/", 5) == 0 {
+        if isStatusLine {
             // "HTTP/1.1 200 OK": the digits after the first space.
             var status = 0
             for byte in line.drop(while: { $0 != 0x20 }).dropFirst().prefix(while: { (48...57).contains($0) }) {
