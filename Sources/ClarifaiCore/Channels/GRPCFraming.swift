@@ -63,13 +63,15 @@ struct GRPCFrameDecoder {
 
     /// A message with its 5-byte prefix, as sent.
     static func frame(_ message: [UInt8]) -> [UInt8] {
-        var framed: [UInt8] = [0]
-        framed.reserveCapacity(message.count + 5)
-        let length = UInt32(message.count)
-        framed += [UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8),
-                   UInt8(truncatingIfNeeded: length)]
-        framed += message
-        return framed
+        [UInt8](unsafeUninitializedCapacity: message.count + 5) { framed, count in
+            framed[0] = 0
+            let length = UInt32(message.count)
+            UnsafeMutableRawPointer(framed.baseAddress! + 1).storeBytes(of: length.bigEndian, as: UInt32.self)
+            message.withUnsafeBufferPointer { bytes in
+                if let source = bytes.baseAddress { (framed.baseAddress! + 5).initialize(from: source, count: bytes.count) }
+            }
+            count = message.count + 5
+        }
     }
 }
 

@@ -40,13 +40,42 @@ public final class Client: HandleObject, @unchecked Sendable {
         var timeoutMilliseconds: Int?
         var maxRetries: Int?
         /// Extra headers by lower-case name, in the order set.
-        var headers: [(name: String, value: String)] = []
+        private(set) var headers: [(name: String, value: String)] = []
+        /// The header lines of every call: the credential's, the request-id prefix (the library's
+        /// unless set), then the extra headers; made when they change, not per call.
+        private(set) var metadata: [String] = []
+        private let credentialHeader: String?
+
+        init(credentialHeader: String?) {
+            self.credentialHeader = credentialHeader
+            updateMetadata()
+        }
+
+        /// Sets header `name` (lower case) to `value`, or removes it (nil).
+        mutating func setHeader(_ name: String, _ value: String?) {
+            let index = headers.firstIndex { $0.name == name }
+            switch (index, value) {
+            case (let index?, let value?): headers[index].value = value
+            case (let index?, nil): headers.remove(at: index)
+            case (nil, let value?): headers.append((name, value))
+            case (nil, nil): return
+            }
+            updateMetadata()
+        }
+
+        private mutating func updateMetadata() {
+            metadata = credentialHeader.map { [$0] } ?? []
+            if !headers.contains(where: { $0.name == "x-clarifai-request-id-prefix" }) {
+                metadata.append(Settings.requestIDPrefixHeader)
+            }
+            metadata += headers.map { "\($0.name): \($0.value)" }
+        }
+
+        private static let requestIDPrefixHeader = "X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)"
     }
 
     let channel: any Channel
     private let credential: Credential
-    /// The credential's header line, made once (every call sends it).
-    private let credentialHeader: String?
     private let userID: String?
     private let appID: String?
     let schema: Schema
@@ -85,20 +114,19 @@ public final class Client: HandleObject, @unchecked Sendable {
     }
 
     private init(channel: any Channel, credential: Credential, userID: String?, appID: String?, schema: Schema,
-                 settings: Settings = Settings()) throws {
+                 settings: Settings? = nil) throws {
         // A CR or LF would let the token add HTTP headers; the token itself is never echoed.
         guard !(credential.header ?? "").unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw ClarifaiError.invalidArgument("the token contains control characters (CR, LF, ...)")
         }
         self.channel = channel
         self.credential = credential
-        credentialHeader = credential.header
         if let secret = credential.secret { Redaction.register(secret) }
         self.userID = userID.flatMap { $0.isEmpty ? nil : $0 }
         self.appID = appID.flatMap { $0.isEmpty ? nil : $0 }
         self.schema = schema
         retryPolicy = RetryPolicy(schema: schema)
-        self.settings = Locked(settings)
+        self.settings = Locked(settings ?? Settings(credentialHeader: credential.header))
         super.init(tag: HandleTag.client)
     }
 
@@ -148,35 +176,14 @@ public final class Client: HandleObject, @unchecked Sendable {
                 throw ClarifaiError.invalidArgument("the value of header '\(name)' contains control characters (CR, LF, ...)")
             }
         }
-        settings.withLock { settings in
-            let index = settings.headers.firstIndex { $0.name == lowercased }
-            switch (index, value) {
-            case (let index?, let value?): settings.headers[index].value = value
-            case (let index?, nil): settings.headers.remove(at: index)
-            case (nil, let value?): settings.headers.append((lowercased, value))
-            case (nil, nil): break
-            }
-        }
+        settings.withLock { $0.setHeader(lowercased, value) }
     }
 
     /// A call's deadline (the client's, else the channel's) and headers.
     func callSettings() -> (timeoutMilliseconds: Int, metadata: [String]) {
-        let settings = settings.withLock { $0 }
-        return (settings.timeoutMilliseconds ?? channel.options.current.timeoutMilliseconds, metadata(settings))
+        let (timeout, metadata) = settings.withLock { ($0.timeoutMilliseconds, $0.metadata) }
+        return (timeout ?? channel.options.current.timeoutMilliseconds, metadata)
     }
-
-    /// The headers of a call: the credential, the request-id prefix (the library's unless set),
-    /// then the extra headers.
-    private func metadata(_ settings: Settings) -> [String] {
-        var lines = credentialHeader.map { [$0] } ?? []
-        if !settings.headers.contains(where: { $0.name == "x-clarifai-request-id-prefix" }) {
-            lines.append(Client.requestIDPrefixHeader)
-        }
-        lines += settings.headers.map { "\($0.name): \($0.value)" }
-        return lines
-    }
-
-    private static let requestIDPrefixHeader = "X-Clarifai-Request-ID-Prefix: \(LibraryVersion.requestIDPrefix)"
 
     /// Calls `methodName` with a proto3 JSON request (nil or "" for an empty one), checked
     /// against the schema first. Throws .api with the response when the Clarifai status is not
@@ -243,11 +250,12 @@ public final class Client: HandleObject, @unchecked Sendable {
         }
     }
 
-    func call(_ method: Method, message: [UInt8]) throws -> Response {
-        var message = message
-        try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &message, for: method) }
+    /// (`message` taken: the ids are appended in place, into the room its maker left.)
+    func call(_ method: Method, message: consuming [UInt8]) throws -> Response {
+        var request = consume message
+        try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &request, for: method) }
         return try withRetries(method) { timeout, metadata in
-            let response = try channel.unary(CallRequest(method: method, message: message, timeoutMilliseconds: timeout,
+            let response = try channel.unary(CallRequest(method: method, message: request, timeoutMilliseconds: timeout,
                                                          metadata: metadata))
             guard response.isSuccess else { throw ClarifaiError(apiFailure: response, method: method.name) }
             return response
@@ -329,12 +337,28 @@ public final class Client: HandleObject, @unchecked Sendable {
         }
         let user = userGiven ? nil : userID, app = appGiven ? nil : appID
         guard user != nil || app != nil else { return }
-        var writer = WireWriter(capacity: 16 + (user?.utf8.count ?? 0) + (app?.utf8.count ?? 0))
-        let mark = writer.beginLengthDelimited(fields.container)
-        if let user { writer.string(fields.user, user) }
-        if let app { writer.string(fields.app, app) }
-        writer.endLengthDelimited(mark)
-        message += writer.bytes
+        // Appended to the message as it is (no writer of its own): a call's request is seldom shared.
+        func appendVarint(_ value: Int) {
+            var value = UInt64(value)
+            while value >= 0x80 {
+                message.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            message.append(UInt8(value))
+        }
+        func appendString(_ number: Int, _ text: String) {
+            appendVarint(number << 3 | 2)
+            appendVarint(text.utf8.count)
+            message.append(contentsOf: text.utf8)
+        }
+        func stringSize(_ number: Int, _ text: String?) -> Int {
+            text.map { WireWriter.varintSize(UInt64(number << 3)) + WireWriter.varintSize(UInt64($0.utf8.count)) + $0.utf8.count } ?? 0
+        }
+        let size = stringSize(fields.user, user) + stringSize(fields.app, app)
+        appendVarint(fields.container << 3 | 2)
+        appendVarint(size)
+        if let user { appendString(fields.user, user) }
+        if let app { appendString(fields.app, app) }
     }
 }
 
