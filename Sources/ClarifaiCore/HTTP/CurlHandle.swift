@@ -303,9 +303,7 @@ final class CurlHandle: @unchecked Sendable {
         ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
         var version = 0
         ccurl_getinfo_long(raw, CURLINFO_HTTP_VERSION, &version)
-        var contentType: UnsafePointer<CChar>?
-        ccurl_getinfo_string(raw, CURLINFO_CONTENT_TYPE, &contentType)
-        return HTTPResponse(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: sink.body,
+        return HTTPResponse(status: status, contentType: sink.head.contentType, body: sink.body,
                             answerFields: AnswerFields(lines: sink.headerLines), majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
                             connectionClosed: request.forbidsReuse || sink.connectionClosed)
     }

@@ -216,6 +216,11 @@ final class ExchangeSink: @unchecked Sendable {
         let count = name.utf8CodeUnitCount
         guard line.count > count, line[count] == UInt8(ascii: ":") else { return nil }
         for index in 0..<count where AnswerFields.lowercased(line[index]) != name.utf8Start[index] { return nil }
-        return String(decoding: AnswerFields.trimmed(line[(count + 1)...]), as: UTF8.self)
+        let value = AnswerFields.trimmed(line[(count + 1)...])
+        // The usual values as the constants they are: no String made per answer.
+        for known in ExchangeSink.usualValues where value.elementsEqual(known.utf8) { return known }
+        return String(decoding: value, as: UTF8.self)
     }
+
+    private static let usualValues = ["application/grpc", "application/json", "gzip"]
 }
