@@ -14,6 +14,9 @@ public final class GRPCChannel: Channel {
     /// $CLARIFAI_ROOT_CERTIFICATES_PATH for TLS channels, read when the channel is made.
     private let environmentCAFile: String?
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
+    /// The URL and header lines of the last call, for the next one with the same method, headers
+    /// and deadline (most calls): made once, not per call.
+    private let lastCall = Locked<(method: String, metadata: [String], timeout: Int, url: String, headers: [String])?>(nil)
 
     /// `target` nil: $CLARIFAI_GRPC_BASE, else (TLS only) api.clarifai.com.
     public init(target: String?, usesTLS: Bool) throws {
@@ -152,16 +155,9 @@ public final class GRPCChannel: Channel {
     /// The HTTP/2 exchange of a call: POST /clarifai.api.V2/<Method> with the caller's metadata,
     /// the deadline as grpc-timeout, gzip accepted.
     func httpRequest(_ request: CallRequest, _ options: ChannelOptions.Values, body: [UInt8]?) -> HTTPRequest {
-        var headers = request.metadata + [
-            "Content-Type: application/grpc",
-            "TE: trailers",
-            "grpc-accept-encoding: gzip",
-            "Accept:",
-            "Expect:",
-        ]
-        if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
+        let (url, headers) = urlAndHeaders(request)
         let isStream = request.method.serverStreaming || request.method.clientStreaming
-        return HTTPRequest(method: "POST", url: url(request), headers: headers, body: body,
+        return HTTPRequest(method: "POST", url: url, headers: headers, body: body,
                            timeoutMilliseconds: request.timeoutMilliseconds,
                            // A stream may rightly stay silent for long: its connection is kept alive instead.
                            idleTimeoutMilliseconds: isStream ? 0 : options.idleTimeoutMilliseconds,
@@ -172,6 +168,25 @@ public final class GRPCChannel: Channel {
                            version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
                            forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2,
                            isStream: isStream, connections: options.connections)
+    }
+
+    private func urlAndHeaders(_ request: CallRequest) -> (url: String, headers: [String]) {
+        if let last = lastCall.withLock({ $0 }), last.method == request.method.name, last.metadata == request.metadata,
+           last.timeout == request.timeoutMilliseconds {
+            return (last.url, last.headers)
+        }
+        var headers = request.metadata + [
+            "Content-Type: application/grpc",
+            "TE: trailers",
+            "grpc-accept-encoding: gzip",
+            "Accept:",
+            "Expect:",
+        ]
+        if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
+        let made = (method: request.method.name, metadata: request.metadata, timeout: request.timeoutMilliseconds,
+                    url: url(request), headers: headers)
+        lastCall.withLock { $0 = made }
+        return (made.url, made.headers)
     }
 
     /// How an answer ended, from its status line, content type and trailers: OK, its trailers
