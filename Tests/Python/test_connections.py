@@ -89,10 +89,11 @@ def test_tls_grpc_spreads_concurrent_calls_over_the_connections_asked(lib, tls_s
     assert connections <= len(set(peers)) <= 2 * connections, set(peers)
 
 
-def test_tls_grpc_moves_to_new_connections_every_500_calls(lib, tls_server):
-    """libcurl 7.88 resets every finished HTTP/2 stream, and servers guarding against rapid resets
-    (nghttp2: 1,000, then 33/s) close a connection that sent too many: the channel starts a new
-    multi handle, with a new connection, every 500 calls. 1,000 calls: two connections, in order."""
+def test_tls_grpc_moves_to_new_connections_every_500_calls_where_libcurl_resets_streams(lib, tls_server):
+    """libcurl before 8.0 (Debian 12's 7.88) resets every finished HTTP/2 stream, and servers
+    guarding against rapid resets (nghttp2: 1,000, then 33/s) close a connection that sent too
+    many: the channel then starts a new multi handle, with a new connection, every 500 calls (1,000
+    calls: two connections, in order). Later libcurl keeps one connection for all."""
     client = tls_grpc_client(lib, tls_server, "rotate")
     clear_recorded_requests(tls_server.rest_url)
     for _ in range(CALLS):
@@ -101,4 +102,7 @@ def test_tls_grpc_moves_to_new_connections_every_500_calls(lib, tls_server):
     lib.clarifai_client_free(client)
     peers = [record["peer"] for record in recorded_requests(tls_server.rest_url)]
     assert len(peers) == CALLS
-    assert len(set(peers[:500])) == 1 and len(set(peers[500:])) == 1 and peers[0] != peers[500], (peers[0], peers[500])
+    if capi.LIBCURL_VERSION >= (8, 0):
+        assert len(set(peers)) == 1, set(peers)
+    else:
+        assert len(set(peers[:500])) == 1 and len(set(peers[500:])) == 1 and peers[0] != peers[500], (peers[0], peers[500])

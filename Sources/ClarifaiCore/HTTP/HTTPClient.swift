@@ -113,11 +113,12 @@ final class HTTPClient: @unchecked Sendable {
     let userAgent: String
 
     /// Exchanges a multi handle takes before a new one (with new connections, resuming their TLS
-    /// sessions) takes over and it ends once its own are done. libcurl 7.88 ends every finished
-    /// HTTP/2 stream with an RST_STREAM, and servers guarding against "rapid reset" attacks close
-    /// a connection that sent too many (nghttp2's default: 1,000, then 33 per second), failing the
-    /// calls in flight on it.
-    static let exchangesPerMultiplexer = 500
+    /// sessions) takes over and it ends once its own are done, where libcurl ends every finished
+    /// HTTP/2 stream with an RST_STREAM (before 8.0): servers guarding against "rapid reset"
+    /// attacks close a connection that sent too many (nghttp2's default: 1,000, then 33 per
+    /// second), failing the calls in flight on it. Later libcurl keeps its connection until the
+    /// server sends GOAWAY.
+    static let exchangesPerMultiplexer = ccurl_version_info().pointee.version_num < 0x08_00_00 ? 500 : Int.max
 
     init(userAgent: String) {
         _ = CurlGlobal.initialized
