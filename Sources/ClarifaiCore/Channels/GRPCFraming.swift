@@ -14,38 +14,52 @@ struct GRPCFrameDecoder {
     /// stops). `encoding` is the answer's grpc-encoding. Returns false when `deliver` asked to stop.
     mutating func feed(_ data: UnsafeRawBufferPointer, encoding: String,
                        _ deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
-        pending.append(contentsOf: data)
-        defer { compact() }
-        while pending.count - start >= 5 {
-            let flag = pending[start]
-            let length = Int(pending[start + 1]) << 24 | Int(pending[start + 2]) << 16 | Int(pending[start + 3]) << 8 | Int(pending[start + 4])
+        guard pending.count == start else {
+            pending.append(contentsOf: data)
+            defer { compact() }
+            return try pending.withUnsafeBytes { try GRPCFrameDecoder.deliverFrames($0, from: &start, maximumMessageBytes, encoding, deliver) }
+        }
+        // Nothing held (a whole unary answer, most pieces of a stream): the messages are read
+        // where they are, and only an unfinished one's bytes kept.
+        var offset = 0
+        let keepGoing = try GRPCFrameDecoder.deliverFrames(data, from: &offset, maximumMessageBytes, encoding, deliver)
+        pending.removeAll(keepingCapacity: true)
+        start = 0
+        if offset < data.count { pending.append(contentsOf: data[offset...]) }
+        return keepGoing
+    }
+
+    /// Hands each complete message of `bytes` from `offset` on to `deliver`, moving `offset` past it.
+    private static func deliverFrames(_ bytes: UnsafeRawBufferPointer, from offset: inout Int, _ maximumMessageBytes: Int,
+                                      _ encoding: String, _ deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+        while bytes.count - offset >= 5 {
+            let flag = bytes[offset]
+            let length = Int(bytes[offset + 1]) << 24 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 8 | Int(bytes[offset + 4])
             guard flag <= 1 else { throw FrameError(message: "invalid gRPC frame flag \(flag)") }
             guard flag == 0 || encoding == "gzip" else {
                 throw FrameError(message: encoding.isEmpty || encoding == "identity"
                     ? "the server sent a compressed message without saying how (no grpc-encoding)"
                     : "the server compressed a message with \(encoding), which was not offered")
             }
-            guard length <= maximumMessageBytes else { throw FrameError(message: overLimit("message of \(length) bytes")) }
-            guard pending.count - start - 5 >= length else { break }
-            let keepGoing = try pending.withUnsafeBytes { bytes in
-                let message = UnsafeRawBufferPointer(rebasing: bytes[(start + 5)..<(start + 5 + length)])
-                guard flag == 1 else { return try deliver(message) }
+            guard length <= maximumMessageBytes else { throw FrameError(message: "message of \(length) bytes is over the \(maximumMessageBytes)-byte limit (the channel's receive limit)") }
+            guard bytes.count - offset - 5 >= length else { break }
+            let message = UnsafeRawBufferPointer(rebasing: bytes[(offset + 5)..<(offset + 5 + length)])
+            let keepGoing: Bool
+            if flag == 1 {
                 let inflated: [UInt8]
                 do {
                     inflated = try Gzip.decompress(message, limit: maximumMessageBytes)
                 } catch {
                     throw FrameError(message: "a compressed message does not decompress: \(error)")
                 }
-                return try inflated.withUnsafeBytes { try deliver($0) }
+                keepGoing = try inflated.withUnsafeBytes { try deliver($0) }
+            } else {
+                keepGoing = try deliver(message)
             }
-            start += 5 + length
+            offset += 5 + length
             if !keepGoing { return false }
         }
         return true
-    }
-
-    private func overLimit(_ what: String) -> String {
-        "\(what) is over the \(maximumMessageBytes)-byte limit (the channel's receive limit)"
     }
 
     /// Bytes of an unfinished message left at the end of the body (a truncated frame).
