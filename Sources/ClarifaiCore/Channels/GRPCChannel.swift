@@ -51,7 +51,7 @@ public final class GRPCChannel: Channel {
                 _ = try answer.body.withUnsafeBytes { body in
                     try decoder.feed(body, encoding: answer.field("grpc-encoding") ?? "") { bytes in
                         guard message == nil else { throw ClarifaiError(.protocol, "more than one message in a unary answer") }
-                        message = try Response(protoMessage: bytes, messageType: request.method.outputType)
+                        message = try Response(protoMessage: bytes, of: request.method)
                         return true
                     }
                 }
@@ -93,7 +93,7 @@ public final class GRPCChannel: Channel {
 
     public func serverStream(_ request: CallRequest, onMessage: (Response) throws -> Bool) throws {
         let ending = try exchange(request) { message in
-            try onMessage(try Response(protoMessage: message, messageType: request.method.outputType))
+            try onMessage(try Response(protoMessage: message, of: request.method))
         }
         if ending == .trailersLost { throw trailersLost(request) }
     }

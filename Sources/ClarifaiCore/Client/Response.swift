@@ -32,12 +32,12 @@ public final class Response: HandleObject, @unchecked Sendable {
     let strings: StringArena
     /// The strings handed out by path (ResponsePath), so that asking again adds nothing.
     var stringsByPath: [String: UnsafePointer<CChar>] = [:]
-    private var conceptBuffers: [Int: UnsafeMutableBufferPointer<clarifai_concept>] = [:]
-    private var conceptTexts: [Int: (text: UnsafeRawBufferPointer, count: Int)] = [:]
-    private var regionBuffers: [Int: UnsafeMutableBufferPointer<clarifai_region>] = [:]
+    private var conceptBuffers = PerOutput<UnsafeMutableBufferPointer<clarifai_concept>>()
+    private var conceptTexts = PerOutput<(text: UnsafeRawBufferPointer, count: Int)>()
+    private var regionBuffers = PerOutput<UnsafeMutableBufferPointer<clarifai_region>>()
     private var regionConceptBuffers: [UnsafeMutableBufferPointer<clarifai_concept>] = []
-    private var embeddingBuffers: [Int: UnsafeMutableBufferPointer<Float>] = [:]
-    private var texts: [Int: UnsafePointer<CChar>?] = [:]
+    private var embeddingBuffers = PerOutput<UnsafeMutableBufferPointer<Float>>()
+    private var texts = PerOutput<UnsafePointer<CChar>?>()
     private var outputsRead: OutputsText?
 
     /// Reads a REST answer into the response type (fields a newer server added are skipped);
@@ -58,13 +58,14 @@ public final class Response: HandleObject, @unchecked Sendable {
         }
     }
 
-    /// A message received as protobuf binary (gRPC), checked as the official runtime checks it.
-    convenience init(protoMessage bytes: UnsafeRawBufferPointer, messageType: String) throws {
-        let type = try Response.type(messageType)
+    /// A message of `method`'s response type received as protobuf binary (gRPC), checked as the
+    /// official runtime checks it.
+    convenience init(protoMessage bytes: UnsafeRawBufferPointer, of method: Method) throws {
+        let type = try Response.type(of: method)
         do {
             try WireFields.validate(bytes, type: type, schema: .official)
         } catch {
-            throw ClarifaiError(.protocol, "the answer does not decode as \(messageType): \(error.message)")
+            throw ClarifaiError(.protocol, "the answer does not decode as \(method.outputType): \(error.message)")
         }
         try self.init(binary: bytes, type: type)
     }
@@ -77,6 +78,13 @@ public final class Response: HandleObject, @unchecked Sendable {
     private static func type(_ messageType: String) throws -> MessageType {
         guard let type = Schema.official.message(messageType) else { throw ClarifaiError(.internal, "unknown type \(messageType)") }
         return type
+    }
+
+    /// `method`'s response type, found by position (no hashing of its name) when the method is
+    /// the built-in schema's.
+    private static func type(of method: Method) throws -> MessageType {
+        if let type = Schema.official.messageType(at: method.outputTypeIndex), type.fullName == method.outputType { return type }
+        return try type(method.outputType)
     }
 
     /// Takes over `binary` (freed with the response, or at once when this throws), reads its
@@ -130,10 +138,10 @@ public final class Response: HandleObject, @unchecked Sendable {
     deinit {
         binary.deallocate()
         free(jsonText)
-        conceptBuffers.values.forEach { $0.deallocate() }
-        regionBuffers.values.forEach { $0.deallocate() }
+        conceptBuffers.forEach { $0.deallocate() }
+        regionBuffers.forEach { $0.deallocate() }
         regionConceptBuffers.forEach { $0.deallocate() }
-        embeddingBuffers.values.forEach { $0.deallocate() }
+        embeddingBuffers.forEach { $0.deallocate() }
         outputsRead?.deallocate()
     }
 
@@ -551,13 +559,22 @@ final class StringArena {
     /// Blocks double from 1 KB (a status and a few concepts) up to 16 KB.
     private static let largestBlock = 16 * 1024
     private var blockSize = 1024
-    private var blocks: [UnsafeMutableRawPointer] = []
+    /// The newest block. Each starts with a pointer to the one made before it (nil for the
+    /// first): freeing them needs no list of its own.
+    private var newestBlock: UnsafeMutableRawPointer?
+    private static let blockHeader = MemoryLayout<UnsafeMutableRawPointer?>.stride
     private var free = 0
     private var next: UnsafeMutableRawPointer?
 
     nonisolated(unsafe) private static let emptyText: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
 
-    deinit { blocks.forEach { Glibc.free($0) } }
+    deinit {
+        var block = newestBlock
+        while let current = block {
+            block = current.load(as: UnsafeMutableRawPointer?.self)
+            Glibc.free(current)
+        }
+    }
 
     /// A NUL-terminated copy of `bytes`; "" (shared) for nil or empty.
     func add(_ bytes: UnsafeRawBufferPointer?) -> UnsafePointer<CChar> {
@@ -604,9 +621,10 @@ final class StringArena {
         if count > free || next == nil {
             let size = max(count, blockSize)
             blockSize = min(blockSize * 2, StringArena.largestBlock)
-            let block = malloc(size)!
-            blocks.append(block)
-            next = block
+            let block = malloc(StringArena.blockHeader + size)!
+            block.storeBytes(of: newestBlock, as: UnsafeMutableRawPointer?.self)
+            newestBlock = block
+            next = block + StringArena.blockHeader
             free = size
         }
         let start = next!
@@ -791,5 +809,26 @@ struct ResponseFields: Sendable {
             statusAndOutputs[type.index] = (number("status", of: ResponseFields.statusType), number("outputs", of: ResponseFields.outputType))
         }
         self.statusAndOutputs = statusAndOutputs
+    }
+}
+
+/// Values made per output on first use, by output index: output 0's (most answers have one
+/// output) held in place, the others in an array; no hashing, nothing allocated for one output.
+struct PerOutput<Value> {
+    private var first: Value?
+    private var others: [Value?] = []
+
+    subscript(index: Int) -> Value? {
+        get { index == 0 ? first : (index - 1 < others.count ? others[index - 1] : nil) }
+        set {
+            guard index > 0 else { return first = newValue }
+            if others.count < index { others += repeatElement(nil, count: index - others.count) }
+            others[index - 1] = newValue
+        }
+    }
+
+    func forEach(_ body: (Value) -> Void) {
+        first.map(body)
+        others.forEach { $0.map(body) }
     }
 }

@@ -50,7 +50,7 @@ public final class Stream: HandleObject, @unchecked Sendable {
     public func receive() throws -> Response? {
         guard let message = try transport.receive() else { return nil }
         do {
-            return try message.withUnsafeBytes { try Response(protoMessage: $0, messageType: method.outputType) }
+            return try message.withUnsafeBytes { try Response(protoMessage: $0, of: method) }
         } catch let error as ClarifaiError {
             transport.cancel()
             throw error.prefixed("\(method.name): ")

@@ -47,6 +47,7 @@ public final class Schema: Sendable {
         self.methods = methods.enumerated().map { position, method in
             var placed = method
             placed.index = position
+            placed.outputTypeIndex = positions[method.outputType] ?? -1
             return placed
         }
         methodIndex = Dictionary(methods.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -330,6 +331,8 @@ public struct Method: Sendable {
     /// Its position in Schema.methods (set when the schema loads): where per-method tables of
     /// other layers (REST routes, the client's user_app_id fields) keep its entry.
     var index = 0
+    /// The position of its response type in the schema's list of message types (-1: missing).
+    var outputTypeIndex = -1
 
     /// Whether sending the request twice is harmless: the REST API binds it to GET only.
     var isIdempotent: Bool { !httpRules.isEmpty && httpRules.allSatisfy { $0.verb == "GET" } }
