@@ -61,7 +61,7 @@ final class AsyncExchange: @unchecked Sendable {
             let started = state.withLock { state in
                 state.multiplexer = multiplexer
                 guard multiplexer.start(raw, sink) else { return false }
-                if state.cancelled { multiplexer.cancel(raw) }
+                if state.cancelled { multiplexer.cancel(raw, sink) }
                 return true
             }
             if started { return }
@@ -72,7 +72,7 @@ final class AsyncExchange: @unchecked Sendable {
     func cancel() {
         state.withLock { state in
             state.cancelled = true
-            if !state.finished, let raw = handle.raw { state.multiplexer?.cancel(raw) }
+            if !state.finished, let raw = handle.raw { state.multiplexer?.cancel(raw, sink) }
         }
     }
 

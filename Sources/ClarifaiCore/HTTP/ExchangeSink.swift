@@ -78,6 +78,8 @@ final class ExchangeSink: @unchecked Sendable {
     let feed: RequestFeed?
     /// The exchange's connection gets HTTP/2 PINGs while it lasts (Multiplexer.keepAlive).
     let keepsAlive: Bool
+    /// Its place in the multi handle's list of exchanges in progress (-1: none); the driver's.
+    var activeSlot = -1
     /// Told the result when the exchange ends, on the multi handle's thread (AsyncExchange); set
     /// before the exchange starts, dropped once it ran.
     var onFinish: ((CURLcode) -> Void)?

@@ -84,14 +84,14 @@ final class HTTPStream: @unchecked Sendable {
     func send(_ bytes: [UInt8]) throws {
         let resumes = try feed.append(bytes, deadline: deadline)
         if !startsWhenClosed { try start() }
-        if resumes, let raw = handle.raw { multiplexer.resume(raw) }
+        if resumes, let raw = handle.raw { multiplexer.resume(raw, sink) }
     }
 
     /// Ends the request body (HTTP/2 END_STREAM once what is queued went out).
     func closeSend() throws {
         let resumes = try feed.close()
         try start()
-        if resumes, let raw = handle.raw { multiplexer.resume(raw) }
+        if resumes, let raw = handle.raw { multiplexer.resume(raw, sink) }
     }
 
     /// The next bytes of the answer (with the response head) as they arrive, waiting until the
@@ -109,7 +109,7 @@ final class HTTPStream: @unchecked Sendable {
         }
         // A write callback may wait for the room this made (ExchangeSink.waitsForRoom).
         if !bytes.isEmpty { handOff.update { _ in } }
-        if resumes { multiplexer.resume(raw) }
+        if resumes { multiplexer.resume(raw, sink) }
         if !bytes.isEmpty { return (bytes, head) }
         if ended { return nil }
         cancel()
@@ -147,6 +147,6 @@ final class HTTPStream: @unchecked Sendable {
         }
         guard running else { return }
         feed.end()  // a send after the cancel fails at once
-        multiplexer.cancel(raw)
+        multiplexer.cancel(raw, sink)
     }
 }

@@ -11,8 +11,8 @@ import Glibc
 final class Multiplexer: @unchecked Sendable {
     private enum Operation {
         case add(UnsafeMutableRawPointer, ExchangeSink)
-        case cancel(UnsafeMutableRawPointer)
-        case resume(UnsafeMutableRawPointer)
+        case cancel(UnsafeMutableRawPointer, ExchangeSink)
+        case resume(UnsafeMutableRawPointer, ExchangeSink)
         case schedule(due: Double, action: () -> Void)
     }
 
@@ -40,10 +40,14 @@ final class Multiplexer: @unchecked Sendable {
     private let requests = Locked(Requests())
     /// The multi handles whose threads run, for fork() (see parkAll).
     private static let running = Locked<[ObjectIdentifier: Unmanaged<Multiplexer>]>([:])
-    /// The exchanges in progress; touched by the driver only.
-    private var active: [UnsafeMutableRawPointer: ExchangeSink] = [:]
+    /// The exchanges in progress, each sink knowing its place (ExchangeSink.activeSlot), its easy
+    /// handle knowing its sink (CURLOPT_PRIVATE): found without hashing; touched by the driver only.
+    private var active: [(easy: UnsafeMutableRawPointer, sink: ExchangeSink)] = []
     /// Actions due at a time (monotonicMilliseconds()), soonest last; touched by the driver only.
     private var timers: [(due: Double, action: () -> Void)] = []
+    /// The operations being carried out, swapped with the requested ones (the two arrays keep
+    /// their memory: no allocation per exchange); touched by the driver only.
+    private var takenOperations: [Operation] = []
     private var thread = pthread_t()
 
     init?(share: CurlShare) {
@@ -137,7 +141,7 @@ final class Multiplexer: @unchecked Sendable {
             }
             if !chunk.isEmpty, !sink.consumerStopped {
                 sink.consumerStopped = !chunk.withUnsafeBytes { consumer($0, head) }
-                if sink.consumerStopped { submit(.cancel(easy)) } else if resumes { submit(.resume(easy)) }
+                if sink.consumerStopped { submit(.cancel(easy, sink)) } else if resumes { submit(.resume(easy, sink)) }
             }
             if let result { return sink.consumerStopped ? CURLE_WRITE_ERROR : result }
             if tryToLead() { lead(until: { handOff.withLock { $0.result != nil || !$0.pending.isEmpty } }) }
@@ -184,10 +188,10 @@ final class Multiplexer: @unchecked Sendable {
     func start(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) -> Bool { submit(.add(easy, sink)) }
 
     /// Resumes a paused exchange (on the multi handle's thread: libcurl allows no other).
-    func resume(_ easy: UnsafeMutableRawPointer) { submit(.resume(easy)) }
+    func resume(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) { submit(.resume(easy, sink)) }
 
     /// Ends an exchange at once (an HTTP/2 stream is reset); its sink finishes as cancelled.
-    func cancel(_ easy: UnsafeMutableRawPointer) { submit(.cancel(easy)) }
+    func cancel(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) { submit(.cancel(easy, sink)) }
 
     /// Runs `action` on the multi handle's thread once `milliseconds` passed; the multi handle
     /// ends only after it ran. False when it has ended and took nothing.
@@ -254,28 +258,32 @@ final class Multiplexer: @unchecked Sendable {
 
     /// Carries out the operations the calling threads asked for; false once stopping.
     private func applyRequests() -> Bool {
-        let (operations, stopping, parks) = requests.withLock { state in
-            defer { state.operations = [] }
-            return (state.operations, state.stopping, state.parkRequested)
+        let (stopping, parks) = requests.withLock { state in
+            swap(&state.operations, &takenOperations)
+            return (state.stopping, state.parkRequested)
         }
+        defer { takenOperations.removeAll(keepingCapacity: true) }
         if parks {
             requests.update { $0.parked = true }
             requests.withLock(waitingUntil: { !$0.parkRequested }) { $0.parked = false }
         }
-        for operation in operations {
+        for operation in takenOperations {
             switch operation {
             case .add(let easy, let sink):
-                active[easy] = sink
+                sink.activeSlot = active.count
+                active.append((easy, sink))
+                ccurl_setopt_pointer(easy, CURLOPT_PRIVATE, Unmanaged.passUnretained(sink).toOpaque())
                 if curl_multi_add_handle(multi, easy) != CURLM_OK {
-                    active[easy] = nil
+                    removeActive(sink)
                     sink.finish(CURLE_FAILED_INIT)
                 }
-            case .cancel(let easy):
-                guard let sink = active.removeValue(forKey: easy) else { continue }
+            case .cancel(let easy, let sink):
+                guard isActive(sink) else { continue }  // ended already
+                removeActive(sink)
                 curl_multi_remove_handle(multi, easy)
                 sink.finish(CURLE_WRITE_ERROR)
-            case .resume(let easy):
-                if active[easy] != nil { ccurl_easy_unpause(easy) }
+            case .resume(let easy, let sink):
+                if isActive(sink) { ccurl_easy_unpause(easy) }
             case .schedule(let due, let action):
                 let position = timers.firstIndex { $0.due < due } ?? timers.endIndex
                 timers.insert((due, action), at: position)
@@ -315,11 +323,29 @@ final class Multiplexer: @unchecked Sendable {
         }
     }
 
+    private func isActive(_ sink: ExchangeSink) -> Bool {
+        sink.activeSlot >= 0 && sink.activeSlot < active.count && active[sink.activeSlot].sink === sink
+    }
+
+    /// Takes an active exchange's sink out of `active` (the last one moves to its place).
+    private func removeActive(_ sink: ExchangeSink) {
+        let slot = sink.activeSlot
+        active.swapAt(slot, active.count - 1)
+        active[slot].sink.activeSlot = slot
+        active.removeLast()
+        sink.activeSlot = -1
+    }
+
     private func finishCompleted() {
         var left: Int32 = 0
         while let message = curl_multi_info_read(multi, &left) {
+            var context: UnsafeMutableRawPointer?
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
-                  let sink = active.removeValue(forKey: easy) else { continue }
+                  ccurl_getinfo_pointer(easy, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else { continue }
+            // Active while in the multi handle: `active` holds it.
+            let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
+            guard isActive(sink) else { continue }
+            removeActive(sink)
             let result = message.pointee.data.result  // the message is gone once the handle is removed
             sink.noteConnectionEnd(easy)
             curl_multi_remove_handle(multi, easy)
