@@ -14,6 +14,9 @@ final class CurlHandle: @unchecked Sendable {
     /// options, and only the URL, the body and the sink are set again (a reset and twenty options
     /// per call cost more than the rest of libcurl's own setup). nil: reset before the next one.
     private var setup: Setup?
+    /// Whether `setup` describes the handle: false while an exchange's own options are set (one
+    /// that fails meanwhile leaves the handle to be reset).
+    private var setupHolds = false
     /// The header lines of `setup`, which libcurl reads during exchanges: freed when replaced or
     /// with the handle.
     private var headerList: UnsafeMutablePointer<curl_slist>?
@@ -84,7 +87,7 @@ final class CurlHandle: @unchecked Sendable {
 
     /// The options of an exchange that the next one can keep (see `setup`): all but its URL, body
     /// and sink. nil for a body fed as it goes (its callbacks are the feed's).
-    private struct Setup: Equatable {
+    private struct Setup {
         let method: String
         let headers: [String]
         let hasBody: Bool
@@ -113,6 +116,18 @@ final class CurlHandle: @unchecked Sendable {
             caFile = request.caFile
             forbidsReuse = request.forbidsReuse
         }
+
+        /// Whether an exchange of `request` would set the same options (compared in place, not by
+        /// making its Setup: most exchanges keep the last one's).
+        func matches(_ request: HTTPRequest, body: Body, userAgent: String, share: CurlShare, multiplexes: Bool) -> Bool {
+            guard case .bytes(let bytes) = body else { return false }
+            return method == request.method && headers == request.headers && hasBody == (bytes != nil)
+                && self.userAgent == userAgent && self.share == ObjectIdentifier(share) && self.multiplexes == multiplexes
+                && version == request.version && timeoutMilliseconds == request.timeoutMilliseconds
+                && idleTimeoutMilliseconds == request.idleTimeoutMilliseconds
+                && keepaliveMilliseconds == request.keepaliveMilliseconds && caFile == request.caFile
+                && forbidsReuse == request.forbidsReuse
+        }
     }
 
     /// Sets the handle up for `request`, its callbacks writing to `sink`: the options of the last
@@ -120,10 +135,12 @@ final class CurlHandle: @unchecked Sendable {
     func prepare(_ request: HTTPRequest, body: Body, userAgent: String, share: CurlShare, sink: ExchangeSink,
                  multiplexes: Bool) throws {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
-        let wanted = Setup(request, body: body, userAgent: userAgent, share: share, multiplexes: multiplexes)
-        if wanted == nil || wanted != setup { configure(raw, request, userAgent: userAgent, share: share, multiplexes: multiplexes) }
+        if !setupHolds || setup?.matches(request, body: body, userAgent: userAgent, share: share, multiplexes: multiplexes) != true {
+            configure(raw, request, userAgent: userAgent, share: share, multiplexes: multiplexes)
+            setup = Setup(request, body: body, userAgent: userAgent, share: share, multiplexes: multiplexes)
+        }
         // Kept again only once the exchange's own options are all set.
-        setup = nil
+        setupHolds = false
         errorText[0] = 0
         // libcurl refuses URLs over 8 MB (as "out of memory"); say what was wrong instead.
         guard setString(raw, CURLOPT_URL, request.url) == CURLE_OK else {
@@ -154,13 +171,13 @@ final class CurlHandle: @unchecked Sendable {
         case .bytes(nil):
             break
         }
-        setup = wanted
+        setupHolds = setup != nil
     }
 
     /// The exchange prepared last goes out on a new connection (the next one is set up afresh).
     func requireFreshConnection() {
         ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
-        setup = nil
+        setupHolds = false
     }
 
     /// Every option of an exchange but its URL, body and sink, after a reset.
@@ -303,7 +320,7 @@ final class CurlHandle: @unchecked Sendable {
         ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
         var version = 0
         ccurl_getinfo_long(raw, CURLINFO_HTTP_VERSION, &version)
-        return HTTPResponse(status: status, contentType: sink.head.contentType, body: sink.body,
+        return HTTPResponse(status: status, contentType: sink.head.contentType, messageEncoding: sink.head.messageEncoding, body: sink.body,
                             answerFields: AnswerFields(lines: sink.headerLines), majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
                             connectionClosed: request.forbidsReuse || sink.connectionClosed)
     }
