@@ -80,6 +80,8 @@ public final class Client: HandleObject, @unchecked Sendable {
     private let appID: String?
     let schema: Schema
     let retryPolicy: RetryPolicy
+    /// Each method's user_app_id fields (by Method.index), looked up once, not per call.
+    private let userAppIDFields: [UserAppIDFields?]
     private let settings: Locked<Settings>
 
     /// `token` nil: $CLARIFAI_PAT. `userID`/`appID` nil: $CLARIFAI_USER_ID / $CLARIFAI_APP_ID, as the
@@ -126,6 +128,7 @@ public final class Client: HandleObject, @unchecked Sendable {
         self.appID = appID.flatMap { $0.isEmpty ? nil : $0 }
         self.schema = schema
         retryPolicy = RetryPolicy(schema: schema)
+        userAppIDFields = UserAppIDFields.table(of: schema)
         self.settings = Locked(settings ?? Settings(credentialHeader: credential.header))
         super.init(tag: HandleTag.client)
     }
@@ -309,7 +312,7 @@ public final class Client: HandleObject, @unchecked Sendable {
     /// field and leaves them empty: appending a partial `user_app_id` merges into the one given,
     /// as protobuf merges repeated occurrences of a message field.
     func fillUserAppID(of message: inout [UInt8], for method: Method) throws {
-        guard userID != nil || appID != nil, let fields = UserAppIDFields.table(of: schema)[method.index] else { return }
+        guard userID != nil || appID != nil, let fields = userAppIDFields[method.index] else { return }
         // Whether the message gives each id (non-empty, the last occurrence winning).
         var userGiven = false, appGiven = false
         do {

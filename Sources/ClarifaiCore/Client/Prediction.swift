@@ -93,7 +93,7 @@ public struct PredictionInput: @unchecked Sendable {
 
 /// Where the prediction messages' fields are, read from the schema (not hard-coded), once per
 /// schema: a call looks nothing up by name.
-struct PredictionSchema: Sendable {
+final class PredictionSchema: Sendable {
     /// Data's field for a kind of input (image, text, ...) and its media type's fields for each
     /// source (nil where the type has none).
     struct Media: Sendable {

@@ -751,7 +751,7 @@ enum ConceptText {
 }
 
 /// Field numbers of the messages the struct views read, looked up by name in the schema once.
-struct ResponseFields: Sendable {
+final class ResponseFields: Sendable {
     static let statusType = "clarifai.api.status.Status"
     static let outputType = "clarifai.api.Output"
     static let official = Result { try ResponseFields(Schema.official) }
