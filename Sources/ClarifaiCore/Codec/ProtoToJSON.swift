@@ -496,7 +496,7 @@ struct ProtoToJSON {
     /// overlaps the one before it): the common case of isValidUTF8, for the short strings of
     /// answers (ids, names), where a byte-by-byte tail would cost more than the rest.
     @inline(__always)
-    private static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let count = bytes.count
         guard count > 0, let base = bytes.baseAddress else { return true }
         var seen: UInt64

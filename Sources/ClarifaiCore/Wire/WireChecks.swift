@@ -78,7 +78,8 @@ struct WireChecks: Sendable {
                     if entry >= 0 {
                         guard passes(payload, Int(entry), depth: depth + 1) else { return false }
                     } else if entry == WireChecks.string {
-                        guard ProtoToJSON.isValidUTF8(payload) else { return false }
+                        // Most strings are ASCII: told here, without a call.
+                        guard ProtoToJSON.isASCII(payload) || ProtoToJSON.isValidUTF8(payload) else { return false }
                     }
                 default:
                     return false  // groups (left to validate's pass) and the wire types 6 and 7
