@@ -49,7 +49,7 @@ public final class GRPCChannel: Channel {
         if answer.status == 200, answer.contentType.hasPrefix("application/grpc") {
             do {
                 _ = try answer.body.withUnsafeBytes { body in
-                    try decoder.feed(body, encoding: answer.field("grpc-encoding") ?? "") { bytes in
+                    try decoder.feed(body, encoding: answer.messageEncoding) { bytes in
                         guard message == nil else { throw ClarifaiError(.protocol, "more than one message in a unary answer") }
                         message = try Response(protoMessage: bytes, of: request.method)
                         return true

@@ -218,9 +218,13 @@ final class ExchangeSink: @unchecked Sendable {
         let count = name.utf8CodeUnitCount
         guard line.count > count, line[count] == UInt8(ascii: ":") else { return nil }
         for index in 0..<count where AnswerFields.lowercased(line[index]) != name.utf8Start[index] { return nil }
-        let value = AnswerFields.trimmed(line[(count + 1)...])
+        let value = UnsafeRawBufferPointer(rebasing: AnswerFields.trimmed(line[(count + 1)...]))
         // The usual values as the constants they are: no String made per answer.
-        for known in ExchangeSink.usualValues where value.elementsEqual(known.utf8) { return known }
+        for known in ExchangeSink.usualValues where known.utf8.count == value.count {
+            if known.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, value.baseAddress!, value.count) == 0 }) == true {
+                return known
+            }
+        }
         return String(decoding: value, as: UTF8.self)
     }
 

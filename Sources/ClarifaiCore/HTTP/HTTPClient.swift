@@ -64,6 +64,8 @@ struct HTTPRequest {
 struct HTTPResponse {
     let status: Int
     let contentType: String
+    /// grpc-encoding: how the messages of a gRPC answer are compressed ("" when not said).
+    let messageEncoding: String
     /// The body, unless the request streamed it to a consumer.
     let body: [UInt8]
     /// Header and trailer fields.
