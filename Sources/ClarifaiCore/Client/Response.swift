@@ -818,10 +818,13 @@ struct PerOutput<Value> {
     private var first: Value?
     private var others: [Value?] = []
 
+    /// Any index reads (a caller's, not checked yet: nil past the values); only the outputs' are
+    /// set.
     subscript(index: Int) -> Value? {
-        get { index == 0 ? first : (index - 1 < others.count ? others[index - 1] : nil) }
+        get { index == 0 ? first : (index > 0 && index <= others.count ? others[index - 1] : nil) }
         set {
-            guard index > 0 else { return first = newValue }
+            if index == 0 { first = newValue }
+            guard index > 0 else { return }
             if others.count < index { others += repeatElement(nil, count: index - others.count) }
             others[index - 1] = newValue
         }
