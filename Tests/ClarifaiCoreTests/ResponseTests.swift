@@ -6,7 +6,7 @@ import Testing
         let binary = try Array(json.utf8).withUnsafeBytes {
             try Codec.jsonToProto(typeName: "clarifai.api.MultiOutputResponse", json: $0)
         }
-        return try binary.withUnsafeBytes { try Response(protoMessage: $0, messageType: "clarifai.api.MultiOutputResponse") }
+        return try binary.withUnsafeBytes { try Response(protoMessage: $0, of: Schema.official.method(named: "PostModelOutputs")!) }
     }
 
     /// The concepts' text block: 4 NUL-ended fields per concept, the value's shortest float32
@@ -43,7 +43,7 @@ import Testing
             writer.endLengthDelimited(data)
         }
         writer.endLengthDelimited(output)
-        let answer = try writer.bytes.withUnsafeBytes { try Response(protoMessage: $0, messageType: "clarifai.api.MultiOutputResponse") }
+        let answer = try writer.bytes.withUnsafeBytes { try Response(protoMessage: $0, of: Schema.official.method(named: "PostModelOutputs")!) }
         #expect(try answer.concepts(output: 0).map { String(cString: $0.id) } == ["a", "b"])
         let text = try answer.conceptsText(output: 0)
         #expect(text.count == 2 && String(decoding: text.text, as: UTF8.self) == "a\0\00.0\0\0b\0\00.0\0\0")

@@ -65,7 +65,7 @@ import Testing
 
 /// The C ABI finds a handle's kind at HandleObject.tagOffset, whatever the object.
 @Test func handleTagsSitWhereTheCABIReadsThem() throws {
-    let response = try Response(protoMessage: UnsafeRawBufferPointer(start: nil, count: 0), messageType: "clarifai.api.MultiOutputResponse")
+    let response = try Response(protoMessage: UnsafeRawBufferPointer(start: nil, count: 0), of: Schema.official.method(named: "PostModelOutputs")!)
     #expect(HandleObject.tag(of: Unmanaged.passUnretained(response).toOpaque()) == HandleTag.response)
     let client = try Client(channel: try RESTChannel(baseURL: "http://127.0.0.1:1"), token: "token", userID: nil, appID: nil)
     #expect(HandleObject.tag(of: Unmanaged.passUnretained(client).toOpaque()) == HandleTag.client)
