@@ -6,6 +6,9 @@ public final class RESTChannel: Channel {
     let baseURL: String
     private let schema: Schema
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
+    /// The header lines of the last call, for the next one with the same headers and body or not
+    /// (most calls): made once, not per call.
+    private let lastHeaders = Locked<(metadata: [String], hasBody: Bool, lines: [String])?>(nil)
 
     /// The user:password of the base URL, kept out of messages (Redaction).
     private let credentials: String?
@@ -44,13 +47,8 @@ public final class RESTChannel: Channel {
     public func unaryExchange(_ request: CallRequest) throws -> UnaryExchange {
         let binding = try request.message.withUnsafeBytes { try RESTBinding(method: request.method, message: $0, schema: schema) }
         let options = options.current
-        var headers = request.metadata + [
-            "Accept: application/json",
-            // libcurl would otherwise wait for "100 Continue" before sending a large body.
-            "Expect:",
-        ]
-        if binding.body != nil { headers.append("Content-Type: application/json") }
-        let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target, headers: headers,
+        let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target,
+                                   headers: headerLines(request.metadata, hasBody: binding.body != nil),
                                    body: binding.body,
                                    timeoutMilliseconds: request.timeoutMilliseconds,
                                    idleTimeoutMilliseconds: options.idleTimeoutMilliseconds,
@@ -63,11 +61,23 @@ public final class RESTChannel: Channel {
         }
     }
 
+    private func headerLines(_ metadata: [String], hasBody: Bool) -> [String] {
+        if let last = lastHeaders.withLock({ $0 }), last.hasBody == hasBody, last.metadata == metadata { return last.lines }
+        var lines = metadata + [
+            "Accept: application/json",
+            // libcurl would otherwise wait for "100 Continue" before sending a large body.
+            "Expect:",
+        ]
+        if hasBody { lines.append("Content-Type: application/json") }
+        lastHeaders.withLock { $0 = (metadata, hasBody, lines) }
+        return lines
+    }
+
     /// The call's answer from the server's: its Clarifai status (checked by the caller), or the
     /// failure a reply without one tells.
     private static func response(_ answer: HTTPResponse, _ request: CallRequest, origin: () -> String, started: Double) throws -> Response {
         do {
-            let response = try Response(restBody: answer.body, origin: origin(), messageType: request.method.outputType)
+            let response = try Response(restBody: answer.body, origin: origin(), of: request.method)
             response.httpStatus = answer.status
             Log.debug("\(origin()): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
             return response

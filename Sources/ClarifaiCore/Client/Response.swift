@@ -42,8 +42,8 @@ public final class Response: HandleObject, @unchecked Sendable {
 
     /// Reads a REST answer into the response type (fields a newer server added are skipped);
     /// throws .protocol when it is not JSON of that type with a Clarifai status.
-    convenience init(restBody body: [UInt8], origin: @autoclosure () -> String, messageType: String) throws {
-        let type = try Response.type(messageType)
+    convenience init(restBody body: [UInt8], origin: @autoclosure () -> String, of method: Method) throws {
+        let type = try Response.type(of: method)
         let binary: UnsafeMutableRawBufferPointer
         do {
             binary = try body.withUnsafeBytes {
