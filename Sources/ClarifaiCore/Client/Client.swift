@@ -340,28 +340,13 @@ public final class Client: HandleObject, @unchecked Sendable {
         }
         let user = userGiven ? nil : userID, app = appGiven ? nil : appID
         guard user != nil || app != nil else { return }
-        // Appended to the message as it is (no writer of its own): a call's request is seldom shared.
-        func appendVarint(_ value: Int) {
-            var value = UInt64(value)
-            while value >= 0x80 {
-                message.append(UInt8(truncatingIfNeeded: value) | 0x80)
-                value >>= 7
-            }
-            message.append(UInt8(value))
-        }
-        func appendString(_ number: Int, _ text: String) {
-            appendVarint(number << 3 | 2)
-            appendVarint(text.utf8.count)
-            message.append(contentsOf: text.utf8)
-        }
-        func stringSize(_ number: Int, _ text: String?) -> Int {
-            text.map { WireWriter.varintSize(UInt64(number << 3)) + WireWriter.varintSize(UInt64($0.utf8.count)) + $0.utf8.count } ?? 0
-        }
-        let size = stringSize(fields.user, user) + stringSize(fields.app, app)
-        appendVarint(fields.container << 3 | 2)
-        appendVarint(size)
-        if let user { appendString(fields.user, user) }
-        if let app { appendString(fields.app, app) }
+        var writer = WireWriter(capacity: 16 + (user?.utf8.count ?? 0) + (app?.utf8.count ?? 0))
+        let mark = writer.beginLengthDelimited(fields.container)
+        if let user { writer.string(fields.user, user) }
+        if let app { writer.string(fields.app, app) }
+        writer.endLengthDelimited(mark)
+        // Appended in place: a call's request is seldom shared, and its maker left room.
+        writer.withUnsafeBytes { message.append(contentsOf: $0) }
     }
 }
 

@@ -97,9 +97,6 @@ struct WireWriter: ~Copyable {
         }
     }
 
-    /// The bytes `value` takes as a varint.
-    static func varintSize(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
-
     private mutating func longVarint(_ value: UInt64) {
         let target = room(10)
         var value = value, length = 0
