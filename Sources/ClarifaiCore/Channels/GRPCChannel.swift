@@ -14,9 +14,13 @@ public final class GRPCChannel: Channel {
     /// $CLARIFAI_ROOT_CERTIFICATES_PATH for TLS channels, read when the channel is made.
     private let environmentCAFile: String?
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
-    /// The URL and header lines of the last call, for the next one with the same method, headers
-    /// and deadline (most calls): made once, not per call.
-    private let lastCall = Locked<(method: String, metadata: [String], timeout: Int, url: String, headers: [String])?>(nil)
+    /// A call's URL and header lines, by what they are made of.
+    private struct CallKey: Equatable {
+        let method: String
+        let metadata: [String]
+        let timeoutMilliseconds: Int
+    }
+    private let lastCall = LastMade<CallKey, (url: String, headers: [String])>()
 
     /// `target` nil: $CLARIFAI_GRPC_BASE, else (TLS only) api.clarifai.com.
     public init(target: String?, usesTLS: Bool) throws {
@@ -171,22 +175,18 @@ public final class GRPCChannel: Channel {
     }
 
     private func urlAndHeaders(_ request: CallRequest) -> (url: String, headers: [String]) {
-        if let last = lastCall.withLock({ $0 }), last.method == request.method.name, last.metadata == request.metadata,
-           last.timeout == request.timeoutMilliseconds {
-            return (last.url, last.headers)
+        let key = CallKey(method: request.method.name, metadata: request.metadata, timeoutMilliseconds: request.timeoutMilliseconds)
+        return lastCall.value(for: key) {
+            var headers = request.metadata + [
+                "Content-Type: application/grpc",
+                "TE: trailers",
+                "grpc-accept-encoding: gzip",
+                "Accept:",
+                "Expect:",
+            ]
+            if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
+            return (url(request), headers)
         }
-        var headers = request.metadata + [
-            "Content-Type: application/grpc",
-            "TE: trailers",
-            "grpc-accept-encoding: gzip",
-            "Accept:",
-            "Expect:",
-        ]
-        if request.timeoutMilliseconds > 0 { headers.append(GRPCStatus.timeoutHeader(milliseconds: request.timeoutMilliseconds)) }
-        let made = (method: request.method.name, metadata: request.metadata, timeout: request.timeoutMilliseconds,
-                    url: url(request), headers: headers)
-        lastCall.withLock { $0 = made }
-        return (made.url, made.headers)
     }
 
     /// How an answer ended, from its status line, content type and trailers: OK, its trailers

@@ -6,9 +6,12 @@ public final class RESTChannel: Channel {
     let baseURL: String
     private let schema: Schema
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
-    /// The header lines of the last call, for the next one with the same headers and body or not
-    /// (most calls): made once, not per call.
-    private let lastHeaders = Locked<(metadata: [String], hasBody: Bool, lines: [String])?>(nil)
+    /// A call's header lines, by what they are made of.
+    private struct HeadersKey: Equatable {
+        let metadata: [String]
+        let hasBody: Bool
+    }
+    private let lastHeaders = LastMade<HeadersKey, [String]>()
 
     /// The user:password of the base URL, kept out of messages (Redaction).
     private let credentials: String?
@@ -62,15 +65,15 @@ public final class RESTChannel: Channel {
     }
 
     private func headerLines(_ metadata: [String], hasBody: Bool) -> [String] {
-        if let last = lastHeaders.withLock({ $0 }), last.hasBody == hasBody, last.metadata == metadata { return last.lines }
-        var lines = metadata + [
-            "Accept: application/json",
-            // libcurl would otherwise wait for "100 Continue" before sending a large body.
-            "Expect:",
-        ]
-        if hasBody { lines.append("Content-Type: application/json") }
-        lastHeaders.withLock { $0 = (metadata, hasBody, lines) }
-        return lines
+        lastHeaders.value(for: HeadersKey(metadata: metadata, hasBody: hasBody)) {
+            var lines = metadata + [
+                "Accept: application/json",
+                // libcurl would otherwise wait for "100 Continue" before sending a large body.
+                "Expect:",
+            ]
+            if hasBody { lines.append("Content-Type: application/json") }
+            return lines
+        }
     }
 
     /// The call's answer from the server's: its Clarifai status (checked by the caller), or the
