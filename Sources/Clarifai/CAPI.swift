@@ -842,7 +842,7 @@ public func clarifai_response_proto(_ handle: OpaquePointer?, _ data: UnsafeMuta
     return entryPoint {
         let source: Response = try required(handle, "response", in: function)
         guard let data, let length else { throw ClarifaiError(.invalidArgument, "\(function): an out-parameter is NULL") }
-        let bytes = source.proto
+        let bytes = try source.proto()
         data.pointee = bytes.baseAddress
         length.pointee = bytes.count
     }

@@ -78,9 +78,9 @@ public final class RESTChannel: Channel {
 
     /// The call's answer from the server's: its Clarifai status (checked by the caller), or the
     /// failure a reply without one tells.
-    private static func response(_ answer: HTTPResponse, _ request: CallRequest, origin: () -> String, started: Double) throws -> Response {
+    private static func response(_ answer: HTTPResponse, _ request: CallRequest, origin: @escaping () -> String, started: Double) throws -> Response {
         do {
-            let response = try Response(restBody: answer.body, origin: origin(), of: request.method)
+            let response = try Response(restBody: answer.body, origin: origin, of: request.method)
             response.httpStatus = answer.status
             Log.debug("\(origin()): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
             return response

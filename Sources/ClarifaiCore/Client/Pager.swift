@@ -103,7 +103,7 @@ public final class Pager: HandleObject, @unchecked Sendable {
         var counts: [Int: Int] = [:]
         var last: [Int: UnsafeRawBufferPointer] = [:]
         let numbers = Set(itemFields.map(\.number))
-        try WireFields.forEach(page.proto) { number, value in
+        try WireFields.forEach(try page.proto()) { number, value in
             guard numbers.contains(number), let payload = value.payload else { return }
             counts[number, default: 0] += 1
             last[number] = payload

@@ -191,23 +191,23 @@ extension Client {
             throw ClarifaiError(.internal, "\(base.type.fullName) has no outputs and status in the schema")
         }
         let fields = try ResponseFields.official.get()
-        var writer = WireWriter(capacity: results.reduce(base.proto.count) { size, result in size + ((try? result.get())?.proto.count ?? 0) })
+        var writer = WireWriter(capacity: results.reduce(try base.proto().count) { size, result in size + ((try? result.get().proto())?.count ?? 0) })
         // The base's other fields as they are; its status only when every request succeeded.
-        try WireFields.forEach(base.proto) { number, value in
+        try WireFields.forEach(try base.proto()) { number, value in
             guard number != outputsField.number, number != statusField.number || failures.isEmpty else { return }
             writer.field(number, value)
         }
-        func copyOutputs(of answer: Response) {
-            for index in 0..<answer.outputCount { writer.field(outputsField.number, .payload(answer.output(index))) }
+        func copyOutputs(of answer: Response) throws {
+            for index in 0..<answer.outputCount { writer.field(outputsField.number, .payload(try answer.output(index))) }
         }
         for (result, ids) in zip(results, inputIDs) {
             switch result {
             case .success(let answer):
-                copyOutputs(of: answer)  // as the server gave them, whatever their number
+                try copyOutputs(of: answer)  // as the server gave them, whatever their number
             case .failure(let error):
                 // A failed request's own outputs when it has one per input, else one per input carrying the failure.
                 if let answer = (error as? ClarifaiError)?.response, answer.outputCount == ids.count {
-                    copyOutputs(of: answer)
+                    try copyOutputs(of: answer)
                 } else {
                     for id in ids { Client.writeFailedOutput(inputID: id, error, field: outputsField.number, fields, to: &writer) }
                 }

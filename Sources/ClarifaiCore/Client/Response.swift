@@ -3,15 +3,21 @@ import Glibc
 
 /// A completed call's answer, held as protobuf binary: its status read at once, the C struct
 /// views of its outputs read straight from the binary on first use, the JSON text made on first
-/// request (or kept as the REST server sent it). Strings and buffers handed out point into memory
-/// the response owns until it is deinitialized. One thread at a time (see clarifai.h).
+/// request. A REST answer is held as its JSON text, read as far as asked (RESTAnswer), until
+/// something needs the binary. Strings and buffers handed out point into memory the response
+/// owns until it is deinitialized. One thread at a time (see clarifai.h).
 public final class Response: HandleObject, @unchecked Sendable {
     public static let successCode: Int32 = 10000
 
     /// The response message type, e.g. clarifai.api.MultiOutputResponse.
     let type: MessageType
-    /// The message as protobuf binary; `outputs` point into it.
-    private let binary: UnsafeMutableRawBufferPointer
+    /// The message as protobuf binary and its outputs; for a REST answer read lazily, made from
+    /// its JSON on first need (wholeMessage()).
+    private var message: Message?
+    /// A REST answer as its JSON text, read as far as asked.
+    private let restAnswer: RESTAnswer?
+    /// Names the call in the errors of a REST answer converted late.
+    private let origin: (() -> String)?
     public let statusCode: Int32
     public let statusDescriptionPointer: UnsafePointer<CChar>
     public let statusDetailsPointer: UnsafePointer<CChar>
@@ -23,10 +29,6 @@ public final class Response: HandleObject, @unchecked Sendable {
     var answerFields: AnswerFields?
     /// The server's metadata and its C strings (in `strings`), made on first request.
     private var metadataRead: (fields: [MetadataField], strings: [(name: UnsafePointer<CChar>, value: UnsafePointer<CChar>)])?
-    /// The payload of each entry of `outputs` (when the message type has Output entries).
-    private let outputs: [UnsafeRawBufferPointer]
-    /// Whether the message carries a `status` (a REST answer without one is not a Clarifai reply).
-    private let hasStatus: Bool
     private var jsonText: UnsafeMutablePointer<CChar>?
     /// NUL-terminated copies of the strings in struct views and the status.
     let strings: StringArena
@@ -40,22 +42,23 @@ public final class Response: HandleObject, @unchecked Sendable {
     private var texts = PerOutput<UnsafePointer<CChar>?>()
     private var outputsRead: OutputsText?
 
-    /// Reads a REST answer into the response type (fields a newer server added are skipped);
-    /// throws .protocol when it is not JSON of that type with a Clarifai status.
-    convenience init(restBody body: [UInt8], origin: @autoclosure () -> String, of method: Method) throws {
+    /// A REST answer of the response type (fields a newer server added are skipped); throws
+    /// .protocol when it is not JSON with a Clarifai status. Read lazily when it has the plain
+    /// form (RESTAnswer): its other fields are then checked against the type when first read.
+    convenience init(restBody body: [UInt8], origin: @escaping () -> String, of method: Method) throws {
         let type = try Response.type(of: method)
-        let binary: UnsafeMutableRawBufferPointer
-        do {
-            binary = try body.withUnsafeBytes {
-                try JSONToProto.convertTakingMemory($0, type: type, schema: .official, ignoresUnknownFields: true)
-            }
-        } catch let error as CodecError {
-            throw ClarifaiError(.protocol, "\(origin()): answer: \(error.clarifaiError(messageType: type.fullName).message)")
+        let strings = StringArena()
+        if let answer = RESTAnswer(body: body, type: type, fields: try Response.fields(), strings: strings) {
+            self.init(lazy: answer, type: type, origin: origin, strings: strings)
+            return
         }
-        try self.init(owning: binary, type: type)
-        guard hasStatus else {
+        let binary = try Response.converted(body, type: type, origin: origin)
+        let (message, status) = try Response.contents(owning: binary, type: type)
+        guard let status else {
+            binary.deallocate()
             throw ClarifaiError(.protocol, "\(origin()): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
         }
+        self.init(message: message, status: status, type: type)
     }
 
     /// A message of `method`'s response type received as protobuf binary (gRPC), checked as the
@@ -72,7 +75,8 @@ public final class Response: HandleObject, @unchecked Sendable {
 
     /// A message already checked, or built by the library (e.g. merged batch outputs).
     convenience init(binary bytes: UnsafeRawBufferPointer, type: MessageType) throws {
-        try self.init(owning: Response.ownedCopy(of: bytes), type: type)
+        let (message, status) = try Response.contents(owning: Response.ownedCopy(of: bytes), type: type)
+        self.init(message: message, status: status ?? Status(), type: type)
     }
 
     private static func type(_ messageType: String) throws -> MessageType {
@@ -87,36 +91,90 @@ public final class Response: HandleObject, @unchecked Sendable {
         return try type(method.outputType)
     }
 
-    /// Takes over `binary` (freed with the response, or at once when this throws), reads its
-    /// status and finds its outputs.
-    private init(owning binary: UnsafeMutableRawBufferPointer, type: MessageType) throws {
+    /// The message as protobuf binary, with the payload of each entry of its `outputs` (when its
+    /// type has Output entries), which point into it.
+    private struct Message {
+        let binary: UnsafeMutableRawBufferPointer
+        let outputs: [UnsafeRawBufferPointer]
+    }
+
+    /// A Status as read from the message, its strings pointing into it.
+    private struct Status {
+        var code: Int32 = 0
+        var description, details, requestID: UnsafeRawBufferPointer?
+    }
+
+    private init(message: Message, status: Status, type: MessageType) {
         self.type = type
-        self.binary = binary
-        guard let fields = try? ResponseFields.official.get() else {
-            binary.deallocate()
-            throw ClarifaiError(.internal, "the schema lacks the fields of responses")
+        self.message = message
+        restAnswer = nil
+        origin = nil
+        statusCode = status.code
+        let strings = StringArena()
+        statusDescriptionPointer = strings.add(status.description)
+        statusDetailsPointer = strings.add(status.details)
+        requestIDPointer = strings.add(status.requestID)
+        self.strings = strings
+        super.init(tag: HandleTag.response)
+    }
+
+    private init(lazy answer: RESTAnswer, type: MessageType, origin: @escaping () -> String, strings: StringArena) {
+        self.type = type
+        restAnswer = answer
+        self.origin = origin
+        statusCode = answer.statusCode
+        statusDescriptionPointer = answer.statusDescription
+        statusDetailsPointer = answer.statusDetails
+        requestIDPointer = answer.requestID
+        self.strings = strings
+        super.init(tag: HandleTag.response)
+    }
+
+    private static func fields() throws -> ResponseFields {
+        guard let fields = try? ResponseFields.official.get() else { throw ClarifaiError(.internal, "the schema lacks the fields of responses") }
+        return fields
+    }
+
+    /// A REST answer's JSON as protobuf binary (the caller deallocates it).
+    private static func converted(_ body: [UInt8], type: MessageType, origin: () -> String) throws -> UnsafeMutableRawBufferPointer {
+        do {
+            return try body.withUnsafeBytes {
+                try JSONToProto.convertTakingMemory($0, type: type, schema: .official, ignoresUnknownFields: true)
+            }
+        } catch let error as CodecError {
+            throw ClarifaiError(.protocol, "\(origin()): answer: \(error.clarifaiError(messageType: type.fullName).message)")
         }
-        let message = UnsafeRawBufferPointer(binary)
+    }
+
+    /// Takes over `binary` (it is deallocated when this throws): its outputs and its status (nil
+    /// when it has none).
+    private static func contents(owning binary: UnsafeMutableRawBufferPointer, type: MessageType) throws -> (Message, Status?) {
+        let fields: ResponseFields
+        do {
+            fields = try Response.fields()
+        } catch {
+            binary.deallocate()
+            throw error
+        }
         let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index]
         var outputs: [UnsafeRawBufferPointer] = []
-        var hasStatus = false
-        var code: Int32 = 0
-        var description: UnsafeRawBufferPointer?, details: UnsafeRawBufferPointer?, requestID: UnsafeRawBufferPointer?
+        var status: Status?
         do {
-            try WireFields.forEach(message) { number, value in
+            try WireFields.forEach(UnsafeRawBufferPointer(binary)) { number, value in
                 guard let payload = value.payload else { return }
                 if number == statusNumber {
-                    hasStatus = true
                     // A message seen in parts is their merge: later values win.
+                    var read = status ?? Status()
                     try? WireFields.forEach(payload) { number, value in
                         switch number {
-                        case fields.statusCode: code = value.varint.map { Int32(truncatingIfNeeded: $0) } ?? code
-                        case fields.statusDescription: description = value.payload ?? description
-                        case fields.statusDetails: details = value.payload ?? details
-                        case fields.statusRequestID: requestID = value.payload ?? requestID
+                        case fields.statusCode: read.code = value.varint.map { Int32(truncatingIfNeeded: $0) } ?? read.code
+                        case fields.statusDescription: read.description = value.payload ?? read.description
+                        case fields.statusDetails: read.details = value.payload ?? read.details
+                        case fields.statusRequestID: read.requestID = value.payload ?? read.requestID
                         default: break
                         }
                     }
+                    status = read
                 }
                 if number == outputsNumber { outputs.append(payload) }
             }
@@ -124,19 +182,21 @@ public final class Response: HandleObject, @unchecked Sendable {
             binary.deallocate()
             throw ClarifaiError(.protocol, "the answer does not decode as \(type.fullName): \(error)")
         }
-        self.outputs = outputs
-        self.hasStatus = hasStatus
-        statusCode = code
-        let strings = StringArena()
-        statusDescriptionPointer = strings.add(description)
-        statusDetailsPointer = strings.add(details)
-        requestIDPointer = strings.add(requestID)
-        self.strings = strings
-        super.init(tag: HandleTag.response)
+        return (Message(binary: binary, outputs: outputs), status)
+    }
+
+    /// The message, made from a lazily read REST answer on first need: it throws .protocol when the
+    /// answer's JSON does not read as the response type.
+    private func wholeMessage() throws -> Message {
+        if let message { return message }
+        guard let restAnswer, let origin else { throw ClarifaiError(.internal, "a response without its message") }
+        let (made, _) = try Response.contents(owning: Response.converted(restAnswer.body, type: type, origin: origin), type: type)
+        message = made
+        return made
     }
 
     deinit {
-        binary.deallocate()
+        message?.binary.deallocate()
         free(jsonText)
         conceptBuffers.forEach { $0.deallocate() }
         regionBuffers.forEach { $0.deallocate() }
@@ -151,7 +211,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     public var requestID: String { String(cString: requestIDPointer) }
 
     /// The message as protobuf binary.
-    public var proto: UnsafeRawBufferPointer { UnsafeRawBufferPointer(binary) }
+    public func proto() throws -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(try wholeMessage().binary) }
 
     /// The message as NUL-terminated JSON text in the REST form, written from the binary on first
     /// use: the same text whichever channel carried it (not the REST server's own, whose spacing
@@ -159,9 +219,10 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// out of range).
     public func json() throws -> UnsafePointer<CChar> {
         if let jsonText { return UnsafePointer(jsonText) }
+        let binary = try proto()
         let text: [UInt8]
         do {
-            text = try Codec.protoToJSON(typeName: type.fullName, bytes: UnsafeRawBufferPointer(binary))
+            text = try Codec.protoToJSON(typeName: type.fullName, bytes: binary)
         } catch let error as ClarifaiError {
             throw ClarifaiError(.protocol, "the answer has no JSON form: \(error.message)")
         }
@@ -170,10 +231,11 @@ public final class Response: HandleObject, @unchecked Sendable {
         return UnsafePointer(made)
     }
 
-    public var outputCount: Int { outputs.count }
+    /// The entries of `outputs` (found in a lazily read REST answer's JSON without converting it).
+    public var outputCount: Int { message?.outputs.count ?? restAnswer?.outputs.count ?? 0 }
 
     /// The payload of outputs[index], with its status and input parts (for merging batches).
-    func output(_ index: Int) -> UnsafeRawBufferPointer { outputs[index] }
+    func output(_ index: Int) throws -> UnsafeRawBufferPointer { try wholeMessage().outputs[index] }
 
     /// A response of the same type holding outputs[index] alone, whose status is the output's
     /// (with this response's request id); with index nil, this response's status alone.
@@ -184,16 +246,16 @@ public final class Response: HandleObject, @unchecked Sendable {
         }
         var writer = WireWriter()
         if let index {
-            try WireFields.forEach(outputs[index]) { number, value in
+            try WireFields.forEach(try output(index)) { number, value in
                 if number == fields.outputStatus { writer.field(statusNumber, value) }
             }
             // A second part of the status, which protobuf merges into the first.
             let status = writer.beginLengthDelimited(statusNumber)
             writer.string(fields.statusRequestID, requestID)
             writer.endLengthDelimited(status)
-            writer.field(outputsNumber, .payload(outputs[index]))
+            writer.field(outputsNumber, .payload(try output(index)))
         } else {
-            try WireFields.forEach(proto) { number, value in
+            try WireFields.forEach(try proto()) { number, value in
                 if number == statusNumber { writer.field(number, value) }
             }
         }
@@ -206,6 +268,11 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func concepts(output index: Int) throws -> UnsafeBufferPointer<clarifai_concept> {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
+        if message == nil, let restAnswer, index >= 0, index < restAnswer.outputs.count,
+           let concepts = restAnswer.concepts(output: index, fields, strings) {
+            conceptBuffers[index] = concepts
+            return UnsafeBufferPointer(concepts)
+        }
         // One pass, the buffer grown as concepts come (a counting pass cost as much as the reading).
         var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
         var count = 0
@@ -225,7 +292,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     }
 
     /// `buffer` moved into one twice as large (at least 32 concepts: most outputs have 20).
-    private static func grown(_ buffer: UnsafeMutableBufferPointer<clarifai_concept>) -> UnsafeMutableBufferPointer<clarifai_concept> {
+    static func grown(_ buffer: UnsafeMutableBufferPointer<clarifai_concept>) -> UnsafeMutableBufferPointer<clarifai_concept> {
         let larger = UnsafeMutableBufferPointer<clarifai_concept>.allocate(capacity: max(32, buffer.count * 2))
         if let base = buffer.baseAddress { larger.baseAddress!.moveInitialize(from: base, count: buffer.count) }
         buffer.deallocate()
@@ -334,7 +401,7 @@ public final class Response: HandleObject, @unchecked Sendable {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
         }
         try decoding("outputs[\(index)].data") {
-            var output = WireReader(outputs[index])
+            var output = WireReader(try wholeMessage().outputs[index])
             while let (field, wireType) = try output.readTag() {
                 guard field == fields.outputData, wireType == .lengthDelimited else { try output.skip(wireType); continue }
                 var data = WireReader(try output.readLengthDelimited())
@@ -472,7 +539,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         guard index >= 0, index < outputCount else {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
         }
-        let parts = try decoding("outputs[\(index)]") { try WireFields.payloads(outputs[index], fields.outputData) }
+        let parts = try decoding("outputs[\(index)]") { try WireFields.payloads(try wholeMessage().outputs[index], fields.outputData) }
         guard parts.count > 1 else { return parts.first }
         // Rare: a message sent in parts reads as their concatenation.
         return strings.keep(parts.flatMap { Array($0) })
@@ -566,7 +633,7 @@ final class StringArena {
     private var free = 0
     private var next: UnsafeMutableRawPointer?
 
-    nonisolated(unsafe) private static let emptyText: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
+    nonisolated(unsafe) static let emptyText: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
 
     deinit {
         var block = newestBlock
@@ -763,6 +830,10 @@ final class ResponseFields: Sendable {
     let regionID, regionInfo, regionValue, regionData: Int
     let infoBoundingBox, boxTop, boxLeft, boxBottom, boxRight: Int
     let textRaw, embeddingVector: Int
+    /// The message types whose JSON members RESTAnswer reads, for their keys.
+    let statusMessage, outputMessage, dataMessage, conceptMessage: MessageType
+    /// The keys of a Concept's id, name, value and app_id (their original names), in that order.
+    nonisolated(unsafe) let conceptKeys: [UnsafeRawBufferPointer]
     /// Per message type (by its index in the schema): the numbers of its `status` field (a
     /// Status) and of its `outputs` (Output entries), -1 when it has none.
     let statusAndOutputs: [(status: Int, outputs: Int)]
@@ -774,6 +845,14 @@ final class ResponseFields: Sendable {
             }
             return field.number
         }
+        func message(_ name: String) throws -> MessageType {
+            guard let type = schema.message(name) else { throw ClarifaiError(.internal, "\(name) is missing from the schema") }
+            return type
+        }
+        statusMessage = try message(ResponseFields.statusType)
+        outputMessage = try message(ResponseFields.outputType)
+        dataMessage = try message("clarifai.api.Data")
+        conceptMessage = try message("clarifai.api.Concept")
         statusCode = try number(ResponseFields.statusType, "code")
         statusDescription = try number(ResponseFields.statusType, "description")
         statusDetails = try number(ResponseFields.statusType, "details")
@@ -790,6 +869,12 @@ final class ResponseFields: Sendable {
         conceptName = try number("clarifai.api.Concept", "name")
         conceptValue = try number("clarifai.api.Concept", "value")
         conceptAppID = try number("clarifai.api.Concept", "app_id")
+        // Held for the life of the process, as the schema is.
+        conceptKeys = ["id", "name", "value", "app_id"].map { name in
+            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: name.utf8.count, alignment: 1)
+            bytes.copyBytes(from: name.utf8)
+            return UnsafeRawBufferPointer(bytes)
+        }
         regionID = try number("clarifai.api.Region", "id")
         regionInfo = try number("clarifai.api.Region", "region_info")
         regionValue = try number("clarifai.api.Region", "value")

@@ -90,7 +90,7 @@ extension Response {
         let components = try Response.components(of: path)
         var type = self.type
         // The message the next component is read from, in the parts protobuf merges it from.
-        var parts = [proto]
+        var parts = [try proto()]
         var walked = ""
         for (position, (name, index)) in components.enumerated() {
             walked += (walked.isEmpty ? "" : ".") + name

@@ -12,11 +12,14 @@ struct JSONReader {
     /// these rather than an UnsafeRawBufferPointer, whose every access unwraps its base address.
     private let base: UnsafeRawPointer
     private let count: Int
-    private(set) var offset = 0
+    /// Where the reader is; set back by readers that try a form and give up.
+    var offset = 0
 
-    init(_ text: UnsafeRawBufferPointer) {
+    /// Reads `text` from byte `start` on (a value found in an earlier pass).
+    init(_ text: UnsafeRawBufferPointer, from start: Int = 0) {
         base = text.baseAddress ?? UnsafeRawPointer(JSONReader.emptyText)
         count = text.count
+        offset = start
     }
 
     /// Stands for the base of empty text, which is never read.
@@ -77,8 +80,9 @@ struct JSONReader {
         offset += 1
     }
 
+    /// Reads `byte` when it comes next (after whitespace).
     @inline(__always)
-    private mutating func consumeIf(_ byte: UInt8) -> Bool {
+    mutating func consumeIf(_ byte: UInt8) -> Bool {
         skipWhitespace()
         guard offset < count, at(offset) == byte else { return false }
         offset += 1
@@ -166,7 +170,8 @@ struct JSONReader {
         return true
     }
 
-    /// Steps over one whole value of any kind, checking its syntax.
+    /// Steps over one whole value of any kind, checking its syntax (strings are copied only when
+    /// they have escapes, to check those).
     mutating func skipValue(depth: Int = 0) throws {
         guard depth < 1000 else { throw fail("values nested too deeply") }
         var scratch: [UInt8] = []
@@ -174,15 +179,94 @@ struct JSONReader {
         case .object:
             try beginObject()
             var first = true
-            while try nextKey(first: &first, into: &scratch) { try skipValue(depth: depth + 1) }
+            while try nextMember(first: &first) {
+                _ = try readKey(orDecodeInto: &scratch)
+                try skipValue(depth: depth + 1)
+            }
         case .array:
             try beginArray()
             var first = true
             while try nextElement(first: &first) { try skipValue(depth: depth + 1) }
-        case .string: try readString(into: &scratch)
+        case .string: _ = try readString(orDecodeInto: &scratch)
         case .number: _ = try readNumber()
         case .bool: _ = try readBool()
         case .null: try readNull()
+        }
+    }
+
+    /// Steps over one value by its brackets and quotes alone, without checking its syntax: for
+    /// values that a later reading checks (RESTAnswer). False when the text ends before the value
+    /// does, or the value's brackets do not pair.
+    mutating func skipStructure() -> Bool {
+        skipWhitespace()
+        guard offset < count else { return false }
+        var index = offset
+        switch at(index) {
+        case UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "\""):
+            break
+        default:
+            // A number or literal: up to the comma, bracket or space after it.
+            while index < count {
+                switch at(index) {
+                case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0A, 0x0D, 0x09: break
+                default:
+                    index += 1
+                    continue
+                }
+                break
+            }
+            offset = index
+            return true
+        }
+        var depth = 0
+        while index < count {
+            let byte = at(index)
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                guard let end = endOfString(from: index) else { return false }
+                index = end
+                guard depth > 0 else {
+                    offset = index
+                    return true
+                }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth == 0 {
+                    offset = index
+                    return true
+                }
+            default:
+                break
+            }
+        }
+        return false
+    }
+
+    /// Past the quote that ends the string whose contents start at `start` (escapes stepped over,
+    /// not checked); nil when the text ends first.
+    @inline(__always)
+    private func endOfString(from start: Int) -> Int? {
+        var index = start
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while true {
+            // Eight bytes at a time while none is a quote or a backslash.
+            while index + 8 <= count {
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                let quote = word ^ (ones &* UInt64(UInt8(ascii: "\""))), backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+                let found = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & highs
+                guard found == 0 else {
+                    index += found.trailingZeroBitCount / 8
+                    break
+                }
+                index += 8
+            }
+            while index < count, at(index) != UInt8(ascii: "\""), at(index) != UInt8(ascii: "\\") { index += 1 }
+            guard index < count else { return nil }
+            if at(index) == UInt8(ascii: "\"") { return index + 1 }
+            index += 2
         }
     }
 
@@ -215,19 +299,24 @@ struct JSONReader {
         let start = offset
         var number = JSONNumber()
         func digits(fraction: Bool) -> Int {
+            // In locals, not through the captured reader and number: they stay in registers.
             let begin = offset
-            while offset < count {
-                let digit = at(offset) &- UInt8(ascii: "0")
+            var index = offset
+            var mantissa = number.mantissa, significantDigits = number.significantDigits, scale = number.scale
+            while index < count {
+                let digit = at(index) &- UInt8(ascii: "0")
                 guard digit < 10 else { break }
-                if number.mantissa != 0 || digit != 0 { number.significantDigits += 1 }
+                if mantissa != 0 || digit != 0 { significantDigits += 1 }
                 // Past 15 digits the fast path is off (JSONNumber.double): the mantissa stops.
-                if number.significantDigits <= JSONNumber.exactDigits {
-                    number.mantissa = number.mantissa &* 10 &+ UInt64(digit)
-                    if fraction { number.scale -= 1 }
+                if significantDigits <= JSONNumber.exactDigits {
+                    mantissa = mantissa &* 10 &+ UInt64(digit)
+                    if fraction { scale -= 1 }
                 }
-                offset += 1
+                index += 1
             }
-            return offset - begin
+            (number.mantissa, number.significantDigits, number.scale) = (mantissa, significantDigits, scale)
+            offset = index
+            return index - begin
         }
         if offset < count, at(offset) == UInt8(ascii: "-") {
             number.negative = true
@@ -284,6 +373,22 @@ struct JSONReader {
                 try skipUTF8Sequence()
             }
         }
+    }
+
+    /// A string without escapes, control or non-ASCII characters as a slice of the text (the
+    /// reader past it); nil, nothing read, for any other value.
+    @inline(__always)
+    mutating func readPlainString() -> UnsafeRawBufferPointer? {
+        guard peekByte() == UInt8(ascii: "\"") else { return nil }
+        let quote = offset
+        offset += 1
+        skipPlainASCII()
+        guard offset < count, at(offset) == UInt8(ascii: "\"") else {
+            offset = quote
+            return nil
+        }
+        offset += 1
+        return UnsafeRawBufferPointer(start: base + quote + 1, count: offset - quote - 2)
     }
 
     /// Steps over bytes that need no look in a string: ASCII but quote, backslash and control characters.

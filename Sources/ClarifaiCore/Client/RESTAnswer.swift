@@ -1,0 +1,256 @@
+import CClarifaiHeader
+
+/// A REST answer's JSON, read only as far as the call needs it. When the call returns, the text is
+/// checked as JSON (syntax, UTF-8), its status is read and its outputs are found; the concepts of
+/// an output are read straight from the text when asked for. Everything else, and the check of
+/// every field against the schema, waits for the first reader that needs the whole message, which
+/// Response converts to protobuf then (an answer's JSON is most of a REST call's cost, and most
+/// callers read its status and concepts only).
+///
+/// Only the plain form that servers write is read here: a key given twice, a null, an enum by
+/// name, a number written as a string or a value of an unexpected kind makes the reading give up
+/// (nil), and the whole answer is converted instead, with its errors reported as they always were.
+struct RESTAnswer {
+    let body: [UInt8]
+    let statusCode: Int32
+    let statusDescription, statusDetails, requestID: UnsafePointer<CChar>
+    /// Where each entry of `outputs` (a JSON object) is in `body`.
+    let outputs: [Range<Int>]
+
+    /// The reading gives up: the answer is not in the plain form (or not JSON at all).
+    private struct NotPlain: Error {}
+
+    /// nil when `body` is not a plain answer of `type` with a status (see above); the status's
+    /// strings are copied into `strings`.
+    init?(body: [UInt8], type: MessageType, fields: ResponseFields, strings: StringArena) {
+        let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index]
+        guard statusNumber > 0 else { return nil }
+        var status: (Int32, UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>)?
+        var outputs: [Range<Int>] = []
+        let read = body.withUnsafeBytes { text in
+            var reader = JSONReader(text)
+            do {
+                try RESTAnswer.beginObject(&reader)
+                var first = true, cursor = 0, seenOutputs = false
+                while try reader.nextMember(first: &first) {
+                    switch try RESTAnswer.fieldNumber(&reader, type, &cursor) {
+                    case statusNumber:
+                        guard status == nil else { throw NotPlain() }
+                        status = try RESTAnswer.status(&reader, fields, strings)
+                    case outputsNumber:
+                        guard !seenOutputs, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
+                        seenOutputs = true
+                        try reader.beginArray()
+                        var firstOutput = true
+                        while try reader.nextElement(first: &firstOutput) {
+                            guard reader.peekByte() == UInt8(ascii: "{") else { throw NotPlain() }
+                            let start = reader.offset
+                            try RESTAnswer.skip(&reader)
+                            outputs.append(start..<reader.offset)
+                        }
+                    default:
+                        try RESTAnswer.skip(&reader)
+                    }
+                }
+                try reader.expectEnd()
+                return true
+            } catch {
+                return false
+            }
+        }
+        guard read, let status else { return nil }
+        self.body = body
+        self.outputs = outputs
+        (statusCode, statusDescription, statusDetails, requestID) = status
+    }
+
+    /// A Status object: its code (a JSON integer) and strings.
+    private static func status(_ reader: inout JSONReader, _ fields: ResponseFields,
+                               _ strings: StringArena) throws -> (Int32, UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>) {
+        var code: Int32 = 0
+        var description = StringArena.emptyText, details = StringArena.emptyText, requestID = StringArena.emptyText
+        var seen: UInt8 = 0
+        try beginObject(&reader)
+        var first = true, cursor = 0
+        while try reader.nextMember(first: &first) {
+            let number = try fieldNumber(&reader, fields.statusMessage, &cursor)
+            let bit: UInt8
+            switch number {
+            case fields.statusCode: bit = 1
+            case fields.statusDescription: bit = 2
+            case fields.statusDetails: bit = 4
+            case fields.statusRequestID: bit = 8
+            default:
+                try skip(&reader)
+                continue
+            }
+            guard seen & bit == 0 else { throw NotPlain() }
+            seen |= bit
+            switch bit {
+            case 1:
+                guard let (negative, magnitude) = ScalarText.integer(try numberValue(&reader).text),
+                      let value = Int32(exactly: negative ? -Int64(clamping: magnitude) : Int64(clamping: magnitude)) else { throw NotPlain() }
+                code = value
+            case 2: description = try string(&reader, strings)
+            case 4: details = try string(&reader, strings)
+            default: requestID = try string(&reader, strings)
+            }
+        }
+        return (code, description, details, requestID)
+    }
+
+    /// outputs[index].data.concepts as C structs (their strings copied into `strings`); nil when
+    /// the output is not in the plain form. `index` is in range.
+    func concepts(output index: Int, _ fields: ResponseFields, _ strings: StringArena) -> UnsafeMutableBufferPointer<clarifai_concept>? {
+        var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
+        var count = 0
+        let read = body.withUnsafeBytes { text in
+            var reader = JSONReader(text, from: outputs[index].lowerBound)
+            do {
+                // outputs[index] -> data -> concepts, each key at most once.
+                var seenData = false, seenConcepts = false
+                try RESTAnswer.beginObject(&reader)
+                var first = true, cursor = 0
+                while try reader.nextMember(first: &first) {
+                    guard try RESTAnswer.fieldNumber(&reader, fields.outputMessage, &cursor) == fields.outputData else {
+                        try RESTAnswer.skip(&reader)
+                        continue
+                    }
+                    guard !seenData else { throw NotPlain() }
+                    seenData = true
+                    try RESTAnswer.beginObject(&reader)
+                    var firstInData = true, cursorInData = 0
+                    while try reader.nextMember(first: &firstInData) {
+                        guard try RESTAnswer.fieldNumber(&reader, fields.dataMessage, &cursorInData) == fields.dataConcepts else {
+                            try RESTAnswer.skip(&reader)
+                            continue
+                        }
+                        guard !seenConcepts, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
+                        seenConcepts = true
+                        try reader.beginArray()
+                        var firstConcept = true
+                        while try reader.nextElement(first: &firstConcept) {
+                            if count == buffer.count { buffer = Response.grown(buffer) }
+                            buffer[count] = try RESTAnswer.concept(&reader, fields, strings)
+                            count += 1
+                        }
+                    }
+                }
+                return true
+            } catch {
+                return false
+            }
+        }
+        guard read else {
+            buffer.deallocate()
+            return nil
+        }
+        return UnsafeMutableBufferPointer(start: buffer.baseAddress, count: count)
+    }
+
+    /// A Concept object's id, name, value and app_id.
+    private static func concept(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena) throws -> clarifai_concept {
+        if let concept = commonConcept(&reader, fields.conceptKeys, strings) { return concept }
+        var concept = clarifai_concept(id: StringArena.emptyText, name: StringArena.emptyText, value: 0, app_id: StringArena.emptyText)
+        var seen: UInt8 = 0
+        try beginObject(&reader)
+        var first = true, cursor = 0
+        while try reader.nextMember(first: &first) {
+            let bit: UInt8
+            switch try fieldNumber(&reader, fields.conceptMessage, &cursor) {
+            case fields.conceptID: bit = 1
+            case fields.conceptName: bit = 2
+            case fields.conceptAppID: bit = 4
+            case fields.conceptValue: bit = 8
+            default:
+                try skip(&reader)
+                continue
+            }
+            guard seen & bit == 0 else { throw NotPlain() }
+            seen |= bit
+            switch bit {
+            case 1: concept.id = try string(&reader, strings)
+            case 2: concept.name = try string(&reader, strings)
+            case 4: concept.app_id = try string(&reader, strings)
+            default:
+                concept.value = try floatValue(&reader)
+            }
+        }
+        return concept
+    }
+
+    /// A concept in the form servers write, {"id": .., "name": .., "value": .., "app_id": ..} with
+    /// strings of printable ASCII, read in one pass; nil, nothing read, for any other form.
+    @inline(__always)
+    private static func commonConcept(_ reader: inout JSONReader, _ keys: [UnsafeRawBufferPointer],
+                                      _ strings: StringArena) -> clarifai_concept? {
+        let start = reader.offset
+        guard reader.consumeIf(UInt8(ascii: "{")), reader.skipKey(keys[0]), let id = reader.readPlainString(),
+              reader.consumeIf(UInt8(ascii: ",")), reader.skipKey(keys[1]), let name = reader.readPlainString(),
+              reader.consumeIf(UInt8(ascii: ",")), reader.skipKey(keys[2]), let value = try? floatValue(&reader),
+              reader.consumeIf(UInt8(ascii: ",")), reader.skipKey(keys[3]), let appID = reader.readPlainString(),
+              reader.consumeIf(UInt8(ascii: "}")) else {
+            reader.offset = start
+            return nil
+        }
+        let (idText, nameText, appIDText) = strings.add(id, name, appID)
+        return clarifai_concept(id: idText, name: nameText, value: value, app_id: appIDText)
+    }
+
+    /// A JSON number as a float field's value, as JSONToProto reads it: the nearest double, then
+    /// the nearest float.
+    @inline(__always)
+    private static func floatValue(_ reader: inout JSONReader) throws -> Float {
+        let value = try numberValue(&reader).double
+        guard value.isFinite, Float(value).isFinite else { throw NotPlain() }
+        return Float(value)
+    }
+
+    /// The field number of the next member's key in `type` (0 for a key it lacks), the reader then
+    /// at the member's value; `cursor` follows the type's fields in order (MessageType.expectedKey).
+    @inline(__always)
+    private static func fieldNumber(_ reader: inout JSONReader, _ type: MessageType, _ cursor: inout Int) throws -> Int {
+        let index: Int?
+        if let expected = type.expectedKey(cursor), reader.skipKey(expected.name) {
+            index = expected.field
+            cursor = expected.next
+        } else {
+            var key: [UInt8] = []
+            switch try reader.readKey(orDecodeInto: &key) {
+            case .slice(let name): index = type.fieldIndex(named: name, cursor: &cursor)
+            case .decoded: index = key.withUnsafeBytes { type.fieldIndex(named: $0, cursor: &cursor) }
+            }
+        }
+        return index.map { type.jsonPlan($0).number } ?? 0
+    }
+
+    @inline(__always)
+    private static func beginObject(_ reader: inout JSONReader) throws {
+        guard reader.peekByte() == UInt8(ascii: "{") else { throw NotPlain() }
+        try reader.beginObject()
+    }
+
+    /// A value left for later readers.
+    @inline(__always)
+    private static func skip(_ reader: inout JSONReader) throws {
+        guard reader.skipStructure() else { throw NotPlain() }
+    }
+
+    /// A JSON number (not one in a string).
+    @inline(__always)
+    private static func numberValue(_ reader: inout JSONReader) throws -> JSONNumber {
+        guard let next = reader.peekByte(), next == UInt8(ascii: "-") || next &- UInt8(ascii: "0") < 10 else { throw NotPlain() }
+        return try reader.readNumber()
+    }
+
+    /// A JSON string as a C string in `strings` (up to its first NUL, as from the protobuf form).
+    private static func string(_ reader: inout JSONReader, _ strings: StringArena) throws -> UnsafePointer<CChar> {
+        if let text = reader.readPlainString() { return strings.add(text) }
+        guard reader.peekByte() == UInt8(ascii: "\"") else { throw NotPlain() }
+        var decoded: [UInt8] = []
+        switch try reader.readString(orDecodeInto: &decoded) {
+        case .slice(let text): return strings.add(text)
+        case .decoded: return decoded.withUnsafeBytes { strings.add($0) }
+        }
+    }
+}

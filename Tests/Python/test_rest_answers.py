@@ -1,0 +1,176 @@
+"""REST answers read lazily (Response/RESTAnswer): a plain answer's status, outputs and concepts are
+read straight from its JSON, any other form is converted to protobuf whole. Every answer below is
+read both ways: concepts asked for at once (the JSON reading, or its fallback), and after
+clarifai_response_proto (which converts the whole answer first); the two must agree, in values or
+in the error."""
+import ctypes
+import http.server
+import json
+import math
+import struct
+import threading
+
+import pytest
+
+import capi
+
+OK_STATUS = '"status": {"code": 10000, "description": "Ok"}'
+
+
+def answer(concepts, status=OK_STATUS, output_extra=""):
+    return '{%s, "outputs": [{"id": "o1"%s, "data": {"concepts": [%s]}}]}' % (status, output_extra, concepts)
+
+
+# name: (answer body, whether the call itself succeeds)
+ANSWERS = {
+    "plain": (answer('{"id": "a", "name": "cat", "value": 0.5, "app_id": "main"}, {"id": "b", "name": "dog", "value": 0.25}'), True),
+    "compact": (answer('{"id":"a","name":"cat","value":0.991420447826385,"app_id":"main"}').replace(" ", ""), True),
+    "pretty": (json.dumps(json.loads(answer('{"id": "a", "name": "cat", "value": 0.5, "app_id": "main"}')), indent=3), True),
+    "escapes": (answer(r'{"id": "a\/b", "name": "caf\u00e9 \"quoted\" \n", "value": 0.5, "app_id": "m\u0000n"}'), True),
+    "utf8": (answer('{"id": "\u732b", "name": "caf\u00e9", "value": 0.5, "app_id": "main"}'), True),
+    "camel-case": (answer('{"id": "a", "name": "cat", "value": 0.5, "appId": "main"}'), True),
+    "reordered": (answer('{"app_id": "main", "value": 0.75, "name": "cat", "id": "a"}'), True),
+    "more-fields": (answer('{"id": "a", "name": "cat", "value": 0.5, "created_at": "2024-01-02T03:04:05Z", "language": "en", '
+                           '"app_id": "main", "metadata": {"k": [1, {"x": null}]}, "visibility": {"gettable": 10}}'), True),
+    "unknown-field": (answer('{"id": "a", "name": "cat", "brand_new": [1, "]"], "value": 0.5}'), True),
+    "null-name": (answer('{"id": "a", "name": null, "value": 0.5}'), True),
+    "nan": (answer('{"id": "a", "value": "NaN"}, {"id": "b", "value": "-Infinity"}'), True),
+    "exponent": (answer('{"id": "a", "value": 1e-3}, {"id": "b", "value": -2.5E+2}, {"id": "c", "value": 0}'), True),
+    "number-in-string": (answer('{"id": "a", "value": "0.5"}'), True),
+    "rounding": (answer('{"id": "a", "value": 0.1}, {"id": "b", "value": 3.4028235e38}, {"id": "c", "value": 1e-46}'), True),
+    "status-last": ('{"outputs": [{"data": {"concepts": [{"id": "a", "value": 0.5}]}}], %s}' % OK_STATUS, True),
+    "status-code-string": (answer('{"id": "a", "value": 0.5}', status='"status": {"code": "10000", "req_id": "r"}'), True),
+    "status-code-name": (answer('{"id": "a", "value": 0.5}', status='"status": {"code": "SUCCESS"}'), True),
+    "no-concepts": ('{%s, "outputs": [{"id": "o1", "data": {}}, {"id": "o2"}]}' % OK_STATUS, True),
+    "null-data": ('{%s, "outputs": [{"id": "o1", "data": null}]}' % OK_STATUS, True),
+    "empty-concepts": (answer(""), True),
+    "many-outputs": ('{%s, "outputs": [%s]}' % (OK_STATUS, ", ".join(
+        '{"data": {"concepts": [{"id": "c%d", "name": "n%d", "value": %s}]}}' % (i, i, i / 7) for i in range(40))), True),
+    # Malformed where the call does not read: the call succeeds, the reading fails (PROTOCOL).
+    "wrong-type": (answer('{"id": "a", "name": 5, "value": 0.5}'), True),
+    "duplicate-key": (answer('{"id": "a", "name": "x", "name": "y", "value": 0.5}'), True),
+    "overflow": (answer('{"id": "a", "value": 1e39}'), True),
+    "null-element": ('{%s, "outputs": [{"data": {"concepts": [null]}}]}' % OK_STATUS, True),
+    "bad-syntax-inside": (answer('{"id" "a"}'), True),
+    # (Here the concepts are well formed: reading them succeeds, the whole answer's JSON fails.)
+    "bad-output-field": (answer('{"id": "a", "value": 0.5}', output_extra=', "created_at": 7'), True),
+    # Malformed where the call reads: the call fails, as it did before answers were read lazily.
+    "truncated": (answer('{"id": "a", "value": 0.5}')[:-5], False),
+    "trailing-text": (answer('{"id": "a", "value": 0.5}') + " x", False),
+    "status-wrong-type": (answer('{"id": "a", "value": 0.5}', status='"status": {"code": 10000, "description": 3}'), False),
+    "status-twice": (answer('{"id": "a", "value": 0.5}', status=OK_STATUS + ", " + OK_STATUS), False),
+    "outputs-not-list": ('{%s, "outputs": {"data": {}}}' % OK_STATUS, False),
+    "no-status": ('{"outputs": []}', False),
+    "invalid-utf8-in-status": (answer('{"id": "a"}', status='"status": {"code": 10000, "description": "INVALID"}'), False),
+}
+# Malformed outside outputs[*].data.concepts: the concepts read well, the message does not.
+CONCEPTS_WELL_FORMED = {"bad-output-field"}
+
+
+def body_of(name):
+    """ANSWERS[name] as bytes (the UTF-8 check's one with a byte that is not UTF-8)."""
+    return ANSWERS[name][0].encode().replace(b"INVALID", b"\xff")
+
+
+class AnswerServer(http.server.ThreadingHTTPServer):
+    """Answers a predict for model NAME with ANSWERS[NAME]."""
+
+    daemon_threads = True
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            parts = self.path.split("/")
+            body = body_of(parts[parts.index("models") + 1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+
+@pytest.fixture(scope="module")
+def answering(lib):
+    server = AnswerServer(("127.0.0.1", 0), AnswerServer.Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = capi.new_client(lib, f"http://127.0.0.1:{server.server_address[1]}", "t", "u", "a")
+    yield client
+    lib.clarifai_client_free(client)
+    server.shutdown()
+
+
+def predict(lib, client, name):
+    handle = ctypes.c_void_p()
+    code = lib.clarifai_predict_url(client, name.encode(), None, b"https://x/1.jpg", ctypes.byref(handle))
+    return code, handle.value
+
+
+def read_concepts(lib, handle):
+    """Every output's concepts as (id, name, value bits, app_id), or the code of the failure."""
+    outputs = []
+    for output in range(lib.clarifai_response_output_count(handle)):
+        concepts, count = ctypes.POINTER(capi.Concept)(), ctypes.c_size_t()
+        code = lib.clarifai_response_concepts(handle, output, ctypes.byref(concepts), ctypes.byref(count))
+        if code != capi.OK:
+            return code
+        outputs.append([(c.id, c.name, struct.pack("<f", c.value), c.app_id) for c in concepts[:count.value]])
+    return outputs
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_json_reading_agrees_with_the_whole_conversion(lib, answering, name):
+    call_succeeds = ANSWERS[name][1]
+    code, lazy = predict(lib, answering, name)
+    if not call_succeeds:
+        assert (code, lazy) == (capi.PROTOCOL, None), name
+        assert "answer" in lib.clarifai_last_error().decode()
+        return
+    assert code == capi.OK, lib.clarifai_last_error()
+    assert lib.clarifai_response_status_code(lazy) == 10000
+    code, converted = predict(lib, answering, name)
+    data, length = ctypes.c_void_p(), ctypes.c_size_t()
+    converts = lib.clarifai_response_proto(converted, ctypes.byref(data), ctypes.byref(length))
+    read_lazily, read_converted = read_concepts(lib, lazy), read_concepts(lib, converted)
+    if converts == capi.OK:
+        assert read_lazily == read_converted and isinstance(read_lazily, list)
+        assert lib.clarifai_response_output_count(lazy) == len(json.loads(body_of(name))["outputs"])
+    else:
+        # Both read the concepts from the JSON then: well formed, or PROTOCOL like the conversion.
+        assert converts == capi.PROTOCOL and read_lazily == read_converted
+        assert isinstance(read_lazily, list) if name in CONCEPTS_WELL_FORMED else read_lazily == capi.PROTOCOL
+        assert lib.clarifai_response_json(lazy) is None and "answer" in lib.clarifai_last_error().decode()
+    lib.clarifai_response_free(lazy)
+    lib.clarifai_response_free(converted)
+
+
+def test_values_read_as_the_official_parser_reads_them(lib, answering):
+    code, handle = predict(lib, answering, "rounding")
+    assert code == capi.OK
+    (concepts,) = read_concepts(lib, handle)
+    values = [struct.unpack("<f", value)[0] for _, _, value, _ in concepts]
+    assert values[0] == struct.unpack("<f", struct.pack("<f", 0.1))[0]
+    assert values[1] == 3.4028234663852886e38 and values[2] == 0.0
+    lib.clarifai_response_free(handle)
+    code, handle = predict(lib, answering, "nan")
+    (concepts,) = read_concepts(lib, handle)
+    values = [struct.unpack("<f", value)[0] for _, _, value, _ in concepts]
+    assert math.isnan(values[0]) and values[1] == -math.inf
+    lib.clarifai_response_free(handle)
+
+
+def test_malformed_part_fails_the_reader_that_reads_it(lib, answering):
+    """The call reads the status; a malformed concept fails clarifai_response_concepts and the
+    JSON, with PROTOCOL naming where, and the status stays readable."""
+    code, handle = predict(lib, answering, "wrong-type")
+    assert code == capi.OK and lib.clarifai_response_status_code(handle) == 10000
+    assert lib.clarifai_response_output_count(handle) == 1
+    concepts, count = ctypes.POINTER(capi.Concept)(), ctypes.c_size_t()
+    assert lib.clarifai_response_concepts(handle, 0, ctypes.byref(concepts), ctypes.byref(count)) == capi.PROTOCOL
+    error = lib.clarifai_last_error().decode()
+    assert "outputs[0].data.concepts[0].name" in error and "PostModelOutputs" in error, error
+    assert lib.clarifai_response_json(handle) is None
+    assert lib.clarifai_response_status_description(handle) == b"Ok"
+    lib.clarifai_response_free(handle)
