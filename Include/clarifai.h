@@ -652,16 +652,16 @@ int clarifai_parse_resource_url(const char *url, clarifai_resource_ids *ids, cha
  * All strings and arrays below belong to the response and stay valid until it is freed.
  * Strings absent from the response are "" (never NULL) unless said otherwise.
  *
- * A REST answer is read as far as it is asked for (since 1.1): the call checks that the JSON is
- * whole (its brackets and quotes close, nothing follows) and reads its status and the number of
- * its outputs; clarifai_response_concepts reads an output's concepts from the JSON text when
- * they have the form servers write (each key once, values of the expected kinds); anything else
- * (clarifai_response_json, _proto, paths, regions, the text, embeddings, or concepts in another
- * form) converts the whole answer to the response message first, checking every field as the
- * official JSON parser does. A malformed part of an answer whose status is fine is therefore
- * reported by the function that reads it (CLARIFAI_ERROR_PROTOCOL, naming the field), not by
- * the call; 1.0 converted every answer in the call. gRPC answers are checked whole in the call,
- * as before.
+ * A REST answer is read as far as it is asked for (since 1.1): the call reads its status (a
+ * malformed status fails the call, as in 1.0); clarifai_response_output_count finds its
+ * outputs, reading on to the end of the text, and clarifai_response_concepts reads an output's
+ * concepts straight from the JSON text when they have the form servers write (each key once,
+ * values of the expected kinds); anything else (clarifai_response_json, _proto, paths, regions,
+ * the text, embeddings, or outputs and concepts in another form) converts the whole answer to
+ * the response message first, checking every field as the official JSON parser does. A
+ * malformed part of an answer whose status is fine is therefore reported by the function that
+ * reads it (CLARIFAI_ERROR_PROTOCOL, naming the field), not by the call; 1.0 converted every
+ * answer in the call. gRPC answers are checked whole in the call, as before.
  * ------------------------------------------------------------------------------------------- */
 typedef struct clarifai_concept {
   const char *id;
@@ -710,7 +710,9 @@ const char *clarifai_response_json(const clarifai_response *response);
    *data stays valid until the response is freed. */
 int clarifai_response_proto(const clarifai_response *response, const void **data, size_t *len);
 
-/* The number of entries in `outputs` (0 for responses without outputs or NULL). */
+/* The number of entries in `outputs` (0 for responses without outputs or NULL; 0 with
+   clarifai_last_error() set, CLARIFAI_ERROR_PROTOCOL, for a REST answer whose outputs do not read,
+   since 1.1: see above). */
 size_t clarifai_response_output_count(const clarifai_response *response);
 
 /* outputs[output].data.concepts. An output without concepts gives *concepts = NULL, *count = 0.

@@ -849,7 +849,16 @@ public func clarifai_response_proto(_ handle: OpaquePointer?, _ data: UnsafeMuta
 }
 
 @_cdecl("clarifai_response_output_count")
-public func clarifai_response_output_count(_ handle: OpaquePointer?) -> Int { response(handle)?.outputCount ?? 0 }
+public func clarifai_response_output_count(_ handle: OpaquePointer?) -> Int {
+    guard let source = response(handle) else { return 0 }
+    // Success leaves the last error alone, as clarifai_response_json's does.
+    do {
+        return try source.countOutputs()
+    } catch {
+        LastError.set(error as? ClarifaiError ?? ClarifaiError(.internal, "internal error: \(error)"))
+        return 0
+    }
+}
 
 /// Hands out one of a response's struct buffers through (pointer, count) out-parameters.
 private func buffer<T>(_ function: String, _ handle: OpaquePointer?, _ output: Int,

@@ -1,8 +1,8 @@
-"""REST answers read lazily (Response/RESTAnswer): a plain answer's status, outputs and concepts are
-read straight from its JSON, any other form is converted to protobuf whole. Every answer below is
-read both ways: concepts asked for at once (the JSON reading, or its fallback), and after
-clarifai_response_proto (which converts the whole answer first); the two must agree, in values or
-in the error."""
+"""REST answers read lazily (Response/RESTAnswer): the call reads a plain answer's status, its
+outputs and concepts are read straight from its JSON when asked for, and any other form, or any
+other reader, converts the answer to protobuf whole. Every answer below is read both ways:
+concepts asked for at once (the JSON reading, or its fallback), and after clarifai_response_proto
+(which converts the whole answer first); the two must agree, in values or in the error."""
 import ctypes
 import http.server
 import json
@@ -54,12 +54,14 @@ ANSWERS = {
     "bad-syntax-inside": (answer('{"id" "a"}'), True),
     # (Here the concepts are well formed: reading them succeeds, the whole answer's JSON fails.)
     "bad-output-field": (answer('{"id": "a", "value": 0.5}', output_extra=', "created_at": 7'), True),
-    # Malformed where the call reads: the call fails, as it did before answers were read lazily.
-    "truncated": (answer('{"id": "a", "value": 0.5}')[:-5], False),
-    "trailing-text": (answer('{"id": "a", "value": 0.5}') + " x", False),
+    "truncated": (answer('{"id": "a", "value": 0.5}')[:-5], True),
+    "trailing-text": (answer('{"id": "a", "value": 0.5}') + " x", True),
+    "status-twice": (answer('{"id": "a", "value": 0.5}', status=OK_STATUS + ", " + OK_STATUS), True),
+    "outputs-not-list": ('{%s, "outputs": {"data": {}}}' % OK_STATUS, True),
+    # Malformed where the call reads, up to the status: the call fails, as it did before answers
+    # were read lazily.
     "status-wrong-type": (answer('{"id": "a", "value": 0.5}', status='"status": {"code": 10000, "description": 3}'), False),
-    "status-twice": (answer('{"id": "a", "value": 0.5}', status=OK_STATUS + ", " + OK_STATUS), False),
-    "outputs-not-list": ('{%s, "outputs": {"data": {}}}' % OK_STATUS, False),
+    "outputs-then-truncated-status": ('{"outputs": [], "status": {"code": 10000', False),
     "no-status": ('{"outputs": []}', False),
     "invalid-utf8-in-status": (answer('{"id": "a"}', status='"status": {"code": 10000, "description": "INVALID"}'), False),
 }
@@ -109,11 +111,15 @@ def predict(lib, client, name):
 
 
 def read_concepts(lib, handle):
-    """Every output's concepts as (id, name, value bits, app_id), or the code of the failure."""
+    """Every output's concepts as (id, name, value bits, app_id), or the code of the failure (with
+    no outputs counted, output 0's concepts tell none from outputs that do not read)."""
     outputs = []
-    for output in range(lib.clarifai_response_output_count(handle)):
+    output_count = lib.clarifai_response_output_count(handle)
+    for output in range(max(output_count, 1)):
         concepts, count = ctypes.POINTER(capi.Concept)(), ctypes.c_size_t()
         code = lib.clarifai_response_concepts(handle, output, ctypes.byref(concepts), ctypes.byref(count))
+        if output_count == 0:
+            return [] if code == capi.INVALID_ARGUMENT else code
         if code != capi.OK:
             return code
         outputs.append([(c.id, c.name, struct.pack("<f", c.value), c.app_id) for c in concepts[:count.value]])
@@ -173,4 +179,12 @@ def test_malformed_part_fails_the_reader_that_reads_it(lib, answering):
     assert "outputs[0].data.concepts[0].name" in error and "PostModelOutputs" in error, error
     assert lib.clarifai_response_json(handle) is None
     assert lib.clarifai_response_status_description(handle) == b"Ok"
+    lib.clarifai_response_free(handle)
+
+
+def test_outputs_that_do_not_read_count_none_and_say_why(lib, answering):
+    code, handle = predict(lib, answering, "truncated")
+    assert code == capi.OK and lib.clarifai_response_status_code(handle) == 10000
+    assert lib.clarifai_response_output_count(handle) == 0
+    assert lib.clarifai_last_error_code() == capi.PROTOCOL and "answer" in lib.clarifai_last_error().decode()
     lib.clarifai_response_free(handle)

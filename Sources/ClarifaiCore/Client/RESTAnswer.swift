@@ -1,21 +1,28 @@
 import CClarifaiHeader
 
-/// A REST answer's JSON, read only as far as the call needs it. When the call returns, the text is
-/// checked as JSON (syntax, UTF-8), its status is read and its outputs are found; the concepts of
-/// an output are read straight from the text when asked for. Everything else, and the check of
-/// every field against the schema, waits for the first reader that needs the whole message, which
-/// Response converts to protobuf then (an answer's JSON is most of a REST call's cost, and most
-/// callers read its status and concepts only).
+/// A REST answer's JSON, read only as far as it is asked for. The call reads its status (and
+/// whatever comes before it); the places of its outputs are found when first asked for (their
+/// count, or an output's concepts), reading on to the end of the text; the concepts of an output
+/// are read straight from the text. Everything else, and the check of every field against the
+/// schema, waits for the first reader that needs the whole message, which Response converts to
+/// protobuf then (an answer's JSON is most of a REST call's cost, and most callers read its status
+/// and concepts only, or want the JSON handed out, which is made from the message).
 ///
 /// Only the plain form that servers write is read here: a key given twice, a null, an enum by
 /// name, a number written as a string or a value of an unexpected kind makes the reading give up
 /// (nil), and the whole answer is converted instead, with its errors reported as they always were.
 struct RESTAnswer {
+    typealias Status = (code: Int32, description: UnsafePointer<CChar>, details: UnsafePointer<CChar>, requestID: UnsafePointer<CChar>)
+
     let body: [UInt8]
-    let statusCode: Int32
-    let statusDescription, statusDetails, requestID: UnsafePointer<CChar>
-    /// Where each entry of `outputs` (a JSON object) is in `body`.
-    let outputs: [Range<Int>]
+    let status: Status
+    private let type: MessageType
+    /// Per entry of `outputs`, once found: where its data.concepts array is in `body` (nil: it has
+    /// none).
+    private var outputs: [Int?]?
+    /// Where the top-level reading stopped, after the status (nil once it reached the end, or gave
+    /// up).
+    private var readTo: Int?
 
     /// The reading gives up: the answer is not in the plain form (or not JSON at all).
     private struct NotPlain: Error {}
@@ -23,36 +30,17 @@ struct RESTAnswer {
     /// nil when `body` is not a plain answer of `type` with a status (see above); the status's
     /// strings are copied into `strings`.
     init?(body: [UInt8], type: MessageType, fields: ResponseFields, strings: StringArena) {
-        let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index]
-        guard statusNumber > 0 else { return nil }
-        var status: (Int32, UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>)?
-        var outputs: [Range<Int>] = []
+        guard fields.statusAndOutputs[type.index].status > 0 else { return nil }
+        var status: Status?
+        var outputs: [Int?]?
+        var readTo: Int?
         let read = body.withUnsafeBytes { text in
             var reader = JSONReader(text)
             do {
                 try RESTAnswer.beginObject(&reader)
-                var first = true, cursor = 0, seenOutputs = false
-                while try reader.nextMember(first: &first) {
-                    switch try RESTAnswer.fieldNumber(&reader, type, &cursor) {
-                    case statusNumber:
-                        guard status == nil else { throw NotPlain() }
-                        status = try RESTAnswer.status(&reader, fields, strings)
-                    case outputsNumber:
-                        guard !seenOutputs, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
-                        seenOutputs = true
-                        try reader.beginArray()
-                        var firstOutput = true
-                        while try reader.nextElement(first: &firstOutput) {
-                            guard reader.peekByte() == UInt8(ascii: "{") else { throw NotPlain() }
-                            let start = reader.offset
-                            try RESTAnswer.skip(&reader)
-                            outputs.append(start..<reader.offset)
-                        }
-                    default:
-                        try RESTAnswer.skip(&reader)
-                    }
+                if try !RESTAnswer.readMembers(&reader, first: true, untilStatus: true, type, fields, strings, &status, &outputs) {
+                    readTo = reader.offset
                 }
-                try reader.expectEnd()
                 return true
             } catch {
                 return false
@@ -60,13 +48,63 @@ struct RESTAnswer {
         }
         guard read, let status else { return nil }
         self.body = body
-        self.outputs = outputs
-        (statusCode, statusDescription, statusDetails, requestID) = status
+        self.type = type
+        self.status = status
+        self.outputs = outputs ?? (readTo == nil ? [] : nil)
+        self.readTo = readTo
+    }
+
+    /// Per entry of `outputs`, where its concepts are (the top-level reading goes on to the end of
+    /// the text); nil when the rest of the answer is not in the plain form.
+    mutating func findOutputs(_ fields: ResponseFields, _ strings: StringArena) -> [Int?]? {
+        if let outputs { return outputs }
+        guard let start = readTo else { return nil }
+        readTo = nil
+        var status: Status? = self.status
+        var found: [Int?]?
+        let ended = body.withUnsafeBytes { text in
+            var reader = JSONReader(text, from: start)
+            return (try? RESTAnswer.readMembers(&reader, first: false, untilStatus: false, type, fields, strings, &status, &found)) == true
+        }
+        guard ended else { return nil }
+        outputs = found ?? []
+        return outputs
+    }
+
+    /// Reads the members of the top-level object from the reader's place (its first member when
+    /// `first`, else the one after the member read last) to the object's end, which must end the
+    /// text, or up to the status when `untilStatus`: the status into `status` (a second one
+    /// gives up), where each output's concepts are into `outputs`, the rest stepped over. True
+    /// when the object ended.
+    private static func readMembers(_ reader: inout JSONReader, first: Bool, untilStatus: Bool, _ type: MessageType,
+                                    _ fields: ResponseFields, _ strings: StringArena,
+                                    _ status: inout Status?, _ outputs: inout [Int?]?) throws -> Bool {
+        let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index]
+        var first = first, cursor = 0
+        while try reader.nextMember(first: &first) {
+            switch try fieldNumber(&reader, type, &cursor) {
+            case statusNumber:
+                guard status == nil else { throw NotPlain() }
+                status = try RESTAnswer.status(&reader, fields, strings)
+                if untilStatus { return false }
+            case outputsNumber:
+                guard outputs == nil, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
+                var places: [Int?] = []
+                try reader.beginArray()
+                var firstOutput = true
+                while try reader.nextElement(first: &firstOutput) { places.append(try conceptsPlace(&reader, fields)) }
+                outputs = places
+            default:
+                try skip(&reader)
+            }
+        }
+        try reader.expectEnd()
+        return true
     }
 
     /// A Status object: its code (a JSON integer) and strings.
     private static func status(_ reader: inout JSONReader, _ fields: ResponseFields,
-                               _ strings: StringArena) throws -> (Int32, UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>) {
+                               _ strings: StringArena) throws -> Status {
         var code: Int32 = 0
         var description = StringArena.emptyText, details = StringArena.emptyText, requestID = StringArena.emptyText
         var seen: UInt8 = 0
@@ -100,41 +138,21 @@ struct RESTAnswer {
     }
 
     /// outputs[index].data.concepts as C structs (their strings copied into `strings`); nil when
-    /// the output is not in the plain form. `index` is in range.
-    func concepts(output index: Int, _ fields: ResponseFields, _ strings: StringArena) -> UnsafeMutableBufferPointer<clarifai_concept>? {
+    /// the output is not in the plain form, or past the end.
+    mutating func concepts(output index: Int, _ fields: ResponseFields, _ strings: StringArena) -> UnsafeMutableBufferPointer<clarifai_concept>? {
+        guard let outputs = findOutputs(fields, strings), index < outputs.count else { return nil }
+        guard let start = outputs[index] else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
         var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
         var count = 0
         let read = body.withUnsafeBytes { text in
-            var reader = JSONReader(text, from: outputs[index].lowerBound)
+            var reader = JSONReader(text, from: start)
             do {
-                // outputs[index] -> data -> concepts, each key at most once.
-                var seenData = false, seenConcepts = false
-                try RESTAnswer.beginObject(&reader)
-                var first = true, cursor = 0
-                while try reader.nextMember(first: &first) {
-                    guard try RESTAnswer.fieldNumber(&reader, fields.outputMessage, &cursor) == fields.outputData else {
-                        try RESTAnswer.skip(&reader)
-                        continue
-                    }
-                    guard !seenData else { throw NotPlain() }
-                    seenData = true
-                    try RESTAnswer.beginObject(&reader)
-                    var firstInData = true, cursorInData = 0
-                    while try reader.nextMember(first: &firstInData) {
-                        guard try RESTAnswer.fieldNumber(&reader, fields.dataMessage, &cursorInData) == fields.dataConcepts else {
-                            try RESTAnswer.skip(&reader)
-                            continue
-                        }
-                        guard !seenConcepts, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
-                        seenConcepts = true
-                        try reader.beginArray()
-                        var firstConcept = true
-                        while try reader.nextElement(first: &firstConcept) {
-                            if count == buffer.count { buffer = Response.grown(buffer) }
-                            buffer[count] = try RESTAnswer.concept(&reader, fields, strings)
-                            count += 1
-                        }
-                    }
+                try reader.beginArray()
+                var first = true
+                while try reader.nextElement(first: &first) {
+                    if count == buffer.count { buffer = Response.grown(buffer) }
+                    buffer[count] = try RESTAnswer.concept(&reader, fields, strings)
+                    count += 1
                 }
                 return true
             } catch {
@@ -146,6 +164,35 @@ struct RESTAnswer {
             return nil
         }
         return UnsafeMutableBufferPointer(start: buffer.baseAddress, count: count)
+    }
+
+    /// Steps over an output (an Output object), finding where its data.concepts array is (each of
+    /// those keys at most once): nil when it has none.
+    private static func conceptsPlace(_ reader: inout JSONReader, _ fields: ResponseFields) throws -> Int? {
+        var place: Int?
+        var seenData = false
+        try beginObject(&reader)
+        var first = true, cursor = 0
+        while try reader.nextMember(first: &first) {
+            guard try fieldNumber(&reader, fields.outputMessage, &cursor) == fields.outputData else {
+                try skip(&reader)
+                continue
+            }
+            guard !seenData else { throw NotPlain() }
+            seenData = true
+            try beginObject(&reader)
+            var firstInData = true, cursorInData = 0
+            while try reader.nextMember(first: &firstInData) {
+                guard try fieldNumber(&reader, fields.dataMessage, &cursorInData) == fields.dataConcepts else {
+                    try skip(&reader)
+                    continue
+                }
+                guard place == nil, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
+                place = reader.offset
+                try skip(&reader)
+            }
+        }
+        return place
     }
 
     /// A Concept object's id, name, value and app_id.

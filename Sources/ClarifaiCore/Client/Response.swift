@@ -15,7 +15,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// its JSON on first need (wholeMessage()).
     private var message: Message?
     /// A REST answer as its JSON text, read as far as asked.
-    private let restAnswer: RESTAnswer?
+    private var restAnswer: RESTAnswer?
     /// Names the call in the errors of a REST answer converted late.
     private let origin: (() -> String)?
     public let statusCode: Int32
@@ -122,10 +122,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         self.type = type
         restAnswer = answer
         self.origin = origin
-        statusCode = answer.statusCode
-        statusDescriptionPointer = answer.statusDescription
-        statusDetailsPointer = answer.statusDetails
-        requestIDPointer = answer.requestID
+        (statusCode, statusDescriptionPointer, statusDetailsPointer, requestIDPointer) = answer.status
         self.strings = strings
         super.init(tag: HandleTag.response)
     }
@@ -231,8 +228,14 @@ public final class Response: HandleObject, @unchecked Sendable {
         return UnsafePointer(made)
     }
 
-    /// The entries of `outputs` (found in a lazily read REST answer's JSON without converting it).
-    public var outputCount: Int { message?.outputs.count ?? restAnswer?.outputs.count ?? 0 }
+    /// The entries of `outputs` (of a lazily read REST answer, found in its JSON without converting
+    /// it when they have the plain form); throws .protocol when the answer does not read.
+    public func countOutputs() throws -> Int {
+        if message == nil, let fields = try? ResponseFields.official.get(), let outputs = restAnswer?.findOutputs(fields, strings) {
+            return outputs.count
+        }
+        return try wholeMessage().outputs.count
+    }
 
     /// The payload of outputs[index], with its status and input parts (for merging batches).
     func output(_ index: Int) throws -> UnsafeRawBufferPointer { try wholeMessage().outputs[index] }
@@ -268,8 +271,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func concepts(output index: Int) throws -> UnsafeBufferPointer<clarifai_concept> {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
-        if message == nil, let restAnswer, index >= 0, index < restAnswer.outputs.count,
-           let concepts = restAnswer.concepts(output: index, fields, strings) {
+        if message == nil, index >= 0, let concepts = restAnswer?.concepts(output: index, fields, strings) {
             conceptBuffers[index] = concepts
             return UnsafeBufferPointer(concepts)
         }
@@ -320,6 +322,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func outputsText() throws -> OutputsText {
         if let outputsRead { return outputsRead }
         let fields = try ResponseFields.official.get()
+        let outputCount = try countOutputs()
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(outputCount, 1))
         let contents = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(outputCount, 1))
         do {
@@ -397,6 +400,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     @inline(__always)
     private func forEachDataField(_ number: Int, output index: Int, _ fields: ResponseFields,
                                   _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let outputCount = try countOutputs()
         guard index >= 0, index < outputCount else {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
         }
@@ -492,7 +496,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// outputs[index].data.text.raw, or nil when absent.
     public func text(output index: Int) -> UnsafePointer<CChar>? {
         if let cached = texts[index] { return cached }
-        guard index >= 0, index < outputCount, let fields = try? ResponseFields.official.get(),
+        guard index >= 0, index < (try? countOutputs()) ?? 0, let fields = try? ResponseFields.official.get(),
               (try? dataHasField(fields.dataText, output: index, fields)) == true, let data = try? data(of: index, fields) else { return nil }
         var raw: UnsafeRawBufferPointer?
         for text in (try? WireFields.payloads(data, fields.dataText)) ?? [] {
@@ -536,6 +540,7 @@ public final class Response: HandleObject, @unchecked Sendable {
 
     /// outputs[index].data (its parts merged), or nil when the output has none.
     private func data(of index: Int, _ fields: ResponseFields) throws -> UnsafeRawBufferPointer? {
+        let outputCount = try countOutputs()
         guard index >= 0, index < outputCount else {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
         }
