@@ -1,9 +1,9 @@
 import CClarifaiHeader
 
 /// A REST answer's JSON, read only as far as it is asked for. The call reads its status (and
-/// whatever comes before it); the places of its outputs are found when first asked for (their
-/// count, or an output's concepts), reading on to the end of the text; the concepts of an output
-/// are read straight from the text. Everything else, and the check of every field against the
+/// whatever comes before it); its outputs are read when first asked for (their count, or an
+/// output's concepts), reading on to the end of the text: their concepts as C structs on the
+/// way (most callers that count outputs read their concepts next). Everything else, and the check of every field against the
 /// schema, waits for the first reader that needs the whole message, which Response converts to
 /// protobuf then (an answer's JSON is most of a REST call's cost, and most callers read its status
 /// and concepts only, or want the JSON handed out, which is made from the message).
@@ -17,9 +17,15 @@ struct RESTAnswer {
     let body: [UInt8]
     let status: Status
     private let type: MessageType
-    /// Per entry of `outputs`, once found: where its data.concepts array is in `body` (nil: it has
-    /// none).
-    private var outputs: [Int?]?
+    /// An entry of `outputs`: where its data.concepts array is in `body` (nil: it has none), and
+    /// those concepts as C structs once read (the answer's: see deallocate()).
+    struct OutputPlace {
+        var concepts: Int?
+        var read: UnsafeMutableBufferPointer<clarifai_concept>?
+    }
+
+    /// The entries of `outputs`, once found.
+    private var outputs: [OutputPlace]?
     /// Where the top-level reading stopped, after the status (nil once it reached the end, or gave
     /// up).
     private var readTo: Int?
@@ -32,7 +38,7 @@ struct RESTAnswer {
     init?(body: [UInt8], type: MessageType, fields: ResponseFields, strings: StringArena) {
         guard fields.statusAndOutputs[type.index].status > 0 else { return nil }
         var status: Status?
-        var outputs: [Int?]?
+        var outputs: [OutputPlace]?
         var readTo: Int?
         let read = body.withUnsafeBytes { text in
             var reader = JSONReader(text)
@@ -46,7 +52,10 @@ struct RESTAnswer {
                 return false
             }
         }
-        guard read, let status else { return nil }
+        guard read, let status else {
+            outputs?.forEach { $0.read?.deallocate() }
+            return nil
+        }
         self.body = body
         self.type = type
         self.status = status
@@ -54,19 +63,26 @@ struct RESTAnswer {
         self.readTo = readTo
     }
 
-    /// Per entry of `outputs`, where its concepts are (the top-level reading goes on to the end of
-    /// the text); nil when the rest of the answer is not in the plain form.
-    mutating func findOutputs(_ fields: ResponseFields, _ strings: StringArena) -> [Int?]? {
+    /// The number of entries of `outputs` (the top-level reading goes on to the end of the text);
+    /// nil when the rest of the answer is not in the plain form.
+    mutating func countOutputs(_ fields: ResponseFields, _ strings: StringArena) -> Int? {
+        findOutputs(fields, strings)?.count
+    }
+
+    private mutating func findOutputs(_ fields: ResponseFields, _ strings: StringArena) -> [OutputPlace]? {
         if let outputs { return outputs }
         guard let start = readTo else { return nil }
         readTo = nil
         var status: Status? = self.status
-        var found: [Int?]?
+        var found: [OutputPlace]?
         let ended = body.withUnsafeBytes { text in
             var reader = JSONReader(text, from: start)
             return (try? RESTAnswer.readMembers(&reader, first: false, untilStatus: false, type, fields, strings, &status, &found)) == true
         }
-        guard ended else { return nil }
+        guard ended else {
+            found?.forEach { $0.read?.deallocate() }
+            return nil
+        }
         outputs = found ?? []
         return outputs
     }
@@ -74,11 +90,11 @@ struct RESTAnswer {
     /// Reads the members of the top-level object from the reader's place (its first member when
     /// `first`, else the one after the member read last) to the object's end, which must end the
     /// text, or up to the status when `untilStatus`: the status into `status` (a second one
-    /// gives up), where each output's concepts are into `outputs`, the rest stepped over. True
+    /// gives up), the outputs into `outputs` (their concepts read), the rest stepped over. True
     /// when the object ended.
     private static func readMembers(_ reader: inout JSONReader, first: Bool, untilStatus: Bool, _ type: MessageType,
                                     _ fields: ResponseFields, _ strings: StringArena,
-                                    _ status: inout Status?, _ outputs: inout [Int?]?) throws -> Bool {
+                                    _ status: inout Status?, _ outputs: inout [OutputPlace]?) throws -> Bool {
         let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index]
         var first = first, cursor = 0
         while try reader.nextMember(first: &first) {
@@ -89,10 +105,11 @@ struct RESTAnswer {
                 if untilStatus { return false }
             case outputsNumber:
                 guard outputs == nil, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
-                var places: [Int?] = []
+                var places: [OutputPlace] = []
+                defer { if outputs == nil { places.forEach { $0.read?.deallocate() } } }
                 try reader.beginArray()
                 var firstOutput = true
-                while try reader.nextElement(first: &firstOutput) { places.append(try conceptsPlace(&reader, fields)) }
+                while try reader.nextElement(first: &firstOutput) { places.append(try outputPlace(&reader, fields, strings)) }
                 outputs = places
             default:
                 try skip(&reader)
@@ -139,58 +156,78 @@ struct RESTAnswer {
 
     /// outputs[index].data.concepts as C structs (their strings copied into `strings`); nil when
     /// the output is not in the plain form, or past the end.
-    mutating func concepts(output index: Int, _ fields: ResponseFields, _ strings: StringArena) -> UnsafeMutableBufferPointer<clarifai_concept>? {
-        guard let outputs = findOutputs(fields, strings), index < outputs.count else { return nil }
-        guard let start = outputs[index] else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
-        var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
-        var count = 0
+    mutating func concepts(output index: Int, _ fields: ResponseFields, _ strings: StringArena) -> UnsafeBufferPointer<clarifai_concept>? {
+        guard let outputs = findOutputs(fields, strings), outputs.indices.contains(index) else { return nil }
+        if let read = outputs[index].read { return UnsafeBufferPointer(read) }
+        guard let start = outputs[index].concepts else { return UnsafeBufferPointer(start: nil, count: 0) }
         let read = body.withUnsafeBytes { text in
             var reader = JSONReader(text, from: start)
-            do {
-                try reader.beginArray()
-                var first = true
-                while try reader.nextElement(first: &first) {
-                    if count == buffer.count { buffer = Response.grown(buffer) }
-                    buffer[count] = try RESTAnswer.concept(&reader, fields, strings)
-                    count += 1
-                }
-                return true
-            } catch {
-                return false
-            }
+            return try? RESTAnswer.readConcepts(&reader, fields, strings)
         }
-        guard read else {
+        self.outputs?[index].read = read
+        return read.map { UnsafeBufferPointer($0) }
+    }
+
+    /// Frees the concepts read.
+    func deallocate() { outputs?.forEach { $0.read?.deallocate() } }
+
+    /// A concepts array (the reader at its `[`) as C structs.
+    private static func readConcepts(_ reader: inout JSONReader, _ fields: ResponseFields,
+                                     _ strings: StringArena) throws -> UnsafeMutableBufferPointer<clarifai_concept> {
+        var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
+        var count = 0
+        do {
+            try reader.beginArray()
+            var first = true
+            while try reader.nextElement(first: &first) {
+                if count == buffer.count { buffer = Response.grown(buffer) }
+                buffer[count] = try concept(&reader, fields, strings)
+                count += 1
+            }
+        } catch {
             buffer.deallocate()
-            return nil
+            throw error
         }
         return UnsafeMutableBufferPointer(start: buffer.baseAddress, count: count)
     }
 
-    /// Steps over an output (an Output object), finding where its data.concepts array is (each of
-    /// those keys at most once): nil when it has none.
-    private static func conceptsPlace(_ reader: inout JSONReader, _ fields: ResponseFields) throws -> Int? {
-        var place: Int?
+    /// Reads an output (an Output object): its data.concepts as C structs when they have the plain
+    /// form (else only where they are, for a later reading to report), each of those keys at most
+    /// once.
+    private static func outputPlace(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena) throws -> OutputPlace {
+        var place = OutputPlace()
         var seenData = false
-        try beginObject(&reader)
-        var first = true, cursor = 0
-        while try reader.nextMember(first: &first) {
-            guard try fieldNumber(&reader, fields.outputMessage, &cursor) == fields.outputData else {
-                try skip(&reader)
-                continue
-            }
-            guard !seenData else { throw NotPlain() }
-            seenData = true
+        do {
             try beginObject(&reader)
-            var firstInData = true, cursorInData = 0
-            while try reader.nextMember(first: &firstInData) {
-                guard try fieldNumber(&reader, fields.dataMessage, &cursorInData) == fields.dataConcepts else {
+            var first = true, cursor = 0
+            while try reader.nextMember(first: &first) {
+                guard try fieldNumber(&reader, fields.outputMessage, &cursor) == fields.outputData else {
                     try skip(&reader)
                     continue
                 }
-                guard place == nil, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
-                place = reader.offset
-                try skip(&reader)
+                guard !seenData else { throw NotPlain() }
+                seenData = true
+                try beginObject(&reader)
+                var firstInData = true, cursorInData = 0
+                while try reader.nextMember(first: &firstInData) {
+                    guard try fieldNumber(&reader, fields.dataMessage, &cursorInData) == fields.dataConcepts else {
+                        try skip(&reader)
+                        continue
+                    }
+                    guard place.concepts == nil, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
+                    let start = reader.offset
+                    place.concepts = start
+                    if let read = try? readConcepts(&reader, fields, strings) {
+                        place.read = read
+                    } else {
+                        reader.offset = start
+                        try skip(&reader)
+                    }
+                }
             }
+        } catch {
+            place.read?.deallocate()
+            throw error
         }
         return place
     }

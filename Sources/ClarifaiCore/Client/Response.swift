@@ -194,6 +194,7 @@ public final class Response: HandleObject, @unchecked Sendable {
 
     deinit {
         message?.binary.deallocate()
+        restAnswer?.deallocate()
         free(jsonText)
         conceptBuffers.forEach { $0.deallocate() }
         regionBuffers.forEach { $0.deallocate() }
@@ -231,8 +232,8 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// The entries of `outputs` (of a lazily read REST answer, found in its JSON without converting
     /// it when they have the plain form); throws .protocol when the answer does not read.
     public func countOutputs() throws -> Int {
-        if message == nil, let fields = try? ResponseFields.official.get(), let outputs = restAnswer?.findOutputs(fields, strings) {
-            return outputs.count
+        if message == nil, let fields = try? ResponseFields.official.get(), let count = restAnswer?.countOutputs(fields, strings) {
+            return count
         }
         return try wholeMessage().outputs.count
     }
@@ -271,10 +272,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func concepts(output index: Int) throws -> UnsafeBufferPointer<clarifai_concept> {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
-        if message == nil, index >= 0, let concepts = restAnswer?.concepts(output: index, fields, strings) {
-            conceptBuffers[index] = concepts
-            return UnsafeBufferPointer(concepts)
-        }
+        if let concepts = restAnswer?.concepts(output: index, fields, strings) { return concepts }
         // One pass, the buffer grown as concepts come (a counting pass cost as much as the reading).
         var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
         var count = 0
