@@ -167,6 +167,15 @@ def test_values_read_as_the_official_parser_reads_them(lib, answering):
     lib.clarifai_response_free(handle)
 
 
+def test_output_past_the_end_is_an_invalid_argument(lib, answering):
+    code, handle = predict(lib, answering, "plain")
+    concepts, count = ctypes.POINTER(capi.Concept)(), ctypes.c_size_t()
+    for output in (1, 2**63):
+        assert lib.clarifai_response_concepts(handle, output, ctypes.byref(concepts), ctypes.byref(count)) == capi.INVALID_ARGUMENT
+        assert "out of range" in lib.clarifai_last_error().decode()
+    lib.clarifai_response_free(handle)
+
+
 def test_malformed_part_fails_the_reader_that_reads_it(lib, answering):
     """The call reads the status; a malformed concept fails clarifai_response_concepts and the
     JSON, with PROTOCOL naming where, and the status stays readable."""

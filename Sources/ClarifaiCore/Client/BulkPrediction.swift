@@ -269,7 +269,7 @@ extension Client {
             answer = response
         }
         do {
-            let single = try answer.singleOutput(answer.countOutputs() == inputCount ? position : nil)
+            let single = try answer.singleOutput(answer.messageOutputCount() == inputCount ? position : nil)
             return single.isSuccess ? .success(single) : .failure(ClarifaiError(apiFailure: single, method: method.name))
         } catch let error as ClarifaiError {
             return .failure(error)

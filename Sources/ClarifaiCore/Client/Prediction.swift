@@ -198,7 +198,7 @@ extension Client {
             writer.field(number, value)
         }
         func copyOutputs(of answer: Response) throws {
-            for index in 0..<(try answer.countOutputs()) { writer.field(outputsField.number, .payload(try answer.output(index))) }
+            for index in 0..<(try answer.messageOutputCount()) { writer.field(outputsField.number, .payload(try answer.output(index))) }
         }
         for (result, ids) in zip(results, inputIDs) {
             switch result {
@@ -206,7 +206,7 @@ extension Client {
                 try copyOutputs(of: answer)  // as the server gave them, whatever their number
             case .failure(let error):
                 // A failed request's own outputs when it has one per input, else one per input carrying the failure.
-                if let answer = (error as? ClarifaiError)?.response, (try? answer.countOutputs()) == ids.count {
+                if let answer = (error as? ClarifaiError)?.response, (try? answer.messageOutputCount()) == ids.count {
                     try copyOutputs(of: answer)
                 } else {
                     for id in ids { Client.writeFailedOutput(inputID: id, error, field: outputsField.number, fields, to: &writer) }

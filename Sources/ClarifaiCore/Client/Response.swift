@@ -235,8 +235,12 @@ public final class Response: HandleObject, @unchecked Sendable {
         if message == nil, let fields = try? ResponseFields.official.get(), let count = restAnswer?.countOutputs(fields, strings) {
             return count
         }
-        return try wholeMessage().outputs.count
+        return try messageOutputCount()
     }
+
+    /// The entries of `outputs` in the message (a lazily read REST answer converted first): for
+    /// readers of the message, which need no reading of the JSON besides.
+    func messageOutputCount() throws -> Int { try wholeMessage().outputs.count }
 
     /// The payload of outputs[index], with its status and input parts (for merging batches).
     func output(_ index: Int) throws -> UnsafeRawBufferPointer { try wholeMessage().outputs[index] }
@@ -272,6 +276,9 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func concepts(output index: Int) throws -> UnsafeBufferPointer<clarifai_concept> {
         if let cached = conceptBuffers[index] { return UnsafeBufferPointer(cached) }
         let fields = try ResponseFields.official.get()
+        if let count = restAnswer?.countOutputs(fields, strings), !(0..<count).contains(index) {
+            throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(count) output(s)")
+        }
         if let concepts = restAnswer?.concepts(output: index, fields, strings) { return concepts }
         // One pass, the buffer grown as concepts come (a counting pass cost as much as the reading).
         var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
@@ -320,7 +327,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func outputsText() throws -> OutputsText {
         if let outputsRead { return outputsRead }
         let fields = try ResponseFields.official.get()
-        let outputCount = try countOutputs()
+        let outputCount = try messageOutputCount()
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(outputCount, 1))
         let contents = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(outputCount, 1))
         do {
@@ -398,7 +405,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     @inline(__always)
     private func forEachDataField(_ number: Int, output index: Int, _ fields: ResponseFields,
                                   _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let outputCount = try countOutputs()
+        let outputCount = try messageOutputCount()
         guard index >= 0, index < outputCount else {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
         }
@@ -494,7 +501,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// outputs[index].data.text.raw, or nil when absent.
     public func text(output index: Int) -> UnsafePointer<CChar>? {
         if let cached = texts[index] { return cached }
-        guard index >= 0, index < (try? countOutputs()) ?? 0, let fields = try? ResponseFields.official.get(),
+        guard index >= 0, index < (try? messageOutputCount()) ?? 0, let fields = try? ResponseFields.official.get(),
               (try? dataHasField(fields.dataText, output: index, fields)) == true, let data = try? data(of: index, fields) else { return nil }
         var raw: UnsafeRawBufferPointer?
         for text in (try? WireFields.payloads(data, fields.dataText)) ?? [] {
@@ -538,7 +545,7 @@ public final class Response: HandleObject, @unchecked Sendable {
 
     /// outputs[index].data (its parts merged), or nil when the output has none.
     private func data(of index: Int, _ fields: ResponseFields) throws -> UnsafeRawBufferPointer? {
-        let outputCount = try countOutputs()
+        let outputCount = try messageOutputCount()
         guard index >= 0, index < outputCount else {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
         }
