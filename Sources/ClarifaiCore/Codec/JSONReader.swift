@@ -196,7 +196,7 @@ struct JSONReader {
 
     /// Steps over one value by its brackets and quotes alone, without checking its syntax: for
     /// values that a later reading checks (RESTAnswer). False when the text ends before the value
-    /// does, or the value's brackets do not pair.
+    /// does.
     mutating func skipStructure() -> Bool {
         skipWhitespace()
         guard offset < count else { return false }
@@ -299,24 +299,19 @@ struct JSONReader {
         let start = offset
         var number = JSONNumber()
         func digits(fraction: Bool) -> Int {
-            // In locals, not through the captured reader and number: they stay in registers.
             let begin = offset
-            var index = offset
-            var mantissa = number.mantissa, significantDigits = number.significantDigits, scale = number.scale
-            while index < count {
-                let digit = at(index) &- UInt8(ascii: "0")
+            while offset < count {
+                let digit = at(offset) &- UInt8(ascii: "0")
                 guard digit < 10 else { break }
-                if mantissa != 0 || digit != 0 { significantDigits += 1 }
+                if number.mantissa != 0 || digit != 0 { number.significantDigits += 1 }
                 // Past 15 digits the fast path is off (JSONNumber.double): the mantissa stops.
-                if significantDigits <= JSONNumber.exactDigits {
-                    mantissa = mantissa &* 10 &+ UInt64(digit)
-                    if fraction { scale -= 1 }
+                if number.significantDigits <= JSONNumber.exactDigits {
+                    number.mantissa = number.mantissa &* 10 &+ UInt64(digit)
+                    if fraction { number.scale -= 1 }
                 }
-                index += 1
+                offset += 1
             }
-            (number.mantissa, number.significantDigits, number.scale) = (mantissa, significantDigits, scale)
-            offset = index
-            return index - begin
+            return offset - begin
         }
         if offset < count, at(offset) == UInt8(ascii: "-") {
             number.negative = true
