@@ -824,11 +824,7 @@ public func clarifai_response_json(_ handle: OpaquePointer?) -> UnsafePointer<CC
     do {
         return try source.json()
     } catch {
-        if let error = error as? ClarifaiError {
-            LastError.set(error)
-        } else {
-            LastError.set(code: ErrorCode.internal.rawValue, message: "internal error: \(error)")
-        }
+        LastError.set(anyError: error)
         return nil
     }
 }
@@ -855,7 +851,7 @@ public func clarifai_response_output_count(_ handle: OpaquePointer?) -> Int {
     do {
         return try source.countOutputs()
     } catch {
-        LastError.set(error as? ClarifaiError ?? ClarifaiError(.internal, "internal error: \(error)"))
+        LastError.set(anyError: error)
         return 0
     }
 }

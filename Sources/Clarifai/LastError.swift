@@ -62,6 +62,17 @@ enum LastError {
             transient: error.isRetried, metadata: error.metadata)
     }
 
+    /// Any failure: a ClarifaiError as it is, anything else as INTERNAL. Returns its code.
+    @discardableResult
+    static func set(anyError error: any Error) -> Int32 {
+        guard let error = error as? ClarifaiError else {
+            set(code: ErrorCode.internal.rawValue, message: "internal error: \(error)")
+            return ErrorCode.internal.rawValue
+        }
+        set(error)
+        return error.code.rawValue
+    }
+
     /// A failure without an answer behind it (e.g. a response that has no JSON form).
     static func set(code: Int32, message: String, httpStatus: Int = 0, grpcStatus: Int = -1, transient: Bool = false,
                     metadata: [MetadataField] = []) {
@@ -91,12 +102,8 @@ func entryPoint(_ body: () throws -> Void) -> Int32 {
         try body()
         LastError.clear()
         return 0
-    } catch let error as ClarifaiError {
-        LastError.set(error)
-        return error.code.rawValue
     } catch {
-        LastError.set(code: ErrorCode.internal.rawValue, message: "internal error: \(error)")
-        return ErrorCode.internal.rawValue
+        return LastError.set(anyError: error)
     }
 }
 
