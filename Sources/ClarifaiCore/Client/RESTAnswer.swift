@@ -124,30 +124,15 @@ struct RESTAnswer {
                                _ strings: StringArena) throws -> Status {
         var code: Int32 = 0
         var description = StringArena.emptyText, details = StringArena.emptyText, requestID = StringArena.emptyText
-        var seen: UInt8 = 0
-        try beginObject(&reader)
-        var first = true, cursor = 0
-        while try reader.nextMember(first: &first) {
-            let number = try fieldNumber(&reader, fields.statusMessage, &cursor)
-            let bit: UInt8
-            switch number {
-            case fields.statusCode: bit = 1
-            case fields.statusDescription: bit = 2
-            case fields.statusDetails: bit = 4
-            case fields.statusRequestID: bit = 8
-            default:
-                try skip(&reader)
-                continue
-            }
-            guard seen & bit == 0 else { throw NotPlain() }
-            seen |= bit
-            switch bit {
-            case 1:
+        let wanted = (fields.statusCode, fields.statusDescription, fields.statusDetails, fields.statusRequestID)
+        try forEachWanted(&reader, fields.statusMessage, wanted) { position, reader in
+            switch position {
+            case 0:
                 guard let (negative, magnitude) = ScalarText.integer(try numberValue(&reader).text),
                       let value = Int32(exactly: negative ? -Int64(clamping: magnitude) : Int64(clamping: magnitude)) else { throw NotPlain() }
                 code = value
-            case 2: description = try string(&reader, strings)
-            case 4: details = try string(&reader, strings)
+            case 1: description = try string(&reader, strings)
+            case 2: details = try string(&reader, strings)
             default: requestID = try string(&reader, strings)
             }
         }
@@ -236,28 +221,13 @@ struct RESTAnswer {
     private static func concept(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena) throws -> clarifai_concept {
         if let concept = commonConcept(&reader, fields.conceptKeys, strings) { return concept }
         var concept = clarifai_concept(id: StringArena.emptyText, name: StringArena.emptyText, value: 0, app_id: StringArena.emptyText)
-        var seen: UInt8 = 0
-        try beginObject(&reader)
-        var first = true, cursor = 0
-        while try reader.nextMember(first: &first) {
-            let bit: UInt8
-            switch try fieldNumber(&reader, fields.conceptMessage, &cursor) {
-            case fields.conceptID: bit = 1
-            case fields.conceptName: bit = 2
-            case fields.conceptAppID: bit = 4
-            case fields.conceptValue: bit = 8
-            default:
-                try skip(&reader)
-                continue
-            }
-            guard seen & bit == 0 else { throw NotPlain() }
-            seen |= bit
-            switch bit {
-            case 1: concept.id = try string(&reader, strings)
-            case 2: concept.name = try string(&reader, strings)
-            case 4: concept.app_id = try string(&reader, strings)
-            default:
-                concept.value = try floatValue(&reader)
+        let wanted = (fields.conceptID, fields.conceptName, fields.conceptAppID, fields.conceptValue)
+        try forEachWanted(&reader, fields.conceptMessage, wanted) { position, reader in
+            switch position {
+            case 0: concept.id = try string(&reader, strings)
+            case 1: concept.name = try string(&reader, strings)
+            case 2: concept.app_id = try string(&reader, strings)
+            default: concept.value = try floatValue(&reader)
             }
         }
         return concept
@@ -288,6 +258,31 @@ struct RESTAnswer {
         let value = try numberValue(&reader).double
         guard value.isFinite, Float(value).isFinite else { throw NotPlain() }
         return Float(value)
+    }
+
+    /// Reads the object the reader is at: `read` gets each member whose field is one of `wanted`
+    /// (by its position there; each at most once) with the reader at its value; the other members
+    /// are stepped over.
+    private static func forEachWanted(_ reader: inout JSONReader, _ type: MessageType, _ wanted: (Int, Int, Int, Int),
+                                      _ read: (Int, inout JSONReader) throws -> Void) throws {
+        var seen: UInt8 = 0
+        try beginObject(&reader)
+        var first = true, cursor = 0
+        while try reader.nextMember(first: &first) {
+            let position: Int
+            switch try fieldNumber(&reader, type, &cursor) {
+            case wanted.0: position = 0
+            case wanted.1: position = 1
+            case wanted.2: position = 2
+            case wanted.3: position = 3
+            default:
+                try skip(&reader)
+                continue
+            }
+            guard seen & 1 << position == 0 else { throw NotPlain() }
+            seen |= 1 << position
+            try read(position, &reader)
+        }
     }
 
     /// The field number of the next member's key in `type` (0 for a key it lacks), the reader then
