@@ -191,9 +191,10 @@ extension Client {
             throw ClarifaiError(.internal, "\(base.type.fullName) has no outputs and status in the schema")
         }
         let fields = try ResponseFields.official.get()
-        var writer = WireWriter(capacity: results.reduce(try base.proto().count) { size, result in size + ((try? result.get().proto())?.count ?? 0) })
+        let baseMessage = try base.proto()
+        var writer = WireWriter(capacity: results.reduce(baseMessage.count) { size, result in size + ((try? result.get().proto())?.count ?? 0) })
         // The base's other fields as they are; its status only when every request succeeded.
-        try WireFields.forEach(try base.proto()) { number, value in
+        try WireFields.forEach(baseMessage) { number, value in
             guard number != outputsField.number, number != statusField.number || failures.isEmpty else { return }
             writer.field(number, value)
         }
