@@ -10,12 +10,14 @@ The package is imported as installed (`pip install ./Bindings/python`) or, when 
 the source tree.
 """
 import concurrent.futures
+import copy
 import ctypes
 import filecmp
 import gc
 import json
 import math
 import os
+import pickle
 import re
 import socket
 import subprocess
@@ -271,6 +273,26 @@ def test_predict_concepts_from_url_bytes_file(pyclient, tmp_path):
         assert len(prediction.concepts) == 20 and prediction.regions == [] and prediction.text is None
         assert prediction.embedding is None
     assert by_bytes.concepts == by_file.concepts != by_url.concepts  # the same bytes, the same answer
+
+
+def test_a_prediction_makes_its_proto_on_first_use_and_copies_carry_it(pyclient):
+    """Since 1.1 a prediction holds its response and makes its protobuf form when first asked for
+    (a REST answer is otherwise never converted): once, whichever threads ask at the same time, the
+    official message's bytes; a copy or pickle of a prediction carries them."""
+    prediction = pyclient.predict("general-image-recognition", url=IMAGE_URL)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        protos = list(pool.map(lambda _: prediction.proto, range(32)))
+    assert all(proto is protos[0] for proto in protos)
+    message = service_pb2.MultiOutputResponse.FromString(protos[0])
+    assert message.status.req_id == prediction.request_id and message.status.code == prediction.status_code
+    concepts = message.outputs[0].data.concepts
+    assert [(c.id, c.name, c.app_id) for c in concepts] == [(c.id, c.name, c.app_id) for c in prediction.concepts]
+    assert [c.value for c in concepts] == [ctypes.c_float(c.value).value for c in prediction.concepts]
+    fresh = pyclient.predict("general-image-recognition", url=IMAGE_URL)  # its proto never asked for
+    for copied in (pickle.loads(pickle.dumps(fresh)), copy.deepcopy(fresh)):
+        assert copied == fresh and copied.proto == fresh.proto and copied.json == fresh.json
+    del fresh, prediction
+    gc.collect()
 
 
 def test_predict_takes_data_and_its_old_name_bytes(pyclient):

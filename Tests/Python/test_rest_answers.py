@@ -44,6 +44,10 @@ ANSWERS = {
     "no-concepts": ('{%s, "outputs": [{"id": "o1", "data": {}}, {"id": "o2"}]}' % OK_STATUS, True),
     "null-data": ('{%s, "outputs": [{"id": "o1", "data": null}]}' % OK_STATUS, True),
     "empty-concepts": (answer(""), True),
+    "other-contents": ('{%s, "outputs": [{"data": {"regions": [{"id": "r", "value": 0.5}], "text": {"raw": "hi"}, '
+                       '"embeddings": [{"vector": [0.5]}], "concepts": [{"id": "a", "value": 0.5}]}}, '
+                       '{"data": {"regions": [ ], "text": null, "embeddings": []}}, {"data": {"text": {}, "regions": [{}]}}]}'
+                       % OK_STATUS, True),
     "many-outputs": ('{%s, "outputs": [%s]}' % (OK_STATUS, ", ".join(
         '{"data": {"concepts": [{"id": "c%d", "name": "n%d", "value": %s}]}}' % (i, i, i / 7) for i in range(40))), True),
     # Malformed where the call does not read: the call succeeds, the reading fails (PROTOCOL).
@@ -95,13 +99,18 @@ class AnswerServer(http.server.ThreadingHTTPServer):
 
 
 @pytest.fixture(scope="module")
-def answering(lib):
+def answer_server():
     server = AnswerServer(("127.0.0.1", 0), AnswerServer.Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    client = capi.new_client(lib, f"http://127.0.0.1:{server.server_address[1]}", "t", "u", "a")
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def answering(lib, answer_server):
+    client = capi.new_client(lib, answer_server, "t", "u", "a")
     yield client
     lib.clarifai_client_free(client)
-    server.shutdown()
 
 
 def predict(lib, client, name):
@@ -152,6 +161,43 @@ def test_json_reading_agrees_with_the_whole_conversion(lib, answering, name):
     lib.clarifai_response_free(converted)
 
 
+def read_outputs_text(lib, handle):
+    """clarifai_response_outputs_text as (text, concept counts, contents bits) and every output's
+    clarifai_response_concepts_text, or the code of the failure."""
+    text, length, outputs = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
+    counts, contents = ctypes.POINTER(ctypes.c_size_t)(), ctypes.POINTER(ctypes.c_ubyte)()
+    code = lib.clarifai_response_outputs_text(handle, ctypes.byref(text), ctypes.byref(length), ctypes.byref(outputs),
+                                              ctypes.byref(counts), ctypes.byref(contents))
+    if code != capi.OK:
+        return code
+    per_output = []
+    for output in range(outputs.value):
+        one, one_length, count = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
+        code = lib.clarifai_response_concepts_text(handle, output, ctypes.byref(one), ctypes.byref(one_length), ctypes.byref(count))
+        per_output.append(code if code != capi.OK else (ctypes.string_at(one, one_length.value), count.value))
+    return (ctypes.string_at(text, length.value), counts[:outputs.value], contents[:outputs.value], per_output)
+
+
+@pytest.mark.parametrize("name", sorted(name for name, (_, call_succeeds) in ANSWERS.items() if call_succeeds))
+def test_outputs_text_from_the_json_agrees_with_the_whole_conversion(lib, answering, name):
+    """The binding's one-call reading (outputs text, what else each output holds), asked for first
+    (written from the concepts read from the JSON) and after the whole conversion."""
+    _, lazy = predict(lib, answering, name)
+    _, converted = predict(lib, answering, name)
+    data, length = ctypes.c_void_p(), ctypes.c_size_t()
+    converts = lib.clarifai_response_proto(converted, ctypes.byref(data), ctypes.byref(length))
+    read_lazily, read_converted = read_outputs_text(lib, lazy), read_outputs_text(lib, converted)
+    if isinstance(read_lazily, tuple):  # the one block is the outputs' blocks one after the other
+        text, counts, _, per_output = read_lazily
+        assert b"".join(one for one, _ in per_output) == text and [count for _, count in per_output] == counts
+    assert read_lazily == read_converted
+    if converts != capi.OK:  # both read from the JSON then: well formed, or PROTOCOL like the conversion
+        assert converts == capi.PROTOCOL
+        assert isinstance(read_lazily, tuple) if name in CONCEPTS_WELL_FORMED else read_lazily == capi.PROTOCOL
+    lib.clarifai_response_free(lazy)
+    lib.clarifai_response_free(converted)
+
+
 def test_values_read_as_the_official_parser_reads_them(lib, answering):
     code, handle = predict(lib, answering, "rounding")
     assert code == capi.OK
@@ -197,3 +243,18 @@ def test_outputs_that_do_not_read_count_none_and_say_why(lib, answering):
     assert lib.clarifai_response_output_count(handle) == 0
     assert lib.clarifai_last_error_code() == capi.PROTOCOL and "answer" in lib.clarifai_last_error().decode()
     lib.clarifai_response_free(handle)
+
+
+def test_the_binding_reads_outputs_without_the_rest_of_the_answer(answer_server):
+    """A Python prediction reads its outputs from the JSON; a malformed field elsewhere fails its
+    proto (and json) when asked for, every time, not the call."""
+    from libclarifai import Channel, Client, Concept, ProtocolError
+    with Channel.json(answer_server) as channel, Client(channel, "t", "u", "a") as client:
+        prediction = client.predict("bad-output-field", url="https://x/1.jpg")
+        assert prediction.status_code == 10000 and prediction.concepts == [Concept("a", "", 0.5, "")]
+        for _ in range(2):
+            with pytest.raises(ProtocolError, match=r"outputs\[0\]\.created_at"):
+                prediction.proto
+        with pytest.raises(ProtocolError, match=r"outputs\[0\]\.created_at"):
+            prediction.json
+        assert client.predict("other-contents", url="https://x/1.jpg").outputs[1].text is None

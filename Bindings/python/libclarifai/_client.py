@@ -433,6 +433,40 @@ class Output:
     embedding: Optional[List[float]]
 
 
+class _Answer:
+    """A prediction's response as protobuf binary, made on first use: the C response is held
+    until then (a REST answer is converted to protobuf only when asked for). Copies and pickles
+    carry the bytes."""
+    __slots__ = ("_response", "_proto", "_free", "_lock")
+
+    def __init__(self, response: int, proto: Optional[bytes] = None) -> None:
+        self._response = response
+        self._proto = proto
+        self._free = load_library().clarifai_response_free
+        self._lock = threading.Lock()  # the GIL is let go during the conversion
+
+    @classmethod
+    def of(cls, proto: bytes) -> _Answer:
+        return cls(0, proto)
+
+    def proto(self) -> bytes:
+        """The bytes (ProtocolError when the server's answer does not read as the response type;
+        the response is kept, and asking again fails again)."""
+        with self._lock:
+            if self._proto is None:
+                self._proto = _response_proto(self._response)
+                self._free(self._response)
+                self._response = 0
+            return self._proto
+
+    def __reduce__(self) -> Tuple[Any, Tuple[bytes]]:
+        return _Answer.of, (self.proto(),)
+
+    def __del__(self) -> None:
+        if self._response:
+            self._free(self._response)
+
+
 @dataclass(frozen=True)
 class Prediction:
     """What PostModelOutputs answered. `concepts`, `regions`, `text` and `embedding` are those of
@@ -444,8 +478,14 @@ class Prediction:
     status_description: str
     request_id: str
     outputs: List[Output]
-    #: The response as protobuf binary (clarifai.api.MultiOutputResponse).
-    proto: bytes = field(repr=False, compare=False)
+    _answer: _Answer = field(repr=False, compare=False)
+
+    @property
+    def proto(self) -> bytes:
+        """The response as protobuf binary (clarifai.api.MultiOutputResponse), made on first use
+        since 1.1: a REST answer is read as far as its outputs otherwise. ProtocolError when the
+        rest of the server's answer does not read as one (its outputs were read all the same)."""
+        return self._answer.proto()
 
     @property
     def concepts(self) -> List[Concept]:
@@ -499,10 +539,11 @@ def _response_dict(response: int) -> Dict[str, Any]:
     return result
 
 
-def _read_prediction(response: int) -> Prediction:
+def _read_prediction(response: int, answer: Optional[_Answer] = None) -> Prediction:
     """Everything of a PostModelOutputs response. Every output's concepts come from one block of
     text the library writes (one call and one decode for all of them, values already in their
-    shortest decimal form); regions, text and embeddings are read for the outputs that have them."""
+    shortest decimal form); regions, text and embeddings are read for the outputs that have them.
+    The protobuf form is `answer`'s (holding the response), else read now."""
     lib = load_library()
     text, length, count = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
     counts, contents = ctypes.POINTER(ctypes.c_size_t)(), ctypes.POINTER(ctypes.c_ubyte)()
@@ -522,7 +563,8 @@ def _read_prediction(response: int) -> Prediction:
             outputs.append(Output(output_concepts, [], None, None))
     return Prediction(lib.clarifai_response_status_code(response),
                       _dec(lib.clarifai_response_status_description(response)),
-                      _dec(lib.clarifai_response_request_id(response)), outputs, _response_proto(response))
+                      _dec(lib.clarifai_response_request_id(response)), outputs,
+                      _Answer.of(_response_proto(response)) if answer is None else answer)
 
 
 _OUTPUT_REGIONS, _OUTPUT_TEXT, _OUTPUT_EMBEDDING = 1, 2, 4  # CLARIFAI_OUTPUT_* of clarifai.h
@@ -1002,18 +1044,34 @@ class Client(_Owner):
             failure = _last_failure() if code else None
         return out.value or 0, failure
 
-    def _finish(self, outcome: _Outcome, read: Callable[[int], T], prediction: bool = False) -> T:
+    def _finish(self, outcome: _Outcome, read: Callable[[int], T]) -> T:
         """read(response) after a success; else the failure raised (ApiError with the response's
-        status, and its prediction when `prediction`). Frees the response."""
+        status). Frees the response."""
         response, failure = outcome
         try:
             if failure is None:
                 return read(response)
-            if failure.code == ErrorCode.API:
-                raise _api_error(response, failure, prediction)
-            raise failure.error()
+            raise self._failure_error(outcome, with_prediction=False)
         finally:
             self._lib.clarifai_response_free(response)
+
+    def _finish_prediction(self, outcome: _Outcome) -> Prediction:
+        """The prediction of a success, which holds the response (its protobuf form is made from it
+        on first use); else the failure raised (ApiError with the response's status and its
+        prediction), the response freed."""
+        response, failure = outcome
+        if failure is None:
+            return _read_prediction(response, _Answer(response))
+        try:
+            raise self._failure_error(outcome, with_prediction=True)
+        finally:
+            self._lib.clarifai_response_free(response)
+
+    @staticmethod
+    def _failure_error(outcome: _Outcome, with_prediction: bool) -> ClarifaiError:
+        response, failure = outcome
+        assert failure is not None
+        return _api_error(response, failure, with_prediction) if failure.code == ErrorCode.API else failure.error()
 
     def _call_proto_answer(self, method: str, request: bytes) -> Tuple[bytes, Metadata]:
         """For the gRPC stub, to which a Clarifai status other than SUCCESS is an answer as any
@@ -1076,7 +1134,7 @@ class Client(_Owner):
             array, count, _buffers = _input_array(inputs)  # the buffers must outlive the call
             function, args = lib.clarifai_predict, (array, count)
         outcome = self._invoke(function, model_id.encode(), _enc(version_id), *args, timeout=timeout)
-        return self._finish(outcome, _read_prediction, prediction=True)
+        return self._finish_prediction(outcome)
 
     # -- asyncio -------------------------------------------------------------------------------
 
@@ -1103,7 +1161,7 @@ class Client(_Owner):
         model, version = model_id.encode(), _enc(version_id)
         return await self._start_async(lambda client, queue, tag: self._lib.clarifai_predict_async(
             client, model, version, array, count, queue, tag),
-            lambda outcome: self._finish(outcome, _read_prediction, prediction=True), timeout=timeout)
+            lambda outcome: self._finish_prediction(outcome), timeout=timeout)
 
     async def _acall_proto_answer(self, method: str, request: bytes) -> Tuple[bytes, Metadata]:
         """_call_proto_answer for asyncio (the aio stub channel's calls)."""

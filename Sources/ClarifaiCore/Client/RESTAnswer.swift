@@ -22,6 +22,8 @@ struct RESTAnswer {
     struct OutputPlace {
         var concepts: Int?
         var read: UnsafeMutableBufferPointer<clarifai_concept>?
+        /// OutputContents bits: data's regions, text or embeddings given a value other than null or [].
+        var contents: UInt8 = 0
     }
 
     /// The entries of `outputs`, once found.
@@ -153,6 +155,19 @@ struct RESTAnswer {
         return read.map { UnsafeBufferPointer($0) }
     }
 
+    /// Every output's concepts (as `concepts(output:)`) and OutputContents bits; nil when an output
+    /// is not in the plain form.
+    mutating func readOutputs(_ fields: ResponseFields, _ strings: StringArena) -> [(concepts: UnsafeBufferPointer<clarifai_concept>, contents: UInt8)]? {
+        guard let places = findOutputs(fields, strings) else { return nil }
+        var read: [(concepts: UnsafeBufferPointer<clarifai_concept>, contents: UInt8)] = []
+        read.reserveCapacity(places.count)
+        for (index, place) in places.enumerated() {
+            guard let concepts = concepts(output: index, fields, strings) else { return nil }
+            read.append((concepts, place.contents))
+        }
+        return read
+    }
+
     /// Frees the concepts read.
     func deallocate() { outputs?.forEach { $0.read?.deallocate() } }
 
@@ -195,7 +210,16 @@ struct RESTAnswer {
                 try beginObject(&reader)
                 var firstInData = true, cursorInData = 0
                 while try reader.nextMember(first: &firstInData) {
-                    guard try fieldNumber(&reader, fields.dataMessage, &cursorInData) == fields.dataConcepts else {
+                    let number = try fieldNumber(&reader, fields.dataMessage, &cursorInData)
+                    guard number == fields.dataConcepts else {
+                        if holdsValue(&reader) {
+                            switch number {
+                            case fields.dataRegions: place.contents |= OutputContents.regions
+                            case fields.dataText: place.contents |= OutputContents.text
+                            case fields.dataEmbeddings: place.contents |= OutputContents.embedding
+                            default: break
+                            }
+                        }
                         try skip(&reader)
                         continue
                     }
@@ -301,6 +325,15 @@ struct RESTAnswer {
             }
         }
         return index.map { type.jsonPlan($0).number } ?? 0
+    }
+
+    /// Whether the value the reader is at (left there) makes a field present in the protobuf form:
+    /// anything but null and an empty array (a malformed value too, for its reader to report).
+    private static func holdsValue(_ reader: inout JSONReader) -> Bool {
+        let start = reader.offset
+        defer { reader.offset = start }
+        if reader.peekByte() == UInt8(ascii: "n") { return false }
+        return !(reader.consumeIf(UInt8(ascii: "[")) && reader.consumeIf(UInt8(ascii: "]")))
     }
 
     @inline(__always)

@@ -312,10 +312,15 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// strings as the struct views have them (up to a NUL byte of their own).
     public func conceptsText(output index: Int) throws -> (text: UnsafeRawBufferPointer, count: Int) {
         if let cached = conceptTexts[index] { return cached }
-        let fields = try ResponseFields.official.get()
-        let (size, count) = try conceptsTextRoom(output: index, fields)
-        let text = try strings.write(atMost: size) { start in try writeConceptsText(output: index, fields, to: start) }
-        let made = (text: text, count: count)
+        let made: (text: UnsafeRawBufferPointer, count: Int)
+        if message == nil, restAnswer != nil {  // written from the concepts read from the JSON
+            let concepts = try concepts(output: index)
+            made = (try strings.write(atMost: ConceptText.room(concepts)) { ConceptText.write(concepts, to: $0) }, concepts.count)
+        } else {
+            let fields = try ResponseFields.official.get()
+            let (size, count) = try conceptsTextRoom(output: index, fields)
+            made = (try strings.write(atMost: size) { start in try writeConceptsText(output: index, fields, to: start) }, count)
+        }
         conceptTexts[index] = made
         return made
     }
@@ -323,33 +328,48 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// What every output holds, read in one call by bindings that read a whole answer: the
     /// concepts of all outputs as one block (conceptsText's, output after output), each output's
     /// concept count, and its other contents (OutputContents: whether regions, text or an
-    /// embedding are there to be read).
+    /// embedding are there to be read). A REST answer in the plain form is not converted for it:
+    /// the text is written from the concepts read from its JSON.
     public func outputsText() throws -> OutputsText {
         if let outputsRead { return outputsRead }
         let fields = try ResponseFields.official.get()
-        let outputCount = try messageOutputCount()
+        let made: OutputsText
+        if message == nil, let outputs = restAnswer?.readOutputs(fields, strings) {
+            made = try outputsText(count: outputs.count, room: { (ConceptText.room(outputs[$0].concepts), outputs[$0].concepts.count) },
+                                   contents: { outputs[$0].contents }, write: { ConceptText.write(outputs[$0].concepts, to: $1) })
+        } else {
+            made = try outputsText(count: try messageOutputCount(), room: { try conceptsTextRoom(output: $0, fields) },
+                                   contents: { try outputContents($0, fields) },
+                                   write: { try writeConceptsText(output: $0, fields, to: $1) })
+        }
+        outputsRead = made
+        return made
+    }
+
+    /// OutputsText of `count` outputs, each one's text room and concept count, contents bits and
+    /// text given by the closures.
+    private func outputsText(count outputCount: Int, room: (Int) throws -> (size: Int, count: Int), contents: (Int) throws -> UInt8,
+                             write: (Int, UnsafeMutableRawPointer) throws -> Int) throws -> OutputsText {
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(outputCount, 1))
-        let contents = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(outputCount, 1))
+        let held = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(outputCount, 1))
         do {
             var size = 0
             for index in 0..<outputCount {
-                let (room, count) = try conceptsTextRoom(output: index, fields)
-                size += room
+                let (outputRoom, count) = try room(index)
+                size += outputRoom
                 counts[index] = count
-                contents[index] = try outputContents(index, fields)
+                held[index] = try contents(index)
             }
             let text = try strings.write(atMost: size) { start in
                 var cursor = start
-                for index in 0..<outputCount { cursor += try writeConceptsText(output: index, fields, to: cursor) }
+                for index in 0..<outputCount { cursor += try write(index, cursor) }
                 return cursor - start
             }
-            let made = OutputsText(text: text, conceptCounts: UnsafeBufferPointer(rebasing: counts[..<outputCount]),
-                                   contents: UnsafeBufferPointer(rebasing: contents[..<outputCount]))
-            outputsRead = made
-            return made
+            return OutputsText(text: text, conceptCounts: UnsafeBufferPointer(rebasing: counts[..<outputCount]),
+                               contents: UnsafeBufferPointer(rebasing: held[..<outputCount]))
         } catch {
             counts.deallocate()
-            contents.deallocate()
+            held.deallocate()
             throw error
         }
     }
@@ -816,6 +836,30 @@ enum ConceptText {
     /// Room per concept besides its strings: a NUL after each of its 4 fields, and its value
     /// (Float.description is at most 15 bytes, e.g. "-1.26820195e-11"; twice that, to be safe).
     static let valueRoom = 4 + 32
+
+    /// The bytes `write(_:to:)` needs at most for `concepts`.
+    static func room(_ concepts: UnsafeBufferPointer<clarifai_concept>) -> Int {
+        concepts.reduce(0) { $0 + strlen($1.id) + strlen($1.name) + strlen($1.app_id) + valueRoom }
+    }
+
+    /// Writes C struct concepts as Response.conceptsText has them; returns the bytes written.
+    static func write(_ concepts: UnsafeBufferPointer<clarifai_concept>, to start: UnsafeMutableRawPointer) -> Int {
+        var cursor = start
+        func append(_ text: UnsafePointer<CChar>) {
+            let length = strlen(text)
+            cursor.copyMemory(from: text, byteCount: length + 1)
+            cursor += length + 1
+        }
+        for concept in concepts {
+            append(concept.id)
+            append(concept.name)
+            cursor += write(concept.value, to: cursor)
+            cursor.storeBytes(of: 0, as: UInt8.self)
+            cursor += 1
+            append(concept.app_id)
+        }
+        return cursor - start
+    }
 
     /// Writes the shortest decimal that reads back as `value` (nan, inf, -inf); returns its length.
     static func write(_ value: Float, to output: UnsafeMutableRawPointer) -> Int {
