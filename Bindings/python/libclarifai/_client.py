@@ -639,9 +639,16 @@ def _input_array(inputs: Sequence[Union[Input, Mapping[str, Any]]]) -> Tuple[Any
     items = [i if isinstance(i, Input) else Input(**i) for i in inputs]
     array = (InputStruct * max(1, len(items)))()
     buffers = []
-    for slot, item in zip(array, items):
-        slot.kind = item._kind()
-        slot.url, slot.text, slot.id = _enc(item.url), _enc(item.text), _enc(item.id)
+    for slot, item in zip(array, items):  # a new array is zeroed: IMAGE, NULL: only the rest is set
+        kind = item._kind()
+        if kind:
+            slot.kind = kind
+        if item.url is not None:
+            slot.url = _enc(item.url)
+        if item.text is not None:
+            slot.text = _enc(item.text)
+        if item.id is not None:
+            slot.id = _enc(item.id)
         if item.data is not None:
             buffers.append(_as_bytes(item.data))  # immutable: its buffer is passed without a copy
             slot.data = ctypes.cast(ctypes.c_char_p(buffers[-1]), ctypes.c_void_p).value
