@@ -410,12 +410,22 @@ public final class Response: HandleObject, @unchecked Sendable {
         return cursor - start
     }
 
-    /// OutputContents bits of outputs[index]: the struct views that have something to read.
+    /// OutputContents bits of outputs[index]: the struct views that have something to read, found
+    /// in one walk over its data (a malformed output says yes to all, for the views to report it).
     private func outputContents(_ index: Int, _ fields: ResponseFields) throws -> UInt8 {
         var contents: UInt8 = 0
-        if try dataHasField(fields.dataRegions, output: index, fields) { contents |= OutputContents.regions }
-        if try dataHasField(fields.dataText, output: index, fields) { contents |= OutputContents.text }
-        if try dataHasField(fields.dataEmbeddings, output: index, fields) { contents |= OutputContents.embedding }
+        do {
+            try forEachDataField(output: index, fields) { number, _ in
+                switch number {
+                case fields.dataRegions: contents |= OutputContents.regions
+                case fields.dataText: contents |= OutputContents.text
+                case fields.dataEmbeddings: contents |= OutputContents.embedding
+                default: break
+                }
+            }
+        } catch let error as ClarifaiError where error.code == .protocol {
+            return OutputContents.regions | OutputContents.text | OutputContents.embedding
+        }
         return contents
     }
 
@@ -425,6 +435,15 @@ public final class Response: HandleObject, @unchecked Sendable {
     @inline(__always)
     private func forEachDataField(_ number: Int, output index: Int, _ fields: ResponseFields,
                                   _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try forEachDataField(output: index, fields) { field, payload in
+            if field == number { try body(payload) }
+        }
+    }
+
+    /// Calls `body` with each length-delimited field of outputs[index].data (its number and payload).
+    @inline(__always)
+    private func forEachDataField(output index: Int, _ fields: ResponseFields,
+                                  _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
         let outputCount = try messageOutputCount()
         guard index >= 0, index < outputCount else {
             throw ClarifaiError.invalidArgument("output \(index) is out of range: the response has \(outputCount) output(s)")
@@ -435,8 +454,8 @@ public final class Response: HandleObject, @unchecked Sendable {
                 guard field == fields.outputData, wireType == .lengthDelimited else { try output.skip(wireType); continue }
                 var data = WireReader(try output.readLengthDelimited())
                 while let (field, wireType) = try data.readTag() {
-                    guard field == number, wireType == .lengthDelimited else { try data.skip(wireType); continue }
-                    try body(try data.readLengthDelimited())
+                    guard wireType == .lengthDelimited else { try data.skip(wireType); continue }
+                    try body(Int(field), try data.readLengthDelimited())
                 }
             }
         }
