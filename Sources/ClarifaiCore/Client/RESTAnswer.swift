@@ -193,7 +193,7 @@ struct RESTAnswer {
 
     /// Reads an output (an Output object): its data.concepts as C structs when they have the plain
     /// form (else only where they are, for a later reading to report), each of those keys at most
-    /// once.
+    /// once, and which of data's regions, text and embeddings hold something (OutputPlace.contents).
     private static func outputPlace(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena) throws -> OutputPlace {
         var place = OutputPlace()
         var seenData = false
