@@ -656,7 +656,9 @@ int clarifai_parse_resource_url(const char *url, clarifai_resource_ids *ids, cha
  * malformed status fails the call, as in 1.0); clarifai_response_output_count finds its
  * outputs, reading on to the end of the text, and clarifai_response_concepts reads an output's
  * concepts straight from the JSON text when they have the form servers write (each key once,
- * values of the expected kinds); anything else (clarifai_response_json, _proto, paths, regions,
+ * values of the expected kinds), as clarifai_response_concepts_text and _outputs_text do (the
+ * latter's contents bits then from whether the JSON gives regions, text or embeddings a value
+ * other than null or []); anything else (clarifai_response_json, _proto, paths, regions,
  * the text, embeddings, or outputs and concepts in another form) converts the whole answer to
  * the response message first, checking every field as the official JSON parser does. A
  * malformed part of an answer whose status is fine is therefore reported by the function that
