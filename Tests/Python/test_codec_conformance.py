@@ -35,7 +35,7 @@ import time
 from functools import lru_cache
 
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
 from clarifai_grpc.grpc.api.utils import extensions_pb2
@@ -338,6 +338,47 @@ def test_library_round_trip(codec, type_name):
         if not same(msg, parsed):
             mismatches.add(seed, index, message_diff(msg, parsed) + [f"library JSON: {short(text, 1500)}"])
     mismatches.check()
+
+
+def number_tokens(rng):
+    """JSON numbers of every digit count up to 20 in their integer and fraction parts (leading
+    zeros, exponents, signs), some at the very end of the text: the reader takes up to eight
+    digits at a time from a word while the text has eight bytes left, one at a time after."""
+    def digits(count):
+        return "".join(rng.choice("0123456789") for _ in range(count))
+    tokens = ["0", "-0", "0.0", "1e5", "12345678", "1234567", "123456789", "0.00000001", "0.000000012345678",
+              "99999999.99999999", "123456789012345", "1234567890123456", "18446744073709551615", "0.99142045"]
+    for integer_length in range(1, 21):
+        for fraction_length in range(0, 21):
+            integer = "0" if integer_length == 1 and rng.random() < 0.3 else str(rng.randrange(1, 10)) + digits(integer_length - 1)
+            token = ("-" if rng.random() < 0.2 else "") + integer
+            if fraction_length:
+                token += "." + ("0" * rng.randrange(fraction_length) if rng.random() < 0.3 else "") + digits(fraction_length)
+            if rng.random() < 0.2:
+                token += rng.choice("eE") + rng.choice(["", "+", "-"]) + str(rng.randrange(40))
+            tokens.append(token)
+    return tokens
+
+
+def test_numbers_read_as_the_official_parser_reads_them(codec):
+    """Numbers alone (a google.protobuf.Value, so the text ends where the number does), and in
+    an object (float and double fields), read to the official parser's bits."""
+    mismatches = []
+    rng = random.Random(19)
+    for token in number_tokens(rng):
+        official = json_format.Parse(token, struct_pb2.Value()).SerializeToString()
+        code, data, error = codec.to_proto("google.protobuf.Value", token)
+        if (code, data) != (0, official):
+            mismatches.append(f"{token}: {code} {error} {data!r} != {official!r}")
+        text = '{"concepts": [{"value": %s}], "metadata": {"x": %s}}' % (token, token)
+        try:
+            official = json_format.Parse(text, resources_pb2.Data()).SerializeToString()
+        except json_format.ParseError:  # a float out of range
+            continue
+        code, data, error = codec.to_proto("clarifai.api.Data", text + " " * rng.randrange(10))
+        if (code, data) != (0, official):
+            mismatches.append(f"{text}: {code} {error}")
+    assert not mismatches, "\n".join(mismatches[:20])
 
 
 # ------------------------------------------------------------------------------------ the REST form

@@ -292,38 +292,65 @@ struct JSONReader {
         offset += length
     }
 
+    /// Reads a run of digits into `number` (see JSONNumber); returns how many there were.
+    @inline(__always)
+    private mutating func digits(_ number: inout JSONNumber, fraction: Bool) -> Int {
+        let begin = offset
+        // Up to eight digits at once from a word, while all of them go into the mantissa (most
+        // numbers' parts are that short): the digits found with a mask, converted with a few
+        // multiplications. Near the end of the text, and past exactDigits, one at a time below.
+        while offset + 8 <= count {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let nonDigits = ((word & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
+                | (((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
+            let length = nonDigits.trailingZeroBitCount / 8  // the digits before any other byte
+            guard length > 0, number.significantDigits + length <= JSONNumber.exactDigits else { break }
+            // The digits moved to the top bytes, the first digit lowest: the zeros below count as
+            // leading zeros, which change nothing.
+            let digitBytes = (word & 0x0F0F_0F0F_0F0F_0F0F) << (64 - 8 * length)
+            var value = (digitBytes &* 2561) >> 8
+            value = ((value & 0x00FF_00FF_00FF_00FF) &* 6_553_601) >> 16
+            value = ((value & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) >> 32
+            // The number's leading zeros are not significant.
+            number.significantDigits += number.mantissa != 0 ? length : 8 - digitBytes.trailingZeroBitCount / 8
+            var scale: UInt64 = 1
+            for _ in 0..<length { scale &*= 10 }
+            number.mantissa = number.mantissa &* scale &+ value
+            if fraction { number.scale -= length }
+            offset += length
+            if length < 8 { return offset - begin }
+        }
+        while offset < count {
+            let digit = at(offset) &- UInt8(ascii: "0")
+            guard digit < 10 else { break }
+            if number.mantissa != 0 || digit != 0 { number.significantDigits += 1 }
+            // Past 15 digits the fast path is off (JSONNumber.double): the mantissa stops.
+            if number.significantDigits <= JSONNumber.exactDigits {
+                number.mantissa = number.mantissa &* 10 &+ UInt64(digit)
+                if fraction { number.scale -= 1 }
+            }
+            offset += 1
+        }
+        return offset - begin
+    }
+
     /// A number read and checked against the JSON grammar: its exact text, and its decimal digits
     /// gathered on the way for the nearest double (see JSONNumber.double).
     mutating func readNumber() throws -> JSONNumber {
         skipWhitespace()
         let start = offset
         var number = JSONNumber()
-        func digits(fraction: Bool) -> Int {
-            let begin = offset
-            while offset < count {
-                let digit = at(offset) &- UInt8(ascii: "0")
-                guard digit < 10 else { break }
-                if number.mantissa != 0 || digit != 0 { number.significantDigits += 1 }
-                // Past 15 digits the fast path is off (JSONNumber.double): the mantissa stops.
-                if number.significantDigits <= JSONNumber.exactDigits {
-                    number.mantissa = number.mantissa &* 10 &+ UInt64(digit)
-                    if fraction { number.scale -= 1 }
-                }
-                offset += 1
-            }
-            return offset - begin
-        }
         if offset < count, at(offset) == UInt8(ascii: "-") {
             number.negative = true
             offset += 1
         }
         let integerStart = offset
-        let integerDigits = digits(fraction: false)
+        let integerDigits = digits(&number, fraction: false)
         guard integerDigits > 0 else { throw fail("a number needs digits") }
         guard integerDigits == 1 || at(integerStart) != UInt8(ascii: "0") else { throw fail("leading zero in a number") }
         if offset < count, at(offset) == UInt8(ascii: ".") {
             offset += 1
-            guard digits(fraction: true) > 0 else { throw fail("digits expected after '.'") }
+            guard digits(&number, fraction: true) > 0 else { throw fail("digits expected after '.'") }
         }
         if offset < count, at(offset) == UInt8(ascii: "e") || at(offset) == UInt8(ascii: "E") {
             offset += 1
@@ -539,10 +566,14 @@ struct JSONNumber {
         if significantDigits <= JSONNumber.exactDigits, (-22...22).contains(scale) {
             var value = Double(mantissa)
             if scale < 0 { value /= JSONNumber.powersOfTen[-scale] } else { value *= JSONNumber.powersOfTen[scale] }
-            return negative ? -value : value
+            // The official parser reads a number without fraction or exponent as an integer: "-0" is 0.
+            return negative && (mantissa != 0 || !isInteger) ? -value : value
         }
         return Double(String(decoding: text, as: UTF8.self)) ?? .nan
     }
+
+    /// Whether the text has neither fraction nor exponent.
+    private var isInteger: Bool { !text.contains { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") } }
 
     private static let powersOfTen: [Double] = (0...22).map { exponent in
         var value = 1.0
