@@ -291,8 +291,6 @@ def test_a_prediction_makes_its_proto_on_first_use_and_copies_carry_it(pyclient)
     fresh = pyclient.predict("general-image-recognition", url=IMAGE_URL)  # its proto never asked for
     for copied in (pickle.loads(pickle.dumps(fresh)), copy.deepcopy(fresh)):
         assert copied == fresh and copied.proto == fresh.proto and copied.json == fresh.json
-    del fresh, prediction
-    gc.collect()
 
 
 def test_predict_takes_data_and_its_old_name_bytes(pyclient):

@@ -1171,7 +1171,7 @@ class Client(_Owner):
         model, version = model_id.encode(), _enc(version_id)
         return await self._start_async(lambda client, queue, tag: self._lib.clarifai_predict_async(
             client, model, version, array, count, queue, tag),
-            lambda outcome: self._finish_prediction(outcome), timeout=timeout)
+            self._finish_prediction, timeout=timeout)
 
     async def _acall_proto_answer(self, method: str, request: bytes) -> Tuple[bytes, Metadata]:
         """_call_proto_answer for asyncio (the aio stub channel's calls)."""
