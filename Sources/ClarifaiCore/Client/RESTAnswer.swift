@@ -260,7 +260,7 @@ struct RESTAnswer {
     /// A concept in the form servers write, {"id": .., "name": .., "value": .., "app_id": ..} with
     /// strings of printable ASCII, read in one pass; nil, nothing read, for any other form.
     @inline(__always)
-    private static func commonConcept(_ reader: inout JSONReader, _ keys: [UnsafeRawBufferPointer],
+    private static func commonConcept(_ reader: inout JSONReader, _ keys: [(name: UnsafeRawBufferPointer, quoted: UInt64)],
                                       _ strings: StringArena) -> clarifai_concept? {
         let start = reader.offset
         guard reader.consumeIf(UInt8(ascii: "{")), reader.skipKey(keys[0]), let id = reader.readPlainString(),
@@ -314,7 +314,7 @@ struct RESTAnswer {
     @inline(__always)
     private static func fieldNumber(_ reader: inout JSONReader, _ type: MessageType, _ cursor: inout Int) throws -> Int {
         let index: Int?
-        if let expected = type.expectedKey(cursor), reader.skipKey(expected.name) {
+        if let expected = type.expectedKey(cursor), reader.skipKey(expected.name, quoted: expected.quoted) {
             index = expected.field
             cursor = expected.next
         } else {

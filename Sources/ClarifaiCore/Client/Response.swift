@@ -906,7 +906,7 @@ final class ResponseFields: Sendable {
     /// The message types whose JSON members RESTAnswer reads, for their keys.
     let statusMessage, outputMessage, dataMessage, conceptMessage: MessageType
     /// The keys of a Concept's id, name, value and app_id (their original names), in that order.
-    nonisolated(unsafe) let conceptKeys: [UnsafeRawBufferPointer]
+    nonisolated(unsafe) let conceptKeys: [(name: UnsafeRawBufferPointer, quoted: UInt64)]
     /// Per message type (by its index in the schema): the numbers of its `status` field (a
     /// Status) and of its `outputs` (Output entries), -1 when it has none.
     let statusAndOutputs: [(status: Int, outputs: Int)]
@@ -946,7 +946,7 @@ final class ResponseFields: Sendable {
         conceptKeys = ["id", "name", "value", "app_id"].map { name in
             let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: name.utf8.count, alignment: 1)
             bytes.copyBytes(from: name.utf8)
-            return UnsafeRawBufferPointer(bytes)
+            return (UnsafeRawBufferPointer(bytes), JSONReader.quotedKey(Array(name.utf8)))
         }
         regionID = try number("clarifai.api.Region", "id")
         regionInfo = try number("clarifai.api.Region", "region_info")

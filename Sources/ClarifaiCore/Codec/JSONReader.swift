@@ -110,16 +110,26 @@ struct JSONReader {
     /// Steps over the member's key (and its `:`) when it is `expected` written without escapes;
     /// false, nothing read, otherwise. A reader that knows which key usually comes next (the
     /// next field of a message) checks it in one comparison instead of reading it and looking
-    /// it up.
+    /// it up. `quoted`: quotedKey(expected), for a short key compared as one word.
     @inline(__always)
-    mutating func skipKey(_ expected: UnsafeRawBufferPointer) -> Bool {
+    mutating func skipKey(_ expected: UnsafeRawBufferPointer, quoted: UInt64) -> Bool {
         skipWhitespace()
         let length = expected.count
-        guard length > 0, count - offset > length + 2, at(offset) == UInt8(ascii: "\""),
-              at(offset + length + 1) == UInt8(ascii: "\""),
-              memcmp(base + offset + 1, expected.baseAddress!, length) == 0 else { return false }
+        if quoted != 0, count - offset >= 8 {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            // The bytes up to the closing quote, the highest of `quoted`.
+            guard word & (UInt64.max >> (quoted.leadingZeroBitCount & ~7)) == quoted else { return false }
+        } else {
+            guard length > 0, count - offset > length + 2, at(offset) == UInt8(ascii: "\""),
+                  at(offset + length + 1) == UInt8(ascii: "\""),
+                  memcmp(base + offset + 1, expected.baseAddress!, length) == 0 else { return false }
+        }
         let start = offset
         offset += length + 2
+        if offset < count, at(offset) == UInt8(ascii: ":") {  // the usual form: no space before the colon
+            offset += 1
+            return true
+        }
         skipWhitespace()
         guard offset < count, at(offset) == UInt8(ascii: ":") else {
             offset = start
@@ -290,6 +300,19 @@ struct JSONReader {
         guard offset + length <= count,
               memcmp(base + offset, word.utf8Start, length) == 0 else { throw fail("expected \(word)") }
         offset += length
+    }
+
+    /// skipKey of a key given with its quotedKey.
+    @inline(__always)
+    mutating func skipKey(_ key: (name: UnsafeRawBufferPointer, quoted: UInt64)) -> Bool { skipKey(key.name, quoted: key.quoted) }
+
+    /// A key of at most 6 bytes in quotes, as the little-endian word of its 8 or fewer bytes that
+    /// skipKey compares at once; 0 for a longer or empty key.
+    static func quotedKey(_ name: [UInt8]) -> UInt64 {
+        guard (1...6).contains(name.count) else { return 0 }
+        return ([UInt8(ascii: "\"")] + name + [UInt8(ascii: "\"")]).enumerated().reduce(0) { word, byte in
+            word | UInt64(byte.element) << (8 * byte.offset)
+        }
     }
 
     /// Reads a run of digits into `number` (see JSONNumber); returns how many there were.

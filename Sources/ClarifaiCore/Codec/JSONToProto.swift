@@ -75,7 +75,7 @@ struct JSONToProto: ~Copyable {
         while try reader.nextMember(first: &first) {
             let index: Int?
             var name: UnsafeRawBufferPointer?
-            if let expected = type.expectedKey(cursor), reader.skipKey(expected.name) {
+            if let expected = type.expectedKey(cursor), reader.skipKey(expected.name, quoted: expected.quoted) {
                 index = expected.field
                 cursor = expected.next
             } else {

@@ -87,9 +87,10 @@ final class MessageType: @unchecked Sendable {
     /// Original and JSON names as bytes, in field order, for lookups of keys read from JSON text:
     /// all in one block of memory the type owns, so a lookup touches no reference counts. `next`:
     /// the entry of the original name of the field that JSON writers list after this one (they
-    /// list fields by number), where the search for the next key starts.
+    /// list fields by number), where the search for the next key starts. `quoted`: the name in
+    /// quotes as one word (JSONReader.quotedKey), for skipKey.
     private let nameBytes: UnsafeMutableBufferPointer<UInt8>
-    private let names: UnsafeMutableBufferPointer<(start: Int, count: Int, field: Int, next: Int)>
+    private let names: UnsafeMutableBufferPointer<(start: Int, count: Int, field: Int, next: Int, quoted: UInt64)>
     /// Per field position, what reading its JSON value needs, without Field's references (see JSONPlan).
     private let jsonPlans: UnsafeMutableBufferPointer<JSONPlan>
     /// Per field position, the wire types a value of it may come in (bit n: wire type n): the
@@ -110,12 +111,12 @@ final class MessageType: @unchecked Sendable {
         }
         self.byName = byName
         var nameBytes: [UInt8] = []
-        var names: [(start: Int, count: Int, field: Int, next: Int)] = []
+        var names: [(start: Int, count: Int, field: Int, next: Int, quoted: UInt64)] = []
         var originalNameEntry: [Int] = []
         for (index, field) in fields.enumerated() {
             originalNameEntry.append(names.count)
             for name in field.jsonName == field.name ? [field.name] : [field.name, field.jsonName] {
-                names.append((nameBytes.count, name.utf8.count, index, 0))
+                names.append((nameBytes.count, name.utf8.count, index, 0, JSONReader.quotedKey(Array(name.utf8))))
                 nameBytes.append(contentsOf: name.utf8)
             }
         }
@@ -190,10 +191,10 @@ final class MessageType: @unchecked Sendable {
     /// The key the search from `cursor` tries first (see fieldIndex(named:cursor:)): its name,
     /// its field's position, and the cursor after it. nil for a type without fields.
     @inline(__always)
-    func expectedKey(_ cursor: Int) -> (name: UnsafeRawBufferPointer, field: Int, next: Int)? {
+    func expectedKey(_ cursor: Int) -> (name: UnsafeRawBufferPointer, quoted: UInt64, field: Int, next: Int)? {
         guard !names.isEmpty else { return nil }
         let entry = names[cursor < names.count ? cursor : 0]
-        return (UnsafeRawBufferPointer(start: nameBytes.baseAddress! + entry.start, count: entry.count), entry.field, entry.next)
+        return (UnsafeRawBufferPointer(start: nameBytes.baseAddress! + entry.start, count: entry.count), entry.quoted, entry.field, entry.next)
     }
 
     @inline(__always)
