@@ -362,7 +362,9 @@ def number_tokens(rng):
 
 def test_numbers_read_as_the_official_parser_reads_them(codec):
     """Numbers alone (a google.protobuf.Value, so the text ends where the number does), and in
-    an object (float and double fields), read to the official parser's bits."""
+    an object (float and double fields, as numbers and in strings), read to the official parser's
+    bits: a token without fraction or exponent is an integer there ("-0" is 0; "-0" in a string
+    is -0.0)."""
     mismatches = []
     rng = random.Random(19)
     for token in number_tokens(rng):
@@ -370,7 +372,7 @@ def test_numbers_read_as_the_official_parser_reads_them(codec):
         code, data, error = codec.to_proto("google.protobuf.Value", token)
         if (code, data) != (0, official):
             mismatches.append(f"{token}: {code} {error} {data!r} != {official!r}")
-        text = '{"concepts": [{"value": %s}], "metadata": {"x": %s}}' % (token, token)
+        text = '{"concepts": [{"value": %s}, {"value": "%s"}], "metadata": {"x": %s}}' % (token, token, token)
         try:
             official = json_format.Parse(text, resources_pb2.Data()).SerializeToString()
         except json_format.ParseError:  # a float out of range

@@ -589,14 +589,18 @@ struct JSONNumber {
         if significantDigits <= JSONNumber.exactDigits, (-22...22).contains(scale) {
             var value = Double(mantissa)
             if scale < 0 { value /= JSONNumber.powersOfTen[-scale] } else { value *= JSONNumber.powersOfTen[scale] }
-            // The official parser reads a number without fraction or exponent as an integer: "-0" is 0.
-            return negative && (mantissa != 0 || !isInteger) ? -value : value
+            return negative ? -value : value
         }
         return Double(String(decoding: text, as: UTF8.self)) ?? .nan
     }
 
-    /// Whether the text has neither fraction nor exponent.
-    private var isInteger: Bool { !text.contains { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") } }
+    /// A number token's value as the official parser reads it: one without fraction or exponent
+    /// is an integer, so "-0" is 0, not -0.0 (a number in a string, "-0", is -0.0 there too).
+    var tokenValue: Double {
+        let value = double
+        guard value == 0, negative else { return value }
+        return text.contains { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") } ? value : 0
+    }
 
     private static let powersOfTen: [Double] = (0...22).map { exponent in
         var value = 1.0

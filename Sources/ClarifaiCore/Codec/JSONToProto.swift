@@ -356,7 +356,7 @@ struct JSONToProto: ~Copyable {
         switch try reader.peekKind() {
         case .number:
             let number = try reader.readNumber()
-            let value = number.double
+            let value = number.tokenValue
             guard value.isFinite else {
                 throw CodecError("\(String(decoding: number.text, as: UTF8.self)) is out of range for a double")
             }
