@@ -594,8 +594,9 @@ struct JSONNumber {
         return Double(String(decoding: text, as: UTF8.self)) ?? .nan
     }
 
-    /// A number token's value as the official parser reads it: one without fraction or exponent
-    /// is an integer, so "-0" is 0, not -0.0 (a number in a string, "-0", is -0.0 there too).
+    /// A number token's value as the official parser reads it: a token without fraction or
+    /// exponent is an integer there, so "-0" is 0, not -0.0 (a number written in a string is read
+    /// as a float there: its "-0" is -0.0, as `double` gives).
     var tokenValue: Double {
         let value = double
         guard value == 0, negative else { return value }

@@ -188,8 +188,9 @@ final class MessageType: @unchecked Sendable {
         return nil
     }
 
-    /// The key the search from `cursor` tries first (see fieldIndex(named:cursor:)): its name,
-    /// its field's position, and the cursor after it. nil for a type without fields.
+    /// The key the search from `cursor` tries first (see fieldIndex(named:cursor:)): its name and
+    /// quoted word (for JSONReader.skipKey), its field's position, and the cursor after it. nil
+    /// for a type without fields.
     @inline(__always)
     func expectedKey(_ cursor: Int) -> (name: UnsafeRawBufferPointer, quoted: UInt64, field: Int, next: Int)? {
         guard !names.isEmpty else { return nil }
