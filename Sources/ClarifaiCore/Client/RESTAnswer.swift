@@ -212,14 +212,13 @@ struct RESTAnswer {
                 while try reader.nextMember(first: &firstInData) {
                     let number = try fieldNumber(&reader, fields.dataMessage, &cursorInData)
                     guard number == fields.dataConcepts else {
-                        if holdsValue(&reader) {
-                            switch number {
-                            case fields.dataRegions: place.contents |= OutputContents.regions
-                            case fields.dataText: place.contents |= OutputContents.text
-                            case fields.dataEmbeddings: place.contents |= OutputContents.embedding
-                            default: break
-                            }
+                        let bit = switch number {
+                        case fields.dataRegions: OutputContents.regions
+                        case fields.dataText: OutputContents.text
+                        case fields.dataEmbeddings: OutputContents.embedding
+                        default: UInt8(0)
                         }
+                        if bit != 0 && holdsValue(&reader) { place.contents |= bit }
                         try skip(&reader)
                         continue
                     }

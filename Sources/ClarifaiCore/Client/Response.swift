@@ -389,23 +389,9 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// bytes written.
     private func writeConceptsText(output index: Int, _ fields: ResponseFields, to start: UnsafeMutableRawPointer) throws -> Int {
         var cursor = start
-        func append(_ bytes: UnsafeRawBufferPointer?) {
-            if let bytes, let base = bytes.baseAddress {
-                let length = memchr(base, 0, bytes.count).map { UnsafeRawPointer($0) - base } ?? bytes.count
-                cursor.copyMemory(from: base, byteCount: length)
-                cursor += length
-            }
-            cursor.storeBytes(of: 0, as: UInt8.self)
-            cursor += 1
-        }
         try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
             let concept = try WireConcept(payload, fields)
-            append(concept.id)
-            append(concept.name)
-            cursor += ConceptText.write(concept.value, to: cursor)
-            cursor.storeBytes(of: 0, as: UInt8.self)
-            cursor += 1
-            append(concept.appID)
+            cursor += ConceptText.write(id: concept.id, name: concept.name, value: concept.value, appID: concept.appID, to: cursor)
         }
         return cursor - start
     }
@@ -863,20 +849,34 @@ enum ConceptText {
 
     /// Writes C struct concepts as Response.conceptsText has them; returns the bytes written.
     static func write(_ concepts: UnsafeBufferPointer<clarifai_concept>, to start: UnsafeMutableRawPointer) -> Int {
+        func bytes(_ text: UnsafePointer<CChar>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: text, count: strlen(text)) }
         var cursor = start
-        func append(_ text: UnsafePointer<CChar>) {
-            let length = strlen(text)
-            cursor.copyMemory(from: text, byteCount: length + 1)
-            cursor += length + 1
-        }
         for concept in concepts {
-            append(concept.id)
-            append(concept.name)
-            cursor += write(concept.value, to: cursor)
+            cursor += write(id: bytes(concept.id), name: bytes(concept.name), value: concept.value, appID: bytes(concept.app_id), to: cursor)
+        }
+        return cursor - start
+    }
+
+    /// Writes one concept's id, name, value and app_id, each ended by a NUL byte (a string up to a
+    /// NUL byte of its own, as the struct views have it); returns the bytes written.
+    static func write(id: UnsafeRawBufferPointer?, name: UnsafeRawBufferPointer?, value: Float, appID: UnsafeRawBufferPointer?,
+                      to start: UnsafeMutableRawPointer) -> Int {
+        var cursor = start
+        func append(_ bytes: UnsafeRawBufferPointer?) {
+            if let bytes, let base = bytes.baseAddress {
+                let length = memchr(base, 0, bytes.count).map { UnsafeRawPointer($0) - base } ?? bytes.count
+                cursor.copyMemory(from: base, byteCount: length)
+                cursor += length
+            }
             cursor.storeBytes(of: 0, as: UInt8.self)
             cursor += 1
-            append(concept.app_id)
         }
+        append(id)
+        append(name)
+        cursor += write(value, to: cursor)
+        cursor.storeBytes(of: 0, as: UInt8.self)
+        cursor += 1
+        append(appID)
         return cursor - start
     }
 
