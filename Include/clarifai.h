@@ -227,13 +227,16 @@ int clarifai_channel_set_max_receive_bytes(clarifai_channel *channel, size_t max
 int clarifai_channel_set_max_retries(clarifai_channel *channel, int retries);
 
 /* gRPC channels: how many HTTP/2 connections the concurrent calls of all threads (blocking,
-   asynchronous, streams) are spread over, taken in turn; default 1: every call a stream of one
-   connection. A connection's TLS and HTTP/2 work is done by one thread at a time (the calling
-   threads take turns driving it), so one connection serves about one core's worth of calls:
-   with several, as many threads work at once (make bench: 8 threads over TLS on 2 cores, 2
-   connections: see RESULTS.md, "Thread scaling"). 1 to 64, else INVALID_ARGUMENT. REST channels
-   take it and go on opening a connection per concurrent call. Applies to calls started after it
-   returns. Since 1.1. */
+   asynchronous, streams) are spread over, taken in turn. A connection's TLS and HTTP/2 work is
+   done by one thread at a time (the calling threads take turns driving it), so one connection
+   serves about one core's worth of calls. By default (not set) a channel opens connections as its
+   callers need them: a call goes to a connection with no call in progress, and a blocking call
+   that finds every connection busy opens another, up to 8 (asynchronous calls and streams take
+   the least busy one instead); one thread calling one call after another keeps one connection
+   (make bench: 8 threads over TLS on 2 cores, 1.3x the calls/s of one connection: see
+   RESULTS.md, "Thread scaling"). Setting it fixes the number: 1 puts every call on one
+   connection, as 1.0 did. 1 to 64, else INVALID_ARGUMENT. REST channels take it and go on opening
+   a connection per concurrent call. Applies to calls started after it returns. Since 1.1. */
 int clarifai_channel_set_connections(clarifai_channel *channel, int count);
 
 /* Trust the CA certificates in this PEM file instead of the system store (e.g. for a proxy or a
@@ -242,9 +245,8 @@ int clarifai_channel_set_connections(clarifai_channel *channel, int count);
 int clarifai_channel_set_ca_file(clarifai_channel *channel, const char *pem_path);
 
 /* Drops the caller's reference; the channel lives on while clients hold it. Its connections
-   close, and a TLS gRPC channel's I/O thread (started by its first call, which runs the
-   concurrent calls of all threads as streams of one HTTP/2 connection; one per connection of
-   clarifai_channel_set_connections) ends, when the last reference goes. */
+   close, and a TLS gRPC channel's I/O threads (one per HTTP/2 connection, started with it: see
+   clarifai_channel_set_connections) end, when the last reference goes. */
 void clarifai_channel_free(clarifai_channel *channel);
 
 /* ---------------------------------------------------------------------------------------------

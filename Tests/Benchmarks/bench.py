@@ -249,19 +249,20 @@ def ratio(a, b):
 
 
 SCALING_THREADS = (1, 2, 4, 8)
-SPREAD = "libclarifai, 2 connections"  # clarifai_channel_set_connections(channel, 2), TLS gRPC
+ONE_CONNECTION = "libclarifai, 1 connection"  # clarifai_channel_set_connections(channel, 1), TLS gRPC: as 1.0
 
 
 def scaling(rounds):
     """Scenario (a) on one client with 1, 2, 4 and 8 threads: calls/s and CPU per call, for
-    libclarifai and the floor, on REST and TLS gRPC (and libclarifai over 2 connections)."""
+    libclarifai (connections opened as needed) and the floor, on REST and TLS gRPC (and libclarifai
+    over one connection, as 1.0 had it)."""
     rows = {}
     for _ in range(rounds):
         for transport in ("rest", "grpcs"):
             for threads in SCALING_THREADS:
                 clients = [(label, [os.path.join(BENCH, binary)]) for label, binary in PROFILED.items()]
                 if transport == "grpcs":
-                    clients.append((SPREAD, [os.path.join(BENCH, PROFILED[PROFILED_OURS]), "--connections", "2"]))
+                    clients.append((ONE_CONNECTION, [os.path.join(BENCH, PROFILED[PROFILED_OURS]), "--connections", "1"]))
                 for label, command in clients:
                     r = run_client(command, transport, "a", calls=400 * threads, threads=threads, warmup=5)
                     rows.setdefault((transport, threads, label), []).append(r)
@@ -315,8 +316,8 @@ def write_results(results, cap, prof, info, rounds, seconds, scaled=None, alloca
               "same scenario (< 1 is cheaper); for the grpcs rows, on gRPC over TLS. \"vs floor\": / raw libcurl "
               "on the same channel.",
               "- grpcs: the gRPC responder over TLS (OpenSSL, ALPN h2, a self-signed certificate made for the run), "
-              "as api.clarifai.com is reached; every client keeps its connection there, libclarifai's calls run on "
-              "the channel's multi handle. The responder lifts nghttp2's rapid-reset guard: libcurl 7.88 resets "
+              "as api.clarifai.com is reached; every client keeps its connections there, libclarifai's calls run on "
+              "the channel's multi handles (one per connection). The responder lifts nghttp2's rapid-reset guard: libcurl 7.88 resets "
               "every finished stream, and with the guard the floor's connection would be closed after ~1,000 calls "
               "(libclarifai moves to a new connection every 500 calls).",
               f"- rest-slow: REST against slow_responder.c, which answers each request (HTTP/1.1 keep-alive) "
@@ -381,18 +382,19 @@ def write_results(results, cap, prof, info, rounds, seconds, scaled=None, alloca
     if scaled:
         lines += ["## Thread scaling, scenario (a)", "",
                   "One client process, N threads calling at once (400 calls per thread, 5 warm-up calls each), "
-                  f"{rounds} rounds; calls/s of the whole process and CPU per call. On TLS gRPC libclarifai also with "
-                  "`clarifai_channel_set_connections(channel, 2)` (calls spread over two connections, each driven by one "
-                  "thread at a time); the floor opens a connection per thread.", "",
-                  "| channel | threads | libclarifai calls/s | libclarifai CPU/call (µs) | 2 connections: calls/s | CPU/call (µs) "
+                  f"{rounds} rounds; calls/s of the whole process and CPU per call. On TLS gRPC libclarifai opens connections "
+                  "as its threads need them (a connection is driven by one thread at a time; a call that finds every one "
+                  "busy opens another, up to 8), and runs also with `clarifai_channel_set_connections(channel, 1)`: every "
+                  "call on one connection, as 1.0 had it; the floor opens a connection per thread.", "",
+                  "| channel | threads | libclarifai calls/s | libclarifai CPU/call (µs) | 1 connection: calls/s | CPU/call (µs) "
                   "| floor calls/s | floor CPU/call (µs) |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for transport in ("rest", "grpcs"):
             for threads in SCALING_THREADS:
                 ours, floor = scaled[(transport, threads, PROFILED_OURS)], scaled[(transport, threads, PROFILED_FLOOR)]
-                spread = scaled.get((transport, threads, SPREAD))
-                spread_cells = f"{spread['calls_s']:,.0f} | {spread['cpu_us']:,.0f}" if spread else "– | –"
-                lines.append(f"| {transport} | {threads} | {ours['calls_s']:,.0f} | {ours['cpu_us']:,.0f} | {spread_cells} | "
+                one = scaled.get((transport, threads, ONE_CONNECTION))
+                one_cells = f"{one['calls_s']:,.0f} | {one['cpu_us']:,.0f}" if one else "– | –"
+                lines.append(f"| {transport} | {threads} | {ours['calls_s']:,.0f} | {ours['cpu_us']:,.0f} | {one_cells} | "
                              f"{floor['calls_s']:,.0f} | {floor['cpu_us']:,.0f} |")
         lines += [""]
     if allocated:

@@ -19,7 +19,7 @@ static int bench_setup(const bench_opts *o) {
   clarifai_channel *ch = !strcmp(o->transport, "rest")    ? clarifai_channel_new_json(o->target)
                          : !strcmp(o->transport, "grpcs") ? clarifai_channel_new_grpc(o->target)
                                                           : clarifai_channel_new_grpc_insecure(o->target);
-  if (!ch || clarifai_channel_set_connections(ch, o->connections) != CLARIFAI_OK) {
+  if (!ch || (o->connections > 0 && clarifai_channel_set_connections(ch, o->connections) != CLARIFAI_OK)) {
     fprintf(stderr, "channel: %s\n", clarifai_last_error());
     return 1;
   }

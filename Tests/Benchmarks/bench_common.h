@@ -23,7 +23,7 @@ typedef struct {
   const char *data_dir;
   const char *api;       /* client-specific variant */
   int calls, warmup, threads;
-  int connections;       /* gRPC connections of the client (clients that can set it) */
+  int connections;       /* gRPC connections of the client (clients that can set it); 0: its default */
 } bench_opts;
 
 /* Provided by the client. call returns 0 on success (answer checked). */
@@ -92,7 +92,7 @@ static char *bench_read_file(const char *dir, const char *name, size_t *len) {
 static int bench_main(int argc, char **argv) {
   bench_opts *o = &bench_o;
   o->transport = "rest"; o->scenario = "a"; o->target = NULL; o->data_dir = "build/bench/data";
-  o->api = "struct"; o->calls = 1000; o->warmup = 20; o->threads = 1; o->connections = 1;
+  o->api = "struct"; o->calls = 1000; o->warmup = 20; o->threads = 1; o->connections = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--transport")) o->transport = v;

@@ -310,8 +310,9 @@ class Channel(_Owner):
         before it fails with ClarifaiTimeoutError (default 120; math.inf turns it off).
     max_receive_bytes: the largest answer accepted, once decompressed (default 1 GiB).
     max_retries: tries after a transient failure (default 4; 0 to 100).
-    connections: gRPC: HTTP/2 connections concurrent calls are spread over (default 1; 1 to 64):
-        one connection's work is done by one thread at a time, so more let more cores work.
+    connections: gRPC: HTTP/2 connections concurrent calls are spread over, 1 to 64 (default: as
+        calls need them, up to 8; one for calls made one after another): one connection's work
+        is done by one thread at a time, so more let more cores work.
     ca_file: a PEM file of CA certificates to trust instead of the system store."""
 
     KINDS = ("json", "grpc", "grpc_insecure")

@@ -97,8 +97,9 @@ public final class ChannelOptions: Sendable {
         var maxRetries = 4
         var maximumReceiveBytes = HTTPClient.defaultMaximumBodyBytes
         var caFile: String?
-        /// HTTP/2 connections a gRPC channel spreads concurrent calls over.
-        var connections = 1
+        /// HTTP/2 connections a gRPC channel spreads concurrent calls over (by default, as many
+        /// as threads calling at once need: HTTPClient.multiplexer(spreadOver:forCaller:)).
+        var connections = HTTPClient.automaticConnections
     }
 
     /// Unary calls fail after this long with (almost) nothing received.

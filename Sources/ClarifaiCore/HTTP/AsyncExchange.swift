@@ -54,7 +54,7 @@ final class AsyncExchange: @unchecked Sendable {
         sink.onFinish = { code in self.finished(code) }
         // A multi handle that ended before taking the exchange hands it on to the next one.
         while true {
-            guard let multiplexer = client.multiplexer(spreadOver: request.connections) else {
+            guard let multiplexer = client.multiplexer(spreadOver: request.connections, forCaller: false) else {
                 sink.onFinish = nil
                 throw ClarifaiError(.internal, "libcurl could not start a multi handle")
             }

@@ -36,8 +36,9 @@ struct HTTPRequest {
     /// A stream: its consumer may be slow, and may take any time.
     var isStream = false
     /// How many multi handles, each with its own HTTP/2 connection, multiplexed exchanges are
-    /// spread over (see HTTPClient.multiplexer(spreadOver:)).
-    var connections = 1
+    /// spread over; HTTPClient.automaticConnections: as many as calls at once need (see
+    /// HTTPClient.multiplexer(spreadOver:forCaller:)).
+    var connections = HTTPClient.automaticConnections
 
     /// How long the exchange may wait for a connection, free or new.
     var connectTimeoutMilliseconds: Int {
@@ -145,7 +146,7 @@ final class HTTPClient: @unchecked Sendable {
     func perform(_ request: HTTPRequest, consumer: Consumer? = nil) throws -> HTTPResponse {
         let handle = takeHandle()
         let share = connections.withLock { $0.share }
-        let multiplexer = request.multiplexes ? { self.multiplexer(spreadOver: request.connections) } : nil
+        let multiplexer = request.multiplexes ? { self.multiplexer(spreadOver: request.connections, forCaller: true) } : nil
         let response = try handle.perform(request, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
         // A handle goes back to the pool only after a clean exchange.
         returnHandle(handle)
@@ -166,19 +167,38 @@ final class HTTPClient: @unchecked Sendable {
     /// asynchronous calls were in flight.
     static let idleHandleLimit = 64
 
-    /// The multi handle for the next exchange (a stream's, for as long as it lasts): of `count`
-    /// multi handles, each with its connection, the one whose turn it is. One connection is
-    /// driven by one thread at a time (its TLS and HTTP/2 work): several let as many threads work
-    /// at once. nil when libcurl cannot start one.
-    func multiplexer(spreadOver count: Int) -> Multiplexer? {
+    /// HTTPRequest.connections for connections opened as calls need them: a blocking call that
+    /// finds every connection busy opens another, up to `mostAutomaticConnections`.
+    static let automaticConnections = 0
+    /// One connection is driven by one thread at a time: beyond the number of cores, more let
+    /// threads calling at once drive their own instead of waiting for another's turn to end
+    /// (make bench, 8 threads on 2 cores: 8 connections 1.3x the calls/s of 2; see RESULTS.md).
+    static let mostAutomaticConnections = 8
+
+    /// The multi handle for the next exchange (a stream's, for as long as it lasts), each with its
+    /// connection. One connection is driven by one thread at a time (its TLS and HTTP/2 work):
+    /// several let as many threads work at once. `count` of them taken in turn; or, for
+    /// `automaticConnections`, the first without exchanges in progress, else (for a blocking call
+    /// of a thread, `forCaller`) a new one while fewer than `mostAutomaticConnections` are open,
+    /// else the one with the fewest. A multi handle past `exchangesPerMultiplexer` is replaced.
+    /// nil when libcurl cannot start one.
+    func multiplexer(spreadOver count: Int, forCaller: Bool) -> Multiplexer? {
         connections.withLock { state in
-            if state.multiplexers.count != count {
+            let most = count == HTTPClient.automaticConnections ? HTTPClient.mostAutomaticConnections : count
+            if state.multiplexers.count > most || (count != HTTPClient.automaticConnections && state.multiplexers.count != count) {
                 // A changed setting: the multi handles past the new count end once their exchanges are done.
-                state.multiplexers.dropFirst(count).forEach { $0?.multiplexer.retire() }
-                state.multiplexers = Array(state.multiplexers.prefix(count)) + Array(repeating: nil, count: max(0, count - state.multiplexers.count))
+                state.multiplexers.dropFirst(most).forEach { $0?.multiplexer.retire() }
+                state.multiplexers = Array(state.multiplexers.prefix(most))
+                    + Array(repeating: nil, count: max(0, count - state.multiplexers.count))
             }
-            let slot = state.nextMultiplexer % count
-            state.nextMultiplexer = (slot + 1) % count
+            let slot: Int
+            if count == HTTPClient.automaticConnections {
+                slot = HTTPClient.leastBusy(state.multiplexers, opensAnother: forCaller && state.multiplexers.count < most)
+                if slot == state.multiplexers.count { state.multiplexers.append(nil) }
+            } else {
+                slot = state.nextMultiplexer % count
+                state.nextMultiplexer = (slot + 1) % count
+            }
             if let (current, exchanges) = state.multiplexers[slot], exchanges < HTTPClient.exchangesPerMultiplexer {
                 state.multiplexers[slot] = (current, exchanges + 1)
                 return current
@@ -188,6 +208,21 @@ final class HTTPClient: @unchecked Sendable {
             state.multiplexers[slot] = (started, 1)
             return started
         }
+    }
+
+    /// The slot of the first multi handle without exchanges in progress (one to be started or
+    /// replaced counts as such), else a new slot past the end when `opensAnother`, else the slot
+    /// of the one with the fewest.
+    private static func leastBusy(_ multiplexers: [(multiplexer: Multiplexer, exchanges: Int)?], opensAnother: Bool) -> Int {
+        var fewest: (slot: Int, load: Int)?
+        for (slot, entry) in multiplexers.enumerated() {
+            guard let entry, entry.exchanges < exchangesPerMultiplexer else { return slot }
+            let load = entry.multiplexer.exchangesInProgress
+            if load == 0 { return slot }
+            if load < fewest?.load ?? .max { fewest = (slot, load) }
+        }
+        guard let fewest, !opensAnother else { return multiplexers.count }
+        return fewest.slot
     }
 
     /// libcurl before 8.0 cannot reuse a cleartext HTTP/2 (h2c) connection (curl issue #10634).

@@ -38,7 +38,7 @@ final class HTTPStream: @unchecked Sendable {
                             probesConnectionEnd: HTTPClient.losesTrailersOnClose,
                             keepsAlive: request.keepaliveMilliseconds > 0 && HTTPClient.sendsKeepalivePings)
         let share = client.connections.withLock { $0.share }
-        if HTTPClient.pausesStreamsAlone, let shared = client.multiplexer(spreadOver: request.connections) {
+        if HTTPClient.pausesStreamsAlone, let shared = client.multiplexer(spreadOver: request.connections, forCaller: false) {
             (multiplexer, ownsMultiplexer) = (shared, false)
         } else {
             guard let own = Multiplexer(share: share) else { throw ClarifaiError(.internal, "libcurl could not start a multi handle") }

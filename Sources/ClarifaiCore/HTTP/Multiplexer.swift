@@ -35,6 +35,8 @@ final class Multiplexer: @unchecked Sendable {
         /// Exchanges or timers were left when the last driver let go: the multi handle's thread
         /// takes over.
         var busy = false
+        /// Exchanges taken and not yet finished (HTTPClient spreads calls by it).
+        var exchanges = 0
     }
 
     private let requests = Locked(Requests())
@@ -120,6 +122,7 @@ final class Multiplexer: @unchecked Sendable {
         let leads: Bool? = requests.withLock { state in
             guard !state.ended else { return nil }
             state.operations.append(.add(easy, sink))
+            state.exchanges += 1
             guard !state.driving, !state.parkRequested else {
                 curl_multi_wakeup(multi)
                 return false
@@ -185,7 +188,16 @@ final class Multiplexer: @unchecked Sendable {
 
     /// Starts the exchange configured on `easy`, whose caller pulls its answer from the sink
     /// (HTTPStream); false when this multi handle has ended and took nothing.
-    func start(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) -> Bool { submit(.add(easy, sink)) }
+    func start(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) -> Bool {
+        notify { state in
+            state.operations.append(.add(easy, sink))
+            state.exchanges += 1
+        }
+    }
+
+    /// Exchanges taken and not yet finished: 0 when a call taken now would have the multi handle
+    /// to itself (and drive it from its own thread).
+    var exchangesInProgress: Int { requests.withLock { $0.exchanges } }
 
     /// Resumes a paused exchange (on the multi handle's thread: libcurl allows no other).
     func resume(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) { submit(.resume(easy, sink)) }
@@ -334,6 +346,7 @@ final class Multiplexer: @unchecked Sendable {
         active[slot].sink.activeSlot = slot
         active.removeLast()
         sink.activeSlot = -1
+        requests.withLock { $0.exchanges -= 1 }
     }
 
     private func finishCompleted() {
