@@ -70,6 +70,23 @@ import Testing
         }
     }
 
+    @Test func writesFloatsAsFloatDescriptionDoes() {
+        var generator = SystemRandomNumberGenerator()
+        var samples: [Float] = [0, -0, 1, -1, 0.1, 1e-45, -1e-45, .leastNormalMagnitude, .greatestFiniteMagnitude,
+                                -.greatestFiniteMagnitude, 1.2682019e-11, -1.26820195e-11, 16_777_216, 1e7, 123_456_790, 0.99142045]
+        for _ in 0..<100_000 {
+            let value = Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator))
+            if value.isFinite { samples.append(value) }
+            samples.append(Float.random(in: 0...1, using: &generator))
+        }
+        var written: [UInt8] = []
+        for value in samples {
+            written.removeAll(keepingCapacity: true)
+            ScalarText.append(value, to: &written)
+            #expect(String(decoding: written, as: UTF8.self) == value.description, "\(value.bitPattern)")
+        }
+    }
+
     @Test func decodesEveryBase64Form() {
         func decode(_ text: String) -> [UInt8]? {
             var writer = WireWriter()

@@ -838,9 +838,8 @@ public enum OutputContents {
 
 /// A concept's value in Response.conceptsText.
 enum ConceptText {
-    /// Room per concept besides its strings: a NUL after each of its 4 fields, and its value
-    /// (Float.description is at most 15 bytes, e.g. "-1.26820195e-11"; twice that, to be safe).
-    static let valueRoom = 4 + 32
+    /// Room per concept besides its strings: a NUL after each of its 4 fields, and its value.
+    static let valueRoom = 4 + ScalarText.shortestFloatRoom
 
     /// The bytes `write(_:to:)` needs at most for `concepts`.
     static func room(_ concepts: UnsafeBufferPointer<clarifai_concept>) -> Int {
@@ -882,11 +881,14 @@ enum ConceptText {
 
     /// Writes the shortest decimal that reads back as `value` (nan, inf, -inf); returns its length.
     static func write(_ value: Float, to output: UnsafeMutableRawPointer) -> Int {
-        var text = value.isNaN ? "nan" : value.isInfinite ? (value < 0 ? "-inf" : "inf") : value.description
-        return text.withUTF8 { bytes in
-            output.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            return bytes.count
+        guard value.isFinite else {
+            var text = value.isNaN ? "nan" : value < 0 ? "-inf" : "inf"
+            return text.withUTF8 { bytes in
+                output.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                return bytes.count
+            }
         }
+        return ScalarText.writeShortest(value, to: output.assumingMemoryBound(to: UInt8.self))
     }
 }
 
