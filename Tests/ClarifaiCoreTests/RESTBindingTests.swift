@@ -110,4 +110,44 @@ import CJansson
             #expect(body(call) == (rule.body == "*" ? "{}" : nil), "\(method.name): \(body(call) ?? "no body")")
         }
     }
+
+    /// A prediction's REST form written from its parts is RESTBinding's of the request message the
+    /// client sends (its ids filled), byte for byte: every kind and source, ids that need escaping
+    /// or percent-encoding, and every combination of user, app and version ids.
+    @Test func writesAPredictionAsTheBindingOfItsMessage() throws {
+        let bytes: [UInt8] = Array(0...255) + [0xFF, 0xFE]
+        try bytes.withUnsafeBytes { data in
+            let inputs = [
+                PredictionInput(kind: .image, source: .url("https://x.test/a b?c=\"d\"&e=\\"), id: "in/1 \u{1}é"),
+                PredictionInput(kind: .text, source: .text("line\nand \u{2028} \u{1F600}")),
+                PredictionInput(kind: .video, source: .bytes(data), id: "v"),
+                PredictionInput(kind: .audio, source: .url("u")),
+            ]
+            let fields = try PredictionSchema.of(schema)
+            let form = try #require(fields.restForm)
+            let channel = try RESTChannel(baseURL: "http://127.0.0.1:9")
+            var compared = 0
+            let combinations = [String?](arrayLiteral: nil, "u 1", "me").flatMap { user in
+                [String?](arrayLiteral: nil, "a/2").flatMap { app in
+                    [String?](arrayLiteral: nil, "v.3").flatMap { version in ["m", ".."].map { (user, app, version, $0) } }
+                }
+            }
+            for (user, app, version, model) in combinations {
+                let client = try Client(channel: channel, token: "t", userID: user ?? "", appID: app ?? "")
+                var message = try Client.predictionRequest(fields, modelID: model, versionID: version, inputs: inputs[...])
+                try client.fillUserAppID(of: &message, for: fields.method)
+                let expected = try message.withUnsafeBytes { try RESTBinding(method: fields.method, message: $0, schema: schema) }
+                guard let written = form.binding(PredictionIDs(userID: user, appID: app, modelID: model, versionID: version),
+                                                      inputs: inputs[...]) else {
+                    // One id without the other goes in the body: the message's binding writes that.
+                    #expect((user == nil) != (app == nil), "no form for user \(user ?? "-"), app \(app ?? "-")")
+                    continue
+                }
+                #expect(written.verb == expected.verb && written.target == expected.target, "\(written.target) vs \(expected.target)")
+                #expect(body(written) == body(expected))
+                compared += 1
+            }
+            #expect(compared == 12)
+        }
+    }
 }

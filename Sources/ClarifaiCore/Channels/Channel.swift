@@ -8,6 +8,10 @@ public struct CallRequest {
     let message: [UInt8]
     let timeoutMilliseconds: Int
     let metadata: [String]
+    /// The request's REST form, written by the caller from what a message would be made of (a
+    /// prediction's): a REST channel sends it instead of mapping `message` (RESTBinding), which
+    /// is then empty.
+    var restBinding: RESTBinding?
 }
 
 /// The HTTP exchange of a unary call and how to read its answer: what blocking and asynchronous

@@ -9,6 +9,12 @@ struct RESTBinding {
     let target: String
     let body: [UInt8]?
 
+    init(verb: String, target: String, body: [UInt8]?) {
+        self.verb = verb
+        self.target = target
+        self.body = body
+    }
+
     /// `message`: the serialized request, already checked against the schema.
     init(method: Method, message: UnsafeRawBufferPointer, schema: Schema) throws {
         let route = RESTRoute.table(of: schema)[method.index]
@@ -18,23 +24,13 @@ struct RESTBinding {
         guard !route.rules.isEmpty else {
             throw ClarifaiError(.unsupported, "\(method.name) has no REST binding: use a gRPC channel")
         }
-        // Each variable's value read once; the filled rule with the most variables, the first of equals.
+        // Each variable's value read once.
         let values = route.variables.map { $0.value(in: message) }
-        var chosen: RESTRoute.Rule?
-        for rule in route.rules where rule.needs.count > chosen?.needs.count ?? -1 && rule.needs.allSatisfy({ values[$0] != nil }) {
-            chosen = rule
+        guard let chosen = route.bestRule(filled: { values[$0] != nil }) else {
+            throw ClarifaiError.invalidArgument(route.unfilledMessage(method, values: values))
         }
-        guard let rule = chosen else { throw ClarifaiError.invalidArgument(route.unfilledMessage(method, values: values)) }
-        var path: [UInt8] = []
-        path.reserveCapacity(128)
-        for segment in rule.segments {
-            switch segment {
-            case .literal(let text): path += text
-            case .variable(let index):
-                path.append(UInt8(ascii: "/"))
-                values[index]?.withBytes { PercentEncoding.appendPathSegment($0, to: &path) }
-            }
-        }
+        let rule = route.rules[chosen]
+        let path = rule.path { values[$0] }
         // The rest of the request, in the REST API's JSON form, without the fields of the path.
         let rest: [UInt8]
         do {
@@ -78,6 +74,32 @@ final class RESTRoute: Sendable {
         let excluded: FieldPathSet
         /// The path template as the API documents it, for messages.
         let template: String
+
+        /// The path with the variables' values (percent-encoded), `value` giving each by index.
+        func path(_ value: (Int) -> PathValue?) -> [UInt8] {
+            var path: [UInt8] = []
+            path.reserveCapacity(128)
+            for segment in segments {
+                switch segment {
+                case .literal(let text): path += text
+                case .variable(let index):
+                    path.append(UInt8(ascii: "/"))
+                    value(index)?.withBytes { PercentEncoding.appendPathSegment($0, to: &path) }
+                }
+            }
+            return path
+        }
+    }
+
+    /// The index of the filled rule with the most variables (the first of equals), `filled`
+    /// telling by variable index.
+    func bestRule(filled: (Int) -> Bool) -> Int? {
+        var chosen: Int?
+        for (index, rule) in rules.enumerated()
+        where rule.needs.count > chosen.map({ rules[$0].needs.count }) ?? -1 && rule.needs.allSatisfy(filled) {
+            chosen = index
+        }
+        return chosen
     }
 
     let inputType: MessageType?
@@ -213,16 +235,18 @@ struct PathVariable: Sendable {
     }
 }
 
-/// A path variable's value: a string in the request message (valid while the message is), or
-/// a number's text.
+/// A path variable's value: a string in the request message (valid while the message is), a
+/// number's text, or a string given as such.
 enum PathValue {
     case bytes(UnsafeRawBufferPointer)
     case text([UInt8])
+    case string(String)
 
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         switch self {
         case .bytes(let bytes): return body(bytes)
         case .text(let text): return text.withUnsafeBytes(body)
+        case .string(var string): return string.withUTF8 { body(UnsafeRawBufferPointer($0)) }
         }
     }
 }
@@ -278,23 +302,30 @@ enum PercentEncoding {
 
     /// A path segment: also "." and "..", which would otherwise move up the path.
     static func appendPathSegment(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
-        if bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) && (1...2).contains(bytes.count) {
+        if (1...2).contains(bytes.count) && bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) {
             for _ in bytes { output += Array("%2E".utf8) }
-        } else {
-            append(bytes, to: &output)
+            return
         }
+        // Runs of unreserved bytes (usually the whole value) copied at once.
+        var runStart = 0
+        for (index, byte) in bytes.enumerated() where !unreserved[Int(byte)] {
+            output.append(contentsOf: bytes[runStart..<index])
+            appendEscaped(byte, to: &output)
+            runStart = index + 1
+        }
+        output.append(contentsOf: bytes[runStart...])
     }
 
     private static func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to output: inout [UInt8]) {
         for byte in bytes {
-            if unreserved[Int(byte)] {
-                output.append(byte)
-            } else {
-                output.append(UInt8(ascii: "%"))
-                output.append(hexDigits[Int(byte >> 4)])
-                output.append(hexDigits[Int(byte & 0xF)])
-            }
+            if unreserved[Int(byte)] { output.append(byte) } else { appendEscaped(byte, to: &output) }
         }
+    }
+
+    private static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "%"))
+        output.append(hexDigits[Int(byte >> 4)])
+        output.append(hexDigits[Int(byte & 0xF)])
     }
 
     private static let hexDigits = Array("0123456789ABCDEF".utf8)

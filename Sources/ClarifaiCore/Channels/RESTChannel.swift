@@ -48,7 +48,8 @@ public final class RESTChannel: Channel {
     }
 
     public func unaryExchange(_ request: CallRequest) throws -> UnaryExchange {
-        let binding = try request.message.withUnsafeBytes { try RESTBinding(method: request.method, message: $0, schema: schema) }
+        let binding = try request.restBinding
+            ?? request.message.withUnsafeBytes { try RESTBinding(method: request.method, message: $0, schema: schema) }
         let options = options.current
         let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target,
                                    headers: headerLines(request.metadata, hasBody: binding.body != nil),

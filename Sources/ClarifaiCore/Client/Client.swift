@@ -76,8 +76,8 @@ public final class Client: HandleObject, @unchecked Sendable {
 
     let channel: any Channel
     private let credential: Credential
-    private let userID: String?
-    private let appID: String?
+    let userID: String?
+    let appID: String?
     let schema: Schema
     let retryPolicy: RetryPolicy
     /// Each method's user_app_id fields (by Method.index), looked up once, not per call.
@@ -254,12 +254,14 @@ public final class Client: HandleObject, @unchecked Sendable {
     }
 
     /// (`message` taken: the ids are appended in place, into the room its maker left.)
-    func call(_ method: Method, message: consuming [UInt8]) throws -> Response {
+    /// `restBinding`: the request's REST form, ids included, when the caller wrote it instead of
+    /// the message (see CallRequest).
+    func call(_ method: Method, message: consuming [UInt8], restBinding: RESTBinding? = nil) throws -> Response {
         var request = consume message
-        try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &request, for: method) }
+        if restBinding == nil { try prefixingErrors(with: "\(method.name): ") { try fillUserAppID(of: &request, for: method) } }
         return try withRetries(method) { timeout, metadata in
             let response = try channel.unary(CallRequest(method: method, message: request, timeoutMilliseconds: timeout,
-                                                         metadata: metadata))
+                                                         metadata: metadata, restBinding: restBinding))
             guard response.isSuccess else { throw ClarifaiError(apiFailure: response, method: method.name) }
             return response
         }

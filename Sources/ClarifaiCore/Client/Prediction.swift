@@ -59,10 +59,9 @@ public struct PredictionInput: @unchecked Sendable {
         self.init(kind: kind, source: source, id: id.flatMap { $0.isEmpty ? nil : $0 })
     }
 
-    /// Writes the Input message: {id, data: {image|text|video|audio: {url | base64 | raw}}};
-    /// `moreData` writes more fields of its data (an upload's concepts and metadata).
-    func write(to writer: inout WireWriter, field: Int, schema: PredictionSchema, position: Int,
-               moreData: (inout WireWriter) -> Void = { _ in }) throws {
+    /// The field of its kind's media message that takes its source; INVALID_ARGUMENT, naming the
+    /// input by `position`, where the schema has none (e.g. text for an image).
+    func sourceField(_ schema: PredictionSchema, position: Int) throws -> Field {
         let media = schema.media[Int(kind.rawValue)]
         let (value, missing) = switch source {
         case .url: (media.url, "a url")
@@ -72,6 +71,48 @@ public struct PredictionInput: @unchecked Sendable {
         guard let value else {
             throw ClarifaiError.invalidArgument("inputs[\(position)]: \(kind) inputs cannot take \(missing)")
         }
+        return value
+    }
+
+    /// Writes the Input message in the REST API's JSON form, as ProtoToJSON writes the one `write`
+    /// makes: {"id":..,"data":{"image"|"text"|"video"|"audio":{"url"|"base64"|"raw":..}}}.
+    func writeJSON(to output: inout [UInt8]) {
+        func literal(_ text: StaticString) { output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)) }
+        func quoted(_ text: String) {
+            var text = text
+            // A String is valid UTF-8: nothing fails.
+            _ = text.withUTF8 { ProtoToJSON.appendQuoted(UnsafeRawBufferPointer($0), to: &output) }
+        }
+        literal("{")
+        if let id {
+            literal("\"id\":")
+            quoted(id)
+            literal(",")
+        }
+        literal("\"data\":{\"")
+        output += kind.dataField.utf8
+        literal("\":{")
+        switch source {
+        case .url(let url):
+            literal("\"url\":")
+            quoted(url)
+        case .text(let text):
+            literal("\"raw\":")
+            quoted(text)
+        case .bytes(let bytes):
+            literal("\"base64\":\"")
+            ScalarText.appendBase64(bytes, to: &output)
+            literal("\"")
+        }
+        literal("}}}")
+    }
+
+    /// Writes the Input message: {id, data: {image|text|video|audio: {url | base64 | raw}}};
+    /// `moreData` writes more fields of its data (an upload's concepts and metadata).
+    func write(to writer: inout WireWriter, field: Int, schema: PredictionSchema, position: Int,
+               moreData: (inout WireWriter) -> Void = { _ in }) throws {
+        let media = schema.media[Int(kind.rawValue)]
+        let value = try sourceField(schema, position: position)
         let input = writer.beginLengthDelimited(field)
         if let id { writer.string(schema.inputID, id) }
         let data = writer.beginLengthDelimited(schema.inputData)
@@ -106,6 +147,8 @@ final class PredictionSchema: Sendable {
     let modelID: Int, versionID: Int, inputs: Int, inputID: Int, inputData: Int
     /// By PredictionInput.Kind's raw value.
     let media: [Media]
+    /// The REST form written without the message; nil when the method's paths need other fields.
+    let restForm: PredictionRESTForm?
 
     private static let official = Result { try PredictionSchema(.official) }
 
@@ -130,6 +173,7 @@ final class PredictionSchema: Sendable {
             return Media(field: field, url: type?.field(named: "url"), raw: type?.field(named: "raw"),
                          base64: type?.field(named: "base64"))
         }
+        restForm = PredictionRESTForm(route: RESTRoute.table(of: schema)[method.index])
     }
 
     private static func field(_ name: String, of type: String, in schema: Schema) throws -> Field {
@@ -138,6 +182,70 @@ final class PredictionSchema: Sendable {
         }
         return field
     }
+}
+
+/// A prediction's REST form written from its parts, without reading the request message: the
+/// path from the ids (the rule RESTBinding would choose for the same request) and the body
+/// straight as JSON from the inputs (one pass, no protobuf in between).
+struct PredictionRESTForm: Sendable {
+    private let route: RESTRoute
+    /// For each of the route's path variables, the id that fills it (PredictionIDs.slot); nil
+    /// for a field a prediction never sets (e.g. runner_selector's: paths needing it never fit).
+    private let slots: [Int?]
+    /// By the ids a request gives (PredictionIDs.mask): the rule RESTBinding chooses for it, nil
+    /// when that rule leaves one of them to the body (a user id without an app id).
+    private let rules: [Int?]
+
+    /// nil when a path of the method would not send the rest of the request as the body.
+    init?(route: RESTRoute) {
+        guard route.rules.allSatisfy({ $0.body == "*" }) else { return nil }
+        let slots = route.variables.map { PredictionIDs.names.firstIndex(of: $0.names) }
+        self.route = route
+        self.slots = slots
+        rules = (0..<(1 << PredictionIDs.names.count)).map { mask in
+            let given = { (variable: Int) in slots[variable].map { mask & 1 << $0 != 0 } ?? false }
+            guard let chosen = route.bestRule(filled: given),
+                  route.rules[chosen].needs.reduce(0, { $0 | 1 << slots[$1]! }) == mask else { return nil }
+            return chosen
+        }
+    }
+
+    /// The binding of the request with these ids and inputs; nil when RESTBinding has to read the
+    /// message (see `rules`).
+    func binding(_ ids: PredictionIDs, inputs: ArraySlice<PredictionInput>) -> RESTBinding? {
+        guard let index = rules[ids.mask] else { return nil }
+        let rule = route.rules[index]
+        let path = rule.path { variable in slots[variable].flatMap(ids.id).map(PathValue.string) }
+        var body: [UInt8] = []
+        body.reserveCapacity(inputs.reduce(16) { size, input in size + input.source.byteCount * 4 / 3 + 64 })
+        body += "{\"inputs\":[".utf8
+        for (position, input) in inputs.enumerated() {
+            if position > 0 { body.append(UInt8(ascii: ",")) }
+            input.writeJSON(to: &body)
+        }
+        body += "]}".utf8
+        return RESTBinding(verb: rule.verb, target: String(decoding: path, as: UTF8.self), body: body)
+    }
+}
+
+/// The ids of a prediction request that its REST paths take (nil: not given).
+struct PredictionIDs {
+    /// The path variables they fill, by slot.
+    static let names = [["user_app_id", "user_id"], ["user_app_id", "app_id"], ["model_id"], ["version_id"]]
+
+    let userID: String?, appID: String?, modelID: String, versionID: String?
+
+    func id(_ slot: Int) -> String? {
+        switch slot {
+        case 0: userID
+        case 1: appID
+        case 2: modelID
+        default: versionID
+        }
+    }
+
+    /// A bit per id given, by slot.
+    var mask: Int { (userID == nil ? 0 : 1) | (appID == nil ? 0 : 2) | 4 | (versionID == nil ? 0 : 8) }
 }
 
 extension Client {
@@ -157,16 +265,26 @@ extension Client {
         let method = fields.method
         // One request (the usual case) is sent from this thread, without parallelMap's machinery.
         if inputs.count <= Client.maximumInputsPerRequest {
-            return try call(method, message: Client.predictionRequest(fields, modelID: modelID, versionID: versionID, inputs: inputs[...]))
+            return try predictOnce(fields, modelID: modelID, versionID: versionID, inputs: inputs[...])
         }
         let chunks = Client.requestChunks(inputs)
         let results = parallelMap(chunks, width: Client.batchConcurrency) { chunk in
-            Result {
-                try self.call(method, message: Client.predictionRequest(fields, modelID: modelID, versionID: versionID, inputs: chunk))
-            }
+            Result { try self.predictOnce(fields, modelID: modelID, versionID: versionID, inputs: chunk) }
         }
         guard results.count > 1 else { return try results[0].get() }
         return try merged(results, inputIDs: chunks.map { $0.map(\.id) }, method: method)
+    }
+
+    /// One request of a prediction: on a REST channel its REST form written straight from the
+    /// inputs when it can be (no message then: the channel reads none), else the message.
+    private func predictOnce(_ fields: PredictionSchema, modelID: String, versionID: String?,
+                             inputs: ArraySlice<PredictionInput>) throws -> Response {
+        if channel is RESTChannel, let form = fields.restForm {
+            try Client.checkPrediction(fields, inputs: inputs)
+            let ids = PredictionIDs(userID: userID, appID: appID, modelID: modelID, versionID: versionID.flatMap { $0.isEmpty ? nil : $0 })
+            if let binding = form.binding(ids, inputs: inputs) { return try call(fields.method, message: [], restBinding: binding) }
+        }
+        return try call(fields.method, message: Client.predictionRequest(fields, modelID: modelID, versionID: versionID, inputs: inputs))
     }
 
     /// The inputs of a prediction in requests of at most `maximumInputsPerRequest`.
@@ -264,15 +382,8 @@ extension Client {
     /// (bytes go in raw: no base64 round trip).
     static func predictionRequest(_ fields: PredictionSchema, modelID: String, versionID: String?,
                                           inputs: ArraySlice<PredictionInput>) throws -> [UInt8] {
-        // Each input's bytes are below the limit, so the sum cannot overflow.
-        let size = inputs.reduce(64) { size, input in
-            if case .bytes(let bytes) = input.source { return size + bytes.count + 32 }
-            return size + 256
-        }
         // Checked before allocating: a request past the protobuf limit could never be sent.
-        guard size <= Client.maximumRequestBytes else {
-            throw ClarifaiError.invalidArgument("the inputs of one request add up to \(size) bytes, over the \(Client.maximumRequestBytes)-byte message limit")
-        }
+        let size = try requestSize(inputs)
         return try WireWriter.array(capacity: size) { writer in
             writer.string(fields.modelID, modelID)
             if let versionID, !versionID.isEmpty { writer.string(fields.versionID, versionID) }
@@ -280,5 +391,25 @@ extension Client {
                 try input.write(to: &writer, field: fields.inputs, schema: fields, position: position)
             }
         }
+    }
+
+    /// What predictionRequest checks, for a request written in another form.
+    static func checkPrediction(_ fields: PredictionSchema, inputs: ArraySlice<PredictionInput>) throws {
+        _ = try requestSize(inputs)
+        for (position, input) in zip(inputs.indices, inputs) { _ = try input.sourceField(fields, position: position) }
+    }
+
+    /// Room for a prediction request message (at least its size); INVALID_ARGUMENT past the
+    /// protobuf limit.
+    private static func requestSize(_ inputs: ArraySlice<PredictionInput>) throws -> Int {
+        // Each input's bytes are below the limit, so the sum cannot overflow.
+        let size = inputs.reduce(64) { size, input in
+            if case .bytes(let bytes) = input.source { return size + bytes.count + 32 }
+            return size + 256
+        }
+        guard size <= Client.maximumRequestBytes else {
+            throw ClarifaiError.invalidArgument("the inputs of one request add up to \(size) bytes, over the \(Client.maximumRequestBytes)-byte message limit")
+        }
+        return size
     }
 }

@@ -315,7 +315,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         let made: (text: UnsafeRawBufferPointer, count: Int)
         if message == nil, restAnswer != nil {  // written from the concepts read from the JSON
             let concepts = try concepts(output: index)
-            made = (try strings.write(atMost: ConceptText.room(concepts)) { ConceptText.write(concepts, to: $0) }, concepts.count)
+            made = (strings.write(atMost: ConceptText.room(concepts)) { ConceptText.write(concepts, to: $0) }, concepts.count)
         } else {
             let fields = try ResponseFields.official.get()
             let (size, count) = try conceptsTextRoom(output: index, fields)

@@ -404,10 +404,13 @@ struct ProtoToJSON {
         if quoted { output.append(UInt8(ascii: "\"")) }
     }
 
+    private mutating func appendQuoted(_ text: UnsafeRawBufferPointer) -> Bool { ProtoToJSON.appendQuoted(text, to: &output) }
+
     /// `text` as a JSON string with the escapes JSON requires (quote, backslash, control
     /// characters), checked as UTF-8 on the way: false when it is not (the conversion fails; what
     /// was written is left). Runs that need no look are found eight bytes at a time and copied whole.
-    private mutating func appendQuoted(_ text: UnsafeRawBufferPointer) -> Bool {
+    static func appendQuoted(_ text: UnsafeRawBufferPointer, to output: inout [UInt8]) -> Bool {
+        func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) { ProtoToJSON.appendRun(text, range, to: &output) }
         output.append(UInt8(ascii: "\""))
         var runStart = 0, index = 0
         let count = text.count
@@ -468,7 +471,9 @@ struct ProtoToJSON {
         return (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | word) & highs == 0
     }
 
-    private mutating func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) {
+    private mutating func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) { ProtoToJSON.appendRun(text, range, to: &output) }
+
+    private static func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>, to output: inout [UInt8]) {
         guard !range.isEmpty, let base = text.baseAddress else { return }
         output.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + range.lowerBound, count: range.count))
     }
