@@ -77,7 +77,9 @@ public struct PredictionInput: @unchecked Sendable {
     /// Writes the Input message in the REST API's JSON form, as ProtoToJSON writes the one `write`
     /// makes: {"id":..,"data":{"image"|"text"|"video"|"audio":{"url"|"base64"|"raw":..}}}.
     func writeJSON(to output: inout [UInt8]) {
-        func literal(_ text: StaticString) { output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)) }
+        func literal(_ text: StaticString) {
+            output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        }
         func quoted(_ text: String) {
             var text = text
             // A String is valid UTF-8: nothing fails.
@@ -189,8 +191,9 @@ final class PredictionSchema: Sendable {
 /// straight as JSON from the inputs (one pass, no protobuf in between).
 struct PredictionRESTForm: Sendable {
     private let route: RESTRoute
-    /// For each of the route's path variables, the id that fills it (PredictionIDs.slot); nil
-    /// for a field a prediction never sets (e.g. runner_selector's: paths needing it never fit).
+    /// For each of the route's path variables, the id that fills it (its index in
+    /// PredictionIDs.names); nil for a field a prediction never sets (runner_selector's: the
+    /// paths that need it are never chosen).
     private let slots: [Int?]
     /// By the ids a request gives (PredictionIDs.mask): the rule RESTBinding chooses for it, nil
     /// when that rule leaves one of them to the body (a user id without an app id).

@@ -172,7 +172,8 @@ final class HTTPClient: @unchecked Sendable {
     static let automaticConnections = 0
     /// One connection is driven by one thread at a time: beyond the number of cores, more let
     /// threads calling at once drive their own instead of waiting for another's turn to end
-    /// (make bench, 8 threads on 2 cores: 8 connections 1.3x the calls/s of 2; see RESULTS.md).
+    /// (8 threads on 2 cores: 7.0-7.2k calls/s with up to 8, 6.2-6.5k with up to 4, 5.2-5.5k
+    /// over one; make bench's thread scaling in RESULTS.md).
     static let mostAutomaticConnections = 8
 
     /// The multi handle for the next exchange (a stream's, for as long as it lasts), each with its

@@ -196,7 +196,7 @@ final class Multiplexer: @unchecked Sendable {
     }
 
     /// Exchanges taken and not yet finished: 0 when a call taken now would have the multi handle
-    /// to itself (and drive it from its own thread).
+    /// to itself (driven by the calling thread).
     var exchangesInProgress: Int { requests.withLock { $0.exchanges } }
 
     /// Resumes a paused exchange (on the multi handle's thread: libcurl allows no other).
