@@ -233,7 +233,7 @@ int clarifai_channel_set_max_retries(clarifai_channel *channel, int retries);
    callers need them: a call goes to a connection with no call in progress, and a blocking call
    that finds every connection busy opens another, up to 8 (asynchronous calls and streams take
    the least busy one instead); one thread calling one call after another keeps one connection
-   (make bench: 8 threads over TLS on 2 cores, 1.3x the calls/s of one connection: see
+   (make bench: 8 threads over TLS on 2 cores, 1.4x the calls/s of one connection: see
    RESULTS.md, "Thread scaling"). Setting it fixes the number: 1 puts every call on one
    connection, as 1.0 did. 1 to 64, else INVALID_ARGUMENT. REST channels take it and go on opening
    a connection per concurrent call. Applies to calls started after it returns. Since 1.1. */

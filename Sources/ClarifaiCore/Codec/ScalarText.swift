@@ -59,13 +59,15 @@ enum ScalarText {
         return stream.count
     }
 
-    /// A TextOutputStream into memory the caller made room in.
+    /// A TextOutputStream into the shortestFloatRoom bytes the caller made room for.
     private struct ASCIIBuffer: TextOutputStream {
         let start: UnsafeMutablePointer<UInt8>
         var count = 0
 
         mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) {
-            (start + count).update(from: buffer.baseAddress!, count: buffer.count)
+            guard let base = buffer.baseAddress else { return }
+            precondition(count + buffer.count <= ScalarText.shortestFloatRoom, "a float's text longer than its room")
+            (start + count).update(from: base, count: buffer.count)
             count += buffer.count
         }
 
