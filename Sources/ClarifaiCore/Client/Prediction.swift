@@ -248,7 +248,7 @@ struct PredictionIDs {
     }
 
     /// A bit per id given, by slot.
-    var mask: Int { (userID == nil ? 0 : 1) | (appID == nil ? 0 : 2) | 4 | (versionID == nil ? 0 : 8) }
+    var mask: Int { PredictionIDs.names.indices.reduce(0) { id($1) == nil ? $0 : $0 | 1 << $1 } }
 }
 
 extension Client {
