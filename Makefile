@@ -15,7 +15,7 @@ PYTHON := $(VENV)/bin/python
 SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
 
-.PHONY: all deps test-deps cli-deps venv test test-swift test-python test-header test-bindings test-trixie demo clean install uninstall deb test-deb examples \
+.PHONY: all deps test-deps cli-deps py-deps venv test test-swift test-python test-header test-bindings test-trixie demo clean install uninstall deb test-deb examples \
         bench bench-codec bench-bulk fuzz fuzz-replay check-asan check-tsan check-valgrind
 PREFIX ?= /usr/local
 
@@ -47,16 +47,23 @@ $(REAL_LIB): $(SWIFT_SOURCES) | deps
 	ln -sf libclarifai.so.$(VERSION) $(LIB_DIR)/libclarifai.so.$(MAJOR)
 	ln -sf libclarifai.so.$(MAJOR) $(LIB_DIR)/libclarifai.so
 
-PY_BINDING := $(shell find Bindings/python -type f \( -name '*.py' -o -name '*.toml' -o -name '*.md' -o -name py.typed \) -not -path '*/build/*')
+PY_BINDING := $(shell find Bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.toml' -o -name '*.md' -o -name py.typed \) -not -path '*/build/*')
 
 venv: $(VENV)/.installed $(VENV)/.binding
+
+# Python's headers, for the binding's optional C accelerator: installed as root, else the
+# binding is installed without it (it then makes its objects in Python, more slowly).
+py-deps:
+	@dpkg -s python3-dev >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing python3-dev"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev >/dev/null; \
+	else echo "python3-dev is missing: the Python binding is installed without its C accelerator"; fi
 $(VENV)/.installed: Tests/Server/requirements.txt Tests/Python/requirements-engine.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q -r Tests/Server/requirements.txt -r Tests/Python/requirements-engine.txt
 	touch $@
 
 # The Python package, reinstalled whenever its files change.
-$(VENV)/.binding: $(VENV)/.installed $(PY_BINDING)
+$(VENV)/.binding: $(VENV)/.installed $(PY_BINDING) | py-deps
 	$(PYTHON) -m pip install -q ./Bindings/python
 	rm -rf Bindings/python/build Bindings/python/libclarifai.egg-info
 	touch $@

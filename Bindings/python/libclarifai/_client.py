@@ -23,6 +23,11 @@ from ._native import (INPUT_FN, PROGRESS_FN, REQUEST_ID_PREFIX, RESULT_FN, STREA
                       BulkProgressStruct, InputStruct, RegionStruct, ResourceIdsStruct, load_library)
 from .errors import ApiError, ClarifaiError, ErrorCode, InvalidArgumentError, Metadata, ProtocolError, error_class
 
+try:
+    from . import _speedups  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler or Python's headers: the pure-Python way
+    _speedups = None
+
 __all__ = [
     "Channel", "Client", "Concept", "BoundingBox", "Region", "Output", "Prediction", "Input", "InputKind",
     "Stream", "BidiStream", "BulkProgress", "json_to_proto", "proto_to_json", "version", "api_version", "methods",
@@ -550,14 +555,9 @@ def _read_prediction(response: int, answer: Optional[_Answer] = None) -> Predict
     counts, contents = ctypes.POINTER(ctypes.c_size_t)(), ctypes.POINTER(ctypes.c_ubyte)()
     _check(lib.clarifai_response_outputs_text(response, ctypes.byref(text), ctypes.byref(length), ctypes.byref(count),
                                               ctypes.byref(counts), ctypes.byref(contents)))
-    fields = ctypes.string_at(text, length.value).decode("utf-8", "replace").split("\0") if length.value else []
-    # Concepts made by tuple.__new__ called from C (map), no Python frame per concept.
-    concepts = list(map(tuple.__new__, repeat(Concept), zip(fields[0::4], fields[1::4], map(float, fields[2::4]), fields[3::4])))
+    per_output = _output_concepts(text, length.value, counts, count.value)
     outputs = []
-    start = 0
-    for index, (concept_count, held) in enumerate(zip(counts[:count.value], contents[:count.value])):
-        output_concepts = concepts[start:start + concept_count]
-        start += concept_count
+    for index, (output_concepts, held) in enumerate(zip(per_output, contents[:count.value])):
         if held:
             outputs.append(Output(output_concepts, *_output_extras(lib, response, index, held)))
         else:
@@ -566,6 +566,28 @@ def _read_prediction(response: int, answer: Optional[_Answer] = None) -> Predict
                       _dec(lib.clarifai_response_status_description(response)),
                       _dec(lib.clarifai_response_request_id(response)), outputs,
                       _Answer.of(_response_proto(response)) if answer is None else answer)
+
+
+def _output_concepts(text: Any, length: int, counts: Any, outputs: int) -> List[List[Concept]]:
+    """Each output's concepts from clarifai_response_outputs_text's block and counts: made in C by
+    the accelerator when it was built, else by splitting the text (the same objects either way)."""
+    if _speedups is None:
+        return _split_concepts(text, length, counts, outputs)
+    concepts: List[List[Concept]] = _speedups.concepts(ctypes.cast(text, ctypes.c_void_p).value or 0, length,
+                                                       ctypes.cast(counts, ctypes.c_void_p).value or 0, outputs, Concept)
+    return concepts
+
+
+def _split_concepts(text: Any, length: int, counts: Any, outputs: int) -> List[List[Concept]]:
+    """_output_concepts without the accelerator."""
+    fields = ctypes.string_at(text, length).decode("utf-8", "replace").split("\0") if length else []
+    # Concepts made by tuple.__new__ called from C (map), no Python frame per concept.
+    every = list(map(tuple.__new__, repeat(Concept), zip(fields[0::4], fields[1::4], map(float, fields[2::4]), fields[3::4])))
+    per_output, start = [], 0
+    for count in counts[:outputs]:
+        per_output.append(every[start:start + count])
+        start += count
+    return per_output
 
 
 _OUTPUT_REGIONS, _OUTPUT_TEXT, _OUTPUT_EMBEDDING = 1, 2, 4  # CLARIFAI_OUTPUT_* of clarifai.h
