@@ -21,14 +21,21 @@ PREFIX ?= /usr/local
 
 all: $(REAL_LIB)
 
-# Installs the system libraries the build needs when they are missing (as root; else says what to install).
-deps test-deps cli-deps: PACKAGES = $(if $(filter test-deps,$@),$(TEST_APT_PACKAGES),$(if $(filter cli-deps,$@),$(CLI_APT_PACKAGES),$(APT_PACKAGES)))
-deps test-deps cli-deps:
+# Installs the system libraries the build needs when they are missing (as root; else says what to
+# install and stops, except for Python's headers: the binding's C accelerator is optional, and
+# without them the binding is installed without it and makes its objects in Python, more slowly).
+deps: PACKAGES = $(APT_PACKAGES)
+test-deps: PACKAGES = $(TEST_APT_PACKAGES)
+cli-deps: PACKAGES = $(CLI_APT_PACKAGES)
+py-deps: PACKAGES = python3-dev
+WITHOUT_PACKAGES = echo "missing packages: $$missing (run: sudo apt-get install $$missing)"; exit 1
+py-deps: WITHOUT_PACKAGES = echo "python3-dev is missing: the Python binding is installed without its C accelerator"
+deps test-deps cli-deps py-deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "missing packages: $$missing (run: sudo apt-get install $$missing)"; exit 1; fi; \
+	  else $(WITHOUT_PACKAGES); fi; \
 	fi
 
 # Release build, Swift runtime linked statically, only clarifai_* exported, SONAME libclarifai.so.1.
@@ -51,12 +58,6 @@ PY_BINDING := $(shell find Bindings/python -type f \( -name '*.py' -o -name '*.c
 
 venv: $(VENV)/.installed $(VENV)/.binding
 
-# Python's headers, for the binding's optional C accelerator: installed as root, else the
-# binding is installed without it (it then makes its objects in Python, more slowly).
-py-deps:
-	@dpkg -s python3-dev >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
-	  echo "installing python3-dev"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev >/dev/null; \
-	else echo "python3-dev is missing: the Python binding is installed without its C accelerator"; fi
 $(VENV)/.installed: Tests/Server/requirements.txt Tests/Python/requirements-engine.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q -r Tests/Server/requirements.txt -r Tests/Python/requirements-engine.txt

@@ -24,10 +24,10 @@ USER = "test-user"
 
 def block(concepts_per_output):
     """A block as clarifai_response_outputs_text writes it, with its counts, as ctypes objects."""
-    fields = [field for output in concepts_per_output for concept in output for field in concept]
-    text = ctypes.create_string_buffer(b"".join(field + b"\0" for field in fields), sum(len(f) + 1 for f in fields) or 1)
+    written = b"".join(field + b"\0" for output in concepts_per_output for concept in output for field in concept)
+    text = ctypes.create_string_buffer(written, len(written) or 1)
     counts = (ctypes.c_size_t * max(1, len(concepts_per_output)))(*map(len, concepts_per_output))
-    return (ctypes.cast(text, ctypes.c_char_p), sum(len(f) + 1 for f in fields),
+    return (ctypes.cast(text, ctypes.c_char_p), len(written),
             ctypes.cast(counts, ctypes.POINTER(ctypes.c_size_t)), len(concepts_per_output), (text, counts))
 
 
