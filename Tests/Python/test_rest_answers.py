@@ -26,6 +26,7 @@ ANSWERS = {
     "plain": (answer('{"id": "a", "name": "cat", "value": 0.5, "app_id": "main"}, {"id": "b", "name": "dog", "value": 0.25}'), True),
     "compact": (answer('{"id":"a","name":"cat","value":0.991420447826385,"app_id":"main"}').replace(" ", ""), True),
     "pretty": (json.dumps(json.loads(answer('{"id": "a", "name": "cat", "value": 0.5, "app_id": "main"}')), indent=3), True),
+    "odd-spacing": (answer('{ "id" : "a" ,  "name":"cat", "value" :0.5,"app_id":  "main"}, {"id":"b","name": "dog" ,"value":0.25}'), True),
     "escapes": (answer(r'{"id": "a\/b", "name": "caf\u00e9 \"quoted\" \n", "value": 0.5, "app_id": "m\u0000n"}'), True),
     "utf8": (answer('{"id": "\u732b", "name": "caf\u00e9", "value": 0.5, "app_id": "main"}'), True),
     "camel-case": (answer('{"id": "a", "name": "cat", "value": 0.5, "appId": "main"}'), True),

@@ -242,7 +242,7 @@ struct RESTAnswer {
 
     /// A Concept object's id, name, value and app_id.
     private static func concept(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena) throws -> clarifai_concept {
-        if let concept = commonConcept(&reader, fields.conceptKeys, strings) { return concept }
+        if let concept = plainConcept(&reader, fields.conceptKeys, strings) { return concept }
         var concept = clarifai_concept(id: StringArena.emptyText, name: StringArena.emptyText, value: 0, app_id: StringArena.emptyText)
         let wanted = (fields.conceptID, fields.conceptName, fields.conceptAppID, fields.conceptValue)
         try forEachWanted(&reader, fields.conceptMessage, wanted) { position, reader in
@@ -256,16 +256,17 @@ struct RESTAnswer {
         return concept
     }
 
-    /// A concept in the form servers write, {"id": .., "name": .., "value": .., "app_id": ..} with
-    /// strings of printable ASCII, read in one pass; nil, nothing read, for any other form.
+    /// A concept in the form servers write, {"id": .., "name": .., "value": .., "app_id": ..} (at
+    /// most a space after each colon and comma) with strings of printable ASCII, read in one pass;
+    /// nil, nothing read, for any other form.
     @inline(__always)
-    private static func commonConcept(_ reader: inout JSONReader, _ keys: [(name: UnsafeRawBufferPointer, quoted: UInt64)],
-                                      _ strings: StringArena) -> clarifai_concept? {
+    private static func plainConcept(_ reader: inout JSONReader, _ keys: ResponseFields.ConceptKeys,
+                                     _ strings: StringArena) -> clarifai_concept? {
         let start = reader.offset
-        guard reader.consumeIf(UInt8(ascii: "{")), reader.skipKey(keys[0]), let id = reader.readPlainString(),
-              reader.consumeIf(UInt8(ascii: ",")), reader.skipKey(keys[1]), let name = reader.readPlainString(),
-              reader.consumeIf(UInt8(ascii: ",")), reader.skipKey(keys[2]), let value = try? floatValue(&reader),
-              reader.consumeIf(UInt8(ascii: ",")), reader.skipKey(keys[3]), let appID = reader.readPlainString(),
+        guard reader.consumeIf(UInt8(ascii: "{")), reader.skipPlainKey(keys.id), let id = reader.readPlainString(),
+              reader.skipPlainByte(UInt8(ascii: ",")), reader.skipPlainKey(keys.name), let name = reader.readPlainString(),
+              reader.skipPlainByte(UInt8(ascii: ",")), reader.skipPlainKey(keys.value), let value = try? floatValue(&reader),
+              reader.skipPlainByte(UInt8(ascii: ",")), reader.skipPlainKey(keys.appID), let appID = reader.readPlainString(),
               reader.consumeIf(UInt8(ascii: "}")) else {
             reader.offset = start
             return nil

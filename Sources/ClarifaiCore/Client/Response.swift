@@ -907,8 +907,12 @@ final class ResponseFields: Sendable {
     let textRaw, embeddingVector: Int
     /// The message types whose JSON members RESTAnswer reads, for their keys.
     let statusMessage, outputMessage, dataMessage, conceptMessage: MessageType
-    /// The keys of a Concept's id, name, value and app_id (their original names), in that order.
-    nonisolated(unsafe) let conceptKeys: [(name: UnsafeRawBufferPointer, quoted: UInt64)]
+    /// The keys of a Concept's id, name, value and app_id (their original names).
+    struct ConceptKeys {
+        let id = JSONReader.PlainKey("id"), name = JSONReader.PlainKey("name")
+        let value = JSONReader.PlainKey("value"), appID = JSONReader.PlainKey("app_id")
+    }
+    let conceptKeys = ConceptKeys()
     /// Per message type (by its index in the schema): the numbers of its `status` field (a
     /// Status) and of its `outputs` (Output entries), -1 when it has none.
     let statusAndOutputs: [(status: Int, outputs: Int)]
@@ -944,12 +948,6 @@ final class ResponseFields: Sendable {
         conceptName = try number("clarifai.api.Concept", "name")
         conceptValue = try number("clarifai.api.Concept", "value")
         conceptAppID = try number("clarifai.api.Concept", "app_id")
-        // Held for the life of the process, as the schema is.
-        conceptKeys = ["id", "name", "value", "app_id"].map { name in
-            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: name.utf8.count, alignment: 1)
-            bytes.copyBytes(from: name.utf8)
-            return (UnsafeRawBufferPointer(bytes), JSONReader.quotedKey(Array(name.utf8)))
-        }
         regionID = try number("clarifai.api.Region", "id")
         regionInfo = try number("clarifai.api.Region", "region_info")
         regionValue = try number("clarifai.api.Region", "value")

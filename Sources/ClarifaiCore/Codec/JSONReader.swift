@@ -302,9 +302,54 @@ struct JSONReader {
         offset += length
     }
 
-    /// skipKey of a key given with its quotedKey.
+    /// A member's key as the text `"name":`, compared in place by skipPlainKey in two words.
+    struct PlainKey: Sendable {
+        /// The text's length; 0 for a name longer than 13 bytes, which never matches (the general
+        /// readers take it).
+        let length: Int
+        let words: (UInt64, UInt64)
+        let masks: (UInt64, UInt64)
+
+        init(_ name: String) {
+            let text = Array("\"\(name)\":".utf8)
+            guard text.count <= 16 else {
+                (length, words, masks) = (0, (0, 0), (0, 0))
+                return
+            }
+            func word(_ bytes: ArraySlice<UInt8>) -> (word: UInt64, mask: UInt64) {
+                bytes.enumerated().reduce((0, 0)) { sum, byte in
+                    (sum.word | UInt64(byte.element) << (8 * byte.offset), sum.mask | 0xFF << (8 * byte.offset))
+                }
+            }
+            let (low, high) = (word(text.prefix(8)), word(text.dropFirst(8)))
+            (length, words, masks) = (text.count, (low.word, high.word), (low.mask, high.mask))
+        }
+    }
+
+    /// Steps over `key` written just so (no blank before its colon) and the one space that may
+    /// follow; false, nothing read, for any other form, or with 16 bytes or fewer left (the
+    /// general readers take those): the key in two word comparisons, for readers of the form
+    /// servers write.
     @inline(__always)
-    mutating func skipKey(_ key: (name: UnsafeRawBufferPointer, quoted: UInt64)) -> Bool { skipKey(key.name, quoted: key.quoted) }
+    mutating func skipPlainKey(_ key: PlainKey) -> Bool {
+        guard count - offset > 16, key.length > 0 else { return false }
+        let low = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        let high = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+        guard low & key.masks.0 == key.words.0, high & key.masks.1 == key.words.1 else { return false }
+        offset += key.length
+        if at(offset) == 0x20 { offset += 1 }
+        return true
+    }
+
+    /// Steps over `byte` and the one space that may follow it; false, nothing read, when any other
+    /// byte comes next (a separator in the form servers write).
+    @inline(__always)
+    mutating func skipPlainByte(_ byte: UInt8) -> Bool {
+        guard offset < count, at(offset) == byte else { return false }
+        offset += 1
+        if offset < count, at(offset) == 0x20 { offset += 1 }
+        return true
+    }
 
     /// A key of at most 6 bytes in quotes, as the little-endian word of its 8 or fewer bytes that
     /// skipKey compares at once; 0 for a longer or empty key.
@@ -336,9 +381,7 @@ struct JSONReader {
             value = ((value & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) >> 32
             // The number's leading zeros are not significant.
             number.significantDigits += number.mantissa != 0 ? length : 8 - digitBytes.trailingZeroBitCount / 8
-            var scale: UInt64 = 1
-            for _ in 0..<length { scale &*= 10 }
-            number.mantissa = number.mantissa &* scale &+ value
+            number.mantissa = number.mantissa &* JSONNumber.integerPowersOfTen[length] &+ value
             if fraction { number.scale -= length }
             offset += length
             if length < 8 { return offset - begin }
@@ -602,6 +645,9 @@ struct JSONNumber {
         guard value == 0, negative else { return value }
         return text.contains { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") } ? value : 0
     }
+
+    /// 10^0 through 10^8, for the digits read eight at a time.
+    static let integerPowersOfTen: [UInt64] = [1, 10, 100, 1000, 10000, 100_000, 1_000_000, 10_000_000, 100_000_000]
 
     private static let powersOfTen: [Double] = (0...22).map { exponent in
         var value = 1.0
