@@ -6,16 +6,25 @@ struct ProtoToJSON {
 
     private let schema: Schema
     private(set) var output: [UInt8] = []
+    /// Whether every message's fields are gathered before they are written (see message).
+    private let gathering: Bool
 
-    init(schema: Schema, capacity: Int) {
+    init(schema: Schema, capacity: Int, gathering: Bool) {
         self.schema = schema
+        self.gathering = gathering
         output.reserveCapacity(capacity)
     }
 
     /// `excluding`: fields left out (with the messages they leave empty), e.g. a REST path's.
     static func convert(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
                         excluding: FieldPathSet? = nil) throws(CodecError) -> [UInt8] {
-        var converter = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16)
+        // Messages are written as their fields come (messageInWireOrder). Any error, or a message
+        // that needs its fields gathered after all, makes the whole conversion start over
+        // gathering them: a hostile message costs at most two conversions, and errors read as
+        // the gathering conversion reports them.
+        var streaming = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16, gathering: false)
+        if (try? streaming.message(bytes, type: type, depth: 0, excluding: excluding)) != nil { return streaming.output }
+        var converter = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16, gathering: true)
         do {
             try converter.message(bytes, type: type, depth: 0, excluding: excluding)
         } catch {
@@ -23,6 +32,9 @@ struct ProtoToJSON {
         }
         return converter.output
     }
+
+    /// A message that messageInWireOrder cannot write as its fields come.
+    private struct StartOver: Error {}
 
     /// One field occurrence on the wire: its field's position in the type, the wire type, and the
     /// value (varint/fixed bits, or the offset of a length-delimited payload with its length).
@@ -40,6 +52,10 @@ struct ProtoToJSON {
     private mutating func message(_ bytes: UnsafeRawBufferPointer, type: MessageType, depth: Int,
                                   excluding: FieldPathSet? = nil) throws {
         guard depth < ProtoToJSON.maximumDepth else { throw CodecError("messages nested deeper than \(ProtoToJSON.maximumDepth) levels") }
+        if !gathering, excluding == nil, type.writableInWireOrder {
+            try messageInWireOrder(bytes, type: type, depth: depth)
+            return
+        }
         let start = occurrences.count
         defer { occurrences.removeLast(occurrences.count - start) }
         try scan(bytes, type: type)
@@ -87,31 +103,84 @@ struct ProtoToJSON {
         output.append(UInt8(ascii: "}"))
     }
 
+    /// A message written as its fields come on the wire, nothing gathered first, for the types
+    /// whose fields are declared in number order (as writers emit them): a field out of that
+    /// order, a singular one seen twice, or a second member of a oneof throws StartOver.
+    private mutating func messageInWireOrder(_ bytes: UnsafeRawBufferPointer, type: MessageType, depth: Int) throws {
+        output.append(UInt8(ascii: "{"))
+        var firstMember = true, firstElement = true
+        var shown = type.shownWhenEmpty[...]
+        // The field written last (still open when repeated), and the position of its next element.
+        var open = -1, position = 0
+        var oneofsSeen: UInt64 = 0
+        var reader = WireReader(bytes)
+        while let (number, wireType) = try reader.readTag() {
+            guard let occurrence = try nextOccurrence(&reader, number, wireType, bytes, type: type) else { continue }
+            let index = occurrence.field, field = type.fields[index]
+            if index == open {
+                guard field.isRepeated else { throw StartOver() }
+                try elements(field, occurrence, bytes: bytes, depth: depth, position: &position, first: &firstElement)
+                continue
+            }
+            guard index > open else { throw StartOver() }
+            if open >= 0, type.fields[open].isRepeated { output.append(UInt8(ascii: "]")) }
+            // The fields printed even when absent that come before this one.
+            while let next = shown.first, next <= index {
+                shown.removeFirst()
+                if next < index { try member(type.fields[next], 0..<0, bytes: bytes, depth: depth, first: &firstMember, excluding: nil) }
+            }
+            if let oneof = field.oneofIndex {
+                guard oneof < UInt64.bitWidth, oneofsSeen & 1 << oneof == 0 else { throw StartOver() }
+                oneofsSeen |= 1 << oneof
+            }
+            open = index
+            if field.isRepeated {
+                key(field, first: &firstMember)
+                output.append(UInt8(ascii: "["))
+                (position, firstElement) = (0, true)
+                try elements(field, occurrence, bytes: bytes, depth: depth, position: &position, first: &firstElement)
+            } else {
+                try singular(field, occurrence, bytes: bytes, depth: depth, first: &firstMember)
+            }
+        }
+        if open >= 0, type.fields[open].isRepeated { output.append(UInt8(ascii: "]")) }
+        for next in shown { try member(type.fields[next], 0..<0, bytes: bytes, depth: depth, first: &firstMember, excluding: nil) }
+        output.append(UInt8(ascii: "}"))
+    }
+
     /// Appends the fields of a message to `occurrences`, dropping unknown ones and ones with an
     /// unexpected wire type.
     private mutating func scan(_ bytes: UnsafeRawBufferPointer, type: MessageType) throws {
         var reader = WireReader(bytes)
         while let (number, wireType) = try reader.readTag() {
-            guard number <= UInt64(Int32.max), let index = type.fieldIndex(number: Int(number)),
-                  type.field(index, accepts: wireType) else {
-                try reader.skip(wireType)
-                continue
-            }
-            var occurrence = Occurrence(field: index, wireType: wireType, bits: 0, length: 0)
-            switch wireType {
-            case .varint: occurrence.bits = try reader.readVarint()
-            case .fixed32: occurrence.bits = UInt64(try reader.readFixed32())
-            case .fixed64: occurrence.bits = try reader.readFixed64()
-            case .lengthDelimited:
-                let payload = try within(type.fields[index].name) { try reader.readLengthDelimited() }
-                occurrence.bits = UInt64(payload.baseAddress.map { $0 - bytes.baseAddress! } ?? 0)
-                occurrence.length = payload.count
-            case .startGroup, .endGroup:
-                try reader.skip(wireType)
-                continue
-            }
-            occurrences.append(occurrence)
+            if let occurrence = try nextOccurrence(&reader, number, wireType, bytes, type: type) { occurrences.append(occurrence) }
         }
+    }
+
+    /// The value of the field whose tag was read last; nil, the value stepped over, for an
+    /// unknown field, one with an unexpected wire type, or a group.
+    @inline(__always)
+    private func nextOccurrence(_ reader: inout WireReader, _ number: UInt64, _ wireType: WireReader.WireType,
+                                _ bytes: UnsafeRawBufferPointer, type: MessageType) throws -> Occurrence? {
+        guard number <= UInt64(Int32.max), let index = type.fieldIndex(number: Int(number)),
+              type.field(index, accepts: wireType) else {
+            try reader.skip(wireType)
+            return nil
+        }
+        var occurrence = Occurrence(field: index, wireType: wireType, bits: 0, length: 0)
+        switch wireType {
+        case .varint: occurrence.bits = try reader.readVarint()
+        case .fixed32: occurrence.bits = UInt64(try reader.readFixed32())
+        case .fixed64: occurrence.bits = try reader.readFixed64()
+        case .lengthDelimited:
+            let payload = try within(type.fields[index].name) { try reader.readLengthDelimited() }
+            occurrence.bits = UInt64(payload.baseAddress.map { $0 - bytes.baseAddress! } ?? 0)
+            occurrence.length = payload.count
+        case .startGroup, .endGroup:
+            try reader.skip(wireType)
+            return nil
+        }
+        return occurrence
     }
 
     // MARK: Members
@@ -141,25 +210,7 @@ struct ProtoToJSON {
             var firstElement = true
             var position = 0
             for index in group {
-                let occurrence = occurrences[index]
-                if occurrence.wireType == .lengthDelimited && field.kind.wireType != .lengthDelimited {
-                    var packed = WireReader(slice(bytes, occurrence))
-                    while !packed.isAtEnd {
-                        let bits: UInt64
-                        switch field.kind.wireType {
-                        case .fixed32: bits = UInt64(try packed.readFixed32())
-                        case .fixed64: bits = try packed.readFixed64()
-                        default: bits = try packed.readVarint()
-                        }
-                        separator(&firstElement)
-                        try within("[\(position)]") { try scalar(field, bits: bits) }
-                        position += 1
-                    }
-                } else {
-                    separator(&firstElement)
-                    try within("[\(position)]") { try value(field, occurrence, bytes: bytes, depth: depth) }
-                    position += 1
-                }
+                try elements(field, occurrences[index], bytes: bytes, depth: depth, position: &position, first: &firstElement)
             }
             output.append(UInt8(ascii: "]"))
         } else if field.kind == .message {
@@ -173,16 +224,45 @@ struct ProtoToJSON {
                 first = wasFirst
             }
         } else {
-            let last = occurrences[group.upperBound - 1]
-            // A default written on the wire reads as absent: left out, or printed as absent ones are.
-            if !field.hasPresence && isDefault(field, last, bytes: bytes) {
-                guard field.showIfEmpty else { return }
-                key(field, first: &first)
-                defaultValue(field)
-                return
-            }
+            try singular(field, occurrences[group.upperBound - 1], bytes: bytes, depth: depth, first: &first)
+        }
+    }
+
+    /// A singular field from its occurrence (a scalar's last one; a message's only one).
+    private mutating func singular(_ field: Field, _ occurrence: Occurrence, bytes: UnsafeRawBufferPointer,
+                                   depth: Int, first: inout Bool) throws {
+        // A scalar default written on the wire reads as absent: left out, or printed as absent ones are.
+        if field.kind != .message && !field.hasPresence && isDefault(field, occurrence, bytes: bytes) {
+            guard field.showIfEmpty else { return }
             key(field, first: &first)
-            try value(field, last, bytes: bytes, depth: depth)
+            defaultValue(field)
+            return
+        }
+        key(field, first: &first)
+        try value(field, occurrence, bytes: bytes, depth: depth)
+    }
+
+    /// The elements of a repeated field in one occurrence: one, or a packed run. `position`: the
+    /// index of the first of them in the field.
+    private mutating func elements(_ field: Field, _ occurrence: Occurrence, bytes: UnsafeRawBufferPointer, depth: Int,
+                                   position: inout Int, first: inout Bool) throws {
+        guard occurrence.wireType == .lengthDelimited && field.kind.wireType != .lengthDelimited else {
+            separator(&first)
+            try within("[\(position)]") { try value(field, occurrence, bytes: bytes, depth: depth) }
+            position += 1
+            return
+        }
+        var packed = WireReader(slice(bytes, occurrence))
+        while !packed.isAtEnd {
+            let bits: UInt64
+            switch field.kind.wireType {
+            case .fixed32: bits = UInt64(try packed.readFixed32())
+            case .fixed64: bits = try packed.readFixed64()
+            default: bits = try packed.readVarint()
+            }
+            separator(&first)
+            try within("[\(position)]") { try scalar(field, bits: bits) }
+            position += 1
         }
     }
 
@@ -233,7 +313,7 @@ struct ProtoToJSON {
                 if number == 1 { keyOccurrence = found } else { valueOccurrence = found }
             }
             let keyText = try mapKey(entry.key, keyOccurrence, bytes: entryBytes)
-            var valueConverter = ProtoToJSON(schema: schema, capacity: 64)
+            var valueConverter = ProtoToJSON(schema: schema, capacity: 64, gathering: gathering)
             if let valueOccurrence {
                 try within(String(decoding: keyText, as: UTF8.self)) {
                     try valueConverter.value(entry.value, valueOccurrence, bytes: entryBytes, depth: depth)
@@ -269,7 +349,7 @@ struct ProtoToJSON {
             guard ProtoToJSON.isValidUTF8(text) else { throw CodecError("map key is not valid UTF-8") }
             return Array(text)
         }
-        var scratch = ProtoToJSON(schema: schema, capacity: 24)
+        var scratch = ProtoToJSON(schema: schema, capacity: 24, gathering: gathering)
         try scratch.scalar(field, bits: occurrence.bits)
         return scratch.output.filter { $0 != UInt8(ascii: "\"") }
     }

@@ -79,6 +79,10 @@ final class MessageType: @unchecked Sendable {
     let hasOneofs: Bool
     /// Fields printed even when absent (cl_show_if_empty, no presence), in declaration order.
     let shownWhenEmpty: [Int]
+    /// Whether ProtoToJSON may write the type's fields as they come on the wire: they are declared
+    /// in number order (the order writers emit them in), and it has no map field and no JSON form
+    /// of its own (those need their fields gathered first).
+    let writableInWireOrder: Bool
     private let byName: [String: Int]
     /// Field positions by number: a table indexed by number (-1 where none) when the numbers are
     /// small, as they nearly always are; a dictionary otherwise.
@@ -104,6 +108,8 @@ final class MessageType: @unchecked Sendable {
         wellKnown = WellKnownType(rawValue: fullName)
         hasOneofs = fields.contains { $0.oneofIndex != nil }
         shownWhenEmpty = fields.indices.filter { fields[$0].showIfEmpty && !fields[$0].hasPresence }
+        writableInWireOrder = wellKnown == nil && !fields.contains { $0.isMap }
+            && zip(fields, fields.dropFirst()).allSatisfy { $0.number < $1.number }
         var byName: [String: Int] = [:]
         for (index, field) in fields.enumerated() {
             byName[field.name] = index
