@@ -996,14 +996,13 @@ public func clarifai_response_free(_ handle: OpaquePointer?) { releaseHandle(han
 
 // MARK: - Schema
 
-/// A copy of `bytes` in malloc'd memory for the caller to free with clarifai_free; `terminated`
-/// adds a NUL. Never NULL, even for zero bytes.
-private func mallocCopy(_ bytes: [UInt8], terminated: Bool) throws -> UnsafeMutableRawPointer {
-    guard let memory = malloc(bytes.count + (terminated ? 1 : 0) + 1) else {
+/// A copy of `bytes` in malloc'd memory for the caller to free with clarifai_free. Never NULL,
+/// even for zero bytes.
+private func mallocCopy(_ bytes: [UInt8]) throws -> UnsafeMutableRawPointer {
+    guard let memory = malloc(bytes.count + 1) else {
         throw ClarifaiError(.internal, "out of memory for \(bytes.count) bytes")
     }
     bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(memory), byteCount: $0.count) }
-    if terminated { memory.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self) }
     return memory
 }
 
@@ -1029,7 +1028,7 @@ public func clarifai_json_to_proto(_ messageType: UnsafePointer<CChar>?, _ json:
         let typeName = try requiredString(messageType, "message_type", in: function)
         guard let json else { throw ClarifaiError(.invalidArgument, "\(function): json is NULL") }
         let bytes = try Codec.jsonToProto(typeName: typeName, json: UnsafeRawBufferPointer(start: json, count: strlen(json)))
-        out.pointee = try mallocCopy(bytes, terminated: false)
+        out.pointee = try mallocCopy(bytes)
         outLength.pointee = bytes.count
     }
 }
@@ -1042,8 +1041,7 @@ public func clarifai_proto_to_json(_ messageType: UnsafePointer<CChar>?, _ data:
     return entryPoint {
         guard let out else { throw ClarifaiError(.invalidArgument, "\(function): out_json is NULL") }
         let typeName = try requiredString(messageType, "message_type", in: function)
-        let json = try Codec.protoToJSON(typeName: typeName, bytes: try borrowedBytes(data, length, "data", in: function))
-        out.pointee = try mallocCopy(json, terminated: true).assumingMemoryBound(to: CChar.self)
+        out.pointee = try Codec.protoToJSON(typeName: typeName, bytes: try borrowedBytes(data, length, "data", in: function))
     }
 }
 

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import ClarifaiCore
 
@@ -116,7 +117,8 @@ import Testing
     func roundTrip(_ type: String, _ json: String) throws -> String {
         let binary = try Array(json.utf8).withUnsafeBytes { try Codec.jsonToProto(typeName: type, json: $0) }
         let back = try binary.withUnsafeBytes { try Codec.protoToJSON(typeName: type, bytes: $0) }
-        return String(decoding: back, as: UTF8.self)
+        defer { free(back) }
+        return String(cString: back)
     }
 
     @Test func writesTheRESTForm() throws {

@@ -34,7 +34,7 @@ struct RESTBinding {
         // The rest of the request, in the REST API's JSON form, without the fields of the path.
         let rest: [UInt8]
         do {
-            rest = try ProtoToJSON.convert(message, type: inputType, schema: schema, excluding: rule.excluded)
+            rest = try ProtoToJSON.convert(message, type: inputType, schema: schema, excluding: rule.excluded).array
         } catch {
             throw error.clarifaiError(messageType: inputType.fullName)
         }

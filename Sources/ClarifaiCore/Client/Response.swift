@@ -218,13 +218,12 @@ public final class Response: HandleObject, @unchecked Sendable {
     public func json() throws -> UnsafePointer<CChar> {
         if let jsonText { return UnsafePointer(jsonText) }
         let binary = try proto()
-        let text: [UInt8]
+        let made: UnsafeMutablePointer<CChar>
         do {
-            text = try Codec.protoToJSON(typeName: type.fullName, bytes: binary)
+            made = try Codec.protoToJSON(typeName: type.fullName, bytes: binary)
         } catch let error as ClarifaiError {
             throw ClarifaiError(.protocol, "the answer has no JSON form: \(error.message)")
         }
-        let made = text.withUnsafeBytes { Response.cString(copying: $0) }
         jsonText = made
         return UnsafePointer(made)
     }
@@ -632,14 +631,6 @@ public final class Response: HandleObject, @unchecked Sendable {
     }
 
     // MARK: Memory
-
-    /// A malloc'd NUL-terminated copy (freed with free, like strdup's).
-    private static func cString(copying bytes: UnsafeRawBufferPointer) -> UnsafeMutablePointer<CChar> {
-        let text = malloc(bytes.count + 1)!.assumingMemoryBound(to: CChar.self)
-        if let base = bytes.baseAddress { UnsafeMutableRawPointer(text).copyMemory(from: base, byteCount: bytes.count) }
-        text[bytes.count] = 0
-        return text
-    }
 
     /// A copy the response owns (never a null base address, even when empty).
     private static func ownedCopy(of bytes: UnsafeRawBufferPointer) -> UnsafeMutableRawBufferPointer {

@@ -11,11 +11,12 @@ public enum Codec {
         }
     }
 
-    /// Binary -> JSON text in the REST API's form. Throws .invalidArgument naming the field.
-    public static func protoToJSON(typeName: String, bytes: UnsafeRawBufferPointer, schema: Schema = .official) throws -> [UInt8] {
+    /// Binary -> JSON text in the REST API's form, NUL-terminated in malloc'd memory that the
+    /// caller frees (free()). Throws .invalidArgument naming the field.
+    public static func protoToJSON(typeName: String, bytes: UnsafeRawBufferPointer, schema: Schema = .official) throws -> UnsafeMutablePointer<CChar> {
         let type = try messageType(typeName, schema)
         do {
-            return try ProtoToJSON.convert(bytes, type: type, schema: schema)
+            return try ProtoToJSON.convert(bytes, type: type, schema: schema).cString()
         } catch {
             throw error.clarifaiError(messageType: type.fullName)
         }

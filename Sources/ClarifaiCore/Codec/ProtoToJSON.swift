@@ -1,23 +1,23 @@
 /// Protobuf binary -> JSON text in the REST API's form: original field names, enums as numbers,
 /// 64-bit integers as strings, defaults left out except repeated and scalar fields marked
 /// cl_show_if_empty, floats in their shortest round-trip form, well-known types in their JSON form.
-struct ProtoToJSON {
+struct ProtoToJSON: ~Copyable {
     static let maximumDepth = 100
 
     private let schema: Schema
-    private(set) var output: [UInt8] = []
+    private(set) var output: ByteBuffer
     /// Whether every message's fields are gathered before they are written (see message).
     private let gathering: Bool
 
     init(schema: Schema, capacity: Int, gathering: Bool) {
         self.schema = schema
         self.gathering = gathering
-        output.reserveCapacity(capacity)
+        output = ByteBuffer(capacity: capacity)
     }
 
     /// `excluding`: fields left out (with the messages they leave empty), e.g. a REST path's.
     static func convert(_ bytes: UnsafeRawBufferPointer, type: MessageType, schema: Schema,
-                        excluding: FieldPathSet? = nil) throws(CodecError) -> [UInt8] {
+                        excluding: FieldPathSet? = nil) throws(CodecError) -> ByteBuffer {
         // Messages are written as their fields come (messageInWireOrder). Any error, or a message
         // that needs its fields gathered after all, makes the whole conversion start over
         // gathering them: a hostile message costs at most two conversions, and errors read as
@@ -188,7 +188,7 @@ struct ProtoToJSON {
     private mutating func key(_ field: Field, first: inout Bool) {
         if !first { output.append(UInt8(ascii: ",")) }
         first = false
-        output.append(contentsOf: field.jsonKey)
+        field.jsonKey.withUnsafeBytes { output.append(bytes: $0) }
     }
 
     private mutating func member(_ field: Field, _ group: Range<Int>, bytes: UnsafeRawBufferPointer,
@@ -196,8 +196,8 @@ struct ProtoToJSON {
         if group.isEmpty {
             guard field.showIfEmpty, !field.hasPresence else { return }
             key(field, first: &first)
-            if field.isMap { output.append(contentsOf: "{}".utf8) }
-            else if field.isRepeated { output.append(contentsOf: "[]".utf8) }
+            if field.isMap { output.append("{}") }
+            else if field.isRepeated { output.append("[]") }
             else { defaultValue(field) }
             return
         }
@@ -220,7 +220,7 @@ struct ProtoToJSON {
             try mergedMessage(field, group, bytes: bytes, depth: depth, excluding: excluding)
             // A message that only held excluded fields is left out too.
             if excluding != nil && output.count - valueStart == 2 {
-                output.removeSubrange(start...)
+                output.removeLast(from: start)
                 first = wasFirst
             }
         } else {
@@ -324,11 +324,11 @@ struct ProtoToJSON {
                 valueConverter.defaultValue(entry.value)
             }
             if let position = positions[keyText] {
-                values[position] = valueConverter.output
+                values[position] = valueConverter.output.array
             } else {
                 positions[keyText] = keys.count
                 keys.append(keyText)
-                values.append(valueConverter.output)
+                values.append(valueConverter.output.array)
             }
         }
         output.append(UInt8(ascii: "{"))
@@ -336,7 +336,7 @@ struct ProtoToJSON {
             if index > 0 { output.append(UInt8(ascii: ",")) }
             guard keyText.withUnsafeBytes({ appendQuoted($0) }) else { throw CodecError("map key is not valid UTF-8") }
             output.append(UInt8(ascii: ":"))
-            output.append(contentsOf: values[index])
+            values[index].withUnsafeBytes { output.append(bytes: $0) }
         }
         output.append(UInt8(ascii: "}"))
     }
@@ -351,7 +351,7 @@ struct ProtoToJSON {
         }
         var scratch = ProtoToJSON(schema: schema, capacity: 24, gathering: gathering)
         try scratch.scalar(field, bits: occurrence.bits)
-        return scratch.output.filter { $0 != UInt8(ascii: "\"") }
+        return scratch.output.array.filter { $0 != UInt8(ascii: "\"") }
     }
 
     // MARK: Well-known types
@@ -383,7 +383,7 @@ struct ProtoToJSON {
         case .value:
             // The kind oneof: the member seen last wins; a Value with no kind reads as null.
             guard let chosen = found.last, type.fields[chosen.field].number != 1 else {
-                output.append(contentsOf: "null".utf8)
+                output.append("null")
                 return
             }
             let member = type.fields[chosen.field]
@@ -423,7 +423,7 @@ struct ProtoToJSON {
         case .int64, .sfixed64: appendDecimal(Int64(bitPattern: bits), quoted: true)
         case .uint64, .fixed64: appendDecimal(bits, quoted: true)
         case .sint64: appendDecimal(Int64(bitPattern: bits >> 1) ^ -Int64(bits & 1), quoted: true)
-        case .bool: output.append(contentsOf: (bits != 0 ? "true" : "false").utf8)
+        case .bool: output.append(bits != 0 ? "true" : "false")
         case .float: ScalarText.append(Float(bitPattern: UInt32(truncatingIfNeeded: bits)), to: &output)
         case .double: ScalarText.append(Double(bitPattern: bits), to: &output)
         case .string, .bytes, .message, .group: throw CodecError("unexpected wire type for a \(field.kind) field")
@@ -432,10 +432,10 @@ struct ProtoToJSON {
 
     private mutating func defaultValue(_ field: Field) {
         switch field.kind {
-        case .string, .bytes: output.append(contentsOf: "\"\"".utf8)
-        case .bool: output.append(contentsOf: "false".utf8)
-        case .int64, .uint64, .sint64, .fixed64, .sfixed64: output.append(contentsOf: "\"0\"".utf8)
-        case .message, .group: output.append(contentsOf: "{}".utf8)
+        case .string, .bytes: output.append("\"\"")
+        case .bool: output.append("false")
+        case .int64, .uint64, .sint64, .fixed64, .sfixed64: output.append("\"0\"")
+        case .message, .group: output.append("{}")
         default: output.append(UInt8(ascii: "0"))
         }
     }
@@ -470,27 +470,33 @@ struct ProtoToJSON {
     private mutating func appendDecimal(_ magnitude: UInt64, negative: Bool = false, quoted: Bool = false) {
         if quoted { output.append(UInt8(ascii: "\"")) }
         if negative { output.append(UInt8(ascii: "-")) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
+        var length = 1
+        while length < 20, magnitude >= ProtoToJSON.powersOfTen[length] { length += 1 }
+        // UInt64.max has 20 digits.
+        output.append(writingAtMost: 20) { start in
             var rest = magnitude
-            var position = buffer.count
-            repeat {
-                position -= 1
-                buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            for position in (0..<length).reversed() {
+                start[position] = UInt8(ascii: "0") + UInt8(rest % 10)
                 rest /= 10
-            } while rest != 0
-            appendRun(UnsafeRawBufferPointer(buffer), position..<buffer.count)
+            }
+            return length
         }
         if quoted { output.append(UInt8(ascii: "\"")) }
     }
+
+    /// 10^0 through 10^19: a number's digit count.
+    private static let powersOfTen: [UInt64] = (0..<20).map { exponent in (0..<exponent).reduce(1) { power, _ in power * 10 } }
 
     private mutating func appendQuoted(_ text: UnsafeRawBufferPointer) -> Bool { ProtoToJSON.appendQuoted(text, to: &output) }
 
     /// `text` as a JSON string with the escapes JSON requires (quote, backslash, control
     /// characters), checked as UTF-8 on the way: false when it is not (the conversion fails; what
     /// was written is left). Runs that need no look are found eight bytes at a time and copied whole.
-    static func appendQuoted(_ text: UnsafeRawBufferPointer, to output: inout [UInt8]) -> Bool {
-        func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) { ProtoToJSON.appendRun(text, range, to: &output) }
+    static func appendQuoted<Sink: ByteSink & ~Copyable>(_ text: UnsafeRawBufferPointer, to output: inout Sink) -> Bool {
+        func appendRun(_ range: Range<Int>) {
+            guard !range.isEmpty, let base = text.baseAddress else { return }
+            output.append(bytes: UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+        }
         output.append(UInt8(ascii: "\""))
         var runStart = 0, index = 0
         let count = text.count
@@ -519,23 +525,23 @@ struct ProtoToJSON {
                 index += 1
                 continue
             }
-            appendRun(text, runStart..<index)
+            appendRun(runStart..<index)
             switch byte {
-            case UInt8(ascii: "\""): output.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): output.append(contentsOf: "\\\\".utf8)
-            case 0x0A: output.append(contentsOf: "\\n".utf8)
-            case 0x0D: output.append(contentsOf: "\\r".utf8)
-            case 0x09: output.append(contentsOf: "\\t".utf8)
+            case UInt8(ascii: "\""): output.append("\\\"")
+            case UInt8(ascii: "\\"): output.append("\\\\")
+            case 0x0A: output.append("\\n")
+            case 0x0D: output.append("\\r")
+            case 0x09: output.append("\\t")
             default:
                 let hex = Array("0123456789abcdef".utf8)
-                output.append(contentsOf: "\\u00".utf8)
+                output.append("\\u00")
                 output.append(hex[Int(byte >> 4)])
                 output.append(hex[Int(byte & 0xF)])
             }
             index += 1
             runStart = index
         }
-        appendRun(text, runStart..<count)
+        appendRun(runStart..<count)
         output.append(UInt8(ascii: "\""))
         return true
     }
@@ -551,12 +557,6 @@ struct ProtoToJSON {
         return (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | word) & highs == 0
     }
 
-    private mutating func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) { ProtoToJSON.appendRun(text, range, to: &output) }
-
-    private static func appendRun(_ text: UnsafeRawBufferPointer, _ range: Range<Int>, to output: inout [UInt8]) {
-        guard !range.isEmpty, let base = text.baseAddress else { return }
-        output.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + range.lowerBound, count: range.count))
-    }
 
     static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if isASCII(bytes) { return true }

@@ -36,24 +36,27 @@ enum ScalarText {
     }
 
     /// Shortest text that reads back to the same Float (not the same Double).
-    static func append(_ value: Float, to output: inout [UInt8]) {
-        if value.isNaN { output.append(contentsOf: "\"NaN\"".utf8) }
-        else if value.isInfinite { output.append(contentsOf: (value < 0 ? "\"-Infinity\"" : "\"Infinity\"").utf8) }
-        else {
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: shortestFloatRoom) { buffer in
-                let length = writeShortest(value, to: buffer.baseAddress!)
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<length]))
-            }
-        }
+    static func append<Sink: ByteSink & ~Copyable>(_ value: Float, to output: inout Sink) {
+        if value.isNaN { output.append("\"NaN\"") }
+        else if value.isInfinite { output.append(value < 0 ? "\"-Infinity\"" : "\"Infinity\"") }
+        else { output.append(writingAtMost: shortestFloatRoom) { writeShortest(value, to: $0) } }
     }
 
-    /// Room writeShortest needs: its longest text is 15 bytes ("-1.26820195e-11").
+    /// Room writeShortest needs: its longest text is 24 bytes ("-2.2250738585072014e-308"; a
+    /// Float's, 15: "-1.26820195e-11").
     static let shortestFloatRoom = 32
 
     /// Writes Float.description's text (the shortest decimal that reads back as `value`) at
     /// `output` (shortestFloatRoom bytes); returns its length. Float.write(to:) hands a stream its
     /// ASCII bytes: no String is made per value (an eighth of the cost of writing one).
     static func writeShortest(_ value: Float, to output: UnsafeMutablePointer<UInt8>) -> Int {
+        var stream = ASCIIBuffer(start: output)
+        value.write(to: &stream)
+        return stream.count
+    }
+
+    /// writeShortest for a Double: Double.description's text.
+    static func writeShortest(_ value: Double, to output: UnsafeMutablePointer<UInt8>) -> Int {
         var stream = ASCIIBuffer(start: output)
         value.write(to: &stream)
         return stream.count
@@ -77,10 +80,10 @@ enum ScalarText {
         }
     }
 
-    static func append(_ value: Double, to output: inout [UInt8]) {
-        if value.isNaN { output.append(contentsOf: "\"NaN\"".utf8) }
-        else if value.isInfinite { output.append(contentsOf: (value < 0 ? "\"-Infinity\"" : "\"Infinity\"").utf8) }
-        else { output.append(contentsOf: value.description.utf8) }
+    static func append<Sink: ByteSink & ~Copyable>(_ value: Double, to output: inout Sink) {
+        if value.isNaN { output.append("\"NaN\"") }
+        else if value.isInfinite { output.append(value < 0 ? "\"-Infinity\"" : "\"Infinity\"") }
+        else { output.append(writingAtMost: shortestFloatRoom) { writeShortest(value, to: $0) } }
     }
 
     // MARK: Base64
@@ -145,24 +148,21 @@ enum ScalarText {
     }
 
     /// Appends standard padded base64 of `bytes` (libcrypto's encoder, straight into `output`).
-    static func appendBase64(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+    static func appendBase64<Sink: ByteSink & ~Copyable>(_ bytes: UnsafeRawBufferPointer, to output: inout Sink) {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        let start = output.count
-        let encodedLength = (bytes.count + 2) / 3 * 4
-        output.append(contentsOf: repeatElement(0, count: encodedLength + 1))
-        output.withUnsafeMutableBufferPointer { buffer in
+        // Room for EVP_EncodeBlock's terminating NUL too, which is not kept.
+        output.append(writingAtMost: (bytes.count + 2) / 3 * 4 + 1) { start in
             var written = 0
             var offset = 0
             // EVP_EncodeBlock takes an int length: whole groups of 3 bytes per chunk.
             let chunk = 3 << 28
             while offset < bytes.count {
                 let length = min(chunk, bytes.count - offset)
-                written += Int(EVP_EncodeBlock(buffer.baseAddress! + start + written,
-                                               (base + offset).assumingMemoryBound(to: UInt8.self), Int32(length)))
+                written += Int(EVP_EncodeBlock(start + written, (base + offset).assumingMemoryBound(to: UInt8.self), Int32(length)))
                 offset += length
             }
+            return written
         }
-        output.removeLast()  // EVP_EncodeBlock's terminating NUL
     }
 
     // MARK: Timestamps and durations
@@ -171,26 +171,33 @@ enum ScalarText {
     static let timestampRange: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
     static let durationLimit: Int64 = 315_576_000_000
 
+    /// The longest text of a timestamp or duration: "-315576000000.999999999s" (24 bytes).
+    private static let timeTextRoom = 32
+
     /// RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, as the official runtime prints it,
     /// appended to `output`; false when out of range.
-    static func appendTimestamp(seconds: Int64, nanos: Int32, to output: inout [UInt8]) -> Bool {
+    static func appendTimestamp<Sink: ByteSink & ~Copyable>(seconds: Int64, nanos: Int32, to output: inout Sink) -> Bool {
         guard timestampRange.contains(seconds), (0..<1_000_000_000).contains(nanos) else { return false }
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        appendPadded(year, 4, to: &output)
-        output.append(UInt8(ascii: "-"))
-        appendPadded(month, 2, to: &output)
-        output.append(UInt8(ascii: "-"))
-        appendPadded(day, 2, to: &output)
-        output.append(UInt8(ascii: "T"))
-        appendPadded(secondOfDay / 3600, 2, to: &output)
-        output.append(UInt8(ascii: ":"))
-        appendPadded(secondOfDay / 60 % 60, 2, to: &output)
-        output.append(UInt8(ascii: ":"))
-        appendPadded(secondOfDay % 60, 2, to: &output)
-        appendFraction(nanos, to: &output)
-        output.append(UInt8(ascii: "Z"))
+        output.append(writingAtMost: timeTextRoom) { start in
+            var text = TimeText(start: start)
+            text.padded(year, 4)
+            text.byte(UInt8(ascii: "-"))
+            text.padded(month, 2)
+            text.byte(UInt8(ascii: "-"))
+            text.padded(day, 2)
+            text.byte(UInt8(ascii: "T"))
+            text.padded(secondOfDay / 3600, 2)
+            text.byte(UInt8(ascii: ":"))
+            text.padded(secondOfDay / 60 % 60, 2)
+            text.byte(UInt8(ascii: ":"))
+            text.padded(secondOfDay % 60, 2)
+            text.fraction(nanos)
+            text.byte(UInt8(ascii: "Z"))
+            return text.count
+        }
         return true
     }
 
@@ -243,13 +250,17 @@ enum ScalarText {
 
     /// "1.5s", "-0.000001s", "3s" (0, 3, 6 or 9 fraction digits) appended to `output`; false when
     /// out of range.
-    static func appendDuration(seconds: Int64, nanos: Int32, to output: inout [UInt8]) -> Bool {
+    static func appendDuration<Sink: ByteSink & ~Copyable>(seconds: Int64, nanos: Int32, to output: inout Sink) -> Bool {
         guard abs(seconds) <= durationLimit, abs(nanos) < 1_000_000_000,
               seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0) else { return false }
-        if seconds < 0 || nanos < 0 { output.append(UInt8(ascii: "-")) }
-        appendPadded(abs(seconds), 1, to: &output)
-        appendFraction(abs(nanos), to: &output)
-        output.append(UInt8(ascii: "s"))
+        output.append(writingAtMost: timeTextRoom) { start in
+            var text = TimeText(start: start)
+            if seconds < 0 || nanos < 0 { text.byte(UInt8(ascii: "-")) }
+            text.padded(abs(seconds), 1)
+            text.fraction(abs(nanos))
+            text.byte(UInt8(ascii: "s"))
+            return text.count
+        }
         return true
     }
 
@@ -272,25 +283,37 @@ enum ScalarText {
         return negative ? (-seconds, Int32(-nanos)) : (seconds, Int32(nanos))
     }
 
-    private static func appendFraction(_ nanos: Int32, to output: inout [UInt8]) {
-        guard nanos != 0 else { return }
-        output.append(UInt8(ascii: "."))
-        if nanos % 1_000_000 == 0 { appendPadded(Int64(nanos / 1_000_000), 3, to: &output) }
-        else if nanos % 1000 == 0 { appendPadded(Int64(nanos / 1000), 6, to: &output) }
-        else { appendPadded(Int64(nanos), 9, to: &output) }
-    }
+    /// The text of a timestamp or duration, written at `start` (timeTextRoom bytes).
+    private struct TimeText {
+        let start: UnsafeMutablePointer<UInt8>
+        var count = 0
 
-    /// A non-negative number with at least `width` digits (zeros in front).
-    private static func appendPadded(_ value: Int64, _ width: Int, to output: inout [UInt8]) {
-        var divisor: Int64 = 1
-        var digits = 1
-        while digits < width || value / divisor >= 10 {
-            divisor *= 10
-            digits += 1
+        mutating func byte(_ byte: UInt8) {
+            start[count] = byte
+            count += 1
         }
-        while divisor > 0 {
-            output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
+
+        /// A non-negative number with at least `width` digits (zeros in front).
+        mutating func padded(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            var digits = 1
+            while digits < width || value / divisor >= 10 {
+                divisor *= 10
+                digits += 1
+            }
+            while divisor > 0 {
+                byte(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+
+        /// A fraction of a second: none, or 3, 6 or 9 digits.
+        mutating func fraction(_ nanos: Int32) {
+            guard nanos != 0 else { return }
+            byte(UInt8(ascii: "."))
+            if nanos % 1_000_000 == 0 { padded(Int64(nanos / 1_000_000), 3) }
+            else if nanos % 1000 == 0 { padded(Int64(nanos / 1000), 6) }
+            else { padded(Int64(nanos), 9) }
         }
     }
 
