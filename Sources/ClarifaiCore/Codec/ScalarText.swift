@@ -293,18 +293,21 @@ enum ScalarText {
             count += 1
         }
 
-        /// A non-negative number with at least `width` digits (zeros in front).
+        /// A non-negative number with at least `width` digits (zeros in front), written from its
+        /// last digit back (divisions by the constant 10 only).
         mutating func padded(_ value: Int64, _ width: Int) {
-            var divisor: Int64 = 1
-            var digits = 1
-            while digits < width || value / divisor >= 10 {
-                divisor *= 10
+            var digits = 1, rest = value
+            while rest >= 10 {
+                rest /= 10
                 digits += 1
             }
-            while divisor > 0 {
-                byte(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-                divisor /= 10
+            digits = max(digits, width)
+            rest = value
+            for position in (count..<count + digits).reversed() {
+                start[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
             }
+            count += digits
         }
 
         /// A fraction of a second: none, or 3, 6 or 9 digits.
