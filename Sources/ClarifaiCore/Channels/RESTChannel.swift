@@ -12,6 +12,9 @@ public final class RESTChannel: Channel {
         let hasBody: Bool
     }
     private let lastHeaders = LastMade<HeadersKey, [String]>()
+    /// The URL of the last target (a prediction's path is usually the last one's, see
+    /// PredictionRESTForm).
+    private let lastURL = LastMade<String, String>()
 
     /// The user:password of the base URL, kept out of messages (Redaction).
     private let credentials: String?
@@ -51,14 +54,16 @@ public final class RESTChannel: Channel {
         let binding = try request.restBinding
             ?? request.message.withUnsafeBytes { try RESTBinding(method: request.method, message: $0, schema: schema) }
         let options = options.current
-        let exchange = HTTPRequest(method: binding.verb, url: baseURL + binding.target,
+        let exchange = HTTPRequest(method: binding.verb, url: lastURL.value(for: binding.target) { baseURL + binding.target },
                                    headers: headerLines(request.metadata, hasBody: binding.body != nil),
                                    body: binding.body,
                                    timeoutMilliseconds: request.timeoutMilliseconds,
                                    idleTimeoutMilliseconds: options.idleTimeoutMilliseconds,
                                    maximumBodyBytes: options.maximumReceiveBytes, caFile: options.caFile)
-        // "Method: VERB URL", the start of the call's messages, written only when one is.
-        let origin = { "\(request.method.name): \(exchange.method) \(exchange.displayURL)" }
+        // "Method: VERB URL", the start of the call's messages, written only when one is. A
+        // lazily read answer keeps it: it holds these strings, not the request and its body.
+        let (methodName, verb, url) = (request.method.name, exchange.method, exchange.url)
+        let origin = { "\(methodName): \(verb) \(HTTPRequest.displayed(url))" }
         let started = monotonicMilliseconds()
         return UnaryExchange(http: http, request: exchange) { answer in
             try RESTChannel.response(answer, request, origin: origin, started: started)

@@ -198,6 +198,9 @@ struct PredictionRESTForm: Sendable {
     /// By the ids a request gives (PredictionIDs.mask): the rule RESTBinding chooses for it, nil
     /// when that rule leaves one of them to the body (a user id without an app id).
     private let rules: [Int?]
+    /// The path of the last ids, made once for the calls that repeat them (most predict with one
+    /// model over and over).
+    private let lastPath = LastMade<PredictionIDs, String>()
 
     /// nil when a path of the method would not send the rest of the request as the body.
     init?(route: RESTRoute) {
@@ -218,7 +221,9 @@ struct PredictionRESTForm: Sendable {
     func binding(_ ids: PredictionIDs, inputs: ArraySlice<PredictionInput>) -> RESTBinding? {
         guard let index = rules[ids.mask] else { return nil }
         let rule = route.rules[index]
-        let path = rule.path { variable in slots[variable].flatMap(ids.id).map(PathValue.string) }
+        let path = lastPath.value(for: ids) {
+            String(decoding: rule.path { variable in slots[variable].flatMap(ids.id).map(PathValue.string) }, as: UTF8.self)
+        }
         var body: [UInt8] = []
         body.reserveCapacity(inputs.reduce(16) { size, input in size + input.source.byteCount * 4 / 3 + 64 })
         body += "{\"inputs\":[".utf8
@@ -227,12 +232,12 @@ struct PredictionRESTForm: Sendable {
             input.writeJSON(to: &body)
         }
         body += "]}".utf8
-        return RESTBinding(verb: rule.verb, target: String(decoding: path, as: UTF8.self), body: body)
+        return RESTBinding(verb: rule.verb, target: path, body: body)
     }
 }
 
 /// The ids of a prediction request that its REST paths take (nil: not given).
-struct PredictionIDs {
+struct PredictionIDs: Equatable {
     /// The path variables they fill, by slot.
     static let names = [["user_app_id", "user_id"], ["user_app_id", "app_id"], ["model_id"], ["version_id"]]
 

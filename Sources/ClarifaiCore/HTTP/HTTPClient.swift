@@ -46,7 +46,10 @@ struct HTTPRequest {
     }
 
     /// The URL as messages show it: without the user and password it may carry.
-    var displayURL: String {
+    var displayURL: String { HTTPRequest.displayed(url) }
+
+    /// `url` as messages show it (see displayURL).
+    static func displayed(_ url: String) -> String {
         guard let schemeEnd = url.firstRange(of: "://")?.upperBound else { return url }
         let authorityEnd = url[schemeEnd...].firstIndex(of: "/") ?? url.endIndex
         guard let at = url[schemeEnd..<authorityEnd].lastIndex(of: "@") else { return url }
