@@ -38,6 +38,8 @@ ANSWERS = {
     "nan": (answer('{"id": "a", "value": "NaN"}, {"id": "b", "value": "-Infinity"}'), True),
     "exponent": (answer('{"id": "a", "value": 1e-3}, {"id": "b", "value": -2.5E+2}, {"id": "c", "value": 0}'), True),
     "number-in-string": (answer('{"id": "a", "value": "0.5"}'), True),
+    "fractions": (answer(", ".join('{"id": "f%d", "value": %s}' % (i, v) for i, v in enumerate(
+        ["0.0", "0.5", "0.12345678", "0.123456789", "0.99999999", "0.00000001", "0.5e1", "0.25E-1", "0.7"]))), True),
     "rounding": (answer('{"id": "a", "value": 0.1}, {"id": "b", "value": 3.4028235e38}, {"id": "c", "value": 1e-46}'), True),
     "status-last": ('{"outputs": [{"data": {"concepts": [{"id": "a", "value": 0.5}]}}], %s}' % OK_STATUS, True),
     "status-code-string": (answer('{"id": "a", "value": 0.5}', status='"status": {"code": "10000", "req_id": "r"}'), True),

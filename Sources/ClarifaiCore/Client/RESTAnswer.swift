@@ -279,6 +279,7 @@ struct RESTAnswer {
     /// the nearest float.
     @inline(__always)
     private static func floatValue(_ reader: inout JSONReader) throws -> Float {
+        if let fraction = reader.readPlainFraction() { return Float(fraction) }
         let value = try numberValue(&reader).tokenValue
         guard value.isFinite, Float(value).isFinite else { throw NotPlain() }
         return Float(value)

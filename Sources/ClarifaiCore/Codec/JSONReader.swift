@@ -400,6 +400,26 @@ struct JSONReader {
         return offset - begin
     }
 
+    /// A number of the form 0.d to 0.dddddddd (what scores between 0 and 1 look like) as the
+    /// nearest double, read in one word; nil, nothing read, for any other number or near the end
+    /// of the text (readNumber reads those). The same value as readNumber's (Clinger's fast path:
+    /// at most 8 digits, an exact power of ten).
+    @inline(__always)
+    mutating func readPlainFraction() -> Double? {
+        // "0.", eight more bytes, and the one after them (a ninth digit would be part of it).
+        guard count - offset >= 11, at(offset) == UInt8(ascii: "0"), at(offset + 1) == UInt8(ascii: ".") else { return nil }
+        let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + 2, as: UInt64.self))
+        let nonDigits = ((word & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
+            | (((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
+        let length = nonDigits.trailingZeroBitCount / 8
+        let next = at(offset + 2 + length)
+        guard length > 0, next &- UInt8(ascii: "0") >= 10, next | 0x20 != UInt8(ascii: "e") else { return nil }
+        var mantissa: UInt64 = 0
+        for index in 0..<length { mantissa = mantissa &* 10 &+ UInt64(base.load(fromByteOffset: offset + 2 + index, as: UInt8.self) &- UInt8(ascii: "0")) }
+        offset += 2 + length
+        return Double(mantissa) / JSONNumber.fractionScales[length]
+    }
+
     /// A number read and checked against the JSON grammar: its exact text, and its decimal digits
     /// gathered on the way for the nearest double (see JSONNumber.double).
     mutating func readNumber() throws -> JSONNumber {
@@ -645,6 +665,9 @@ struct JSONNumber {
         guard value == 0, negative else { return value }
         return text.contains { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") } ? value : 0
     }
+
+    /// 10^0 through 10^8 as doubles, for readPlainFraction.
+    static let fractionScales: [Double] = integerPowersOfTen.map { Double($0) }
 
     /// 10^0 through 10^8, for the digits read eight at a time.
     static let integerPowersOfTen: [UInt64] = [1, 10, 100, 1000, 10000, 100_000, 1_000_000, 10_000_000, 100_000_000]
