@@ -320,6 +320,15 @@ def test_predict_regions_embedding_text(pyclient):
     assert pyclient.predict("text-echo", text="héllo").text == "echo: héllo"
 
 
+def test_predict_sends_each_model_id_as_its_own_bytes(pyclient):
+    """The same text in two Unicode forms (é precomposed, then e and a combining accent) is two
+    model ids: the second call's path (made once per set of ids, then reused) is its own."""
+    for model_id in ("caf\u00e9", "cafe\u0301", "caf\u00e9"):
+        with pytest.raises(ApiError) as raised:
+            pyclient.predict(model_id, url=IMAGE_URL)
+        assert f"model '{model_id}' not found" in raised.value.details, raised.value.details
+
+
 def test_predict_many_inputs(pyclient):
     inputs = [Input(text="one", id="in-1"), {"text": "two"}, Input(url="https://example.com/a.txt", kind="text")]
     prediction = pyclient.predict("text-echo", inputs=inputs)

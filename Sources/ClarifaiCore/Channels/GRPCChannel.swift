@@ -15,10 +15,15 @@ public final class GRPCChannel: Channel {
     private let environmentCAFile: String?
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
     /// A call's URL and header lines, by what they are made of.
-    private struct CallKey: Equatable {
+    private struct CallKey: SameBytes {
         let method: String
         let metadata: [String]
         let timeoutMilliseconds: Int
+
+        func hasSameBytes(as other: CallKey) -> Bool {
+            timeoutMilliseconds == other.timeoutMilliseconds && method.hasSameBytes(as: other.method)
+                && metadata.hasSameBytes(as: other.metadata)
+        }
     }
     private let lastCall = LastMade<CallKey, (url: String, headers: [String])>()
 

@@ -7,9 +7,13 @@ public final class RESTChannel: Channel {
     private let schema: Schema
     private let http = HTTPClient(userAgent: LibraryVersion.userAgent)
     /// A call's header lines, by what they are made of.
-    private struct HeadersKey: Equatable {
+    private struct HeadersKey: SameBytes {
         let metadata: [String]
         let hasBody: Bool
+
+        func hasSameBytes(as other: HeadersKey) -> Bool {
+            hasBody == other.hasBody && metadata.hasSameBytes(as: other.metadata)
+        }
     }
     private let lastHeaders = LastMade<HeadersKey, [String]>()
     /// The URL of the last target (a prediction's path is usually the last one's, see

@@ -237,7 +237,7 @@ struct PredictionRESTForm: Sendable {
 }
 
 /// The ids of a prediction request that its REST paths take (nil: not given).
-struct PredictionIDs: Equatable {
+struct PredictionIDs: SameBytes {
     /// The path variables they fill, by slot.
     static let names = [["user_app_id", "user_id"], ["user_app_id", "app_id"], ["model_id"], ["version_id"]]
 
@@ -250,6 +250,11 @@ struct PredictionIDs: Equatable {
         case 2: modelID
         default: versionID
         }
+    }
+
+    func hasSameBytes(as other: PredictionIDs) -> Bool {
+        userID.hasSameBytes(as: other.userID) && appID.hasSameBytes(as: other.appID)
+            && modelID.hasSameBytes(as: other.modelID) && versionID.hasSameBytes(as: other.versionID)
     }
 
     /// A bit per id given, by slot.

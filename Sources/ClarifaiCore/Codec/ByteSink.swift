@@ -53,9 +53,6 @@ struct ByteBuffer: ~Copyable, ByteSink {
         return memory.assumingMemoryBound(to: UInt8.self)
     }
 
-    /// The bytes written so far (valid until the next append).
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: start, count: count) }
-
     /// The bytes written so far, as an Array.
     var array: [UInt8] { Array(UnsafeBufferPointer(start: start, count: count)) }
 
@@ -104,9 +101,14 @@ struct ByteBuffer: ~Copyable, ByteSink {
         count += written
     }
 
-    /// The text with a NUL after it, in malloc'd memory that the caller frees (free()).
+    /// The text with a NUL after it, in malloc'd memory that the caller frees (free()): the
+    /// block itself, given back what it has to spare beyond a quarter of the text (the caller
+    /// may keep it long).
     consuming func cString() -> UnsafeMutablePointer<CChar> {
         append(0)
+        if capacity - count > count / 4 + 64, let fitted = realloc(start, count) {
+            start = fitted.assumingMemoryBound(to: UInt8.self)
+        }
         let text = UnsafeMutableRawPointer(start).assumingMemoryBound(to: CChar.self)
         discard self
         return text

@@ -24,6 +24,7 @@ struct ProtoToJSON: ~Copyable {
         // the gathering conversion reports them.
         var streaming = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16, gathering: false)
         if (try? streaming.message(bytes, type: type, depth: 0, excluding: excluding)) != nil { return streaming.output }
+        _ = consume streaming  // its memory given back before the second conversion takes more
         var converter = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16, gathering: true)
         do {
             try converter.message(bytes, type: type, depth: 0, excluding: excluding)
@@ -556,7 +557,6 @@ struct ProtoToJSON: ~Copyable {
         let control = (word &- ones &* 0x20) & ~word
         return (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | word) & highs == 0
     }
-
 
     static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if isASCII(bytes) { return true }

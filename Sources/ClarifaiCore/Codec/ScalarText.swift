@@ -171,7 +171,8 @@ enum ScalarText {
     static let timestampRange: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
     static let durationLimit: Int64 = 315_576_000_000
 
-    /// The longest text of a timestamp or duration: "-315576000000.999999999s" (24 bytes).
+    /// Room for the text of a timestamp or duration: the longest is a timestamp's,
+    /// "9999-12-31T23:59:59.999999999Z" (30 bytes; a duration's, 24).
     private static let timeTextRoom = 32
 
     /// RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, as the official runtime prints it,

@@ -1,12 +1,49 @@
-/// The value made for the last key, kept for the next request with an equal key: most calls of a
+import Glibc
+
+/// The value made for the last key, kept for the next request with the same key: most calls of a
 /// channel repeat the last one's headers, which are then made once, not per call. Thread-safe.
-final class LastMade<Key: Equatable, Value>: @unchecked Sendable {
+final class LastMade<Key: SameBytes, Value>: @unchecked Sendable {
     private let last = Locked<(key: Key, value: Value)?>(nil)
 
     func value(for key: Key, _ make: () -> Value) -> Value {
-        if let last = last.withLock({ $0 }), last.key == key { return last.value }
+        if let last = last.withLock({ $0 }), last.key.hasSameBytes(as: key) { return last.value }
         let value = make()
         last.withLock { $0 = (key, value) }
         return value
+    }
+}
+
+/// A key compared byte for byte: String's == also holds for canonically equivalent text ("é" and
+/// "e\u{301}"), which goes out as different bytes, so the keys of what is sent are compared so.
+protocol SameBytes {
+    func hasSameBytes(as other: Self) -> Bool
+}
+
+extension String: SameBytes {
+    func hasSameBytes(as other: String) -> Bool {
+        let count = utf8.count
+        guard count == other.utf8.count else { return false }
+        guard count > 0 else { return true }
+        // Native strings have their bytes in one place; others are walked.
+        let compared = utf8.withContiguousStorageIfAvailable { mine in
+            other.utf8.withContiguousStorageIfAvailable { theirs in memcmp(mine.baseAddress!, theirs.baseAddress!, count) == 0 }
+        }
+        return (compared ?? nil) ?? utf8.elementsEqual(other.utf8)
+    }
+}
+
+extension Optional: SameBytes where Wrapped: SameBytes {
+    func hasSameBytes(as other: Self) -> Bool {
+        switch (self, other) {
+        case (nil, nil): true
+        case let (mine?, theirs?): mine.hasSameBytes(as: theirs)
+        default: false
+        }
+    }
+}
+
+extension Array: SameBytes where Element: SameBytes {
+    func hasSameBytes(as other: Self) -> Bool {
+        count == other.count && indices.allSatisfy { self[$0].hasSameBytes(as: other[$0]) }
     }
 }
