@@ -415,7 +415,7 @@ struct JSONReader {
         let next = at(offset + 2 + length)
         guard length > 0, next &- UInt8(ascii: "0") >= 10, next | 0x20 != UInt8(ascii: "e") else { return nil }
         var mantissa: UInt64 = 0
-        for index in 0..<length { mantissa = mantissa &* 10 &+ UInt64(base.load(fromByteOffset: offset + 2 + index, as: UInt8.self) &- UInt8(ascii: "0")) }
+        for index in offset + 2..<offset + 2 + length { mantissa = mantissa &* 10 &+ UInt64(at(index) &- UInt8(ascii: "0")) }
         offset += 2 + length
         return Double(mantissa) / JSONNumber.fractionScales[length]
     }
