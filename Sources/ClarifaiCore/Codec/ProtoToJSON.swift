@@ -22,10 +22,13 @@ struct ProtoToJSON: ~Copyable {
         // that needs its fields gathered after all, makes the whole conversion start over
         // gathering them: a hostile message costs at most two conversions, and errors read as
         // the gathering conversion reports them.
-        var streaming = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16, gathering: false)
+        // Room for the usual text (about twice the binary), at most 64 MiB at first: a larger
+        // message's text grows as it is written, and a 2 GiB one reserves no 4 GiB up front.
+        let reservation = min(bytes.count, 32 << 20) * 2 + 16
+        var streaming = ProtoToJSON(schema: schema, capacity: reservation, gathering: false)
         if (try? streaming.message(bytes, type: type, depth: 0, excluding: excluding)) != nil { return streaming.output }
         _ = consume streaming  // its memory given back before the second conversion takes more
-        var converter = ProtoToJSON(schema: schema, capacity: bytes.count * 2 + 16, gathering: true)
+        var converter = ProtoToJSON(schema: schema, capacity: reservation, gathering: true)
         do {
             try converter.message(bytes, type: type, depth: 0, excluding: excluding)
         } catch {

@@ -46,17 +46,11 @@ enum ScalarText {
     /// Float's, 15: "-1.26820195e-11").
     static let shortestFloatRoom = 32
 
-    /// Writes Float.description's text (the shortest decimal that reads back as `value`) at
-    /// `output` (shortestFloatRoom bytes); returns its length. Float.write(to:) hands a stream its
+    /// Writes a Float's or Double's description (the shortest decimal that reads back as `value`)
+    /// at `output` (shortestFloatRoom bytes); returns its length. write(to:) hands a stream its
     /// ASCII bytes: no String is made per value (an eighth of the cost of writing one).
-    static func writeShortest(_ value: Float, to output: UnsafeMutablePointer<UInt8>) -> Int {
-        var stream = ASCIIBuffer(start: output)
-        value.write(to: &stream)
-        return stream.count
-    }
-
-    /// writeShortest for a Double: Double.description's text.
-    static func writeShortest(_ value: Double, to output: UnsafeMutablePointer<UInt8>) -> Int {
+    static func writeShortest<Value: BinaryFloatingPoint & TextOutputStreamable>(_ value: Value,
+                                                                               to output: UnsafeMutablePointer<UInt8>) -> Int {
         var stream = ASCIIBuffer(start: output)
         value.write(to: &stream)
         return stream.count
