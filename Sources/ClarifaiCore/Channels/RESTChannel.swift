@@ -16,8 +16,7 @@ public final class RESTChannel: Channel {
         }
     }
     private let lastHeaders = LastMade<HeadersKey, [String]>()
-    /// The URL of the last target (a prediction's path is usually the last one's, see
-    /// PredictionRESTForm).
+    /// The URL of the last target (most calls repeat the last one's path).
     private let lastURL = LastMade<String, String>()
 
     /// The user:password of the base URL, kept out of messages (Redaction).
