@@ -2,13 +2,16 @@ import Glibc
 
 /// The value made for the last key, kept for the next request with the same key: most calls of a
 /// channel repeat the last one's headers, which are then made once, not per call. Thread-safe.
+/// A call that finds the lock taken makes its value without the cache rather than wait: nothing
+/// waits on another thread here, and a forked child that inherited the lock held (by a thread it
+/// does not have) makes its values every time instead of hanging.
 final class LastMade<Key: SameBytes, Value>: @unchecked Sendable {
     private let last = Locked<(key: Key, value: Value)?>(nil)
 
     func value(for key: Key, _ make: () -> Value) -> Value {
-        if let last = last.withLock({ $0 }), last.key.hasSameBytes(as: key) { return last.value }
+        if let last = last.withLockIfFree({ $0 }) ?? nil, last.key.hasSameBytes(as: key) { return last.value }
         let value = make()
-        last.withLock { $0 = (key, value) }
+        _ = last.withLockIfFree { $0 = (key, value) }
         return value
     }
 }

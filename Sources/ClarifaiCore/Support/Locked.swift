@@ -31,6 +31,13 @@ final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 
+    /// `body` under the lock when no one holds it; nil, without waiting, when someone does.
+    func withLockIfFree<R>(_ body: (inout Value) throws -> R) rethrows -> R? {
+        guard pthread_mutex_trylock(mutex) == 0 else { return nil }
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+
     /// For fork handlers, which take the lock in one function and release it in another: locks
     /// and returns the value.
     @discardableResult
