@@ -180,8 +180,11 @@ clarifai_channel *clarifai_channel_new_grpc(const char *target);
 
 /* gRPC over cleartext HTTP/2 (h2c with prior knowledge), for local servers and proxies.
    NULL target means $CLARIFAI_GRPC_BASE (INVALID_ARGUMENT when unset); port 18080 when absent.
-   With libcurl older than 8.0 every call opens its own connection (curl bug #10634 breaks reused
-   h2c connections); TLS channels reuse connections and multiplex concurrent calls over one. */
+   Connections are reused and concurrent calls multiplexed over them, as on TLS channels. With
+   libcurl older than 8.0, which breaks an h2c connection that a request with prior knowledge
+   reuses (curl bug #10634), one call opens each connection with prior knowledge and the next ones
+   ask for HTTP/2 without it and may only take an open connection (a call that finds none opens
+   one, nothing sent twice); before 1.1 every call opened a connection of its own there. */
 clarifai_channel *clarifai_channel_new_grpc_insecure(const char *target);
 
 /* Per-call deadline in milliseconds, covering connect, send, receive and retries; 0 means none
@@ -502,7 +505,8 @@ int clarifai_predict_async(clarifai_client *client, const char *model_id, const 
    can come). tag, code and out must not be NULL. */
 int clarifai_queue_next(clarifai_queue *queue, long timeout_ms, void **tag, int *code, clarifai_response **out);
 /* Cancels the calls started on `queue` with `tag` that are still running: each completes with
-   CLARIFAI_ERROR_CANCELLED (the server sees an RST_STREAM, or a closed connection on HTTP/1.1),
+   CLARIFAI_ERROR_CANCELLED (the server sees an RST_STREAM; a closed connection on HTTP/1.1, and
+   with libcurl before 8.1 when no other call uses the connection),
    unless it completed already. Returns how many were running; 0 for a NULL or wrong handle. */
 size_t clarifai_queue_cancel(clarifai_queue *queue, void *tag);
 /* Cancels the calls still running, waits until they let go of the queue (a moment: nothing is

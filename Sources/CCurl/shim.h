@@ -27,6 +27,7 @@ static inline CURLSHcode ccurl_share_setopt_unlock(CURLSH *s, curl_unlock_functi
 static inline CURLcode ccurl_setopt_share(CURL *h, CURLSH *s) { return curl_easy_setopt(h, CURLOPT_SHARE, s); }
 /* CURLPAUSE_CONT and CURL_WRITEFUNC_PAUSE are macro expressions, which Swift does not import. */
 static inline CURLcode ccurl_easy_unpause(CURL *h) { return curl_easy_pause(h, CURLPAUSE_CONT); }
+static inline CURLcode ccurl_easy_pause_sending(CURL *h) { return curl_easy_pause(h, CURLPAUSE_SEND); }
 static inline size_t ccurl_write_pause(void) { return CURL_WRITEFUNC_PAUSE; }
 static inline size_t ccurl_read_pause(void) { return CURL_READFUNC_PAUSE; }
 static inline size_t ccurl_read_abort(void) { return CURL_READFUNC_ABORT; }

@@ -323,9 +323,10 @@ def write_results(results, cap, prof, info, rounds, seconds, scaled=None, alloca
               f"- rest-slow: REST against slow_responder.c, which answers each request (HTTP/1.1 keep-alive) "
               f"after sleeping {SLOW_ANSWER_US} µs, as a server running a model takes time: the client's cost "
               "per call beside a server that is not instantaneous (nginx's `return 200` answers in ~10 µs).",
-              f"- libcurl here is {info['libcurl']}: before 8.0 it cannot reuse an h2c (cleartext HTTP/2) "
-              "connection, so libclarifai's gRPC channel (and the floor, to do the same exchange) opens a "
-              "TCP connection per call; grpcio keeps one. TLS gRPC channels are not affected (the grpcs rows).",
+              f"- libcurl here is {info['libcurl']}: before 8.0 it breaks an h2c (cleartext HTTP/2) connection that "
+              "a request with prior knowledge reuses (curl #10634), so libclarifai's gRPC channel (and the floor, "
+              "to do the same exchange) asks for prior knowledge only on the request that opens a connection and "
+              "plain HTTP/2 on the next ones, which reuse it; every client keeps its connections.",
               f"- Total run time: {seconds:.0f} s.", ""]
     lines += ["## Responder capacity", "",
               "The floor client (raw libcurl, 8 threads/connections) drives each responder; the responder's own "

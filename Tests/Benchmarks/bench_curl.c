@@ -4,19 +4,24 @@
  * bodies (data/req_*.json for REST, data/req_*.pb, already gRPC-framed, for gRPC) and no
  * JSON/protobuf work on the answer: it is collected into a buffer and its size and the HTTP
  * status (and for gRPC the grpc-status trailer) are checked. One easy handle per thread, reused
- * (keep-alive / one HTTP/2 connection per thread); --api fresh opens a new connection per call, as
- * gRPC always does with libcurl < 8.0.
+ * (keep-alive / one HTTP/2 connection per thread); --api fresh opens a new connection per call.
  */
 #include "bench_common.h"
 #include <clarifai.h> /* CLARIFAI_VERSION_STRING only: the floor does not link the library */
 #include <curl/curl.h>
 
 typedef struct { char *data; size_t len, cap; int grpc_ok; } sink;
-typedef struct { CURL *h; sink s; struct curl_slist *hdr; } worker;
+typedef struct { CURL *h; sink s; struct curl_slist *hdr; int reuses_h2c; } worker;
 static worker workers[64];
 static char *body, url[1024];
 static size_t body_len, min_answer;
 static int grpc, tls, fresh;
+/* libcurl < 8.0 breaks a cleartext HTTP/2 (h2c) connection that a request with prior knowledge
+   reuses (curl issue #10634): as libclarifai does there, a thread's first call asks for prior
+   knowledge and opens the connection, the next ones ask for HTTP/2 (CURL_HTTP_VERSION_2_0) and
+   reuse it (libclarifai also refuses them a new connection, which the responder never makes
+   them need). */
+static int h2c_by_hand;
 
 static size_t on_data(char *p, size_t sz, size_t n, void *u) {
   sink *s = u;
@@ -38,9 +43,7 @@ static int bench_setup(const bench_opts *o) {
   tls = !strcmp(o->transport, "grpcs");
   grpc = tls || !strcmp(o->transport, "grpc");
   fresh = !strcmp(o->api, "fresh");
-  /* libcurl < 8.0 cannot reuse an h2c prior-knowledge connection (curl issue #10634: the second
-     request fails with CURLE_HTTP2); libclarifai opens a connection per call there, so does the floor. */
-  if (grpc && !tls && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) fresh = 1;
+  h2c_by_hand = grpc && !tls && !fresh && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
   const char *s = o->scenario, *name = !strcmp(s, "c") ? "bytes" : !strcmp(s, "d") ? "batch" : !strcmp(s, "e") ? "stream" : "url";
   char file[64];
   snprintf(file, sizeof file, "req_%s.%s", name, grpc ? "pb" : "json");
@@ -97,6 +100,10 @@ static int bench_call(int thread) {
   w->s.len = 0;
   w->s.grpc_ok = 0;
   CURLcode rc = curl_easy_perform(w->h);
+  if (h2c_by_hand && rc == CURLE_OK && !w->reuses_h2c) {
+    curl_easy_setopt(w->h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
+    w->reuses_h2c = 1;
+  }
   long status = 0;
   curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &status);
   int bad = rc != CURLE_OK || status != 200 || w->s.len < min_answer || (grpc && !w->s.grpc_ok);

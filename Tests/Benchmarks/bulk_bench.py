@@ -442,8 +442,9 @@ def section(o, agg, rate_rows, info, seconds):
           "threads) over the measured inputs; both the median of the rounds (min-max in brackets); peak RSS = "
           "ru_maxrss (largest over rounds). Responder CPU/input (its getrusage over the client's whole "
           "process, warm-up batch included) shows what the server side took of the machine's 2 cores.",
-          f"- libcurl here is {info['libcurl']}: before 8.0 it cannot reuse an h2c connection, so libclarifai's "
-          "h2c channel opens a TCP connection per request; grpcio keeps one. TLS rows are not affected.",
+          f"- libcurl here is {info['libcurl']}: before 8.0 it breaks an h2c connection that a request with prior "
+          "knowledge reuses (curl #10634); libclarifai's h2c channel asks for prior knowledge only on the "
+          "request that opens a connection, and every client keeps its connections.",
           f"- Total run time: {seconds:.0f} s.", ""]
     official = [k for k, _, off in CLIENTS if off]
     ours = [k for k, _, off in CLIENTS if not off]

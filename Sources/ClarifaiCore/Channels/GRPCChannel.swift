@@ -175,7 +175,6 @@ public final class GRPCChannel: Channel {
                            maximumBodyBytes: options.maximumReceiveBytes > Int.max - 5 ? Int.max : options.maximumReceiveBytes + 5,
                            caFile: options.caFile ?? environmentCAFile,
                            version: usesTLS ? .http2OverTLS : .http2PriorKnowledge,
-                           forbidsReuse: !usesTLS && !HTTPClient.reusesCleartextHTTP2,
                            isStream: isStream, connections: options.connections)
     }
 

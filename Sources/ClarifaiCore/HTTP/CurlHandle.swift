@@ -99,7 +99,6 @@ final class CurlHandle: @unchecked Sendable {
         let idleTimeoutMilliseconds: Int
         let keepaliveMilliseconds: Int
         let caFile: String?
-        let forbidsReuse: Bool
 
         init?(_ request: HTTPRequest, body: Body, userAgent: String, share: CurlShare, multiplexes: Bool) {
             guard case .bytes(let bytes) = body else { return nil }
@@ -114,7 +113,6 @@ final class CurlHandle: @unchecked Sendable {
             idleTimeoutMilliseconds = request.idleTimeoutMilliseconds
             keepaliveMilliseconds = request.keepaliveMilliseconds
             caFile = request.caFile
-            forbidsReuse = request.forbidsReuse
         }
 
         /// Whether an exchange of `request` would set the same options (compared in place, not by
@@ -126,7 +124,6 @@ final class CurlHandle: @unchecked Sendable {
                 && version == request.version && timeoutMilliseconds == request.timeoutMilliseconds
                 && idleTimeoutMilliseconds == request.idleTimeoutMilliseconds
                 && keepaliveMilliseconds == request.keepaliveMilliseconds && caFile == request.caFile
-                && forbidsReuse == request.forbidsReuse
         }
     }
 
@@ -147,6 +144,7 @@ final class CurlHandle: @unchecked Sendable {
             throw ClarifaiError.invalidArgument("the request's URL (\(request.url.utf8.count) bytes) is refused by libcurl: too long or malformed")
         }
         let context = Unmanaged.passUnretained(sink).toOpaque()
+        sink.sharesCleartextConnectionByHand = request.sharesCleartextConnectionByHand
         ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
         ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
         ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
@@ -231,7 +229,7 @@ final class CurlHandle: @unchecked Sendable {
             ccurl_setopt_long(raw, CURLOPT_HTTPPROXYTUNNEL, 1)
         }
         if request.version != .automatic { ccurl_setopt_long(raw, CURLOPT_BUFFERSIZE, HTTPClient.http2ReceiveBufferSize) }
-        if request.forbidsReuse {
+        if request.closesConnection {
             ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
             ccurl_setopt_long(raw, CURLOPT_FORBID_REUSE, 1)
         }
@@ -322,7 +320,7 @@ final class CurlHandle: @unchecked Sendable {
         ccurl_getinfo_long(raw, CURLINFO_HTTP_VERSION, &version)
         return HTTPResponse(status: status, contentType: sink.head.contentType, messageEncoding: sink.head.messageEncoding, body: sink.body,
                             answerFields: AnswerFields(lines: sink.headerLines), majorVersion: version == CURL_HTTP_VERSION_2_0 ? 2 : 1,
-                            connectionClosed: request.forbidsReuse || sink.connectionClosed)
+                            connectionClosed: request.closesConnection || sink.connectionClosed)
     }
 
     /// What libcurl's words for a server speaking another protocol probably mean, for a channel

@@ -80,6 +80,12 @@ final class ExchangeSink: @unchecked Sendable {
     let keepsAlive: Bool
     /// Its place in the multi handle's list of exchanges in progress (-1: none); the driver's.
     var activeSlot = -1
+    /// The multi handle chooses the exchange's connection (Multiplexer.chooseCleartextConnection).
+    var sharesCleartextConnectionByHand = false
+    /// The exchange may only take a connection already open (or being opened); the driver's.
+    var mayOnlyReuse = false
+    /// libcurl found no connection to take and was refused a new one: nothing was sent.
+    var refusedNewConnection = false
     /// Told the result when the exchange ends, on the multi handle's thread (AsyncExchange); set
     /// before the exchange starts, dropped once it ran.
     var onFinish: ((CURLcode) -> Void)?

@@ -31,8 +31,6 @@ struct HTTPRequest {
     var messageLimit: Int?
     var caFile: String?
     var version: Version = .automatic
-    /// Close the connection after the exchange instead of keeping it for the next one.
-    var forbidsReuse = false
     /// A stream: its consumer may be slow, and may take any time.
     var isStream = false
     /// How many multi handles, each with its own HTTP/2 connection, multiplexed exchanges are
@@ -61,8 +59,17 @@ struct HTTPRequest {
     /// pause one stream alone (a slow consumer's bytes would pile up): those run on the calling
     /// thread, whose consumer then holds back the connection itself.
     var multiplexes: Bool {
-        version != .automatic && !forbidsReuse && (!isStream || HTTPClient.pausesStreamsAlone)
+        version != .automatic && (!isStream || HTTPClient.pausesStreamsAlone)
     }
+
+    /// Cleartext HTTP/2 on a multi handle where libcurl cannot reuse a connection by itself
+    /// (before 8.0, see HTTPClient.reusesCleartextHTTP2): the multi handle chooses each exchange's
+    /// connection (Multiplexer.chooseCleartextConnection).
+    var sharesCleartextConnectionByHand: Bool { multiplexes && version == .http2PriorKnowledge && !HTTPClient.reusesCleartextHTTP2 }
+
+    /// Cleartext HTTP/2 off a multi handle where libcurl cannot reuse a connection by itself: the
+    /// exchange opens a connection of its own and closes it after.
+    var closesConnection: Bool { !multiplexes && version == .http2PriorKnowledge && !HTTPClient.reusesCleartextHTTP2 }
 }
 
 struct HTTPResponse {
@@ -229,7 +236,8 @@ final class HTTPClient: @unchecked Sendable {
         return fewest.slot
     }
 
-    /// libcurl before 8.0 cannot reuse a cleartext HTTP/2 (h2c) connection (curl issue #10634).
+    /// libcurl before 8.0 breaks a cleartext HTTP/2 (h2c) connection that an exchange with prior
+    /// knowledge reuses (curl issue #10634).
     static let reusesCleartextHTTP2: Bool = ccurl_version_info().pointee.version_num >= 0x08_00_00
 
     /// libcurl 8.13 to 8.16 make an exchange that waits for a multiplexed connection
@@ -244,6 +252,10 @@ final class HTTPClient: @unchecked Sendable {
     /// connection right after them, or sends GOAWAY, and still reports success (curl PRs #10715,
     /// #10771).
     static let losesTrailersOnClose: Bool = ccurl_version_info().pointee.version_num < 0x08_01_00
+
+    /// libcurl before 8.1 holds the RST_STREAM of a cancelled HTTP/2 stream until its connection
+    /// next sends something (Multiplexer.flushConnections).
+    static let sendsResetsOfCancelledStreams: Bool = ccurl_version_info().pointee.version_num >= 0x08_01_00
 
     /// libcurl before 8.10 queues the PING of curl_easy_upkeep and never sends it (and does
     /// nothing for a handle in a multi handle).

@@ -50,6 +50,9 @@ final class Multiplexer: @unchecked Sendable {
     /// The operations being carried out, swapped with the requested ones (the two arrays keep
     /// their memory: no allocation per exchange); touched by the driver only.
     private var takenOperations: [Operation] = []
+    /// Whether the next exchange whose connection is chosen by hand opens one (see
+    /// chooseCleartextConnection); the driver's.
+    private var nextOpensCleartextConnection = true
     private var thread = pthread_t()
 
     init?(share: CurlShare) {
@@ -285,6 +288,7 @@ final class Multiplexer: @unchecked Sendable {
                 sink.activeSlot = active.count
                 active.append((easy, sink))
                 ccurl_setopt_pointer(easy, CURLOPT_PRIVATE, Unmanaged.passUnretained(sink).toOpaque())
+                if sink.sharesCleartextConnectionByHand { chooseCleartextConnection(easy, sink) }
                 if curl_multi_add_handle(multi, easy) != CURLM_OK {
                     removeActive(sink)
                     sink.finish(CURLE_FAILED_INIT)
@@ -292,7 +296,10 @@ final class Multiplexer: @unchecked Sendable {
             case .cancel(let easy, let sink):
                 guard isActive(sink) else { continue }  // ended already
                 removeActive(sink)
+                // (A cancelled exchange's handle is not used again: the option dies with it.)
+                if !HTTPClient.sendsResetsOfCancelledStreams { ccurl_setopt_long(easy, CURLOPT_FORBID_REUSE, 1) }
                 curl_multi_remove_handle(multi, easy)
+                if !HTTPClient.sendsResetsOfCancelledStreams { flushConnections() }
                 sink.finish(CURLE_WRITE_ERROR)
             case .resume(let easy, let sink):
                 if isActive(sink) { ccurl_easy_unpause(easy) }
@@ -327,6 +334,47 @@ final class Multiplexer: @unchecked Sendable {
         }
     }
 
+    /// libcurl before 8.0 breaks a cleartext HTTP/2 connection that an exchange asking for HTTP/2
+    /// with prior knowledge reuses (it sets HTTP/2 up on it a second time: curl #10634, "Error in
+    /// the HTTP2 framing layer"). An exchange that asks for HTTP/2 without prior knowledge reuses
+    /// it fine, but would start a connection of its own with an HTTP/1.1 Upgrade, which gRPC
+    /// servers do not take. So one exchange with prior knowledge opens a connection, a new one
+    /// (CURLOPT_FRESH_CONNECT), and the next ones ask for HTTP/2 and may not open any (the socket
+    /// callback refuses it): they take the connection, waiting while it is being made
+    /// (CURLOPT_PIPEWAIT). One that finds none (the server closed it, or it is full) fails before
+    /// anything is sent, and is added again to open one (finishCompleted).
+    private func chooseCleartextConnection(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) {
+        let opens = nextOpensCleartextConnection
+        nextOpensCleartextConnection = false
+        sink.mayOnlyReuse = !opens
+        ccurl_setopt_long(easy, CURLOPT_HTTP_VERSION, opens ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_2_0)
+        ccurl_setopt_long(easy, CURLOPT_FRESH_CONNECT, opens ? 1 : 0)
+        ccurl_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(sink).toOpaque())
+        ccurl_setopt_opensocket(easy, Multiplexer.openSocketOfChosenConnection)
+    }
+
+    /// CURLOPT_OPENSOCKETFUNCTION of an exchange whose connection is chosen by hand.
+    private static let openSocketOfChosenConnection: curl_opensocket_callback = { context, purpose, address in
+        let sink = Unmanaged<ExchangeSink>.fromOpaque(context!).takeUnretainedValue()
+        guard sink.mayOnlyReuse else { return ForkSafety.openSocket(nil, purpose, address) }
+        sink.refusedNewConnection = true
+        return -1  // CURL_SOCKET_BAD
+    }
+
+    /// libcurl before 8.1 writes the RST_STREAM of a cancelled HTTP/2 stream into its
+    /// connection's output buffer and leaves it there until the connection next sends something,
+    /// so the server goes on with the call. The connection is closed instead when no other stream
+    /// uses it (CURLOPT_FORBID_REUSE on the cancelled exchange); otherwise each exchange in
+    /// progress has its sending paused and resumed at once, which makes libcurl send what its
+    /// connection holds (its receiving untouched; one whose receiving is paused is left alone, as
+    /// resuming would resume that too).
+    private func flushConnections() {
+        for (easy, sink) in active where sink.handOff?.withLock({ $0.paused }) != true {
+            ccurl_easy_pause_sending(easy)
+            ccurl_easy_unpause(easy)
+        }
+    }
+
     private func runDueTimers() {
         let now = monotonicMilliseconds()
         while let soonest = timers.last, soonest.due <= now {
@@ -358,8 +406,16 @@ final class Multiplexer: @unchecked Sendable {
             // Active while in the multi handle: `active` holds it.
             let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
             guard isActive(sink) else { continue }
-            removeActive(sink)
             let result = message.pointee.data.result  // the message is gone once the handle is removed
+            if sink.refusedNewConnection {
+                // Sent again, to open the connection it did not find.
+                sink.refusedNewConnection = false
+                curl_multi_remove_handle(multi, easy)
+                nextOpensCleartextConnection = true
+                chooseCleartextConnection(easy, sink)
+                if curl_multi_add_handle(multi, easy) == CURLM_OK { continue }
+            }
+            removeActive(sink)
             sink.noteConnectionEnd(easy)
             curl_multi_remove_handle(multi, easy)
             sink.finish(result)
