@@ -2,8 +2,10 @@
 replaces: the same concepts from the same block of text, the same predictions from the test
 server, and a clear error (not a crash) for a block that does not hold what its counts say."""
 import ctypes
+import gc
 import math
 import os
+import random
 import struct
 import sys
 
@@ -67,6 +69,44 @@ def test_the_accelerator_makes_what_the_split_makes(outputs):
     assert [len(output) for output in made] == [len(output) for output in outputs]
 
 
+def value_texts():
+    """Values as the library writes them (the shortest decimal of a float32: up to 9 digits, a
+    short exponent) and as it does not (longer, odd forms, past the one-rounding fast path)."""
+    rnd = random.Random(19)
+    texts = [b"0", b"-0", b"0.0", b"1", b"0.87", b"0.99999994", b"1e-45", b"3.4028235e+38", b"1.5e+20", b"1e22",
+             b"1e23", b"1e-22", b"1e-23", b"123456789012345", b"1234567890123456", b"9007199254740993", b"0.000123",
+             b".5", b"5.", b"-.5", b"1E5", b"1e+05", b"1e-05", b"00012", b"0e0", b"1e00022", b"4.9e-324"]
+    for _ in range(2000):
+        f = struct.unpack("f", struct.pack("I", rnd.getrandbits(32)))[0]
+        if not math.isfinite(f):
+            continue
+        texts += [b"%.*g" % (digits, f) for digits in (1, 3, 6, 8, 9)] + [repr(f).encode()]
+        x = rnd.random()
+        texts += [b"%.8f" % x, b"%.*g" % (rnd.randint(1, 17), x * 10 ** rnd.randint(-30, 30))]
+    return texts
+
+
+def test_values_read_as_float_reads_them():
+    """The accelerator reads most values itself (Clinger's fast path): bit for bit as float()."""
+    texts = value_texts()
+    text, length, counts, count, _keep = block([[(b"i", b"n", value, b"main") for value in texts]])
+    [made] = accelerated(text, length, counts, count)
+    assert [struct.pack("d", c.value) for c in made] == [struct.pack("d", float(value)) for value in texts]
+
+
+def test_concepts_are_left_out_of_the_garbage_collectors_watch():
+    """A concept holds strings and a float: no cycle can go through it, so the collector need not
+    look at it (hundreds per call); one of a subclass with a __dict__ could, and is watched."""
+    class Annotated(Concept):
+        pass
+
+    text, length, counts, count, _keep = block([[(b"i", b"n", b"0.5", b"main")] * 3])
+    assert not any(gc.is_tracked(c) for c in accelerated(text, length, counts, count)[0])
+    made = libclarifai._speedups.concepts(ctypes.cast(text, ctypes.c_void_p).value, length,
+                                          ctypes.cast(counts, ctypes.c_void_p).value, count, Annotated)
+    assert all(gc.is_tracked(c) and type(c) is Annotated for c in made[0])
+
+
 def test_nan_reads_as_nan():
     text, length, counts, count, _keep = block([[(b"n", b"n", b"nan", b"main")]])
     [[concept]] = accelerated(text, length, counts, count)
@@ -97,6 +137,40 @@ def test_wrong_arguments_are_errors_not_crashes():
         libclarifai._speedups.concepts(0, 0, 0, 1, Concept)
     with pytest.raises(ValueError):
         libclarifai._speedups.concepts(0, -1, 0, 0, Concept)
+
+
+def input_fields(array, count):
+    """What the library reads of each clarifai_input of a ctypes array."""
+    return [(item.kind, item.url, item.text, item.id, ctypes.string_at(item.data, item.data_len) if item.data else None)
+            for item in array[:count]]
+
+
+def test_the_accelerator_makes_the_input_array_the_binding_makes(monkeypatch):
+    inputs = [Input(url="https://x/a.jpg"), Input(text="héllo 🐕"), Input(data=b"\x00\xffbytes", id="mine"),
+              Input(text="t", kind=libclarifai.InputKind.IMAGE), Input(url="u", kind=3), Input(data=b""), Input(url="")]
+    array, count, _keep = _client._input_array(inputs)
+    assert isinstance(_keep[0], bytearray)  # made by the accelerator
+    monkeypatch.setattr(_client, "_speedups", None)
+    plain, plain_count, _plain_keep = _client._input_array(inputs)
+    assert input_fields(array, count) == input_fields(plain, plain_count)
+    assert [kind for kind, *_ in input_fields(array, count)] == [0, 1, 0, 0, 3, 0, 0]
+
+
+@pytest.mark.parametrize("item", [Input(url="u", kind="video"), Input(url="u", kind=7), Input(url="a\0b"),
+                                  Input(data=bytearray(b"x")), Input(text="\ud800")],
+                         ids=["kind by name", "kind out of range", "NUL in text", "bytearray", "lone surrogate"])
+def test_inputs_the_accelerator_leaves_to_the_binding(item):
+    """What the binding handles its own way (names, errors, copies) is not made in C."""
+    assert libclarifai._speedups.input_array([Input(url="first"), item], ctypes.sizeof(_client.InputStruct)) is None
+
+
+def test_input_array_refuses_a_struct_of_another_size_and_what_is_no_input():
+    assert libclarifai._speedups.input_array([Input(url="u")], ctypes.sizeof(_client.InputStruct) + 8) is None
+    assert libclarifai._speedups.input_array([], ctypes.sizeof(_client.InputStruct)) is not None
+    with pytest.raises(AttributeError):
+        libclarifai._speedups.input_array([object()], ctypes.sizeof(_client.InputStruct))
+    with pytest.raises(TypeError):
+        libclarifai._speedups.input_array((Input(url="u"),), ctypes.sizeof(_client.InputStruct))
 
 
 @pytest.mark.parametrize("kind", ["rest", "grpc"])
