@@ -150,6 +150,8 @@ def test_the_accelerator_makes_the_input_array_the_binding_makes(monkeypatch):
               Input(text="t", kind=libclarifai.InputKind.IMAGE), Input(url="u", kind=3), Input(data=b""), Input(url="")]
     array, count, _keep = _client._input_array(inputs)
     assert isinstance(_keep[0], bytearray)  # made by the accelerator
+    assert all(any(value is held for held in _keep[1]) for i in inputs for value in (i.url, i.text, i.id, i.data)
+               if value is not None)  # what the array points into, held
     monkeypatch.setattr(_client, "_speedups", None)
     plain, plain_count, _plain_keep = _client._input_array(inputs)
     assert input_fields(array, count) == input_fields(plain, plain_count)

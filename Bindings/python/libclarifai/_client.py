@@ -667,9 +667,10 @@ def _input_array(inputs: Sequence[Union[Input, Mapping[str, Any]]]) -> Tuple[Any
     """A C array of clarifai_input, its length, and the data buffers it points into (which must
     outlive the call)."""
     items = [i if isinstance(i, Input) else Input(**i) for i in inputs]
-    packed = None if _speedups is None else _speedups.input_array(items, ctypes.sizeof(InputStruct))
-    if packed is not None:  # the array's strings and data are the items', which it keeps alive
-        return (InputStruct * max(1, len(items))).from_buffer(packed), len(items), [packed, items]
+    made = None if _speedups is None else _speedups.input_array(items, ctypes.sizeof(InputStruct))
+    if made is not None:  # the array, and the strings and bytes it points into
+        packed, held = made
+        return (InputStruct * max(1, len(items))).from_buffer(packed), len(items), [packed, held]
     array = (InputStruct * max(1, len(items)))()
     buffers = []
     for slot, item in zip(array, items):  # a new array is zeroed: IMAGE, NULL: only the rest is set

@@ -169,10 +169,10 @@ typedef struct {
 
 enum { KIND_IMAGE = 0, KIND_TEXT = 1, KIND_LAST = 3 };
 
-/* Reads attribute `name` of `item` into *view as the UTF-8 of a str (NULL for None): 1 done, 0
- * when the value is anything else or holds a NUL byte (the binding's own way handles it), -1 on
- * error. The text stays with the str, which the item holds. */
-static int string_attribute(PyObject *item, PyObject *name, const char **view) {
+/* Reads attribute `name` of `item` into *view as the UTF-8 of a str (NULL for None), the str
+ * put in `held` (its UTF-8 lives as long as it does): 1 done, 0 when the value is anything else
+ * or holds a NUL byte (the binding's own way handles it), -1 on error. */
+static int string_attribute(PyObject *item, PyObject *name, const char **view, PyObject *held) {
     PyObject *value = PyObject_GetAttr(item, name);
     if (value == NULL) return -1;
     int done = 0;
@@ -185,17 +185,19 @@ static int string_attribute(PyObject *item, PyObject *name, const char **view) {
         if (text == NULL) PyErr_Clear();  /* (a lone surrogate: the binding's way raises the error) */
         else if (memchr(text, '\0', (size_t)length) == NULL) {
             *view = text;
-            done = 1;
+            done = PyList_Append(held, value) == 0 ? 1 : -1;
         }
     }
     Py_DECREF(value);
     return done;
 }
 
-/* input_array(items, struct_size) -> bytearray of clarifai_input, or None
+/* input_array(items, struct_size) -> (bytearray of clarifai_input, list of what it points into),
+ * or None
  * items: a list of Input. None when the binding must make the array itself: a kind other than
  * None or a number of clarifai_input_kind, text that is not a str or holds a NUL byte, data that
- * is not bytes, or a struct size other than this file's. */
+ * is not bytes, or a struct size other than this file's. The strings and bytes the array points
+ * into are held by the list (an item's attribute could be given another value meanwhile). */
 static PyObject *input_array(PyObject *module, PyObject *args) {
     (void)module;
     static PyObject *names[5];
@@ -209,14 +211,19 @@ static PyObject *input_array(PyObject *module, PyObject *args) {
     Py_ssize_t count = PyList_GET_SIZE(items);
     PyObject *packed = PyByteArray_FromStringAndSize(NULL, (count > 0 ? count : 1) * (Py_ssize_t)sizeof(input_view));
     if (packed == NULL) return NULL;
+    PyObject *held = PyList_New(0);
+    if (held == NULL) {
+        Py_DECREF(packed);
+        return NULL;
+    }
     input_view *views = (input_view *)PyByteArray_AS_STRING(packed);
     memset(views, 0, (size_t)(count > 0 ? count : 1) * sizeof(input_view));
     for (Py_ssize_t index = 0; index < count; index++) {
         PyObject *item = PyList_GET_ITEM(items, index);
         input_view *view = &views[index];
-        int done = string_attribute(item, names[1], &view->url);
-        if (done == 1) done = string_attribute(item, names[3], &view->text);
-        if (done == 1) done = string_attribute(item, names[4], &view->id);
+        int done = string_attribute(item, names[1], &view->url, held);
+        if (done == 1) done = string_attribute(item, names[3], &view->text, held);
+        if (done == 1) done = string_attribute(item, names[4], &view->id, held);
         if (done == 1) {
             PyObject *kind = PyObject_GetAttr(item, names[0]);
             if (kind == NULL) {
@@ -235,9 +242,10 @@ static PyObject *input_array(PyObject *module, PyObject *args) {
             PyObject *data = PyObject_GetAttr(item, names[2]);
             if (data == NULL) {
                 done = -1;
-            } else if (PyBytes_CheckExact(data)) {  /* the item holds it */
+            } else if (PyBytes_CheckExact(data)) {
                 view->data = PyBytes_AS_STRING(data);
                 view->data_len = (size_t)PyBytes_GET_SIZE(data);
+                if (PyList_Append(held, data) != 0) done = -1;
             } else if (data != Py_None) {
                 done = 0;
             }
@@ -245,17 +253,21 @@ static PyObject *input_array(PyObject *module, PyObject *args) {
         }
         if (done != 1) {
             Py_DECREF(packed);
+            Py_DECREF(held);
             if (done == 0) Py_RETURN_NONE;
             return NULL;
         }
     }
-    return packed;
+    PyObject *made = PyTuple_Pack(2, packed, held);
+    Py_DECREF(packed);
+    Py_DECREF(held);
+    return made;
 }
 
 static PyMethodDef methods[] = {
     {"input_array", input_array, METH_VARARGS,
-     "input_array(items, struct_size): the clarifai_input array of a list of Input, as a bytearray "
-     "pointing into the items' strings and bytes; None where the binding makes it itself."},
+     "input_array(items, struct_size): the clarifai_input array of a list of Input, as a bytearray, "
+     "and a list of the strings and bytes it points into; None where the binding makes it itself."},
     {"concepts", concepts, METH_VARARGS,
      "concepts(text, length, counts, outputs, concept_type): the concepts of each output, from the "
      "addresses of clarifai_response_outputs_text's block and counts."},
