@@ -184,7 +184,9 @@ clarifai_channel *clarifai_channel_new_grpc(const char *target);
    libcurl older than 8.0, which breaks an h2c connection that a request with prior knowledge
    reuses (curl bug #10634), one call opens each connection with prior knowledge and the next ones
    ask for HTTP/2 without it and may only take an open connection (a call that finds none opens
-   one, nothing sent twice); before 1.1 every call opened a connection of its own there. */
+   one, nothing sent twice; at a server's limit of streams per connection, that is about one
+   connection per call past the limit, where TLS channels open fewer); before 1.1 every call
+   opened a connection of its own there. */
 clarifai_channel *clarifai_channel_new_grpc_insecure(const char *target);
 
 /* Per-call deadline in milliseconds, covering connect, send, receive and retries; 0 means none

@@ -8,6 +8,7 @@ import asyncio
 import math
 import resource
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -489,6 +490,45 @@ def test_grpc_calls_open_another_connection_at_the_servers_stream_limit(app_id, 
         # goes again on a new connection, so connections made can pass the 16 open at once.)
         assert len(peers) >= 2, peers
         assert elapsed < 24 / 4 * 0.5  # one connection of 4 streams would take 3 s
+
+
+@pytest.mark.parametrize("kind", ["rest", "grpc"])
+def test_calls_to_a_server_that_never_accepts_end_at_their_deadline(app_id, kind):
+    """A listener whose backlog is full leaves every connect hanging: three calls at once, each
+    with a 2 s deadline, all end at it. (On cleartext gRPC with libcurl 7.88 a call waiting for
+    another's connection is refused a socket of its own when that connect fails, and goes again
+    to open one: with the time left of its deadline, not a new one.)"""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    backlog = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        backlog.append(filler)
+    time.sleep(0.3)
+
+    async def one(client):
+        started = time.monotonic()
+        with pytest.raises(ClarifaiTimeoutError):
+            await client.apredict("m", url="https://x/a.jpg", timeout=2.0)
+        return time.monotonic() - started
+
+    async def main():
+        made = Channel.json(f"http://127.0.0.1:{port}") if kind == "rest" else Channel.grpc_insecure(f"127.0.0.1:{port}")
+        with made as channel, Client(channel, "token", USER, app_id) as client:
+            return [await asyncio.gather(*(one(client) for _ in range(3))) for _ in range(3)]
+    try:
+        rounds = run(main())
+    finally:
+        for held in backlog + [listener]:
+            held.close()
+    assert all(1.9 < elapsed < 2.6 for taken in rounds for elapsed in taken), rounds
 
 
 # ---------------------------------------------------------------------------------------------

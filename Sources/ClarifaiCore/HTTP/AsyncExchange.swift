@@ -49,7 +49,7 @@ final class AsyncExchange: @unchecked Sendable {
         let share = client.connections.withLock { $0.share }
         try handle.prepare(request, body: .bytes(body.map(UnsafeRawBufferPointer.init)), userAgent: client.userAgent,
                            share: share, sink: sink, multiplexes: true)
-        if freshConnection { handle.requireFreshConnection() }
+        if freshConnection { handle.requireFreshConnection(sink) }
         // The sink holds the exchange until it ends; the exchange drops the sink's hold then.
         sink.onFinish = { code in self.finished(code) }
         // A multi handle that ended before taking the exchange hands it on to the next one.

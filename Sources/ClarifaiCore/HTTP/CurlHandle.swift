@@ -72,7 +72,7 @@ final class CurlHandle: @unchecked Sendable {
             Log.debug("\(request.method) \(request.displayURL): a reused connection failed before any answer; sending again")
             sink = newSink()
             try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink, multiplexes: true)
-            requireFreshConnection()
+            requireFreshConnection(sink)
             code = run()
         }
         return try outcome(code, of: request, sink)
@@ -145,6 +145,7 @@ final class CurlHandle: @unchecked Sendable {
         }
         let context = Unmanaged.passUnretained(sink).toOpaque()
         sink.sharesCleartextConnectionByHand = request.sharesCleartextConnectionByHand
+        sink.timeouts = (request.timeoutMilliseconds, request.connectTimeoutMilliseconds)
         ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
         ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
         ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)
@@ -172,9 +173,11 @@ final class CurlHandle: @unchecked Sendable {
         setupHolds = setup != nil
     }
 
-    /// The exchange prepared last goes out on a new connection (the next one is set up afresh).
-    func requireFreshConnection() {
+    /// The exchange prepared last, writing to `sink`, goes out on a new connection (the next one is
+    /// set up afresh).
+    func requireFreshConnection(_ sink: ExchangeSink) {
         ccurl_setopt_long(raw, CURLOPT_FRESH_CONNECT, 1)
+        sink.requiresNewConnection = true
         setupHolds = false
     }
 

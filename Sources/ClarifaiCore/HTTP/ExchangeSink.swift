@@ -84,8 +84,16 @@ final class ExchangeSink: @unchecked Sendable {
     var sharesCleartextConnectionByHand = false
     /// The exchange may only take a connection already open (or being opened); the driver's.
     var mayOnlyReuse = false
+    /// The exchange goes out on a new connection (a resend after a reused one failed, or after a
+    /// refused socket).
+    var requiresNewConnection = false
     /// libcurl found no connection to take and was refused a new one: nothing was sent.
     var refusedNewConnection = false
+    /// The request's deadline and connect timeout (milliseconds, 0: none), and the end of the
+    /// deadline (monotonicMilliseconds()) once the multi handle took the exchange: an exchange
+    /// added again after a refused socket gets what is left of it, not a new one.
+    var timeouts = (total: 0, connect: 0)
+    var deadline: Double?
     /// Told the result when the exchange ends, on the multi handle's thread (AsyncExchange); set
     /// before the exchange starts, dropped once it ran.
     var onFinish: ((CURLcode) -> Void)?

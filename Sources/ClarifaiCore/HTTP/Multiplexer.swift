@@ -342,13 +342,24 @@ final class Multiplexer: @unchecked Sendable {
     /// (CURLOPT_FRESH_CONNECT), and the next ones ask for HTTP/2 and may not open any (the socket
     /// callback refuses it): they take the connection, waiting while it is being made
     /// (CURLOPT_PIPEWAIT). One that finds none (the server closed it, or it is full) fails before
-    /// anything is sent, and is added again to open one (finishCompleted).
+    /// anything is sent, and is added again to open one (finishCompleted), with what is left of its
+    /// deadline. (At a server's limit of streams per connection, libcurl 7.88 lets an exchange wait
+    /// only for a connection not yet known to multiplex: the exchanges past the limit open one each.)
     private func chooseCleartextConnection(_ easy: UnsafeMutableRawPointer, _ sink: ExchangeSink) {
-        let opens = nextOpensCleartextConnection
+        let opens = nextOpensCleartextConnection || sink.requiresNewConnection
         nextOpensCleartextConnection = false
         sink.mayOnlyReuse = !opens
         ccurl_setopt_long(easy, CURLOPT_HTTP_VERSION, opens ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_2_0)
         ccurl_setopt_long(easy, CURLOPT_FRESH_CONNECT, opens ? 1 : 0)
+        // libcurl starts an exchange's clock when it is added: one added again keeps its deadline.
+        if sink.timeouts.total > 0 {
+            let now = monotonicMilliseconds()
+            let deadline = sink.deadline ?? now + Double(sink.timeouts.total)
+            sink.deadline = deadline
+            let left = max(1, Int((deadline - now).rounded(.up)))
+            ccurl_setopt_long(easy, CURLOPT_TIMEOUT_MS, left)
+            ccurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(sink.timeouts.connect, left))
+        }
         ccurl_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(sink).toOpaque())
         ccurl_setopt_opensocket(easy, Multiplexer.openSocketOfChosenConnection)
     }
@@ -410,8 +421,8 @@ final class Multiplexer: @unchecked Sendable {
             if sink.refusedNewConnection {
                 // Sent again, to open the connection it did not find.
                 sink.refusedNewConnection = false
+                sink.requiresNewConnection = true
                 curl_multi_remove_handle(multi, easy)
-                nextOpensCleartextConnection = true
                 chooseCleartextConnection(easy, sink)
                 if curl_multi_add_handle(multi, easy) == CURLM_OK { continue }
             }
