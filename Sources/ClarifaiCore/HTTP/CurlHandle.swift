@@ -145,7 +145,7 @@ final class CurlHandle: @unchecked Sendable {
         }
         let context = Unmanaged.passUnretained(sink).toOpaque()
         sink.sharesCleartextConnectionByHand = request.sharesCleartextConnectionByHand
-        sink.timeouts = (request.timeoutMilliseconds, request.connectTimeoutMilliseconds)
+        sink.timeoutMilliseconds = request.timeoutMilliseconds
         ccurl_setopt_pointer(raw, CURLOPT_WRITEDATA, context)
         ccurl_setopt_pointer(raw, CURLOPT_HEADERDATA, context)
         ccurl_setopt_pointer(raw, CURLOPT_XFERINFODATA, context)

@@ -89,10 +89,10 @@ final class ExchangeSink: @unchecked Sendable {
     var requiresNewConnection = false
     /// libcurl found no connection to take and was refused a new one: nothing was sent.
     var refusedNewConnection = false
-    /// The request's deadline and connect timeout (milliseconds, 0: none), and the end of the
-    /// deadline (monotonicMilliseconds()) once the multi handle took the exchange: an exchange
-    /// added again after a refused socket gets what is left of it, not a new one.
-    var timeouts = (total: 0, connect: 0)
+    /// The request's deadline (milliseconds, 0: none), and its end (monotonicMilliseconds()) once
+    /// the multi handle took the exchange: one added again after a refused socket gets what is
+    /// left of it, not a new one.
+    var timeoutMilliseconds = 0
     var deadline: Double?
     /// Told the result when the exchange ends, on the multi handle's thread (AsyncExchange); set
     /// before the exchange starts, dropped once it ran.

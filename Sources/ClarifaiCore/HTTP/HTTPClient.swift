@@ -65,11 +65,13 @@ struct HTTPRequest {
     /// Cleartext HTTP/2 on a multi handle where libcurl cannot reuse a connection by itself
     /// (before 8.0, see HTTPClient.reusesCleartextHTTP2): the multi handle chooses each exchange's
     /// connection (Multiplexer.chooseCleartextConnection).
-    var sharesCleartextConnectionByHand: Bool { multiplexes && version == .http2PriorKnowledge && !HTTPClient.reusesCleartextHTTP2 }
+    var sharesCleartextConnectionByHand: Bool { multiplexes && cleartextReuseBreaks }
 
     /// Cleartext HTTP/2 off a multi handle where libcurl cannot reuse a connection by itself: the
     /// exchange opens a connection of its own and closes it after.
-    var closesConnection: Bool { !multiplexes && version == .http2PriorKnowledge && !HTTPClient.reusesCleartextHTTP2 }
+    var closesConnection: Bool { !multiplexes && cleartextReuseBreaks }
+
+    private var cleartextReuseBreaks: Bool { version == .http2PriorKnowledge && !HTTPClient.reusesCleartextHTTP2 }
 }
 
 struct HTTPResponse {

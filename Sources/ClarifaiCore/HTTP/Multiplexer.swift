@@ -352,13 +352,14 @@ final class Multiplexer: @unchecked Sendable {
         ccurl_setopt_long(easy, CURLOPT_HTTP_VERSION, opens ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_2_0)
         ccurl_setopt_long(easy, CURLOPT_FRESH_CONNECT, opens ? 1 : 0)
         // libcurl starts an exchange's clock when it is added: one added again keeps its deadline.
-        if sink.timeouts.total > 0 {
+        if sink.timeoutMilliseconds > 0 {
             let now = monotonicMilliseconds()
-            let deadline = sink.deadline ?? now + Double(sink.timeouts.total)
+            let deadline = sink.deadline ?? now + Double(sink.timeoutMilliseconds)
             sink.deadline = deadline
-            let left = max(1, Int((deadline - now).rounded(.up)))
+            let left = max(1, min(sink.timeoutMilliseconds, Int((deadline - now).rounded(.up))))
             ccurl_setopt_long(easy, CURLOPT_TIMEOUT_MS, left)
-            ccurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(sink.timeouts.connect, left))
+            // (HTTPRequest.connectTimeoutMilliseconds of what is left.)
+            ccurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(HTTPClient.connectTimeoutMilliseconds, left))
         }
         ccurl_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(sink).toOpaque())
         ccurl_setopt_opensocket(easy, Multiplexer.openSocketOfChosenConnection)
