@@ -25,6 +25,16 @@ def answer(concepts, status=OK_STATUS, output_extra=""):
 ANSWERS = {
     "plain": (answer('{"id": "a", "name": "cat", "value": 0.5, "app_id": "main"}, {"id": "b", "name": "dog", "value": 0.25}'), True),
     "compact": (answer('{"id":"a","name":"cat","value":0.991420447826385,"app_id":"main"}').replace(" ", ""), True),
+    # The form servers write, in both spacings: strings ended where they lie, empty ones too; a
+    # ninth digit and a value of 1 leave the one-pass reading for the general one.
+    "formed": (answer('{"id": "ai_1", "name": "", "value": 0.99142045, "app_id": "main"}, '
+                      '{"id": "", "name": "subway system", "value": 0.1, "app_id": ""}, '
+                      '{"id": "n", "name": "nine", "value": 0.123456789, "app_id": "main"}, '
+                      '{"id": "o", "name": "one", "value": 1, "app_id": "main"}, '
+                      '{"id": "z", "name": "last", "value": 0.00000001, "app_id": "main"}'), True),
+    "formed-compact": (json.dumps(json.loads(answer('{"id": "ai_1", "name": "", "value": 0.99142045, "app_id": "main"}, '
+                                                    '{"id": "", "name": "sub way", "value": 0.1, "app_id": ""}')),
+                                  separators=(",", ":")), True),
     "pretty": (json.dumps(json.loads(answer('{"id": "a", "name": "cat", "value": 0.5, "app_id": "main"}')), indent=3), True),
     "odd-spacing": (answer('{ "id" : "a" ,  "name":"cat", "value" :0.5,"app_id":  "main"}, {"id":"b","name": "dog" ,"value":0.25}'), True),
     "escapes": (answer(r'{"id": "a\/b", "name": "caf\u00e9 \"quoted\" \n", "value": 0.5, "app_id": "m\u0000n"}'), True),

@@ -31,6 +31,8 @@ struct RESTAnswer {
     /// Where the top-level reading stopped, after the status (nil once it reached the end, or gave
     /// up).
     private var readTo: Int?
+    /// The strings of the concepts read (a copy of `body`), made when the first are read.
+    private var conceptStrings: StringsInPlace?
 
     /// The reading gives up: the answer is not in the plain form (or not JSON at all).
     private struct NotPlain: Error {}
@@ -42,11 +44,13 @@ struct RESTAnswer {
         var status: Status?
         var outputs: [OutputPlace]?
         var readTo: Int?
+        var conceptStrings: StringsInPlace?
         let read = body.withUnsafeBytes { text in
             var reader = JSONReader(text)
             do {
                 try RESTAnswer.beginObject(&reader)
-                if try !RESTAnswer.readMembers(&reader, first: true, untilStatus: true, type, fields, strings, &status, &outputs) {
+                if try !RESTAnswer.readMembers(&reader, first: true, untilStatus: true, type, fields, strings, &conceptStrings,
+                                               &status, &outputs) {
                     readTo = reader.offset
                 }
                 return true
@@ -56,8 +60,10 @@ struct RESTAnswer {
         }
         guard read, let status else {
             outputs?.forEach { $0.read?.deallocate() }
+            conceptStrings?.deallocate()
             return nil
         }
+        self.conceptStrings = conceptStrings
         self.body = body
         self.type = type
         self.status = status
@@ -79,7 +85,8 @@ struct RESTAnswer {
         var found: [OutputPlace]?
         let ended = body.withUnsafeBytes { text in
             var reader = JSONReader(text, from: start)
-            return (try? RESTAnswer.readMembers(&reader, first: false, untilStatus: false, type, fields, strings, &status, &found)) == true
+            return (try? RESTAnswer.readMembers(&reader, first: false, untilStatus: false, type, fields, strings, &conceptStrings,
+                                                &status, &found)) == true
         }
         guard ended else {
             found?.forEach { $0.read?.deallocate() }
@@ -95,7 +102,7 @@ struct RESTAnswer {
     /// gives up), the outputs into `outputs` (their concepts read), the rest stepped over. True
     /// when the object ended.
     private static func readMembers(_ reader: inout JSONReader, first: Bool, untilStatus: Bool, _ type: MessageType,
-                                    _ fields: ResponseFields, _ strings: StringArena,
+                                    _ fields: ResponseFields, _ strings: StringArena, _ conceptStrings: inout StringsInPlace?,
                                     _ status: inout Status?, _ outputs: inout [OutputPlace]?) throws -> Bool {
         let (statusNumber, outputsNumber) = fields.statusAndOutputs[type.index]
         var first = first, cursor = 0
@@ -111,7 +118,7 @@ struct RESTAnswer {
                 defer { if outputs == nil { places.forEach { $0.read?.deallocate() } } }
                 try reader.beginArray()
                 var firstOutput = true
-                while try reader.nextElement(first: &firstOutput) { places.append(try outputPlace(&reader, fields, strings)) }
+                while try reader.nextElement(first: &firstOutput) { places.append(try outputPlace(&reader, fields, strings, &conceptStrings)) }
                 outputs = places
             default:
                 try skip(&reader)
@@ -148,8 +155,9 @@ struct RESTAnswer {
         if let read = outputs[index].read { return UnsafeBufferPointer(read) }
         guard let start = outputs[index].concepts else { return UnsafeBufferPointer(start: nil, count: 0) }
         let read = body.withUnsafeBytes { text in
+            if conceptStrings == nil { conceptStrings = StringsInPlace(copying: text) }
             var reader = JSONReader(text, from: start)
-            return try? RESTAnswer.readConcepts(&reader, fields, strings)
+            return try? RESTAnswer.readConcepts(&reader, fields, strings, conceptStrings!)
         }
         self.outputs?[index].read = read
         return read.map { UnsafeBufferPointer($0) }
@@ -169,11 +177,14 @@ struct RESTAnswer {
     }
 
     /// Frees the concepts read.
-    func deallocate() { outputs?.forEach { $0.read?.deallocate() } }
+    func deallocate() {
+        outputs?.forEach { $0.read?.deallocate() }
+        conceptStrings?.deallocate()
+    }
 
     /// A concepts array (the reader at its `[`) as C structs.
-    private static func readConcepts(_ reader: inout JSONReader, _ fields: ResponseFields,
-                                     _ strings: StringArena) throws -> UnsafeMutableBufferPointer<clarifai_concept> {
+    private static func readConcepts(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena,
+                                     _ conceptStrings: StringsInPlace) throws -> UnsafeMutableBufferPointer<clarifai_concept> {
         var buffer = UnsafeMutableBufferPointer<clarifai_concept>(start: nil, count: 0)
         var count = 0
         do {
@@ -181,7 +192,7 @@ struct RESTAnswer {
             var first = true
             while try reader.nextElement(first: &first) {
                 if count == buffer.count { buffer = Response.grown(buffer) }
-                buffer[count] = try concept(&reader, fields, strings)
+                buffer[count] = try concept(&reader, fields, strings, conceptStrings)
                 count += 1
             }
         } catch {
@@ -194,7 +205,8 @@ struct RESTAnswer {
     /// Reads an output (an Output object): its data.concepts as C structs when they have the plain
     /// form (else only where they are, for a later reading to report), each of those keys at most
     /// once, and which of data's regions, text and embeddings hold something (OutputPlace.contents).
-    private static func outputPlace(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena) throws -> OutputPlace {
+    private static func outputPlace(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena,
+                                    _ conceptStrings: inout StringsInPlace?) throws -> OutputPlace {
         var place = OutputPlace()
         var seenData = false
         do {
@@ -225,7 +237,8 @@ struct RESTAnswer {
                     guard place.concepts == nil, reader.peekByte() == UInt8(ascii: "[") else { throw NotPlain() }
                     let start = reader.offset
                     place.concepts = start
-                    if let read = try? readConcepts(&reader, fields, strings) {
+                    if conceptStrings == nil { conceptStrings = StringsInPlace(copying: reader.text) }
+                    if let read = try? readConcepts(&reader, fields, strings, conceptStrings!) {
                         place.read = read
                     } else {
                         reader.offset = start
@@ -241,8 +254,13 @@ struct RESTAnswer {
     }
 
     /// A Concept object's id, name, value and app_id.
-    private static func concept(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena) throws -> clarifai_concept {
-        if let concept = plainConcept(&reader, fields.conceptKeys, strings) { return concept }
+    private static func concept(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena,
+                                _ conceptStrings: StringsInPlace) throws -> clarifai_concept {
+        reader.skipWhitespace()
+        if let concept = formedConcept(&reader, fields.spacedConcept, conceptStrings)
+            ?? formedConcept(&reader, fields.compactConcept, conceptStrings) {
+            return concept
+        }
         var concept = clarifai_concept(id: StringArena.emptyText, name: StringArena.emptyText, value: 0, app_id: StringArena.emptyText)
         let wanted = (fields.conceptID, fields.conceptName, fields.conceptAppID, fields.conceptValue)
         try forEachWanted(&reader, fields.conceptMessage, wanted) { position, reader in
@@ -256,23 +274,24 @@ struct RESTAnswer {
         return concept
     }
 
-    /// A concept in the form servers write, {"id": .., "name": .., "value": .., "app_id": ..} (at
-    /// most a space after each colon and comma) with strings of printable ASCII, read in one pass;
-    /// nil, nothing read, for any other form.
+    /// A concept in `form` with strings of printable ASCII and a value between 0 and 1 of at
+    /// most 8 digits, read in one pass, its strings ended in place; nil, nothing read, for
+    /// anything else, which the general reading takes.
     @inline(__always)
-    private static func plainConcept(_ reader: inout JSONReader, _ keys: ResponseFields.ConceptKeys,
-                                     _ strings: StringArena) -> clarifai_concept? {
+    private static func formedConcept(_ reader: inout JSONReader, _ form: ResponseFields.ConceptForm,
+                                      _ conceptStrings: StringsInPlace) -> clarifai_concept? {
         let start = reader.offset
-        guard reader.consumeIf(UInt8(ascii: "{")), reader.skipPlainKey(keys.id), let id = reader.readPlainString(),
-              reader.skipPlainByte(UInt8(ascii: ",")), reader.skipPlainKey(keys.name), let name = reader.readPlainString(),
-              reader.skipPlainByte(UInt8(ascii: ",")), reader.skipPlainKey(keys.value), let value = try? floatValue(&reader),
-              reader.skipPlainByte(UInt8(ascii: ",")), reader.skipPlainKey(keys.appID), let appID = reader.readPlainString(),
-              reader.consumeIf(UInt8(ascii: "}")) else {
+        guard reader.skipPlainText(form.opening), let id = reader.readPlainStringRest(),
+              reader.skipPlainText(form.afterID), let name = reader.readPlainStringRest(),
+              reader.skipPlainText(form.afterName), let value = reader.readPlainFraction(),
+              reader.skipPlainText(form.afterValue), let appID = reader.readPlainStringRest(),
+              reader.skipPlainBytes(UInt8(ascii: "\""), UInt8(ascii: "}")),
+              let idText = conceptStrings.cString(id), let nameText = conceptStrings.cString(name),
+              let appIDText = conceptStrings.cString(appID) else {
             reader.offset = start
             return nil
         }
-        let (idText, nameText, appIDText) = strings.add(id, name, appID)
-        return clarifai_concept(id: idText, name: nameText, value: value, app_id: appIDText)
+        return clarifai_concept(id: idText, name: nameText, value: Float(value), app_id: appIDText)
     }
 
     /// A JSON number as a float field's value, as JSONToProto reads it: the nearest double, then

@@ -32,6 +32,8 @@ public final class Response: HandleObject, @unchecked Sendable {
     private var jsonText: UnsafeMutablePointer<CChar>?
     /// NUL-terminated copies of the strings in struct views and the status.
     let strings: StringArena
+    /// The strings of the concepts read from the message, made on first use.
+    private var conceptStrings: StringsInPlace?
     /// The strings handed out by path (ResponsePath), so that asking again adds nothing.
     var stringsByPath: [String: UnsafePointer<CChar>] = [:]
     private var conceptBuffers = PerOutput<UnsafeMutableBufferPointer<clarifai_concept>>()
@@ -195,6 +197,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     deinit {
         message?.binary.deallocate()
         restAnswer?.deallocate()
+        conceptStrings?.deallocate()
         free(jsonText)
         conceptBuffers.forEach { $0.deallocate() }
         regionBuffers.forEach { $0.deallocate() }
@@ -594,10 +597,15 @@ public final class Response: HandleObject, @unchecked Sendable {
         return buffer
     }
 
-    /// A concept as its C struct, its strings copied into the arena together.
+    /// A concept as its C struct, its strings in the copy of the message (or, for strings
+    /// elsewhere, copied into the arena).
     private func structConcept(_ concept: WireConcept) -> clarifai_concept {
-        let (id, name, appID) = strings.add(concept.id, concept.name, concept.appID)
-        return clarifai_concept(id: id, name: name, value: concept.value, app_id: appID)
+        if conceptStrings == nil, let binary = message?.binary { conceptStrings = StringsInPlace(copying: UnsafeRawBufferPointer(binary)) }
+        func cString(_ text: UnsafeRawBufferPointer?) -> UnsafePointer<CChar> {
+            guard let text else { return StringArena.emptyText }
+            return conceptStrings?.cString(text) ?? strings.add(text)
+        }
+        return clarifai_concept(id: cString(concept.id), name: cString(concept.name), value: concept.value, app_id: cString(concept.appID))
     }
 
     /// Runs `body`, reporting a malformed part of the binary as .protocol naming `place`.
@@ -678,20 +686,6 @@ final class StringArena {
         return UnsafePointer(copy.assumingMemoryBound(to: CChar.self))
     }
 
-    /// Three NUL-terminated copies in one reservation (a concept's strings).
-    func add(_ first: UnsafeRawBufferPointer?, _ second: UnsafeRawBufferPointer?,
-             _ third: UnsafeRawBufferPointer?) -> (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>) {
-        var next = reserve((first?.count ?? 0) + (second?.count ?? 0) + (third?.count ?? 0) + 3)
-        func copy(_ bytes: UnsafeRawBufferPointer?) -> UnsafePointer<CChar> {
-            let start = next
-            if let bytes, let base = bytes.baseAddress { start.copyMemory(from: base, byteCount: bytes.count) }
-            start.storeBytes(of: 0, toByteOffset: bytes?.count ?? 0, as: UInt8.self)
-            next = start + (bytes?.count ?? 0) + 1
-            return UnsafePointer(start.assumingMemoryBound(to: CChar.self))
-        }
-        return (copy(first), copy(second), copy(third))
-    }
-
     /// A copy of `bytes` that lives as long as the arena.
     func keep(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
         let copy = reserve(max(bytes.count, 1))
@@ -725,6 +719,37 @@ final class StringArena {
         free -= count
         return start
     }
+}
+
+/// A copy of an answer's bytes (protobuf binary or JSON text) that holds the strings of its
+/// concepts' struct views: a string is handed out where it lies in the copy, ended by a NUL
+/// written over the byte after it (the next field's tag, or the string's closing quote), rather
+/// than copied on its own (the copies were a fifth of reading a concept). The bytes after a
+/// string never belong to another string, so no NUL cuts one handed out.
+struct StringsInPlace {
+    private let source: UnsafeRawPointer
+    private let count: Int
+    /// The source's bytes and one more, for a NUL after a string that ends them.
+    private let copy: UnsafeMutableRawPointer
+
+    init(copying bytes: UnsafeRawBufferPointer) {
+        count = bytes.count
+        copy = .allocate(byteCount: count + 1, alignment: 1)
+        if let base = bytes.baseAddress { copy.copyMemory(from: base, byteCount: count) }
+        source = bytes.baseAddress ?? UnsafeRawPointer(copy)
+    }
+
+    /// `text`, which lies in the copied bytes, as a C string in the copy; nil for text elsewhere
+    /// (e.g. a message that came in parts, joined in the arena), which the caller copies.
+    @inline(__always)
+    func cString(_ text: UnsafeRawBufferPointer) -> UnsafePointer<CChar>? {
+        guard let start = text.baseAddress, start >= source, start - source <= count - text.count else { return nil }
+        let place = copy + (start - source)
+        place.storeBytes(of: 0, toByteOffset: text.count, as: UInt8.self)
+        return UnsafePointer(place.assumingMemoryBound(to: CChar.self))
+    }
+
+    func deallocate() { copy.deallocate() }
 }
 
 /// The fields of a Concept message the struct views read, pointing into the message.
@@ -898,12 +923,22 @@ final class ResponseFields: Sendable {
     let textRaw, embeddingVector: Int
     /// The message types whose JSON members RESTAnswer reads, for their keys.
     let statusMessage, outputMessage, dataMessage, conceptMessage: MessageType
-    /// The keys of a Concept's id, name, value and app_id (their original names).
-    struct ConceptKeys {
-        let id = JSONReader.PlainKey("id"), name = JSONReader.PlainKey("name")
-        let value = JSONReader.PlainKey("value"), appID = JSONReader.PlainKey("app_id")
+    /// A Concept as servers write it, `{"id": "…", "name": "…", "value": 0.…, "app_id": "…"}`, in
+    /// either spacing seen (after every colon and comma a space, as Python's json module writes, or
+    /// none, as Go's encoders write): the text around its values, compared a word or two at a
+    /// time (its keys, JSON's original field names).
+    struct ConceptForm: Sendable {
+        let opening, afterID, afterName, afterValue: JSONReader.PlainText
+
+        init(spaced: Bool) {
+            let (colon, comma) = spaced ? (": ", ", ") : (":", ",")
+            opening = JSONReader.PlainText("{\"id\"\(colon)\"")
+            afterID = JSONReader.PlainText("\"\(comma)\"name\"\(colon)\"")
+            afterName = JSONReader.PlainText("\"\(comma)\"value\"\(colon)")
+            afterValue = JSONReader.PlainText("\(comma)\"app_id\"\(colon)\"")
+        }
     }
-    let conceptKeys = ConceptKeys()
+    let spacedConcept = ConceptForm(spaced: true), compactConcept = ConceptForm(spaced: false)
     /// Per message type (by its index in the schema): the numbers of its `status` field (a
     /// Status) and of its `outputs` (Output entries), -1 when it has none.
     let statusAndOutputs: [(status: Int, outputs: Int)]

@@ -22,6 +22,9 @@ struct JSONReader {
         offset = start
     }
 
+    /// The whole text read.
+    var text: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
     /// Stands for the base of empty text, which is never read.
     nonisolated(unsafe) private static let emptyText = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
@@ -302,17 +305,18 @@ struct JSONReader {
         offset += length
     }
 
-    /// A member's key as the text `"name":`, compared in place by skipPlainKey in two words.
-    struct PlainKey: Sendable {
-        /// The text's length; 0 for a name longer than 13 bytes, which never matches (the general
+    /// Text of at most 16 bytes that a form servers write puts between two values (e.g.
+    /// `", "name": "`), compared in place by skipPlainText in two words.
+    struct PlainText: Sendable {
+        /// The text's length; 0 for text longer than 16 bytes, which never matches (the general
         /// readers take it).
         let length: Int
         let words: (UInt64, UInt64)
         let masks: (UInt64, UInt64)
 
-        init(_ name: String) {
-            let text = Array("\"\(name)\":".utf8)
-            guard text.count <= 16 else {
+        init(_ text: String) {
+            let bytes = Array(text.utf8)
+            guard bytes.count <= 16 else {
                 (length, words, masks) = (0, (0, 0), (0, 0))
                 return
             }
@@ -321,33 +325,29 @@ struct JSONReader {
                     (sum.word | UInt64(byte.element) << (8 * byte.offset), sum.mask | 0xFF << (8 * byte.offset))
                 }
             }
-            let (low, high) = (word(text.prefix(8)), word(text.dropFirst(8)))
-            (length, words, masks) = (text.count, (low.word, high.word), (low.mask, high.mask))
+            let (low, high) = (word(bytes.prefix(8)), word(bytes.dropFirst(8)))
+            (length, words, masks) = (bytes.count, (low.word, high.word), (low.mask, high.mask))
         }
     }
 
-    /// Steps over `key` written just so (no blank before its colon) and the one space that may
-    /// follow; false, nothing read, for any other form, or with 16 bytes or fewer left (the
-    /// general readers take those): the key in two word comparisons, for readers of the form
-    /// servers write.
+    /// Steps over `text`; false, nothing read, for any other text, or with 16 bytes or fewer left
+    /// (the general readers take those): two word comparisons, for readers of the form servers
+    /// write.
     @inline(__always)
-    mutating func skipPlainKey(_ key: PlainKey) -> Bool {
-        guard count - offset > 16, key.length > 0 else { return false }
+    mutating func skipPlainText(_ text: PlainText) -> Bool {
+        guard count - offset > 16, text.length > 0 else { return false }
         let low = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         let high = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
-        guard low & key.masks.0 == key.words.0, high & key.masks.1 == key.words.1 else { return false }
-        offset += key.length
-        if at(offset) == 0x20 { offset += 1 }
+        guard low & text.masks.0 == text.words.0, high & text.masks.1 == text.words.1 else { return false }
+        offset += text.length
         return true
     }
 
-    /// Steps over `byte` and the one space that may follow it; false, nothing read, when any other
-    /// byte comes next (a separator in the form servers write).
+    /// Steps over `first` and `second` when they come next (no whitespace before either).
     @inline(__always)
-    mutating func skipPlainByte(_ byte: UInt8) -> Bool {
-        guard offset < count, at(offset) == byte else { return false }
-        offset += 1
-        if offset < count, at(offset) == 0x20 { offset += 1 }
+    mutating func skipPlainBytes(_ first: UInt8, _ second: UInt8) -> Bool {
+        guard count - offset >= 2, at(offset) == first, at(offset + 1) == second else { return false }
+        offset += 2
         return true
     }
 
@@ -373,14 +373,9 @@ struct JSONReader {
                 | (((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
             let length = nonDigits.trailingZeroBitCount / 8  // the digits before any other byte
             guard length > 0, number.significantDigits + length <= JSONNumber.exactDigits else { break }
-            // The digits moved to the top bytes, the first digit lowest: the zeros below count as
-            // leading zeros, which change nothing.
-            let digitBytes = (word & 0x0F0F_0F0F_0F0F_0F0F) << (64 - 8 * length)
-            var value = (digitBytes &* 2561) >> 8
-            value = ((value & 0x00FF_00FF_00FF_00FF) &* 6_553_601) >> 16
-            value = ((value & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) >> 32
+            let value = JSONReader.digitsValue(word, length)
             // The number's leading zeros are not significant.
-            number.significantDigits += number.mantissa != 0 ? length : 8 - digitBytes.trailingZeroBitCount / 8
+            number.significantDigits += number.mantissa != 0 ? length : JSONReader.significantDigits(word, length)
             number.mantissa = number.mantissa &* JSONNumber.integerPowersOfTen[length] &+ value
             if fraction { number.scale -= length }
             offset += length
@@ -414,10 +409,26 @@ struct JSONReader {
         let length = nonDigits.trailingZeroBitCount / 8
         let next = at(offset + 2 + length)
         guard length > 0, next &- UInt8(ascii: "0") >= 10, next | 0x20 != UInt8(ascii: "e") else { return nil }
-        var mantissa: UInt64 = 0
-        for index in offset + 2..<offset + 2 + length { mantissa = mantissa &* 10 &+ UInt64(at(index) &- UInt8(ascii: "0")) }
         offset += 2 + length
-        return Double(mantissa) / JSONNumber.fractionScales[length]
+        return Double(JSONReader.digitsValue(word, length)) / JSONNumber.fractionScales[length]
+    }
+
+    /// The value of the `length` (1 to 8) digits at the start of `word`, converted together: the
+    /// digits moved to the top bytes, the first digit lowest (the zeros below count as leading
+    /// zeros, which change nothing), then pairs, fours and eights of digits combined by
+    /// multiplications.
+    @inline(__always)
+    private static func digitsValue(_ word: UInt64, _ length: Int) -> UInt64 {
+        let digitBytes = (word & 0x0F0F_0F0F_0F0F_0F0F) << (64 - 8 * length)
+        var value = (digitBytes &* 2561) >> 8
+        value = ((value & 0x00FF_00FF_00FF_00FF) &* 6_553_601) >> 16
+        return ((value & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) >> 32
+    }
+
+    /// How many of the `length` digits at the start of `word` follow its leading zeros.
+    @inline(__always)
+    private static func significantDigits(_ word: UInt64, _ length: Int) -> Int {
+        8 - ((word & 0x0F0F_0F0F_0F0F_0F0F) << (64 - 8 * length)).trailingZeroBitCount / 8
     }
 
     /// A number read and checked against the JSON grammar: its exact text, and its decimal digits
@@ -488,15 +499,26 @@ struct JSONReader {
     @inline(__always)
     mutating func readPlainString() -> UnsafeRawBufferPointer? {
         guard peekByte() == UInt8(ascii: "\"") else { return nil }
-        let quote = offset
         offset += 1
-        skipPlainASCII()
-        guard offset < count, at(offset) == UInt8(ascii: "\"") else {
-            offset = quote
+        guard let text = readPlainStringRest() else {
+            offset -= 1
             return nil
         }
         offset += 1
-        return UnsafeRawBufferPointer(start: base + quote + 1, count: offset - quote - 2)
+        return text
+    }
+
+    /// The rest of a string whose opening quote was read, as readPlainString takes it, the
+    /// reader left at its closing quote; nil, nothing read, for any other string.
+    @inline(__always)
+    mutating func readPlainStringRest() -> UnsafeRawBufferPointer? {
+        let start = offset
+        skipPlainASCII()
+        guard offset < count, at(offset) == UInt8(ascii: "\"") else {
+            offset = start
+            return nil
+        }
+        return UnsafeRawBufferPointer(start: base + start, count: offset - start)
     }
 
     /// Steps over bytes that need no look in a string: ASCII but quote, backslash and control characters.
@@ -666,8 +688,9 @@ struct JSONNumber {
         return text.contains { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") } ? value : 0
     }
 
-    /// 10^0 through 10^8 as doubles, for readPlainFraction.
-    static let fractionScales: [Double] = integerPowersOfTen.map { Double($0) }
+    /// 10^0 through 10^8 as doubles, for readPlainFraction (a literal: no lazy initialization to
+    /// check on every use).
+    static let fractionScales: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8]
 
     /// 10^0 through 10^8, for the digits read eight at a time.
     static let integerPowersOfTen: [UInt64] = [1, 10, 100, 1000, 10000, 100_000, 1_000_000, 10_000_000, 100_000_000]
