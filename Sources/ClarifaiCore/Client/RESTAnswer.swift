@@ -256,7 +256,7 @@ struct RESTAnswer {
     /// A Concept object's id, name, value and app_id.
     private static func concept(_ reader: inout JSONReader, _ fields: ResponseFields, _ strings: StringArena,
                                 _ conceptStrings: StringsInPlace) throws -> clarifai_concept {
-        reader.skipWhitespace()
+        reader.skipPlainSpace()
         if let concept = formedConcept(&reader, fields.spacedConcept, conceptStrings)
             ?? formedConcept(&reader, fields.compactConcept, conceptStrings) {
             return concept

@@ -343,6 +343,12 @@ struct JSONReader {
         return true
     }
 
+    /// Steps over a space when one comes next (as between the elements of an array servers write).
+    @inline(__always)
+    mutating func skipPlainSpace() {
+        if offset < count, at(offset) == 0x20 { offset += 1 }
+    }
+
     /// Steps over `first` and `second` when they come next (no whitespace before either).
     @inline(__always)
     mutating func skipPlainBytes(_ first: UInt8, _ second: UInt8) -> Bool {

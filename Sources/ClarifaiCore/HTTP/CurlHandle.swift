@@ -216,7 +216,7 @@ final class CurlHandle: @unchecked Sendable {
             ccurl_setopt_long(raw, CURLOPT_NOPROGRESS, 0)
             ccurl_setopt_xferinfo(raw) { context, downloaded, _, uploaded, _ in
                 guard let context else { return 0 }
-                return Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue().progress(total: downloaded + uploaded) ? 0 : 1
+                return ExchangeSink.of(context) { $0.progress(total: downloaded + uploaded) } ? 0 : 1
             }
         }
         if let caFile = request.caFile { setString(raw, CURLOPT_CAINFO, caFile) }
@@ -238,8 +238,7 @@ final class CurlHandle: @unchecked Sendable {
         }
         ccurl_setopt_write_callback(raw, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
-            let sink = Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
-            switch sink.receive(UnsafeRawBufferPointer(start: data, count: size * count)) {
+            switch ExchangeSink.of(context, { $0.receive(UnsafeRawBufferPointer(start: data, count: size * count)) }) {
             case .accepted: return size * count
             case .stop: return 0
             case .pause: return ccurl_write_pause()
@@ -247,8 +246,7 @@ final class CurlHandle: @unchecked Sendable {
         }
         ccurl_setopt_write_callback(raw, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
-            Unmanaged<ExchangeSink>.fromOpaque(context).takeUnretainedValue()
-                .receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
+            ExchangeSink.of(context) { $0.receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count)) }
             return size * count
         }
         switch request.method {

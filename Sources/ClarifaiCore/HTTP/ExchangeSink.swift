@@ -126,6 +126,14 @@ final class ExchangeSink: @unchecked Sendable {
         self.feed = feed
     }
 
+    /// `body` run on the sink a libcurl callback's context points to, without retaining it (a
+    /// retain and a release per callback, a dozen callbacks per call): the exchange holds the sink
+    /// for as long as libcurl may call.
+    @inline(__always)
+    static func of<T>(_ context: UnsafeMutableRawPointer, _ body: (ExchangeSink) -> T) -> T {
+        Unmanaged<ExchangeSink>.fromOpaque(context)._withUnsafeGuaranteedRef(body)
+    }
+
     /// Body bytes.
     func receive(_ data: UnsafeRawBufferPointer) -> Verdict {
         receivedBody = true
