@@ -15,6 +15,7 @@ import pytest
 import capi
 
 OK_STATUS = '"status": {"code": 10000, "description": "Ok"}'
+SERVER_STATUS = '"status": {"code": 10000, "description": "Ok", "req_id": "r-1"}'
 
 
 def answer(concepts, status=OK_STATUS, output_extra=""):
@@ -31,10 +32,12 @@ ANSWERS = {
                       '{"id": "", "name": "subway system", "value": 0.1, "app_id": ""}, '
                       '{"id": "n", "name": "nine", "value": 0.123456789, "app_id": "main"}, '
                       '{"id": "o", "name": "one", "value": 1, "app_id": "main"}, '
-                      '{"id": "z", "name": "last", "value": 0.00000001, "app_id": "main"}'), True),
+                      '{"id": "z", "name": "last", "value": 0.00000001, "app_id": "main"}', status=SERVER_STATUS), True),
     "formed-compact": (json.dumps(json.loads(answer('{"id": "ai_1", "name": "", "value": 0.99142045, "app_id": "main"}, '
-                                                    '{"id": "", "name": "sub way", "value": 0.1, "app_id": ""}')),
-                                  separators=(",", ":")), True),
+                                                    '{"id": "", "name": "sub way", "value": 0.1, "app_id": ""}',
+                                                    status=SERVER_STATUS)), separators=(",", ":")), True),
+    "status-empty-strings": (answer('', status='"status": {"code": 10000, "description": "", "req_id": ""}'), True),
+    "status-code-leading-zero": (answer('', status='"status": {"code": 010000, "description": "Ok", "req_id": "r"}'), False),
     "pretty": (json.dumps(json.loads(answer('{"id": "a", "name": "cat", "value": 0.5, "app_id": "main"}')), indent=3), True),
     "odd-spacing": (answer('{ "id" : "a" ,  "name":"cat", "value" :0.5,"app_id":  "main"}, {"id":"b","name": "dog" ,"value":0.25}'), True),
     "escapes": (answer(r'{"id": "a\/b", "name": "caf\u00e9 \"quoted\" \n", "value": 0.5, "app_id": "m\u0000n"}'), True),
@@ -209,6 +212,42 @@ def test_outputs_text_from_the_json_agrees_with_the_whole_conversion(lib, answer
         assert isinstance(read_lazily, tuple) if name in CONCEPTS_WELL_FORMED else read_lazily == capi.PROTOCOL
     lib.clarifai_response_free(lazy)
     lib.clarifai_response_free(converted)
+
+
+def parses(name):
+    try:
+        return isinstance(json.loads(body_of(name)), dict)
+    except ValueError:
+        return False
+
+
+@pytest.mark.parametrize("name", sorted(name for name, (_, call_succeeds) in ANSWERS.items() if call_succeeds and parses(name)))
+def test_status_read_as_the_answer_gives_it(lib, answering, name):
+    """The status the call reads (in the form servers write, or any other) is the answer's."""
+    status = json.loads(body_of(name))["status"]
+    _, handle = predict(lib, answering, name)
+    assert lib.clarifai_response_status_code(handle) == (10000 if status["code"] == "SUCCESS" else int(status["code"]))
+    assert lib.clarifai_response_status_description(handle).decode() == status.get("description", "")
+    assert lib.clarifai_response_request_id(handle).decode() == status.get("req_id", "")
+    assert lib.clarifai_response_status_details(handle) == b""
+    lib.clarifai_response_free(handle)
+
+
+@pytest.mark.parametrize("code", ["0", "7", "123456789", "1234567890", "2147483647", "-5"])
+def test_status_codes_of_every_length(lib, answer_server, code):
+    """A failing status's code as the answer gives it, in the form servers write (9 digits and
+    fewer read in one pass) and past it."""
+    body = answer('', status='"status": {"code": %s, "description": "no", "req_id": "r"}' % code)
+    ANSWERS["status-code"] = (body, False)
+    client = capi.new_client(lib, answer_server, "t", "u", "a")
+    try:
+        code_returned, handle = predict(lib, client, "status-code")
+        assert code_returned != capi.OK and f"Clarifai status {code} (no) [req_id r]" in lib.clarifai_last_error().decode()
+        assert lib.clarifai_response_status_code(handle) == int(code) and lib.clarifai_response_request_id(handle) == b"r"
+        lib.clarifai_response_free(handle)
+    finally:
+        del ANSWERS["status-code"]
+        lib.clarifai_client_free(client)
 
 
 def test_values_read_as_the_official_parser_reads_them(lib, answering):

@@ -131,6 +131,10 @@ struct RESTAnswer {
     /// A Status object: its code (a JSON integer) and strings.
     private static func status(_ reader: inout JSONReader, _ fields: ResponseFields,
                                _ strings: StringArena) throws -> Status {
+        reader.skipPlainSpace()
+        if let status = formedStatus(&reader, fields.spacedStatus, strings) ?? formedStatus(&reader, fields.compactStatus, strings) {
+            return status
+        }
         var code: Int32 = 0
         var description = StringArena.emptyText, details = StringArena.emptyText, requestID = StringArena.emptyText
         let wanted = (fields.statusCode, fields.statusDescription, fields.statusDetails, fields.statusRequestID)
@@ -146,6 +150,21 @@ struct RESTAnswer {
             }
         }
         return (code, description, details, requestID)
+    }
+
+    /// A status in `form` with strings of printable ASCII, read in one pass; nil, nothing read,
+    /// for anything else, which the general reading takes.
+    @inline(__always)
+    private static func formedStatus(_ reader: inout JSONReader, _ form: ResponseFields.StatusForm, _ strings: StringArena) -> Status? {
+        let start = reader.offset
+        guard reader.skipPlainText(form.opening), let code = reader.readPlainInteger(), reader.skipPlainText(form.afterCode),
+              reader.skipPlainText(form.beforeDescription), let description = reader.readPlainStringRest(),
+              reader.skipPlainText(form.afterDescription), let requestID = reader.readPlainStringRest(),
+              reader.skipPlainBytes(UInt8(ascii: "\""), UInt8(ascii: "}")) else {
+            reader.offset = start
+            return nil
+        }
+        return (Int32(code), strings.add(description), StringArena.emptyText, strings.add(requestID))
     }
 
     /// outputs[index].data.concepts as C structs (their strings copied into `strings`); nil when

@@ -939,6 +939,21 @@ final class ResponseFields: Sendable {
         }
     }
     let spacedConcept = ConceptForm(spaced: true), compactConcept = ConceptForm(spaced: false)
+    /// A Status as servers write it, `{"code": 10000, "description": "…", "req_id": "…"}`, in
+    /// either spacing (see ConceptForm); the text after its code in two parts (one is at most 16
+    /// bytes).
+    struct StatusForm: Sendable {
+        let opening, afterCode, beforeDescription, afterDescription: JSONReader.PlainText
+
+        init(spaced: Bool) {
+            let (colon, comma) = spaced ? (": ", ", ") : (":", ",")
+            opening = JSONReader.PlainText("{\"code\"\(colon)")
+            afterCode = JSONReader.PlainText("\(comma)\"description\"")
+            beforeDescription = JSONReader.PlainText("\(colon)\"")
+            afterDescription = JSONReader.PlainText("\"\(comma)\"req_id\"\(colon)\"")
+        }
+    }
+    let spacedStatus = StatusForm(spaced: true), compactStatus = StatusForm(spaced: false)
     /// Per message type (by its index in the schema): the numbers of its `status` field (a
     /// Status) and of its `outputs` (Output entries), -1 when it has none.
     let statusAndOutputs: [(status: Int, outputs: Int)]

@@ -343,6 +343,22 @@ struct JSONReader {
         return true
     }
 
+    /// An integer of 1 to 9 digits without sign, fraction or exponent (a status code), the reader
+    /// past it; nil, nothing read, for any other number (readNumber reads those).
+    @inline(__always)
+    mutating func readPlainInteger() -> Int? {
+        var index = offset, value = 0
+        while index < count, index - offset < 10, case let digit = at(index) &- UInt8(ascii: "0"), digit < 10 {
+            value = value &* 10 &+ Int(digit)
+            index += 1
+        }
+        let length = index - offset
+        guard length > 0, length < 10, length == 1 || at(offset) != UInt8(ascii: "0"), index < count,
+              at(index) != UInt8(ascii: "."), at(index) | 0x20 != UInt8(ascii: "e") else { return nil }
+        offset = index
+        return value
+    }
+
     /// Steps over a space when one comes next (as between the elements of an array servers write).
     @inline(__always)
     mutating func skipPlainSpace() {
