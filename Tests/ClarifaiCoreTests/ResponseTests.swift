@@ -90,3 +90,72 @@ import Testing
     let truncated = Array(message.dropLast(2))
     #expect(throws: WireReader.WireError.self) { try truncated.withUnsafeBytes { try WireConcept($0, fields) } }
 }
+
+/// Concept messages of every arrangement read as protobuf reads them (the last of a repeated
+/// field wins; unknown fields skipped): the one-pass reading of the form servers write, and the
+/// scan that takes every other form (fields out of order or repeated, a length of two bytes, a
+/// field besides the four, one cut short).
+@Test func readsConceptsOfEveryArrangement() throws {
+    let fields = try ResponseFields.official.get()
+    enum Part { case id(String), name(String), value(Float), appID(String), other }
+    let long = String(repeating: "x", count: 200)
+    let arrangements: [[Part]] = [
+        [.id("ai_1"), .name("train"), .value(0.99), .appID("main")],
+        [], [.id("a")], [.name("n")], [.value(0.5)], [.appID("m")], [.id("a"), .value(0.25)], [.name(""), .appID("")],
+        [.appID("main"), .value(0.5), .name("cat"), .id("c")],
+        [.id("first"), .name("n"), .id("second")],
+        [.id(long), .name("n"), .value(0.5), .appID("main")],
+        [.id("a"), .name(long)],
+        [.id("a"), .name("n"), .value(0.5), .other, .appID("main")],
+        [.id("a"), .value(0.5), .value(0.75)],
+    ]
+    for parts in arrangements {
+        var writer = WireWriter()
+        var expected: (id: String?, name: String?, value: Float, appID: String?) = (nil, nil, 0, nil)
+        for part in parts {
+            switch part {
+            case .id(let id): writer.string(fields.conceptID, id); expected.id = id
+            case .name(let name): writer.string(fields.conceptName, name); expected.name = name
+            case .value(let value): writer.tag(fields.conceptValue, .fixed32); writer.fixed32(value.bitPattern); expected.value = value
+            case .appID(let appID): writer.string(fields.conceptAppID, appID); expected.appID = appID
+            case .other: writer.string(4, "created")
+            }
+        }
+        let message = writer.bytes
+        try message.withUnsafeBytes { bytes in
+            let concept = try WireConcept(bytes, fields)
+            func text(_ bytes: UnsafeRawBufferPointer?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+            #expect(text(concept.id) == expected.id && text(concept.name) == expected.name, "\(parts)")
+            #expect(concept.value == expected.value && text(concept.appID) == expected.appID, "\(parts)")
+        }
+        if !message.isEmpty {
+            let truncated = Array(message.dropLast())
+            #expect(throws: WireReader.WireError.self, "\(parts)") { try truncated.withUnsafeBytes { try WireConcept($0, fields) } }
+        }
+    }
+}
+
+/// The concepts' strings are ended in a copy of the message (the last one where the message
+/// ends), which stays as it came.
+@Test func conceptStringsLeaveTheMessageAsItCame() throws {
+    let fields = try ResponseFields.official.get()
+    let outputsField = try #require(Schema.official.message("clarifai.api.MultiOutputResponse")?.field(named: "outputs"))
+    var writer = WireWriter()
+    let output = writer.beginLengthDelimited(outputsField.number)
+    let data = writer.beginLengthDelimited(fields.outputData)
+    for (id, appID) in [("a", "main"), ("b", ""), ("c", "last")] {
+        let concept = writer.beginLengthDelimited(fields.dataConcepts)
+        writer.string(fields.conceptID, id)
+        writer.string(fields.conceptName, "name-\(id)")
+        if !appID.isEmpty { writer.string(fields.conceptAppID, appID) }
+        writer.endLengthDelimited(concept)
+    }
+    writer.endLengthDelimited(data)
+    writer.endLengthDelimited(output)
+    let message = writer.bytes
+    let answer = try message.withUnsafeBytes { try Response(protoMessage: $0, of: Schema.official.method(named: "PostModelOutputs")!) }
+    let concepts = try answer.concepts(output: 0)
+    #expect(concepts.map { String(cString: $0.id) + "/" + String(cString: $0.name) + "/" + String(cString: $0.app_id) }
+            == ["a/name-a/main", "b/name-b/", "c/name-c/last"])
+    #expect(Array(try answer.proto()) == message)
+}

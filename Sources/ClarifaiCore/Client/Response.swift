@@ -761,7 +761,9 @@ struct WireConcept {
 
     /// `fields` borrowed: an initializer takes its arguments owned, which copied them per concept.
     init(_ message: UnsafeRawBufferPointer, _ fields: borrowing ResponseFields) throws {
-        if let scanned = WireConcept.scan(message, fields) {
+        if let formed = WireConcept.formed(message, fields.conceptTags) {
+            self = formed
+        } else if let scanned = WireConcept.scan(message, fields) {
             self = scanned
         } else {
             try self.init(reading: message, fields)
@@ -769,6 +771,41 @@ struct WireConcept {
     }
 
     private init() {}
+
+    /// A concept as servers write it: its id, name, value and app_id in that order (each left out
+    /// when empty or zero, as proto3 writers do), with one-byte tags and lengths, and nothing
+    /// else; read straight through. nil for any other form, which scan reads.
+    @inline(__always)
+    private static func formed(_ message: UnsafeRawBufferPointer, _ tags: ResponseFields.ConceptTags) -> WireConcept? {
+        var concept = WireConcept()
+        guard let base = message.baseAddress else { return concept }
+        let count = message.count
+        var offset = 0
+        guard formedString(base, count, &offset, tags.id, &concept.id),
+              formedString(base, count, &offset, tags.name, &concept.name) else { return nil }
+        if offset < count, UInt16(base.load(fromByteOffset: offset, as: UInt8.self)) == tags.value {
+            guard count &- offset >= 5 else { return nil }
+            concept.value = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset &+ 1, as: UInt32.self)))
+            offset &+= 5
+        }
+        guard formedString(base, count, &offset, tags.appID, &concept.appID), offset == count else { return nil }
+        return concept
+    }
+
+    /// Reads the string field with `tag` at `offset` when it comes next, a length below 128
+    /// after its tag; true when it does not come next (left out), false when its length has
+    /// another form or passes the end. (Offsets stay within `count`: wrapping arithmetic.)
+    @inline(__always)
+    private static func formedString(_ base: UnsafeRawPointer, _ count: Int, _ offset: inout Int, _ tag: UInt16,
+                                     _ text: inout UnsafeRawBufferPointer?) -> Bool {
+        guard offset < count, UInt16(base.load(fromByteOffset: offset, as: UInt8.self)) == tag else { return true }
+        guard count &- offset >= 2 else { return false }
+        let length = Int(base.load(fromByteOffset: offset &+ 1, as: UInt8.self))
+        guard length < 0x80, count &- offset &- 2 >= length else { return false }
+        text = UnsafeRawBufferPointer(start: base + (offset &+ 2), count: length)
+        offset &+= 2 &+ length
+        return true
+    }
 
     /// One pass over raw bytes (a response holds hundreds of concepts); nil for a message with
     /// groups, which it leaves aside, or not protobuf: WireReader reads it again, to step over
@@ -939,6 +976,12 @@ final class ResponseFields: Sendable {
         }
     }
     let spacedConcept = ConceptForm(spaced: true), compactConcept = ConceptForm(spaced: false)
+    /// The protobuf tags of a Concept's id, name, value and app_id when each is one byte (field
+    /// numbers below 16); 0x100, which no byte equals, otherwise.
+    struct ConceptTags: Sendable {
+        let id, name, value, appID: UInt16
+    }
+    let conceptTags: ConceptTags
     /// A Status as servers write it, `{"code": 10000, "description": "…", "req_id": "…"}`, in
     /// either spacing (see ConceptForm); the text after its code in two parts (one is at most 16
     /// bytes).
@@ -989,6 +1032,11 @@ final class ResponseFields: Sendable {
         conceptName = try number("clarifai.api.Concept", "name")
         conceptValue = try number("clarifai.api.Concept", "value")
         conceptAppID = try number("clarifai.api.Concept", "app_id")
+        func tag(_ number: Int, _ wireType: WireReader.WireType) -> UInt16 {
+            number < 16 ? UInt16(number << 3) | UInt16(wireType.rawValue) : 0x100
+        }
+        conceptTags = ConceptTags(id: tag(conceptID, .lengthDelimited), name: tag(conceptName, .lengthDelimited),
+                                  value: tag(conceptValue, .fixed32), appID: tag(conceptAppID, .lengthDelimited))
         regionID = try number("clarifai.api.Region", "id")
         regionInfo = try number("clarifai.api.Region", "region_info")
         regionValue = try number("clarifai.api.Region", "value")

@@ -308,8 +308,6 @@ struct JSONReader {
     /// Text of at most 16 bytes that a form servers write puts between two values (e.g.
     /// `", "name": "`), compared in place by skipPlainText in two words.
     struct PlainText: Sendable {
-        /// The text's length; 0 for text longer than 16 bytes, which never matches (the general
-        /// readers take it).
         let length: Int
         let words: (UInt64, UInt64)
         let masks: (UInt64, UInt64)
@@ -317,7 +315,9 @@ struct JSONReader {
         init(_ text: String) {
             let bytes = Array(text.utf8)
             guard bytes.count <= 16 else {
-                (length, words, masks) = (0, (0, 0), (0, 0))
+                // Longer text never matches (no bytes masked equal a word that is not 0): the
+                // general readers take it.
+                (length, words, masks) = (0, (1, 1), (0, 0))
                 return
             }
             func word(_ bytes: ArraySlice<UInt8>) -> (word: UInt64, mask: UInt64) {
@@ -335,11 +335,12 @@ struct JSONReader {
     /// write.
     @inline(__always)
     mutating func skipPlainText(_ text: PlainText) -> Bool {
-        guard count - offset > 16, text.length > 0 else { return false }
+        // (Offsets never pass the text's count: wrapping arithmetic, without overflow checks.)
+        guard count &- offset > 16 else { return false }
         let low = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-        let high = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+        let high = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self))
         guard low & text.masks.0 == text.words.0, high & text.masks.1 == text.words.1 else { return false }
-        offset += text.length
+        offset &+= text.length
         return true
     }
 
@@ -368,8 +369,8 @@ struct JSONReader {
     /// Steps over `first` and `second` when they come next (no whitespace before either).
     @inline(__always)
     mutating func skipPlainBytes(_ first: UInt8, _ second: UInt8) -> Bool {
-        guard count - offset >= 2, at(offset) == first, at(offset + 1) == second else { return false }
-        offset += 2
+        guard count &- offset >= 2, at(offset) == first, at(offset &+ 1) == second else { return false }
+        offset &+= 2
         return true
     }
 
@@ -424,14 +425,14 @@ struct JSONReader {
     @inline(__always)
     mutating func readPlainFraction() -> Double? {
         // "0.", eight more bytes, and the one after them (a ninth digit would be part of it).
-        guard count - offset >= 11, at(offset) == UInt8(ascii: "0"), at(offset + 1) == UInt8(ascii: ".") else { return nil }
-        let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + 2, as: UInt64.self))
+        guard count &- offset >= 11, at(offset) == UInt8(ascii: "0"), at(offset &+ 1) == UInt8(ascii: ".") else { return nil }
+        let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset &+ 2, as: UInt64.self))
         let nonDigits = ((word & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
             | (((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
-        let length = nonDigits.trailingZeroBitCount / 8
-        let next = at(offset + 2 + length)
+        let length = nonDigits.trailingZeroBitCount &>> 3
+        let next = at(offset &+ 2 &+ length)
         guard length > 0, next &- UInt8(ascii: "0") >= 10, next | 0x20 != UInt8(ascii: "e") else { return nil }
-        offset += 2 + length
+        offset &+= 2 &+ length
         return Double(JSONReader.digitsValue(word, length)) / JSONNumber.fractionScales[length]
     }
 
@@ -550,17 +551,18 @@ struct JSONReader {
         let end = count
         // Eight bytes at a time while none is special (a byte-wise "has zero" / "has less than" test).
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        while index + 8 <= end {
+        // (Offsets never pass the text's count: wrapping arithmetic, without overflow checks.)
+        while index &+ 8 <= end {
             let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
             let quote = word ^ (ones &* UInt64(UInt8(ascii: "\""))), backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
             let control = (word &- ones &* 0x20) & ~word
             let special = (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | word) & highs
             // The lowest flagged byte is exact (borrows only flag bytes above it): the first special one.
             guard special == 0 else {
-                offset = index + special.trailingZeroBitCount / 8
+                offset = index &+ special.trailingZeroBitCount &>> 3
                 return
             }
-            index += 8
+            index &+= 8
         }
         while index < end {
             let byte = base.load(fromByteOffset: index, as: UInt8.self)
