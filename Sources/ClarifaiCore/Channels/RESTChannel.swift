@@ -68,8 +68,10 @@ public final class RESTChannel: Channel {
         let (methodName, verb, url) = (request.method.name, exchange.method, exchange.url)
         let origin = { "\(methodName): \(verb) \(HTTPRequest.displayed(url))" }
         let started = monotonicMilliseconds()
+        // The method alone kept, not the request (its message, metadata and REST form).
+        let method = request.method
         return UnaryExchange(http: http, request: exchange) { answer in
-            try RESTChannel.response(answer, request, origin: origin, started: started)
+            try RESTChannel.response(answer, method, origin: origin, started: started)
         }
     }
 
@@ -87,9 +89,9 @@ public final class RESTChannel: Channel {
 
     /// The call's answer from the server's: its Clarifai status (checked by the caller), or the
     /// failure a reply without one tells.
-    private static func response(_ answer: HTTPResponse, _ request: CallRequest, origin: @escaping () -> String, started: Double) throws -> Response {
+    private static func response(_ answer: HTTPResponse, _ method: Method, origin: @escaping () -> String, started: Double) throws -> Response {
         do {
-            let response = try Response(restBody: answer.body, origin: origin, of: request.method)
+            let response = try Response(restBody: answer.body, origin: origin, of: method)
             response.httpStatus = answer.status
             Log.debug("\(origin()): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
             return response
@@ -99,7 +101,7 @@ public final class RESTChannel: Channel {
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
             throw ClarifaiError(.forHTTPStatus(answer.status),
                                 "\(origin()): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
-                                transient: answer.isTransientFailure(idempotent: request.method.isIdempotent)).answered(http: answer.status)
+                                transient: answer.isTransientFailure(idempotent: method.isIdempotent)).answered(http: answer.status)
         } catch let error as ClarifaiError {
             throw error.answered(http: answer.status)
         }
