@@ -5,7 +5,7 @@ public struct PredictionInput: @unchecked Sendable {
     public enum Kind: Int32, Sendable {
         case image = 0, text = 1, video = 2, audio = 3
 
-        var dataField: String {
+        var dataField: StaticString {
             switch self {
             case .image: return "image"
             case .text: return "text"
@@ -92,7 +92,7 @@ public struct PredictionInput: @unchecked Sendable {
             literal(",")
         }
         literal("\"data\":{\"")
-        output += kind.dataField.utf8
+        literal(kind.dataField)
         literal("\":{")
         switch source {
         case .url(let url):
@@ -170,7 +170,7 @@ final class PredictionSchema: Sendable {
         inputID = try PredictionSchema.field("id", of: "clarifai.api.Input", in: schema).number
         inputData = try PredictionSchema.field("data", of: "clarifai.api.Input", in: schema).number
         media = try [PredictionInput.Kind.image, .text, .video, .audio].map { kind in
-            let field = try PredictionSchema.field(kind.dataField, of: "clarifai.api.Data", in: schema)
+            let field = try PredictionSchema.field("\(kind.dataField)", of: "clarifai.api.Data", in: schema)
             let type = schema.message(field.typeName)
             return Media(field: field, url: type?.field(named: "url"), raw: type?.field(named: "raw"),
                          base64: type?.field(named: "base64"))
@@ -226,12 +226,12 @@ struct PredictionRESTForm: Sendable {
         }
         var body: [UInt8] = []
         body.reserveCapacity(inputs.reduce(16) { size, input in size + input.source.byteCount * 4 / 3 + 64 })
-        body += "{\"inputs\":[".utf8
+        body.append("{\"inputs\":[")
         for (position, input) in inputs.enumerated() {
             if position > 0 { body.append(UInt8(ascii: ",")) }
             input.writeJSON(to: &body)
         }
-        body += "]}".utf8
+        body.append("]}")
         return RESTBinding(verb: rule.verb, target: path, body: body)
     }
 }
