@@ -136,12 +136,15 @@ import Testing
 }
 
 /// The concepts' strings are ended in a copy of the message (the last one where the message
-/// ends), which stays as it came.
-@Test func conceptStringsLeaveTheMessageAsItCame() throws {
+/// ends), which stays as it came; a message too large to copy (here padded with an unknown
+/// field) has its strings copied one by one.
+@Test(arguments: [0, StringsInPlace.largestCopied])
+func conceptStringsLeaveTheMessageAsItCame(padding: Int) throws {
     let fields = try ResponseFields.official.get()
     let outputsField = try #require(Schema.official.message("clarifai.api.MultiOutputResponse")?.field(named: "outputs"))
     var writer = WireWriter()
     let output = writer.beginLengthDelimited(outputsField.number)
+    if padding > 0 { writer.string(999, String(repeating: "p", count: padding)) }
     let data = writer.beginLengthDelimited(fields.outputData)
     for (id, appID) in [("a", "main"), ("b", ""), ("c", "last")] {
         let concept = writer.beginLengthDelimited(fields.dataConcepts)

@@ -38,6 +38,10 @@ ANSWERS = {
                                                     status=SERVER_STATUS)), separators=(",", ":")), True),
     "status-empty-strings": (answer('', status='"status": {"code": 10000, "description": "", "req_id": ""}'), True),
     "status-code-leading-zero": (answer('', status='"status": {"code": 010000, "description": "Ok", "req_id": "r"}'), False),
+    # Too large to copy whole (an input's image besides the concepts): strings copied one by one.
+    "formed-large": (answer('{"id": "ai_1", "name": "train", "value": 0.99142045, "app_id": "main"}, '
+                            '{"id": "ai_2", "name": "", "value": 0.5, "app_id": "main"}',
+                            output_extra=', "input": {"data": {"image": {"base64": "%s"}}}' % ("QUJD" * 40000)), True),
     "pretty": (json.dumps(json.loads(answer('{"id": "a", "name": "cat", "value": 0.5, "app_id": "main"}')), indent=3), True),
     "odd-spacing": (answer('{ "id" : "a" ,  "name":"cat", "value" :0.5,"app_id":  "main"}, {"id":"b","name": "dog" ,"value":0.25}'), True),
     "escapes": (answer(r'{"id": "a\/b", "name": "caf\u00e9 \"quoted\" \n", "value": 0.5, "app_id": "m\u0000n"}'), True),

@@ -295,7 +295,7 @@ struct RESTAnswer {
 
     /// A concept in `form` with strings of printable ASCII and a value between 0 and 1 of at
     /// most 8 digits, read in one pass, its strings ended in place; nil, nothing read, for
-    /// anything else, which the general reading takes.
+    /// anything else (or an answer too large to copy), which the general reading takes.
     @inline(__always)
     private static func formedConcept(_ reader: inout JSONReader, _ form: ResponseFields.ConceptForm,
                                       _ conceptStrings: StringsInPlace) -> clarifai_concept? {

@@ -725,22 +725,33 @@ final class StringArena {
 /// concepts' struct views: a string is handed out where it lies in the copy, ended by a NUL
 /// written over the byte after it (the next field's tag, or the string's closing quote), rather
 /// than copied on its own (the copies were a fifth of reading a concept). The bytes after a
-/// string never belong to another string, so no NUL cuts one handed out.
+/// string never belong to another string, so no NUL cuts one handed out. An answer larger than
+/// `largestCopied` is not copied: its strings go to the arena one by one.
 struct StringsInPlace {
+    /// The largest answer copied: 32 outputs of 20 concepts take 73 KB of JSON; an answer beyond
+    /// this one carries more than concepts (media, embeddings), which a copy would double.
+    static let largestCopied = 128 << 10
     private let source: UnsafeRawPointer
+    /// The bytes copied; -1 when none were (an answer too large): no text fits then, and `copy`
+    /// (a stand-in) is never written.
     private let count: Int
     /// The source's bytes and one more, for a NUL after a string that ends them.
     private let copy: UnsafeMutableRawPointer
 
     init(copying bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count <= StringsInPlace.largestCopied else {
+            (source, count, copy) = (UnsafeRawPointer(StringArena.emptyText), -1, UnsafeMutableRawPointer(mutating: StringArena.emptyText))
+            return
+        }
+        source = UnsafeRawPointer(base)
         count = bytes.count
         copy = .allocate(byteCount: count + 1, alignment: 1)
-        if let base = bytes.baseAddress { copy.copyMemory(from: base, byteCount: count) }
-        source = bytes.baseAddress ?? UnsafeRawPointer(copy)
+        copy.copyMemory(from: base, byteCount: count)
     }
 
     /// `text`, which lies in the copied bytes, as a C string in the copy; nil for text elsewhere
-    /// (e.g. a message that came in parts, joined in the arena), which the caller copies.
+    /// (e.g. a message that came in parts, joined in the arena) or an answer not copied, which
+    /// the caller copies into the arena.
     @inline(__always)
     func cString(_ text: UnsafeRawBufferPointer) -> UnsafePointer<CChar>? {
         guard let start = text.baseAddress, start >= source, start - source <= count - text.count else { return nil }
@@ -749,7 +760,9 @@ struct StringsInPlace {
         return UnsafePointer(place.assumingMemoryBound(to: CChar.self))
     }
 
-    func deallocate() { copy.deallocate() }
+    func deallocate() {
+        if count >= 0 { copy.deallocate() }
+    }
 }
 
 /// The fields of a Concept message the struct views read, pointing into the message.
