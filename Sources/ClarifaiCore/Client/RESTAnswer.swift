@@ -167,8 +167,9 @@ struct RESTAnswer {
         return (Int32(code), strings.add(description), StringArena.emptyText, strings.add(requestID))
     }
 
-    /// outputs[index].data.concepts as C structs (their strings copied into `strings`); nil when
-    /// the output is not in the plain form, or past the end.
+    /// outputs[index].data.concepts as C structs (their strings ended in place in a copy of the
+    /// body, or copied into `strings`); nil when the output is not in the plain form, or past the
+    /// end.
     mutating func concepts(output index: Int, _ fields: ResponseFields, _ strings: StringArena) -> UnsafeBufferPointer<clarifai_concept>? {
         guard let outputs = findOutputs(fields, strings), outputs.indices.contains(index) else { return nil }
         if let read = outputs[index].read { return UnsafeBufferPointer(read) }
