@@ -981,11 +981,10 @@ final class ResponseFields: Sendable {
         let opening, afterID, afterName, afterValue: JSONReader.PlainText
 
         init(spaced: Bool) {
-            let (colon, comma) = spaced ? (": ", ", ") : (":", ",")
-            opening = JSONReader.PlainText("{\"id\"\(colon)\"")
-            afterID = JSONReader.PlainText("\"\(comma)\"name\"\(colon)\"")
-            afterName = JSONReader.PlainText("\"\(comma)\"value\"\(colon)")
-            afterValue = JSONReader.PlainText("\(comma)\"app_id\"\(colon)\"")
+            opening = JSONReader.PlainText(#"{"id":""#, spaced: spaced)
+            afterID = JSONReader.PlainText(#"","name":""#, spaced: spaced)
+            afterName = JSONReader.PlainText(#"","value":"#, spaced: spaced)
+            afterValue = JSONReader.PlainText(#","app_id":""#, spaced: spaced)
         }
     }
     let spacedConcept = ConceptForm(spaced: true), compactConcept = ConceptForm(spaced: false)
@@ -1002,11 +1001,10 @@ final class ResponseFields: Sendable {
         let opening, afterCode, beforeDescription, afterDescription: JSONReader.PlainText
 
         init(spaced: Bool) {
-            let (colon, comma) = spaced ? (": ", ", ") : (":", ",")
-            opening = JSONReader.PlainText("{\"code\"\(colon)")
-            afterCode = JSONReader.PlainText("\(comma)\"description\"")
-            beforeDescription = JSONReader.PlainText("\(colon)\"")
-            afterDescription = JSONReader.PlainText("\"\(comma)\"req_id\"\(colon)\"")
+            opening = JSONReader.PlainText(#"{"code":"#, spaced: spaced)
+            afterCode = JSONReader.PlainText(#","description""#, spaced: spaced)
+            beforeDescription = JSONReader.PlainText(#":""#, spaced: spaced)
+            afterDescription = JSONReader.PlainText(#"","req_id":""#, spaced: spaced)
         }
     }
     let spacedStatus = StatusForm(spaced: true), compactStatus = StatusForm(spaced: false)

@@ -328,6 +328,13 @@ struct JSONReader {
             let (low, high) = (word(bytes.prefix(8)), word(bytes.dropFirst(8)))
             (length, words, masks) = (bytes.count, (low.word, high.word), (low.mask, high.mask))
         }
+
+        /// `compact` as Go's encoders write it, or with `spaced` as Python's json module writes it:
+        /// a space after each colon and comma (the text's separators: it holds no string's
+        /// contents).
+        init(_ compact: String, spaced: Bool) {
+            self.init(spaced ? String(compact.flatMap { $0 == ":" || $0 == "," ? [$0, " "] : [$0] }) : compact)
+        }
     }
 
     /// Steps over `text`; false, nothing read, for any other text, or with 16 bytes or fewer left

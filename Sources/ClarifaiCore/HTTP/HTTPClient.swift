@@ -39,7 +39,10 @@ struct HTTPRequest {
     var connections = HTTPClient.automaticConnections
 
     /// How long the exchange may wait for a connection, free or new.
-    var connectTimeoutMilliseconds: Int {
+    var connectTimeoutMilliseconds: Int { HTTPRequest.connectTimeout(within: timeoutMilliseconds) }
+
+    /// How long connecting may take within a deadline of `timeoutMilliseconds` (0: none).
+    static func connectTimeout(within timeoutMilliseconds: Int) -> Int {
         timeoutMilliseconds > 0 ? min(timeoutMilliseconds, HTTPClient.connectTimeoutMilliseconds) : HTTPClient.connectTimeoutMilliseconds
     }
 

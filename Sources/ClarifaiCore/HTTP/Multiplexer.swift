@@ -358,8 +358,7 @@ final class Multiplexer: @unchecked Sendable {
             sink.deadline = deadline
             let left = max(1, min(sink.timeoutMilliseconds, Int((deadline - now).rounded(.up))))
             ccurl_setopt_long(easy, CURLOPT_TIMEOUT_MS, left)
-            // (HTTPRequest.connectTimeoutMilliseconds of what is left.)
-            ccurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(HTTPClient.connectTimeoutMilliseconds, left))
+            ccurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, HTTPRequest.connectTimeout(within: left))
         }
         ccurl_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(sink).toOpaque())
         ccurl_setopt_opensocket(easy, Multiplexer.openSocketOfChosenConnection)
