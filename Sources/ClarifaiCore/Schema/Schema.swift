@@ -44,12 +44,10 @@ public final class Schema: Sendable {
         }
         wireChecks = WireChecks(messageList)
         self.enums = enums
-        self.methods = methods.enumerated().map { position, method in
-            var placed = method
-            placed.index = position
-            placed.outputTypeIndex = positions[method.outputType] ?? -1
-            return placed
+        for (position, method) in methods.enumerated() {
+            method.place(at: position, outputTypeIndex: positions[method.outputType] ?? -1)
         }
+        self.methods = methods
         methodIndex = Dictionary(methods.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -328,7 +326,9 @@ struct EnumType: Sendable {
 }
 
 /// One method of the V2 service.
-public struct Method: Sendable {
+/// A class, as MessageType is: a call hands its method from layer to layer, one reference
+/// instead of a copy of its strings and rules each time.
+public final class Method: @unchecked Sendable {
     public let name: String
     let inputType: String
     let outputType: String
@@ -336,11 +336,26 @@ public struct Method: Sendable {
     let clientStreaming: Bool
     /// The google.api.http rule followed by its additional_bindings.
     let httpRules: [HTTPRule]
-    /// Its position in Schema.methods (set when the schema loads): where per-method tables of
-    /// other layers (REST routes, the client's user_app_id fields) keep its entry.
-    var index = 0
+    /// Its position in Schema.methods (set when the schema loads, before it is shared): where
+    /// per-method tables of other layers (REST routes, the client's user_app_id fields) keep its entry.
+    private(set) var index = 0
     /// The position of its response type in the schema's list of message types (-1: missing).
-    var outputTypeIndex = -1
+    private(set) var outputTypeIndex = -1
+
+    init(name: String, inputType: String, outputType: String, serverStreaming: Bool, clientStreaming: Bool, httpRules: [HTTPRule]) {
+        self.name = name
+        self.inputType = inputType
+        self.outputType = outputType
+        self.serverStreaming = serverStreaming
+        self.clientStreaming = clientStreaming
+        self.httpRules = httpRules
+    }
+
+    /// Places the method in its schema (Schema.init).
+    fileprivate func place(at index: Int, outputTypeIndex: Int) {
+        self.index = index
+        self.outputTypeIndex = outputTypeIndex
+    }
 
     /// Whether sending the request twice is harmless: the REST API binds it to GET only.
     var isIdempotent: Bool { !httpRules.isEmpty && httpRules.allSatisfy { $0.verb == "GET" } }
