@@ -20,12 +20,18 @@ final class CurlHandle: @unchecked Sendable {
     /// The header lines of `setup`, which libcurl reads during exchanges: freed when replaced or
     /// with the handle.
     private var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The last exchange's URL, parsed once for the exchanges that repeat it (CURLOPT_CURLU):
+    /// given as text, libcurl parses it and writes it back out for every exchange, over a tenth
+    /// of a REST call's instructions. nil before the first exchange, or for a URL that libcurl's
+    /// parser refuses (given as text then, for libcurl to refuse as it always has).
+    private var parsedURL: (text: String, handle: OpaquePointer)?
 
     init() { raw = curl_easy_init() }
 
     deinit {
         curl_easy_cleanup(raw)
         curl_slist_free_all(headerList)
+        if let parsedURL { curl_url_cleanup(parsedURL.handle) }
         errorText.deallocate()
     }
 
@@ -140,7 +146,7 @@ final class CurlHandle: @unchecked Sendable {
         setupHolds = false
         errorText[0] = 0
         // libcurl refuses URLs over 8 MB (as "out of memory"); say what was wrong instead.
-        guard setString(raw, CURLOPT_URL, request.url) == CURLE_OK else {
+        guard setURL(raw, request.url) == CURLE_OK else {
             throw ClarifaiError.invalidArgument("the request's URL (\(request.url.utf8.count) bytes) is refused by libcurl: too long or malformed")
         }
         let context = Unmanaged.passUnretained(sink).toOpaque()
@@ -171,6 +177,30 @@ final class CurlHandle: @unchecked Sendable {
             break
         }
         setupHolds = setup != nil
+    }
+
+    /// Gives libcurl `url` parsed (see parsedURL), or as text when its parser refuses it.
+    private func setURL(_ raw: UnsafeMutableRawPointer, _ url: String) -> CURLcode {
+        if parsedURL?.text.hasSameBytes(as: url) != true {
+            // The handle holds the old parse until the option is set again, below.
+            if let parsedURL { curl_url_cleanup(parsedURL.handle) }
+            parsedURL = CurlHandle.parse(url).map { (url, $0) }
+        }
+        if let parsedURL { return ccurl_setopt_pointer(raw, CURLOPT_CURLU, UnsafeMutableRawPointer(parsedURL.handle)) }
+        ccurl_setopt_pointer(raw, CURLOPT_CURLU, nil)
+        return setString(raw, CURLOPT_URL, url)
+    }
+
+    /// `url` parsed as libcurl parses CURLOPT_URL (CURLOPT_PATH_AS_IS set: see configure); nil
+    /// when it refuses it.
+    private static func parse(_ url: String) -> OpaquePointer? {
+        guard let handle = curl_url() else { return nil }
+        let flags = UInt32(CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS)
+        guard url.withCString({ curl_url_set(handle, CURLUPART_URL, $0, flags) }) == CURLUE_OK else {
+            curl_url_cleanup(handle)
+            return nil
+        }
+        return handle
     }
 
     /// The exchange prepared last, writing to `sink`, goes out on a new connection (the next one is
