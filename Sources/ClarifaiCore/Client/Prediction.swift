@@ -46,8 +46,9 @@ public struct PredictionInput: @unchecked Sendable {
         guard let kind = Kind(rawValue: kindNumber) else {
             throw ClarifaiError.invalidArgument("inputs[\(position)].kind \(kindNumber) is not a clarifai_input_kind (0-3)")
         }
-        let sources = [url.map(Source.url), data.map(Source.bytes), text.map(Source.text)].compactMap { $0 }
-        guard sources.count == 1, let source = sources.first else {
+        // (Counted, not gathered in an array: an input is made per call.)
+        let given = (url == nil ? 0 : 1) + (data == nil ? 0 : 1) + (text == nil ? 0 : 1)
+        guard given == 1, let source = url.map(Source.url) ?? data.map(Source.bytes) ?? text.map(Source.text) else {
             throw ClarifaiError.invalidArgument("inputs[\(position)]: set exactly one of url, data (with data_len > 0) or text")
         }
         if case .text = source, kind != .text {
