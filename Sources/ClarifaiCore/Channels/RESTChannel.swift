@@ -63,10 +63,8 @@ public final class RESTChannel: Channel {
                                    timeoutMilliseconds: request.timeoutMilliseconds,
                                    idleTimeoutMilliseconds: options.idleTimeoutMilliseconds,
                                    maximumBodyBytes: options.maximumReceiveBytes, caFile: options.caFile)
-        // "Method: VERB URL", the start of the call's messages, written only when one is. A
-        // lazily read answer keeps it: it holds these strings, not the request and its body.
-        let (methodName, verb, url) = (request.method.name, exchange.method, exchange.url)
-        let origin = { "\(methodName): \(verb) \(HTTPRequest.displayed(url))" }
+        // A lazily read answer keeps the call's origin: these strings, not the request and its body.
+        let origin = RESTOrigin(methodName: request.method.name, verb: exchange.method, url: exchange.url)
         let started = monotonicMilliseconds()
         // The method alone kept, not the request (its message, metadata and REST form).
         let method = request.method
@@ -89,18 +87,18 @@ public final class RESTChannel: Channel {
 
     /// The call's answer from the server's: its Clarifai status (checked by the caller), or the
     /// failure a reply without one tells.
-    private static func response(_ answer: HTTPResponse, _ method: Method, origin: @escaping () -> String, started: Double) throws -> Response {
+    private static func response(_ answer: HTTPResponse, _ method: Method, origin: RESTOrigin, started: Double) throws -> Response {
         do {
             let response = try Response(restBody: answer.body, origin: origin, of: method)
             response.httpStatus = answer.status
-            Log.debug("\(origin()): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
+            Log.debug("\(origin.text): HTTP \(answer.status), status \(response.statusCode), \(Int(monotonicMilliseconds() - started)) ms")
             return response
         } catch is ClarifaiError where !(200...299).contains(answer.status) {
             // Not a Clarifai reply and not a success: a proxy, a gateway or a server error page.
-            Log.debug("\(origin()): HTTP \(answer.status) without a Clarifai status, \(Int(monotonicMilliseconds() - started)) ms")
+            Log.debug("\(origin.text): HTTP \(answer.status) without a Clarifai status, \(Int(monotonicMilliseconds() - started)) ms")
             let type = answer.contentType.isEmpty ? "" : " (\(answer.contentType))"
             throw ClarifaiError(.forHTTPStatus(answer.status),
-                                "\(origin()): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
+                                "\(origin.text): HTTP \(answer.status)\(type) without a Clarifai status: \(Response.excerpt(answer.body))",
                                 transient: answer.isTransientFailure(idempotent: method.isIdempotent)).answered(http: answer.status)
         } catch let error as ClarifaiError {
             throw error.answered(http: answer.status)

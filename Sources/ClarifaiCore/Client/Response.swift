@@ -1,6 +1,16 @@
 import CClarifaiHeader
 import Glibc
 
+/// "Method: VERB URL", the start of a REST call's messages: kept as its parts, written only when
+/// a message is.
+struct RESTOrigin {
+    let methodName: String
+    let verb: String
+    let url: String
+
+    var text: String { "\(methodName): \(verb) \(HTTPRequest.displayed(url))" }
+}
+
 /// A completed call's answer, held as protobuf binary: its status read at once, the C struct
 /// views of its outputs read straight from the binary on first use, the JSON text made on first
 /// request. A REST answer is held as its JSON text, read as far as asked (RESTAnswer), until
@@ -17,7 +27,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// A REST answer as its JSON text, read as far as asked.
     private var restAnswer: RESTAnswer?
     /// Names the call in the errors of a REST answer converted late.
-    private let origin: (() -> String)?
+    private let origin: RESTOrigin?
     public let statusCode: Int32
     public let statusDescriptionPointer: UnsafePointer<CChar>
     public let statusDetailsPointer: UnsafePointer<CChar>
@@ -47,7 +57,7 @@ public final class Response: HandleObject, @unchecked Sendable {
     /// A REST answer of the response type (fields a newer server added are skipped); throws
     /// .protocol when it is not JSON with a Clarifai status. Read lazily when it has the plain
     /// form (RESTAnswer): its other fields are then checked against the type when first read.
-    convenience init(restBody body: [UInt8], origin: @escaping () -> String, of method: Method) throws {
+    convenience init(restBody body: [UInt8], origin: RESTOrigin, of method: Method) throws {
         let type = try Response.type(of: method)
         let strings = StringArena()
         if let answer = RESTAnswer(body: body, type: type, fields: try Response.fields(), strings: strings) {
@@ -58,7 +68,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         let (message, status) = try Response.contents(owning: binary, type: type)
         guard let status else {
             binary.deallocate()
-            throw ClarifaiError(.protocol, "\(origin()): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
+            throw ClarifaiError(.protocol, "\(origin.text): answer is JSON without a Clarifai status: \(Response.excerpt(body))")
         }
         self.init(message: message, status: status, type: type)
     }
@@ -120,7 +130,7 @@ public final class Response: HandleObject, @unchecked Sendable {
         super.init(tag: HandleTag.response)
     }
 
-    private init(lazy answer: RESTAnswer, type: MessageType, origin: @escaping () -> String, strings: StringArena) {
+    private init(lazy answer: RESTAnswer, type: MessageType, origin: RESTOrigin, strings: StringArena) {
         self.type = type
         restAnswer = answer
         self.origin = origin
@@ -135,13 +145,13 @@ public final class Response: HandleObject, @unchecked Sendable {
     }
 
     /// A REST answer's JSON as protobuf binary (the caller deallocates it).
-    private static func converted(_ body: [UInt8], type: MessageType, origin: () -> String) throws -> UnsafeMutableRawBufferPointer {
+    private static func converted(_ body: [UInt8], type: MessageType, origin: RESTOrigin) throws -> UnsafeMutableRawBufferPointer {
         do {
             return try body.withUnsafeBytes {
                 try JSONToProto.convertTakingMemory($0, type: type, schema: .official, ignoresUnknownFields: true)
             }
         } catch let error as CodecError {
-            throw ClarifaiError(.protocol, "\(origin()): answer: \(error.clarifaiError(messageType: type.fullName).message)")
+            throw ClarifaiError(.protocol, "\(origin.text): answer: \(error.clarifaiError(messageType: type.fullName).message)")
         }
     }
 
