@@ -222,10 +222,14 @@ final class ExchangeSink: @unchecked Sendable {
         headerLines.append(contentsOf: line)
         if line.last != UInt8(ascii: "\n") { headerLines.append(UInt8(ascii: "\n")) }
         if isStatusLine {
-            // "HTTP/1.1 200 OK": the digits after the first space.
+            // "HTTP/1.1 200 OK": the digits after the first space (three: libcurl refuses other codes).
+            var index = 5
+            while index < line.count, line[index] != 0x20 { index += 1 }
+            index += 1
             var status = 0
-            for byte in line.drop(while: { $0 != 0x20 }).dropFirst().prefix(while: { (48...57).contains($0) }) {
-                status = status * 10 + Int(byte - 48)
+            while index < line.count, status < 1000, case let digit = line[index] &- UInt8(ascii: "0"), digit < 10 {
+                status = status * 10 + Int(digit)
+                index += 1
             }
             head = ResponseHead(status: status)
         } else if let value = ExchangeSink.value(of: "content-type", in: line) {
@@ -242,13 +246,11 @@ final class ExchangeSink: @unchecked Sendable {
         for index in 0..<count where AnswerFields.lowercased(line[index]) != name.utf8Start[index] { return nil }
         let value = UnsafeRawBufferPointer(rebasing: AnswerFields.trimmed(line[(count + 1)...]))
         // The usual values as the constants they are: no String made per answer.
-        for known in ExchangeSink.usualValues where known.utf8.count == value.count {
-            if known.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, value.baseAddress!, value.count) == 0 }) == true {
-                return known
-            }
+        switch value.count {
+        case 16 where memcmp(value.baseAddress!, "application/json", 16) == 0: return "application/json"
+        case 16 where memcmp(value.baseAddress!, "application/grpc", 16) == 0: return "application/grpc"
+        case 4 where memcmp(value.baseAddress!, "gzip", 4) == 0: return "gzip"
+        default: return String(decoding: value, as: UTF8.self)
         }
-        return String(decoding: value, as: UTF8.self)
     }
-
-    private static let usualValues = ["application/grpc", "application/json", "gzip"]
 }
