@@ -4,18 +4,20 @@
  * bodies (data/req_*.json for REST, data/req_*.pb, already gRPC-framed, for gRPC) and no
  * JSON/protobuf work on the answer: it is collected into a buffer and its size and the HTTP
  * status (and for gRPC the grpc-status trailer) are checked. One easy handle per thread, reused
- * (keep-alive / one HTTP/2 connection per thread); --api fresh opens a new connection per call.
+ * (keep-alive / one HTTP/2 connection per thread); --api fresh opens a new connection per call;
+ * --api parsed-url hands libcurl the URL parsed once (CURLOPT_CURLU), as libclarifai does, instead
+ * of as text (CURLOPT_URL), which libcurl parses and writes back out for every transfer.
  */
 #include "bench_common.h"
 #include <clarifai.h> /* CLARIFAI_VERSION_STRING only: the floor does not link the library */
 #include <curl/curl.h>
 
 typedef struct { char *data; size_t len, cap; int grpc_ok; } sink;
-typedef struct { CURL *h; sink s; struct curl_slist *hdr; int reuses_h2c; } worker;
+typedef struct { CURL *h; CURLU *parsed_url; sink s; struct curl_slist *hdr; int reuses_h2c; } worker;
 static worker workers[64];
 static char *body, url[1024];
 static size_t body_len, min_answer;
-static int grpc, tls, fresh;
+static int grpc, tls, fresh, parsed_url;
 /* libcurl < 8.0 breaks a cleartext HTTP/2 (h2c) connection that a request with prior knowledge
    reuses (curl issue #10634): as libclarifai does there, a thread's first call asks for prior
    knowledge and opens the connection, the next ones ask for HTTP/2 (CURL_HTTP_VERSION_2_0) and
@@ -43,6 +45,7 @@ static int bench_setup(const bench_opts *o) {
   tls = !strcmp(o->transport, "grpcs");
   grpc = tls || !strcmp(o->transport, "grpc");
   fresh = !strcmp(o->api, "fresh");
+  parsed_url = !strcmp(o->api, "parsed-url");
   h2c_by_hand = grpc && !tls && !fresh && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
   const char *s = o->scenario, *name = !strcmp(s, "c") ? "bytes" : !strcmp(s, "d") ? "batch" : !strcmp(s, "e") ? "stream" : "url";
   char file[64];
@@ -73,7 +76,16 @@ static int bench_setup(const bench_opts *o) {
       curl_easy_setopt(w->h, CURLOPT_ACCEPT_ENCODING, "gzip");
     }
     curl_easy_setopt(w->h, CURLOPT_USERAGENT, user_agent);
-    curl_easy_setopt(w->h, CURLOPT_URL, url);
+    if (parsed_url) {
+      w->parsed_url = curl_url();
+      if (!w->parsed_url || curl_url_set(w->parsed_url, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        fprintf(stderr, "curl_url_set(%s) failed\n", url);
+        return 1;
+      }
+      curl_easy_setopt(w->h, CURLOPT_CURLU, w->parsed_url);
+    } else {
+      curl_easy_setopt(w->h, CURLOPT_URL, url);
+    }
     curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, w->hdr);
     curl_easy_setopt(w->h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(w->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
