@@ -21,9 +21,12 @@ final class CurlHandle: @unchecked Sendable {
     /// with the handle.
     private var headerList: UnsafeMutablePointer<curl_slist>?
     /// The last exchange's URL, parsed once for the exchanges that repeat it (CURLOPT_CURLU):
-    /// given as text, libcurl parses it and writes it back out for every exchange, over a tenth
-    /// of a REST call's instructions. nil before the first exchange, or for a URL that libcurl's
-    /// parser refuses (given as text then, for libcurl to refuse as it always has).
+    /// given as text, libcurl parses it for every exchange (and before 8.12 writes it back out),
+    /// over a tenth of a REST call's instructions. nil before the first exchange, or for a URL
+    /// that libcurl's parser refuses (given as text then, for libcurl to refuse as it always has).
+    /// (Before 8.12 libcurl's own copy of the URL text keeps the first one given until a reset,
+    /// curl #15984: requests go where the parsed URL says, but CURLINFO_EFFECTIVE_URL and
+    /// redirects, which the library does not use, would read the stale text.)
     private var parsedURL: (text: String, handle: OpaquePointer)?
 
     init() { raw = curl_easy_init() }

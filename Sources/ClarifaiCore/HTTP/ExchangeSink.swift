@@ -222,7 +222,7 @@ final class ExchangeSink: @unchecked Sendable {
         headerLines.append(contentsOf: line)
         if line.last != UInt8(ascii: "\n") { headerLines.append(UInt8(ascii: "\n")) }
         if isStatusLine {
-            // "HTTP/1.1 200 OK": the digits after the first space (three: libcurl refuses other codes).
+            // "HTTP/1.1 200 OK": the digits after the first space, at most four (no status has more).
             var index = 5
             while index < line.count, line[index] != 0x20 { index += 1 }
             index += 1

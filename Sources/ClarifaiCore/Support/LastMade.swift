@@ -48,7 +48,8 @@ extension Optional: SameBytes where Wrapped: SameBytes {
 extension Array: SameBytes where Element: SameBytes {
     func hasSameBytes(as other: Self) -> Bool {
         guard count == other.count else { return false }
-        // One storage (an array handed along, as a client's metadata is to every call) holds the same elements.
+        // One storage (an array handed along, as a client's metadata is to every call) holds the
+        // same elements (values, compared by their bytes: no element changes in place).
         let shared = withUnsafeBufferPointer { mine in other.withUnsafeBufferPointer { $0.baseAddress == mine.baseAddress } }
         return shared || indices.allSatisfy { self[$0].hasSameBytes(as: other[$0]) }
     }
