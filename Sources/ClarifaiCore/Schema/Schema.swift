@@ -45,7 +45,8 @@ public final class Schema: Sendable {
         wireChecks = WireChecks(messageList)
         self.enums = enums
         for (position, method) in methods.enumerated() {
-            method.place(at: position, outputTypeIndex: positions[method.outputType] ?? -1)
+            method.index = position
+            method.outputTypeIndex = positions[method.outputType] ?? -1
         }
         self.methods = methods
         methodIndex = Dictionary(methods.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -338,9 +339,9 @@ public final class Method: @unchecked Sendable {
     let httpRules: [HTTPRule]
     /// Its position in Schema.methods (set when the schema loads, before it is shared): where
     /// per-method tables of other layers (REST routes, the client's user_app_id fields) keep its entry.
-    private(set) var index = 0
+    fileprivate(set) var index = 0
     /// The position of its response type in the schema's list of message types (-1: missing).
-    private(set) var outputTypeIndex = -1
+    fileprivate(set) var outputTypeIndex = -1
 
     init(name: String, inputType: String, outputType: String, serverStreaming: Bool, clientStreaming: Bool, httpRules: [HTTPRule]) {
         self.name = name
@@ -349,12 +350,6 @@ public final class Method: @unchecked Sendable {
         self.serverStreaming = serverStreaming
         self.clientStreaming = clientStreaming
         self.httpRules = httpRules
-    }
-
-    /// Places the method in its schema (Schema.init).
-    fileprivate func place(at index: Int, outputTypeIndex: Int) {
-        self.index = index
-        self.outputTypeIndex = outputTypeIndex
     }
 
     /// Whether sending the request twice is harmless: the REST API binds it to GET only.
