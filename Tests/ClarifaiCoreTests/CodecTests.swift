@@ -88,6 +88,30 @@ import Testing
         }
     }
 
+    /// Nested lengths come out in their shortest form whatever room was reserved for them: none
+    /// (widened afterwards), the payload's own, or more than it turned out to need.
+    @Test func writesNestedLengthsInTheirShortestForm() {
+        func varint(_ value: Int) -> [UInt8] {
+            var value = UInt64(value), bytes: [UInt8] = []
+            while value >= 0x80 { bytes.append(UInt8(value & 0x7F) | 0x80); value >>= 7 }
+            return bytes + [UInt8(value)]
+        }
+        for length in [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152] {
+            let payload = [UInt8](repeating: 0xAB, count: length)
+            let inner = [0x0A] + varint(length) + payload
+            let expected = [0x12] + varint(inner.count) + inner
+            for hint in [0, length, length + 10, length + 5_000_000, length / 2] {
+                var writer = WireWriter(capacity: 16)
+                let outer = writer.beginLengthDelimited(2, payloadAtLeast: hint)
+                let mark = writer.beginLengthDelimited(1, payloadAtLeast: hint)
+                payload.withUnsafeBytes { writer.append($0) }
+                writer.endLengthDelimited(mark)
+                writer.endLengthDelimited(outer)
+                #expect(writer.bytes == expected, "length \(length), room for \(hint)")
+            }
+        }
+    }
+
     @Test func decodesEveryBase64Form() {
         func decode(_ text: String) -> [UInt8]? {
             var writer = WireWriter()

@@ -116,10 +116,18 @@ public struct PredictionInput: @unchecked Sendable {
                moreData: (inout WireWriter) -> Void = { _ in }) throws {
         let media = schema.media[Int(kind.rawValue)]
         let value = try sourceField(schema, position: position)
-        let input = writer.beginLengthDelimited(field)
+        // Each level holds the source: room for its length reserved at once (a megabyte image is
+        // not moved up to widen each level's length).
+        let sourceLength: Int
+        switch source {
+        case .url(let url): sourceLength = url.utf8.count
+        case .text(let text): sourceLength = text.utf8.count
+        case .bytes(let bytes): sourceLength = bytes.count
+        }
+        let input = writer.beginLengthDelimited(field, payloadAtLeast: sourceLength)
         if let id { writer.string(schema.inputID, id) }
-        let data = writer.beginLengthDelimited(schema.inputData)
-        let mediaMark = writer.beginLengthDelimited(media.field.number)
+        let data = writer.beginLengthDelimited(schema.inputData, payloadAtLeast: sourceLength)
+        let mediaMark = writer.beginLengthDelimited(media.field.number, payloadAtLeast: sourceLength)
         switch source {
         case .url(let url): writer.string(value.number, url)
         case .text(let text): writer.string(value.number, text)

@@ -159,7 +159,7 @@ struct JSONToProto: ~Copyable {
             guard try reader.peekKind() == .array else { throw CodecError("expected a JSON array") }
             try reader.beginArray()
             let packed = field.kind.wireType != .lengthDelimited
-            let mark = packed ? writer.beginLengthDelimited(field.number) : 0
+            let mark = packed ? writer.beginLengthDelimited(field.number) : nil
             var first = true
             var position = 0
             while try reader.nextElement(first: &first) {
@@ -171,7 +171,7 @@ struct JSONToProto: ~Copyable {
                 }
                 position += 1
             }
-            if packed { writer.endLengthDelimited(mark) }
+            if let mark { writer.endLengthDelimited(mark) }
         } else {
             try singleValue(field, depth: depth, alwaysWrite: field.hasPresence)
         }

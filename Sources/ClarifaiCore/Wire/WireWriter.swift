@@ -1,5 +1,6 @@
 /// Writes protobuf binary into a growing buffer. Nested messages are written in place: a
-/// one-byte length is reserved and widened afterwards when the message turned out longer, so
+/// one-byte length is reserved (more when the caller knows the payload is longer) and widened
+/// afterwards when the message turned out longer, so
 /// large payloads are never copied into a separate buffer per level. Noncopyable: it writes
 /// through a pointer into raw memory (an Array checked its uniqueness and capacity per byte),
 /// its own or an array's being made (see array(capacity:_:)).
@@ -135,31 +136,52 @@ struct WireWriter: ~Copyable {
         for value in data { byte(value) }
     }
 
-    /// Starts a length-delimited value (nested message, packed list, string or bytes) of `field`;
-    /// returns the mark to pass to `endLengthDelimited`.
-    mutating func beginLengthDelimited(_ field: Int) -> Int {
-        tag(field, .lengthDelimited)
-        byte(0)
-        return count
+    /// Where a length-delimited value's payload starts, and the bytes reserved before it for its
+    /// length.
+    struct LengthMark {
+        fileprivate let payload: Int
+        fileprivate let reserved: Int
     }
 
-    mutating func endLengthDelimited(_ mark: Int) {
-        let length = count - mark
-        if length < 0x80 {
-            base[mark - 1] = UInt8(length)
+    /// Starts a length-delimited value (nested message, packed list, string or bytes) of `field`;
+    /// returns the mark to pass to `endLengthDelimited`. `payloadAtLeast`: a length the payload is
+    /// known to reach (an image's bytes inside it), so that room for its length is reserved now
+    /// instead of the payload being moved up afterwards to widen it.
+    mutating func beginLengthDelimited(_ field: Int, payloadAtLeast minimum: Int = 0) -> LengthMark {
+        tag(field, .lengthDelimited)
+        let reserved = WireWriter.varintSize(UInt64(max(minimum, 0)))
+        _ = room(reserved)
+        count += reserved
+        return LengthMark(payload: count, reserved: reserved)
+    }
+
+    mutating func endLengthDelimited(_ mark: LengthMark) {
+        let length = count - mark.payload
+        if length < 0x80 && mark.reserved == 1 {
+            base[mark.payload - 1] = UInt8(length)
             return
         }
-        var prefixSize = 1
-        while UInt64(length) >> (7 * prefixSize) != 0 { prefixSize += 1 }
-        // Widen the reserved byte: move the payload up and write the varint in front of it.
-        _ = room(prefixSize - 1)
-        (base + mark - 1 + prefixSize).update(from: base + mark, count: length)  // may overlap
-        count += prefixSize - 1
+        // The length in as many bytes as it needs (the official runtime's form): the payload moved
+        // when the room reserved was too small (or larger than the length turned out).
+        let prefixSize = WireWriter.varintSize(UInt64(length))
+        let start = mark.payload - mark.reserved
+        if prefixSize != mark.reserved {
+            if prefixSize > mark.reserved { _ = room(prefixSize - mark.reserved) }
+            (base + start + prefixSize).update(from: base + mark.payload, count: length)  // may overlap
+            count += prefixSize - mark.reserved
+        }
         var value = UInt64(length)
         for position in 0..<prefixSize {
-            base[mark - 1 + position] = UInt8(truncatingIfNeeded: value) | (position < prefixSize - 1 ? 0x80 : 0)
+            base[start + position] = UInt8(truncatingIfNeeded: value) | (position < prefixSize - 1 ? 0x80 : 0)
             value >>= 7
         }
+    }
+
+    /// The bytes `value` takes as a varint.
+    static func varintSize(_ value: UInt64) -> Int {
+        var size = 1
+        while value >> (7 * size) != 0 && size < 10 { size += 1 }
+        return size
     }
 
     /// Appends decoded base64; false when `text` is not base64 (nothing is appended then).
