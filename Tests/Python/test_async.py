@@ -119,17 +119,20 @@ def test_many_apredicts_from_one_thread_match_the_official_client(pyclient, serv
 def test_apredict_takes_every_kind_of_input(pyclient, tmp_path):
     image = tmp_path / "photo.jpg"
     image.write_bytes(b"\xff\xd8 some jpeg bytes")
+    large = b"\xff\xd8" + bytes(range(256)) * 1024  # over 128 KiB: on gRPC sent behind its frame's header
 
     async def main():
         return await asyncio.gather(
             pyclient.apredict("general-image-recognition", data=image.read_bytes()),
+            pyclient.apredict("general-image-recognition", data=large),
             pyclient.apredict("general-image-recognition", file=image),
             pyclient.apredict("text-echo", text="hello"),
             pyclient.apredict("general-image-recognition", inputs=[Input(url=f"https://x/{i}.jpg", id=f"in-{i}")
                                                                   for i in range(300)]))
-    by_data, by_file, by_text, many = run(main())
+    by_data, by_large, by_file, by_text, many = run(main())
     assert by_data.concepts == by_file.concepts and by_data.concepts
     assert by_data.concepts == pyclient.predict("general-image-recognition", data=image.read_bytes()).concepts
+    assert by_large.concepts == pyclient.predict("general-image-recognition", data=large).concepts != by_data.concepts
     assert by_text.text == "echo: hello"
     assert len(many.outputs) == 300  # three requests, one answer in input order
     assert [o["input"]["id"] for o in many.json["outputs"]] == [f"in-{i}" for i in range(300)]

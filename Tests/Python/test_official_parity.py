@@ -207,6 +207,8 @@ def predict_with(function_name, *args):
 IMAGE_URL = "https://samples.clarifai.com/metro-north.jpg"
 IMAGE_BYTES = bytes(range(256)) * 3 + b"\x89PNG\r\n\x1a\n"
 IMAGE_B64 = base64.b64encode(IMAGE_BYTES).decode()
+# Over 128 KiB: a gRPC message this large goes out from where it is, behind its frame's header.
+LARGE_IMAGE_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4096 + b"end"
 
 # A step: (method, request without user_app_id, optional libclarifai call replacing clarifai_call).
 SCENARIOS = {
@@ -259,6 +261,9 @@ SCENARIOS = {
          predict_with("clarifai_predict_bytes", b"general-image-detection", None, IMAGE_BYTES, len(IMAGE_BYTES))),
         ("PostModelOutputs", {"model_id": "text-echo", "inputs": [{"data": {"text": {"raw": "héllo"}}}]},
          predict_with("clarifai_predict_text", b"text-echo", None, "héllo".encode())),
+        ("PostModelOutputs", {"model_id": "general-image-recognition",
+                              "inputs": [{"data": {"image": {"base64": base64.b64encode(LARGE_IMAGE_BYTES).decode()}}}]},
+         predict_with("clarifai_predict_bytes", b"general-image-recognition", None, LARGE_IMAGE_BYTES, len(LARGE_IMAGE_BYTES))),
         # the same three through clarifai_call
         ("PostModelOutputs", {"model_id": "general-image-recognition",
                               "inputs": [{"data": {"image": {"url": IMAGE_URL}}}]}),

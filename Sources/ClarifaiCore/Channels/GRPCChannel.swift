@@ -43,7 +43,7 @@ public final class GRPCChannel: Channel {
     public func unaryExchange(_ request: CallRequest) throws -> UnaryExchange {
         let options = options.current
         let started = monotonicMilliseconds()
-        var exchange = httpRequest(request, options, body: GRPCFrameDecoder.frame(request.message))
+        var exchange = httpRequest(request, options, message: request.message)
         exchange.messageLimit = options.maximumReceiveBytes
         return UnaryExchange(http: http, request: exchange) { answer in
             try self.unaryAnswer(answer, request, maximumMessageBytes: options.maximumReceiveBytes, started: started)
@@ -115,7 +115,7 @@ public final class GRPCChannel: Channel {
     /// checks the gRPC status. `deliver` returns false to cancel the call.
     private func exchange(_ request: CallRequest, deliver: (UnsafeRawBufferPointer) throws -> Bool) throws -> Ending {
         let options = options.current
-        let exchange = httpRequest(request, options, body: GRPCFrameDecoder.frame(request.message))
+        let exchange = httpRequest(request, options, message: request.message)
         var origin: String { self.origin(request) }
         var decoder = GRPCFrameDecoder(maximumMessageBytes: options.maximumReceiveBytes)
         // A slow consumer must not see messages past the deadline, however fast they arrive.
@@ -161,12 +161,28 @@ public final class GRPCChannel: Channel {
         return try ending(of: answer, request, decoder: decoder, foreignBody: foreignBody)
     }
 
+    /// The size from which a request message is sent in place (see httpRequest): glibc's mmap
+    /// threshold, from where a copy's memory is fresh pages. Below it the message is framed in an
+    /// array of its own, which libcurl reads in place with the handle's options kept from the last call.
+    static let messageSentInPlaceFrom = 128 << 10
+
     /// The HTTP/2 exchange of a call: POST /clarifai.api.V2/<Method> with the caller's metadata,
     /// the deadline as grpc-timeout, gzip accepted.
-    func httpRequest(_ request: CallRequest, _ options: ChannelOptions.Values, body: [UInt8]?) -> HTTPRequest {
+    /// `message`: the request's one message (nil: a stream's, sent as it goes). A large one goes
+    /// out behind its frame's header from where it is: copied there first, a megabyte image cost
+    /// the copy, and fresh memory for it (page faults) on every call.
+    func httpRequest(_ request: CallRequest, _ options: ChannelOptions.Values, message: [UInt8]?) -> HTTPRequest {
         let (url, headers) = urlAndHeaders(request)
         let isStream = request.method.serverStreaming || request.method.clientStreaming
-        return HTTPRequest(method: "POST", url: url, headers: headers, body: body,
+        var body = message, bodyPrefix: [UInt8] = []
+        if let message {
+            if message.count < GRPCChannel.messageSentInPlaceFrom {
+                body = GRPCFrameDecoder.frame(message)
+            } else {
+                bodyPrefix = GRPCFrameDecoder.header(length: message.count)
+            }
+        }
+        return HTTPRequest(method: "POST", url: url, headers: headers, body: body, bodyPrefix: bodyPrefix,
                            timeoutMilliseconds: request.timeoutMilliseconds,
                            // A stream may rightly stay silent for long: its connection is kept alive instead.
                            idleTimeoutMilliseconds: isStream ? 0 : options.idleTimeoutMilliseconds,

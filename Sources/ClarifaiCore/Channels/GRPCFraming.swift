@@ -75,6 +75,13 @@ struct GRPCFrameDecoder {
         }
     }
 
+    /// The 5-byte prefix of a message of `length` bytes: not compressed, then the length (big-endian).
+    static func header(length: Int) -> [UInt8] {
+        let value = UInt32(length)
+        return [0, UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
+                UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
+    }
+
     /// A message with its 5-byte prefix, as sent.
     static func frame(_ message: [UInt8]) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: message.count + 5) { framed, count in

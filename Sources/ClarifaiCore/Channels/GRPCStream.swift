@@ -26,7 +26,7 @@ final class GRPCStream: MessageStream, @unchecked Sendable {
         origin = channel.origin(request)
         let options = channel.options.current
         do {
-            exchange = try HTTPStream(channel.httpRequest(request, options, body: nil), on: http,
+            exchange = try HTTPStream(channel.httpRequest(request, options, message: nil), on: http,
                                       requestIsOneMessage: !request.method.clientStreaming)
         } catch let error as ClarifaiError {
             throw error.prefixed("\(request.method.name): ")

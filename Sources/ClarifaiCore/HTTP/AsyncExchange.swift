@@ -9,7 +9,7 @@ final class AsyncExchange: @unchecked Sendable {
     private let client: HTTPClient
     private let request: HTTPRequest
     private let handle: CurlHandle
-    /// A copy of the request body, which libcurl reads in place for the whole exchange.
+    /// A copy of the request body (after its prefix), which libcurl reads in place for the whole exchange.
     private let body: UnsafeMutableRawBufferPointer?
     private var sink: ExchangeSink
     /// Nil once it ran.
@@ -28,8 +28,10 @@ final class AsyncExchange: @unchecked Sendable {
         self.completion = completion
         handle = client.takeHandle()
         body = request.body.map { bytes in
-            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
-            bytes.withUnsafeBytes { copy.copyMemory(from: $0) }
+            let prefix = request.bodyPrefix
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: prefix.count + bytes.count, alignment: 1)
+            prefix.withUnsafeBytes { copy.copyMemory(from: $0) }
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: copy[prefix.count...]).copyMemory(from: $0) }
             return copy
         }
         sink = AsyncExchange.newSink(for: request)

@@ -44,14 +44,20 @@ final class CurlHandle: @unchecked Sendable {
                  multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
         // libcurl reads the body from where it is, for the whole exchange.
         guard let body = request.body else {
-            return try perform(request, body: nil, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
+            return try perform(request, body: .bytes(nil), userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
         }
         return try body.withUnsafeBytes { body in
-            try perform(request, body: body, userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
+            guard !request.bodyPrefix.isEmpty else {
+                return try perform(request, body: .bytes(body), userAgent: userAgent, share: share, consumer: consumer, multiplexer: multiplexer)
+            }
+            return try request.bodyPrefix.withUnsafeBytes { prefix in
+                try perform(request, body: .prefixed(prefix, body), userAgent: userAgent, share: share, consumer: consumer,
+                            multiplexer: multiplexer)
+            }
         }
     }
 
-    private func perform(_ request: HTTPRequest, body: UnsafeRawBufferPointer?, userAgent: String, share: CurlShare,
+    private func perform(_ request: HTTPRequest, body: Body, userAgent: String, share: CurlShare,
                          consumer: Consumer?, multiplexer: (() -> Multiplexer?)?) throws -> HTTPResponse {
         guard let raw else { throw ClarifaiError(.internal, "libcurl could not create a handle") }
         let newSink = {
@@ -60,7 +66,7 @@ final class CurlHandle: @unchecked Sendable {
                          probesConnectionEnd: request.version != .automatic && HTTPClient.losesTrailersOnClose)
         }
         var sink = newSink()
-        try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink, multiplexes: multiplexer != nil)
+        try prepare(request, body: body, userAgent: userAgent, share: share, sink: sink, multiplexes: multiplexer != nil)
         let run = {
             guard let multiplexer else {
                 let result = curl_easy_perform(raw)
@@ -80,7 +86,7 @@ final class CurlHandle: @unchecked Sendable {
         if multiplexer != nil, CurlHandle.failedOnReusedConnection(code, raw, sink) {
             Log.debug("\(request.method) \(request.displayURL): a reused connection failed before any answer; sending again")
             sink = newSink()
-            try prepare(request, body: .bytes(body), userAgent: userAgent, share: share, sink: sink, multiplexes: true)
+            try prepare(request, body: body, userAgent: userAgent, share: share, sink: sink, multiplexes: true)
             requireFreshConnection(sink)
             code = run()
         }
@@ -88,10 +94,39 @@ final class CurlHandle: @unchecked Sendable {
     }
 
     /// Where a request's body comes from: bytes that stay in place for the whole exchange (nil:
-    /// none), or a feed the caller fills as it goes (a stream).
+    /// none), the same after a prefix of their own (see HTTPRequest.bodyPrefix), or a feed the
+    /// caller fills as it goes (a stream).
     enum Body {
         case bytes(UnsafeRawBufferPointer?)
+        case prefixed(UnsafeRawBufferPointer, UnsafeRawBufferPointer)
         case feed(RequestFeed)
+    }
+
+    /// The prefixed body being sent, read by libcurl through the read callback (which starts over
+    /// when libcurl rewinds to send it again).
+    private var prefixedBody = PrefixedBody()
+
+    private struct PrefixedBody {
+        var parts: (prefix: UnsafeRawBufferPointer, bytes: UnsafeRawBufferPointer) = (UnsafeRawBufferPointer(start: nil, count: 0),
+                                                                                    UnsafeRawBufferPointer(start: nil, count: 0))
+        var sent = 0
+
+        /// Copies the next bytes into `buffer`; the count copied (0 at the end).
+        mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+            let fromPrefix = take(parts.prefix, at: 0, into: buffer)
+            return fromPrefix + take(parts.bytes, at: parts.prefix.count, into: UnsafeMutableRawBufferPointer(rebasing: buffer[fromPrefix...]))
+        }
+
+        /// Copies what is left unsent of `part`, which starts at `start` in the body, into `buffer`,
+        /// as much as fits.
+        private mutating func take(_ part: UnsafeRawBufferPointer, at start: Int, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+            let offset = sent - start
+            guard offset >= 0, offset < part.count, let source = part.baseAddress, let target = buffer.baseAddress else { return 0 }
+            let count = min(part.count - offset, buffer.count)
+            target.copyMemory(from: source + offset, byteCount: count)
+            sent += count
+            return count
+        }
     }
 
     /// The options of an exchange that the next one can keep (see `setup`): all but its URL, body
@@ -178,6 +213,23 @@ final class CurlHandle: @unchecked Sendable {
             }
         case .bytes(nil):
             break
+        case .prefixed(let prefix, let bytes):
+            prefixedBody = PrefixedBody(parts: (prefix, bytes), sent: 0)
+            ccurl_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(prefix.count + bytes.count))
+            let context = Unmanaged.passUnretained(self).toOpaque()
+            ccurl_setopt_pointer(raw, CURLOPT_READDATA, context)
+            ccurl_setopt_read_callback(raw) { buffer, size, count, context in
+                guard let buffer, let context else { return ccurl_read_abort() }
+                let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
+                return handle.prefixedBody.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
+            }
+            // libcurl rewinds a body it sends again (a refused HTTP/2 stream, a reused connection that died).
+            ccurl_setopt_pointer(raw, CURLOPT_SEEKDATA, context)
+            ccurl_setopt_seek_callback(raw) { context, offset, origin in
+                guard let context, origin == SEEK_SET, offset == 0 else { return CURL_SEEKFUNC_CANTSEEK }
+                Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue().prefixedBody.sent = 0
+                return CURL_SEEKFUNC_OK
+            }
         }
         setupHolds = setup != nil
     }

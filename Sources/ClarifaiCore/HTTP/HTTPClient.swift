@@ -16,6 +16,9 @@ struct HTTPRequest {
     var headers: [String]
     /// Sent as is; nil for a request without a body.
     var body: [UInt8]?
+    /// Sent before `body` (a gRPC frame's header), which then goes out from where it is instead of
+    /// being copied behind it first.
+    var bodyPrefix: [UInt8] = []
     /// The whole exchange's deadline; 0 means none.
     var timeoutMilliseconds: Int
     /// The exchange fails when for this long almost nothing moves (a silent or trickling server);
