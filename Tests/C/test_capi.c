@@ -761,6 +761,30 @@ static void test_async(clarifai_client *client, clarifai_channel *channel) {
     clarifai_response_free(responses[i]);
   }
 
+  /* A 1 MiB image by bytes (on gRPC, a blocking call sends it behind its frame's header from where
+     it is; an asynchronous one from its own copy): the same concepts both ways, not a small image's. */
+  enum { LARGE = 1 << 20 };
+  unsigned char *large = malloc(LARGE);
+  CHECK(large != NULL);
+  for (size_t i = 0; large != NULL && i < LARGE; i++) large[i] = (unsigned char)(i * 7 + i / 251);
+  clarifai_response *blocking_large = NULL, *small = NULL;
+  CHECK(clarifai_predict_bytes(client, model, NULL, large, LARGE, &blocking_large) == CLARIFAI_OK);
+  CHECK(clarifai_predict_bytes(client, model, NULL, large, 1000, &small) == CLARIFAI_OK);
+  CHECK(clarifai_predict_async(client, model, NULL, &(clarifai_input){.kind = CLARIFAI_INPUT_IMAGE, .data = large, .data_len = LARGE},
+                               1, queue, (void *)11) == CLARIFAI_OK);
+  CHECK(clarifai_queue_next(queue, -1, &tag, &code, &out) == CLARIFAI_OK && tag == (void *)11 && code == CLARIFAI_OK);
+  {
+    const clarifai_concept *a = NULL, *b = NULL, *c = NULL;
+    size_t na = 0, nb = 0, nc = 0;
+    CHECK(clarifai_response_concepts(out, 0, &a, &na) == CLARIFAI_OK && clarifai_response_concepts(blocking_large, 0, &b, &nb) == CLARIFAI_OK);
+    CHECK(clarifai_response_concepts(small, 0, &c, &nc) == CLARIFAI_OK);
+    CHECK(na == nb && na > 0 && nc > 0 && strcmp(a[0].id, b[0].id) == 0 && a[0].value == b[0].value && a[0].value != c[0].value);
+  }
+  clarifai_response_free(out);
+  clarifai_response_free(blocking_large);
+  clarifai_response_free(small);
+  free(large);
+
   /* A protobuf request: checked on the wire before anything is sent, answered as the JSON one. */
   unsigned char *proto = NULL;
   size_t proto_len = 0;
