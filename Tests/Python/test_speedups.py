@@ -69,6 +69,19 @@ def test_the_accelerator_makes_what_the_split_makes(outputs):
     assert [len(output) for output in made] == [len(output) for output in outputs]
 
 
+def test_repeated_ids_and_names_are_made_once_and_read_right_past_the_slots():
+    """Ids and names are kept by their bytes (1,024 slots of up to 64 bytes): the same bytes give
+    the same str, slots taken over by other bytes (5,000 names) and longer names still read right."""
+    names = [b"concept %d" % i for i in range(5000)] + [b"x" * 64, b"x" * 63 + b"y", b"x" * 65, b"x" * 300, b"", b"\xff\xfe"]
+    outputs = [[(name, name, b"0.5", b"main") for name in names[start:start + 500]] for start in range(0, len(names), 500)]
+    for _ in range(2):
+        text, length, counts, count, _keep = block(outputs)
+        same(accelerated(text, length, counts, count), _client._split_concepts(text, length, counts, count))
+    text, length, counts, count, _keep = block([[(b"dog", b"Dog", b"0.5", b"main")], [(b"dog", b"Dog", b"0.25", b"main")]])
+    first, second = accelerated(text, length, counts, count)
+    assert first[0].name is second[0].name and first[0].id is second[0].id and first[0].app_id is second[0].app_id
+
+
 def value_texts():
     """Values as the library writes them (the shortest decimal of a float32: up to 9 digits, a
     short exponent) and as it does not (longer, odd forms, past the one-rounding fast path)."""

@@ -24,17 +24,40 @@ static const char *next_field(const char **cursor, const char *end, Py_ssize_t *
     return start;
 }
 
-/* A field as str, reusing `previous` when its bytes are the same (the app_id of every concept,
- * mostly): a new reference, or NULL with the error set. */
-static PyObject *text_field(const char *start, Py_ssize_t length, PyObject *previous,
-                            const char **previous_start, Py_ssize_t *previous_length) {
-    if (previous != NULL && length == *previous_length && memcmp(start, *previous_start, (size_t)length) == 0) {
-        Py_INCREF(previous);
-        return previous;
+/* Concept ids and names repeat (a model's concepts, in every output of every answer): each is
+ * made once as a str and kept here, in a slot picked by a hash of its bytes, for the next field
+ * with the same bytes (a str is immutable: sharing one is invisible). At most TEXT_SLOTS strings
+ * of at most TEXT_SLOT_BYTES bytes each are kept, for the life of the process; a field that maps
+ * to a taken slot replaces its string. */
+#define TEXT_SLOTS 1024
+#define TEXT_SLOT_BYTES 64
+typedef struct {
+    Py_ssize_t length;
+    char bytes[TEXT_SLOT_BYTES];
+    PyObject *text;
+} text_slot;
+static text_slot text_slots[TEXT_SLOTS];
+
+/* A field as str (decoded as the binding decodes it: UTF-8, invalid bytes replaced): a new
+ * reference, or NULL with the error set. */
+static PyObject *text_field(const char *start, Py_ssize_t length) {
+    if (length > TEXT_SLOT_BYTES) return PyUnicode_DecodeUTF8(start, length, "replace");
+    unsigned int hash = 2166136261u;  /* FNV-1a */
+    for (Py_ssize_t i = 0; i < length; i++) hash = (hash ^ (unsigned char)start[i]) * 16777619u;
+    text_slot *slot = &text_slots[hash % TEXT_SLOTS];
+    if (slot->text != NULL && slot->length == length && memcmp(slot->bytes, start, (size_t)length) == 0) {
+        Py_INCREF(slot->text);
+        return slot->text;
     }
-    *previous_start = start;
-    *previous_length = length;
-    return PyUnicode_DecodeUTF8(start, length, "replace");
+    PyObject *text = PyUnicode_DecodeUTF8(start, length, "replace");
+    if (text == NULL) return NULL;
+    PyObject *replaced = slot->text;
+    Py_INCREF(text);
+    slot->text = text;
+    slot->length = length;
+    memcpy(slot->bytes, start, (size_t)length);
+    Py_XDECREF(replaced);
+    return text;
 }
 
 /* A concept's value from its text: what PyOS_string_to_double reads (NULL on error, set).
@@ -111,9 +134,6 @@ static PyObject *concepts(PyObject *module, PyObject *args) {
     const size_t *counts = (const size_t *)(uintptr_t)counts_address;
     PyObject *result = PyList_New(outputs);
     if (result == NULL) return NULL;
-    PyObject *last_app_id = NULL;  /* borrowed from the last concept made */
-    const char *app_start = NULL;
-    Py_ssize_t app_length = -1;
     for (Py_ssize_t output = 0; output < outputs; output++) {
         if (counts[output] > (size_t)(end - cursor) / 4) {  /* each concept takes 4 bytes at least */
             PyErr_SetString(PyExc_ValueError, "more concepts counted than the text holds");
@@ -131,10 +151,10 @@ static PyObject *concepts(PyObject *module, PyObject *args) {
             PyObject *concept = type->tp_alloc(type, 4);
             if (concept == NULL) goto fail;
             PyList_SET_ITEM(list, index, concept);
-            PyObject *id = PyUnicode_DecodeUTF8(fields[0], lengths[0], "replace");
+            PyObject *id = text_field(fields[0], lengths[0]);
             if (id == NULL) goto fail;
             PyTuple_SET_ITEM(concept, 0, id);
-            PyObject *name = PyUnicode_DecodeUTF8(fields[1], lengths[1], "replace");
+            PyObject *name = text_field(fields[1], lengths[1]);
             if (name == NULL) goto fail;
             PyTuple_SET_ITEM(concept, 1, name);
             /* The library writes the shortest decimal that reads back as the float ("0.87",
@@ -142,10 +162,9 @@ static PyObject *concepts(PyObject *module, PyObject *args) {
             PyObject *value = value_field(fields[2], lengths[2]);
             if (value == NULL) goto fail;
             PyTuple_SET_ITEM(concept, 2, value);
-            PyObject *app_id = text_field(fields[3], lengths[3], last_app_id, &app_start, &app_length);
+            PyObject *app_id = text_field(fields[3], lengths[3]);
             if (app_id == NULL) goto fail;
             PyTuple_SET_ITEM(concept, 3, app_id);
-            last_app_id = app_id;
             /* Strings and a float cannot make a cycle: the collector need not look at it (as it
                stops looking at such plain tuples itself), unless its type gives it a __dict__. */
             if (type->tp_dictoffset == 0) PyObject_GC_UnTrack(concept);
