@@ -16,7 +16,7 @@ SWIFT_SOURCES := $(shell find Sources Include -type f) Package.swift
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -IInclude
 
 .PHONY: all deps test-deps cli-deps py-deps venv test test-swift test-python test-header test-bindings test-trixie demo clean install uninstall deb test-deb examples \
-        bench bench-codec bench-bulk fuzz fuzz-replay check-asan check-tsan check-valgrind
+        bench bench-binaries bench-against bench-codec bench-bulk fuzz fuzz-replay check-asan check-tsan check-valgrind
 PREFIX ?= /usr/local
 
 all: $(REAL_LIB)
@@ -174,10 +174,10 @@ check-valgrind: all venv build/tests/test_capi
 
 # Client benchmarks beside the official clients and raw libcurl (not part of `make test`): local
 # responders (nginx for REST, a libnghttp2 server for gRPC), writes Tests/Benchmarks/RESULTS.md
-# and RESULTS.png. About 3 minutes.
+# and RESULTS.png. About 5 minutes.
 BENCH_APT_PACKAGES := nginx-light libnghttp2-dev valgrind
 BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -pthread
-bench: all venv
+bench-binaries: all venv
 	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -188,7 +188,20 @@ bench: all venv
 	gcc $(BENCH_CFLAGS) -IInclude -o build/bench/bench_curl Tests/Benchmarks/bench_curl.c -lcurl
 	gcc $(BENCH_CFLAGS) -o build/bench/slow_responder Tests/Benchmarks/slow_responder.c
 	gcc $(BENCH_CFLAGS) -IInclude -o build/bench/bench_clarifai Tests/Benchmarks/bench_clarifai.c -L$(LIB_DIR) -lclarifai -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+
+bench: bench-binaries
 	$(PYTHON) Tests/Benchmarks/bench.py
+
+# 8 threads over TLS gRPC against an earlier commit's library, side by side (not part of `make
+# test`): COMMIT (default 514a450, the library when issue 19 was filed) built in build/against,
+# then Tests/Benchmarks/against.py, which writes Tests/Benchmarks/AGAINST_RESULTS.md. About a
+# minute plus that build.
+COMMIT ?= 514a450
+bench-against: bench-binaries
+	rm -rf build/against && mkdir -p build/against
+	git archive $(COMMIT) | tar -x -C build/against
+	$(MAKE) -C build/against all
+	$(PYTHON) Tests/Benchmarks/against.py --baseline-lib build/against/build/lib --baseline-label $(COMMIT)
 
 # Codec MB/s against the official Python runtime (not part of `make test`); writes
 # Tests/Benchmarks/CODEC_RESULTS.md. Best on a quiet machine.

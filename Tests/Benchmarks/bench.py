@@ -34,7 +34,7 @@ REST_SLOW, SLOW_ANSWER_US = "http://127.0.0.1:18439", 500
 TLS_DIR = os.path.join(BENCH, "tls")
 
 SCENARIOS = {  # name: (description, calls, warmup per thread, threads)
-    "a": ("1 thread, sequential unary predict by URL", 400, 20, 1),
+    "a": ("1 thread, sequential unary predict by URL", 2000, 20, 1),
     "b": ("8 threads, unary predict by URL", 800, 5, 8),
     "c": ("1 MB image by bytes", 40, 3, 1),
     "d": ("32-input batch (32 outputs x 20 concepts)", 40, 3, 1),
