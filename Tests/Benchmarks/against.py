@@ -16,7 +16,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-lib", required=True, help="directory holding the other build's libclarifai.so.1")
     ap.add_argument("--baseline-label", required=True, help="what the other build is, e.g. its commit")
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=15)
     a = ap.parse_args()
     bench.subprocess.run([bench.PY, os.path.join(bench.HERE, "make_responses.py"), bench.DATA], check=True)
     clarifai = [os.path.join(bench.BENCH, "bench_clarifai"), "--api", "struct"]
@@ -46,7 +46,8 @@ def main():
              f"(the first one moving each round); {time.time() - started:.0f} s.",
              f"- Each run: one process, {THREADS} threads, {CALLS_PER_THREAD} calls per thread (5 warm-up calls each), "
              "`clarifai_predict_url` with the struct API (bench_clarifai), against grpc_responder over TLS.",
-             f"- Machine: {bench.machine()['CPU']}, {os.cpu_count()} cores, shared with the responder.", "",
+             f"- This build: {bench.machine()['libclarifai']}; machine: {bench.machine()['CPU']}, {os.cpu_count()} cores, "
+             "shared with the responder.", "",
              "| client | calls/s, median (min-max) | CPU/call (µs), median |", "|---|---:|---:|"]
     for label, runs in rows.items():
         rates = [rate for rate, _ in runs]
