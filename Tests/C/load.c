@@ -1,7 +1,8 @@
 /* Load test: THREADS threads share one client and make CALLS predictions each, every result
  * checked (on gRPC every 10th is a bidirectional stream of 3 messages instead; every 7th is 3
  * asynchronous predictions on a queue all threads share, whose completions any thread may
- * take: each is checked against its tag, the text it must echo; the 3 count as one call); then
+ * take: each is checked against its tag, the text it must echo; the 3 count as one call; every
+ * 13th echoes a text of 192 KiB); then
  * the process's resident memory is compared after a warm-up and at the end, each time after
  * malloc_trim(): glibc keeps memory freed by other threads in per-thread arenas (here up to
  * ~100 MB over 32 threads, all of it free: it is the memory in use that must stay flat).
@@ -82,6 +83,25 @@ static long resident_kb(void) {
   return kb;
 }
 
+/* A text of 192 KiB starting with `text`: on gRPC its request (over 128 KiB) goes out from where
+ * it is, behind its frame's header, read by libcurl through a callback; 1 when echoed whole. */
+static int large_echoes(clarifai_client *client, const char *text) {
+  enum { LARGE = 192 << 10 };
+  char *large = malloc(LARGE + 1);
+  if (large == NULL) return 0;
+  size_t length = strlen(text);
+  memcpy(large, text, length);
+  memset(large + length, 'x', LARGE - length);
+  large[LARGE] = '\0';
+  clarifai_response *out = NULL;
+  int rc = clarifai_predict_text(client, "text-echo", NULL, large, &out);
+  const char *echo = rc == CLARIFAI_OK ? clarifai_response_text(out, 0) : NULL;
+  int echoed = echo != NULL && strncmp(echo, "echo: ", 6) == 0 && strcmp(echo + 6, large) == 0;
+  clarifai_response_free(out);
+  free(large);
+  return echoed;
+}
+
 static void *run(void *arg) {
   struct worker *w = arg;
   char url[96], expected[32];
@@ -94,6 +114,14 @@ static void *run(void *arg) {
         w->passed++;
       } else if (++w->failed <= 3) {
         fprintf(stderr, "thread %d async %d: %s\n", w->index, i, clarifai_last_error());
+      }
+      continue;
+    }
+    if (i % 13 == 12) {
+      if (large_echoes(w->client, url)) {
+        w->passed++;
+      } else if (++w->failed <= 3) {
+        fprintf(stderr, "thread %d large %d: %s\n", w->index, i, clarifai_last_error());
       }
       continue;
     }
