@@ -33,6 +33,7 @@ static inline size_t ccurl_read_pause(void) { return CURL_READFUNC_PAUSE; }
 static inline size_t ccurl_read_abort(void) { return CURL_READFUNC_ABORT; }
 static inline CURLcode ccurl_setopt_read_callback(CURL *h, curl_read_callback v) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, v); }
 static inline CURLcode ccurl_setopt_seek_callback(CURL *h, curl_seek_callback v) { return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, v); }
+static inline CURLcode ccurl_setopt_prereq_callback(CURL *h, curl_prereq_callback v) { return curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, v); }
 /* CURLVERSION_NOW is a macro alias, which Swift does not import. */
 static inline const curl_version_info_data *ccurl_version_info(void) { return curl_version_info(CURLVERSION_NOW); }
 #endif

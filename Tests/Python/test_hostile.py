@@ -266,22 +266,28 @@ LOSES_TRAILERS_ON_CLOSE = tuple(map(int, subprocess.run(["curl-config", "--versi
                                     .stdout.split()[-1].split(".")[:2])) < (8, 1)
 
 
-def call_repeatedly(lib, client, model, count, expired):
-    """`count` predictions, one after the other (stopping early at `expired`): the failures, as
-    (call number, error name, message)."""
+# A text over 128 KiB: its gRPC request goes out from where it is, behind its frame's header,
+# read by libcurl through a callback that every attempt (libcurl's own retries too) starts over.
+LARGE_TEXT = "large " * (32 << 10)
+
+
+def call_repeatedly(lib, client, model, count, expired, text="hi"):
+    """`count` predictions of `text`, one after the other (stopping early at `expired`): the
+    failures, as (call number, error name, message)."""
     failures = []
     for number in range(count):
         if expired.is_set():
             break
-        result = predict(lib, client, model)
+        result = capi.call(lib, client, "PostModelOutputs", {"model_id": model, "inputs": [{"data": {"text": {"raw": text}}}]})
         if result.code != capi.OK or result.json["outputs"][0]["data"]["text"]["raw"] != "fault server":
             failures.append((number, lib.clarifai_error_name(result.code).decode(), result.error))
     return failures
 
 
+@pytest.mark.parametrize("text", ["hi", LARGE_TEXT], ids=["small", "large"])
 @pytest.mark.parametrize("kind", GRPC_KINDS)
 @pytest.mark.parametrize("fault", ["trailers-fin", "goaway-close"])
-def test_connection_closed_after_the_trailers(lib, harness, kind, fault):
+def test_connection_closed_after_the_trailers(lib, harness, kind, fault, text):
     """The answer is complete (message and grpc-status 0) before the connection ends: every call
     succeeds, whichever of the trailers and the end of the connection libcurl sees first.
 
@@ -290,7 +296,7 @@ def test_connection_closed_after_the_trailers(lib, harness, kind, fault):
     reports that the status never came, never a result it did not get; PostModelOutputs is not
     idempotent, so it is not sent again."""
     client = harness.client(kind)
-    failures = harness.run(90, call_repeatedly, lib, client, fault_model(fault), SEQUENTIAL_CALLS, harness.expired)
+    failures = harness.run(90, call_repeatedly, lib, client, fault_model(fault), SEQUENTIAL_CALLS, harness.expired, text)
     if fault == "goaway-close" and LOSES_TRAILERS_ON_CLOSE:
         lost = "the connection closed before the gRPC status arrived (libcurl before 8.1 loses the trailers then)"
         assert all(code == "CLARIFAI_ERROR_TRANSPORT" and error.endswith(lost) for _, code, error in failures), failures[:3]
@@ -299,15 +305,44 @@ def test_connection_closed_after_the_trailers(lib, harness, kind, fault):
     assert not failures, f"{len(failures)} of {SEQUENTIAL_CALLS} calls failed, the first: {failures[:3]}"
 
 
+@pytest.mark.parametrize("text", ["hi", LARGE_TEXT], ids=["small", "large"])
 @pytest.mark.parametrize("kind", GRPC_KINDS)
-def test_request_refused_by_goaway_is_sent_again(lib, harness, faults, kind):
+def test_request_refused_by_goaway_is_sent_again(lib, harness, faults, kind, text):
     client = harness.client(kind)
     model = fault_model("goaway-refuse", 1)
-    result = harness.run(10, predict, lib, client, model)
+    result = harness.run(10, capi.call, lib, client, "PostModelOutputs", {"model_id": model, "inputs": [{"data": {"text": {"raw": text}}}]})
     assert result.code == capi.OK, (lib.clarifai_error_name(result.code), result.error)
-    assert result.json["outputs"][0]["data"]["text"]["raw"] == "echo: hi"
+    assert result.json["outputs"][0]["data"]["text"]["raw"] == "echo: " + text
     assert faults.attempts(model) == 2
     assert harness.elapsed < 3
+
+
+@pytest.mark.parametrize("kind", GRPC_KINDS)
+def test_large_request_cut_off_by_a_reset_goes_again_whole(lib, harness, faults, kind):
+    """The server resets a reused connection while a large request comes in: the request goes out
+    again on a new connection (libcurl's retry, or the library's), whole, from its first byte."""
+    client = harness.client(kind)
+    assert harness.run(10, predict, lib, client, "text-echo").code == capi.OK  # a connection to reuse
+    model = fault_model("reset-mid-request", 1)
+    result = harness.run(10, capi.call, lib, client, "PostModelOutputs", {"model_id": model, "inputs": [{"data": {"text": {"raw": LARGE_TEXT}}}]})
+    assert result.code == capi.OK, (lib.clarifai_error_name(result.code), result.error)
+    assert result.json["outputs"][0]["data"]["text"]["raw"] == "echo: " + LARGE_TEXT
+    assert faults.attempts(model) == 2
+
+
+@pytest.mark.parametrize("kind", GRPC_KINDS)
+def test_large_request_on_a_connection_found_dead_goes_again_whole(lib, harness, faults, kind):
+    """The reused connection is reset as a large request starts out on it, before any of its body
+    went: libcurl 7.88 sends it again on a new connection without rewinding the body, whose
+    first 64 KiB its upload buffer had read; the body still goes out whole, from its first byte."""
+    client = harness.client(kind)
+    assert harness.run(10, predict, lib, client, "text-echo").code == capi.OK  # a connection to reuse
+    fault = fault_model("reset-on-headers", 1)
+    assert lib.clarifai_client_set_header(client, b"x-fault-model", fault.encode()) == capi.OK
+    result = harness.run(10, capi.call, lib, client, "PostModelOutputs", {"model_id": "text-echo", "inputs": [{"data": {"text": {"raw": LARGE_TEXT}}}]})
+    assert result.code == capi.OK, (lib.clarifai_error_name(result.code), result.error)
+    assert result.json["outputs"][0]["data"]["text"]["raw"] == "echo: " + LARGE_TEXT
+    assert faults.attempts(fault) == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -74,6 +74,12 @@ Faults (R: REST front, G: gRPC front), all after the whole request was read:
   big-stream             G  valid 1 MiB MultiOutputResponse messages as fast as the client takes them,
                             for 30 s (then grpc-status 0) or until the client resets the stream
   nul-message            G  HEADERS, then trailers grpc-status 3 with grpc-message "before%00after"
+  reset-mid-request      G  no answer: the connection reset (TCP RST) as soon as the request's first
+                            bytes name the fault (its model id, first in the message) while more
+                            of the request is to come: a server gone while a large request came in
+  reset-on-headers       G  the same as soon as a request's headers arrive, before any of its body,
+                            for a request whose header x-fault-model names the fault (a model id of
+                            this form): a connection found dead as a request starts out on it
 
 One fault for a bidirectional stream, StreamModelOutputs, whose first request message names it
 (met by every such stream, whatever the count, once that message arrived, while the client's
@@ -164,6 +170,15 @@ class Faults:
         if count == "all" or attempt <= int(count):
             return kind, model_id
         return None, NORMAL_MODEL
+
+    def would_fault(self, model_id):
+        """Whether the next request naming `model_id` meets its fault (nothing recorded)."""
+        parts = model_id.split(".", 3)
+        if not model_id.startswith("fault.") or len(parts) < 3:
+            return False
+        with self.lock:
+            attempt = len(self.requests.get(model_id, [])) + 1
+        return parts[2] == "all" or attempt <= int(parts[2])
 
     def snapshot(self, clear=False):
         """{model id: [headers of each request]}."""
@@ -468,6 +483,10 @@ class GrpcConnection:
         for event in self.h2.receive_data(data):
             if isinstance(event, h2.events.RequestReceived):
                 self.requests[event.stream_id] = (dict(event.headers), bytearray())
+                fault = self.requests[event.stream_id][0].get("x-fault-model", "")
+                if fault.startswith("fault.reset-on-headers.") and self.front.faults.would_fault(fault):
+                    self.front.faults.decide(fault, self.requests[event.stream_id][0])  # counts the attempt
+                    self.reset()
             elif isinstance(event, h2.events.DataReceived):
                 if event.stream_id in self.requests:
                     self.requests[event.stream_id][1].extend(event.data)
@@ -480,8 +499,29 @@ class GrpcConnection:
                 self.front.faults.count_ping()  # h2 answers it (PING ACK) by itself
             elif isinstance(event, h2.events.ConnectionTerminated):
                 return False
+        self.reset_mid_request()
         self.flush()
         return True
+
+    MID_REQUEST_RESET = "fault.reset-mid-request."
+
+    def reset_mid_request(self):
+        """Fault reset-mid-request: a request not ended whose first bytes name it resets the
+        connection at once, unanswered (raises Stop)."""
+        for stream_id, (headers, body) in list(self.requests.items()):
+            # The request message starting with its model id (field 2: tag 0x12, a one-byte length).
+            if stream_id in self.ended or len(body) < 7 or body[5] != 0x12 or body[6] >= 0x80 or len(body) < 7 + body[6]:
+                continue
+            model_id = bytes(body[7:7 + body[6]]).decode("utf-8", "replace")
+            if model_id.startswith(self.MID_REQUEST_RESET) and self.front.faults.would_fault(model_id):
+                self.front.faults.decide(model_id, headers)  # counts the attempt
+                self.reset()
+
+    def reset(self):
+        """Ends the connection with a TCP RST, unanswered (raises Stop)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+        raise Stop
 
     def run(self):
         self.h2.initiate_connection()

@@ -223,12 +223,21 @@ final class CurlHandle: @unchecked Sendable {
                 let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
                 return handle.prefixedBody.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
             }
-            // libcurl rewinds a body it sends again (a refused HTTP/2 stream, a reused connection that died).
+            // Every attempt starts from the body's start: libcurl 8 rewinds a body it sends again (a
+            // refused HTTP/2 stream, a reused connection that died) through the seek callback;
+            // 7.88 retries on a new connection without rewinding when no byte was counted as
+            // sent, though its upload buffer read some: the prerequest callback, called before
+            // each attempt's request, starts it over there.
             ccurl_setopt_pointer(raw, CURLOPT_SEEKDATA, context)
             ccurl_setopt_seek_callback(raw) { context, offset, origin in
                 guard let context, origin == SEEK_SET, offset == 0 else { return CURL_SEEKFUNC_CANTSEEK }
                 Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue().prefixedBody.sent = 0
                 return CURL_SEEKFUNC_OK
+            }
+            ccurl_setopt_pointer(raw, CURLOPT_PREREQDATA, context)
+            ccurl_setopt_prereq_callback(raw) { context, _, _, _, _ in
+                if let context { Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue().prefixedBody.sent = 0 }
+                return CURL_PREREQFUNC_OK
             }
         }
         setupHolds = setup != nil
