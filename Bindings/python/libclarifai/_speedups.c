@@ -25,10 +25,10 @@ static const char *next_field(const char **cursor, const char *end, Py_ssize_t *
 }
 
 /* Concept ids and names repeat (a model's concepts, in every output of every answer): each is
- * made once as a str and kept here, in a slot picked by a hash of its bytes, for the next field
- * with the same bytes (a str is immutable: sharing one is invisible). At most TEXT_SLOTS strings
- * of at most TEXT_SLOT_BYTES bytes each are kept, for the life of the process; a field that maps
- * to a taken slot replaces its string. */
+ * made once as a str and kept in the module's state, in a slot picked by a hash of its bytes, for
+ * the next field with the same bytes (a str is immutable: sharing one is invisible). At most
+ * TEXT_SLOTS strings of at most TEXT_SLOT_BYTES bytes each are kept, as long as the module (one per
+ * interpreter: multi-phase initialization); a field that maps to a taken slot replaces its string. */
 #define TEXT_SLOTS 1024
 #define TEXT_SLOT_BYTES 64
 typedef struct {
@@ -36,15 +36,18 @@ typedef struct {
     char bytes[TEXT_SLOT_BYTES];
     PyObject *text;
 } text_slot;
-static text_slot text_slots[TEXT_SLOTS];
+
+typedef struct {
+    text_slot slots[TEXT_SLOTS];
+} module_state;
 
 /* A field as str (decoded as the binding decodes it: UTF-8, invalid bytes replaced): a new
  * reference, or NULL with the error set. */
-static PyObject *text_field(const char *start, Py_ssize_t length) {
+static PyObject *text_field(text_slot *slots, const char *start, Py_ssize_t length) {
     if (length > TEXT_SLOT_BYTES) return PyUnicode_DecodeUTF8(start, length, "replace");
     unsigned int hash = 2166136261u;  /* FNV-1a */
     for (Py_ssize_t i = 0; i < length; i++) hash = (hash ^ (unsigned char)start[i]) * 16777619u;
-    text_slot *slot = &text_slots[hash % TEXT_SLOTS];
+    text_slot *slot = &slots[hash % TEXT_SLOTS];
     if (slot->text != NULL && slot->length == length && memcmp(slot->bytes, start, (size_t)length) == 0) {
         Py_INCREF(slot->text);
         return slot->text;
@@ -116,7 +119,7 @@ slow:;
 /* concepts(text, length, counts, outputs, concept_type) -> list of lists of concept_type
  * text, counts: addresses of clarifai_response_outputs_text's block and concept counts. */
 static PyObject *concepts(PyObject *module, PyObject *args) {
-    (void)module;
+    text_slot *slots = ((module_state *)PyModule_GetState(module))->slots;
     unsigned long long text_address, counts_address;
     Py_ssize_t length, outputs;
     PyTypeObject *type;
@@ -151,10 +154,10 @@ static PyObject *concepts(PyObject *module, PyObject *args) {
             PyObject *concept = type->tp_alloc(type, 4);
             if (concept == NULL) goto fail;
             PyList_SET_ITEM(list, index, concept);
-            PyObject *id = text_field(fields[0], lengths[0]);
+            PyObject *id = text_field(slots, fields[0], lengths[0]);
             if (id == NULL) goto fail;
             PyTuple_SET_ITEM(concept, 0, id);
-            PyObject *name = text_field(fields[1], lengths[1]);
+            PyObject *name = text_field(slots, fields[1], lengths[1]);
             if (name == NULL) goto fail;
             PyTuple_SET_ITEM(concept, 1, name);
             /* The library writes the shortest decimal that reads back as the float ("0.87",
@@ -162,7 +165,7 @@ static PyObject *concepts(PyObject *module, PyObject *args) {
             PyObject *value = value_field(fields[2], lengths[2]);
             if (value == NULL) goto fail;
             PyTuple_SET_ITEM(concept, 2, value);
-            PyObject *app_id = text_field(fields[3], lengths[3]);
+            PyObject *app_id = text_field(slots, fields[3], lengths[3]);
             if (app_id == NULL) goto fail;
             PyTuple_SET_ITEM(concept, 3, app_id);
             /* Strings and a float cannot make a cycle: the collector need not look at it (as it
@@ -293,7 +296,20 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "libclarifai._speedups", NULL, 0, methods,
-                                    NULL, NULL, NULL, NULL};
+/* The kept strings go with the module (at interpreter shutdown, or a re-initialized interpreter's
+   new module starts empty). */
+static int module_clear(PyObject *module) {
+    module_state *state = PyModule_GetState(module);
+    if (state != NULL)
+        for (int i = 0; i < TEXT_SLOTS; i++) Py_CLEAR(state->slots[i].text);
+    return 0;
+}
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+static void module_free(void *module) { module_clear((PyObject *)module); }
+
+static PyModuleDef_Slot module_slots[] = {{0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "libclarifai._speedups", NULL, sizeof(module_state), methods,
+                                    module_slots, NULL, module_clear, module_free};
+
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModuleDef_Init(&module); }
