@@ -264,6 +264,11 @@ SCENARIOS = {
         ("PostModelOutputs", {"model_id": "general-image-recognition",
                               "inputs": [{"data": {"image": {"base64": base64.b64encode(LARGE_IMAGE_BYTES).decode()}}}]},
          predict_with("clarifai_predict_bytes", b"general-image-recognition", None, LARGE_IMAGE_BYTES, len(LARGE_IMAGE_BYTES))),
+        # Images whose nesting levels' lengths straddle a varint's two- and three-byte forms.
+        *[("PostModelOutputs", {"model_id": "general-image-recognition",
+                                "inputs": [{"data": {"image": {"base64": base64.b64encode(IMAGE_BYTES[:1] * size).decode()}}}]},
+           predict_with("clarifai_predict_bytes", b"general-image-recognition", None, IMAGE_BYTES[:1] * size, size))
+          for size in (16_374, 16_378, 16_381, 16_384)],
         # the same three through clarifai_call
         ("PostModelOutputs", {"model_id": "general-image-recognition",
                               "inputs": [{"data": {"image": {"url": IMAGE_URL}}}]}),

@@ -116,18 +116,20 @@ public struct PredictionInput: @unchecked Sendable {
                moreData: (inout WireWriter) -> Void = { _ in }) throws {
         let media = schema.media[Int(kind.rawValue)]
         let value = try sourceField(schema, position: position)
-        // Each level holds the source: room for its length reserved at once (a megabyte image is
-        // not moved up to widen each level's length).
+        // Each level holds the one inside it, with its tag and length: room for each level's length
+        // reserved at once (a megabyte image is not moved up to widen them afterwards).
         let sourceLength: Int
         switch source {
         case .url(let url): sourceLength = url.utf8.count
         case .text(let text): sourceLength = text.utf8.count
         case .bytes(let bytes): sourceLength = bytes.count
         }
-        let input = writer.beginLengthDelimited(field, payloadAtLeast: sourceLength)
+        let around = { (inner: Int) in inner + 1 + WireWriter.varintSize(UInt64(inner)) }
+        let mediaLength = around(sourceLength), dataLength = around(mediaLength)
+        let input = writer.beginLengthDelimited(field, payloadAtLeast: around(dataLength))
         if let id { writer.string(schema.inputID, id) }
-        let data = writer.beginLengthDelimited(schema.inputData, payloadAtLeast: sourceLength)
-        let mediaMark = writer.beginLengthDelimited(media.field.number, payloadAtLeast: sourceLength)
+        let data = writer.beginLengthDelimited(schema.inputData, payloadAtLeast: dataLength)
+        let mediaMark = writer.beginLengthDelimited(media.field.number, payloadAtLeast: mediaLength)
         switch source {
         case .url(let url): writer.string(value.number, url)
         case .text(let text): writer.string(value.number, text)
