@@ -1,7 +1,9 @@
 """8 threads over TLS gRPC (scenario a, 400 calls per thread, as the thread-scaling table): this
 build's library against another build of it (an earlier commit's, see `make bench-against`) and
 the raw-libcurl floor, in alternating rounds on the same responder. The same bench_clarifai
-binary runs both libraries (LD_LIBRARY_PATH picks one). Writes Tests/Benchmarks/AGAINST_RESULTS.md."""
+binary runs both libraries (LD_LIBRARY_PATH picks one, checked with ldd); it binds symbols
+lazily, so an older library without the functions it does not call here (as
+clarifai_channel_set_connections, left alone without --connections) runs it too. Writes Tests/Benchmarks/AGAINST_RESULTS.md."""
 import argparse
 import os
 import statistics
@@ -23,6 +25,12 @@ def main():
     clients = [(f"libclarifai {a.baseline_label}", os.path.abspath(a.baseline_lib), clarifai),
                ("libclarifai (this build)", os.path.join(bench.ROOT, "build", "lib"), clarifai),
                (bench.PROFILED_FLOOR, None, [os.path.join(bench.BENCH, "bench_curl")])]
+    for label, library, command in clients[:2]:
+        # LD_LIBRARY_PATH decides only where the binary's RUNPATH (not an RPATH) lets it.
+        loaded = bench.subprocess.run(["ldd", command[0]], capture_output=True, text=True,
+                                      env=dict(os.environ, LD_LIBRARY_PATH=library)).stdout
+        if f"{library}/libclarifai.so.1 " not in loaded:
+            raise SystemExit(f"{label}: {command[0]} does not load {library}/libclarifai.so.1:\n{loaded}")
     rows = {label: [] for label, _, _ in clients}
     started = time.time()
     responders = bench.start_responders()
