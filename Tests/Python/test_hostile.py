@@ -332,9 +332,10 @@ def test_large_request_cut_off_by_a_reset_goes_again_whole(lib, harness, faults,
 
 @pytest.mark.parametrize("kind", GRPC_KINDS)
 def test_large_request_on_a_connection_found_dead_goes_again_whole(lib, harness, faults, kind):
-    """The reused connection is reset as a large request starts out on it, before any of its body
-    went: libcurl 7.88 sends it again on a new connection without rewinding the body, whose
-    first 64 KiB its upload buffer had read; the body still goes out whole, from its first byte."""
+    """The reused connection is reset as a large request starts out on it, before the server read
+    any of its body: the request goes again on a new connection, whole, from its first byte
+    (libcurl 7.88 does not rewind a body none of which it counted as written, though its upload
+    buffer may have read up to 64 KiB of it: the library starts every attempt over itself)."""
     client = harness.client(kind)
     assert harness.run(10, predict, lib, client, "text-echo").code == capi.OK  # a connection to reuse
     fault = fault_model("reset-on-headers", 1)

@@ -25,7 +25,7 @@ fronts received ({"pings": N}, a client's keepalive); `GET /_faults/headers` the
 ({model_id: [{name: value}, ...]}, names lower-cased, gRPC's with its pseudo-headers);
 `DELETE` on either clears both.
 
-Faults (R: REST front, G: gRPC front), all after the whole request was read:
+Faults (R: REST front, G: gRPC front), all after the whole request was read but the two resets:
   close                R G  close the connection (FIN, then wait for the client's) without answering
   reset                R G  reset the connection (TCP RST, SO_LINGER 0) without answering
   exit                 R G  the server process dies (os._exit(3))

@@ -1,9 +1,9 @@
 /// Writes protobuf binary into a growing buffer. Nested messages are written in place: a
 /// one-byte length is reserved (more when the caller knows the payload is longer) and widened
-/// afterwards when the message turned out longer, so
-/// large payloads are never copied into a separate buffer per level. Noncopyable: it writes
-/// through a pointer into raw memory (an Array checked its uniqueness and capacity per byte),
-/// its own or an array's being made (see array(capacity:_:)).
+/// afterwards when the message turned out longer, so large payloads are never copied into a
+/// separate buffer per level. Noncopyable: it writes through a pointer into raw memory (an Array
+/// checked its uniqueness and capacity per byte), its own or an array's being made (see
+/// array(capacity:_:)).
 struct WireWriter: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
