@@ -112,6 +112,30 @@ import Testing
         }
     }
 
+    /// Six bytes at a time, then three, then the padded end: as a character-at-a-time encoder
+    /// writes it, for every length up to 100 and a megabyte, and read back by the decoder.
+    @Test func encodesBase64AsTheBitByBitEncoder() {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        func reference(_ bytes: [UInt8]) -> [UInt8] {
+            var text: [UInt8] = []
+            for start in stride(from: 0, to: bytes.count, by: 3) {
+                let group = bytes[start..<min(start + 3, bytes.count)]
+                let bits = group.enumerated().reduce(0) { $0 | Int($1.element) << (16 - 8 * $1.offset) }
+                for index in 0..<4 { text.append(index <= group.count ? alphabet[bits >> (18 - 6 * index) & 63] : UInt8(ascii: "=")) }
+            }
+            return text
+        }
+        var generator = SystemRandomNumberGenerator()
+        for length in Array(0...100) + [1 << 20] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var text: [UInt8] = []
+            bytes.withUnsafeBytes { ScalarText.appendBase64($0, to: &text) }
+            #expect(text == reference(bytes), "length \(length)")
+            var writer = WireWriter()
+            #expect(text.withUnsafeBytes { writer.appendBase64Decoded($0) } && writer.bytes == bytes, "length \(length)")
+        }
+    }
+
     @Test func decodesEveryBase64Form() {
         func decode(_ text: String) -> [UInt8]? {
             var writer = WireWriter()

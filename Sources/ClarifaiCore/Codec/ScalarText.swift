@@ -1,5 +1,3 @@
-import COpenSSL
-
 /// Text forms of scalar values in proto3 JSON: integers, floats, base64, timestamps, durations.
 enum ScalarText {
     // MARK: Numbers
@@ -141,19 +139,51 @@ enum ScalarText {
         }
     }
 
-    /// Appends standard padded base64 of `bytes` (libcrypto's encoder, straight into `output`).
+    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// The base64 text of every 12-bit value: its two characters, the first in the low byte.
+    private static let base64Pairs: [UInt16] = (0..<4096).map {
+        UInt16(base64Alphabet[$0 >> 6]) | UInt16(base64Alphabet[$0 & 63]) << 8
+    }
+
+    /// Appends standard padded base64 of `bytes`, straight into `output`: six bytes at a time,
+    /// each 12 bits' two characters from a table (twice as fast as libcrypto's EVP_EncodeBlock, which
+    /// takes a character at a time: a megabyte image in a REST request's JSON).
     static func appendBase64<Sink: ByteSink & ~Copyable>(_ bytes: UnsafeRawBufferPointer, to output: inout Sink) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        // Room for EVP_EncodeBlock's terminating NUL too, which is not kept.
-        output.append(writingAtMost: (bytes.count + 2) / 3 * 4 + 1) { start in
-            var written = 0
-            var offset = 0
-            // EVP_EncodeBlock takes an int length: whole groups of 3 bytes per chunk.
-            let chunk = 3 << 28
-            while offset < bytes.count {
-                let length = min(chunk, bytes.count - offset)
-                written += Int(EVP_EncodeBlock(start + written, (base + offset).assumingMemoryBound(to: UInt8.self), Int32(length)))
-                offset += length
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        let count = bytes.count
+        output.append(writingAtMost: (count + 2) / 3 * 4) { start in
+            let target = UnsafeMutableRawPointer(start)
+            var (read, written) = (0, 0)
+            base64Pairs.withUnsafeBufferPointer { pairs in
+                // Eight bytes loaded for six: the last six-byte step stops two bytes before the end.
+                while read + 8 <= count {
+                    let word = UInt64(bigEndian: source.loadUnaligned(fromByteOffset: read, as: UInt64.self))
+                    let text = UInt64(pairs[Int(word >> 52)]) | UInt64(pairs[Int(word >> 40 & 0xFFF)]) << 16
+                        | UInt64(pairs[Int(word >> 28 & 0xFFF)]) << 32 | UInt64(pairs[Int(word >> 16 & 0xFFF)]) << 48
+                    target.storeBytes(of: text.littleEndian, toByteOffset: written, as: UInt64.self)
+                    read += 6
+                    written += 8
+                }
+                while read + 3 <= count {
+                    let group = Int(source.load(fromByteOffset: read, as: UInt8.self)) << 16
+                        | Int(source.load(fromByteOffset: read + 1, as: UInt8.self)) << 8 | Int(source.load(fromByteOffset: read + 2, as: UInt8.self))
+                    target.storeBytes(of: pairs[group >> 12].littleEndian, toByteOffset: written, as: UInt16.self)
+                    target.storeBytes(of: pairs[group & 0xFFF].littleEndian, toByteOffset: written + 2, as: UInt16.self)
+                    read += 3
+                    written += 4
+                }
+            }
+            if read < count {
+                // One or two bytes left: their characters, then "=" for each byte missing.
+                let first = Int(source.load(fromByteOffset: read, as: UInt8.self))
+                let second = read + 1 < count ? Int(source.load(fromByteOffset: read + 1, as: UInt8.self)) : 0
+                let group = first << 16 | second << 8
+                start[written] = base64Alphabet[group >> 18]
+                start[written + 1] = base64Alphabet[group >> 12 & 63]
+                start[written + 2] = read + 1 < count ? base64Alphabet[group >> 6 & 63] : UInt8(ascii: "=")
+                start[written + 3] = UInt8(ascii: "=")
+                written += 4
             }
             return written
         }
