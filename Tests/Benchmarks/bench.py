@@ -36,8 +36,8 @@ TLS_DIR = os.path.join(BENCH, "tls")
 SCENARIOS = {  # name: (description, calls, warmup per thread, threads)
     "a": ("1 thread, sequential unary predict by URL", 2000, 20, 1),
     "b": ("8 threads, unary predict by URL", 800, 5, 8),
-    "c": ("1 MB image by bytes", 40, 3, 1),
-    "d": ("32-input batch (32 outputs x 20 concepts)", 40, 3, 1),
+    "c": ("1 MB image by bytes", 200, 3, 1),
+    "d": ("32-input batch (32 outputs x 20 concepts)", 200, 3, 1),
     "e": ("GenerateModelOutputs, 1,000 streamed messages (per stream)", 8, 1, 1),
 }
 PARSED_URL_FLOOR = "raw libcurl, URL parsed once"

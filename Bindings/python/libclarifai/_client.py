@@ -437,13 +437,20 @@ class Region:
     concepts: List[Concept]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Output:
     """One output of a prediction (one per input, in input order)."""
     concepts: List[Concept]
     regions: List[Region]
     text: Optional[str]
     embedding: Optional[List[float]]
+
+    def __init__(self, concepts: List[Concept], regions: List[Region], text: Optional[str],
+                 embedding: Optional[List[float]]) -> None:
+        # As Input's: a batch's answer makes one per input (0.46 us each through the generated
+        # frozen __init__, 0.2 this way).
+        fields = self.__dict__
+        fields["concepts"], fields["regions"], fields["text"], fields["embedding"] = concepts, regions, text, embedding
 
 
 class _Answer:
