@@ -75,24 +75,29 @@ struct GRPCFrameDecoder {
         }
     }
 
-    /// The 5-byte prefix of a message of `length` bytes: not compressed, then the length (big-endian).
+    /// The 5-byte prefix of a message of `length` bytes.
     static func header(length: Int) -> [UInt8] {
-        let value = UInt32(length)
-        return [0, UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
-                UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
+        [UInt8](unsafeUninitializedCapacity: 5) { header, count in
+            writeHeader(length: length, to: header.baseAddress!)
+            count = 5
+        }
     }
 
     /// A message with its 5-byte prefix, as sent.
     static func frame(_ message: [UInt8]) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: message.count + 5) { framed, count in
-            framed[0] = 0
-            let length = UInt32(message.count)
-            UnsafeMutableRawPointer(framed.baseAddress! + 1).storeBytes(of: length.bigEndian, as: UInt32.self)
+            writeHeader(length: message.count, to: framed.baseAddress!)
             message.withUnsafeBufferPointer { bytes in
                 if let source = bytes.baseAddress { (framed.baseAddress! + 5).initialize(from: source, count: bytes.count) }
             }
             count = message.count + 5
         }
+    }
+
+    /// Writes a message's prefix at `target`: not compressed, then its length (big-endian).
+    private static func writeHeader(length: Int, to target: UnsafeMutablePointer<UInt8>) {
+        target[0] = 0
+        UnsafeMutableRawPointer(target + 1).storeBytes(of: UInt32(length).bigEndian, as: UInt32.self)
     }
 }
 
