@@ -330,7 +330,7 @@ public final class Response: HandleObject, @unchecked Sendable {
             made = (strings.write(atMost: ConceptText.room(concepts)) { ConceptText.write(concepts, to: $0) }, concepts.count)
         } else {
             let fields = try ResponseFields.official.get()
-            let (size, count) = try conceptsTextRoom(output: index, fields)
+            let (size, count, _) = try conceptsTextRoom(output: index, fields)
             made = (try strings.write(atMost: size) { start in try writeConceptsText(output: index, fields, to: start) }, count)
         }
         conceptTexts[index] = made
@@ -347,30 +347,30 @@ public final class Response: HandleObject, @unchecked Sendable {
         let fields = try ResponseFields.official.get()
         let made: OutputsText
         if message == nil, let outputs = restAnswer?.readOutputs(fields, strings) {
-            made = try outputsText(count: outputs.count, room: { (ConceptText.room(outputs[$0].concepts), outputs[$0].concepts.count) },
-                                   contents: { outputs[$0].contents }, write: { ConceptText.write(outputs[$0].concepts, to: $1) })
+            made = try outputsText(count: outputs.count,
+                                   room: { (ConceptText.room(outputs[$0].concepts), outputs[$0].concepts.count, outputs[$0].contents) },
+                                   write: { ConceptText.write(outputs[$0].concepts, to: $1) })
         } else {
             made = try outputsText(count: try messageOutputCount(), room: { try conceptsTextRoom(output: $0, fields) },
-                                   contents: { try outputContents($0, fields) },
                                    write: { try writeConceptsText(output: $0, fields, to: $1) })
         }
         outputsRead = made
         return made
     }
 
-    /// OutputsText of `count` outputs, each one's text room and concept count, contents bits and
-    /// text given by the closures.
-    private func outputsText(count outputCount: Int, room: (Int) throws -> (size: Int, count: Int), contents: (Int) throws -> UInt8,
+    /// OutputsText of `count` outputs, each one's text room, concept count and contents bits, and
+    /// its text, given by the closures.
+    private func outputsText(count outputCount: Int, room: (Int) throws -> (size: Int, count: Int, contents: UInt8),
                              write: (Int, UnsafeMutableRawPointer) throws -> Int) throws -> OutputsText {
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(outputCount, 1))
         let held = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(outputCount, 1))
         do {
             var size = 0
             for index in 0..<outputCount {
-                let (outputRoom, count) = try room(index)
+                let (outputRoom, count, contents) = try room(index)
                 size += outputRoom
                 counts[index] = count
-                held[index] = try contents(index)
+                held[index] = contents
             }
             let text = try strings.write(atMost: size) { start in
                 var cursor = start
@@ -387,14 +387,22 @@ public final class Response: HandleObject, @unchecked Sendable {
     }
 
     /// The bytes conceptsText needs at most for outputs[index] (its strings take at most their
-    /// messages' size), and its concept count.
-    private func conceptsTextRoom(output index: Int, _ fields: ResponseFields) throws -> (size: Int, count: Int) {
-        var size = 0, count = 0
-        try forEachDataField(fields.dataConcepts, output: index, fields) { payload in
-            size += payload.count + ConceptText.valueRoom
-            count += 1
+    /// messages' size), its concept count, and its OutputContents bits: the struct views that
+    /// have something to read; in one walk over its data.
+    private func conceptsTextRoom(output index: Int, _ fields: ResponseFields) throws -> (size: Int, count: Int, contents: UInt8) {
+        var size = 0, count = 0, contents: UInt8 = 0
+        try forEachDataField(output: index, fields) { number, payload in
+            switch number {
+            case fields.dataConcepts:
+                size += payload.count + ConceptText.valueRoom
+                count += 1
+            case fields.dataRegions: contents |= OutputContents.regions
+            case fields.dataText: contents |= OutputContents.text
+            case fields.dataEmbeddings: contents |= OutputContents.embedding
+            default: break
+            }
         }
-        return (size, count)
+        return (size, count, contents)
     }
 
     /// Writes the concepts of outputs[index] as conceptsText has them at `start`; returns the
@@ -406,25 +414,6 @@ public final class Response: HandleObject, @unchecked Sendable {
             cursor += ConceptText.write(id: concept.id, name: concept.name, value: concept.value, appID: concept.appID, to: cursor)
         }
         return cursor - start
-    }
-
-    /// OutputContents bits of outputs[index]: the struct views that have something to read, found
-    /// in one walk over its data (a malformed output says yes to all, for the views to report it).
-    private func outputContents(_ index: Int, _ fields: ResponseFields) throws -> UInt8 {
-        var contents: UInt8 = 0
-        do {
-            try forEachDataField(output: index, fields) { number, _ in
-                switch number {
-                case fields.dataRegions: contents |= OutputContents.regions
-                case fields.dataText: contents |= OutputContents.text
-                case fields.dataEmbeddings: contents |= OutputContents.embedding
-                default: break
-                }
-            }
-        } catch let error as ClarifaiError where error.code == .protocol {
-            return OutputContents.regions | OutputContents.text | OutputContents.embedding
-        }
-        return contents
     }
 
     /// Calls `body` with each occurrence of length-delimited field `number` of outputs[index].data,
