@@ -341,6 +341,26 @@ def test_predict_many_inputs(pyclient):
     assert [o.text for o in many.outputs] == [f"echo: {i}" for i in range(130)]
 
 
+def test_a_prediction_leaves_no_garbage_for_the_collector(pyclient):
+    """Reading a prediction makes no reference cycle (ctypes.cast made two per call: the collector
+    found them and moved what was alive meanwhile into its older generations, toward full
+    collections); everything a prediction holds goes by reference counting alone."""
+    batches = [[Input(data=b"a"), Input(url="u")],  # an array made by the accelerator
+               [Input(data=b"a"), Input(data=b"b", kind="image")]]  # made in Python (a kind by name)
+    for inputs in batches:
+        pyclient.predict("general-image-recognition", inputs=inputs)
+    gc.collect()
+    gc.disable()
+    try:
+        for inputs in batches * 2:
+            prediction = pyclient.predict("general-image-recognition", inputs=inputs)
+            assert prediction.outputs[1].concepts
+            del prediction
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 

@@ -25,17 +25,16 @@ USER = "test-user"
 
 
 def block(concepts_per_output):
-    """A block as clarifai_response_outputs_text writes it, with its counts, as ctypes objects."""
+    """A block as clarifai_response_outputs_text writes it, with its counts: their addresses (as
+    the binding passes them on), and the ctypes objects that hold them."""
     written = b"".join(field + b"\0" for output in concepts_per_output for concept in output for field in concept)
     text = ctypes.create_string_buffer(written, len(written) or 1)
     counts = (ctypes.c_size_t * max(1, len(concepts_per_output)))(*map(len, concepts_per_output))
-    return (ctypes.cast(text, ctypes.c_char_p), len(written),
-            ctypes.cast(counts, ctypes.POINTER(ctypes.c_size_t)), len(concepts_per_output), (text, counts))
+    return ctypes.addressof(text), len(written), ctypes.addressof(counts), len(concepts_per_output), (text, counts)
 
 
 def accelerated(text, length, counts, outputs):
-    return libclarifai._speedups.concepts(ctypes.cast(text, ctypes.c_void_p).value or 0, length,
-                                          ctypes.cast(counts, ctypes.c_void_p).value or 0, outputs, Concept)
+    return libclarifai._speedups.concepts(text, length, counts, outputs, Concept)
 
 
 def same(a, b):
@@ -70,8 +69,9 @@ def test_the_accelerator_makes_what_the_split_makes(outputs):
 
 
 def test_repeated_ids_and_names_are_made_once_and_read_right_past_the_slots():
-    """Ids and names are kept by their bytes (1,024 slots of up to 64 bytes): the same bytes give
-    the same str, slots taken over by other bytes (5,000 names) and longer names still read right."""
+    """Ids and names are kept by their bytes (2,048 sets of two strings of up to 64 bytes): the same
+    bytes give the same str (UTF-8 beyond ASCII too), sets taken over by other bytes (5,000 names),
+    longer names and bytes that are not UTF-8 (never kept: their str has other bytes) still read right."""
     names = [b"concept %d" % i for i in range(5000)] + [b"x" * 64, b"x" * 63 + b"y", b"x" * 65, b"x" * 300, b"", b"\xff\xfe"]
     outputs = [[(name, name, b"0.5", b"main") for name in names[start:start + 500]] for start in range(0, len(names), 500)]
     for _ in range(2):
@@ -80,6 +80,10 @@ def test_repeated_ids_and_names_are_made_once_and_read_right_past_the_slots():
     text, length, counts, count, _keep = block([[(b"dog", b"Dog", b"0.5", b"main")], [(b"dog", b"Dog", b"0.25", b"main")]])
     first, second = accelerated(text, length, counts, count)
     assert first[0].name is second[0].name and first[0].id is second[0].id and first[0].app_id is second[0].app_id
+    text, length, counts, count, _keep = block([[("été".encode(), b"bad\xff", b"0.5", b"main")]] * 2)
+    first, second = accelerated(text, length, counts, count)
+    assert first[0].id is second[0].id and first[0].id == "été"
+    assert first[0].name == second[0].name == "bad\ufffd" and first[0].name is not second[0].name
 
 
 def value_texts():
@@ -115,8 +119,7 @@ def test_concepts_are_left_out_of_the_garbage_collectors_watch():
 
     text, length, counts, count, _keep = block([[(b"i", b"n", b"0.5", b"main")] * 3])
     assert not any(gc.is_tracked(c) for c in accelerated(text, length, counts, count)[0])
-    made = libclarifai._speedups.concepts(ctypes.cast(text, ctypes.c_void_p).value, length,
-                                          ctypes.cast(counts, ctypes.c_void_p).value, count, Annotated)
+    made = libclarifai._speedups.concepts(text, length, counts, count, Annotated)
     assert all(gc.is_tracked(c) and type(c) is Annotated for c in made[0])
 
 
@@ -136,9 +139,9 @@ def test_a_block_that_does_not_hold_its_counts_is_a_value_error(concepts, counts
     text, length, _, _, keep = block([concepts])
     counted = (ctypes.c_size_t * len(counts))(*counts)
     with pytest.raises(error):
-        accelerated(text, length, counted, len(counts))
+        accelerated(text, length, ctypes.addressof(counted), len(counts))
     with pytest.raises(ValueError):  # a block cut inside a concept
-        accelerated(text, length - 2, counted, len(counts))
+        accelerated(text, length - 2, ctypes.addressof(counted), len(counts))
 
 
 def test_wrong_arguments_are_errors_not_crashes():
@@ -152,10 +155,11 @@ def test_wrong_arguments_are_errors_not_crashes():
         libclarifai._speedups.concepts(0, -1, 0, 0, Concept)
 
 
-def input_fields(array, count):
-    """What the library reads of each clarifai_input of a ctypes array."""
+def input_fields(first, count):
+    """What the library reads of each clarifai_input of an array (given as its first item)."""
+    array = (type(first) * count).from_address(ctypes.addressof(first)) if count else []
     return [(item.kind, item.url, item.text, item.id, ctypes.string_at(item.data, item.data_len) if item.data else None)
-            for item in array[:count]]
+            for item in array]
 
 
 def test_the_accelerator_makes_the_input_array_the_binding_makes(monkeypatch):

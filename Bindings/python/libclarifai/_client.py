@@ -569,7 +569,7 @@ def _read_prediction(response: int, answer: Optional[_Answer] = None) -> Predict
     counts, contents = ctypes.POINTER(ctypes.c_size_t)(), ctypes.POINTER(ctypes.c_ubyte)()
     _check(lib.clarifai_response_outputs_text(response, ctypes.byref(text), ctypes.byref(length), ctypes.byref(count),
                                               ctypes.byref(counts), ctypes.byref(contents)))
-    per_output = _output_concepts(text, length.value, counts, count.value)
+    per_output = _output_concepts(_address(text), length.value, _address(counts), count.value)
     outputs = []
     for index, (output_concepts, held) in enumerate(zip(per_output, contents[:count.value])):
         if held:
@@ -582,23 +582,31 @@ def _read_prediction(response: int, answer: Optional[_Answer] = None) -> Predict
                       _Answer.of(_response_proto(response)) if answer is None else answer)
 
 
-def _output_concepts(text: Any, length: int, counts: Any, outputs: int) -> List[List[Concept]]:
-    """Each output's concepts from clarifai_response_outputs_text's block and counts: made in C by
-    the accelerator when it was built, else by splitting the text (the same objects either way)."""
+def _address(pointer: Any) -> int:
+    """The address a ctypes pointer (c_char_p, POINTER(T)) holds, read as a number without
+    ctypes.cast, which ties the pointer to itself in a reference cycle: two per call for the
+    garbage collector, which pushed it into full collections."""
+    address: Optional[int] = ctypes.c_void_p.from_address(ctypes.addressof(pointer)).value
+    return address or 0
+
+
+def _output_concepts(text: int, length: int, counts: int, outputs: int) -> List[List[Concept]]:
+    """Each output's concepts from clarifai_response_outputs_text's block and counts (their
+    addresses): made in C by the accelerator when it was built, else by splitting the text (the
+    same objects either way)."""
     if _speedups is None:
         return _split_concepts(text, length, counts, outputs)
-    concepts: List[List[Concept]] = _speedups.concepts(ctypes.cast(text, ctypes.c_void_p).value or 0, length,
-                                                       ctypes.cast(counts, ctypes.c_void_p).value or 0, outputs, Concept)
+    concepts: List[List[Concept]] = _speedups.concepts(text, length, counts, outputs, Concept)
     return concepts
 
 
-def _split_concepts(text: Any, length: int, counts: Any, outputs: int) -> List[List[Concept]]:
+def _split_concepts(text: int, length: int, counts: int, outputs: int) -> List[List[Concept]]:
     """_output_concepts without the accelerator."""
     fields = ctypes.string_at(text, length).decode("utf-8", "replace").split("\0") if length else []
     # Concepts made by tuple.__new__ called from C (map), no Python frame per concept.
     every = list(map(tuple.__new__, repeat(Concept), zip(fields[0::4], fields[1::4], map(float, fields[2::4]), fields[3::4])))
     per_output, start = [], 0
-    for count in counts[:outputs]:
+    for count in (ctypes.c_size_t * outputs).from_address(counts) if outputs else ():
         per_output.append(every[start:start + count])
         start += count
     return per_output
@@ -670,17 +678,20 @@ def _input_of(item: Union[str, Bytes, Input, Mapping[str, Any]]) -> Input:
     return Input(**item)
 
 
-def _input_array(inputs: Sequence[Union[Input, Mapping[str, Any]]]) -> Tuple[Any, int, List[bytes]]:
-    """A C array of clarifai_input, its length, and the data buffers it points into (which must
-    outlive the call)."""
+def _input_array(inputs: Sequence[Union[Input, Mapping[str, Any]]]) -> Tuple[Any, int, List[Any]]:
+    """A C array of clarifai_input, its length, and what it points into (which must outlive the
+    call). The array is given as its first item, which the functions take as a pointer to it: a
+    ctypes array type, made per length, would be garbage for the collector (a type is a cycle)."""
     items = [i if isinstance(i, Input) else Input(**i) for i in inputs]
     made = None if _speedups is None else _speedups.input_array(items, ctypes.sizeof(InputStruct))
     if made is not None:  # the array, and the strings and bytes it points into
         packed, held = made
-        return (InputStruct * max(1, len(items))).from_buffer(packed), len(items), [packed, held]
-    array = (InputStruct * max(1, len(items)))()
-    buffers = []
-    for slot, item in zip(array, items):  # a new array is zeroed: IMAGE, NULL: only the rest is set
+        return InputStruct.from_buffer(packed), len(items), [packed, held]
+    size = ctypes.sizeof(InputStruct)
+    packed = bytearray(size * max(1, len(items)))  # zeroed: IMAGE, NULL: only the rest is set
+    slots = [InputStruct.from_buffer(packed, index * size) for index in range(max(1, len(items)))]
+    buffers: List[Any] = [packed, slots]  # each slot holds the strings set in it
+    for slot, item in zip(slots, items):
         kind = item._kind()
         if kind:
             slot.kind = kind
@@ -692,9 +703,9 @@ def _input_array(inputs: Sequence[Union[Input, Mapping[str, Any]]]) -> Tuple[Any
             slot.id = _enc(item.id)
         if item.data is not None:
             buffers.append(_as_bytes(item.data))  # immutable: its buffer is passed without a copy
-            slot.data = ctypes.cast(ctypes.c_char_p(buffers[-1]), ctypes.c_void_p).value
+            slot.data = _address(ctypes.c_char_p(buffers[-1]))
             slot.data_len = len(buffers[-1])
-    return array, len(items), buffers
+    return slots[0], len(items), buffers
 
 
 def _read_regular_file(path: PathLike) -> bytes:
@@ -810,9 +821,9 @@ class _Upload:
         upload.input.kind = kind
         upload.input.url, upload.input.text, upload.input.id = self._current[:3]
         if data is not None:
-            upload.input.data = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+            upload.input.data = _address(ctypes.c_char_p(data))
             upload.input.data_len = len(data)
-        upload.concepts = ctypes.cast(concept_array, ctypes.POINTER(ctypes.c_char_p))
+        upload.concepts = concept_array  # a pointer to its first item (ctypes.cast would make a cycle)
         upload.concept_count = len(concepts)
         upload.metadata_json = metadata_json
         return 1
@@ -921,7 +932,7 @@ class _BulkRun:
         fields.kind = kind
         fields.url, fields.text, fields.id = self._current[:3]
         if data is not None:
-            fields.data = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+            fields.data = _address(ctypes.c_char_p(data))
             fields.data_len = len(data)
         return 1
 
