@@ -1,12 +1,15 @@
 """The Python binding's C accelerator (libclarifai/_speedups.c) against the pure-Python way it
 replaces: the same concepts from the same block of text, the same predictions from the test
 server, and a clear error (not a crash) for a block that does not hold what its counts say."""
+import copy
 import ctypes
 import gc
 import math
 import os
+import pickle
 import random
 import struct
+import subprocess
 import sys
 
 import pytest
@@ -34,7 +37,7 @@ def block(concepts_per_output):
 
 
 def accelerated(text, length, counts, outputs):
-    return libclarifai._speedups.concepts(text, length, counts, outputs, Concept)
+    return libclarifai._speedups.concepts(text, length, counts, outputs)
 
 
 def same(a, b):
@@ -112,15 +115,79 @@ def test_values_read_as_float_reads_them():
 
 
 def test_concepts_are_left_out_of_the_garbage_collectors_watch():
-    """A concept holds strings and a float: no cycle can go through it, so the collector need not
-    look at it (hundreds per call); one of a subclass with a __dict__ could, and is watched."""
-    class Annotated(Concept):
-        pass
-
+    """A concept holds a str or float in each field (made so): no cycle can go through it, so the
+    collector is not told of it (hundreds per call set it off), and no subclass can hold more."""
     text, length, counts, count, _keep = block([[(b"i", b"n", b"0.5", b"main")] * 3])
-    assert not any(gc.is_tracked(c) for c in accelerated(text, length, counts, count)[0])
-    made = libclarifai._speedups.concepts(text, length, counts, count, Annotated)
-    assert all(gc.is_tracked(c) and type(c) is Annotated for c in made[0])
+    made = accelerated(text, length, counts, count)[0]
+    assert type(made[0]) is Concept is libclarifai._speedups.Concept
+    assert not any(gc.is_tracked(c) for c in made) and not gc.is_tracked(Concept("a", "b", 1, "c"))
+    with pytest.raises(TypeError):
+        type("Annotated", (Concept,), {})
+
+
+CONCEPT_TYPES = [pytest.param(libclarifai._speedups.Concept, id="C"), pytest.param(_client._PythonConcept, id="Python")]
+
+
+class Text(str):
+    pass
+
+
+@pytest.mark.parametrize("concept_type", CONCEPT_TYPES)
+def test_both_concept_types_behave_alike(concept_type):
+    """The C type and the Python class used without the accelerator: one behaviour."""
+    c = concept_type("ai_1", "dog", 0.5, "main")
+    assert (c.id, c.name, c.value, c.app_id) == ("ai_1", "dog", 0.5, "main") == tuple(c)
+    assert c == ("ai_1", "dog", 0.5, "main") == c and ("ai_1", "dog", 0.5, "main") == c and c != ("ai_1", "dog", 0.5)
+    assert c == concept_type(id="ai_1", name="dog", value=0.5, app_id="main") and c != concept_type("ai_1", "dog", 0.25, "main")
+    assert c < concept_type("ai_2", "a", 0.0, "") and sorted([concept_type("b", "", 0, ""), c])[0] is c
+    assert (c == 3) is False and c != "ai_1"
+    assert hash(c) == hash(("ai_1", "dog", 0.5, "main")) and len({c, concept_type("ai_1", "dog", 0.5, "main")}) == 1
+    assert len(c) == 4 and c[0] == "ai_1" and c[-1] == "main" and c[1:3] == ("dog", 0.5) and "dog" in c and "cat" not in c
+    with pytest.raises(IndexError):
+        c[4]
+    identifier, name, value, app_id = c
+    assert (identifier, name, value, app_id) == tuple(c)
+    assert repr(c) == "Concept(id='ai_1', name='dog', value=0.5, app_id='main')"
+    assert concept_type._fields == concept_type.__match_args__ == ("id", "name", "value", "app_id")
+    assert c._asdict() == {"id": "ai_1", "name": "dog", "value": 0.5, "app_id": "main"}
+    assert c._replace(value=1) == ("ai_1", "dog", 1.0, "main") and c._replace() == c
+    with pytest.raises(ValueError):
+        c._replace(score=1)
+    with pytest.raises(AttributeError):
+        c.id = "other"
+    with pytest.raises(AttributeError):
+        c.extra = 1
+    # Fields kept as exact str and float; anything else refused.
+    made = concept_type(Text("x"), "n", 1, "a")
+    assert type(made.id) is str and type(made.value) is float and made.value == 1.0
+    for wrong in [(1, "n", 0.5, "a"), ("i", None, 0.5, "a"), ("i", "n", "0.5", "a"), ("i", "n", 0.5, b"a")]:
+        with pytest.raises(TypeError):
+            concept_type(*wrong)
+    with pytest.raises(TypeError):
+        concept_type("i", "n", 0.5)
+
+
+@pytest.mark.parametrize("concept_type", CONCEPT_TYPES)
+def test_concepts_pickle_and_copy_as_the_binding_s_concept(concept_type):
+    c = concept_type("ai_1", "dog", 0.5, "main")
+    for copied in (pickle.loads(pickle.dumps(c)), copy.copy(c), copy.deepcopy(c)):
+        assert tuple(copied) == tuple(c) and type(copied) is Concept  # the one the binding uses
+
+
+def test_without_the_accelerator_the_python_class_is_the_concept():
+    """A binding built without a C compiler: Concept is the Python class, and its concepts read
+    and pickle as the C type's do."""
+    code = ("import sys; sys.modules['libclarifai._speedups'] = None\n"
+            "import pickle, libclarifai\n"
+            "from libclarifai import _client\n"
+            "assert _client._speedups is None and libclarifai.Concept is _client._PythonConcept\n"
+            "text = b'ai_1\\0dog\\x000.5\\0main\\0'\n"
+            "counts = (_client.ctypes.c_size_t * 1)(1)\n"
+            "buffer = _client.ctypes.create_string_buffer(text, len(text))\n"
+            "[[c]] = _client._output_concepts(_client.ctypes.addressof(buffer), len(text), _client.ctypes.addressof(counts), 1)\n"
+            "assert type(c) is libclarifai.Concept and c == ('ai_1', 'dog', 0.5, 'main') == pickle.loads(pickle.dumps(c))\n")
+    package = os.path.dirname(os.path.dirname(libclarifai.__file__))
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, PYTHONPATH=package))
 
 
 def test_nan_reads_as_nan():
@@ -146,13 +213,13 @@ def test_a_block_that_does_not_hold_its_counts_is_a_value_error(concepts, counts
 
 def test_wrong_arguments_are_errors_not_crashes():
     with pytest.raises(TypeError):
-        libclarifai._speedups.concepts(0, 0, 0, 0, dict)
+        libclarifai._speedups.concepts(0, 0, 0)
     with pytest.raises(ValueError):
-        libclarifai._speedups.concepts(0, 10, 0, 0, Concept)
+        libclarifai._speedups.concepts(0, 10, 0, 0)
     with pytest.raises(ValueError):
-        libclarifai._speedups.concepts(0, 0, 0, 1, Concept)
+        libclarifai._speedups.concepts(0, 0, 0, 1)
     with pytest.raises(ValueError):
-        libclarifai._speedups.concepts(0, -1, 0, 0, Concept)
+        libclarifai._speedups.concepts(0, -1, 0, 0)
 
 
 def input_fields(first, count):

@@ -7,6 +7,7 @@ import ctypes
 import enum
 import json as _json
 import math
+import operator
 import os
 import stat
 import struct
@@ -15,7 +16,6 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import repeat
 from typing import (Any, Callable, Deque, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
                     Sequence, Tuple, TypeVar, Union, cast)
 
@@ -411,13 +411,96 @@ class Input:
         return InputKind(self.kind)
 
 
-class Concept(NamedTuple):
-    """A concept of an output or region. A named tuple (immutable, compared by value) rather than
-    a dataclass since 1.1: an answer's concepts are made in one C-level pass, hundreds per call."""
+def _compared_as_tuples(compare: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A comparison of a Concept with another or with a tuple, as the tuples of their fields."""
+    def method(self: Any, other: Any) -> Any:
+        theirs = other._tuple() if isinstance(other, _PythonConcept) else other if isinstance(other, tuple) else None
+        return NotImplemented if theirs is None else compare(self._tuple(), theirs)
+    return method
+
+
+class Concept:
+    """A concept of an output or region: immutable, its fields read by name or as a named tuple's
+    (index, unpacking, _asdict, _replace), compared and hashed as the tuple of them (and equal to
+    that tuple), pickled. The id, name and app_id are kept as str, the value as float.
+
+    The accelerator has the same type in C (used instead of this class when it was built): made
+    hundreds per call, a concept there holds nothing the garbage collector must watch."""
+    __slots__ = ("id", "name", "value", "app_id")
+    _fields = ("id", "name", "value", "app_id")
+    __match_args__ = _fields
     id: str
     name: str
     value: float
     app_id: str
+
+    def __init__(self, id: str, name: str, value: float, app_id: str) -> None:
+        for field, given in zip(self._fields, (id, name, value, app_id)):
+            object.__setattr__(self, field, _concept_field(field, given))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("readonly attribute")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("readonly attribute")
+
+    def _tuple(self) -> Tuple[str, str, float, str]:
+        return self.id, self.name, self.value, self.app_id
+
+    __eq__ = _compared_as_tuples(operator.eq)
+    __ne__ = _compared_as_tuples(operator.ne)
+    __lt__ = _compared_as_tuples(operator.lt)
+    __le__ = _compared_as_tuples(operator.le)
+    __gt__ = _compared_as_tuples(operator.gt)
+    __ge__ = _compared_as_tuples(operator.ge)
+
+    def __hash__(self) -> int:
+        return hash(self._tuple())
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._tuple()[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._tuple())
+
+    def __contains__(self, item: Any) -> bool:
+        return item in self._tuple()
+
+    def __repr__(self) -> str:
+        return f"Concept(id={self.id!r}, name={self.name!r}, value={self.value!r}, app_id={self.app_id!r})"
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str, str, float, str]]:
+        return Concept, self._tuple()
+
+    def _asdict(self) -> Dict[str, Any]:
+        return dict(zip(self._fields, self._tuple()))
+
+    def _replace(self, **changes: Any) -> "Concept":
+        unexpected = set(changes) - set(self._fields)
+        if unexpected:
+            raise ValueError(f"Got unexpected field names: {changes!r}")
+        return type(self)(*(changes.get(field, given) for field, given in zip(self._fields, self._tuple())))
+
+
+def _concept_field(field: str, given: Any) -> Any:
+    """A field as a concept keeps it (the C type's rule): the value a float, from a float or an
+    int; the others a str."""
+    if field == "value":
+        if isinstance(given, (float, int)):
+            return float(given)
+        raise TypeError(f"Concept value must be a number, not {type(given).__name__}")
+    if isinstance(given, str):
+        return str(given)
+    raise TypeError(f"Concept {field} must be a str, not {type(given).__name__}")
+
+
+_PythonConcept = Concept
+Concept.__module__ = "libclarifai"  # where pickle finds it, as it finds the C type
+if _speedups is not None:
+    Concept = _speedups.Concept  # type: ignore[misc]  # noqa: F811
 
 
 @dataclass(frozen=True)
@@ -596,15 +679,14 @@ def _output_concepts(text: int, length: int, counts: int, outputs: int) -> List[
     same objects either way)."""
     if _speedups is None:
         return _split_concepts(text, length, counts, outputs)
-    concepts: List[List[Concept]] = _speedups.concepts(text, length, counts, outputs, Concept)
+    concepts: List[List[Concept]] = _speedups.concepts(text, length, counts, outputs)
     return concepts
 
 
 def _split_concepts(text: int, length: int, counts: int, outputs: int) -> List[List[Concept]]:
     """_output_concepts without the accelerator."""
     fields = ctypes.string_at(text, length).decode("utf-8", "replace").split("\0") if length else []
-    # Concepts made by tuple.__new__ called from C (map), no Python frame per concept.
-    every = list(map(tuple.__new__, repeat(Concept), zip(fields[0::4], fields[1::4], map(float, fields[2::4]), fields[3::4])))
+    every = list(map(Concept, fields[0::4], fields[1::4], map(float, fields[2::4]), fields[3::4]))
     per_output, start = [], 0
     for count in (ctypes.c_size_t * outputs).from_address(counts) if outputs else ():
         per_output.append(every[start:start + count])

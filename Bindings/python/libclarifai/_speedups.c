@@ -1,14 +1,16 @@
-/* The binding's optional accelerator: a prediction's concepts made as Python objects in one C
- * loop, and a batch's array of clarifai_input made in another. The pure-Python way (split the
- * library's text, parse each value, make each named tuple through map) costs ~0.8 us a concept
- * (made and freed), more than the library's whole call on a 32-output answer; this costs ~0.07
- * us; filling the ctypes array costs ~2.8 us an input, this ~0.3 us. It does not link
- * libclarifai: it reads the block that clarifai_response_outputs_text hands out, at the addresses
- * the binding passes from ctypes, and writes clarifai_input as the binding declares it.
- * Built when a C compiler and Python's headers are there (setup.py marks it optional); the
- * binding falls back to the pure-Python way without it, with the same results. */
+/* The binding's optional accelerator: a prediction's concepts made as Python objects (of its
+ * Concept type) in one C loop, and a batch's array of clarifai_input made in another. The
+ * pure-Python way (split the library's text, parse each value, make each concept of the binding's
+ * Python class) costs ~0.9 us a concept (made and freed), more than the library's whole call on a
+ * 32-output answer; this costs ~0.05 us; filling the ctypes array costs ~2.8 us an input, this
+ * ~0.3 us. It does not link libclarifai: it reads the block that clarifai_response_outputs_text
+ * hands out, at the addresses the binding passes from ctypes, and writes clarifai_input as the
+ * binding declares it. Built when a C compiler and Python's headers are there (setup.py marks it
+ * optional); the binding falls back to the pure-Python way without it, with objects that behave
+ * the same. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -194,19 +196,225 @@ slow:;
     return PyFloat_FromDouble(number);
 }
 
-/* concepts(text, length, counts, outputs, concept_type) -> list of lists of concept_type
+/* Concept: a concept's id, name, value and app_id, immutable; as the binding's Python class of the
+ * same name (used without this file) behaves: fields read by name or index, unpacked, compared and
+ * hashed as the tuple of them (equal to that tuple), pickled. A type of its own rather than a tuple
+ * subclass: its fields are made exact str and float, which hold nothing, so no reference cycle can
+ * go through a concept and the garbage collector need not know it (a tuple subclass is allocated
+ * for the collector, and hundreds per call set it off); read through member descriptors, which the
+ * interpreter reads as fast as slots. Not subclassable: a subclass could hold references. */
+enum { CONCEPT_ID, CONCEPT_NAME, CONCEPT_VALUE, CONCEPT_APP_ID, CONCEPT_FIELDS };
+static const char *const concept_names[CONCEPT_FIELDS] = {"id", "name", "value", "app_id"};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *fields[CONCEPT_FIELDS];
+} concept_object;
+
+static PyTypeObject concept_type;
+
+/* A concept of these four new references (taken over, all set). */
+static PyObject *concept_of(PyObject *fields[CONCEPT_FIELDS]) {
+    concept_object *concept = PyObject_New(concept_object, &concept_type);
+    if (concept == NULL) {
+        for (int field = 0; field < CONCEPT_FIELDS; field++) Py_DECREF(fields[field]);
+        return NULL;
+    }
+    memcpy(concept->fields, fields, sizeof concept->fields);
+    return (PyObject *)concept;
+}
+
+/* A field as a concept keeps it: the value as an exact float (from a float or an int), the others
+ * as exact str; a new reference, or NULL with TypeError. */
+static PyObject *concept_field(int field, PyObject *given) {
+    if (field == CONCEPT_VALUE) {
+        if (PyFloat_CheckExact(given)) {
+            Py_INCREF(given);
+            return given;
+        }
+        if (PyFloat_Check(given) || PyLong_Check(given)) return PyNumber_Float(given);
+        return PyErr_Format(PyExc_TypeError, "Concept value must be a number, not %.100s", Py_TYPE(given)->tp_name);
+    }
+    if (PyUnicode_Check(given)) return PyUnicode_FromObject(given);  /* a subclass's as an exact str */
+    return PyErr_Format(PyExc_TypeError, "Concept %s must be a str, not %.100s", concept_names[field], Py_TYPE(given)->tp_name);
+}
+
+/* The fields `given` (borrowed, in order) made as concept_field makes them, into a new concept. */
+static PyObject *concept_made(PyObject *given[CONCEPT_FIELDS]) {
+    PyObject *fields[CONCEPT_FIELDS];
+    for (int field = 0; field < CONCEPT_FIELDS; field++) {
+        if ((fields[field] = concept_field(field, given[field])) == NULL) {
+            while (field-- > 0) Py_DECREF(fields[field]);
+            return NULL;
+        }
+    }
+    return concept_of(fields);
+}
+
+static PyObject *concept_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    (void)type;
+    static char *keywords[] = {"id", "name", "value", "app_id", NULL};
+    PyObject *given[CONCEPT_FIELDS];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:Concept", keywords, &given[0], &given[1], &given[2], &given[3]))
+        return NULL;
+    return concept_made(given);
+}
+
+static void concept_dealloc(PyObject *self) {
+    for (int field = 0; field < CONCEPT_FIELDS; field++) Py_XDECREF(((concept_object *)self)->fields[field]);
+    PyObject_Free(self);
+}
+
+static PyObject *concept_tuple(PyObject *self) {
+    PyObject **fields = ((concept_object *)self)->fields;
+    return PyTuple_Pack(CONCEPT_FIELDS, fields[0], fields[1], fields[2], fields[3]);
+}
+
+static Py_ssize_t concept_length(PyObject *self) {
+    (void)self;
+    return CONCEPT_FIELDS;
+}
+
+static PyObject *concept_item(PyObject *self, Py_ssize_t index) {
+    if (index < 0 || index >= CONCEPT_FIELDS) {
+        PyErr_SetString(PyExc_IndexError, "Concept index out of range");
+        return NULL;
+    }
+    PyObject *field = ((concept_object *)self)->fields[index];
+    Py_INCREF(field);
+    return field;
+}
+
+/* concept[index] and concept[slice] (a tuple), as a tuple's. */
+static PyObject *concept_subscript(PyObject *self, PyObject *key) {
+    if (PyIndex_Check(key)) {
+        Py_ssize_t index = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        if (index == -1 && PyErr_Occurred()) return NULL;
+        return concept_item(self, index < 0 ? index + CONCEPT_FIELDS : index);
+    }
+    PyObject *tuple = concept_tuple(self);
+    if (tuple == NULL) return NULL;
+    PyObject *item = PyObject_GetItem(tuple, key);
+    Py_DECREF(tuple);
+    return item;
+}
+
+static int concept_contains(PyObject *self, PyObject *item) {
+    for (int field = 0; field < CONCEPT_FIELDS; field++) {
+        int same = PyObject_RichCompareBool(((concept_object *)self)->fields[field], item, Py_EQ);
+        if (same != 0) return same;
+    }
+    return 0;
+}
+
+static PyObject *concept_iter(PyObject *self) {
+    PyObject *tuple = concept_tuple(self);
+    if (tuple == NULL) return NULL;
+    PyObject *iterator = PyObject_GetIter(tuple);
+    Py_DECREF(tuple);
+    return iterator;
+}
+
+/* Compared as the tuple of its fields, with another concept or a tuple. */
+static PyObject *concept_compare(PyObject *self, PyObject *other, int op) {
+    if (Py_TYPE(other) != &concept_type && !PyTuple_Check(other)) Py_RETURN_NOTIMPLEMENTED;
+    PyObject *mine = concept_tuple(self);
+    PyObject *theirs = Py_TYPE(other) == &concept_type ? concept_tuple(other) : (Py_INCREF(other), other);
+    PyObject *result = mine != NULL && theirs != NULL ? PyObject_RichCompare(mine, theirs, op) : NULL;
+    Py_XDECREF(mine);
+    Py_XDECREF(theirs);
+    return result;
+}
+
+static Py_hash_t concept_hash(PyObject *self) {
+    PyObject *tuple = concept_tuple(self);
+    if (tuple == NULL) return -1;
+    Py_hash_t hash = PyObject_Hash(tuple);
+    Py_DECREF(tuple);
+    return hash;
+}
+
+static PyObject *concept_repr(PyObject *self) {
+    PyObject **fields = ((concept_object *)self)->fields;
+    return PyUnicode_FromFormat("Concept(id=%R, name=%R, value=%R, app_id=%R)", fields[0], fields[1], fields[2], fields[3]);
+}
+
+static PyObject *concept_reduce(PyObject *self, PyObject *unused) {
+    (void)unused;
+    PyObject **fields = ((concept_object *)self)->fields;
+    return Py_BuildValue("(O(OOOO))", (PyObject *)&concept_type, fields[0], fields[1], fields[2], fields[3]);
+}
+
+static PyObject *concept_asdict(PyObject *self, PyObject *unused) {
+    (void)unused;
+    PyObject *dict = PyDict_New();
+    for (int field = 0; dict != NULL && field < CONCEPT_FIELDS; field++)
+        if (PyDict_SetItemString(dict, concept_names[field], ((concept_object *)self)->fields[field]) != 0) Py_CLEAR(dict);
+    return dict;
+}
+
+/* _replace(**changes): a concept with these fields changed, as a named tuple's. */
+static PyObject *concept_replace(PyObject *self, PyObject *args, PyObject *kwargs) {
+    if (PyTuple_GET_SIZE(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "_replace takes keyword arguments only");
+        return NULL;
+    }
+    PyObject *given[CONCEPT_FIELDS];
+    Py_ssize_t used = 0;
+    for (int field = 0; field < CONCEPT_FIELDS; field++) {
+        PyObject *change = kwargs != NULL ? PyDict_GetItemString(kwargs, concept_names[field]) : NULL;
+        used += change != NULL;
+        given[field] = change != NULL ? change : ((concept_object *)self)->fields[field];
+    }
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != used) {
+        PyErr_Format(PyExc_ValueError, "Got unexpected field names: %R", kwargs);
+        return NULL;
+    }
+    return concept_made(given);
+}
+
+#define CONCEPT_MEMBER(name, field) {name, T_OBJECT_EX, offsetof(concept_object, fields) + (field) * sizeof(PyObject *), READONLY, NULL}
+static PyMemberDef concept_members[] = {CONCEPT_MEMBER("id", CONCEPT_ID), CONCEPT_MEMBER("name", CONCEPT_NAME),
+                                        CONCEPT_MEMBER("value", CONCEPT_VALUE), CONCEPT_MEMBER("app_id", CONCEPT_APP_ID),
+                                        {NULL, 0, 0, 0, NULL}};
+
+static PyMethodDef concept_methods[] = {
+    {"__reduce__", concept_reduce, METH_NOARGS, NULL},
+    {"_asdict", concept_asdict, METH_NOARGS, "The fields as a dict."},
+    {"_replace", (PyCFunction)(void (*)(void))concept_replace, METH_VARARGS | METH_KEYWORDS,
+     "A concept with the fields given changed."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods concept_sequence = {.sq_length = concept_length, .sq_item = concept_item, .sq_contains = concept_contains};
+static PyMappingMethods concept_mapping = {.mp_length = concept_length, .mp_subscript = concept_subscript};
+
+static PyTypeObject concept_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libclarifai.Concept",
+    .tp_basicsize = sizeof(concept_object),
+    .tp_dealloc = concept_dealloc,
+    .tp_repr = concept_repr,
+    .tp_as_sequence = &concept_sequence,
+    .tp_as_mapping = &concept_mapping,
+    .tp_hash = concept_hash,
+    .tp_getattro = PyObject_GenericGetAttr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Concept(id, name, value, app_id): a concept of an output or region.",
+    .tp_richcompare = concept_compare,
+    .tp_iter = concept_iter,
+    .tp_methods = concept_methods,
+    .tp_members = concept_members,
+    .tp_new = concept_new,
+};
+
+/* concepts(text, length, counts, outputs) -> list of lists of Concept
  * text, counts: addresses of clarifai_response_outputs_text's block and concept counts. */
 static PyObject *concepts(PyObject *module, PyObject *args) {
     module_state *state = PyModule_GetState(module);
     unsigned long long text_address, counts_address;
     Py_ssize_t length, outputs;
-    PyTypeObject *type;
-    if (!PyArg_ParseTuple(args, "KnKnO!", &text_address, &length, &counts_address, &outputs, &PyType_Type, &type))
-        return NULL;
-    if (!PyType_IsSubtype(type, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "concept_type must be a tuple type");
-        return NULL;
-    }
+    if (!PyArg_ParseTuple(args, "KnKn", &text_address, &length, &counts_address, &outputs)) return NULL;
     if (length < 0 || outputs < 0 || (length > 0 && text_address == 0) || (outputs > 0 && counts_address == 0)) {
         PyErr_SetString(PyExc_ValueError, "no concepts text or counts at the addresses given");
         return NULL;
@@ -225,35 +433,28 @@ static PyObject *concepts(PyObject *module, PyObject *args) {
         if (list == NULL) goto fail;
         PyList_SET_ITEM(result, output, list);
         for (Py_ssize_t index = 0; index < count; index++) {
-            Py_ssize_t lengths[4];
-            const char *fields[4];
-            for (int field = 0; field < 4; field++)
-                if ((fields[field] = next_field(&cursor, end, &lengths[field])) == NULL) goto fail;
-            PyObject *concept = type->tp_alloc(type, 4);
+            PyObject *fields[CONCEPT_FIELDS];
+            for (int field = 0; field < CONCEPT_FIELDS; field++) {
+                Py_ssize_t field_length;
+                const char *text = next_field(&cursor, end, &field_length);
+                /* The library writes a value as the shortest decimal that reads back as the float
+                   ("0.87", "nan", "inf", "-inf"): read as float() reads it. */
+                fields[field] = text == NULL ? NULL
+                                : field == CONCEPT_VALUE ? value_field(text, field_length)
+                                : text_field(state, text, field_length);
+                if (fields[field] == NULL) {
+                    while (field-- > 0) Py_DECREF(fields[field]);
+                    goto fail;
+                }
+            }
+            PyObject *concept = concept_of(fields);
             if (concept == NULL) goto fail;
             PyList_SET_ITEM(list, index, concept);
-            PyObject *id = text_field(state, fields[0], lengths[0]);
-            if (id == NULL) goto fail;
-            PyTuple_SET_ITEM(concept, 0, id);
-            PyObject *name = text_field(state, fields[1], lengths[1]);
-            if (name == NULL) goto fail;
-            PyTuple_SET_ITEM(concept, 1, name);
-            /* The library writes the shortest decimal that reads back as the float ("0.87",
-               "nan", "inf", "-inf"): read as float() reads it. */
-            PyObject *value = value_field(fields[2], lengths[2]);
-            if (value == NULL) goto fail;
-            PyTuple_SET_ITEM(concept, 2, value);
-            PyObject *app_id = text_field(state, fields[3], lengths[3]);
-            if (app_id == NULL) goto fail;
-            PyTuple_SET_ITEM(concept, 3, app_id);
-            /* Strings and a float cannot make a cycle: the collector need not look at it (as it
-               stops looking at such plain tuples itself), unless its type gives it a __dict__. */
-            if (type->tp_dictoffset == 0) PyObject_GC_UnTrack(concept);
         }
     }
     return result;
 fail:
-    Py_DECREF(result);  /* lists and concepts made so far, partly filled ones included */
+    Py_DECREF(result);  /* lists and concepts made so far, partly filled lists included */
     return NULL;
 }
 
@@ -369,8 +570,8 @@ static PyMethodDef methods[] = {
      "input_array(items, struct_size): the clarifai_input array of a list of Input, as a bytearray, "
      "and a list of the strings and bytes it points into; None where the binding makes it itself."},
     {"concepts", concepts, METH_VARARGS,
-     "concepts(text, length, counts, outputs, concept_type): the concepts of each output, from the "
-     "addresses of clarifai_response_outputs_text's block and counts."},
+     "concepts(text, length, counts, outputs): the Concepts of each output, from the addresses of "
+     "clarifai_response_outputs_text's block and counts."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -386,7 +587,25 @@ static int module_clear(PyObject *module) {
 
 static void module_free(void *module) { module_clear((PyObject *)module); }
 
-static PyModuleDef_Slot module_slots[] = {{0, NULL}};
+/* Concept made ready once (a static type: one for every interpreter, it holds no state) with its
+   named tuple's class attributes, and added to the module. */
+static int module_exec(PyObject *module) {
+    if (concept_type.tp_dict == NULL || PyDict_GetItemString(concept_type.tp_dict, "_fields") == NULL) {
+        if (PyType_Ready(&concept_type) != 0) return -1;
+        PyObject *names = Py_BuildValue("(ssss)", concept_names[0], concept_names[1], concept_names[2], concept_names[3]);
+        int failed = names == NULL || PyDict_SetItemString(concept_type.tp_dict, "_fields", names) != 0 ||
+                     PyDict_SetItemString(concept_type.tp_dict, "__match_args__", names) != 0;
+        Py_XDECREF(names);
+        if (failed) return -1;
+        PyType_Modified(&concept_type);
+    }
+    Py_INCREF(&concept_type);
+    if (PyModule_AddObject(module, "Concept", (PyObject *)&concept_type) == 0) return 0;
+    Py_DECREF(&concept_type);
+    return -1;
+}
+
+static PyModuleDef_Slot module_slots[] = {{Py_mod_exec, module_exec}, {0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "libclarifai._speedups", NULL, sizeof(module_state), methods,
                                     module_slots, NULL, module_clear, module_free};
