@@ -493,7 +493,7 @@ def _concept_field(field: str, given: Any) -> Any:
             return float(given)
         raise TypeError(f"Concept value must be a number, not {type(given).__name__}")
     if isinstance(given, str):
-        return str(given)
+        return str.__str__(given)  # a subclass's characters as a str, whatever its __str__ says
     raise TypeError(f"Concept {field} must be a str, not {type(given).__name__}")
 
 
@@ -688,7 +688,8 @@ def _split_concepts(text: int, length: int, counts: int, outputs: int) -> List[L
     fields = ctypes.string_at(text, length).decode("utf-8", "replace").split("\0") if length else []
     every = list(map(Concept, fields[0::4], fields[1::4], map(float, fields[2::4]), fields[3::4]))
     per_output, start = [], 0
-    for count in (ctypes.c_size_t * outputs).from_address(counts) if outputs else ():
+    # Read as bytes: a ctypes array type made per length would be garbage for the collector.
+    for count in struct.unpack(f"{outputs}N", ctypes.string_at(counts, outputs * ctypes.sizeof(ctypes.c_size_t))):
         per_output.append(every[start:start + count])
         start += count
     return per_output

@@ -47,7 +47,8 @@ static const char *next_field(const char **cursor, const char *end, Py_ssize_t *
  * whose UTF-8 is the field's (not those decoded with replacements), in TEXT_SETS sets of two,
  * picked by a hash of the bytes; a set's last-used string first, a new one replacing the other.
  * As long as the module lives (one per interpreter: multi-phase initialization). */
-#define TEXT_SETS 2048
+#define TEXT_SET_BITS 11
+#define TEXT_SETS (1 << TEXT_SET_BITS)
 #define TEXT_KEPT_BYTES 64
 typedef struct {
     uint64_t hash;
@@ -59,7 +60,8 @@ typedef struct {
 } module_state;
 
 /* A hash of up to TEXT_KEPT_BYTES bytes, read 8 at a time (the last word overlapping the one
- * before it; under 8 bytes, two overlapping 4-byte reads or single bytes). */
+ * before it; under 8 bytes, two overlapping 4-byte reads or single bytes). A multiplication carries
+ * bits only upward: a set is picked by the top bits, which every byte reaches. */
 static uint64_t text_hash(const char *start, Py_ssize_t length) {
     const uint64_t factor = 0x9E3779B97F4A7C15ull;
     uint64_t hash = (uint64_t)length * factor, word;
@@ -78,7 +80,7 @@ static uint64_t text_hash(const char *start, Py_ssize_t length) {
         for (Py_ssize_t at = 0; at < length; at++) word = word << 8 | (unsigned char)start[at];
         hash = (hash ^ word) * factor;
     }
-    return hash ^ hash >> 29;
+    return hash;
 }
 
 /* Whether str `text` is made of exactly these UTF-8 bytes. */
@@ -120,7 +122,7 @@ static int same_text(PyObject *text, const char *start, Py_ssize_t length) {
 static PyObject *text_field(module_state *state, const char *start, Py_ssize_t length) {
     if (length > TEXT_KEPT_BYTES) return PyUnicode_DecodeUTF8(start, length, "replace");
     uint64_t hash = text_hash(start, length);
-    text_slot *set = state->slots[hash % TEXT_SETS];
+    text_slot *set = state->slots[hash >> (64 - TEXT_SET_BITS)];
     for (int way = 0; way < 2; way++) {
         if (set[way].text != NULL && set[way].hash == hash && same_text(set[way].text, start, length)) {
             if (way == 1) {  /* the last used first */
@@ -587,8 +589,9 @@ static int module_clear(PyObject *module) {
 
 static void module_free(void *module) { module_clear((PyObject *)module); }
 
-/* Concept made ready once (a static type: one for every interpreter, it holds no state) with its
-   named tuple's class attributes, and added to the module. */
+/* Concept made ready once, by the first interpreter that imports the module (a static type, shared:
+   the module is refused where interpreters do not share objects, and the binding makes its
+   concepts in Python there), with its named tuple's class attributes, and added to the module. */
 static int module_exec(PyObject *module) {
     if (concept_type.tp_dict == NULL || PyDict_GetItemString(concept_type.tp_dict, "_fields") == NULL) {
         if (PyType_Ready(&concept_type) != 0) return -1;
@@ -605,7 +608,13 @@ static int module_exec(PyObject *module) {
     return -1;
 }
 
-static PyModuleDef_Slot module_slots[] = {{Py_mod_exec, module_exec}, {0, NULL}};
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+    {0, NULL},
+};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "libclarifai._speedups", NULL, sizeof(module_state), methods,
                                     module_slots, NULL, module_clear, module_free};
