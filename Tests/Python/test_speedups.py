@@ -4,6 +4,7 @@ server, and a clear error (not a crash) for a block that does not hold what its 
 import copy
 import ctypes
 import gc
+import json
 import math
 import os
 import pickle
@@ -283,3 +284,27 @@ def test_predictions_are_the_same_with_and_without_the_accelerator(server, monke
     assert len(fast.outputs) == 5 and all(len(output.concepts) == 20 for output in fast.outputs)
     same([o.concepts for o in fast.outputs], [o.concepts for o in plain.outputs])
     assert fast.outputs == plain.outputs
+
+
+@pytest.mark.parametrize("kind", ["rest", "grpc"])
+def test_a_binding_without_the_accelerator_predicts_the_same(server, kind):
+    """A whole prediction in a process where the accelerator cannot be imported: the Python
+    Concept class, the inputs' array and the concepts made in Python, the same values."""
+    inputs = [Input(url=f"https://samples.clarifai.com/{i}.jpg") for i in range(3)]
+    channel = Channel.json(server.rest_url) if kind == "rest" else Channel.grpc_insecure(server.grpc_target)
+    with channel, Client(channel, server.token, USER, "speedups-app") as client:
+        fast = [[list(c) for c in output.concepts] for output in client.predict("general-image-recognition", inputs=inputs).outputs]
+    code = ("import sys, json; sys.modules['libclarifai._speedups'] = None\n"
+            "from libclarifai import Channel, Client, Concept, Input, _client\n"
+            "assert Concept is _client._PythonConcept\n"
+            f"channel = Channel.json({server.rest_url!r}) if {kind!r} == 'rest' else Channel.grpc_insecure({server.grpc_target!r})\n"
+            f"client = Client(channel, {server.token!r}, {USER!r}, 'speedups-app')\n"
+            "inputs = [Input(url=f'https://samples.clarifai.com/{i}.jpg') for i in range(3)]\n"
+            "outputs = client.predict('general-image-recognition', inputs=inputs).outputs\n"
+            "assert all(type(c) is Concept for o in outputs for c in o.concepts)\n"
+            "print(json.dumps([[list(c) for c in o.concepts] for o in outputs]))\n")
+    package = os.path.dirname(os.path.dirname(libclarifai.__file__))
+    made = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=package)).stdout
+    assert json.loads(made) == fast and len(fast) == 3 and all(len(output) == 20 for output in fast)
+
